@@ -1,0 +1,50 @@
+#ifndef CHANNEL_COMMON_ADMIN_ADMIN_SERVER_H_
+#define CHANNEL_COMMON_ADMIN_ADMIN_SERVER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "asio/io_context.hpp"
+
+namespace channel {
+
+// The admin HTTP port of both daemons: GET /healthz, /readyz, /metrics.
+// HTTP is parsed by websocketpp's endpoint (plain HTTP requests on a
+// WebSocket server), not by hand. Runs its handlers on the io_context it is
+// given, so callbacks may read state owned by that thread without locks.
+class AdminServer {
+ public:
+  struct Handlers {
+    // /readyz: 200 "ready" when true, 503 with the reason otherwise.
+    // Empty reason means ready.
+    std::function<std::string()> not_ready_reason;
+    // /metrics body, Prometheus text format.
+    std::function<std::string()> metrics;
+  };
+
+  AdminServer(asio::io_context& io, Handlers handlers);
+  ~AdminServer();
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  // Binds host:port (port 0: any free port) and starts accepting.
+  absl::Status Listen(const std::string& host, uint16_t port);
+
+  // The bound port, after a successful Listen.
+  uint16_t port() const { return port_; }
+
+  // Stops accepting; requests in progress finish.
+  void Stop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace channel
+
+#endif  // CHANNEL_COMMON_ADMIN_ADMIN_SERVER_H_

@@ -1,0 +1,85 @@
+#include "common/flags_env.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace channel {
+
+std::string EnvironmentNameForFlag(absl::string_view flag_name) {
+  return absl::StrCat("CHANNEL_", absl::AsciiStrToUpper(flag_name));
+}
+
+namespace {
+
+// "--auth-token=x" -> "--auth_token=x"; leaves values and positionals alone.
+std::string NormalizeFlagSpelling(absl::string_view arg) {
+  if (!absl::StartsWith(arg, "-") || arg == "-" || arg == "--") {
+    return std::string(arg);
+  }
+  std::string out(arg);
+  size_t start = out.find_first_not_of('-');
+  size_t end = out.find('=');
+  if (end == std::string::npos) end = out.size();
+  for (size_t i = start; i < end; ++i) {
+    if (out[i] == '-') out[i] = '_';
+  }
+  return out;
+}
+
+bool IsUsageFlag(absl::string_view name) {
+  return name == "help" || name == "helpfull" || name == "helpshort" ||
+         name == "helppackage" || name == "version" || name == "only_check_args" ||
+         name == "helpon" || name == "helpmatch" || name == "flagfile" ||
+         name == "fromenv" || name == "tryfromenv" || name == "undefok";
+}
+
+}  // namespace
+
+std::vector<char*> ParseFlagsWithEnvironment(int argc, char** argv,
+                                             absl::string_view usage) {
+  absl::SetProgramUsageMessage(usage);
+  absl::FlagsUsageConfig config;
+  // --help lists every flag of this program, not only those in main.cc.
+  // --help lists the program's own flags (defined in its main.cc), not
+  // Abseil's internals.
+  config.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "main.cc");
+  };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
+
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (IsUsageFlag(name)) continue;
+    const std::string env_name = EnvironmentNameForFlag(name);
+    const char* value = std::getenv(env_name.c_str());
+    if (value == nullptr) continue;
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      std::fprintf(stderr, "invalid value for %s (flag --%s): %s\n",
+                   env_name.c_str(), std::string(name).c_str(), error.c_str());
+      std::exit(1);
+    }
+  }
+
+  // Rewritten argv strings must outlive absl's parse (it keeps pointers to
+  // positionals), so they live as long as the process.
+  static std::vector<std::string>* const storage = new std::vector<std::string>;
+  static std::vector<char*>* const args = new std::vector<char*>;
+  storage->reserve(argc);
+  for (int i = 0; i < argc; ++i) {
+    storage->push_back(i == 0 ? std::string(argv[0])
+                              : NormalizeFlagSpelling(argv[i]));
+  }
+  for (auto& s : *storage) args->push_back(s.data());
+  return absl::ParseCommandLine(static_cast<int>(args->size()), args->data());
+}
+
+}  // namespace channel

@@ -1,0 +1,28 @@
+#ifndef CHANNEL_COMMON_FLAGS_ENV_H_
+#define CHANNEL_COMMON_FLAGS_ENV_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+namespace channel {
+
+// Command-line handling shared by the daemons' main.cc files.
+//
+// ParseFlagsWithEnvironment:
+//  1. every registered absl flag NAME may be set from the environment variable
+//     CHANNEL_<NAME upper-cased> (e.g. --auth_token from CHANNEL_AUTH_TOKEN);
+//  2. flags may be spelled with dashes (--auth-token) or underscores;
+//  3. the command line wins over the environment, the environment over the
+//     default.
+// Exits with status 1 and a clear message on an unparsable value (from either
+// source). Returns the positional arguments, argv[0] first.
+std::vector<char*> ParseFlagsWithEnvironment(int argc, char** argv,
+                                             absl::string_view usage);
+
+// The environment variable that sets flag `flag_name`.
+std::string EnvironmentNameForFlag(absl::string_view flag_name);
+
+}  // namespace channel
+
+#endif  // CHANNEL_COMMON_FLAGS_ENV_H_

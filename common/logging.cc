@@ -1,0 +1,29 @@
+#include "common/logging.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
+
+namespace channel {
+
+absl::Status InitLogging(absl::string_view program, absl::string_view level) {
+  const auto parsed = spdlog::level::from_str(std::string(level));
+  if (parsed == spdlog::level::off && level != "off") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown log level '", level,
+        "' (want trace, debug, info, warn, error, critical or off)"));
+  }
+  auto logger = spdlog::stderr_logger_mt(std::string(program));
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l [%n] %v",
+                      spdlog::pattern_time_type::utc);
+  logger->set_level(parsed);
+  // Warnings and errors reach the terminal or container log at once; info
+  // lines are flushed by the OS buffer as usual (stderr is unbuffered anyway).
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(std::move(logger));
+  return absl::OkStatus();
+}
+
+}  // namespace channel
