@@ -1,0 +1,177 @@
+#include "broker/broker_server.h"
+
+#include <random>
+
+#include "absl/strings/str_format.h"
+#include "asio/post.hpp"
+#include "broker/session.h"
+#include "common/prometheus_text.h"
+#include "common/logging.h"
+
+namespace channel {
+namespace {
+
+std::string RandomBrokerId() {
+  std::random_device rd;
+  return absl::StrFormat("%08x%08x", rd(), rd());
+}
+
+}  // namespace
+
+BrokerServer::BrokerServer(asio::io_context& io, BrokerOptions options)
+    : io_(io),
+      options_(std::move(options)),
+      broker_id_(RandomBrokerId()),
+      acceptor_(io),
+      router_(options_, &stats_) {}
+
+BrokerServer::~BrokerServer() = default;
+
+absl::Status BrokerServer::Listen() {
+  std::error_code ec;
+  const auto address = asio::ip::make_address(options_.listen_host, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "listen address '%s': %s", options_.listen_host, ec.message()));
+  }
+  const asio::ip::tcp::endpoint endpoint(address, options_.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrFormat(
+        "listen on %s:%d: %s", options_.listen_host, options_.port,
+        ec.message()));
+  }
+  port_ = acceptor_.local_endpoint(ec).port();
+  DoAccept();
+  return absl::OkStatus();
+}
+
+void BrokerServer::DoAccept() {
+  acceptor_.async_accept(
+      [this](const std::error_code& ec, asio::ip::tcp::socket socket) {
+        if (ec) {
+          if (ec == asio::error::operation_aborted || shutting_down_) return;
+          // EMFILE and friends: log and keep accepting; the next accept may
+          // succeed once connections close.
+          spdlog::error("accept failed: {}", ec.message());
+          DoAccept();
+          return;
+        }
+        const uint64_t id = next_session_id_++;
+        auto session = std::make_shared<Session>(std::move(socket), id, this);
+        sessions_.emplace(id, session);
+        ++stats_.connections_accepted;
+        session->Start();
+        if (sessions_.size() > options_.max_connections) {
+          ++stats_.connections_rejected;
+          session->Close(v1::Error::TOO_MANY_CONNECTIONS,
+                         absl::StrFormat("the broker is at its limit of %d "
+                                         "connections",
+                                         options_.max_connections),
+                         false);
+        }
+        DoAccept();
+      });
+}
+
+void BrokerServer::ScheduleFlush(std::shared_ptr<Session> session) {
+  if (flush_list_.empty()) asio::post(io_, [this] { FlushAll(); });
+  flush_list_.push_back(std::move(session));
+}
+
+void BrokerServer::FlushAll() {
+  flushing_.swap(flush_list_);
+  for (const auto& session : flushing_) session->Flush();
+  flushing_.clear();
+}
+
+void BrokerServer::OnSessionFinished(uint64_t id) {
+  if (sessions_.erase(id) > 0) ++stats_.connections_closed;
+  MaybeDrained();
+}
+
+void BrokerServer::Shutdown(std::function<void()> on_drained) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  on_drained_ = std::move(on_drained);
+  std::error_code ec;
+  acceptor_.close(ec);
+  spdlog::info("shutting down: closing {} connections", sessions_.size());
+  // Close() may finish a session synchronously; iterate over a copy.
+  std::vector<std::shared_ptr<Session>> all;
+  all.reserve(sessions_.size());
+  for (const auto& [id, session] : sessions_) all.push_back(session);
+  for (const auto& session : all) {
+    session->Close(v1::Error::SHUTTING_DOWN, "broker shutting down", false);
+  }
+  MaybeDrained();
+}
+
+void BrokerServer::MaybeDrained() {
+  if (shutting_down_ && sessions_.empty() && on_drained_) {
+    auto done = std::move(on_drained_);
+    on_drained_ = nullptr;
+    done();
+  }
+}
+
+std::string BrokerServer::NotReadyReason() const {
+  if (shutting_down_) return "shutting down";
+  if (!acceptor_.is_open()) return "not listening";
+  return "";
+}
+
+std::string BrokerServer::RenderMetrics() const {
+  PrometheusText m;
+  m.Gauge("channel_broker_connections", "Open client connections.",
+          static_cast<double>(sessions_.size()));
+  m.Counter("channel_broker_connections_accepted_total",
+            "Connections accepted.", stats_.connections_accepted);
+  m.Counter("channel_broker_connections_rejected_total",
+            "Connections refused over --max_connections.",
+            stats_.connections_rejected);
+  m.Counter("channel_broker_connections_closed_total", "Connections closed.",
+            stats_.connections_closed);
+  m.Counter("channel_broker_handshakes_total", "Successful Hello handshakes.",
+            stats_.handshakes);
+  m.Counter("channel_broker_auth_failures_total",
+            "Connections refused for a missing or wrong token or no Hello.",
+            stats_.auth_failures);
+  m.Gauge("channel_broker_channels", "Channels with at least one subscriber.",
+          static_cast<double>(router_.channel_count()));
+  m.Gauge("channel_broker_subscriptions",
+          "Channel subscriptions over all connections.",
+          static_cast<double>(router_.subscription_count()));
+  m.Counter("channel_broker_frames_received_total",
+            "Frames received, heartbeats included.", stats_.frames_in);
+  m.Counter("channel_broker_frames_sent_total",
+            "Frames queued to connections, heartbeats included.",
+            stats_.frames_out);
+  m.Counter("channel_broker_bytes_received_total", "Bytes read from clients.",
+            stats_.bytes_in);
+  m.Counter("channel_broker_bytes_sent_total", "Bytes written to clients.",
+            stats_.bytes_out);
+  m.Counter("channel_broker_heartbeats_received_total",
+            "Heartbeat frames received.", stats_.heartbeats_in);
+  m.Counter("channel_broker_publishes_total", "Publish requests routed.",
+            stats_.publishes);
+  m.Counter("channel_broker_events_delivered_total",
+            "Event frames queued to subscribers.", stats_.events_delivered);
+  m.Counter("channel_broker_slow_consumer_disconnects_total",
+            "Connections closed for exceeding --max_queued_bytes.",
+            stats_.slow_consumer_disconnects);
+  m.Counter("channel_broker_idle_timeouts_total",
+            "Connections closed for silence past --idle_timeout_ms.",
+            stats_.idle_timeouts);
+  for (const auto& [kind, count] : stats_.errors_by_kind) {
+    m.Counter("channel_broker_errors_total",
+              "Error frames sent to clients, by kind.", count,
+              {{"kind", kind}});
+  }
+  return m.text();
+}
+
+}  // namespace channel

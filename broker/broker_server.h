@@ -1,0 +1,76 @@
+#ifndef CHANNEL_BROKER_BROKER_SERVER_H_
+#define CHANNEL_BROKER_BROKER_SERVER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "asio/io_context.hpp"
+#include "asio/ip/tcp.hpp"
+#include "broker/broker_options.h"
+#include "broker/broker_stats.h"
+#include "broker/router.h"
+
+namespace channel {
+
+class Session;
+
+// The broker: accepts connections on one io_context (one thread, like Redis:
+// no locks anywhere), owns the sessions, the router and the counters, and
+// batches writes: frames queued during one pass of the event loop go out in
+// one gathered write per session at the end of the pass.
+class BrokerServer {
+ public:
+  static constexpr const char* kVersion = "0.1.0";
+
+  BrokerServer(asio::io_context& io, BrokerOptions options);
+  ~BrokerServer();
+
+  // Binds options.listen_host:options.port and starts accepting.
+  absl::Status Listen();
+  uint16_t port() const { return port_; }
+
+  // Graceful stop: stop accepting, send every session SHUTTING_DOWN after its
+  // queued frames, call on_drained once all are closed.
+  void Shutdown(std::function<void()> on_drained);
+
+  // Admin endpoints.
+  std::string RenderMetrics() const;
+  std::string NotReadyReason() const;
+
+  // For sessions.
+  const BrokerOptions& options() const { return options_; }
+  const std::string& broker_id() const { return broker_id_; }
+  BrokerStats& stats() { return stats_; }
+  Router& router() { return router_; }
+  // Queues `session` for the end-of-pass flush.
+  void ScheduleFlush(std::shared_ptr<Session> session);
+  void OnSessionFinished(uint64_t id);
+
+ private:
+  void DoAccept();
+  void FlushAll();
+  void MaybeDrained();
+
+  asio::io_context& io_;
+  const BrokerOptions options_;
+  const std::string broker_id_;
+  asio::ip::tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  BrokerStats stats_;
+  Router router_;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<Session>> sessions_;
+  uint64_t next_session_id_ = 1;
+  std::vector<std::shared_ptr<Session>> flush_list_;
+  std::vector<std::shared_ptr<Session>> flushing_;
+  bool shutting_down_ = false;
+  std::function<void()> on_drained_;
+};
+
+}  // namespace channel
+
+#endif  // CHANNEL_BROKER_BROKER_SERVER_H_

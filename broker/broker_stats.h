@@ -1,0 +1,35 @@
+#ifndef CHANNEL_BROKER_BROKER_STATS_H_
+#define CHANNEL_BROKER_BROKER_STATS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+
+namespace channel {
+
+// Counters of one broker. Owned by the broker's io thread; read by the admin
+// server's handlers on the same thread, so plain integers suffice.
+struct BrokerStats {
+  uint64_t connections_accepted = 0;
+  uint64_t connections_rejected = 0;  // over --max_connections
+  uint64_t connections_closed = 0;
+  uint64_t handshakes = 0;
+  uint64_t auth_failures = 0;
+  uint64_t frames_in = 0;
+  uint64_t frames_out = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  uint64_t heartbeats_in = 0;
+  uint64_t publishes = 0;
+  uint64_t events_delivered = 0;  // event frames queued to subscribers
+  uint64_t slow_consumer_disconnects = 0;
+  uint64_t idle_timeouts = 0;
+  // Errors sent to peers, by kind (the Error code name, lower case, or a
+  // finer protocol error such as "bad_length").
+  absl::flat_hash_map<std::string, uint64_t> errors_by_kind;
+};
+
+}  // namespace channel
+
+#endif  // CHANNEL_BROKER_BROKER_STATS_H_

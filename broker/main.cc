@@ -1,0 +1,135 @@
+// channel-broker: flags, logging and wiring only. See README.md.
+#include <csignal>
+#include <cstdio>
+
+#include "absl/flags/flag.h"
+#include "asio/io_context.hpp"
+#include "asio/signal_set.hpp"
+#include "broker/broker_server.h"
+#include "common/admin/admin_server.h"
+#include "common/flags_env.h"
+#include "common/logging.h"
+#include "common/logging.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0", "Address to listen on for clients.");
+ABSL_FLAG(uint16_t, port, 2206, "TCP port for clients (0: any free port).");
+ABSL_FLAG(std::string, admin_listen, "0.0.0.0",
+          "Address of the admin HTTP port (/healthz, /readyz, /metrics).");
+ABSL_FLAG(int32_t, admin_port, 2207,
+          "Admin HTTP port (0: any free port; -1: disabled).");
+ABSL_FLAG(std::string, auth_token, "",
+          "Shared secret every client must present in its Hello. Prefer the "
+          "CHANNEL_AUTH_TOKEN environment variable: arguments are visible "
+          "in ps.");
+ABSL_FLAG(uint32_t, max_frame_bytes, 16 << 20,
+          "Largest frame accepted, 4-byte header included.");
+ABSL_FLAG(uint64_t, max_queued_bytes, 32 << 20,
+          "Bytes queued for one connection before it is disconnected as a "
+          "slow consumer.");
+ABSL_FLAG(uint32_t, max_channel_name_bytes, 256, "Longest channel name.");
+ABSL_FLAG(uint32_t, max_channels_per_connection, 10000,
+          "Channels one connection may subscribe to.");
+ABSL_FLAG(uint32_t, max_connections, 100000, "Open connections at most.");
+ABSL_FLAG(uint32_t, hello_timeout_ms, 5000,
+          "A connection must complete its Hello within this time.");
+ABSL_FLAG(uint32_t, heartbeat_interval_ms, 10000,
+          "Heartbeat sent to idle connections this often.");
+ABSL_FLAG(uint32_t, idle_timeout_ms, 35000,
+          "Close connections silent for this long (clients heartbeat).");
+ABSL_FLAG(std::string, log_level, "info",
+          "trace, debug, info, warn, error, critical or off.");
+
+namespace {
+
+bool IsLoopback(const std::string& host) {
+  std::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  return !ec && address.is_loopback();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  channel::ParseFlagsWithEnvironment(
+      argc, argv,
+      "pub/sub broker for ws-gateway and backend services.\n"
+      "Every flag can also be set as CHANNEL_<FLAG_NAME> in the environment,\n"
+      "e.g. CHANNEL_AUTH_TOKEN. Flags may be written --auth-token or "
+      "--auth_token.");
+  if (absl::Status s = channel::InitLogging("broker", absl::GetFlag(FLAGS_log_level));
+      !s.ok()) {
+    std::fprintf(stderr, "channel-broker: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+
+  channel::BrokerOptions options;
+  options.listen_host = absl::GetFlag(FLAGS_listen);
+  options.port = absl::GetFlag(FLAGS_port);
+  options.auth_token = absl::GetFlag(FLAGS_auth_token);
+  options.max_frame_bytes = absl::GetFlag(FLAGS_max_frame_bytes);
+  options.max_queued_bytes = absl::GetFlag(FLAGS_max_queued_bytes);
+  options.max_channel_name_bytes = absl::GetFlag(FLAGS_max_channel_name_bytes);
+  options.max_channels_per_connection =
+      absl::GetFlag(FLAGS_max_channels_per_connection);
+  options.max_connections = absl::GetFlag(FLAGS_max_connections);
+  options.hello_timeout =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_hello_timeout_ms));
+  options.heartbeat_interval =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_heartbeat_interval_ms));
+  options.idle_timeout =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_idle_timeout_ms));
+  if (options.max_frame_bytes < 64 || options.heartbeat_interval.count() == 0 ||
+      options.idle_timeout <= options.heartbeat_interval) {
+    spdlog::critical(
+        "invalid limits: --max_frame_bytes must be >= 64, "
+        "--heartbeat_interval_ms > 0 and --idle_timeout_ms > "
+        "--heartbeat_interval_ms");
+    return 1;
+  }
+
+  std::signal(SIGPIPE, SIG_IGN);
+  asio::io_context io(1);
+  channel::BrokerServer broker(io, options);
+  spdlog::info("channel-broker {} starting", channel::BrokerServer::kVersion);
+  if (absl::Status s = broker.Listen(); !s.ok()) {
+    spdlog::critical("{}", s.message());
+    return 1;
+  }
+  spdlog::info("listening on {}:{} (broker id {})", options.listen_host,
+               broker.port(), broker.broker_id());
+  if (options.auth_token.empty() && !IsLoopback(options.listen_host)) {
+    spdlog::warn(
+        "no --auth_token set and listening on {}: anyone who can reach port "
+        "{} can subscribe and publish",
+        options.listen_host, broker.port());
+  }
+
+  channel::AdminServer admin(
+      io, {[&broker] { return broker.NotReadyReason(); },
+           [&broker] { return broker.RenderMetrics(); }});
+  const int32_t admin_port = absl::GetFlag(FLAGS_admin_port);
+  if (admin_port >= 0) {
+    if (absl::Status s = admin.Listen(absl::GetFlag(FLAGS_admin_listen),
+                                      static_cast<uint16_t>(admin_port));
+        !s.ok()) {
+      spdlog::critical("{}", s.message());
+      return 1;
+    }
+    spdlog::info("admin listening on {}:{}", absl::GetFlag(FLAGS_admin_listen),
+                 admin.port());
+  }
+
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const std::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("received signal {}: shutting down", signo);
+    broker.Shutdown([&] {
+      admin.Stop();
+      io.stop();
+    });
+  });
+
+  io.run();
+  spdlog::info("channel-broker stopped");
+  return 0;
+}

@@ -1,0 +1,94 @@
+#include "broker/router.h"
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "broker/session.h"
+#include "common/frame_encoder.h"
+
+namespace channel {
+
+Router::Router(const BrokerOptions& options, BrokerStats* stats)
+    : options_(options), stats_(stats) {}
+
+absl::Status Router::ValidateChannels(
+    const google::protobuf::RepeatedPtrField<std::string>& channels) const {
+  if (channels.empty()) {
+    return absl::InvalidArgumentError("no channels given");
+  }
+  for (const std::string& channel : channels) {
+    if (channel.empty()) {
+      return absl::InvalidArgumentError("empty channel name");
+    }
+    if (channel.size() > options_.max_channel_name_bytes) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("channel name of ", channel.size(),
+                       " bytes exceeds the limit of ",
+                       options_.max_channel_name_bytes));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Router::Subscribe(Session* session,
+                               const v1::Subscribe& request) {
+  if (absl::Status s = ValidateChannels(request.channels()); !s.ok()) return s;
+  size_t new_channels = 0;
+  for (const std::string& channel : request.channels()) {
+    if (!index_.Contains(session, channel)) ++new_channels;
+  }
+  const size_t current = index_.CountFor(session);
+  if (current + new_channels > options_.max_channels_per_connection) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("subscribing would hold ", current + new_channels,
+                     " channels; the limit per connection is ",
+                     options_.max_channels_per_connection));
+  }
+  for (const std::string& channel : request.channels()) {
+    index_.Add(session, channel);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Router::Unsubscribe(Session* session,
+                                 const v1::Unsubscribe& request) {
+  for (const std::string& channel : request.channels()) {
+    index_.Remove(session, channel);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request) {
+  if (absl::Status s = ValidateChannels(request->channels()); !s.ok()) return s;
+  ++stats_->publishes;
+  uint64_t receivers = 0;
+  v1::Envelope envelope;
+  v1::Event* event = envelope.mutable_event();
+  // The payload and metadata move into the event once, not per channel.
+  event->mutable_payload()->swap(*request->mutable_payload());
+  if (request->has_meta()) event->mutable_meta()->Swap(request->mutable_meta());
+
+  const auto& channels = request->channels();
+  for (int i = 0; i < channels.size(); ++i) {
+    const std::string& channel = channels[i];
+    // One event per distinct channel even when a request repeats a name.
+    bool repeated = false;
+    for (int j = 0; j < i && !repeated; ++j) repeated = channels[j] == channel;
+    if (repeated) continue;
+
+    const auto* subscribers = index_.Find(channel);
+    if (subscribers == nullptr) continue;
+    event->set_channel(channel);
+    const SharedFrame frame = EncodeFrame(envelope);
+    recipients_.assign(subscribers->begin(), subscribers->end());
+    for (Session* session : recipients_) {
+      if (session->Send(frame)) ++receivers;
+    }
+  }
+  recipients_.clear();
+  stats_->events_delivered += receivers;
+  return receivers;
+}
+
+void Router::RemoveAll(Session* session) { index_.RemoveAll(session); }
+
+}  // namespace channel

@@ -1,0 +1,98 @@
+#ifndef CHANNEL_BROKER_SESSION_H_
+#define CHANNEL_BROKER_SESSION_H_
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "asio/ip/tcp.hpp"
+#include "asio/steady_timer.hpp"
+#include "common/frame_decoder.h"
+#include "common/frame_encoder.h"
+#include "proto/channel.pb.h"
+
+namespace channel {
+
+class BrokerServer;
+
+// One client connection of the broker: reads frames, answers the handshake,
+// hands requests to the Router and writes queued frames.
+//
+// Lives on the broker's io thread for life. Owned by BrokerServer (and by
+// its own pending handlers); the Router holds it by raw pointer until Close.
+// At most one async_write is in flight; frames queued meanwhile are gathered
+// into the next write. The output queue is bounded by max_queued_bytes: a
+// session past it is closed as a slow consumer, never silently skipped.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(asio::ip::tcp::socket socket, uint64_t id, BrokerServer* server);
+
+  // Starts reading and the handshake timer.
+  void Start();
+
+  // Queues `frame` for writing. Returns false (and queues nothing) when the
+  // session is closing, or when this frame would exceed the output bound, in
+  // which case the session is closed with SLOW_CONSUMER.
+  bool Send(const SharedFrame& frame);
+
+  // Sends an Error with `code` and closes after it is written (or after a
+  // short grace period if the peer does not read). Leaves every channel at
+  // once. drop_queued discards frames not yet written (slow consumer).
+  void Close(v1::Error::Code code, absl::string_view reason, bool drop_queued,
+             absl::string_view kind = {});
+
+  // Called by BrokerServer's flush pass: starts a write if one is due.
+  void Flush();
+
+  uint64_t id() const { return id_; }
+  bool closing() const { return closing_; }
+
+ private:
+  void DoRead();
+  void OnRead(const std::error_code& ec, size_t bytes);
+  void HandleBody(absl::string_view body);
+  void HandleHello(const v1::Hello& hello);
+  void Reply(const v1::Envelope& envelope);
+  void ReplyError(v1::Error::Code code, absl::string_view message,
+                  uint64_t request_id, absl::string_view kind);
+  void DoWrite();
+  void OnWrite(const std::error_code& ec, size_t bytes);
+  void ArmTimer(std::chrono::steady_clock::duration after);
+  void OnTimer();
+  // Final teardown: closes the socket and unregisters. Idempotent.
+  void Finish(absl::string_view why);
+
+  asio::ip::tcp::socket socket_;
+  asio::steady_timer timer_;
+  const uint64_t id_;
+  BrokerServer* const server_;
+  std::string peer_;
+  std::string client_name_;
+
+  FrameDecoder decoder_;
+  std::array<char, 64 * 1024> read_buffer_;
+
+  std::deque<SharedFrame> queue_;      // not yet handed to the socket
+  std::vector<SharedFrame> writing_;   // in the current async_write
+  std::vector<asio::const_buffer> gather_;
+  size_t queued_bytes_ = 0;            // queue_ + writing_
+  bool write_in_flight_ = false;
+  bool flush_scheduled_ = false;
+
+  bool authenticated_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+  std::string close_reason_;
+  std::chrono::steady_clock::time_point last_read_;
+  std::chrono::steady_clock::time_point last_write_;
+  std::chrono::steady_clock::time_point close_deadline_;
+};
+
+}  // namespace channel
+
+#endif  // CHANNEL_BROKER_SESSION_H_
