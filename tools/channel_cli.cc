@@ -1,0 +1,154 @@
+// channel-cli: publish to and subscribe on a channel-broker from a shell.
+//
+//   channel-cli publish CHANNEL MESSAGE
+//   channel-cli subscribe CHANNEL...     prints "CHANNEL<TAB>PAYLOAD" per event
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "asio/io_context.hpp"
+#include "asio/signal_set.hpp"
+#include "asio/steady_timer.hpp"
+#include "client/broker_client.h"
+#include "common/flags_env.h"
+#include "common/logging.h"
+
+ABSL_FLAG(std::string, broker, "127.0.0.1:2206", "Broker address, HOST:PORT.");
+ABSL_FLAG(std::string, auth_token, "",
+          "Broker auth token (or CHANNEL_AUTH_TOKEN in the environment).");
+ABSL_FLAG(uint32_t, timeout_ms, 5000,
+          "publish: give up when the broker has not confirmed within this "
+          "time. subscribe: give up if the first connection takes longer.");
+ABSL_FLAG(uint64_t, count, 0,
+          "subscribe: exit 0 after this many events (0: run until "
+          "interrupted).");
+ABSL_FLAG(std::string, log_level, "warn", "Log level of the client library.");
+
+namespace {
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: channel-cli [flags] publish CHANNEL MESSAGE\n"
+               "       channel-cli [flags] subscribe CHANNEL...\n"
+               "see channel-cli --help for flags\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<char*> args = channel::ParseFlagsWithEnvironment(
+      argc, argv,
+      "publish to or subscribe on a channel-broker.\n"
+      "  channel-cli publish CHANNEL MESSAGE\n"
+      "  channel-cli subscribe CHANNEL...");
+  if (absl::Status s =
+          channel::InitLogging("cli", absl::GetFlag(FLAGS_log_level));
+      !s.ok()) {
+    std::fprintf(stderr, "channel-cli: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  if (args.size() < 3) return Usage();
+  const std::string command = args[1];
+
+  channel::BrokerClientOptions options;
+  const std::string broker = absl::GetFlag(FLAGS_broker);
+  const size_t colon = broker.rfind(':');
+  uint32_t port = 0;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(broker.substr(colon + 1), &port) || port == 0 ||
+      port > 65535) {
+    std::fprintf(stderr, "channel-cli: --broker must be HOST:PORT, got '%s'\n",
+                 broker.c_str());
+    return 2;
+  }
+  options.host = broker.substr(0, colon);
+  options.port = static_cast<uint16_t>(port);
+  options.auth_token = absl::GetFlag(FLAGS_auth_token);
+  options.client_name = "channel-cli";
+  options.connect_timeout =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_timeout_ms));
+
+  asio::io_context io(1);
+  channel::BrokerClient client(io, options);
+  int exit_code = 0;
+  asio::steady_timer deadline(io);
+  deadline.expires_after(
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_timeout_ms)));
+  deadline.async_wait([&](const std::error_code& ec) {
+    if (ec) return;
+    std::fprintf(stderr, "channel-cli: no answer from %s within %u ms\n",
+                 broker.c_str(), absl::GetFlag(FLAGS_timeout_ms));
+    exit_code = 1;
+    client.Stop();
+    io.stop();
+  });
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const std::error_code& ec, int) {
+    if (ec) return;
+    client.Stop();
+    io.stop();
+  });
+
+  if (command == "publish") {
+    if (args.size() != 4) return Usage();
+    const std::string channel_name = args[2];
+    const std::string message = args[3];
+    bool sent = false;
+    client.set_state_handler([&](bool connected, absl::string_view) {
+      if (!connected || sent) return;
+      sent = true;
+      absl::Status s = client.Publish(
+          {channel_name}, message, nullptr,
+          [&](const absl::Status& status, uint64_t receivers) {
+            if (status.ok()) {
+              std::printf("%llu\n", static_cast<unsigned long long>(receivers));
+            } else {
+              std::fprintf(stderr, "channel-cli: %s\n",
+                           std::string(status.message()).c_str());
+              exit_code = 1;
+            }
+            client.Stop();
+            io.stop();
+          });
+      if (!s.ok()) {
+        std::fprintf(stderr, "channel-cli: %s\n",
+                     std::string(s.message()).c_str());
+        exit_code = 1;
+        io.stop();
+      }
+    });
+  } else if (command == "subscribe") {
+    std::vector<std::string> channels(args.begin() + 2, args.end());
+    const uint64_t count = absl::GetFlag(FLAGS_count);
+    uint64_t seen = 0;
+    client.Subscribe(channels);  // held across reconnects
+    client.set_state_handler([&](bool connected, absl::string_view reason) {
+      if (connected) {
+        deadline.cancel();
+        std::fprintf(stderr, "subscribed to %zu channel(s)\n", channels.size());
+      } else {
+        std::fprintf(stderr, "link lost (%.*s); reconnecting\n",
+                     static_cast<int>(reason.size()), reason.data());
+      }
+    });
+    client.set_event_handler([&](channel::v1::Event& event) {
+      std::printf("%s\t%s\n", event.channel().c_str(),
+                  event.payload().c_str());
+      std::fflush(stdout);
+      if (count != 0 && ++seen >= count) {
+        client.Stop();
+        io.stop();
+      }
+    });
+  } else {
+    return Usage();
+  }
+  client.Start();
+  io.run();
+  return exit_code;
+}
