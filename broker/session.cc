@@ -7,6 +7,7 @@
 #include "asio/write.hpp"
 #include "broker/broker_server.h"
 #include "common/constant_time.h"
+#include "common/envelope_codec.h"
 #include "common/logging.h"
 
 namespace channel {
@@ -88,20 +89,22 @@ void Session::HandleBody(absl::string_view body) {
     ++server_->stats().heartbeats_in;
     return;
   }
-  if (body[0] == 'a') {
-    Close(v1::Error::PROTOCOL_ERROR,
-          "PHP serialize() bodies (Workerman Channel clients) are not "
-          "supported on this port; send a protobuf Envelope",
-          false, "php_codec");
-    return;
-  }
   v1::Envelope envelope;
-  if (!envelope.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-    Close(v1::Error::PROTOCOL_ERROR,
-          absl::StrCat("frame body of ", body.size(),
-                       " bytes is not a valid Envelope"),
-          false, "bad_body");
-    return;
+  switch (ParseBody(body, &envelope)) {
+    case BodyKind::kEnvelope:
+      break;
+    case BodyKind::kPhpSerialize:
+      Close(v1::Error::PROTOCOL_ERROR,
+            "PHP serialize() bodies (Workerman Channel clients) are not "
+            "supported on this port; send a protobuf Envelope",
+            false, "php_codec");
+      return;
+    case BodyKind::kInvalid:
+      Close(v1::Error::PROTOCOL_ERROR,
+            absl::StrCat("frame body of ", body.size(),
+                         " bytes is not a valid Envelope"),
+            false, "bad_body");
+      return;
   }
   if (!authenticated_ && envelope.msg_case() != v1::Envelope::kHello) {
     Close(v1::Error::PROTOCOL_ERROR, "the first frame must be a Hello", false,

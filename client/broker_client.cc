@@ -13,6 +13,7 @@
 #include "asio/steady_timer.hpp"
 #include "asio/write.hpp"
 #include "common/backoff.h"
+#include "common/envelope_codec.h"
 #include "common/frame_decoder.h"
 #include "common/frame_encoder.h"
 #include "common/logging.h"
@@ -72,7 +73,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
 
   void Subscribe(const std::vector<std::string>& channels, Done done) {
     for (const auto& channel : channels) desired_.insert(channel);
-    if (!connected_) {
+    if (!welcomed_) {
       if (done) done(absl::UnavailableError("not connected to the broker"), 0);
       return;
     }
@@ -85,7 +86,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
 
   void Unsubscribe(const std::vector<std::string>& channels, Done done) {
     for (const auto& channel : channels) desired_.erase(channel);
-    if (!connected_) {
+    if (!welcomed_) {
       // Nothing to undo at the broker: the link is down, and the channel
       // will not be re-subscribed.
       if (done) done(absl::OkStatus(), 0);
@@ -191,34 +192,51 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
 
   void OnWelcome(const v1::Welcome& welcome) {
     handshaking_ = false;
-    connected_ = true;
+    welcomed_ = true;
     backoff_.Reset();
-    ++stats_.connects;
     if (welcome.idle_timeout_ms() > 0) {
       idle_timeout_ = std::chrono::milliseconds(welcome.idle_timeout_ms());
-    } else {
-      idle_timeout_ = options_.idle_timeout;
-    }
-    heartbeat_interval_ = options_.heartbeat_interval;
-    if (welcome.idle_timeout_ms() > 0) {
       // Heartbeat well within the broker's idle timeout.
       heartbeat_interval_ = std::min<std::chrono::milliseconds>(
-          heartbeat_interval_,
+          options_.heartbeat_interval,
           std::chrono::milliseconds(welcome.idle_timeout_ms() / 3));
+    } else {
+      idle_timeout_ = options_.idle_timeout;
+      heartbeat_interval_ = options_.heartbeat_interval;
     }
     spdlog::info("connected to broker {}:{} (id {}, version {})",
                  options_.host, options_.port, welcome.broker_id(),
                  welcome.broker_version());
-    // Re-subscribe everything held, in batches.
+    ArmTimer(heartbeat_interval_ / 2);
+    // Re-subscribe everything held, in batches; the link counts as connected
+    // once the broker has acknowledged them all, so that "connected" means
+    // "subscriptions are live".
     std::vector<std::string> all(desired_.begin(), desired_.end());
+    resubscribes_pending_ = 0;
     for (size_t i = 0; i < all.size(); i += options_.resubscribe_batch) {
       v1::Envelope envelope;
       auto* request = envelope.mutable_subscribe();
       const size_t end = std::min(all.size(), i + options_.resubscribe_batch);
       for (size_t j = i; j < end; ++j) request->add_channels(all[j]);
+      ++resubscribes_pending_;
+      const uint64_t gen = generation_;
+      request->set_request_id(
+          Track([this, gen](const absl::Status& status, uint64_t) {
+            if (gen != generation_) return;
+            if (!status.ok()) {
+              spdlog::error("re-subscribe refused by the broker: {}",
+                            status.message());
+            }
+            if (--resubscribes_pending_ == 0) MarkConnected();
+          }));
       Enqueue(EncodeFrame(envelope));
     }
-    ArmTimer(heartbeat_interval_);
+    if (resubscribes_pending_ == 0) MarkConnected();
+  }
+
+  void MarkConnected() {
+    connected_ = true;
+    ++stats_.connects;
     if (state_handler_) state_handler_(true, "");
   }
 
@@ -251,8 +269,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
         return;
       }
       if (body.empty()) continue;  // heartbeat
-      if (!envelope_.ParseFromArray(body.data(),
-                                    static_cast<int>(body.size()))) {
+      if (ParseBody(body, &envelope_) != BodyKind::kEnvelope) {
         Fail("unparsable frame body from broker");
         return;
       }
@@ -382,6 +399,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
     write_in_flight_ = false;
     const bool was_connected = connected_;
     connected_ = false;
+    welcomed_ = false;
     handshaking_ = false;
     auto pending = std::move(pending_);
     pending_.clear();
@@ -398,8 +416,8 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
 
   // Link failed: drop it and reconnect after a backoff delay.
   void Fail(absl::string_view reason) {
-    if (!connected_) ++stats_.connect_failures;
-    const bool was_connected = connected_;
+    if (!welcomed_) ++stats_.connect_failures;
+    const bool was_connected = welcomed_;
     Drop(reason);
     if (!running_) return;
     const auto delay = backoff_.Next();
@@ -431,7 +449,9 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
   uint64_t generation_ = 0;
   bool running_ = false;
   bool handshaking_ = false;
-  bool connected_ = false;
+  bool welcomed_ = false;   // Welcome received: requests may be sent
+  bool connected_ = false;  // welcomed_ and every re-subscribe acknowledged
+  int resubscribes_pending_ = 0;
   std::chrono::milliseconds idle_timeout_{35000};
   std::chrono::milliseconds heartbeat_interval_{10000};
   Clock::time_point last_read_;

@@ -1,0 +1,40 @@
+#ifndef CHANNEL_TESTS_BROKER_BROKER_FIXTURE_H_
+#define CHANNEL_TESTS_BROKER_BROKER_FIXTURE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/daemon_process.h"
+#include "tests/support/http_get.h"
+
+namespace channel::testing {
+
+// A channel-broker process on loopback, any free ports.
+struct BrokerProcess {
+  std::unique_ptr<DaemonProcess> process;
+  int port = 0;
+  int admin_port = 0;
+
+  static BrokerProcess Start(std::vector<std::string> extra_args = {},
+                             int port = 0) {
+    std::vector<std::string> args = {
+        "--listen=127.0.0.1", "--port=" + std::to_string(port),
+        "--admin_listen=127.0.0.1", "--admin_port=0", "--log_level=debug"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    BrokerProcess broker;
+    broker.process = DaemonProcess::Start(CHANNEL_BROKER_BIN, args);
+    broker.port = broker.process->WaitForPort("] listening on");
+    broker.admin_port = broker.process->WaitForPort("admin listening on");
+    return broker;
+  }
+
+  std::string Metrics() const { return HttpGet(admin_port, "/metrics").body; }
+  double Metric(const std::string& series) const {
+    return MetricValue(Metrics(), series);
+  }
+};
+
+}  // namespace channel::testing
+
+#endif  // CHANNEL_TESTS_BROKER_BROKER_FIXTURE_H_

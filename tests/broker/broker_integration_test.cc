@@ -1,0 +1,387 @@
+// channel-broker started as a real process on free loopback ports, driven by
+// the client library and by raw sockets.
+#include <signal.h>
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/broker/broker_fixture.h"
+#include "tests/support/raw_frame_socket.h"
+#include "tests/support/test_broker_client.h"
+
+namespace channel::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+std::vector<std::string> Payloads(const std::vector<ReceivedEvent>& events) {
+  std::vector<std::string> out;
+  for (const auto& e : events) out.push_back(e.payload);
+  return out;
+}
+
+TEST(BrokerIntegrationTest, ThreeClientsExactlyOnceSelfIncludedNobodyElse) {
+  BrokerProcess broker = BrokerProcess::Start();
+  TestBrokerClient a(broker.port), b(broker.port), c(broker.port);
+  ASSERT_TRUE(a.WaitConnected());
+  ASSERT_TRUE(b.WaitConnected());
+  ASSERT_TRUE(c.WaitConnected());
+  ASSERT_TRUE(a.Subscribe({"room"}).ok());
+  ASSERT_TRUE(a.Subscribe({"room"}).ok());  // twice counts once
+  ASSERT_TRUE(b.Subscribe({"room"}).ok());
+  ASSERT_TRUE(c.Subscribe({"other"}).ok());
+
+  auto receivers = a.Publish("room", "Esta é a mensagem");
+  ASSERT_TRUE(receivers.ok()) << receivers.status();
+  EXPECT_EQ(*receivers, 2u);  // a itself and b
+  // A marker on c's channel, published after: once c has it, c would have
+  // had the room event too had it been (wrongly) sent to c.
+  ASSERT_TRUE(b.Publish("other", "marker").ok());
+
+  auto a_events = a.WaitForEvents(1);
+  auto b_events = b.WaitForEvents(1);
+  auto c_events = c.WaitForEvents(1);
+  EXPECT_EQ(Payloads(c_events), std::vector<std::string>{"marker"});
+  // A final round trip on a and b to flush anything duplicated.
+  ASSERT_TRUE(a.Publish("room", "end").ok());
+  a_events = a.WaitForEvents(2);
+  b_events = b.WaitForEvents(2);
+  EXPECT_EQ(Payloads(a_events),
+            (std::vector<std::string>{"Esta é a mensagem", "end"}));
+  EXPECT_EQ(Payloads(b_events),
+            (std::vector<std::string>{"Esta é a mensagem", "end"}));
+  EXPECT_EQ(a_events[0].channel, "room");
+  EXPECT_EQ(c.EventCount(), 1u);
+}
+
+TEST(BrokerIntegrationTest, MetadataTravelsWithTheEvent) {
+  BrokerProcess broker = BrokerProcess::Start();
+  TestBrokerClient a(broker.port);
+  ASSERT_TRUE(a.WaitConnected());
+  ASSERT_TRUE(a.Subscribe({"m"}).ok());
+  v1::Metadata meta;
+  meta.set_origin("gw-1");
+  meta.add_exclude(7);
+  ASSERT_TRUE(a.Publish("m", "x", &meta).ok());
+  auto events = a.WaitForEvents(1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].meta.origin(), "gw-1");
+  ASSERT_EQ(events[0].meta.exclude_size(), 1);
+  EXPECT_EQ(events[0].meta.exclude(0), 7u);
+}
+
+TEST(BrokerIntegrationTest, UnsubscribeStopsDelivery) {
+  BrokerProcess broker = BrokerProcess::Start();
+  TestBrokerClient a(broker.port), b(broker.port);
+  ASSERT_TRUE(a.WaitConnected());
+  ASSERT_TRUE(b.WaitConnected());
+  ASSERT_TRUE(a.Subscribe({"room"}).ok());
+  ASSERT_TRUE(b.Subscribe({"room", "b-only"}).ok());
+  ASSERT_TRUE(b.Unsubscribe({"room"}).ok());
+  ASSERT_TRUE(b.Unsubscribe({"never-had"}).ok());  // no-op
+  EXPECT_EQ(*a.Publish("room", "after"), 1u);
+  ASSERT_TRUE(a.Publish("b-only", "marker").ok());
+  EXPECT_EQ(Payloads(b.WaitForEvents(1)), std::vector<std::string>{"marker"});
+  EXPECT_EQ(Payloads(a.WaitForEvents(1)), std::vector<std::string>{"after"});
+}
+
+TEST(BrokerIntegrationTest, DisconnectCleanupVisibleInMetrics) {
+  BrokerProcess broker = BrokerProcess::Start();
+  auto a = std::make_unique<TestBrokerClient>(broker.port);
+  TestBrokerClient b(broker.port);
+  ASSERT_TRUE(a->WaitConnected());
+  ASSERT_TRUE(b.WaitConnected());
+  ASSERT_TRUE(a->Subscribe({"x", "y", "z"}).ok());
+  ASSERT_TRUE(b.Subscribe({"z"}).ok());
+  EXPECT_EQ(broker.Metric("channel_broker_connections"), 2);
+  EXPECT_EQ(broker.Metric("channel_broker_channels"), 3);
+  EXPECT_EQ(broker.Metric("channel_broker_subscriptions"), 4);
+
+  size_t from = 0;
+  a.reset();  // closes the socket
+  ASSERT_TRUE(broker.process->WaitForLine("'test-client'\\) closed",
+                                          seconds(10), &from));
+  EXPECT_EQ(broker.Metric("channel_broker_connections"), 1);
+  EXPECT_EQ(broker.Metric("channel_broker_channels"), 1);  // empty ones gone
+  EXPECT_EQ(broker.Metric("channel_broker_subscriptions"), 1);
+  EXPECT_EQ(*b.Publish("x", "nobody"), 0u);
+}
+
+TEST(BrokerIntegrationTest, OrderPerPublisher) {
+  BrokerProcess broker = BrokerProcess::Start();
+  TestBrokerClient pub(broker.port), s1(broker.port), s2(broker.port);
+  ASSERT_TRUE(pub.WaitConnected());
+  ASSERT_TRUE(s1.WaitConnected());
+  ASSERT_TRUE(s2.WaitConnected());
+  ASSERT_TRUE(s1.Subscribe({"seq"}).ok());
+  ASSERT_TRUE(s2.Subscribe({"seq"}).ok());
+  constexpr int kCount = 5000;
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(pub.PublishNoWait("seq", std::to_string(i)).ok());
+  }
+  for (TestBrokerClient* s : {&s1, &s2}) {
+    auto events = s->WaitForEvents(kCount, seconds(30));
+    ASSERT_EQ(events.size(), static_cast<size_t>(kCount));
+    for (int i = 0; i < kCount; ++i) {
+      ASSERT_EQ(events[i].payload, std::to_string(i));
+    }
+  }
+}
+
+TEST(BrokerIntegrationTest, AuthRequiredWrongTokenAndHelloTimeout) {
+  BrokerProcess broker =
+      BrokerProcess::Start({"--auth_token=s3cret", "--hello_timeout_ms=300"});
+  {
+    RawFrameSocket raw(broker.port);
+    ASSERT_TRUE(raw.SendHello(""));
+    auto reply = raw.ReadEnvelope(seconds(5));
+    ASSERT_TRUE(reply && reply->has_error());
+    EXPECT_EQ(reply->error().code(), v1::Error::UNAUTHENTICATED);
+    EXPECT_EQ(reply->error().message(), "this broker requires an auth token");
+    EXPECT_TRUE(raw.WaitForEof(seconds(5)));
+  }
+  {
+    RawFrameSocket raw(broker.port);
+    ASSERT_TRUE(raw.SendHello("wrong"));
+    auto reply = raw.ReadEnvelope(seconds(5));
+    ASSERT_TRUE(reply && reply->has_error());
+    EXPECT_EQ(reply->error().code(), v1::Error::UNAUTHENTICATED);
+    EXPECT_EQ(reply->error().message(), "wrong auth token");
+    EXPECT_TRUE(raw.WaitForEof(seconds(5)));
+  }
+  {
+    RawFrameSocket raw(broker.port);  // says nothing at all
+    auto reply = raw.ReadEnvelope(seconds(5));
+    ASSERT_TRUE(reply && reply->has_error());
+    EXPECT_EQ(reply->error().code(), v1::Error::UNAUTHENTICATED);
+    EXPECT_NE(reply->error().message().find("no Hello within 300 ms"),
+              std::string::npos);
+    EXPECT_TRUE(raw.WaitForEof(seconds(5)));
+  }
+  {
+    RawFrameSocket raw(broker.port);
+    ASSERT_TRUE(raw.SendHello("s3cret"));
+    auto reply = raw.ReadEnvelope(seconds(5));
+    ASSERT_TRUE(reply && reply->has_welcome());
+    EXPECT_EQ(reply->welcome().protocol_version(), 1u);
+  }
+  TestBrokerClient good(broker.port, "s3cret");
+  ASSERT_TRUE(good.WaitConnected());
+  EXPECT_EQ(broker.Metric("channel_broker_auth_failures_total"), 3);
+  // The token never reaches the log.
+  EXPECT_EQ(broker.process->Output().find("s3cret"), std::string::npos);
+}
+
+TEST(BrokerIntegrationTest, UnsupportedVersionIsRefused) {
+  BrokerProcess broker = BrokerProcess::Start();
+  RawFrameSocket raw(broker.port);
+  ASSERT_TRUE(raw.SendHello("", 2));
+  auto reply = raw.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(reply && reply->has_error());
+  EXPECT_EQ(reply->error().code(), v1::Error::VERSION_MISMATCH);
+  EXPECT_TRUE(raw.WaitForEof(seconds(5)));
+}
+
+struct GarbageCase {
+  const char* name;
+  std::string bytes;
+  const char* kind;
+  const char* message_part;
+};
+
+void PrintTo(const GarbageCase& c, std::ostream* os) { *os << c.name; }
+
+class BrokerGarbageTest : public ::testing::TestWithParam<GarbageCase> {};
+
+TEST_P(BrokerGarbageTest, OffenderClosedWithErrorOthersUnaffected) {
+  const GarbageCase& c = GetParam();
+  BrokerProcess broker = BrokerProcess::Start({"--max_frame_bytes=65536"});
+  TestBrokerClient a(broker.port), b(broker.port);
+  ASSERT_TRUE(a.WaitConnected());
+  ASSERT_TRUE(b.WaitConnected());
+  ASSERT_TRUE(b.Subscribe({"room"}).ok());
+
+  RawFrameSocket raw(broker.port);
+  ASSERT_TRUE(raw.SendHello());
+  auto welcome = raw.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(welcome && welcome->has_welcome());
+  ASSERT_TRUE(raw.SendRaw(c.bytes));
+  auto reply = raw.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(reply && reply->has_error()) << c.name;
+  EXPECT_EQ(reply->error().code(), v1::Error::PROTOCOL_ERROR);
+  EXPECT_NE(reply->error().message().find(c.message_part), std::string::npos)
+      << reply->error().message();
+  EXPECT_TRUE(raw.WaitForEof(seconds(5)));
+
+  EXPECT_EQ(*a.Publish("room", "still fine"), 1u);
+  EXPECT_EQ(Payloads(b.WaitForEvents(1)),
+            std::vector<std::string>{"still fine"});
+  EXPECT_EQ(broker.Metric(std::string("channel_broker_errors_total{kind=\"") +
+                          c.kind + "\"}"),
+            1);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Inputs, BrokerGarbageTest,
+    ::testing::Values(
+        GarbageCase{"length_zero", std::string("\0\0\0\0", 4), "bad_length",
+                    "below the 4-byte minimum"},
+        GarbageCase{"length_three", std::string("\0\0\0\3xyz", 7),
+                    "bad_length", "below the 4-byte minimum"},
+        GarbageCase{"huge_length", "\xff\xff\xff\xffgarbage", "bad_length",
+                    "exceeds the limit of 65536"},
+        GarbageCase{"bad_protobuf", std::string("\0\0\0\x09\xff\xff\xff\xff\xff", 9),
+                    "bad_body", "not a valid Envelope"},
+        GarbageCase{"php_body",
+                    std::string("\0\0\0\x23", 4) +
+                        "a:1:{s:4:\"type\";s:7:\"reserve\";}",
+                    "php_codec", "PHP serialize()"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(BrokerIntegrationTest, RequestLimitsAnswerWithoutClosing) {
+  BrokerProcess broker = BrokerProcess::Start(
+      {"--max_channel_name_bytes=8", "--max_channels_per_connection=2"});
+  TestBrokerClient a(broker.port);
+  ASSERT_TRUE(a.WaitConnected());
+  absl::Status s = a.Subscribe({"much-too-long"});
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_NE(s.message().find("exceeds the limit of 8"), std::string::npos);
+  s = a.Subscribe({""});
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  ASSERT_TRUE(a.Subscribe({"a", "b"}).ok());
+  s = a.Subscribe({"c"});
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_TRUE(a.Subscribe({"a"}).ok());  // already held: no new channel
+  EXPECT_EQ(*a.Publish("a", "ok"), 1u);   // connection still open
+}
+
+TEST(BrokerIntegrationTest, SlowSubscriberDisconnectedOthersKeepReceiving) {
+  BrokerProcess broker = BrokerProcess::Start({"--max_queued_bytes=262144"});
+  TestBrokerClient pub(broker.port), fast(broker.port);
+  ASSERT_TRUE(pub.WaitConnected());
+  ASSERT_TRUE(fast.WaitConnected());
+  ASSERT_TRUE(fast.Subscribe({"flood"}).ok());
+
+  RawFrameSocket slow(broker.port, /*receive_buffer=*/4096);
+  ASSERT_TRUE(slow.SendHello());
+  ASSERT_TRUE(slow.ReadEnvelope(seconds(5)));  // Welcome
+  v1::Envelope subscribe;
+  subscribe.mutable_subscribe()->add_channels("flood");
+  subscribe.mutable_subscribe()->set_request_id(1);
+  ASSERT_TRUE(slow.SendEnvelope(subscribe));
+  ASSERT_TRUE(slow.ReadEnvelope(seconds(5)));  // Ack; then it stops reading
+
+  // 32 MiB in 4 KiB events: far beyond the kernel's socket buffers plus the
+  // 256 KiB queue bound. Every 64th publish waits for its Ack, bounding the
+  // publisher's own queue.
+  const std::string payload(4096, 'p');
+  constexpr int kCount = 8192;
+  size_t from = 0;
+  for (int i = 0; i < kCount; ++i) {
+    if (i % 64 == 63) {
+      ASSERT_TRUE(pub.Publish("flood", payload).ok());
+    } else {
+      ASSERT_TRUE(pub.PublishNoWait("flood", payload).ok());
+    }
+  }
+  ASSERT_TRUE(broker.process->WaitForLine("not reading fast enough",
+                                          seconds(10), &from));
+  EXPECT_EQ(fast.WaitForEvents(kCount, seconds(30)).size(),
+            static_cast<size_t>(kCount));
+  EXPECT_EQ(broker.Metric("channel_broker_slow_consumer_disconnects_total"), 1);
+
+  // The slow peer, once it reads again (within the close grace period),
+  // finds events, then the reason, then EOF.
+  std::optional<v1::Envelope> last;
+  while (auto envelope = slow.ReadEnvelope(seconds(5))) last = envelope;
+  ASSERT_TRUE(last && last->has_error());
+  EXPECT_EQ(last->error().code(), v1::Error::SLOW_CONSUMER);
+  EXPECT_EQ(broker.Metric("channel_broker_connections"), 2);
+}
+
+TEST(BrokerIntegrationTest, IdlePeerGetsHeartbeatsThenTimesOut) {
+  BrokerProcess broker = BrokerProcess::Start(
+      {"--heartbeat_interval_ms=100", "--idle_timeout_ms=500"});
+  RawFrameSocket raw(broker.port);
+  ASSERT_TRUE(raw.SendHello());
+  auto welcome = raw.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(welcome && welcome->has_welcome());
+  EXPECT_EQ(welcome->welcome().idle_timeout_ms(), 500u);
+  int heartbeats = 0;
+  std::optional<v1::Envelope> error;
+  while (auto body = raw.ReadFrame(seconds(5))) {
+    if (body->empty()) {
+      ++heartbeats;
+      continue;
+    }
+    v1::Envelope envelope;
+    ASSERT_TRUE(envelope.ParseFromString(*body));
+    error = envelope;
+    break;
+  }
+  EXPECT_GE(heartbeats, 1);
+  ASSERT_TRUE(error && error->has_error());
+  EXPECT_EQ(error->error().code(), v1::Error::IDLE_TIMEOUT);
+  EXPECT_TRUE(raw.WaitForEof(seconds(5)));
+
+  // The client library heartbeats, so it stays connected through several
+  // idle timeouts; a publish after them still arrives.
+  TestBrokerClient client(broker.port);
+  ASSERT_TRUE(client.WaitConnected());
+  ASSERT_TRUE(client.Subscribe({"k"}).ok());
+  size_t from = 0;
+  for (int i = 0; i < 3; ++i) {
+    // Three further idle timeouts of other raw peers pass meanwhile.
+    RawFrameSocket idle(broker.port);
+    ASSERT_TRUE(idle.SendHello());
+    ASSERT_TRUE(idle.WaitForEof(seconds(5)));
+    ASSERT_TRUE(broker.process->WaitForLine("nothing received for 500 ms",
+                                            seconds(5), &from));
+  }
+  EXPECT_EQ(*client.Publish("k", "alive"), 1u);
+  EXPECT_EQ(client.WaitForEvents(1).size(), 1u);
+}
+
+TEST(BrokerIntegrationTest, RestartClientReconnectsAndResubscribes) {
+  BrokerProcess broker = BrokerProcess::Start();
+  const int port = broker.port;
+  TestBrokerClient sub(port), pub(port);
+  ASSERT_TRUE(sub.WaitConnected());
+  ASSERT_TRUE(pub.WaitConnected());
+  ASSERT_TRUE(sub.Subscribe({"r1", "r2"}).ok());
+  EXPECT_EQ(*pub.Publish("r1", "before"), 1u);
+
+  broker.process->Signal(SIGKILL);
+  ASSERT_TRUE(broker.process->Wait(seconds(10)));
+  ASSERT_TRUE(sub.WaitDisconnected());
+  // While down, publishing is an error, not a silent loss.
+  ASSERT_TRUE(pub.WaitDisconnected());
+  EXPECT_TRUE(absl::IsUnavailable(pub.PublishNoWait("r1", "lost?")));
+
+  BrokerProcess again = BrokerProcess::Start({}, port);
+  ASSERT_TRUE(sub.WaitConnected(2));  // re-subscribed, acknowledged
+  ASSERT_TRUE(pub.WaitConnected(2));
+  EXPECT_EQ(*pub.Publish("r2", "after"), 1u);
+  EXPECT_EQ(Payloads(sub.WaitForEvents(2)),
+            (std::vector<std::string>{"before", "after"}));
+  EXPECT_EQ(again.Metric("channel_broker_subscriptions"), 2);
+}
+
+TEST(BrokerIntegrationTest, SigtermClosesClientsWithReasonAndExitsZero) {
+  BrokerProcess broker = BrokerProcess::Start();
+  RawFrameSocket raw(broker.port);
+  ASSERT_TRUE(raw.SendHello());
+  ASSERT_TRUE(raw.ReadEnvelope(seconds(5)));
+  EXPECT_EQ(HttpGet(broker.admin_port, "/readyz").status, 200);
+  EXPECT_EQ(HttpGet(broker.admin_port, "/healthz").status, 200);
+  broker.process->Signal(SIGTERM);
+  auto reply = raw.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(reply && reply->has_error());
+  EXPECT_EQ(reply->error().code(), v1::Error::SHUTTING_DOWN);
+  EXPECT_EQ(broker.process->Wait(seconds(10)), 0);
+}
+
+}  // namespace
+}  // namespace channel::testing
