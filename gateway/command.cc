@@ -1,0 +1,204 @@
+#include "gateway/command.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "rapidjson/document.h"
+#include "rapidjson/error/en.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+
+namespace channel {
+namespace {
+
+std::string ToJson(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+// Nesting depth of `root`, computed without recursion (RapidJSON's Writer
+// recurses, so depth is bounded before anything is serialized).
+size_t Depth(const rapidjson::Value& root, size_t limit) {
+  std::vector<std::pair<const rapidjson::Value*, size_t>> stack{{&root, 1}};
+  size_t max_depth = 0;
+  while (!stack.empty()) {
+    auto [value, depth] = stack.back();
+    stack.pop_back();
+    max_depth = std::max(max_depth, depth);
+    if (max_depth > limit) return max_depth;
+    if (value->IsArray()) {
+      for (const auto& v : value->GetArray()) stack.emplace_back(&v, depth + 1);
+    } else if (value->IsObject()) {
+      for (const auto& m : value->GetObject()) {
+        stack.emplace_back(&m.value, depth + 1);
+      }
+    }
+  }
+  return max_depth;
+}
+
+bool Fail(CommandError* error, absl::string_view code,
+          std::string message) {
+  error->code = std::string(code);
+  error->message = std::move(message);
+  return false;
+}
+
+// Reads a group id: a non-empty string, or an integer meaning its decimal
+// text ("123" and 123 are one group).
+bool ReadGroupId(const rapidjson::Value& object, const CommandLimits& limits,
+                 std::string* out, CommandError* error) {
+  auto it = object.FindMember("group_id");
+  if (it == object.MemberEnd()) {
+    return Fail(error, "missing_field", "\"group_id\" is required");
+  }
+  const rapidjson::Value& v = it->value;
+  if (v.IsString()) {
+    out->assign(v.GetString(), v.GetStringLength());
+  } else if (v.IsInt64()) {
+    *out = absl::StrCat(v.GetInt64());
+  } else if (v.IsUint64()) {
+    *out = absl::StrCat(v.GetUint64());
+  } else {
+    return Fail(error, "invalid_field",
+                "\"group_id\" must be a string or an integer");
+  }
+  if (out->empty()) {
+    return Fail(error, "invalid_field", "\"group_id\" must not be empty");
+  }
+  if (out->size() > limits.max_group_id_bytes) {
+    return Fail(error, "group_id_too_long",
+                absl::StrCat("\"group_id\" is ", out->size(),
+                             " bytes; the limit is ",
+                             limits.max_group_id_bytes));
+  }
+  return true;
+}
+
+bool ReadMessage(const rapidjson::Value& object, const CommandLimits& limits,
+                 std::string* out, CommandError* error) {
+  auto it = object.FindMember("message");
+  if (it == object.MemberEnd()) {
+    return Fail(error, "missing_field", "\"message\" is required");
+  }
+  const rapidjson::Value& v = it->value;
+  if (v.IsString()) {
+    out->assign(v.GetString(), v.GetStringLength());
+    return true;
+  }
+  if (Depth(v, limits.max_message_depth) > limits.max_message_depth) {
+    return Fail(error, "invalid_field",
+                absl::StrCat("\"message\" is nested deeper than ",
+                             limits.max_message_depth, " levels"));
+  }
+  *out = ToJson(v);
+  return true;
+}
+
+}  // namespace
+
+bool ParseCommand(absl::string_view text, const CommandLimits& limits,
+                  Command* command, CommandError* error) {
+  error->id_json.clear();
+  rapidjson::Document doc;
+  // Iterative parsing: no recursion, so nesting cannot exhaust the stack.
+  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
+  if (doc.HasParseError()) {
+    return Fail(error, "invalid_json",
+                absl::StrCat("invalid JSON at offset ", doc.GetErrorOffset(),
+                             ": ",
+                             rapidjson::GetParseError_En(doc.GetParseError())));
+  }
+  if (!doc.IsObject()) {
+    return Fail(error, "not_an_object", "a command must be a JSON object");
+  }
+  command->id_json.clear();
+  if (auto id = doc.FindMember("id"); id != doc.MemberEnd()) {
+    if (!id->value.IsString() && !id->value.IsNumber()) {
+      return Fail(error, "invalid_field", "\"id\" must be a string or a number");
+    }
+    if (id->value.IsString() &&
+        id->value.GetStringLength() > limits.max_id_bytes) {
+      return Fail(error, "invalid_field",
+                  absl::StrCat("\"id\" is longer than ", limits.max_id_bytes,
+                               " bytes"));
+    }
+    command->id_json = ToJson(id->value);
+    error->id_json = command->id_json;
+  }
+  auto cmd = doc.FindMember("cmd");
+  if (cmd == doc.MemberEnd()) {
+    return Fail(error, "missing_field", "\"cmd\" is required");
+  }
+  if (!cmd->value.IsString()) {
+    return Fail(error, "invalid_field", "\"cmd\" must be a string");
+  }
+  const absl::string_view name(cmd->value.GetString(),
+                               cmd->value.GetStringLength());
+  if (name == "add_group") {
+    command->type = Command::Type::kAddGroup;
+    return ReadGroupId(doc, limits, &command->group_id, error);
+  }
+  if (name == "leave_group") {
+    command->type = Command::Type::kLeaveGroup;
+    return ReadGroupId(doc, limits, &command->group_id, error);
+  }
+  if (name == "send_to_group" || name == "send_to_all") {
+    const bool to_all = name == "send_to_all";
+    command->type =
+        to_all ? Command::Type::kSendToAll : Command::Type::kSendToGroup;
+    if (!to_all && !ReadGroupId(doc, limits, &command->group_id, error)) {
+      return false;
+    }
+    command->exclude_self = false;
+    if (auto ex = doc.FindMember("exclude_self"); ex != doc.MemberEnd()) {
+      if (!ex->value.IsBool()) {
+        return Fail(error, "invalid_field", "\"exclude_self\" must be a boolean");
+      }
+      command->exclude_self = ex->value.GetBool();
+    }
+    return ReadMessage(doc, limits, &command->message, error);
+  }
+  // Name the command back only when it is short: replies never echo
+  // unbounded input.
+  if (name.size() <= 32) {
+    rapidjson::Value quoted(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+    return Fail(error, "unknown_cmd",
+                absl::StrCat("unknown cmd ", ToJson(quoted),
+                             "; expected add_group, leave_group, "
+                             "send_to_group or send_to_all"));
+  }
+  return Fail(error, "unknown_cmd",
+              "unknown cmd; expected add_group, leave_group, send_to_group "
+              "or send_to_all");
+}
+
+std::string OkReply(absl::string_view id_json) {
+  return absl::StrCat("{\"id\":", id_json, ",\"ok\":true}");
+}
+
+std::string ErrorReply(absl::string_view id_json, absl::string_view code,
+                       absl::string_view message) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  if (!id_json.empty()) {
+    writer.Key("id");
+    writer.RawValue(id_json.data(), id_json.size(), rapidjson::kStringType);
+  }
+  writer.Key("error");
+  writer.StartObject();
+  writer.Key("code");
+  writer.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
+  writer.Key("message");
+  writer.String(message.data(),
+                static_cast<rapidjson::SizeType>(message.size()));
+  writer.EndObject();
+  writer.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+}  // namespace channel

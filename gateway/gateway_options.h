@@ -1,0 +1,38 @@
+#ifndef CHANNEL_GATEWAY_GATEWAY_OPTIONS_H_
+#define CHANNEL_GATEWAY_GATEWAY_OPTIONS_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "client/broker_client.h"
+#include "gateway/command.h"
+
+namespace channel {
+
+// Everything ws-gateway's main.cc reads from flags.
+struct GatewayOptions {
+  std::string listen_host = "0.0.0.0";
+  uint16_t port = 1234;
+  int threads = 1;
+
+  size_t max_message_bytes = 1 << 20;  // larger client frames: close 1009
+  size_t max_queued_bytes = 1 << 20;   // per connection; past it: close 1008
+  size_t max_groups_per_connection = 1000;
+  CommandLimits command_limits;
+
+  std::chrono::milliseconds ping_interval{25000};
+  std::chrono::milliseconds pong_timeout{10000};
+  std::chrono::milliseconds close_timeout{3000};  // closing peers get this long
+  std::chrono::milliseconds shutdown_grace{10000};
+
+  std::vector<std::string> allowed_origins;  // empty: any origin
+
+  BrokerClientOptions broker;
+};
+
+}  // namespace channel
+
+#endif  // CHANNEL_GATEWAY_GATEWAY_OPTIONS_H_

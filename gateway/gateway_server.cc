@@ -1,0 +1,181 @@
+#include "gateway/gateway_server.h"
+
+#include <random>
+
+#include "absl/strings/str_format.h"
+#include "asio/post.hpp"
+#include "common/logging.h"
+#include "common/prometheus_text.h"
+
+namespace channel {
+namespace {
+
+std::string RandomId() {
+  std::random_device rd;
+  return absl::StrFormat("%08x%08x", rd(), rd());
+}
+
+BrokerClientOptions WithName(BrokerClientOptions options,
+                             const std::string& id) {
+  if (options.client_name.empty() || options.client_name == "channel-client") {
+    options.client_name = "ws-gateway/" + id;
+  }
+  return options;
+}
+
+}  // namespace
+
+GatewayServer::GatewayServer(asio::io_context& link_io, GatewayOptions options)
+    : link_io_(link_io),
+      options_(std::move(options)),
+      link_(link_io, WithName(options_.broker, RandomId()), RandomId()),
+      grace_timer_(link_io) {
+  for (int i = 0; i < options_.threads; ++i) {
+    workers_.push_back(
+        std::make_unique<Worker>(i, options_, &link_, link_io_));
+  }
+  std::vector<Worker*> raw;
+  for (auto& w : workers_) raw.push_back(w.get());
+  link_.SetWorkers(std::move(raw));
+}
+
+GatewayServer::~GatewayServer() {
+  for (auto& w : workers_) w->Stop();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+absl::Status GatewayServer::Start() {
+  uint16_t port = options_.port;
+  for (auto& worker : workers_) {
+    uint16_t bound = 0;
+    if (absl::Status s = worker->Listen(options_.listen_host, port, &bound);
+        !s.ok()) {
+      return s;
+    }
+    port = bound;  // port 0: the others share the first one's port
+  }
+  port_ = port;
+  for (auto& worker : workers_) {
+    threads_.emplace_back([w = worker.get()] { w->Run(); });
+  }
+  link_.Start();
+  return absl::OkStatus();
+}
+
+void GatewayServer::Shutdown(std::function<void()> done) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  on_shutdown_done_ = std::move(done);
+  spdlog::info("shutting down: closing clients with 1001 (grace {} ms)",
+               options_.shutdown_grace.count());
+  grace_timer_.expires_after(options_.shutdown_grace);
+  grace_timer_.async_wait([this](const std::error_code& ec) {
+    if (ec) return;
+    spdlog::warn("grace period over with clients still closing; exiting");
+    FinishShutdown();
+  });
+  for (auto& worker : workers_) {
+    worker->PostShutdown([this] {
+      asio::post(link_io_, [this] {
+        if (++idle_workers_ == workers_.size()) FinishShutdown();
+      });
+    });
+  }
+}
+
+void GatewayServer::FinishShutdown() {
+  if (!on_shutdown_done_) return;
+  grace_timer_.cancel();
+  link_.Stop();
+  for (auto& w : workers_) w->Stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  auto done = std::move(on_shutdown_done_);
+  on_shutdown_done_ = nullptr;
+  done();
+}
+
+std::string GatewayServer::NotReadyReason() const {
+  if (shutting_down_) return "shutting down";
+  if (!link_.up()) return "no broker link";
+  return "";
+}
+
+std::string GatewayServer::RenderMetrics() const {
+  auto sum = [this](auto member) {
+    double total = 0;
+    for (const auto& w : workers_) {
+      total += (w->stats().*member).load(std::memory_order_relaxed);
+    }
+    return total;
+  };
+  PrometheusText m;
+  m.Gauge("channel_gateway_connections", "Open WebSocket connections.",
+          sum(&WorkerStats::connections));
+  m.Counter("channel_gateway_connections_accepted_total",
+            "WebSocket connections opened.",
+            sum(&WorkerStats::connections_accepted));
+  m.Counter("channel_gateway_connections_closed_total",
+            "WebSocket connections closed.",
+            sum(&WorkerStats::connections_closed));
+  m.Counter("channel_gateway_handshakes_refused_total",
+            "Handshakes refused (origin, shutting down).",
+            sum(&WorkerStats::handshakes_refused));
+  m.Gauge("channel_gateway_groups",
+          "Groups with at least one member on this gateway.",
+          static_cast<double>(link_.group_count()));
+  m.Gauge("channel_gateway_broker_subscriptions",
+          "Broker channels this gateway subscribes to (groups plus the "
+          "broadcast channel).",
+          static_cast<double>(link_.broker_subscriptions()));
+  m.Counter("channel_gateway_joins_total", "Group joins.",
+            sum(&WorkerStats::joins));
+  m.Counter("channel_gateway_leaves_total",
+            "Group leaves, explicit or by close.", sum(&WorkerStats::leaves));
+  m.Counter("channel_gateway_messages_received_total",
+            "WebSocket messages received from clients.",
+            sum(&WorkerStats::messages_received));
+  m.Counter("channel_gateway_messages_published_total",
+            "send_to_group and send_to_all accepted for publishing.",
+            sum(&WorkerStats::messages_published));
+  m.Counter("channel_gateway_messages_delivered_total",
+            "Messages written to client connections.",
+            sum(&WorkerStats::deliveries));
+  m.Counter("channel_gateway_bytes_received_total",
+            "Payload bytes received from clients.",
+            sum(&WorkerStats::bytes_in));
+  m.Counter("channel_gateway_bytes_sent_total",
+            "Bytes queued to clients (frames included).",
+            sum(&WorkerStats::bytes_out));
+  m.Counter("channel_gateway_slow_client_closes_total",
+            "Connections closed for exceeding --max_queued_bytes.",
+            sum(&WorkerStats::slow_client_closes));
+  m.Counter("channel_gateway_ping_timeouts_total",
+            "Connections closed for not answering pings.",
+            sum(&WorkerStats::ping_timeouts));
+  for (size_t i = 0; i < kClientErrorCodes.size(); ++i) {
+    double total = 0;
+    for (const auto& w : workers_) {
+      total += w->stats().errors[i].load(std::memory_order_relaxed);
+    }
+    m.Counter("channel_gateway_errors_total",
+              "Errors reported to clients, by code.", total,
+              {{"code", kClientErrorCodes[i]}});
+  }
+  const BrokerClientStats& link = link_.client_stats();
+  m.Gauge("channel_gateway_broker_up",
+          "1 when the broker link is up with its subscriptions live.",
+          link_.up() ? 1 : 0);
+  m.Counter("channel_gateway_broker_connects_total",
+            "Broker link handshakes (the first plus every reconnect).",
+            link.connects);
+  m.Counter("channel_gateway_broker_disconnects_total",
+            "Broker links lost.", link.disconnects);
+  m.Counter("channel_gateway_broker_events_received_total",
+            "Events received from the broker.", link.events_received);
+  return m.text();
+}
+
+}  // namespace channel

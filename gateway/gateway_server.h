@@ -1,0 +1,61 @@
+#ifndef CHANNEL_GATEWAY_GATEWAY_SERVER_H_
+#define CHANNEL_GATEWAY_GATEWAY_SERVER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "asio/io_context.hpp"
+#include "asio/steady_timer.hpp"
+#include "gateway/broker_link.h"
+#include "gateway/gateway_options.h"
+#include "gateway/worker.h"
+
+namespace channel {
+
+// Wires a ws-gateway process: N workers on their own threads, the broker
+// link on the calling thread's io_context (which also serves the admin
+// port), graceful shutdown and the metrics view over all of them.
+class GatewayServer {
+ public:
+  static constexpr const char* kVersion = "0.1.0";
+
+  GatewayServer(asio::io_context& link_io, GatewayOptions options);
+  ~GatewayServer();
+
+  // Binds the WebSocket port on every worker, starts their threads and the
+  // broker link.
+  absl::Status Start();
+  uint16_t port() const { return port_; }
+  const std::string& gateway_id() const { return link_.gateway_id(); }
+
+  // Readiness goes false, workers stop accepting and close clients with
+  // 1001, and once they are all closed (or the grace period ends) the
+  // threads stop and `done` runs. Link thread only.
+  void Shutdown(std::function<void()> done);
+
+  // Admin endpoints; link thread only.
+  std::string RenderMetrics() const;
+  std::string NotReadyReason() const;
+
+ private:
+  void FinishShutdown();
+
+  asio::io_context& link_io_;
+  const GatewayOptions options_;
+  BrokerLink link_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+  bool shutting_down_ = false;
+  size_t idle_workers_ = 0;
+  asio::steady_timer grace_timer_;
+  std::function<void()> on_shutdown_done_;
+};
+
+}  // namespace channel
+
+#endif  // CHANNEL_GATEWAY_GATEWAY_SERVER_H_

@@ -1,0 +1,159 @@
+// ws-gateway: flags, logging and wiring only. See README.md.
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "asio/io_context.hpp"
+#include "asio/signal_set.hpp"
+#include "common/admin/admin_server.h"
+#include "common/flags_env.h"
+#include "common/logging.h"
+#include "gateway/gateway_server.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0", "Address for WebSocket clients.");
+ABSL_FLAG(uint16_t, port, 1234, "WebSocket port (0: any free port).");
+ABSL_FLAG(std::string, admin_listen, "0.0.0.0",
+          "Address of the admin HTTP port (/healthz, /readyz, /metrics).");
+ABSL_FLAG(int32_t, admin_port, 9234,
+          "Admin HTTP port (0: any free port; -1: disabled).");
+ABSL_FLAG(std::string, broker, "127.0.0.1:2206",
+          "channel-broker address, HOST:PORT.");
+ABSL_FLAG(std::string, auth_token, "",
+          "The broker's shared secret. Prefer the CHANNEL_AUTH_TOKEN "
+          "environment variable: arguments are visible in ps.");
+ABSL_FLAG(int32_t, threads, 0,
+          "Worker threads, each with its own connections (0: one per core; "
+          "at most 64).");
+ABSL_FLAG(uint64_t, max_message_bytes, 1 << 20,
+          "Largest client message; a larger one closes the connection with "
+          "1009.");
+ABSL_FLAG(uint64_t, max_queued_bytes, 1 << 20,
+          "Bytes queued for one client before it is closed as slow (1008).");
+ABSL_FLAG(uint32_t, max_group_id_bytes, 128, "Longest group id.");
+ABSL_FLAG(uint32_t, max_groups_per_connection, 1000,
+          "Groups one connection may join.");
+ABSL_FLAG(uint32_t, ping_interval_ms, 25000,
+          "WebSocket ping to every client this often.");
+ABSL_FLAG(uint32_t, pong_timeout_ms, 10000,
+          "Close clients silent for ping_interval + this.");
+ABSL_FLAG(uint32_t, shutdown_grace_ms, 10000,
+          "On SIGTERM, wait this long for clients to close before exiting.");
+ABSL_FLAG(std::string, allowed_origins, "",
+          "Comma-separated Origin values allowed to connect (empty: any).");
+ABSL_FLAG(uint32_t, broker_heartbeat_ms, 10000,
+          "Heartbeat to the broker when idle this long.");
+ABSL_FLAG(uint32_t, broker_backoff_max_ms, 5000,
+          "Ceiling of the broker reconnect backoff.");
+ABSL_FLAG(std::string, log_level, "info",
+          "trace, debug, info, warn, error, critical or off.");
+
+int main(int argc, char** argv) {
+  channel::ParseFlagsWithEnvironment(
+      argc, argv,
+      "WebSocket gateway: group messaging across gateways through "
+      "channel-broker.\n"
+      "Every flag can also be set as CHANNEL_<FLAG_NAME> in the environment,\n"
+      "e.g. CHANNEL_AUTH_TOKEN. Flags may be written --auth-token or "
+      "--auth_token.");
+  if (absl::Status s =
+          channel::InitLogging("gateway", absl::GetFlag(FLAGS_log_level));
+      !s.ok()) {
+    std::fprintf(stderr, "ws-gateway: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+
+  channel::GatewayOptions options;
+  options.listen_host = absl::GetFlag(FLAGS_listen);
+  options.port = absl::GetFlag(FLAGS_port);
+  int threads = absl::GetFlag(FLAGS_threads);
+  if (threads <= 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  if (threads > 64) {
+    spdlog::critical("--threads must be at most 64, got {}", threads);
+    return 1;
+  }
+  options.threads = threads;
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.max_queued_bytes = absl::GetFlag(FLAGS_max_queued_bytes);
+  options.max_groups_per_connection =
+      absl::GetFlag(FLAGS_max_groups_per_connection);
+  options.command_limits.max_group_id_bytes =
+      absl::GetFlag(FLAGS_max_group_id_bytes);
+  options.ping_interval =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_ping_interval_ms));
+  options.pong_timeout =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_pong_timeout_ms));
+  options.shutdown_grace =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms));
+  for (absl::string_view origin :
+       absl::StrSplit(absl::GetFlag(FLAGS_allowed_origins), ',',
+                      absl::SkipWhitespace())) {
+    options.allowed_origins.emplace_back(origin);
+  }
+  if (options.ping_interval.count() == 0 || options.max_message_bytes == 0) {
+    spdlog::critical("--ping_interval_ms and --max_message_bytes must be > 0");
+    return 1;
+  }
+
+  const std::string broker = absl::GetFlag(FLAGS_broker);
+  const size_t colon = broker.rfind(':');
+  uint32_t broker_port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(broker.substr(colon + 1), &broker_port) ||
+      broker_port == 0 || broker_port > 65535) {
+    spdlog::critical("--broker must be HOST:PORT, got '{}'", broker);
+    return 1;
+  }
+  options.broker.host = broker.substr(0, colon);
+  options.broker.port = static_cast<uint16_t>(broker_port);
+  options.broker.auth_token = absl::GetFlag(FLAGS_auth_token);
+  options.broker.heartbeat_interval =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_broker_heartbeat_ms));
+  options.broker.backoff_max =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_broker_backoff_max_ms));
+  options.broker.max_frame_bytes =
+      static_cast<uint32_t>(options.max_message_bytes + 4096);
+
+  std::signal(SIGPIPE, SIG_IGN);
+  asio::io_context link_io(1);
+  channel::GatewayServer gateway(link_io, options);
+  spdlog::info("ws-gateway {} starting (id {}, {} threads, broker {})",
+               channel::GatewayServer::kVersion, gateway.gateway_id(), threads,
+               broker);
+  if (absl::Status s = gateway.Start(); !s.ok()) {
+    spdlog::critical("{}", s.message());
+    return 1;
+  }
+  spdlog::info("listening on {}:{}", options.listen_host, gateway.port());
+
+  channel::AdminServer admin(
+      link_io, {[&gateway] { return gateway.NotReadyReason(); },
+                [&gateway] { return gateway.RenderMetrics(); }});
+  const int32_t admin_port = absl::GetFlag(FLAGS_admin_port);
+  if (admin_port >= 0) {
+    if (absl::Status s = admin.Listen(absl::GetFlag(FLAGS_admin_listen),
+                                      static_cast<uint16_t>(admin_port));
+        !s.ok()) {
+      spdlog::critical("{}", s.message());
+      return 1;
+    }
+    spdlog::info("admin listening on {}:{}", absl::GetFlag(FLAGS_admin_listen),
+                 admin.port());
+  }
+
+  asio::signal_set signals(link_io, SIGTERM, SIGINT);
+  signals.async_wait([&](const std::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("received signal {}", signo);
+    gateway.Shutdown([&] {
+      admin.Stop();
+      link_io.stop();
+    });
+  });
+
+  link_io.run();
+  spdlog::info("ws-gateway stopped");
+  return 0;
+}

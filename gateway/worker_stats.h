@@ -1,0 +1,55 @@
+#ifndef CHANNEL_GATEWAY_WORKER_STATS_H_
+#define CHANNEL_GATEWAY_WORKER_STATS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "absl/strings/string_view.h"
+
+namespace channel {
+
+// Error codes a client can receive, in reply or as the reason of a close.
+inline constexpr std::array<absl::string_view, 11> kClientErrorCodes = {
+    "invalid_json",      "not_an_object",        "unknown_cmd",
+    "missing_field",     "invalid_field",        "group_id_too_long",
+    "too_many_groups",   "binary_not_supported", "broker_unavailable",
+    "message_too_big",   "publish_failed"};
+
+// Counters of one worker thread. Written only by that thread (relaxed
+// atomics: no lock, no ordering cost on x86), read by the admin thread.
+struct WorkerStats {
+  using Counter = std::atomic<uint64_t>;
+  std::atomic<int64_t> connections{0};
+  std::atomic<int64_t> local_groups{0};
+  Counter connections_accepted{0};
+  Counter connections_closed{0};
+  Counter handshakes_refused{0};
+  Counter joins{0};
+  Counter leaves{0};
+  Counter messages_received{0};   // client frames
+  Counter messages_published{0};  // send_to_group / send_to_all accepted
+  Counter deliveries{0};          // messages written to client sockets
+  Counter bytes_in{0};
+  Counter bytes_out{0};
+  Counter slow_client_closes{0};
+  Counter ping_timeouts{0};
+  std::array<Counter, kClientErrorCodes.size()> errors{};
+
+  void CountError(absl::string_view code) {
+    for (size_t i = 0; i < kClientErrorCodes.size(); ++i) {
+      if (kClientErrorCodes[i] == code) {
+        errors[i].fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+    }
+  }
+};
+
+inline void Bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
+  c.fetch_add(n, std::memory_order_relaxed);
+}
+
+}  // namespace channel
+
+#endif  // CHANNEL_GATEWAY_WORKER_STATS_H_
