@@ -59,8 +59,8 @@ using MessagePtr = Endpoint::message_ptr;
 using Message = WorkerConfig::message_type;
 namespace close_code = websocketpp::close::status;
 
-// How often closing connections are checked against their deadline.
-constexpr std::chrono::milliseconds kSweepTick{500};
+// Longest interval between sweeps (close deadlines, pings).
+constexpr std::chrono::milliseconds kMaxSweepTick{500};
 
 }  // namespace
 
@@ -197,10 +197,15 @@ class Worker::Impl {
     auto con = Lock(hdl);
     if (!con) return;
     con->id = (uint64_t(worker_index_) << 48) | next_conn_++;
+    // Messages are small and latency matters: no Nagle delay. (websocketpp's
+    // socket_init_handler runs before the socket is open, too early.)
+    std::error_code ec;
+    con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ec);
     con->last_seen = Clock::now();
     conns_.emplace(con->id, con);
     stats_.connections.fetch_add(1, std::memory_order_relaxed);
     Bump(stats_.connections_accepted);
+    spdlog::debug("conn {} opened from {}", con->id, con->get_remote_endpoint());
   }
 
   void OnClose(websocketpp::connection_hdl hdl) {
@@ -214,6 +219,9 @@ class Worker::Impl {
         con->get_local_close_code() == close_code::message_too_big) {
       stats_.CountError("message_too_big");
     }
+    // Logged after the bookkeeping: tests read /metrics once they see it.
+    spdlog::debug("conn {} closed (local code {}, remote code {})", con->id,
+                  con->get_local_close_code(), con->get_remote_close_code());
     MaybeIdle();
   }
 
@@ -226,8 +234,8 @@ class Worker::Impl {
   }
 
   void LeaveAll(Connection* con) {
+    Bump(stats_.leaves, groups_.CountFor(con));
     for (const std::string& group : groups_.RemoveAll(con)) {
-      Bump(stats_.leaves);
       stats_.local_groups.fetch_sub(1, std::memory_order_relaxed);
       asio::post(link_io(), [link = link_, w = worker_index_, group] {
         link->RemoveInterest(w, group);
@@ -430,7 +438,10 @@ class Worker::Impl {
   void SendPrepared(Connection* con, const MessagePtr& msg, size_t size,
                     uint64_t count) {
     if (con->closing) return;
-    if (con->get_buffered_amount() + size > options_.max_queued_bytes) {
+    // Past the bound already: this client has not read what it was sent.
+    // (Checked before adding, so one batch larger than the bound still goes
+    // to a client that keeps up; the queue peaks at bound + one batch.)
+    if (con->get_buffered_amount() > options_.max_queued_bytes) {
       Bump(stats_.slow_client_closes);
       spdlog::info("closing slow client {}: more than {} bytes queued",
                    con->id, options_.max_queued_bytes);
@@ -459,7 +470,13 @@ class Worker::Impl {
   }
 
   void ArmSweep() {
-    sweep_.expires_after(kSweepTick);
+    // Fine enough that pings go out close to every ping_interval and a
+    // missing pong is noticed close to pong_timeout after it was due.
+    const auto tick = std::max(
+        std::chrono::milliseconds(1),
+        std::min({kMaxSweepTick, options_.ping_interval / 4,
+                  options_.pong_timeout / 4}));
+    sweep_.expires_after(tick);
     sweep_.async_wait([this](const std::error_code& ec) {
       if (!ec) Sweep();
     });

@@ -1,0 +1,439 @@
+// A real broker and two real ws-gateway processes on loopback, driven by
+// real WebSocket clients.
+#include <signal.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/gateway/gateway_fixture.h"
+#include "tests/support/raw_ws_socket.h"
+#include "tests/support/ws_test_clients.h"
+
+namespace channel::testing {
+namespace {
+
+using std::chrono::seconds;
+
+const char kSeedMessage[] = "Esta é a mensagem";
+
+std::string Ok(int id) { return absl::StrCat("{\"id\":", id, ",\"ok\":true}"); }
+
+std::string Join(const std::string& group, int id) {
+  return absl::StrCat("{\"cmd\":\"add_group\",\"group_id\":\"", group,
+                      "\",\"id\":", id, "}");
+}
+
+std::string SendTo(const std::string& group, const std::string& message,
+                   bool exclude_self = false) {
+  return absl::StrCat("{\"cmd\":\"send_to_group\",\"group_id\":\"", group,
+                      "\",\"message\":\"", message, "\"",
+                      exclude_self ? ",\"exclude_self\":true" : "", "}");
+}
+
+class GatewayIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker_ = BrokerProcess::Start();
+    gw1_ = GatewayProcess::Start(broker_.port,
+                                 {"--max_groups_per_connection=3"});
+    gw2_ = GatewayProcess::Start(broker_.port,
+                                 {"--max_groups_per_connection=3"});
+  }
+
+  BrokerProcess broker_;
+  GatewayProcess gw1_;
+  GatewayProcess gw2_;
+  WsTestClients ws_;
+};
+
+TEST_F(GatewayIntegrationTest, SeedScenarioByteExactAcrossGateways) {
+  const int a = ws_.Connect(gw1_.uri());
+  const int b = ws_.Connect(gw2_.uri());
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  // The seed sends add_group and send_to_group back to back: the sender
+  // must receive its own message. "123" and 123 are one group.
+  ASSERT_TRUE(ws_.Send(b, R"({"cmd":"add_group","group_id":123,"id":1})"));
+  ASSERT_EQ(ws_.WaitForMessages(b, 1), std::vector<std::string>{Ok(1)});
+  ASSERT_TRUE(ws_.Send(a, R"({"cmd":"add_group","group_id":"123"})"));
+  ASSERT_TRUE(ws_.Send(a, absl::StrCat(R"({"cmd":"send_to_group","group_id":"123","message":")",
+                                       kSeedMessage, "\"}")));
+  EXPECT_EQ(ws_.WaitForMessages(a, 1), std::vector<std::string>{kSeedMessage});
+  EXPECT_EQ(ws_.WaitForMessages(b, 2),
+            (std::vector<std::string>{Ok(1), kSeedMessage}));
+}
+
+TEST_F(GatewayIntegrationTest, MessageValuesArriveAsTextOrJson) {
+  const int a = ws_.Connect(gw1_.uri());
+  ASSERT_GE(a, 0);
+  ASSERT_EQ(ws_.Request(a, Join("v", 1), "1"), Ok(1));
+  ASSERT_TRUE(ws_.Send(a, R"({"cmd":"send_to_group","group_id":"v","message":"line\nquote\" \u00e9 \ud83d\ude00"})"));
+  ASSERT_TRUE(ws_.Send(a, R"({"cmd":"send_to_group","group_id":"v","message":{"k":[1,2.5,null]}})"));
+  ASSERT_TRUE(ws_.Send(a, R"({"cmd":"send_to_group","group_id":"v","message":42})"));
+  ASSERT_TRUE(ws_.Send(a, R"({"cmd":"send_to_group","group_id":"v","message":""})"));
+  auto got = ws_.WaitForMessages(a, 5);
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(got[1], "line\nquote\" \xc3\xa9 \xf0\x9f\x98\x80");
+  EXPECT_EQ(got[2], R"({"k":[1,2.5,null]})");
+  EXPECT_EQ(got[3], "42");
+  EXPECT_EQ(got[4], "");
+}
+
+TEST_F(GatewayIntegrationTest, HundredsOfClientsInTensOfGroups) {
+  constexpr int kClients = 240;
+  constexpr int kGroups = 24;
+  std::vector<int> clients;
+  std::map<int, std::set<std::string>> groups_of;  // client -> groups
+  std::map<std::string, std::vector<int>> members;  // group -> clients
+  for (int i = 0; i < kClients; ++i) {
+    const int c = ws_.Connect(i % 2 == 0 ? gw1_.uri() : gw2_.uri());
+    ASSERT_GE(c, 0) << i;
+    clients.push_back(c);
+    // Every client in one group; every third client in a second one.
+    std::vector<std::string> mine = {absl::StrCat("g", i % kGroups)};
+    if (i % 3 == 0) mine.push_back(absl::StrCat("g", (i / 3) % kGroups + 100));
+    for (const auto& g : mine) {
+      groups_of[c].insert(g);
+      members[g].push_back(c);
+    }
+  }
+  // Joins with ids: each reply means the join is live at the broker.
+  int id = 1;
+  for (int c : clients) {
+    for (const auto& g : groups_of[c]) {
+      ASSERT_EQ(ws_.Request(c, Join(g, id), std::to_string(id)), Ok(id));
+      ++id;
+    }
+  }
+  // Replies arrived on each client; from here on count only deliveries.
+  std::map<int, size_t> base;
+  for (int c : clients) base[c] = ws_.MessageCount(c);
+
+  // Every group gets one message from a member (sender included), one from
+  // a member with exclude_self, and one from a non-member.
+  std::map<int, std::multiset<std::string>> want;
+  int sent = 0;
+  for (const auto& [g, list] : members) {
+    const int member = list.front();
+    const int excluder = list.back();
+    int outsider = -1;
+    for (int c : clients) {
+      if (!groups_of[c].count(g)) {
+        outsider = c;
+        break;
+      }
+    }
+    ASSERT_GE(outsider, 0);
+    const std::string m1 = absl::StrCat(g, "-from-member-", sent++);
+    const std::string m2 = absl::StrCat(g, "-exclude-self-", sent++);
+    const std::string m3 = absl::StrCat(g, "-from-outsider-", sent++);
+    ASSERT_TRUE(ws_.Send(member, SendTo(g, m1)));
+    ASSERT_TRUE(ws_.Send(excluder, SendTo(g, m2, /*exclude_self=*/true)));
+    ASSERT_TRUE(ws_.Send(outsider, SendTo(g, m3)));
+    for (int c : list) {
+      want[c].insert(m1);
+      if (c != excluder) want[c].insert(m2);
+      want[c].insert(m3);
+    }
+  }
+  // Per-group order holds, so a final barrier message per group, once seen
+  // by every member, means every earlier message has arrived.
+  for (const auto& [g, list] : members) {
+    ASSERT_TRUE(ws_.Send(list.front(), SendTo(g, "barrier-" + g)));
+    for (int c : list) want[c].insert("barrier-" + g);
+  }
+  for (int c : clients) {
+    const size_t expected = want[c].size();
+    auto got = ws_.WaitForMessages(c, base[c] + expected, seconds(30));
+    std::multiset<std::string> received(got.begin() + base[c], got.end());
+    EXPECT_EQ(received, want[c]) << "client " << c;  // exactly once, only own
+  }
+  EXPECT_EQ(gw1_.Metric("channel_gateway_connections"), kClients / 2);
+  EXPECT_EQ(gw2_.Metric("channel_gateway_connections"), kClients / 2);
+}
+
+TEST_F(GatewayIntegrationTest, SendToAllReachesEveryConnection) {
+  const int a = ws_.Connect(gw1_.uri());
+  const int b = ws_.Connect(gw2_.uri());
+  const int c = ws_.Connect(gw2_.uri());
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  ASSERT_GE(c, 0);
+  ASSERT_EQ(ws_.Request(a, R"({"cmd":"send_to_all","message":"hello all","id":7})",
+                        "7"),
+            Ok(7));
+  EXPECT_EQ(ws_.WaitForMessages(a, 2)[1], "hello all");
+  EXPECT_EQ(ws_.WaitForMessages(b, 1), std::vector<std::string>{"hello all"});
+  EXPECT_EQ(ws_.WaitForMessages(c, 1), std::vector<std::string>{"hello all"});
+  ASSERT_TRUE(ws_.Send(b, R"({"cmd":"send_to_all","message":"not me","exclude_self":true})"));
+  EXPECT_EQ(ws_.WaitForMessages(c, 2)[1], "not me");
+  EXPECT_EQ(ws_.WaitForMessages(a, 3)[2], "not me");
+  // b got only the first; a round trip proves nothing else is on its way.
+  ASSERT_EQ(ws_.Request(b, Join("x", 8), "8"), Ok(8));
+  EXPECT_EQ(ws_.Messages(b), (std::vector<std::string>{"hello all", Ok(8)}));
+}
+
+TEST_F(GatewayIntegrationTest, LeaveAndCloseCleanupVisibleInMetrics) {
+  const int a = ws_.Connect(gw1_.uri());
+  const int b = ws_.Connect(gw1_.uri());
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  ASSERT_EQ(ws_.Request(a, Join("g1", 1), "1"), Ok(1));
+  ASSERT_EQ(ws_.Request(a, Join("g2", 2), "2"), Ok(2));
+  ASSERT_EQ(ws_.Request(b, Join("g2", 3), "3"), Ok(3));
+  EXPECT_EQ(gw1_.Metric("channel_gateway_groups"), 2);
+  EXPECT_EQ(gw1_.Metric("channel_gateway_broker_subscriptions"), 3);  // + all
+  // Broker: 2 gateways x "all" + gw1's two groups.
+  EXPECT_EQ(broker_.Metric("channel_broker_subscriptions"), 4);
+
+  ASSERT_EQ(ws_.Request(a, R"({"cmd":"leave_group","group_id":"g1","id":4})", "4"),
+            Ok(4));
+  // A publish acknowledged by the broker after the unsubscribe (same link,
+  // in order) proves the broker has processed it.
+  ASSERT_EQ(ws_.Request(a, R"({"cmd":"send_to_group","group_id":"g2","message":"m","id":5})",
+                        "5"),
+            Ok(5));
+  EXPECT_EQ(gw1_.Metric("channel_gateway_groups"), 1);
+  EXPECT_EQ(broker_.Metric("channel_broker_subscriptions"), 3);
+  // g1 messages no longer reach a.
+  const int c = ws_.Connect(gw2_.uri());
+  ASSERT_TRUE(ws_.Send(c, SendTo("g1", "nobody")));
+
+  size_t from = 0;
+  ws_.Abort(a);  // abrupt
+  ws_.Close(b);  // clean
+  ASSERT_TRUE(gw1_.process->WaitForLine("conn [0-9]+ closed", seconds(10), &from));
+  ASSERT_TRUE(gw1_.process->WaitForLine("conn [0-9]+ closed", seconds(10), &from));
+  EXPECT_EQ(gw1_.Metric("channel_gateway_connections"), 0);
+  EXPECT_EQ(gw1_.Metric("channel_gateway_groups"), 0);
+  EXPECT_EQ(gw1_.Metric("channel_gateway_broker_subscriptions"), 1);
+  EXPECT_GE(gw1_.Metric("channel_gateway_leaves_total"), 3);
+  // Round trip through gw1's link to the broker, then check the broker.
+  const int d = ws_.Connect(gw1_.uri());
+  ASSERT_EQ(ws_.Request(d, R"({"cmd":"send_to_all","message":"sync","id":6})", "6"),
+            Ok(6));
+  EXPECT_EQ(broker_.Metric("channel_broker_subscriptions"), 2);
+  EXPECT_EQ(broker_.Metric("channel_broker_channels"), 1);
+}
+
+struct BadInput {
+  const char* name;
+  std::string frame;
+  const char* code;
+};
+
+void PrintTo(const BadInput& b, std::ostream* os) { *os << b.name; }
+
+class GatewayBadInputTest : public GatewayIntegrationTest,
+                            public ::testing::WithParamInterface<BadInput> {};
+
+TEST_P(GatewayBadInputTest, ErrorReplyAndConnectionStaysOpen) {
+  const BadInput& in = GetParam();
+  const int victim = ws_.Connect(gw1_.uri());
+  const int other = ws_.Connect(gw1_.uri());
+  ASSERT_GE(victim, 0);
+  ASSERT_GE(other, 0);
+  ASSERT_EQ(ws_.Request(other, Join("room", 1), "1"), Ok(1));
+  for (int i = 0; i < 3; ++i) {  // fill the group limit (3) for "too_many"
+    ASSERT_EQ(ws_.Request(victim, Join(absl::StrCat("mine", i), 10 + i),
+                          std::to_string(10 + i)),
+              Ok(10 + i));
+  }
+  const size_t before = ws_.MessageCount(victim);
+  if (std::string(in.name) == "binary_frame") {
+    ASSERT_TRUE(ws_.SendBinary(victim, in.frame));
+  } else {
+    ASSERT_TRUE(ws_.Send(victim, in.frame));
+  }
+  auto got = ws_.WaitForMessages(victim, before + 1);
+  ASSERT_EQ(got.size(), before + 1);
+  EXPECT_NE(got.back().find(absl::StrCat("\"code\":\"", in.code, "\"")),
+            std::string::npos)
+      << got.back();
+  EXPECT_LT(got.back().size(), 400u);  // never echoes unbounded input
+  // Still open and working; the other client never noticed.
+  ASSERT_EQ(ws_.Request(victim, R"({"cmd":"send_to_group","group_id":"room","message":"after","id":99})",
+                        "99"),
+            Ok(99));
+  EXPECT_EQ(ws_.WaitForMessages(other, 2)[1], "after");
+  EXPECT_TRUE(ws_.IsOpen(victim));
+  EXPECT_EQ(gw1_.Metric(absl::StrCat("channel_gateway_errors_total{code=\"",
+                                     in.code, "\"}")),
+            1);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Inputs, GatewayBadInputTest,
+    ::testing::Values(
+        BadInput{"invalid_json", "{\"cmd\":", "invalid_json"},
+        BadInput{"not_json_at_all", "hello", "invalid_json"},
+        BadInput{"array", "[1,2]", "not_an_object"},
+        BadInput{"string", "\"add_group\"", "not_an_object"},
+        BadInput{"number", "5", "not_an_object"},
+        BadInput{"unknown_cmd", R"({"cmd":"drop_table"})", "unknown_cmd"},
+        BadInput{"long_unknown_cmd",
+                 "{\"cmd\":\"" + std::string(100000, 'x') + "\"}",
+                 "unknown_cmd"},
+        BadInput{"missing_cmd", R"({"group_id":"1"})", "missing_field"},
+        BadInput{"cmd_not_string", R"({"cmd":5})", "invalid_field"},
+        BadInput{"missing_group", R"({"cmd":"add_group"})", "missing_field"},
+        BadInput{"group_bool", R"({"cmd":"add_group","group_id":true})",
+                 "invalid_field"},
+        BadInput{"group_float", R"({"cmd":"add_group","group_id":1.5})",
+                 "invalid_field"},
+        BadInput{"group_object", R"({"cmd":"add_group","group_id":{}})",
+                 "invalid_field"},
+        BadInput{"group_empty", R"({"cmd":"add_group","group_id":""})",
+                 "invalid_field"},
+        BadInput{"group_too_long",
+                 "{\"cmd\":\"add_group\",\"group_id\":\"" +
+                     std::string(200, 'g') + "\"}",
+                 "group_id_too_long"},
+        BadInput{"too_many_groups", R"({"cmd":"add_group","group_id":"fourth"})",
+                 "too_many_groups"},
+        BadInput{"missing_message", R"({"cmd":"send_to_group","group_id":"1"})",
+                 "missing_field"},
+        BadInput{"exclude_self_not_bool",
+                 R"({"cmd":"send_to_group","group_id":"1","message":"m","exclude_self":1})",
+                 "invalid_field"},
+        BadInput{"id_wrong_type", R"({"cmd":"add_group","group_id":"1","id":[1]})",
+                 "invalid_field"},
+        BadInput{"deep_message",
+                 "{\"cmd\":\"send_to_all\",\"message\":" +
+                     std::string(10000, '[') + std::string(10000, ']') + "}",
+                 "invalid_field"},
+        BadInput{"deep_json_bomb", std::string(100000, '['), "invalid_json"},
+        BadInput{"binary_frame", std::string("\x00\x01\x02", 3),
+                 "binary_not_supported"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST_F(GatewayIntegrationTest, OversizeMessageClosesWith1009) {
+  GatewayProcess small = GatewayProcess::Start(
+      broker_.port, {"--max_message_bytes=1024"});
+  const int a = ws_.Connect(small.uri());
+  const int b = ws_.Connect(small.uri());
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  ASSERT_TRUE(ws_.Send(a, std::string(2000, 'x')));
+  EXPECT_EQ(ws_.WaitClosed(a), 1009);
+  EXPECT_EQ(ws_.Request(b, Join("ok", 1), "1"), Ok(1));
+}
+
+TEST_F(GatewayIntegrationTest, SlowClientClosedOthersKeepReceiving) {
+  GatewayProcess gw = GatewayProcess::Start(
+      broker_.port, {"--max_queued_bytes=262144", "--threads=1"});
+  RawWsSocket slow(gw.port, /*receive_buffer=*/4096);
+  ASSERT_TRUE(slow.ok());
+  ASSERT_TRUE(slow.SendText(R"({"cmd":"add_group","group_id":"flood"})"));
+  const int fast = ws_.Connect(gw.uri());
+  const int sender = ws_.Connect(gw1_.uri());
+  ASSERT_GE(fast, 0);
+  ASSERT_GE(sender, 0);
+  // The slow socket's join is ordered before fast's on the same worker
+  // thread, so once fast's join is live, slow's is too.
+  ASSERT_EQ(ws_.Request(fast, Join("flood", 1), "1"), Ok(1));
+  const std::string payload(1000, 'p');
+  // ~12 MB: far beyond the kernel's socket buffers plus the 256 KiB bound.
+  // Every 20th send waits for its Ack, so the fast client, which reads, is
+  // never more than a few KiB behind.
+  constexpr int kCount = 12000;
+  for (int i = 0; i < kCount; ++i) {
+    const std::string text = absl::StrCat(i, "-", payload);
+    if (i % 20 == 19) {
+      ASSERT_EQ(ws_.Request(sender,
+                            absl::StrCat(R"({"cmd":"send_to_group","group_id":"flood","message":")",
+                                         text, R"(","id":)", 1000 + i, "}"),
+                            std::to_string(1000 + i)),
+                Ok(1000 + i));
+    } else {
+      ASSERT_TRUE(ws_.Send(sender, SendTo("flood", text)));
+    }
+  }
+  ASSERT_TRUE(gw.process->WaitForLine("closing slow client", seconds(10)));
+  auto got = ws_.WaitForMessages(fast, 1 + kCount, seconds(60));
+  ASSERT_EQ(got.size(), 1u + kCount);
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_EQ(got[1 + i], absl::StrCat(i, "-", payload)) << i;  // in order
+  }
+  EXPECT_TRUE(slow.WaitForEof(seconds(10)));
+  EXPECT_EQ(gw.Metric("channel_gateway_slow_client_closes_total"), 1);
+  EXPECT_TRUE(ws_.IsOpen(fast));
+}
+
+TEST_F(GatewayIntegrationTest, DeadPeerClosedByPing) {
+  GatewayProcess gw = GatewayProcess::Start(
+      broker_.port, {"--ping_interval_ms=200", "--pong_timeout_ms=200"});
+  RawWsSocket dead(gw.port);  // never answers pings
+  ASSERT_TRUE(dead.ok());
+  const int alive = ws_.Connect(gw.uri());  // websocketpp answers pings
+  ASSERT_GE(alive, 0);
+  EXPECT_TRUE(dead.WaitForEof(seconds(10)));
+  EXPECT_EQ(gw.Metric("channel_gateway_ping_timeouts_total"), 1);
+  EXPECT_TRUE(ws_.IsOpen(alive));
+  EXPECT_EQ(ws_.Request(alive, Join("still", 1), "1"), Ok(1));
+}
+
+TEST_F(GatewayIntegrationTest, BrokerKilledAndRestartedMidStream) {
+  const int a = ws_.Connect(gw1_.uri());
+  const int b = ws_.Connect(gw2_.uri());
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  ASSERT_EQ(ws_.Request(a, Join("live", 1), "1"), Ok(1));
+  ASSERT_EQ(ws_.Request(b, Join("live", 2), "2"), Ok(2));
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(ws_.Send(a, SendTo("live", absl::StrCat("before-", i))));
+  }
+  EXPECT_EQ(ws_.WaitForMessages(b, 51, seconds(10)).size(), 51u);
+  EXPECT_EQ(HttpGet(gw1_.admin_port, "/readyz").status, 200);
+
+  const int port = broker_.port;
+  size_t from1 = 0, from2 = 0;
+  broker_.process->Signal(SIGKILL);
+  ASSERT_TRUE(broker_.process->Wait(seconds(10)));
+  ASSERT_TRUE(gw1_.process->WaitForLine("broker link down", seconds(10), &from1));
+  ASSERT_TRUE(gw2_.process->WaitForLine("broker link down", seconds(10), &from2));
+  EXPECT_EQ(HttpGet(gw1_.admin_port, "/readyz").status, 503);
+  // A send while the link is down is refused out loud.
+  std::string reply = ws_.Request(
+      a, R"({"cmd":"send_to_group","group_id":"live","message":"x","id":3})", "3");
+  EXPECT_NE(reply.find("broker_unavailable"), std::string::npos) << reply;
+
+  BrokerProcess again = BrokerProcess::Start({}, port);
+  ASSERT_TRUE(gw1_.process->WaitForLine("broker link up", seconds(10), &from1));
+  ASSERT_TRUE(gw2_.process->WaitForLine("broker link up", seconds(10), &from2));
+  EXPECT_EQ(HttpGet(gw1_.admin_port, "/readyz").status, 200);
+  ASSERT_EQ(ws_.Request(a, R"({"cmd":"send_to_group","group_id":"live","message":"after","id":4})",
+                        "4"),
+            Ok(4));
+  auto got = ws_.WaitForMessages(b, 52, seconds(10));
+  ASSERT_EQ(got.size(), 52u);
+  EXPECT_EQ(got.back(), "after");
+  EXPECT_GE(gw1_.Metric("channel_gateway_broker_connects_total"), 2);
+  // Groups survived on both gateways: 2 x "all" + 2 x "live".
+  EXPECT_EQ(again.Metric("channel_broker_subscriptions"), 4);
+}
+
+TEST_F(GatewayIntegrationTest, AllowedOriginsRefusesOthers) {
+  GatewayProcess gw = GatewayProcess::Start(
+      broker_.port, {"--allowed_origins=https://app.example,https://b.example"});
+  EXPECT_LT(ws_.Connect(gw.uri(), {{"Origin", "https://evil.example"}}), 0);
+  EXPECT_EQ(ws_.last_http_status(), 403);
+  EXPECT_GE(ws_.Connect(gw.uri(), {{"Origin", "https://b.example"}}), 0);
+}
+
+TEST_F(GatewayIntegrationTest, SigtermClosesClientsWith1001AndExitsZero) {
+  const int a = ws_.Connect(gw1_.uri());
+  ASSERT_GE(a, 0);
+  ASSERT_EQ(ws_.Request(a, Join("bye", 1), "1"), Ok(1));
+  gw1_.process->Signal(SIGTERM);
+  EXPECT_EQ(ws_.WaitClosed(a), 1001);
+  EXPECT_EQ(gw1_.process->Wait(seconds(15)), 0);
+}
+
+}  // namespace
+}  // namespace channel::testing

@@ -1,0 +1,78 @@
+#include "tests/support/raw_ws_socket.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace channel::testing {
+
+RawWsSocket::RawWsSocket(int port, int receive_buffer) {
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (receive_buffer > 0) {
+    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer,
+               sizeof(receive_buffer));
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return;
+  }
+  const std::string request =
+      "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\n\r\n";
+  if (send(fd_, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    return;
+  }
+  // Read the response head byte by byte so no frame after it is consumed.
+  std::string head;
+  char c;
+  while (head.size() < 4096 && head.find("\r\n\r\n") == std::string::npos) {
+    pollfd pfd{fd_, POLLIN, 0};
+    if (poll(&pfd, 1, 5000) <= 0 || recv(fd_, &c, 1, 0) != 1) return;
+    head.push_back(c);
+  }
+  ok_ = head.rfind("HTTP/1.1 101", 0) == 0;
+}
+
+RawWsSocket::~RawWsSocket() {
+  if (fd_ >= 0) close(fd_);
+}
+
+bool RawWsSocket::SendText(const std::string& payload) {
+  // Client frames must be masked; a zero mask key leaves the payload as is.
+  std::string frame;
+  frame.push_back(static_cast<char>(0x81));
+  if (payload.size() < 126) {
+    frame.push_back(static_cast<char>(0x80 | payload.size()));
+  } else {
+    frame.push_back(static_cast<char>(0x80 | 126));
+    frame.push_back(static_cast<char>(payload.size() >> 8));
+    frame.push_back(static_cast<char>(payload.size()));
+  }
+  frame.append(4, '\0');
+  frame += payload;
+  return send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL) ==
+         static_cast<ssize_t>(frame.size());
+}
+
+bool RawWsSocket::WaitForEof(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buffer[65536];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd pfd{fd_, POLLIN, 0};
+    if (poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return false;
+    const ssize_t r = recv(fd_, buffer, sizeof(buffer), 0);
+    if (r <= 0) return true;
+  }
+}
+
+}  // namespace channel::testing
