@@ -1,10 +1,12 @@
 #include "broker/session.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "asio/write.hpp"
 #include "broker/broker_server.h"
 #include "common/constant_time.h"
 #include "common/envelope_codec.h"
@@ -15,8 +17,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Largest number of frames gathered into one write.
-constexpr size_t kMaxGather = 256;
+// Largest number of frames gathered into one sendmsg (IOV_MAX is 1024).
+constexpr int kMaxGather = 512;
 // How long a closing session may take to read its final Error.
 constexpr std::chrono::seconds kCloseGrace{2};
 
@@ -225,7 +227,7 @@ void Session::ReplyError(v1::Error::Code code, absl::string_view message,
 
 bool Session::Send(const SharedFrame& frame) {
   if (closing_) return false;
-  if (queued_bytes_ + frame->size() > server_->options().max_queued_bytes) {
+  if (out_.bytes() + frame->size() > server_->options().max_queued_bytes) {
     ++server_->stats().slow_consumer_disconnects;
     Close(v1::Error::SLOW_CONSUMER,
           absl::StrCat("output queue exceeded ",
@@ -234,10 +236,9 @@ bool Session::Send(const SharedFrame& frame) {
           true);
     return false;
   }
-  queue_.push_back(frame);
-  queued_bytes_ += frame->size();
+  out_.Push(frame);
   ++server_->stats().frames_out;
-  if (!write_in_flight_ && !flush_scheduled_) {
+  if (!waiting_writable_ && !flush_scheduled_) {
     flush_scheduled_ = true;
     server_->ScheduleFlush(shared_from_this());
   }
@@ -246,40 +247,42 @@ bool Session::Send(const SharedFrame& frame) {
 
 void Session::Flush() {
   flush_scheduled_ = false;
-  if (!write_in_flight_ && !finished_) DoWrite();
+  if (!waiting_writable_ && !finished_) WriteNow();
 }
 
-void Session::DoWrite() {
-  if (queue_.empty()) {
-    if (closing_) Finish(close_reason_);
-    return;
+void Session::WriteNow() {
+  iovec iov[kMaxGather];
+  while (!out_.empty()) {
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(out_.Fill(iov, kMaxGather));
+    const ssize_t n =
+        ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        waiting_writable_ = true;
+        socket_.async_wait(
+            asio::ip::tcp::socket::wait_write,
+            [self = shared_from_this()](const std::error_code& ec) {
+              self->waiting_writable_ = false;
+              if (self->finished_) return;
+              if (ec) {
+                self->Finish(ec.message());
+                return;
+              }
+              self->WriteNow();
+            });
+        return;
+      }
+      Finish(std::error_code(errno, std::system_category()).message());
+      return;
+    }
+    server_->stats().bytes_out += static_cast<uint64_t>(n);
+    out_.Consume(static_cast<size_t>(n));
+    last_write_ = Clock::now();
   }
-  write_in_flight_ = true;
-  gather_.clear();
-  while (!queue_.empty() && writing_.size() < kMaxGather) {
-    writing_.push_back(std::move(queue_.front()));
-    queue_.pop_front();
-    gather_.emplace_back(writing_.back()->data(), writing_.back()->size());
-  }
-  last_write_ = Clock::now();
-  asio::async_write(
-      socket_, gather_,
-      [self = shared_from_this()](const std::error_code& ec, size_t n) {
-        self->OnWrite(ec, n);
-      });
-}
-
-void Session::OnWrite(const std::error_code& ec, size_t bytes) {
-  write_in_flight_ = false;
-  if (finished_) return;
-  if (ec) {
-    Finish(ec.message());
-    return;
-  }
-  server_->stats().bytes_out += bytes;
-  queued_bytes_ -= bytes;
-  writing_.clear();
-  DoWrite();
+  if (closing_) Finish(close_reason_);
 }
 
 void Session::Close(v1::Error::Code code, absl::string_view reason,
@@ -296,18 +299,13 @@ void Session::Close(v1::Error::Code code, absl::string_view reason,
                  client_name_, reason);
   }
   server_->router().RemoveAll(this);
-  if (drop_queued) {
-    for (const SharedFrame& frame : queue_) queued_bytes_ -= frame->size();
-    queue_.clear();
-  }
-  const SharedFrame error = EncodeFrame(MakeError(code, reason));
-  queue_.push_back(error);
-  queued_bytes_ += error->size();
+  if (drop_queued) out_.DropUnstarted();
+  out_.Push(EncodeFrame(MakeError(code, reason)));
   closing_ = true;
   close_reason_ = std::string(reason);
   close_deadline_ = Clock::now() + kCloseGrace;
   ArmTimer(kCloseGrace);
-  if (!write_in_flight_ && !flush_scheduled_) {
+  if (!waiting_writable_ && !flush_scheduled_) {
     flush_scheduled_ = true;
     server_->ScheduleFlush(shared_from_this());
   }
@@ -348,8 +346,7 @@ void Session::OnTimer() {
           false);
     return;
   }
-  if (!write_in_flight_ && queue_.empty() &&
-      now - last_write_ >= options.heartbeat_interval / 2) {
+  if (out_.empty() && now - last_write_ >= options.heartbeat_interval / 2) {
     Send(HeartbeatFrame());
   }
   ArmTimer(options.heartbeat_interval);

@@ -4,7 +4,6 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include "absl/strings/string_view.h"
@@ -14,6 +13,7 @@
 #include "asio/steady_timer.hpp"
 #include "common/frame_decoder.h"
 #include "common/frame_encoder.h"
+#include "common/frame_queue.h"
 #include "proto/channel.pb.h"
 
 namespace channel {
@@ -25,9 +25,11 @@ class BrokerServer;
 //
 // Lives on the broker's io thread for life. Owned by BrokerServer (and by
 // its own pending handlers); the Router holds it by raw pointer until Close.
-// At most one async_write is in flight; frames queued meanwhile are gathered
-// into the next write. The output queue is bounded by max_queued_bytes: a
-// session past it is closed as a slow consumer, never silently skipped.
+// Frames queued during one pass of the event loop go out in one sendmsg
+// (hundreds of shared frames per syscall, none copied); when the socket is
+// full the session waits for writability. The output queue is bounded by
+// max_queued_bytes: a session past it is closed as a slow consumer, never
+// silently skipped.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(asio::ip::tcp::socket socket, uint64_t id, BrokerServer* server);
@@ -60,8 +62,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void Reply(const v1::Envelope& envelope);
   void ReplyError(v1::Error::Code code, absl::string_view message,
                   uint64_t request_id, absl::string_view kind);
-  void DoWrite();
-  void OnWrite(const std::error_code& ec, size_t bytes);
+  // Writes as much of out_ as the socket takes; waits for writability if
+  // some is left.
+  void WriteNow();
   void ArmTimer(std::chrono::steady_clock::duration after);
   void OnTimer();
   // Final teardown: closes the socket and unregisters. Idempotent.
@@ -77,11 +80,8 @@ class Session : public std::enable_shared_from_this<Session> {
   FrameDecoder decoder_;
   std::array<char, 64 * 1024> read_buffer_;
 
-  std::deque<SharedFrame> queue_;      // not yet handed to the socket
-  std::vector<SharedFrame> writing_;   // in the current async_write
-  std::vector<asio::const_buffer> gather_;
-  size_t queued_bytes_ = 0;            // queue_ + writing_
-  bool write_in_flight_ = false;
+  FrameQueue out_;
+  bool waiting_writable_ = false;  // an async_wait(write) is pending
   bool flush_scheduled_ = false;
 
   bool authenticated_ = false;

@@ -1,7 +1,9 @@
 #include "client/broker_client.h"
 
+#include <sys/socket.h>
+
 #include <array>
-#include <deque>
+#include <cerrno>
 #include <random>
 
 #include "absl/container/flat_hash_map.h"
@@ -11,18 +13,18 @@
 #include "asio/ip/tcp.hpp"
 #include "asio/post.hpp"
 #include "asio/steady_timer.hpp"
-#include "asio/write.hpp"
 #include "common/backoff.h"
 #include "common/envelope_codec.h"
 #include "common/frame_decoder.h"
 #include "common/frame_encoder.h"
+#include "common/frame_queue.h"
 #include "common/logging.h"
 
 namespace channel {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr size_t kMaxGather = 256;
+constexpr int kMaxGather = 512;  // frames per sendmsg (IOV_MAX is 1024)
 
 absl::Status StatusFromError(const v1::Error& error) {
   const std::string text =
@@ -105,7 +107,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
     if (!connected_) {
       return absl::UnavailableError("not connected to the broker");
     }
-    if (queued_bytes_ + payload.size() > options_.max_queued_bytes) {
+    if (out_.bytes() + payload.size() > options_.max_queued_bytes) {
       return absl::ResourceExhaustedError(
           absl::StrCat("more than ", options_.max_queued_bytes,
                        " bytes queued towards the broker"));
@@ -314,46 +316,55 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void Enqueue(SharedFrame frame) {
-    queued_bytes_ += frame->size();
-    queue_.push_back(std::move(frame));
-    if (!write_in_flight_ && !flush_posted_) {
+    out_.Push(std::move(frame));
+    if (!waiting_writable_ && !flush_posted_) {
       // Batch: everything queued in this pass of the loop goes in one write.
       flush_posted_ = true;
       const uint64_t gen = generation_;
       asio::post(io_, [self = shared_from_this(), gen] {
         self->flush_posted_ = false;
-        if (gen == self->generation_ && !self->write_in_flight_) {
-          self->DoWrite();
+        if (gen == self->generation_ && !self->waiting_writable_) {
+          self->WriteNow();
         }
       });
     }
   }
 
-  void DoWrite() {
-    if (queue_.empty()) return;
-    write_in_flight_ = true;
-    gather_.clear();
-    while (!queue_.empty() && writing_.size() < kMaxGather) {
-      writing_.push_back(std::move(queue_.front()));
-      queue_.pop_front();
-      gather_.emplace_back(writing_.back()->data(), writing_.back()->size());
+  // Writes as much as the socket takes in one sendmsg per up to kMaxGather
+  // frames (none copied); waits for writability when it is full.
+  void WriteNow() {
+    iovec iov[kMaxGather];
+    while (!out_.empty()) {
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = static_cast<size_t>(out_.Fill(iov, kMaxGather));
+      const ssize_t n = ::sendmsg(socket_.native_handle(), &msg,
+                                  MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          waiting_writable_ = true;
+          const uint64_t gen = generation_;
+          socket_.async_wait(
+              asio::ip::tcp::socket::wait_write,
+              [self = shared_from_this(), gen](const std::error_code& ec) {
+                if (gen != self->generation_) return;
+                self->waiting_writable_ = false;
+                if (ec) {
+                  self->Fail(ec.message());
+                  return;
+                }
+                self->WriteNow();
+              });
+          return;
+        }
+        Fail(std::error_code(errno, std::system_category()).message());
+        return;
+      }
+      stats_.bytes_out += static_cast<uint64_t>(n);
+      out_.Consume(static_cast<size_t>(n));
+      last_write_ = Clock::now();
     }
-    last_write_ = Clock::now();
-    const uint64_t gen = generation_;
-    asio::async_write(
-        socket_, gather_,
-        [self = shared_from_this(), gen](const std::error_code& ec, size_t n) {
-          if (gen != self->generation_) return;
-          self->write_in_flight_ = false;
-          if (ec) {
-            self->Fail(ec.message());
-            return;
-          }
-          self->stats_.bytes_out += n;
-          self->queued_bytes_ -= n;
-          self->writing_.clear();
-          self->DoWrite();
-        });
   }
 
   void ArmTimer(std::chrono::milliseconds after) {
@@ -378,8 +389,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
       Fail(absl::StrCat("broker silent for ", idle_timeout_.count(), " ms"));
       return;
     }
-    if (!write_in_flight_ && queue_.empty() &&
-        now - last_write_ >= heartbeat_interval_ / 2) {
+    if (out_.empty() && now - last_write_ >= heartbeat_interval_ / 2) {
       Enqueue(HeartbeatFrame());
     }
     ArmTimer(heartbeat_interval_ / 2);
@@ -393,10 +403,8 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
     timer_.cancel();
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
     socket_.close(ec);
-    queue_.clear();
-    writing_.clear();
-    queued_bytes_ = 0;
-    write_in_flight_ = false;
+    out_ = FrameQueue();
+    waiting_writable_ = false;
     const bool was_connected = connected_;
     connected_ = false;
     welcomed_ = false;
@@ -457,11 +465,8 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
   Clock::time_point last_read_;
   Clock::time_point last_write_;
 
-  std::deque<SharedFrame> queue_;
-  std::vector<SharedFrame> writing_;
-  std::vector<asio::const_buffer> gather_;
-  size_t queued_bytes_ = 0;
-  bool write_in_flight_ = false;
+  FrameQueue out_;
+  bool waiting_writable_ = false;
   bool flush_posted_ = false;
 
   absl::flat_hash_set<std::string> desired_;
