@@ -56,7 +56,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void DoRead();
-  void OnRead(const std::error_code& ec, size_t bytes);
+  // The socket is readable: one non-blocking recv, then the frames in it.
+  void ReadReady();
+  void OnRead(size_t bytes);
   void HandleBody(absl::string_view body);
   void HandleHello(const v1::Hello& hello);
   void Reply(const v1::Envelope& envelope);

@@ -1,0 +1,561 @@
+// ws-loadgen: a WebSocket load generator for ws-gateway. Many connections
+// from one thread (websocketpp client, no locks), scenarios from the
+// gateway issue, figures read from the servers' /proc:
+//
+//   fanout-burst   N members of one group, M messages as fast as the
+//                  window allows; gateway CPU per delivered message
+//   fanout-paced   N members, R messages/s for S seconds; latency
+//                  p50/p99/max, loss and duplicates
+//   many-groups    G single-member groups, random targets; whole-system CPU
+//                  (gateways + broker) per routed message
+//   churn          connect, join, close, repeated
+//   idle           C idle connections; gateway RSS per connection
+//
+// Every message carries a sequence number and its send time, so each member
+// counts losses and duplicates and the generator measures latency.
+#include <websocketpp/client.hpp>
+#include <websocketpp/concurrency/none.hpp>
+#include <websocketpp/config/asio_no_tls_client.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/flags_env.h"
+#include "tools/bench/load_shape.h"
+
+ABSL_FLAG(std::string, scenario, "fanout-burst",
+          "fanout-burst, fanout-paced, many-groups, churn or idle.");
+ABSL_FLAG(std::string, gateways, "ws://127.0.0.1:1234",
+          "Comma-separated gateway URIs; members are spread over them.");
+ABSL_FLAG(std::string, gateway_pids, "", "Comma-separated gateway PIDs.");
+ABSL_FLAG(int32_t, broker_pid, 0, "Broker PID (0: not measured).");
+ABSL_FLAG(int32_t, members, 1000, "fanout: members of the group.");
+ABSL_FLAG(int32_t, messages, 2000, "fanout-burst / many-groups: messages.");
+ABSL_FLAG(int32_t, payload, 64, "Message bytes.");
+ABSL_FLAG(int32_t, rate, 100, "fanout-paced: messages per second.");
+ABSL_FLAG(int32_t, seconds, 10, "fanout-paced / idle: duration.");
+ABSL_FLAG(int32_t, groups, 2000, "many-groups: single-member groups.");
+ABSL_FLAG(int32_t, senders, 4, "many-groups: sending connections.");
+ABSL_FLAG(int32_t, window, 400, "Unacknowledged messages per sender.");
+ABSL_FLAG(int32_t, cycles, 2000, "churn: connect/join/close cycles.");
+ABSL_FLAG(int32_t, connections, 10000, "idle: connections.");
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct ClientConfig : public websocketpp::config::asio_client {
+  typedef ClientConfig type;
+  typedef websocketpp::config::asio_client base;
+  typedef websocketpp::concurrency::none concurrency_type;
+  typedef websocketpp::log::basic<concurrency_type, websocketpp::log::elevel>
+      elog_type;
+  typedef websocketpp::log::basic<concurrency_type, websocketpp::log::alevel>
+      alog_type;
+  struct transport_config : public base::transport_config {
+    typedef type::concurrency_type concurrency_type;
+    typedef type::alog_type alog_type;
+    typedef type::elog_type elog_type;
+    static bool const enable_multithreading = false;
+  };
+  typedef websocketpp::transport::asio::endpoint<transport_config>
+      transport_type;
+  static bool const enable_multithreading = false;
+  static const long timeout_open_handshake = 20000;
+};
+
+using Client = websocketpp::client<ClientConfig>;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             Clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<int> ParsePids(const std::string& s) {
+  std::vector<int> out;
+  for (absl::string_view p : absl::StrSplit(s, ',', absl::SkipEmpty())) {
+    out.push_back(std::atoi(std::string(p).c_str()));
+  }
+  return out;
+}
+
+// CPU seconds and RSS of the servers under test.
+struct ServerSample {
+  double gateway_cpu = 0;
+  double broker_cpu = 0;
+  int64_t gateway_rss_kib = 0;
+};
+
+ServerSample Sample(const std::vector<int>& gateways, int broker) {
+  ServerSample s;
+  for (int pid : gateways) {
+    s.gateway_cpu += channel::bench::ProcessCpuSeconds(pid);
+    s.gateway_rss_kib += channel::bench::ProcessRssKib(pid);
+  }
+  if (broker) s.broker_cpu = channel::bench::ProcessCpuSeconds(broker);
+  return s;
+}
+
+class LoadGen {
+ public:
+  struct Conn {
+    Client::connection_ptr con;
+    bool open = false;
+    bool closed = false;
+    int acks = 0;
+    uint64_t received = 0;
+    std::vector<uint8_t> seen;  // per sequence number: deliveries
+    std::function<void(const std::string&)> on_text;
+  };
+
+  LoadGen() {
+    client_.clear_access_channels(websocketpp::log::alevel::all);
+    client_.clear_error_channels(websocketpp::log::elevel::all);
+    std::error_code ec;
+    client_.init_asio(&io_, ec);
+  }
+
+  // Opens a connection; returns its index (check conns_[i]->open later).
+  int Open(const std::string& uri) {
+    std::error_code ec;
+    auto con = client_.get_connection(uri, ec);
+    if (ec) {
+      std::fprintf(stderr, "bad uri %s: %s\n", uri.c_str(), ec.message().c_str());
+      std::exit(2);
+    }
+    const int i = static_cast<int>(conns_.size());
+    conns_.push_back(std::make_unique<Conn>());
+    Conn* c = conns_.back().get();
+    c->con = con;
+    con->set_open_handler([this, c](websocketpp::connection_hdl) {
+      c->open = true;
+      ++open_count_;
+      std::error_code e;
+      c->con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), e);
+    });
+    con->set_fail_handler([this, c](websocketpp::connection_hdl) {
+      c->closed = true;
+      ++failed_count_;
+    });
+    con->set_close_handler([this, c](websocketpp::connection_hdl) {
+      c->closed = true;
+      c->open = false;
+      --open_count_;
+      ++closed_count_;
+    });
+    con->set_message_handler(
+        [c](websocketpp::connection_hdl, Client::message_ptr msg) {
+          const std::string& text = msg->get_payload();
+          if (text.compare(0, 6, "{\"id\":") == 0) {
+            ++c->acks;
+            if (text.find("\"error\"") != std::string::npos) {
+              std::fprintf(stderr, "error reply: %s\n", text.c_str());
+            }
+          } else if (c->on_text) {
+            c->on_text(text);
+          }
+        });
+    client_.connect(con);
+    return i;
+  }
+
+  void Send(int i, const std::string& text) {
+    conns_[i]->con->send(text, websocketpp::frame::opcode::text);
+  }
+
+  void Close(int i) {
+    std::error_code ec;
+    conns_[i]->con->close(websocketpp::close::status::normal, "", ec);
+  }
+
+  // Runs the loop until pred() or the timeout; false on timeout.
+  bool RunUntil(const std::function<bool()>& pred, std::chrono::seconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (!pred()) {
+      if (Clock::now() > deadline) return false;
+      io_.run_one_for(std::chrono::milliseconds(50));
+    }
+    return true;
+  }
+
+  void Poll() { io_.poll(); }
+  asio::io_context& io() { return io_; }
+
+  Client client_;
+  asio::io_context io_{1};
+  std::vector<std::unique_ptr<Conn>> conns_;
+  int open_count_ = 0;
+  int failed_count_ = 0;
+  int closed_count_ = 0;
+};
+
+std::string MessageJson(const std::string& group, uint32_t seq, int payload,
+                        int id) {
+  // "<seq> <send time ns> " padded with 'x' to `payload` bytes.
+  std::string text = absl::StrCat(seq, " ", NowNs(), " ");
+  if (static_cast<int>(text.size()) < payload) text.append(payload - text.size(), 'x');
+  std::string json = absl::StrCat(R"({"cmd":"send_to_group","group_id":")",
+                                  group, R"(","message":")", text, "\"");
+  if (id >= 0) absl::StrAppend(&json, ",\"id\":", id);
+  json += "}";
+  return json;
+}
+
+struct Latencies {
+  std::vector<int64_t> ns;
+  void Print() {
+    if (ns.empty()) return;
+    std::sort(ns.begin(), ns.end());
+    auto at = [&](double q) {
+      return ns[std::min(ns.size() - 1, static_cast<size_t>(q * ns.size()))] / 1e3;
+    };
+    std::printf("latency_us p50 %.0f p99 %.0f max %.0f (%zu samples)\n", at(0.5),
+                at(0.99), ns.back() / 1e3, ns.size());
+  }
+};
+
+// Opens `n` members over the gateways, joins `group_of(i)`, waits for acks.
+bool OpenMembers(LoadGen& g, const std::vector<std::string>& uris, int n,
+                 const std::function<std::string(int)>& group_of,
+                 std::vector<int>* members) {
+  for (int i = 0; i < n; ++i) members->push_back(g.Open(uris[i % uris.size()]));
+  if (!g.RunUntil([&] { return g.open_count_ + g.failed_count_ >= n; },
+                  std::chrono::seconds(60)) ||
+      g.failed_count_ > 0) {
+    std::fprintf(stderr, "only %d of %d connections opened\n", g.open_count_, n);
+    return false;
+  }
+  for (int i = 0; i < n; ++i) {
+    g.Send((*members)[i], absl::StrCat(R"({"cmd":"add_group","group_id":")",
+                                       group_of(i), R"(","id":1})"));
+  }
+  return g.RunUntil(
+      [&] {
+        for (int m : *members) {
+          if (g.conns_[m]->acks < 1) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(60));
+}
+
+int FanoutBurst(const std::vector<std::string>& uris,
+                const std::vector<int>& gw_pids, int broker_pid) {
+  const int n = absl::GetFlag(FLAGS_members);
+  const int m = absl::GetFlag(FLAGS_messages);
+  const int payload = absl::GetFlag(FLAGS_payload);
+  const int window = absl::GetFlag(FLAGS_window);
+  LoadGen g;
+  std::vector<int> members;
+  int64_t delivered = 0;
+  if (!OpenMembers(g, uris, n, [](int) { return std::string("bench"); },
+                   &members)) {
+    return 1;
+  }
+  for (int i : members) {
+    auto* c = g.conns_[i].get();
+    c->seen.assign(m, 0);
+    c->on_text = [c, &delivered](const std::string& text) {
+      const uint32_t seq = static_cast<uint32_t>(std::strtoul(text.c_str(), nullptr, 10));
+      if (seq < c->seen.size()) ++c->seen[seq];
+      ++c->received;
+      ++delivered;
+    };
+  }
+  const int sender = g.Open(uris[0]);
+  g.RunUntil([&] { return g.conns_[sender]->open; }, std::chrono::seconds(10));
+  const ServerSample before = Sample(gw_pids, broker_pid);
+  const int64_t rss_before = before.gateway_rss_kib;
+  const auto t0 = Clock::now();
+  int sent = 0;
+  while (sent < m) {
+    // Keep at most `window` messages unacknowledged (acks every 100th).
+    const int acked = g.conns_[sender]->acks * 100;
+    while (sent < m && sent - acked < window) {
+      const bool with_id = sent % 100 == 99;
+      g.Send(sender, MessageJson("bench", sent, payload, with_id ? sent : -1));
+      ++sent;
+    }
+    g.io().run_one_for(std::chrono::milliseconds(10));
+  }
+  const int64_t expected = int64_t{m} * n;
+  const bool done = g.RunUntil([&] { return delivered >= expected; },
+                               std::chrono::seconds(120));
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  const ServerSample after = Sample(gw_pids, broker_pid);
+  int64_t lost = 0, dup = 0;
+  for (int i : members) {
+    for (uint8_t s : g.conns_[i]->seen) {
+      if (s == 0) ++lost;
+      if (s > 1) dup += s - 1;
+    }
+  }
+  const double gw_cpu = after.gateway_cpu - before.gateway_cpu;
+  std::printf("fanout-burst members %d messages %d payload %d: delivered %" PRId64
+              " in %.3f s = %.0f deliveries/s; lost %" PRId64 " dup %" PRId64 "\n",
+              n, m, payload, delivered, secs, delivered / secs, lost, dup);
+  std::printf("gateway cpu %.2f s = %.3f us per delivered message; broker cpu "
+              "%.2f s; gateway rss %" PRId64 " -> %" PRId64 " KiB\n",
+              gw_cpu, gw_cpu * 1e6 / std::max<int64_t>(delivered, 1),
+              after.broker_cpu - before.broker_cpu, rss_before,
+              after.gateway_rss_kib);
+  return done && lost == 0 && dup == 0 ? 0 : 1;
+}
+
+int FanoutPaced(const std::vector<std::string>& uris,
+                const std::vector<int>& gw_pids, int broker_pid) {
+  const int n = absl::GetFlag(FLAGS_members);
+  const int rate = absl::GetFlag(FLAGS_rate);
+  const int secs = absl::GetFlag(FLAGS_seconds);
+  const int payload = absl::GetFlag(FLAGS_payload);
+  const int m = rate * secs;
+  LoadGen g;
+  std::vector<int> members;
+  Latencies lat;
+  lat.ns.reserve(static_cast<size_t>(m) * n);
+  int64_t delivered = 0;
+  if (!OpenMembers(g, uris, n, [](int) { return std::string("paced"); },
+                   &members)) {
+    return 1;
+  }
+  for (int i : members) {
+    auto* c = g.conns_[i].get();
+    c->seen.assign(m, 0);
+    c->on_text = [c, &delivered, &lat](const std::string& text) {
+      const int64_t now = NowNs();
+      char* end = nullptr;
+      const uint32_t seq = static_cast<uint32_t>(std::strtoul(text.c_str(), &end, 10));
+      const int64_t sent_ns = std::strtoll(end, nullptr, 10);
+      if (seq < c->seen.size()) ++c->seen[seq];
+      lat.ns.push_back(now - sent_ns);
+      ++delivered;
+    };
+  }
+  const int sender = g.Open(uris[0]);
+  g.RunUntil([&] { return g.conns_[sender]->open; }, std::chrono::seconds(10));
+  const ServerSample before = Sample(gw_pids, broker_pid);
+  const auto t0 = Clock::now();
+  const auto interval = std::chrono::nanoseconds(1000000000LL / rate);
+  for (int sent = 0; sent < m; ++sent) {
+    const auto due = t0 + sent * interval;
+    while (Clock::now() < due) {
+      g.io().run_one_until(due);
+    }
+    g.Send(sender, MessageJson("paced", sent, payload, -1));
+  }
+  const int64_t expected = int64_t{m} * n;
+  const bool done = g.RunUntil([&] { return delivered >= expected; },
+                               std::chrono::seconds(30));
+  const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  const ServerSample after = Sample(gw_pids, broker_pid);
+  int64_t lost = 0, dup = 0;
+  for (int i : members) {
+    for (uint8_t s : g.conns_[i]->seen) {
+      if (s == 0) ++lost;
+      if (s > 1) dup += s - 1;
+    }
+  }
+  const double gw_cpu = after.gateway_cpu - before.gateway_cpu;
+  std::printf("fanout-paced members %d rate %d/s for %d s: delivered %" PRId64
+              " (%.0f/s); lost %" PRId64 " dup %" PRId64 "\n",
+              n, rate, secs, delivered, delivered / elapsed, lost, dup);
+  lat.Print();
+  std::printf("gateway cpu %.2f s = %.3f us per delivered message; broker cpu %.2f s\n",
+              gw_cpu, gw_cpu * 1e6 / std::max<int64_t>(delivered, 1),
+              after.broker_cpu - before.broker_cpu);
+  return done && lost == 0 && dup == 0 ? 0 : 1;
+}
+
+int ManyGroups(const std::vector<std::string>& uris,
+               const std::vector<int>& gw_pids, int broker_pid) {
+  const int groups = absl::GetFlag(FLAGS_groups);
+  const int m = absl::GetFlag(FLAGS_messages);
+  const int payload = absl::GetFlag(FLAGS_payload);
+  const int nsenders = absl::GetFlag(FLAGS_senders);
+  const int window = absl::GetFlag(FLAGS_window);
+  LoadGen g;
+  std::vector<int> members;
+  int64_t delivered = 0;
+  Latencies lat;
+  if (!OpenMembers(g, uris, groups,
+                   [](int i) { return absl::StrCat("g", i); }, &members)) {
+    return 1;
+  }
+  std::vector<int> target(m);
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> pick(0, groups - 1);
+  for (int& t : target) t = pick(rng);
+  for (int i : members) {
+    auto* c = g.conns_[i].get();
+    c->seen.assign(m, 0);
+    c->on_text = [c, &delivered, &lat](const std::string& text) {
+      const int64_t now = NowNs();
+      char* end = nullptr;
+      const uint32_t seq = static_cast<uint32_t>(std::strtoul(text.c_str(), &end, 10));
+      if (seq < c->seen.size()) ++c->seen[seq];
+      lat.ns.push_back(now - std::strtoll(end, nullptr, 10));
+      ++delivered;
+    };
+  }
+  std::vector<int> senders;
+  for (int s = 0; s < nsenders; ++s) senders.push_back(g.Open(uris[s % uris.size()]));
+  g.RunUntil(
+      [&] {
+        for (int s : senders) {
+          if (!g.conns_[s]->open) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(10));
+  const ServerSample before = Sample(gw_pids, broker_pid);
+  const auto t0 = Clock::now();
+  std::vector<int> sent_by(nsenders, 0);
+  int sent = 0;
+  while (sent < m) {
+    for (int s = 0; s < nsenders && sent < m; ++s) {
+      const int acked = g.conns_[senders[s]]->acks * 100;
+      while (sent < m && sent_by[s] - acked < window / nsenders) {
+        const bool with_id = sent_by[s] % 100 == 99;
+        g.Send(senders[s], MessageJson(absl::StrCat("g", target[sent]), sent,
+                                       payload, with_id ? sent : -1));
+        ++sent;
+        ++sent_by[s];
+      }
+    }
+    g.io().run_one_for(std::chrono::milliseconds(10));
+  }
+  const bool done =
+      g.RunUntil([&] { return delivered >= m; }, std::chrono::seconds(120));
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  const ServerSample after = Sample(gw_pids, broker_pid);
+  int64_t lost = 0;
+  for (int k = 0; k < m; ++k) {
+    if (g.conns_[members[target[k]]]->seen[k] == 0) ++lost;
+  }
+  // Every delivery beyond one per message is a duplicate or went to a
+  // connection that was not the target.
+  const int64_t dup = delivered - (m - lost);
+  const double gw_cpu = after.gateway_cpu - before.gateway_cpu;
+  const double br_cpu = after.broker_cpu - before.broker_cpu;
+  std::printf("many-groups groups %d messages %d: delivered %" PRId64
+              " in %.3f s = %.0f/s; lost %" PRId64 " misrouted/dup %" PRId64 "\n",
+              groups, m, delivered, secs, delivered / secs, lost, dup);
+  std::printf("system cpu %.2f s (gateways %.2f + broker %.2f) = %.1f us per "
+              "routed message\n",
+              gw_cpu + br_cpu, gw_cpu, br_cpu,
+              (gw_cpu + br_cpu) * 1e6 / std::max<int64_t>(delivered, 1));
+  lat.Print();
+  return done && lost == 0 && dup == 0 ? 0 : 1;
+}
+
+int Churn(const std::vector<std::string>& uris, const std::vector<int>& gw_pids,
+          int broker_pid) {
+  const int cycles = absl::GetFlag(FLAGS_cycles);
+  constexpr int kParallel = 50;
+  LoadGen g;
+  const ServerSample before = Sample(gw_pids, broker_pid);
+  const auto t0 = Clock::now();
+  int started = 0, finished = 0;
+  std::vector<int> active;
+  while (finished < cycles) {
+    while (started < cycles && static_cast<int>(active.size()) < kParallel) {
+      active.push_back(g.Open(uris[started % uris.size()]));
+      ++started;
+    }
+    g.io().run_one_for(std::chrono::milliseconds(10));
+    for (size_t k = 0; k < active.size();) {
+      auto& c = *g.conns_[active[k]];
+      if (c.open && c.acks == 0 && !c.closed && c.received == 0) {
+        g.Send(active[k], absl::StrCat(R"({"cmd":"add_group","group_id":"churn)",
+                                       active[k] % 100, R"(","id":1})"));
+        c.received = 1;  // join sent
+      } else if (c.acks >= 1 && c.open) {
+        if (active[k] % 2 == 0) {
+          g.Close(active[k]);
+        } else {
+          std::error_code ec;
+          c.con->get_raw_socket().close(ec);  // abrupt
+        }
+        c.acks = -1000;
+      }
+      if (c.closed) {
+        c.con.reset();
+        ++finished;
+        active[k] = active.back();
+        active.pop_back();
+        continue;
+      }
+      ++k;
+    }
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  const ServerSample after = Sample(gw_pids, broker_pid);
+  std::printf("churn %d cycles (connect, join, close; half abrupt) in %.2f s = "
+              "%.0f cycles/s; gateway cpu %.2f s (%.0f us per cycle); rss %" PRId64
+              " -> %" PRId64 " KiB\n",
+              cycles, secs, cycles / secs, after.gateway_cpu - before.gateway_cpu,
+              (after.gateway_cpu - before.gateway_cpu) * 1e6 / cycles,
+              before.gateway_rss_kib, after.gateway_rss_kib);
+  return 0;
+}
+
+int Idle(const std::vector<std::string>& uris, const std::vector<int>& gw_pids,
+         int broker_pid) {
+  const int n = absl::GetFlag(FLAGS_connections);
+  LoadGen g;
+  const ServerSample before = Sample(gw_pids, broker_pid);
+  for (int i = 0; i < n; ++i) {
+    g.Open(uris[i % uris.size()]);
+    if (i % 500 == 499) g.Poll();  // keep handshakes flowing
+  }
+  if (!g.RunUntil([&] { return g.open_count_ + g.failed_count_ >= n; },
+                  std::chrono::seconds(120))) {
+    std::fprintf(stderr, "only %d of %d connections opened\n", g.open_count_, n);
+    return 1;
+  }
+  const ServerSample open = Sample(gw_pids, broker_pid);
+  const auto hold_until = Clock::now() + std::chrono::seconds(absl::GetFlag(FLAGS_seconds));
+  g.RunUntil([&] { return Clock::now() >= hold_until; },
+             std::chrono::seconds(absl::GetFlag(FLAGS_seconds) + 5));
+  const ServerSample held = Sample(gw_pids, broker_pid);
+  std::printf("idle %d connections (%d failed): gateway rss %" PRId64 " -> %" PRId64
+              " KiB = %.2f KiB per connection; after %d s idle %" PRId64
+              " KiB; gateway cpu while idle %.2f s\n",
+              g.open_count_, g.failed_count_, before.gateway_rss_kib,
+              open.gateway_rss_kib,
+              (open.gateway_rss_kib - before.gateway_rss_kib) /
+                  static_cast<double>(std::max(1, g.open_count_)),
+              absl::GetFlag(FLAGS_seconds), held.gateway_rss_kib,
+              held.gateway_cpu - open.gateway_cpu);
+  return g.failed_count_ == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  channel::ParseFlagsWithEnvironment(argc, argv,
+                                     "WebSocket load generator for ws-gateway");
+  std::vector<std::string> uris =
+      absl::StrSplit(absl::GetFlag(FLAGS_gateways), ',', absl::SkipEmpty());
+  const std::vector<int> gw_pids = ParsePids(absl::GetFlag(FLAGS_gateway_pids));
+  const int broker_pid = absl::GetFlag(FLAGS_broker_pid);
+  const std::string scenario = absl::GetFlag(FLAGS_scenario);
+  if (scenario == "fanout-burst") return FanoutBurst(uris, gw_pids, broker_pid);
+  if (scenario == "fanout-paced") return FanoutPaced(uris, gw_pids, broker_pid);
+  if (scenario == "many-groups") return ManyGroups(uris, gw_pids, broker_pid);
+  if (scenario == "churn") return Churn(uris, gw_pids, broker_pid);
+  if (scenario == "idle") return Idle(uris, gw_pids, broker_pid);
+  std::fprintf(stderr, "unknown --scenario %s\n", scenario.c_str());
+  return 2;
+}
