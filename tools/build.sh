@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
-# Configures and builds everything (Release) into ./build. Idempotent and
-# incremental. BUILD_DIR and CMAKE_ARGS override the defaults.
+# Configures and builds (Release) into ./build. Idempotent and incremental.
+#   tools/build.sh            everything: daemons, tools, tests, benchmarks
+#   tools/build.sh --daemons  only what running the system needs
+# BUILD_DIR and CMAKE_ARGS override the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${BUILD_DIR:-build}
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-} >/dev/null
-cmake --build "$build_dir" -j"$(nproc)"
+if [[ "${1:-}" == "--daemons" ]]; then
+  # Leaves an existing full configuration alone; builds only the daemons.
+  [[ -f "$build_dir/CMakeCache.txt" ]] ||
+    cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
+      -DCHANNEL_BUILD_TESTS=OFF ${CMAKE_ARGS:-} >/dev/null
+  cmake --build "$build_dir" -j"$(nproc)" --target channel-broker ws-gateway channel-cli
+else
+  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
+    -DCHANNEL_BUILD_TESTS=ON ${CMAKE_ARGS:-} >/dev/null
+  cmake --build "$build_dir" -j"$(nproc)"
+fi

@@ -5,6 +5,7 @@
 #
 #   tools/install-deps.sh              build + test dependencies
 #   tools/install-deps.sh --build-only just what compiling the daemons needs
+#                                      (the container build, tools/run-local.sh)
 set -euo pipefail
 
 build_pkgs=(
@@ -12,11 +13,11 @@ build_pkgs=(
   libasio-dev libwebsocketpp-dev
   libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libfmt-dev rapidjson-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
-  libhiredis-dev
 )
 test_pkgs=(
+  libgtest-dev libgmock-dev libbenchmark-dev libhiredis-dev
   redis-server procps iproute2 curl ca-certificates chromium
+  docker.io docker-compose debootstrap iptables
 )
 
 want=("${build_pkgs[@]}")

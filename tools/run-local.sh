@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh --build-only
-tools/build.sh
+tools/build.sh --daemons
 
 bin=build
 mkdir -p run

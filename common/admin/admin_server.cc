@@ -67,6 +67,9 @@ class AdminServer::Impl {
     std::string path = con->get_resource();
     if (auto q = path.find('?'); q != std::string::npos) path.resize(q);
     con->append_header("Content-Type", "text/plain; charset=utf-8");
+    // websocketpp closes the connection after an HTTP response; say so, or
+    // keep-alive clients (Prometheus, Node) reuse a socket that is gone.
+    con->append_header("Connection", "close");
     if (con->get_request().get_method() != "GET") {
       con->set_status(websocketpp::http::status_code::method_not_allowed);
       con->set_body("only GET\n");

@@ -3,6 +3,8 @@
 // ws-gateway and channel-broker; the page must show exactly that text.
 //
 //   node seed_test.mjs CHANNEL_BROKER_BIN WS_GATEWAY_BIN
+//   node seed_test.mjs --gateway-port=PORT   (a gateway already running on
+//                                             127.0.0.1, e.g. docker-compose)
 //
 // Exits 0 on success, 1 with the reason otherwise. Every process it starts
 // binds to 127.0.0.1 on a free port and is killed by PID at the end.
@@ -16,8 +18,10 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const existingPort = (process.argv.find((a) => a.startsWith('--gateway-port=')) || '')
+    .split('=')[1];
 const [brokerBin, gatewayBin] = process.argv.slice(2);
-if (!brokerBin || !gatewayBin) {
+if (!existingPort && (!brokerBin || !gatewayBin)) {
   console.error('usage: node seed_test.mjs CHANNEL_BROKER_BIN WS_GATEWAY_BIN');
   process.exit(2);
 }
@@ -63,12 +67,15 @@ let browser;
 let server;
 const profile = mkdtempSync(join(tmpdir(), 'channel-chromium-'));
 try {
-  const broker = await startDaemon(brokerBin,
-      ['--listen=127.0.0.1', '--port=0', '--admin_port=-1'], '] listening on');
-  const gateway = await startDaemon(gatewayBin,
-      ['--listen=127.0.0.1', '--port=0', '--admin_port=-1',
-       `--broker=127.0.0.1:${broker.port}`], '] listening on');
-  await waitForLine(gateway, 'broker link up', 10000);
+  let gateway = { port: Number(existingPort) };
+  if (!existingPort) {
+    const broker = await startDaemon(brokerBin,
+        ['--listen=127.0.0.1', '--port=0', '--admin_port=-1'], '] listening on');
+    gateway = await startDaemon(gatewayBin,
+        ['--listen=127.0.0.1', '--port=0', '--admin_port=-1',
+         `--broker=127.0.0.1:${broker.port}`], '] listening on');
+    await waitForLine(gateway, 'broker link up', 10000);
+  }
 
   const page = readFileSync(join(here, 'seed.html'));
   server = createServer((req, res) => {
