@@ -32,7 +32,7 @@ GatewayServer::GatewayServer(asio::io_context& link_io, GatewayOptions options)
       grace_timer_(link_io) {
   for (int i = 0; i < options_.threads; ++i) {
     workers_.push_back(
-        std::make_unique<Worker>(i, options_, &link_, link_io_));
+        std::make_unique<Worker>(i, options_, &link_, link_io_, &limits_));
   }
   std::vector<Worker*> raw;
   for (auto& w : workers_) raw.push_back(w.get());
@@ -120,9 +120,23 @@ std::string GatewayServer::RenderMetrics() const {
   m.Counter("channel_gateway_connections_closed_total",
             "WebSocket connections closed.",
             sum(&WorkerStats::connections_closed));
-  m.Counter("channel_gateway_handshakes_refused_total",
-            "Handshakes refused (origin, shutting down).",
-            sum(&WorkerStats::handshakes_refused));
+  const char* kRefusedHelp =
+      "WebSocket handshakes refused, by reason (origin not allowed, "
+      "shutting down, --max_connections, --max_pending_handshakes).";
+  m.Counter("channel_gateway_handshakes_refused_total", kRefusedHelp,
+            sum(&WorkerStats::handshakes_refused_origin), {{"reason", "origin"}});
+  m.Counter("channel_gateway_handshakes_refused_total", kRefusedHelp,
+            sum(&WorkerStats::handshakes_refused_shutdown),
+            {{"reason", "shutting_down"}});
+  m.Counter("channel_gateway_handshakes_refused_total", kRefusedHelp,
+            sum(&WorkerStats::handshakes_refused_full),
+            {{"reason", "max_connections"}});
+  m.Counter("channel_gateway_handshakes_refused_total", kRefusedHelp,
+            sum(&WorkerStats::handshakes_refused_pending),
+            {{"reason", "max_pending_handshakes"}});
+  m.Gauge("channel_gateway_pending_handshakes",
+          "Connections accepted whose WebSocket upgrade is not complete.",
+          static_cast<double>(limits_.pending_handshakes.load()));
   m.Gauge("channel_gateway_groups",
           "Groups with at least one member on this gateway.",
           static_cast<double>(link_.group_count()));
@@ -155,6 +169,10 @@ std::string GatewayServer::RenderMetrics() const {
   m.Counter("channel_gateway_ping_timeouts_total",
             "Connections closed for not answering pings.",
             sum(&WorkerStats::ping_timeouts));
+  m.Counter("channel_gateway_rate_limit_closes_total",
+            "Connections closed for exceeding the message rate limit "
+            "--rate_limit_close_after times in a row.",
+            sum(&WorkerStats::rate_limit_closes));
   for (size_t i = 0; i < kClientErrorCodes.size(); ++i) {
     double total = 0;
     for (const auto& w : workers_) {

@@ -47,6 +47,7 @@ class GatewayServer {
   asio::io_context& link_io_;
   const GatewayOptions options_;
   BrokerLink link_;
+  GatewayLimits limits_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;

@@ -43,6 +43,20 @@ ABSL_FLAG(uint32_t, shutdown_grace_ms, 10000,
           "On SIGTERM, wait this long for clients to close before exiting.");
 ABSL_FLAG(std::string, allowed_origins, "",
           "Comma-separated Origin values allowed to connect (empty: any).");
+ABSL_FLAG(double, rate_limit_per_sec, 200,
+          "Messages per second one connection may send (token bucket; 0: no "
+          "limit). Over it, messages are refused with rate_limited.");
+ABSL_FLAG(double, rate_limit_burst, 400, "Token bucket size.");
+ABSL_FLAG(int32_t, rate_limit_close_after, 100,
+          "Close a connection (1008) after this many refused messages in a "
+          "row.");
+ABSL_FLAG(int64_t, max_connections, 100000,
+          "WebSocket connections per process; more are refused with 503.");
+ABSL_FLAG(int64_t, max_pending_handshakes, 1000,
+          "Connections accepted but not yet upgraded; more are dropped at "
+          "once (slow-loris defence).");
+ABSL_FLAG(uint32_t, handshake_timeout_ms, 5000,
+          "A connection must complete its WebSocket upgrade within this time.");
 ABSL_FLAG(uint32_t, broker_heartbeat_ms, 10000,
           "Heartbeat to the broker when idle this long.");
 ABSL_FLAG(uint32_t, broker_backoff_max_ms, 5000,
@@ -87,6 +101,17 @@ int main(int argc, char** argv) {
       std::chrono::milliseconds(absl::GetFlag(FLAGS_pong_timeout_ms));
   options.shutdown_grace =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms));
+  options.rate_limit_per_sec = absl::GetFlag(FLAGS_rate_limit_per_sec);
+  options.rate_limit_burst = absl::GetFlag(FLAGS_rate_limit_burst);
+  options.rate_limit_close_after = absl::GetFlag(FLAGS_rate_limit_close_after);
+  options.max_connections = absl::GetFlag(FLAGS_max_connections);
+  options.max_pending_handshakes = absl::GetFlag(FLAGS_max_pending_handshakes);
+  options.handshake_timeout =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_handshake_timeout_ms));
+  if (options.rate_limit_per_sec > 0 && options.rate_limit_burst < 1) {
+    spdlog::critical("--rate_limit_burst must be >= 1 when a rate is set");
+    return 1;
+  }
   for (absl::string_view origin :
        absl::StrSplit(absl::GetFlag(FLAGS_allowed_origins), ',',
                       absl::SkipWhitespace())) {

@@ -12,6 +12,7 @@
 #include "asio/steady_timer.hpp"
 #include "common/logging.h"
 #include "common/subscription_index.h"
+#include "common/token_bucket.h"
 #include "gateway/broker_link.h"
 #include "gateway/command.h"
 #include "gateway/ws_text_frame.h"
@@ -25,6 +26,9 @@ using Clock = std::chrono::steady_clock;
 struct ConnectionData {
   uint64_t id = 0;
   bool closing = false;
+  bool pending_counted = false;  // counted in GatewayLimits::pending_handshakes
+  int refused_in_row = 0;        // messages refused by the rate limit
+  TokenBucket bucket{0, 0, {}};
   Clock::time_point last_seen;
   Clock::time_point close_deadline;
 };
@@ -67,11 +71,12 @@ constexpr std::chrono::milliseconds kMaxSweepTick{500};
 class Worker::Impl {
  public:
   Impl(int index, const GatewayOptions& options, BrokerLink* link,
-       asio::io_context& link_io)
+       asio::io_context& link_io, GatewayLimits* limits)
       : worker_index_(index),
         options_(options),
         link_(link),
         link_io_(link_io),
+        limits_(limits),
         sweep_(io_) {
     endpoint_.clear_access_channels(websocketpp::log::alevel::all);
     endpoint_.clear_error_channels(websocketpp::log::elevel::all);
@@ -79,6 +84,18 @@ class Worker::Impl {
     endpoint_.init_asio(&io_, ec);
     endpoint_.set_reuse_addr(true);
     endpoint_.set_max_message_size(options_.max_message_bytes);
+    endpoint_.set_open_handshake_timeout(options_.handshake_timeout.count());
+    // Slow-loris defence: a connection counts as pending from accept until
+    // its upgrade completes or fails; past the cap, new ones are dropped at
+    // once.
+    endpoint_.set_tcp_post_init_handler(
+        [this](websocketpp::connection_hdl hdl) { OnAccepted(hdl); });
+    endpoint_.set_fail_handler([this](websocketpp::connection_hdl hdl) {
+      auto con = Lock(hdl);
+      if (!con) return;
+      EndPending(con);
+      spdlog::debug("handshake failed: {}", con->get_ec().message());
+    });
     endpoint_.set_listen_backlog(1024);
     endpoint_.set_tcp_pre_bind_handler([](auto acceptor) {
       std::error_code ec;
@@ -169,12 +186,37 @@ class Worker::Impl {
     return ec ? nullptr : con;
   }
 
+  void OnAccepted(websocketpp::connection_hdl hdl) {
+    auto con = Lock(hdl);
+    if (!con) return;
+    con->pending_counted = true;
+    const int64_t pending = limits_->pending_handshakes.fetch_add(1) + 1;
+    if (pending > options_.max_pending_handshakes) {
+      Bump(stats_.handshakes_refused_pending);
+      std::error_code ec;
+      con->get_raw_socket().close(ec);  // the handshake then fails: EndPending
+    }
+  }
+
+  void EndPending(const ConnectionPtr& con) {
+    if (con && con->pending_counted) {
+      con->pending_counted = false;
+      limits_->pending_handshakes.fetch_sub(1);
+    }
+  }
+
   bool Validate(websocketpp::connection_hdl hdl) {
     auto con = Lock(hdl);
     if (!con) return false;
     if (shutting_down_) {
       con->set_status(websocketpp::http::status_code::service_unavailable);
-      Bump(stats_.handshakes_refused);
+      Bump(stats_.handshakes_refused_shutdown);
+      return false;
+    }
+    if (limits_->connections.load() >= options_.max_connections) {
+      Bump(stats_.handshakes_refused_full);
+      con->set_status(websocketpp::http::status_code::service_unavailable);
+      con->set_body("too many connections\n");
       return false;
     }
     if (!options_.allowed_origins.empty()) {
@@ -182,7 +224,7 @@ class Worker::Impl {
       bool allowed = false;
       for (const auto& o : options_.allowed_origins) allowed |= o == origin;
       if (!allowed) {
-        Bump(stats_.handshakes_refused);
+        Bump(stats_.handshakes_refused_origin);
         con->set_status(websocketpp::http::status_code::forbidden);
         con->set_body("origin not allowed\n");
         spdlog::info("refused handshake from origin '{}'",
@@ -196,6 +238,10 @@ class Worker::Impl {
   void OnOpen(websocketpp::connection_hdl hdl) {
     auto con = Lock(hdl);
     if (!con) return;
+    EndPending(con);
+    limits_->connections.fetch_add(1);
+    con->bucket = TokenBucket(options_.rate_limit_per_sec,
+                              options_.rate_limit_burst, Clock::now());
     con->id = (uint64_t(worker_index_) << 48) | next_conn_++;
     // Messages are small and latency matters: no Nagle delay. (websocketpp's
     // socket_init_handler runs before the socket is open, too early.)
@@ -213,6 +259,7 @@ class Worker::Impl {
     if (!con || con->id == 0) return;
     if (conns_.erase(con->id) == 0) return;
     LeaveAll(con.get());
+    limits_->connections.fetch_sub(1);
     stats_.connections.fetch_sub(1, std::memory_order_relaxed);
     Bump(stats_.connections_closed);
     if (con->get_remote_close_code() == close_code::message_too_big ||
@@ -281,9 +328,22 @@ class Worker::Impl {
   void OnMessage(websocketpp::connection_hdl hdl, MessagePtr msg) {
     auto con = Lock(hdl);
     if (!con || con->closing) return;
-    con->last_seen = Clock::now();
+    const auto now = Clock::now();
+    con->last_seen = now;
     Bump(stats_.messages_received);
     Bump(stats_.bytes_in, msg->get_payload().size());
+    if (!con->bucket.TryTake(now)) {
+      if (++con->refused_in_row > options_.rate_limit_close_after) {
+        Bump(stats_.rate_limit_closes);
+        Close(con, close_code::policy_violation, "rate limit exceeded");
+        return;
+      }
+      ReplyError(con, "", "rate_limited",
+                 absl::StrCat("more than ", options_.rate_limit_per_sec,
+                              " messages per second; this one was dropped"));
+      return;
+    }
+    con->refused_in_row = 0;
     if (msg->get_opcode() != websocketpp::frame::opcode::text) {
       ReplyError(con, "", "binary_not_supported",
                  "binary frames are not supported; send JSON text frames");
@@ -522,6 +582,7 @@ class Worker::Impl {
   const GatewayOptions& options_;
   BrokerLink* const link_;
   asio::io_context& link_io_;
+  GatewayLimits* const limits_;
   asio::io_context io_{1};
   Endpoint endpoint_;
   asio::steady_timer sweep_;
@@ -538,8 +599,8 @@ class Worker::Impl {
 };
 
 Worker::Worker(int index, const GatewayOptions& options, BrokerLink* link,
-               asio::io_context& link_io)
-    : impl_(std::make_unique<Impl>(index, options, link, link_io)) {}
+               asio::io_context& link_io, GatewayLimits* limits)
+    : impl_(std::make_unique<Impl>(index, options, link, link_io, limits)) {}
 Worker::~Worker() = default;
 
 absl::Status Worker::Listen(const std::string& host, uint16_t port,

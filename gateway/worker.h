@@ -31,8 +31,9 @@ class BrokerLink;
 class Worker {
  public:
   // `link` lives on `link_io`'s thread; the worker posts to it there.
+  // `limits` is shared by all workers of the process.
   Worker(int index, const GatewayOptions& options, BrokerLink* link,
-         asio::io_context& link_io);
+         asio::io_context& link_io, GatewayLimits* limits);
   ~Worker();
 
   // Binds host:port (port 0: any free port) with SO_REUSEPORT; *bound gets

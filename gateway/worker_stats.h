@@ -10,11 +10,18 @@
 namespace channel {
 
 // Error codes a client can receive, in reply or as the reason of a close.
-inline constexpr std::array<absl::string_view, 11> kClientErrorCodes = {
+inline constexpr std::array<absl::string_view, 12> kClientErrorCodes = {
     "invalid_json",      "not_an_object",        "unknown_cmd",
     "missing_field",     "invalid_field",        "group_id_too_long",
     "too_many_groups",   "binary_not_supported", "broker_unavailable",
-    "message_too_big",   "publish_failed"};
+    "message_too_big",   "publish_failed",       "rate_limited"};
+
+// Process-wide admission counters shared by all workers. Touched once per
+// connection (accept, open, close), never per message.
+struct GatewayLimits {
+  std::atomic<int64_t> connections{0};         // open WebSocket connections
+  std::atomic<int64_t> pending_handshakes{0};  // accepted, not yet open
+};
 
 // Counters of one worker thread. Written only by that thread (relaxed
 // atomics: no lock, no ordering cost on x86), read by the admin thread.
@@ -24,7 +31,8 @@ struct WorkerStats {
   std::atomic<int64_t> local_groups{0};
   Counter connections_accepted{0};
   Counter connections_closed{0};
-  Counter handshakes_refused{0};
+  Counter handshakes_refused_origin{0};    // not in --allowed_origins
+  Counter handshakes_refused_shutdown{0};  // arrived while shutting down
   Counter joins{0};
   Counter leaves{0};
   Counter messages_received{0};   // client frames
@@ -34,6 +42,9 @@ struct WorkerStats {
   Counter bytes_out{0};
   Counter slow_client_closes{0};
   Counter ping_timeouts{0};
+  Counter rate_limit_closes{0};
+  Counter handshakes_refused_pending{0};  // over --max_pending_handshakes
+  Counter handshakes_refused_full{0};     // over --max_connections
   std::array<Counter, kClientErrorCodes.size()> errors{};
 
   void CountError(absl::string_view code) {

@@ -37,17 +37,19 @@ ip -n "$p-sw" link set lo up
 n=1
 for h in "${hosts[@]}"; do
   ip netns add "$p-$h"
-  ip link add "$p-$h-e" type veth peer name "$p-$h-p"
-  ip link set "$p-$h-e" netns "$p-$h"
-  ip link set "$p-$h-p" netns "$p-sw"
-  ip -n "$p-$h" link set "$p-$h-e" name eth0
+  # Interface names are at most 15 bytes: e<n>-<pid> / p<n>-<pid>.
+  ip link add "e$n-$$" type veth peer name "p$n-$$"
+  ip link set "e$n-$$" netns "$p-$h"
+  ip link set "p$n-$$" netns "$p-sw"
+  ip -n "$p-$h" link set "e$n-$$" name eth0
   ip -n "$p-$h" addr add "10.231.0.$n/24" dev eth0
   ip -n "$p-$h" link set eth0 up
   ip -n "$p-$h" link set lo up
-  ip -n "$p-sw" link set "$p-$h-p" master br0
-  ip -n "$p-sw" link set "$p-$h-p" up
+  ip -n "$p-sw" link set "p$n-$$" master br0
+  ip -n "$p-sw" link set "p$n-$$" up
   n=$((n + 1))
 done
 
+# gw1 is host 2: its switch port is p2-<pid>.
 ip netns exec "$p-client" node --experimental-websocket --no-warnings \
-  "$here/multihost.mjs" "$p" "$broker_bin" "$gateway_bin"
+  "$here/multihost.mjs" "$p" "$broker_bin" "$gateway_bin" "p2-$$"

@@ -27,7 +27,8 @@ start_gateways() {  # start_gateways N THREADS
     local port; port=$(free_port)
     "$build/gateway/ws-gateway" --listen=127.0.0.1 --port="$port" --admin_port=-1 \
       --threads="$2" --broker="127.0.0.1:$bport" --log_level=info \
-      --max_queued_bytes=16777216 2>"$tmp/gw$n.log" &
+      --max_queued_bytes=16777216 --rate_limit_per_sec=0 \
+      --max_pending_handshakes=20000 2>"$tmp/gw$n.log" &
     gw_pids+=($!); pids+=($!)
     wait_log "$tmp/gw$n.log" "broker link up"
     gw_uris+=("ws://127.0.0.1:$port")

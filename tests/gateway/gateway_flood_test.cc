@@ -1,0 +1,168 @@
+// Floods and slow-loris clients against a real gateway: rate limit,
+// connection cap, handshake timeout, pending-handshake cap, oversize headers.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/gateway/gateway_fixture.h"
+#include "tests/support/raw_ws_socket.h"
+#include "tests/support/ws_test_clients.h"
+
+namespace channel::testing {
+namespace {
+
+using std::chrono::seconds;
+
+std::string Ok(int id) { return absl::StrCat("{\"id\":", id, ",\"ok\":true}"); }
+
+// A TCP connection that sends `bytes` (possibly nothing) and then only
+// watches for the server closing it.
+class RawTcp {
+ public:
+  explicit RawTcp(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  }
+  ~RawTcp() { close(fd_); }
+  bool connected() const { return connected_; }
+  void Send(const std::string& bytes) {
+    (void)send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  }
+  // Everything the server sends until it closes, or nullopt on timeout.
+  std::optional<std::string> ReadUntilClosed(std::chrono::milliseconds timeout) {
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    char buf[4096];
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+      const ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0) return out;
+      out.append(buf, n);
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+class GatewayFloodTest : public ::testing::Test {
+ protected:
+  void SetUp() override { broker_ = BrokerProcess::Start(); }
+  BrokerProcess broker_;
+  WsTestClients ws_;
+};
+
+TEST_F(GatewayFloodTest, RateLimitRepliesThenCloses) {
+  GatewayProcess gw = GatewayProcess::Start(
+      broker_.port, {"--rate_limit_per_sec=5", "--rate_limit_burst=5",
+                     "--rate_limit_close_after=20"});
+  const int flooder = ws_.Connect(gw.uri());
+  const int calm = ws_.Connect(gw.uri());
+  ASSERT_GE(flooder, 0);
+  ASSERT_GE(calm, 0);
+  // The burst of 5 passes; the next ones are refused with an error each.
+  for (int i = 1; i <= 10; ++i) {
+    ASSERT_TRUE(ws_.Send(flooder, absl::StrCat(R"({"cmd":"add_group","group_id":"r","id":)", i, "}")));
+  }
+  auto got = ws_.WaitForMessages(flooder, 10);
+  ASSERT_EQ(got.size(), 10u);
+  int ok = 0, limited = 0;
+  for (const auto& m : got) {
+    ok += m.find("\"ok\":true") != std::string::npos;
+    limited += m.find("\"code\":\"rate_limited\"") != std::string::npos;
+  }
+  EXPECT_GE(ok, 5);
+  EXPECT_EQ(ok + limited, 10);
+  EXPECT_GE(limited, 4);
+  // Keeping it up closes the connection with 1008.
+  for (int i = 0; i < 40 && ws_.IsOpen(flooder); ++i) {
+    ws_.Send(flooder, R"({"cmd":"leave_group","group_id":"r"})");
+  }
+  EXPECT_EQ(ws_.WaitClosed(flooder), 1008);
+  EXPECT_EQ(ws_.CloseReason(flooder), "rate limit exceeded");
+  EXPECT_EQ(gw.Metric("channel_gateway_rate_limit_closes_total"), 1);
+  // The calm client never noticed.
+  EXPECT_EQ(ws_.Request(calm, R"({"cmd":"add_group","group_id":"r","id":1})", "1"), Ok(1));
+}
+
+TEST_F(GatewayFloodTest, MaxConnectionsRefusesWith503) {
+  GatewayProcess gw = GatewayProcess::Start(broker_.port, {"--max_connections=3"});
+  std::vector<int> open;
+  for (int i = 0; i < 3; ++i) {
+    open.push_back(ws_.Connect(gw.uri()));
+    ASSERT_GE(open.back(), 0);
+  }
+  EXPECT_LT(ws_.Connect(gw.uri()), 0);
+  EXPECT_EQ(ws_.last_http_status(), 503);
+  size_t from = 0;
+  ws_.Close(open[0]);
+  ASSERT_TRUE(gw.process->WaitForLine("conn [0-9]+ closed", seconds(10), &from));
+  EXPECT_GE(ws_.Connect(gw.uri()), 0);
+  EXPECT_EQ(gw.Metric("channel_gateway_handshakes_refused_total{reason=\"max_connections\"}"), 1);
+}
+
+TEST_F(GatewayFloodTest, SilentConnectionClosedAfterHandshakeTimeout) {
+  GatewayProcess gw = GatewayProcess::Start(broker_.port, {"--handshake_timeout_ms=300"});
+  RawTcp silent(gw.port);
+  ASSERT_TRUE(silent.connected());
+  RawTcp dribbling(gw.port);
+  dribbling.Send("GET / HTTP/1.1\r\nHost: x\r\n");  // never finishes
+  EXPECT_TRUE(silent.ReadUntilClosed(seconds(5)).has_value());
+  EXPECT_TRUE(dribbling.ReadUntilClosed(seconds(5)).has_value());
+  EXPECT_GE(ws_.Connect(gw.uri()), 0);
+  EXPECT_EQ(gw.Metric("channel_gateway_pending_handshakes"), 0);
+}
+
+TEST_F(GatewayFloodTest, PendingHandshakeCapDropsNewcomers) {
+  GatewayProcess gw = GatewayProcess::Start(
+      broker_.port, {"--max_pending_handshakes=2", "--handshake_timeout_ms=10000",
+                     "--threads=1"});
+  auto a = std::make_unique<RawTcp>(gw.port);
+  auto b = std::make_unique<RawTcp>(gw.port);
+  // The third pending connection is dropped at once, long before the
+  // handshake timeout.
+  RawTcp c(gw.port);
+  EXPECT_TRUE(c.ReadUntilClosed(seconds(3)).has_value());
+  EXPECT_EQ(gw.Metric("channel_gateway_handshakes_refused_total{reason=\"max_pending_handshakes\"}"), 1);
+  // Once the idle ones go away (the gateway logs each failed handshake),
+  // real clients get in.
+  size_t from = 0;
+  ASSERT_TRUE(gw.process->WaitForLine("handshake failed", seconds(5), &from));  // c
+  a.reset();
+  b.reset();
+  ASSERT_TRUE(gw.process->WaitForLine("handshake failed", seconds(5), &from));
+  ASSERT_TRUE(gw.process->WaitForLine("handshake failed", seconds(5), &from));
+  EXPECT_EQ(gw.Metric("channel_gateway_pending_handshakes"), 0);
+  EXPECT_GE(ws_.Connect(gw.uri()), 0);
+}
+
+TEST_F(GatewayFloodTest, OversizeHeadersRefused) {
+  GatewayProcess gw = GatewayProcess::Start(broker_.port);
+  RawTcp big(gw.port);
+  big.Send("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+           "X-Filler: " + std::string(64 * 1024, 'f') + "\r\n\r\n");
+  auto reply = big.ReadUntilClosed(seconds(5));
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->rfind("HTTP/1.1 101", 0), std::string::npos) << reply->substr(0, 80);
+  EXPECT_GE(ws_.Connect(gw.uri()), 0);
+}
+
+}  // namespace
+}  // namespace channel::testing
