@@ -2,7 +2,6 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "broker/session.h"
 #include "common/frame_encoder.h"
 
 namespace channel {
@@ -29,7 +28,7 @@ absl::Status Router::ValidateChannels(
   return absl::OkStatus();
 }
 
-absl::Status Router::Subscribe(Session* session,
+absl::Status Router::Subscribe(Subscriber* session,
                                const v1::Subscribe& request) {
   if (absl::Status s = ValidateChannels(request.channels()); !s.ok()) return s;
   size_t new_channels = 0;
@@ -49,7 +48,7 @@ absl::Status Router::Subscribe(Session* session,
   return absl::OkStatus();
 }
 
-absl::Status Router::Unsubscribe(Session* session,
+absl::Status Router::Unsubscribe(Subscriber* session,
                                  const v1::Unsubscribe& request) {
   for (const std::string& channel : request.channels()) {
     index_.Remove(session, channel);
@@ -80,7 +79,7 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request) {
     event->set_channel(channel);
     const SharedFrame frame = EncodeFrame(envelope);
     recipients_.assign(subscribers->begin(), subscribers->end());
-    for (Session* session : recipients_) {
+    for (Subscriber* session : recipients_) {
       if (session->Send(frame)) ++receivers;
     }
   }
@@ -89,6 +88,6 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request) {
   return receivers;
 }
 
-void Router::RemoveAll(Session* session) { index_.RemoveAll(session); }
+void Router::RemoveAll(Subscriber* session) { index_.RemoveAll(session); }
 
 }  // namespace channel

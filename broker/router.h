@@ -9,18 +9,17 @@
 #include "broker/broker_options.h"
 #include "broker/broker_stats.h"
 #include "common/subscription_index.h"
+#include "broker/subscriber.h"
 #include "proto/channel.pb.h"
 
 namespace channel {
-
-class Session;
 
 // Channel routing of one broker: who is subscribed to what, and fan-out of a
 // publish to exactly the current subscribers. Each event is encoded once and
 // the same immutable frame is queued to every subscriber.
 //
-// Owned by the broker's io thread. Sessions are registered by pointer and
-// must call RemoveAll before they are destroyed.
+// Owned by the broker's io thread. Subscribers (sessions) are registered by
+// pointer and must call RemoveAll before they are destroyed.
 class Router {
  public:
   Router(const BrokerOptions& options, BrokerStats* stats);
@@ -29,17 +28,17 @@ class Router {
   // InvalidArgument for an empty or over-long name, ResourceExhausted when
   // the connection would exceed its channel limit. Subscribing twice counts
   // once.
-  absl::Status Subscribe(Session* session, const v1::Subscribe& request);
+  absl::Status Subscribe(Subscriber* session, const v1::Subscribe& request);
 
   // Unsubscribes; channels the session does not have are ignored.
-  absl::Status Unsubscribe(Session* session, const v1::Unsubscribe& request);
+  absl::Status Unsubscribe(Subscriber* session, const v1::Unsubscribe& request);
 
   // Delivers one Event per distinct channel to each subscriber of it, the
   // publisher included. Returns the number of events queued.
   absl::StatusOr<uint64_t> Publish(v1::Publish* request);
 
   // Leaves every channel (connection closed).
-  void RemoveAll(Session* session);
+  void RemoveAll(Subscriber* session);
 
   size_t channel_count() const { return index_.channel_count(); }
   size_t subscription_count() const { return index_.subscription_count(); }
@@ -50,10 +49,10 @@ class Router {
 
   const BrokerOptions& options_;
   BrokerStats* stats_;
-  SubscriptionIndex<Session*> index_;
+  SubscriptionIndex<Subscriber*> index_;
   // Scratch list of a fan-out's recipients: a slow consumer closed during a
   // fan-out leaves the index, which must not change under the iteration.
-  std::vector<Session*> recipients_;
+  std::vector<Subscriber*> recipients_;
 };
 
 }  // namespace channel

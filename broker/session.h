@@ -11,6 +11,7 @@
 
 #include "asio/ip/tcp.hpp"
 #include "asio/steady_timer.hpp"
+#include "broker/subscriber.h"
 #include "common/frame_decoder.h"
 #include "common/frame_encoder.h"
 #include "common/frame_queue.h"
@@ -30,7 +31,8 @@ class BrokerServer;
 // full the session waits for writability. The output queue is bounded by
 // max_queued_bytes: a session past it is closed as a slow consumer, never
 // silently skipped.
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public Subscriber,
+                public std::enable_shared_from_this<Session> {
  public:
   Session(asio::ip::tcp::socket socket, uint64_t id, BrokerServer* server);
 
@@ -40,7 +42,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Queues `frame` for writing. Returns false (and queues nothing) when the
   // session is closing, or when this frame would exceed the output bound, in
   // which case the session is closed with SLOW_CONSUMER.
-  bool Send(const SharedFrame& frame);
+  bool Send(const SharedFrame& frame) override;
 
   // Sends an Error with `code` and closes after it is written (or after a
   // short grace period if the peer does not read). Leaves every channel at

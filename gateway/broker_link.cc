@@ -1,6 +1,5 @@
 #include "gateway/broker_link.h"
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
 #include "common/logging.h"
@@ -116,20 +115,22 @@ void BrokerLink::Publish(const std::string* group, std::string message,
 
 void BrokerLink::OnEvent(v1::Event& event) {
   ++events_received_;
-  const std::string& channel = event.channel();
   Delivery delivery;
   uint64_t mask = 0;
-  if (channel == kBroadcastChannel) {
-    delivery.to_all = true;
-    mask = workers_.size() >= 64 ? ~uint64_t{0}
-                                 : (uint64_t{1} << workers_.size()) - 1;
-  } else if (absl::StartsWith(channel, kGroupChannelPrefix)) {
-    delivery.group = channel.substr(sizeof(kGroupChannelPrefix) - 1);
-    auto it = groups_.find(delivery.group);
-    if (it == groups_.end()) return;  // last member left meanwhile
-    mask = it->second.worker_mask;
-  } else {
-    return;
+  switch (ParseBrokerChannel(event.channel(), &delivery.group)) {
+    case ChannelKind::kBroadcast:
+      delivery.to_all = true;
+      mask = workers_.size() >= 64 ? ~uint64_t{0}
+                                   : (uint64_t{1} << workers_.size()) - 1;
+      break;
+    case ChannelKind::kGroup: {
+      auto it = groups_.find(delivery.group);
+      if (it == groups_.end()) return;  // last member left meanwhile
+      mask = it->second.worker_mask;
+      break;
+    }
+    case ChannelKind::kOther:
+      return;
   }
   if (event.meta().origin() == gateway_id_) {
     delivery.exclude.assign(event.meta().exclude().begin(),

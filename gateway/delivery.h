@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+
 namespace channel {
 
 // One broker event on its way from the broker link to a worker. The payload
@@ -22,6 +25,19 @@ struct Delivery {
 // Broker channel names used by the gateway (docs/CLIENT-PROTOCOL.md).
 inline constexpr const char kGroupChannelPrefix[] = "group:";
 inline constexpr const char kBroadcastChannel[] = "all";
+
+enum class ChannelKind { kGroup, kBroadcast, kOther };
+
+// Classifies a broker channel name; for kGroup, *group gets the group id.
+inline ChannelKind ParseBrokerChannel(absl::string_view channel,
+                                      std::string* group) {
+  if (channel == kBroadcastChannel) return ChannelKind::kBroadcast;
+  if (absl::ConsumePrefix(&channel, kGroupChannelPrefix)) {
+    group->assign(channel.data(), channel.size());
+    return ChannelKind::kGroup;
+  }
+  return ChannelKind::kOther;
+}
 
 }  // namespace channel
 

@@ -10,6 +10,8 @@
 #include <regex>
 #include <stdexcept>
 
+#include "gtest/gtest.h"
+
 namespace channel::testing {
 
 std::unique_ptr<DaemonProcess> DaemonProcess::Start(
@@ -47,6 +49,17 @@ DaemonProcess::~DaemonProcess() {
     Wait(std::chrono::seconds(10));
   }
   if (reader_.joinable()) reader_.join();
+  // A sanitizer report from the daemon fails the test that ran it, even if
+  // the test got everything else it waited for.
+  for (const std::string& line : lines_) {
+    if (line.find("ERROR: AddressSanitizer") != std::string::npos ||
+        line.find("ERROR: LeakSanitizer") != std::string::npos ||
+        line.find("WARNING: ThreadSanitizer") != std::string::npos ||
+        line.find("runtime error:") != std::string::npos) {
+      ADD_FAILURE() << "sanitizer report from the daemon:\n" << Output();
+      break;
+    }
+  }
 }
 
 void DaemonProcess::ReadLoop(int fd) {

@@ -1,0 +1,22 @@
+#ifndef CHANNEL_BROKER_SUBSCRIBER_H_
+#define CHANNEL_BROKER_SUBSCRIBER_H_
+
+#include "common/frame_encoder.h"
+
+namespace channel {
+
+// What the Router delivers to: a Session in the daemon, a fake in the fuzz
+// target and tests.
+class Subscriber {
+ public:
+  virtual ~Subscriber() = default;
+
+  // Queues `frame`. False when nothing was queued (closing, or closed now
+  // for exceeding its output bound). May remove the subscriber from the
+  // Router's index; the Router copes.
+  virtual bool Send(const SharedFrame& frame) = 0;
+};
+
+}  // namespace channel
+
+#endif  // CHANNEL_BROKER_SUBSCRIBER_H_

@@ -1,0 +1,35 @@
+// libFuzzer target: a WebSocket text frame from a client. Command parsing
+// and validation, and the reply built from its outcome, which must always be
+// valid JSON of bounded size.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "gateway/command.h"
+#include "rapidjson/document.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const absl::string_view text(reinterpret_cast<const char*>(data), size);
+  channel::CommandLimits limits;
+  limits.max_group_id_bytes = 16;
+  channel::Command command;
+  channel::CommandError error;
+  std::string reply;
+  if (channel::ParseCommand(text, limits, &command, &error)) {
+    if (command.group_id.size() > limits.max_group_id_bytes) std::abort();
+    if (command.type != channel::Command::Type::kSendToAll &&
+        command.group_id.empty()) {
+      std::abort();
+    }
+    if (!command.id_json.empty()) reply = channel::OkReply(command.id_json);
+  } else {
+    if (error.code.empty() || error.message.size() > 200) std::abort();
+    reply = channel::ErrorReply(error.id_json, error.code, error.message);
+  }
+  if (!reply.empty()) {
+    rapidjson::Document doc;
+    doc.Parse(reply.data(), reply.size());
+    if (doc.HasParseError() || !doc.IsObject() || reply.size() > 400) std::abort();
+  }
+  return 0;
+}
