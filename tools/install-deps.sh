@@ -18,6 +18,7 @@ test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev libhiredis-dev
   redis-server procps iproute2 curl ca-certificates chromium
   docker.io docker-compose debootstrap iptables
+  clang libclang-rt-14-dev
 )
 
 want=("${build_pkgs[@]}")

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: unit, integration
-# (real daemons on loopback), the headless-Chromium seed test, and the
+# (real daemons on loopback), the headless-Chromium seed test, the
 # deployment tests (Kubernetes schemas and drift, network namespaces,
-# docker-compose with a Docker daemon started here if none runs).
+# docker-compose with a Docker daemon started here if none runs), then the
+# ASan+UBSan and TSan builds (tools/test-sanitizers.sh) and the fuzz targets
+# (corpus replay plus a short fuzzing run each, tools/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
@@ -10,5 +12,7 @@ tools/build.sh
 for dir in tests/browser tests/deploy; do
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 done
-cd "${BUILD_DIR:-build}"
-ctest --output-on-failure -j"$(nproc)" --timeout 300
+(cd "${BUILD_DIR:-build}" && ctest --output-on-failure -j"$(nproc)" --timeout 300)
+tools/test-sanitizers.sh
+tools/fuzz.sh all 0     # replay the seed corpora
+tools/fuzz.sh all 20    # then fuzz each target briefly

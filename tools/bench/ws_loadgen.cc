@@ -468,7 +468,13 @@ int Churn(const std::vector<std::string>& uris, const std::vector<int>& gw_pids,
   const auto t0 = Clock::now();
   int started = 0, finished = 0;
   std::vector<int> active;
+  const auto deadline = t0 + std::chrono::seconds(300);
   while (finished < cycles) {
+    if (Clock::now() > deadline) {
+      std::fprintf(stderr, "churn: only %d of %d cycles finished in 300 s\n",
+                   finished, cycles);
+      return 1;
+    }
     while (started < cycles && static_cast<int>(active.size()) < kParallel) {
       active.push_back(g.Open(uris[started % uris.size()]));
       ++started;
@@ -476,18 +482,25 @@ int Churn(const std::vector<std::string>& uris, const std::vector<int>& gw_pids,
     g.io().run_one_for(std::chrono::milliseconds(10));
     for (size_t k = 0; k < active.size();) {
       auto& c = *g.conns_[active[k]];
-      if (c.open && c.acks == 0 && !c.closed && c.received == 0) {
-        g.Send(active[k], absl::StrCat(R"({"cmd":"add_group","group_id":"churn)",
-                                       active[k] % 100, R"(","id":1})"));
-        c.received = 1;  // join sent
-      } else if (c.acks >= 1 && c.open) {
+      // c.received is the cycle's stage: 0 connecting, 1 joined (waiting for
+      // the ack), 2 sent (waiting for the ack), 3 closing.
+      const std::string group = absl::StrCat("churn", active[k] % 100);
+      if (c.open && c.received == 0) {
+        g.Send(active[k], absl::StrCat(R"({"cmd":"add_group","group_id":")",
+                                       group, R"(","id":1})"));
+        c.received = 1;
+      } else if (c.open && c.received == 1 && c.acks >= 1) {
+        g.Send(active[k], absl::StrCat(R"({"cmd":"send_to_group","group_id":")",
+                                       group, R"(","message":"m","id":2})"));
+        c.received = 2;
+      } else if (c.open && c.received == 2 && c.acks >= 2) {
         if (active[k] % 2 == 0) {
           g.Close(active[k]);
         } else {
           std::error_code ec;
           c.con->get_raw_socket().close(ec);  // abrupt
         }
-        c.acks = -1000;
+        c.received = 3;
       }
       if (c.closed) {
         c.con.reset();
@@ -501,12 +514,16 @@ int Churn(const std::vector<std::string>& uris, const std::vector<int>& gw_pids,
   }
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   const ServerSample after = Sample(gw_pids, broker_pid);
-  std::printf("churn %d cycles (connect, join, close; half abrupt) in %.2f s = "
+  std::printf("churn %d cycles (connect, join, send, close; half abrupt) in %.2f s = "
               "%.0f cycles/s; gateway cpu %.2f s (%.0f us per cycle); rss %" PRId64
               " -> %" PRId64 " KiB\n",
               cycles, secs, cycles / secs, after.gateway_cpu - before.gateway_cpu,
               (after.gateway_cpu - before.gateway_cpu) * 1e6 / cycles,
               before.gateway_rss_kib, after.gateway_rss_kib);
+  if (g.failed_count_ > 0) {
+    std::fprintf(stderr, "churn: %d connections failed\n", g.failed_count_);
+    return 1;
+  }
   return 0;
 }
 

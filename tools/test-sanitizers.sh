@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sanitizer runs (part of tools/test-all.sh):
+#   build-asan: ASan + UBSan, the whole test suite (except the compose test,
+#               which builds its own images and runs nothing from this build)
+#   build-tsan: TSan, the multi-threaded integration tests (gateways run
+#               several worker threads; the test clients run their own)
+# Every finding is fatal (-fno-sanitize-recover=all) and a daemon's report
+# fails the test that ran it. No suppressions.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+echo "== ASan + UBSan: building" >&2
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCHANNEL_SANITIZE=address,undefined >/dev/null
+cmake --build build-asan -j"$jobs" >/dev/null
+echo "== ASan + UBSan: every test" >&2
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 \
+  ctest --output-on-failure -j"$jobs" --timeout 300 -E 'deploy_compose|_benchmark_smoke')
+
+echo "== TSan: building" >&2
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCHANNEL_SANITIZE=thread >/dev/null
+cmake --build build-tsan -j"$jobs" --target channel-broker ws-gateway ws-loadgen \
+  broker_integration_test gateway_integration_test >/dev/null
+echo "== TSan: multi-threaded integration tests" >&2
+(cd build-tsan && ctest --output-on-failure -j"$jobs" --timeout 300 \
+  -R '^(Broker|Gateway)[A-Za-z]*Test\.|^Inputs/(Broker|Gateway)')
