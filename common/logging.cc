@@ -3,10 +3,25 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/stubs/logging.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
 namespace channel {
+namespace {
+
+// libprotobuf's own messages (e.g. a rejected field) go to our log at debug
+// level: they are caused by peers' input and must not flood it.
+void ProtobufLogHandler(google::protobuf::LogLevel level, const char* filename,
+                        int line, const std::string& message) {
+  if (level >= google::protobuf::LOGLEVEL_FATAL) {
+    spdlog::critical("libprotobuf {}:{}: {}", filename, line, message);
+  } else {
+    spdlog::debug("libprotobuf {}:{}: {}", filename, line, message);
+  }
+}
+
+}  // namespace
 
 absl::Status InitLogging(absl::string_view program, absl::string_view level) {
   const auto parsed = spdlog::level::from_str(std::string(level));
@@ -23,6 +38,7 @@ absl::Status InitLogging(absl::string_view program, absl::string_view level) {
   // lines are flushed by the OS buffer as usual (stderr is unbuffered anyway).
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(std::move(logger));
+  google::protobuf::SetLogHandler(&ProtobufLogHandler);
   return absl::OkStatus();
 }
 

@@ -30,6 +30,10 @@ struct GatewayOptions {
 
   std::vector<std::string> allowed_origins;  // empty: any origin
 
+  // wss: PEM certificate chain and private key; both empty: plain ws.
+  std::string tls_cert;
+  std::string tls_key;
+
   // Floods and slow-loris clients.
   double rate_limit_per_sec = 200;   // messages per connection; 0: no limit
   double rate_limit_burst = 400;

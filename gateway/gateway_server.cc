@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_format.h"
 #include "asio/post.hpp"
+#include "asio/ssl/context.hpp"
 #include "common/logging.h"
 #include "common/prometheus_text.h"
 
@@ -29,14 +30,34 @@ GatewayServer::GatewayServer(asio::io_context& link_io, GatewayOptions options)
     : link_io_(link_io),
       options_(std::move(options)),
       link_(link_io, WithName(options_.broker, RandomId()), RandomId()),
-      grace_timer_(link_io) {
-  for (int i = 0; i < options_.threads; ++i) {
-    workers_.push_back(
-        std::make_unique<Worker>(i, options_, &link_, link_io_, &limits_));
+      grace_timer_(link_io) {}
+
+// Builds the wss context from --tls_cert/--tls_key; leaves *out null for ws.
+static absl::Status LoadTls(const GatewayOptions& options,
+                            std::shared_ptr<asio::ssl::context>* out) {
+  if (options.tls_cert.empty() && options.tls_key.empty()) return absl::OkStatus();
+  if (options.tls_cert.empty() || options.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
   }
-  std::vector<Worker*> raw;
-  for (auto& w : workers_) raw.push_back(w.get());
-  link_.SetWorkers(std::move(raw));
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  std::error_code ec;
+  ctx->set_options(asio::ssl::context::default_workarounds |
+                       asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                       asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                       asio::ssl::context::single_dh_use,
+                   ec);
+  ctx->use_certificate_chain_file(options.tls_cert, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--tls_cert %s: %s", options.tls_cert, ec.message()));
+  }
+  ctx->use_private_key_file(options.tls_key, asio::ssl::context::pem, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--tls_key %s: %s", options.tls_key, ec.message()));
+  }
+  *out = std::move(ctx);
+  return absl::OkStatus();
 }
 
 GatewayServer::~GatewayServer() {
@@ -47,6 +68,14 @@ GatewayServer::~GatewayServer() {
 }
 
 absl::Status GatewayServer::Start() {
+  if (absl::Status s = LoadTls(options_, &tls_); !s.ok()) return s;
+  for (int i = 0; i < options_.threads; ++i) {
+    workers_.push_back(
+        std::make_unique<Worker>(i, options_, &link_, link_io_, &limits_, tls_));
+  }
+  std::vector<Worker*> raw;
+  for (auto& w : workers_) raw.push_back(w.get());
+  link_.SetWorkers(std::move(raw));
   uint16_t port = options_.port;
   for (auto& worker : workers_) {
     uint16_t bound = 0;

@@ -26,8 +26,8 @@ class GatewayServer {
   GatewayServer(asio::io_context& link_io, GatewayOptions options);
   ~GatewayServer();
 
-  // Binds the WebSocket port on every worker, starts their threads and the
-  // broker link.
+  // Loads the TLS certificate (with --tls_cert), binds the WebSocket port on
+  // every worker, starts their threads and the broker link.
   absl::Status Start();
   uint16_t port() const { return port_; }
   const std::string& gateway_id() const { return link_.gateway_id(); }
@@ -48,6 +48,7 @@ class GatewayServer {
   const GatewayOptions options_;
   BrokerLink link_;
   GatewayLimits limits_;
+  std::shared_ptr<asio::ssl::context> tls_;  // null: plain ws
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;

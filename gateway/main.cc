@@ -43,6 +43,10 @@ ABSL_FLAG(uint32_t, shutdown_grace_ms, 10000,
           "On SIGTERM, wait this long for clients to close before exiting.");
 ABSL_FLAG(std::string, allowed_origins, "",
           "Comma-separated Origin values allowed to connect (empty: any).");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain for wss on the WebSocket port (with "
+          "--tls_key). Empty: plain ws.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
 ABSL_FLAG(double, rate_limit_per_sec, 200,
           "Messages per second one connection may send (token bucket; 0: no "
           "limit). Over it, messages are refused with rate_limited.");
@@ -101,6 +105,8 @@ int main(int argc, char** argv) {
       std::chrono::milliseconds(absl::GetFlag(FLAGS_pong_timeout_ms));
   options.shutdown_grace =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms));
+  options.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key = absl::GetFlag(FLAGS_tls_key);
   options.rate_limit_per_sec = absl::GetFlag(FLAGS_rate_limit_per_sec);
   options.rate_limit_burst = absl::GetFlag(FLAGS_rate_limit_burst);
   options.rate_limit_close_after = absl::GetFlag(FLAGS_rate_limit_close_after);
@@ -151,7 +157,8 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", s.message());
     return 1;
   }
-  spdlog::info("listening on {}:{}", options.listen_host, gateway.port());
+  spdlog::info("listening on {}:{} ({})", options.listen_host, gateway.port(),
+               options.tls_cert.empty() ? "ws" : "wss");
 
   channel::AdminServer admin(
       link_io, {[&gateway] { return gateway.NotReadyReason(); },

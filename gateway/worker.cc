@@ -1,10 +1,12 @@
 #include "gateway/worker.h"
 
 #include <websocketpp/concurrency/none.hpp>
+#include <websocketpp/config/asio.hpp>
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
 
 #include <chrono>
+#include <type_traits>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -27,25 +29,30 @@ struct ConnectionData {
   uint64_t id = 0;
   bool closing = false;
   bool pending_counted = false;  // counted in GatewayLimits::pending_handshakes
+  bool slot_counted = false;     // holds one of GatewayLimits::connections
   int refused_in_row = 0;        // messages refused by the rate limit
   TokenBucket bucket{0, 0, {}};
   Clock::time_point last_seen;
   Clock::time_point close_deadline;
 };
 
-// websocketpp over Asio for one thread: no locks, no strands.
-struct WorkerConfig : public websocketpp::config::asio {
-  typedef WorkerConfig type;
-  typedef websocketpp::config::asio base;
+// websocketpp over Asio for one thread: no locks, no strands. `Base` is
+// websocketpp's asio (plain TCP) or asio_tls config; `Socket` its socket
+// policy.
+template <typename Base, typename Socket>
+struct WorkerConfigT : public Base {
+  typedef WorkerConfigT type;
+  typedef Base base;
   typedef websocketpp::concurrency::none concurrency_type;
   typedef websocketpp::log::basic<concurrency_type, websocketpp::log::elevel>
       elog_type;
   typedef websocketpp::log::basic<concurrency_type, websocketpp::log::alevel>
       alog_type;
-  struct transport_config : public base::transport_config {
-    typedef type::concurrency_type concurrency_type;
-    typedef type::alog_type alog_type;
-    typedef type::elog_type elog_type;
+  struct transport_config : public Base::transport_config {
+    typedef typename type::concurrency_type concurrency_type;
+    typedef typename type::alog_type alog_type;
+    typedef typename type::elog_type elog_type;
+    typedef Socket socket_type;
     static bool const enable_multithreading = false;
   };
   typedef websocketpp::transport::asio::endpoint<transport_config>
@@ -56,11 +63,12 @@ struct WorkerConfig : public websocketpp::config::asio {
   static const long timeout_close_handshake = 3000;
 };
 
-using Endpoint = websocketpp::server<WorkerConfig>;
-using Connection = Endpoint::connection_type;
-using ConnectionPtr = Endpoint::connection_ptr;
-using MessagePtr = Endpoint::message_ptr;
-using Message = WorkerConfig::message_type;
+using PlainConfig =
+    WorkerConfigT<websocketpp::config::asio,
+                  websocketpp::transport::asio::basic_socket::endpoint>;
+using TlsConfig =
+    WorkerConfigT<websocketpp::config::asio_tls,
+                  websocketpp::transport::asio::tls_socket::endpoint>;
 namespace close_code = websocketpp::close::status;
 
 // Longest interval between sweeps (close deadlines, pings).
@@ -68,16 +76,45 @@ constexpr std::chrono::milliseconds kMaxSweepTick{500};
 
 }  // namespace
 
+// The worker's interface to its implementation, one per transport.
 class Worker::Impl {
  public:
-  Impl(int index, const GatewayOptions& options, BrokerLink* link,
-       asio::io_context& link_io, GatewayLimits* limits)
-      : worker_index_(index),
-        options_(options),
+  virtual ~Impl() = default;
+  virtual absl::Status Listen(const std::string& host, uint16_t port,
+                              uint16_t* bound) = 0;
+  virtual void Run() = 0;
+  virtual void Stop() = 0;
+  virtual void PostDeliveries(std::vector<Delivery> batch) = 0;
+  virtual void PostShutdown(std::function<void()> on_idle) = 0;
+
+  WorkerStats stats_;
+  int worker_index_ = 0;
+};
+
+namespace {
+
+template <typename Config>
+class WorkerImpl : public Worker::Impl {
+ public:
+  using Endpoint = websocketpp::server<Config>;
+  using Connection = typename Endpoint::connection_type;
+  using ConnectionPtr = typename Endpoint::connection_ptr;
+  using MessagePtr = typename Endpoint::message_ptr;
+  using Message = typename Config::message_type;
+
+  WorkerImpl(int index, const GatewayOptions& options, BrokerLink* link,
+             asio::io_context& link_io, GatewayLimits* limits,
+             std::shared_ptr<asio::ssl::context> tls)
+      : options_(options),
         link_(link),
         link_io_(link_io),
         limits_(limits),
         sweep_(io_) {
+    worker_index_ = index;
+    if constexpr (std::is_same_v<Config, TlsConfig>) {
+      endpoint_.set_tls_init_handler(
+          [tls](websocketpp::connection_hdl) { return tls; });
+    }
     endpoint_.clear_access_channels(websocketpp::log::alevel::all);
     endpoint_.clear_error_channels(websocketpp::log::elevel::all);
     std::error_code ec;
@@ -94,6 +131,7 @@ class Worker::Impl {
       auto con = Lock(hdl);
       if (!con) return;
       EndPending(con);
+      ReleaseSlot(con);
       spdlog::debug("handshake failed: {}", con->get_ec().message());
     });
     endpoint_.set_listen_backlog(1024);
@@ -128,7 +166,7 @@ class Worker::Impl {
   }
 
   absl::Status Listen(const std::string& host, uint16_t port,
-                      uint16_t* bound) {
+                      uint16_t* bound) override {
     std::error_code ec;
     const auto address = asio::ip::make_address(host, ec);
     if (ec) {
@@ -146,22 +184,22 @@ class Worker::Impl {
     return absl::OkStatus();
   }
 
-  void Run() {
+  void Run() override {
     next_ping_ = Clock::now() + options_.ping_interval;
     ArmSweep();
     auto guard = asio::make_work_guard(io_);
     io_.run();
   }
 
-  void Stop() { io_.stop(); }
+  void Stop() override { io_.stop(); }
 
-  void PostDeliveries(std::vector<Delivery> batch) {
+  void PostDeliveries(std::vector<Delivery> batch) override {
     asio::post(io_, [this, batch = std::move(batch)]() mutable {
       Deliver(batch);
     });
   }
 
-  void PostShutdown(std::function<void()> on_idle) {
+  void PostShutdown(std::function<void()> on_idle) override {
     asio::post(io_, [this, on_idle = std::move(on_idle)]() mutable {
       shutting_down_ = true;
       on_idle_ = std::move(on_idle);
@@ -175,9 +213,6 @@ class Worker::Impl {
       MaybeIdle();
     });
   }
-
-  WorkerStats stats_;
-  const int worker_index_;
 
  private:
   ConnectionPtr Lock(websocketpp::connection_hdl hdl) {
@@ -198,6 +233,13 @@ class Worker::Impl {
     }
   }
 
+  void ReleaseSlot(const ConnectionPtr& con) {
+    if (con && con->slot_counted) {
+      con->slot_counted = false;
+      limits_->connections.fetch_sub(1);
+    }
+  }
+
   void EndPending(const ConnectionPtr& con) {
     if (con && con->pending_counted) {
       con->pending_counted = false;
@@ -213,12 +255,16 @@ class Worker::Impl {
       Bump(stats_.handshakes_refused_shutdown);
       return false;
     }
-    if (limits_->connections.load() >= options_.max_connections) {
+    // Reserve the connection's slot before the 101 goes out, so a client
+    // that sees its upgrade complete is already counted.
+    if (limits_->connections.fetch_add(1) >= options_.max_connections) {
+      limits_->connections.fetch_sub(1);
       Bump(stats_.handshakes_refused_full);
       con->set_status(websocketpp::http::status_code::service_unavailable);
       con->set_body("too many connections\n");
       return false;
     }
+    con->slot_counted = true;
     if (!options_.allowed_origins.empty()) {
       const std::string origin = con->get_origin();
       bool allowed = false;
@@ -227,6 +273,7 @@ class Worker::Impl {
         Bump(stats_.handshakes_refused_origin);
         con->set_status(websocketpp::http::status_code::forbidden);
         con->set_body("origin not allowed\n");
+        ReleaseSlot(con);
         spdlog::info("refused handshake from origin '{}'",
                      origin.substr(0, 128));
         return false;
@@ -239,7 +286,6 @@ class Worker::Impl {
     auto con = Lock(hdl);
     if (!con) return;
     EndPending(con);
-    limits_->connections.fetch_add(1);
     con->bucket = TokenBucket(options_.rate_limit_per_sec,
                               options_.rate_limit_burst, Clock::now());
     con->id = (uint64_t(worker_index_) << 48) | next_conn_++;
@@ -259,7 +305,7 @@ class Worker::Impl {
     if (!con || con->id == 0) return;
     if (conns_.erase(con->id) == 0) return;
     LeaveAll(con.get());
-    limits_->connections.fetch_sub(1);
+    ReleaseSlot(con);
     stats_.connections.fetch_sub(1, std::memory_order_relaxed);
     Bump(stats_.connections_closed);
     if (con->get_remote_close_code() == close_code::message_too_big ||
@@ -478,7 +524,7 @@ class Worker::Impl {
       }
       for (Segment& segment : segments) {
         auto msg = std::make_shared<Message>(
-            WorkerConfig::con_msg_manager_type::ptr(),
+            typename Config::con_msg_manager_type::ptr(),
             websocketpp::frame::opcode::text, 0);
         msg->get_raw_payload().swap(segment.frames);
         msg->set_prepared(true);
@@ -598,9 +644,19 @@ class Worker::Impl {
   std::vector<Connection*> recipients_;
 };
 
+}  // namespace
+
 Worker::Worker(int index, const GatewayOptions& options, BrokerLink* link,
-               asio::io_context& link_io, GatewayLimits* limits)
-    : impl_(std::make_unique<Impl>(index, options, link, link_io, limits)) {}
+               asio::io_context& link_io, GatewayLimits* limits,
+               std::shared_ptr<asio::ssl::context> tls) {
+  if (tls) {
+    impl_ = std::make_unique<WorkerImpl<TlsConfig>>(index, options, link,
+                                                    link_io, limits, tls);
+  } else {
+    impl_ = std::make_unique<WorkerImpl<PlainConfig>>(index, options, link,
+                                                      link_io, limits, nullptr);
+  }
+}
 Worker::~Worker() = default;
 
 absl::Status Worker::Listen(const std::string& host, uint16_t port,

@@ -9,6 +9,10 @@
 
 #include "absl/status/status.h"
 #include "asio/io_context.hpp"
+
+namespace asio::ssl {
+class context;
+}  // namespace asio::ssl
 #include "gateway/delivery.h"
 #include "gateway/gateway_options.h"
 #include "gateway/worker_stats.h"
@@ -31,9 +35,11 @@ class BrokerLink;
 class Worker {
  public:
   // `link` lives on `link_io`'s thread; the worker posts to it there.
-  // `limits` is shared by all workers of the process.
+  // `limits` is shared by all workers of the process. With `tls`, the
+  // worker speaks wss (TLS with that context) instead of ws.
   Worker(int index, const GatewayOptions& options, BrokerLink* link,
-         asio::io_context& link_io, GatewayLimits* limits);
+         asio::io_context& link_io, GatewayLimits* limits,
+         std::shared_ptr<asio::ssl::context> tls);
   ~Worker();
 
   // Binds host:port (port 0: any free port) with SO_REUSEPORT; *bound gets
@@ -53,8 +59,9 @@ class Worker {
   WorkerStats& stats();
   int index() const;
 
- private:
   class Impl;
+
+ private:
   std::unique_ptr<Impl> impl_;
 };
 

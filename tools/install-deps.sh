@@ -12,13 +12,13 @@ build_pkgs=(
   build-essential cmake pkg-config
   libasio-dev libwebsocketpp-dev
   libprotobuf-dev protobuf-compiler
-  libabsl-dev libspdlog-dev libfmt-dev rapidjson-dev
+  libabsl-dev libspdlog-dev libfmt-dev rapidjson-dev libssl-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev libhiredis-dev
   redis-server procps iproute2 curl ca-certificates chromium
   docker.io docker-compose debootstrap iptables
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev openssl
 )
 
 want=("${build_pkgs[@]}")

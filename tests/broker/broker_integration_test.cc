@@ -240,6 +240,22 @@ INSTANTIATE_TEST_SUITE_P(
                     "php_codec", "PHP serialize()"}),
     [](const auto& info) { return std::string(info.param.name); });
 
+// Found by the fuzz targets: with `string` fields, every invalid UTF-8 name
+// made libprotobuf log an ERROR line, so any client could flood the log.
+// Names are bytes now: accepted, routed, and nothing logged.
+TEST(BrokerIntegrationTest, NonUtf8ChannelNamesAreBytesAndLogNothing) {
+  BrokerProcess broker = BrokerProcess::Start();
+  TestBrokerClient a(broker.port);
+  ASSERT_TRUE(a.WaitConnected());
+  const std::string name("\xff\xfe\xc3(", 4);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(a.Subscribe({name}).ok());
+  EXPECT_EQ(*a.Publish(name, "bin"), 1u);
+  auto events = a.WaitForEvents(1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].channel, name);
+  EXPECT_EQ(broker.process->Output().find("libprotobuf"), std::string::npos);
+}
+
 TEST(BrokerIntegrationTest, RequestLimitsAnswerWithoutClosing) {
   BrokerProcess broker = BrokerProcess::Start(
       {"--max_channel_name_bytes=8", "--max_channels_per_connection=2"});
