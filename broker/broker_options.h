@@ -15,8 +15,8 @@ struct BrokerOptions {
   uint16_t port = 2206;
   std::string auth_token;  // empty: no authentication
 
-  uint32_t max_frame_bytes = 16 << 20;        // total frame length
-  size_t max_queued_bytes = 32 << 20;         // per connection output queue
+  uint32_t max_frame_bytes = 16 << 20;  // total frame length
+  size_t max_queued_bytes = 32 << 20;   // per connection output queue
   size_t max_channel_name_bytes = 256;
   size_t max_channels_per_connection = 10000;
   size_t max_connections = 100000;

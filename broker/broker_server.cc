@@ -5,8 +5,8 @@
 #include "absl/strings/str_format.h"
 #include "asio/post.hpp"
 #include "broker/session.h"
-#include "common/prometheus_text.h"
 #include "common/logging.h"
+#include "common/prometheus_text.h"
 
 namespace channel {
 namespace {
@@ -40,9 +40,9 @@ absl::Status BrokerServer::Listen() {
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return absl::UnavailableError(absl::StrFormat(
-        "listen on %s:%d: %s", options_.listen_host, options_.port,
-        ec.message()));
+    return absl::UnavailableError(absl::StrFormat("listen on %s:%d: %s",
+                                                  options_.listen_host,
+                                                  options_.port, ec.message()));
   }
   port_ = acceptor_.local_endpoint(ec).port();
   DoAccept();

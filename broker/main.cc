@@ -9,7 +9,6 @@
 #include "common/admin/admin_server.h"
 #include "common/flags_env.h"
 #include "common/logging.h"
-#include "common/logging.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0", "Address to listen on for clients.");
 ABSL_FLAG(uint16_t, port, 2206, "TCP port for clients (0: any free port).");
@@ -56,9 +55,11 @@ int main(int argc, char** argv) {
       "Every flag can also be set as CHANNEL_<FLAG_NAME> in the environment,\n"
       "e.g. CHANNEL_AUTH_TOKEN. Flags may be written --auth-token or "
       "--auth_token.");
-  if (absl::Status s = channel::InitLogging("broker", absl::GetFlag(FLAGS_log_level));
+  if (absl::Status s =
+          channel::InitLogging("broker", absl::GetFlag(FLAGS_log_level));
       !s.ok()) {
-    std::fprintf(stderr, "channel-broker: %s\n", std::string(s.message()).c_str());
+    std::fprintf(stderr, "channel-broker: %s\n",
+                 std::string(s.message()).c_str());
     return 1;
   }
 
@@ -104,9 +105,9 @@ int main(int argc, char** argv) {
         options.listen_host, broker.port());
   }
 
-  channel::AdminServer admin(
-      io, {[&broker] { return broker.NotReadyReason(); },
-           [&broker] { return broker.RenderMetrics(); }});
+  channel::AdminServer admin(io,
+                             {[&broker] { return broker.NotReadyReason(); },
+                              [&broker] { return broker.RenderMetrics(); }});
   const int32_t admin_port = absl::GetFlag(FLAGS_admin_port);
   if (admin_port >= 0) {
     if (absl::Status s = admin.Listen(absl::GetFlag(FLAGS_admin_listen),

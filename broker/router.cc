@@ -19,10 +19,9 @@ absl::Status Router::ValidateChannels(
       return absl::InvalidArgumentError("empty channel name");
     }
     if (channel.size() > options_.max_channel_name_bytes) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("channel name of ", channel.size(),
-                       " bytes exceeds the limit of ",
-                       options_.max_channel_name_bytes));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "channel name of ", channel.size(), " bytes exceeds the limit of ",
+          options_.max_channel_name_bytes));
     }
   }
   return absl::OkStatus();

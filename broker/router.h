@@ -8,8 +8,8 @@
 #include "absl/status/statusor.h"
 #include "broker/broker_options.h"
 #include "broker/broker_stats.h"
-#include "common/subscription_index.h"
 #include "broker/subscriber.h"
+#include "common/subscription_index.h"
 #include "proto/channel.pb.h"
 
 namespace channel {

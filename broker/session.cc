@@ -38,8 +38,8 @@ Session::Session(asio::ip::tcp::socket socket, uint64_t id,
       decoder_(server->options().max_frame_bytes) {
   std::error_code ec;
   const auto remote = socket_.remote_endpoint(ec);
-  peer_ = ec ? "unknown" : absl::StrCat(remote.address().to_string(), ":",
-                                        remote.port());
+  peer_ = ec ? "unknown"
+             : absl::StrCat(remote.address().to_string(), ":", remote.port());
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
 }
 
@@ -245,8 +245,8 @@ void Session::Reply(const v1::Envelope& envelope) {
 
 void Session::ReplyError(v1::Error::Code code, absl::string_view message,
                          uint64_t request_id, absl::string_view kind) {
-  ++server_->stats().errors_by_kind[kind.empty() ? CodeKind(code)
-                                                 : std::string(kind)];
+  ++server_->stats()
+        .errors_by_kind[kind.empty() ? CodeKind(code) : std::string(kind)];
   Reply(MakeError(code, message, request_id));
 }
 
@@ -319,8 +319,8 @@ void Session::WriteNow() {
 void Session::Close(v1::Error::Code code, absl::string_view reason,
                     bool drop_queued, absl::string_view kind) {
   if (closing_ || finished_) return;
-  ++server_->stats().errors_by_kind[kind.empty() ? CodeKind(code)
-                                                 : std::string(kind)];
+  ++server_->stats()
+        .errors_by_kind[kind.empty() ? CodeKind(code) : std::string(kind)];
   if (code == v1::Error::PROTOCOL_ERROR || code == v1::Error::UNAUTHENTICATED ||
       code == v1::Error::SLOW_CONSUMER || code == v1::Error::VERSION_MISMATCH) {
     spdlog::warn("conn {} from {} ('{}'): closing: {}", id_, peer_,
@@ -363,10 +363,10 @@ void Session::OnTimer() {
   }
   if (!authenticated_) {
     ++server_->stats().auth_failures;
-    Close(v1::Error::UNAUTHENTICATED,
-          absl::StrCat("no Hello within ", options.hello_timeout.count(),
-                       " ms"),
-          false);
+    Close(
+        v1::Error::UNAUTHENTICATED,
+        absl::StrCat("no Hello within ", options.hello_timeout.count(), " ms"),
+        false);
     return;
   }
   if (now - last_read_ >= options.idle_timeout) {

@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "asio/ip/tcp.hpp"
 #include "asio/steady_timer.hpp"
 #include "broker/subscriber.h"

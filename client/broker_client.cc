@@ -206,9 +206,8 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
       idle_timeout_ = options_.idle_timeout;
       heartbeat_interval_ = options_.heartbeat_interval;
     }
-    spdlog::info("connected to broker {}:{} (id {}, version {})",
-                 options_.host, options_.port, welcome.broker_id(),
-                 welcome.broker_version());
+    spdlog::info("connected to broker {}:{} (id {}, version {})", options_.host,
+                 options_.port, welcome.broker_id(), welcome.broker_version());
     ArmTimer(heartbeat_interval_ / 2);
     // Re-subscribe everything held, in batches; the link counts as connected
     // once the broker has acknowledged them all, so that "connected" means
@@ -338,8 +337,8 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
       msghdr msg{};
       msg.msg_iov = iov;
       msg.msg_iovlen = static_cast<size_t>(out_.Fill(iov, kMaxGather));
-      const ssize_t n = ::sendmsg(socket_.native_handle(), &msg,
-                                  MSG_NOSIGNAL | MSG_DONTWAIT);
+      const ssize_t n =
+          ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -379,9 +378,8 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
 
   void OnTimer() {
     if (handshaking_) {
-      Fail(absl::StrCat("no handshake with ", options_.host, ":",
-                        options_.port, " within ",
-                        options_.connect_timeout.count(), " ms"));
+      Fail(absl::StrCat("no handshake with ", options_.host, ":", options_.port,
+                        " within ", options_.connect_timeout.count(), " ms"));
       return;
     }
     const auto now = Clock::now();
@@ -412,8 +410,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
     auto pending = std::move(pending_);
     pending_.clear();
     for (auto& [id, done] : pending) {
-      done(absl::UnavailableError(
-               absl::StrCat("broker link lost: ", reason)),
+      done(absl::UnavailableError(absl::StrCat("broker link lost: ", reason)),
            0);
     }
     if (was_connected) {

@@ -38,9 +38,9 @@ struct BrokerClientOptions {
 };
 
 struct BrokerClientStats {
-  uint64_t connects = 0;         // successful handshakes
-  uint64_t disconnects = 0;      // links lost after a handshake
-  uint64_t connect_failures = 0; // attempts that never completed a handshake
+  uint64_t connects = 0;          // successful handshakes
+  uint64_t disconnects = 0;       // links lost after a handshake
+  uint64_t connect_failures = 0;  // attempts that never completed a handshake
   uint64_t events_received = 0;
   uint64_t publishes_sent = 0;
   uint64_t bytes_in = 0;
@@ -59,8 +59,8 @@ class BrokerClient {
   // `status` is OK once the broker confirmed the request (Ack); Unavailable
   // when the link dropped first; the broker's error otherwise. `receivers`
   // is the broker's count for a Publish.
-  using Done = std::function<void(const absl::Status& status,
-                                  uint64_t receivers)>;
+  using Done =
+      std::function<void(const absl::Status& status, uint64_t receivers)>;
   using EventHandler = std::function<void(v1::Event& event)>;
   // connected=false carries the reason the link went down.
   using StateHandler =

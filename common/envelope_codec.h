@@ -9,9 +9,9 @@ namespace channel {
 
 // What a non-empty frame body turned out to be.
 enum class BodyKind {
-  kEnvelope,    // *out holds the parsed Envelope
+  kEnvelope,      // *out holds the parsed Envelope
   kPhpSerialize,  // starts with 'a' (0x61): a Workerman Channel (PHP) body
-  kInvalid,     // not a parsable Envelope
+  kInvalid,       // not a parsable Envelope
 };
 
 // Classifies and parses one frame body (the empty heartbeat body is the

@@ -36,9 +36,10 @@ std::string NormalizeFlagSpelling(absl::string_view arg) {
 
 bool IsUsageFlag(absl::string_view name) {
   return name == "help" || name == "helpfull" || name == "helpshort" ||
-         name == "helppackage" || name == "version" || name == "only_check_args" ||
-         name == "helpon" || name == "helpmatch" || name == "flagfile" ||
-         name == "fromenv" || name == "tryfromenv" || name == "undefok";
+         name == "helppackage" || name == "version" ||
+         name == "only_check_args" || name == "helpon" || name == "helpmatch" ||
+         name == "flagfile" || name == "fromenv" || name == "tryfromenv" ||
+         name == "undefok";
 }
 
 }  // namespace

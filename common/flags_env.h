@@ -2,8 +2,9 @@
 #define CHANNEL_COMMON_FLAGS_ENV_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace channel {
 

@@ -42,8 +42,8 @@ FrameDecoder::Result FrameDecoder::Next(absl::string_view* body) {
   }
   const uint32_t length = ReadBigEndian32(buffer_.data() + read_pos_);
   if (length < kHeaderBytes) {
-    error_ = absl::StrCat("frame length ", length,
-                          " is below the 4-byte minimum");
+    error_ =
+        absl::StrCat("frame length ", length, " is below the 4-byte minimum");
     return Result::kInvalid;
   }
   if (length > max_frame_bytes_) {
@@ -53,7 +53,7 @@ FrameDecoder::Result FrameDecoder::Next(absl::string_view* body) {
   }
   if (available < length) return Result::kNeedMore;
   *body = absl::string_view(buffer_.data() + read_pos_ + kHeaderBytes,
-                           length - kHeaderBytes);
+                            length - kHeaderBytes);
   read_pos_ += length;
   return Result::kFrame;
 }

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+
 #include "absl/strings/string_view.h"
 
 namespace channel {

@@ -3,8 +3,8 @@
 
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "proto/channel.pb.h"
 
 namespace channel {

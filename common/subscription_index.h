@@ -3,12 +3,12 @@
 
 #include <cstddef>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/string_view.h"
 
 namespace channel {
 
@@ -29,7 +29,7 @@ class SubscriptionIndex {
   using Subscribers = absl::flat_hash_set<Sub>;
 
   struct Change {
-    bool changed = false;     // subscriber set actually changed
+    bool changed = false;       // subscriber set actually changed
     bool channel_edge = false;  // first subscriber added / last removed
   };
 

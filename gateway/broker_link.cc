@@ -9,7 +9,8 @@ namespace channel {
 
 BrokerLink::BrokerLink(asio::io_context& io, BrokerClientOptions options,
                        std::string gateway_id)
-    : io_(io), client_(io, std::move(options)),
+    : io_(io),
+      client_(io, std::move(options)),
       gateway_id_(std::move(gateway_id)) {
   client_.set_event_handler([this](v1::Event& event) { OnEvent(event); });
   client_.set_state_handler([this](bool connected, absl::string_view reason) {
@@ -62,13 +63,13 @@ void BrokerLink::AddInterest(int worker, const std::string& group, Done done) {
   it->second.worker_mask |= uint64_t{1} << worker;
   if (inserted) {
     const uint64_t epoch = it->second.epoch = next_epoch_++;
-    client_.Subscribe({absl::StrCat(kGroupChannelPrefix, group)},
-                      [this, group, epoch](const absl::Status& status,
-                                           uint64_t) {
-                        // A failure while the link is down is repaired by the
-                        // re-subscription on reconnect (OnState).
-                        MarkLive(group, status, epoch);
-                      });
+    client_.Subscribe(
+        {absl::StrCat(kGroupChannelPrefix, group)},
+        [this, group, epoch](const absl::Status& status, uint64_t) {
+          // A failure while the link is down is repaired by the
+          // re-subscription on reconnect (OnState).
+          MarkLive(group, status, epoch);
+        });
   }
   if (done) WhenLive(group, std::move(done));
 }

@@ -36,7 +36,9 @@ class BrokerLink {
   BrokerLink(asio::io_context& io, BrokerClientOptions options,
              std::string gateway_id);
 
-  void SetWorkers(std::vector<Worker*> workers) { workers_ = std::move(workers); }
+  void SetWorkers(std::vector<Worker*> workers) {
+    workers_ = std::move(workers);
+  }
   void Start();
   void Stop();
 

@@ -40,8 +40,7 @@ size_t Depth(const rapidjson::Value& root, size_t limit) {
   return max_depth;
 }
 
-bool Fail(CommandError* error, absl::string_view code,
-          std::string message) {
+bool Fail(CommandError* error, absl::string_view code, std::string message) {
   error->code = std::string(code);
   error->message = std::move(message);
   return false;
@@ -70,10 +69,10 @@ bool ReadGroupId(const rapidjson::Value& object, const CommandLimits& limits,
     return Fail(error, "invalid_field", "\"group_id\" must not be empty");
   }
   if (out->size() > limits.max_group_id_bytes) {
-    return Fail(error, "group_id_too_long",
-                absl::StrCat("\"group_id\" is ", out->size(),
-                             " bytes; the limit is ",
-                             limits.max_group_id_bytes));
+    return Fail(
+        error, "group_id_too_long",
+        absl::StrCat("\"group_id\" is ", out->size(), " bytes; the limit is ",
+                     limits.max_group_id_bytes));
   }
   return true;
 }
@@ -107,10 +106,10 @@ bool ParseCommand(absl::string_view text, const CommandLimits& limits,
   // Iterative parsing: no recursion, so nesting cannot exhaust the stack.
   doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (doc.HasParseError()) {
-    return Fail(error, "invalid_json",
-                absl::StrCat("invalid JSON at offset ", doc.GetErrorOffset(),
-                             ": ",
-                             rapidjson::GetParseError_En(doc.GetParseError())));
+    return Fail(
+        error, "invalid_json",
+        absl::StrCat("invalid JSON at offset ", doc.GetErrorOffset(), ": ",
+                     rapidjson::GetParseError_En(doc.GetParseError())));
   }
   if (!doc.IsObject()) {
     return Fail(error, "not_an_object", "a command must be a JSON object");
@@ -118,7 +117,8 @@ bool ParseCommand(absl::string_view text, const CommandLimits& limits,
   command->id_json.clear();
   if (auto id = doc.FindMember("id"); id != doc.MemberEnd()) {
     if (!id->value.IsString() && !id->value.IsNumber()) {
-      return Fail(error, "invalid_field", "\"id\" must be a string or a number");
+      return Fail(error, "invalid_field",
+                  "\"id\" must be a string or a number");
     }
     if (id->value.IsString() &&
         id->value.GetStringLength() > limits.max_id_bytes) {
@@ -156,7 +156,8 @@ bool ParseCommand(absl::string_view text, const CommandLimits& limits,
     command->exclude_self = false;
     if (auto ex = doc.FindMember("exclude_self"); ex != doc.MemberEnd()) {
       if (!ex->value.IsBool()) {
-        return Fail(error, "invalid_field", "\"exclude_self\" must be a boolean");
+        return Fail(error, "invalid_field",
+                    "\"exclude_self\" must be a boolean");
       }
       command->exclude_self = ex->value.GetBool();
     }
@@ -165,7 +166,8 @@ bool ParseCommand(absl::string_view text, const CommandLimits& limits,
   // Name the command back only when it is short: replies never echo
   // unbounded input.
   if (name.size() <= 32) {
-    rapidjson::Value quoted(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+    rapidjson::Value quoted(name.data(),
+                            static_cast<rapidjson::SizeType>(name.size()));
     return Fail(error, "unknown_cmd",
                 absl::StrCat("unknown cmd ", ToJson(quoted),
                              "; expected add_group, leave_group, "

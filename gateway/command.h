@@ -16,7 +16,7 @@ struct Command {
   std::string group_id;  // decimal text when the client sent an integer
   std::string message;   // text to deliver: a JSON string decoded, else JSON
   bool exclude_self = false;
-  std::string id_json;   // the "id" value re-encoded as JSON; empty if none
+  std::string id_json;  // the "id" value re-encoded as JSON; empty if none
 };
 
 // A command refused, with what to tell the client.

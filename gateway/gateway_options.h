@@ -35,10 +35,10 @@ struct GatewayOptions {
   std::string tls_key;
 
   // Floods and slow-loris clients.
-  double rate_limit_per_sec = 200;   // messages per connection; 0: no limit
+  double rate_limit_per_sec = 200;  // messages per connection; 0: no limit
   double rate_limit_burst = 400;
-  int rate_limit_close_after = 100;  // refused in a row, then close 1008
-  int64_t max_connections = 100000;  // per process
+  int rate_limit_close_after = 100;       // refused in a row, then close 1008
+  int64_t max_connections = 100000;       // per process
   int64_t max_pending_handshakes = 1000;  // accepted, not yet upgraded
   std::chrono::milliseconds handshake_timeout{5000};
 

@@ -35,26 +35,28 @@ GatewayServer::GatewayServer(asio::io_context& link_io, GatewayOptions options)
 // Builds the wss context from --tls_cert/--tls_key; leaves *out null for ws.
 static absl::Status LoadTls(const GatewayOptions& options,
                             std::shared_ptr<asio::ssl::context>* out) {
-  if (options.tls_cert.empty() && options.tls_key.empty()) return absl::OkStatus();
+  if (options.tls_cert.empty() && options.tls_key.empty())
+    return absl::OkStatus();
   if (options.tls_cert.empty() || options.tls_key.empty()) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
   }
-  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  auto ctx =
+      std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
   std::error_code ec;
-  ctx->set_options(asio::ssl::context::default_workarounds |
-                       asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
-                       asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
-                       asio::ssl::context::single_dh_use,
-                   ec);
+  ctx->set_options(
+      asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+          asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+          asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
+      ec);
   ctx->use_certificate_chain_file(options.tls_cert, ec);
   if (ec) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--tls_cert %s: %s", options.tls_cert, ec.message()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--tls_cert %s: %s", options.tls_cert, ec.message()));
   }
   ctx->use_private_key_file(options.tls_key, asio::ssl::context::pem, ec);
   if (ec) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--tls_key %s: %s", options.tls_key, ec.message()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--tls_key %s: %s", options.tls_key, ec.message()));
   }
   *out = std::move(ctx);
   return absl::OkStatus();
@@ -70,8 +72,8 @@ GatewayServer::~GatewayServer() {
 absl::Status GatewayServer::Start() {
   if (absl::Status s = LoadTls(options_, &tls_); !s.ok()) return s;
   for (int i = 0; i < options_.threads; ++i) {
-    workers_.push_back(
-        std::make_unique<Worker>(i, options_, &link_, link_io_, &limits_, tls_));
+    workers_.push_back(std::make_unique<Worker>(i, options_, &link_, link_io_,
+                                                &limits_, tls_));
   }
   std::vector<Worker*> raw;
   for (auto& w : workers_) raw.push_back(w.get());
@@ -153,7 +155,8 @@ std::string GatewayServer::RenderMetrics() const {
       "WebSocket handshakes refused, by reason (origin not allowed, "
       "shutting down, --max_connections, --max_pending_handshakes).";
   m.Counter("channel_gateway_handshakes_refused_total", kRefusedHelp,
-            sum(&WorkerStats::handshakes_refused_origin), {{"reason", "origin"}});
+            sum(&WorkerStats::handshakes_refused_origin),
+            {{"reason", "origin"}});
   m.Counter("channel_gateway_handshakes_refused_total", kRefusedHelp,
             sum(&WorkerStats::handshakes_refused_shutdown),
             {{"reason", "shutting_down"}});
@@ -218,8 +221,8 @@ std::string GatewayServer::RenderMetrics() const {
   m.Counter("channel_gateway_broker_connects_total",
             "Broker link handshakes (the first plus every reconnect).",
             link.connects);
-  m.Counter("channel_gateway_broker_disconnects_total",
-            "Broker links lost.", link.disconnects);
+  m.Counter("channel_gateway_broker_disconnects_total", "Broker links lost.",
+            link.disconnects);
   m.Counter("channel_gateway_broker_events_received_total",
             "Events received from the broker.", link.events_received);
   return m.text();

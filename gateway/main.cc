@@ -118,9 +118,8 @@ int main(int argc, char** argv) {
     spdlog::critical("--rate_limit_burst must be >= 1 when a rate is set");
     return 1;
   }
-  for (absl::string_view origin :
-       absl::StrSplit(absl::GetFlag(FLAGS_allowed_origins), ',',
-                      absl::SkipWhitespace())) {
+  for (absl::string_view origin : absl::StrSplit(
+           absl::GetFlag(FLAGS_allowed_origins), ',', absl::SkipWhitespace())) {
     options.allowed_origins.emplace_back(origin);
   }
   if (options.ping_interval.count() == 0 || options.max_message_bytes == 0) {
@@ -160,9 +159,9 @@ int main(int argc, char** argv) {
   spdlog::info("listening on {}:{} ({})", options.listen_host, gateway.port(),
                options.tls_cert.empty() ? "ws" : "wss");
 
-  channel::AdminServer admin(
-      link_io, {[&gateway] { return gateway.NotReadyReason(); },
-                [&gateway] { return gateway.RenderMetrics(); }});
+  channel::AdminServer admin(link_io,
+                             {[&gateway] { return gateway.NotReadyReason(); },
+                              [&gateway] { return gateway.RenderMetrics(); }});
   const int32_t admin_port = absl::GetFlag(FLAGS_admin_port);
   if (admin_port >= 0) {
     if (absl::Status s = admin.Listen(absl::GetFlag(FLAGS_admin_listen),

@@ -1,12 +1,11 @@
 #include "gateway/worker.h"
 
+#include <chrono>
+#include <type_traits>
 #include <websocketpp/concurrency/none.hpp>
 #include <websocketpp/config/asio.hpp>
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
-
-#include <chrono>
-#include <type_traits>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -152,11 +151,11 @@ class WorkerImpl : public Worker::Impl {
         [this](websocketpp::connection_hdl hdl, MessagePtr msg) {
           OnMessage(hdl, std::move(msg));
         });
-    endpoint_.set_pong_handler([this](websocketpp::connection_hdl hdl,
-                                      std::string) {
-      if (auto con = Lock(hdl)) con->last_seen = Clock::now();
-      return;
-    });
+    endpoint_.set_pong_handler(
+        [this](websocketpp::connection_hdl hdl, std::string) {
+          if (auto con = Lock(hdl)) con->last_seen = Clock::now();
+          return;
+        });
     endpoint_.set_http_handler([this](websocketpp::connection_hdl hdl) {
       auto con = Lock(hdl);
       if (!con) return;
@@ -194,9 +193,8 @@ class WorkerImpl : public Worker::Impl {
   void Stop() override { io_.stop(); }
 
   void PostDeliveries(std::vector<Delivery> batch) override {
-    asio::post(io_, [this, batch = std::move(batch)]() mutable {
-      Deliver(batch);
-    });
+    asio::post(io_,
+               [this, batch = std::move(batch)]() mutable { Deliver(batch); });
   }
 
   void PostShutdown(std::function<void()> on_idle) override {
@@ -297,7 +295,8 @@ class WorkerImpl : public Worker::Impl {
     conns_.emplace(con->id, con);
     stats_.connections.fetch_add(1, std::memory_order_relaxed);
     Bump(stats_.connections_accepted);
-    spdlog::debug("conn {} opened from {}", con->id, con->get_remote_endpoint());
+    spdlog::debug("conn {} opened from {}", con->id,
+                  con->get_remote_endpoint());
   }
 
   void OnClose(websocketpp::connection_hdl hdl) {
@@ -362,10 +361,10 @@ class WorkerImpl : public Worker::Impl {
         if (status.ok()) {
           Reply(it->second, OkReply(id_json));
         } else {
-          ReplyError(it->second, id_json,
-                     absl::IsUnavailable(status) ? "broker_unavailable"
-                                                 : failure_code,
-                     status.message());
+          ReplyError(
+              it->second, id_json,
+              absl::IsUnavailable(status) ? "broker_unavailable" : failure_code,
+              status.message());
         }
       });
     };
@@ -437,10 +436,11 @@ class WorkerImpl : public Worker::Impl {
     }
     if (change.channel_edge) {
       stats_.local_groups.fetch_add(1, std::memory_order_relaxed);
-      asio::post(link_io(), [link = link_, w = worker_index_, group = command.group_id,
-                             done = std::move(done)]() mutable {
-        link->AddInterest(w, group, std::move(done));
-      });
+      asio::post(link_io(),
+                 [link = link_, w = worker_index_, group = command.group_id,
+                  done = std::move(done)]() mutable {
+                   link->AddInterest(w, group, std::move(done));
+                 });
     } else if (done) {
       asio::post(link_io(), [link = link_, group = command.group_id,
                              done = std::move(done)]() mutable {
@@ -454,10 +454,10 @@ class WorkerImpl : public Worker::Impl {
     if (change.changed) Bump(stats_.leaves);
     if (change.channel_edge) {
       stats_.local_groups.fetch_sub(1, std::memory_order_relaxed);
-      asio::post(link_io(), [link = link_, w = worker_index_,
-                             group = command.group_id] {
-        link->RemoveInterest(w, group);
-      });
+      asio::post(link_io(),
+                 [link = link_, w = worker_index_, group = command.group_id] {
+                   link->RemoveInterest(w, group);
+                 });
     }
     // Effective at once: this worker delivers nothing more of the group to
     // the connection.
@@ -485,14 +485,14 @@ class WorkerImpl : public Worker::Impl {
     std::vector<uint64_t> exclude;
     if (command.exclude_self) exclude.push_back(con->id);
     const bool to_all = command.type == Command::Type::kSendToAll;
-    asio::post(link_io(), [link = link_, to_all,
-                           group = std::move(command.group_id),
-                           message = std::move(command.message),
-                           exclude = std::move(exclude),
-                           done = std::move(done)]() mutable {
-      link->Publish(to_all ? nullptr : &group, std::move(message),
-                    std::move(exclude), std::move(done));
-    });
+    asio::post(
+        link_io(),
+        [link = link_, to_all, group = std::move(command.group_id),
+         message = std::move(command.message), exclude = std::move(exclude),
+         done = std::move(done)]() mutable {
+          link->Publish(to_all ? nullptr : &group, std::move(message),
+                        std::move(exclude), std::move(done));
+        });
   }
 
   // One segment: consecutive frames for one target that share exclusions.
@@ -549,8 +549,8 @@ class WorkerImpl : public Worker::Impl {
     // to a client that keeps up; the queue peaks at bound + one batch.)
     if (con->get_buffered_amount() > options_.max_queued_bytes) {
       Bump(stats_.slow_client_closes);
-      spdlog::info("closing slow client {}: more than {} bytes queued",
-                   con->id, options_.max_queued_bytes);
+      spdlog::info("closing slow client {}: more than {} bytes queued", con->id,
+                   options_.max_queued_bytes);
       Close(con->get_shared(), close_code::policy_violation,
             absl::StrCat("slow client: more than ", options_.max_queued_bytes,
                          " bytes queued"));
@@ -578,10 +578,10 @@ class WorkerImpl : public Worker::Impl {
   void ArmSweep() {
     // Fine enough that pings go out close to every ping_interval and a
     // missing pong is noticed close to pong_timeout after it was due.
-    const auto tick = std::max(
-        std::chrono::milliseconds(1),
-        std::min({kMaxSweepTick, options_.ping_interval / 4,
-                  options_.pong_timeout / 4}));
+    const auto tick =
+        std::max(std::chrono::milliseconds(1),
+                 std::min({kMaxSweepTick, options_.ping_interval / 4,
+                           options_.pong_timeout / 4}));
     sweep_.expires_after(tick);
     sweep_.async_wait([this](const std::error_code& ec) {
       if (!ec) Sweep();

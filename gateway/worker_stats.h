@@ -11,10 +11,10 @@ namespace channel {
 
 // Error codes a client can receive, in reply or as the reason of a close.
 inline constexpr std::array<absl::string_view, 12> kClientErrorCodes = {
-    "invalid_json",      "not_an_object",        "unknown_cmd",
-    "missing_field",     "invalid_field",        "group_id_too_long",
-    "too_many_groups",   "binary_not_supported", "broker_unavailable",
-    "message_too_big",   "publish_failed",       "rate_limited"};
+    "invalid_json",    "not_an_object",        "unknown_cmd",
+    "missing_field",   "invalid_field",        "group_id_too_long",
+    "too_many_groups", "binary_not_supported", "broker_unavailable",
+    "message_too_big", "publish_failed",       "rate_limited"};
 
 // Process-wide admission counters shared by all workers. Touched once per
 // connection (accept, open, close), never per message.

@@ -137,8 +137,7 @@ int main(int argc, char** argv) {
       }
     });
     client.set_event_handler([&](channel::v1::Event& event) {
-      std::printf("%s\t%s\n", event.channel().c_str(),
-                  event.payload().c_str());
+      std::printf("%s\t%s\n", event.channel().c_str(), event.payload().c_str());
       std::fflush(stdout);
       if (count != 0 && ++seen >= count) {
         client.Stop();

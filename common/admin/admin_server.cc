@@ -35,8 +35,7 @@ class AdminServer::Impl {
         [](websocketpp::connection_hdl) { return false; });
   }
 
-  absl::Status Listen(const std::string& host, uint16_t port,
-                      uint16_t* bound) {
+  absl::Status Listen(const std::string& host, uint16_t port, uint16_t* bound) {
     std::error_code ec;
     const auto address = asio::ip::make_address(host, ec);
     if (ec) {
@@ -45,8 +44,8 @@ class AdminServer::Impl {
     }
     endpoint_.listen(asio::ip::tcp::endpoint(address, port), ec);
     if (ec) {
-      return absl::UnavailableError(absl::StrCat(
-          "admin listen on ", host, ":", port, ": ", ec.message()));
+      return absl::UnavailableError(absl::StrCat("admin listen on ", host, ":",
+                                                 port, ": ", ec.message()));
     }
     endpoint_.start_accept(ec);
     if (ec) return absl::InternalError(ec.message());

@@ -225,19 +225,20 @@ TEST_P(BrokerGarbageTest, OffenderClosedWithErrorOthersUnaffected) {
 
 INSTANTIATE_TEST_SUITE_P(
     Inputs, BrokerGarbageTest,
-    ::testing::Values(
-        GarbageCase{"length_zero", std::string("\0\0\0\0", 4), "bad_length",
-                    "below the 4-byte minimum"},
-        GarbageCase{"length_three", std::string("\0\0\0\3xyz", 7),
-                    "bad_length", "below the 4-byte minimum"},
-        GarbageCase{"huge_length", "\xff\xff\xff\xffgarbage", "bad_length",
-                    "exceeds the limit of 65536"},
-        GarbageCase{"bad_protobuf", std::string("\0\0\0\x09\xff\xff\xff\xff\xff", 9),
-                    "bad_body", "not a valid Envelope"},
-        GarbageCase{"php_body",
-                    std::string("\0\0\0\x23", 4) +
-                        "a:1:{s:4:\"type\";s:7:\"reserve\";}",
-                    "php_codec", "PHP serialize()"}),
+    ::testing::Values(GarbageCase{"length_zero", std::string("\0\0\0\0", 4),
+                                  "bad_length", "below the 4-byte minimum"},
+                      GarbageCase{"length_three", std::string("\0\0\0\3xyz", 7),
+                                  "bad_length", "below the 4-byte minimum"},
+                      GarbageCase{"huge_length", "\xff\xff\xff\xffgarbage",
+                                  "bad_length", "exceeds the limit of 65536"},
+                      GarbageCase{
+                          "bad_protobuf",
+                          std::string("\0\0\0\x09\xff\xff\xff\xff\xff", 9),
+                          "bad_body", "not a valid Envelope"},
+                      GarbageCase{"php_body",
+                                  std::string("\0\0\0\x23", 4) +
+                                      "a:1:{s:4:\"type\";s:7:\"reserve\";}",
+                                  "php_codec", "PHP serialize()"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // Found by the fuzz targets: with `string` fields, every invalid UTF-8 name
@@ -270,7 +271,7 @@ TEST(BrokerIntegrationTest, RequestLimitsAnswerWithoutClosing) {
   s = a.Subscribe({"c"});
   EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
   EXPECT_TRUE(a.Subscribe({"a"}).ok());  // already held: no new channel
-  EXPECT_EQ(*a.Publish("a", "ok"), 1u);   // connection still open
+  EXPECT_EQ(*a.Publish("a", "ok"), 1u);  // connection still open
 }
 
 TEST(BrokerIntegrationTest, SlowSubscriberDisconnectedOthersKeepReceiving) {

@@ -43,7 +43,8 @@ TEST(FrameQueueTest, WritesInOrderWithPartialWrites) {
 
 TEST(FrameQueueTest, FillRespectsMax) {
   FrameQueue q;
-  for (int i = 0; i < 10; ++i) q.Push(F(std::string(1, static_cast<char>('0' + i))));
+  for (int i = 0; i < 10; ++i)
+    q.Push(F(std::string(1, static_cast<char>('0' + i))));
   EXPECT_EQ(Gather(q, 3), "012");
 }
 

@@ -69,7 +69,8 @@ BENCHMARK(BM_FanOutQueue);
 void BM_SubscriptionIndexJoinLeave(benchmark::State& state) {
   SubscriptionIndex<int> index;
   std::vector<std::string> channels;
-  for (int i = 0; i < 1000; ++i) channels.push_back("group:" + std::to_string(i));
+  for (int i = 0; i < 1000; ++i)
+    channels.push_back("group:" + std::to_string(i));
   int sub = 0;
   for (auto _ : state) {
     const std::string& ch = channels[sub % 1000];
@@ -82,7 +83,8 @@ BENCHMARK(BM_SubscriptionIndexJoinLeave);
 
 void BM_SubscriptionIndexFind(benchmark::State& state) {
   SubscriptionIndex<int> index;
-  for (int s = 0; s < 10000; ++s) index.Add(s, "group:" + std::to_string(s % 2000));
+  for (int s = 0; s < 10000; ++s)
+    index.Add(s, "group:" + std::to_string(s % 2000));
   int i = 0;
   std::vector<std::string> names;
   for (int c = 0; c < 2000; ++c) names.push_back("group:" + std::to_string(c));

@@ -14,9 +14,12 @@ TEST(ConstantTimeEqualsTest, Table) {
     const char* a;
     const char* b;
     bool equal;
-  } cases[] = {{"", "", true},          {"secret", "secret", true},
-               {"secreT", "secret", false}, {"secret", "secret2", false},
-               {"secret2", "secret", false}, {"", "secret", false},
+  } cases[] = {{"", "", true},
+               {"secret", "secret", true},
+               {"secreT", "secret", false},
+               {"secret", "secret2", false},
+               {"secret2", "secret", false},
+               {"", "secret", false},
                {"secret", "", false}};
   for (const auto& c : cases) {
     EXPECT_EQ(ConstantTimeEquals(c.a, c.b), c.equal) << c.a << " vs " << c.b;
@@ -24,8 +27,8 @@ TEST(ConstantTimeEqualsTest, Table) {
 }
 
 TEST(BackoffTest, GrowsWithinBoundsAndResets) {
-  Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(1600),
-                  42);
+  Backoff backoff(std::chrono::milliseconds(100),
+                  std::chrono::milliseconds(1600), 42);
   int64_t ceiling = 100;
   for (int i = 0; i < 10; ++i) {
     const auto d = backoff.Next().count();
@@ -38,8 +41,10 @@ TEST(BackoffTest, GrowsWithinBoundsAndResets) {
 }
 
 TEST(BackoffTest, JitterSpreadsClients) {
-  Backoff a(std::chrono::milliseconds(100), std::chrono::milliseconds(10000), 1);
-  Backoff b(std::chrono::milliseconds(100), std::chrono::milliseconds(10000), 2);
+  Backoff a(std::chrono::milliseconds(100), std::chrono::milliseconds(10000),
+            1);
+  Backoff b(std::chrono::milliseconds(100), std::chrono::milliseconds(10000),
+            2);
   int same = 0;
   for (int i = 0; i < 8; ++i) same += a.Next() == b.Next();
   EXPECT_LT(same, 8);

@@ -14,8 +14,10 @@ std::string Hex(const v1::Envelope& envelope) {
   std::string hex = absl::BytesToHexString(frame);
   std::string spaced;
   for (size_t i = 0; i < hex.size(); i += 2) {
-    if (i == 8) spaced += "  ";
-    else if (i > 0) spaced += ' ';
+    if (i == 8)
+      spaced += "  ";
+    else if (i > 0)
+      spaced += ' ';
     spaced += hex.substr(i, 2);
   }
   return spaced;

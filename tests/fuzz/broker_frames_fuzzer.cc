@@ -72,7 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         default:
           break;
       }
-      if (router.subscription_count() > 3 * options.max_channels_per_connection ||
+      if (router.subscription_count() >
+              3 * options.max_channels_per_connection ||
           router.channel_count() > router.subscription_count()) {
         std::abort();
       }

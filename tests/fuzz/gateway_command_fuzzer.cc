@@ -29,7 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!reply.empty()) {
     rapidjson::Document doc;
     doc.Parse(reply.data(), reply.size());
-    if (doc.HasParseError() || !doc.IsObject() || reply.size() > 400) std::abort();
+    if (doc.HasParseError() || !doc.IsObject() || reply.size() > 400)
+      std::abort();
   }
   return 0;
 }

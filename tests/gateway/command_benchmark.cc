@@ -20,15 +20,19 @@ void BM_ParseCommand(benchmark::State& state, const std::string& json) {
   state.SetBytesProcessed(state.iterations() * json.size());
 }
 
-BENCHMARK_CAPTURE(BM_ParseCommand, seed_send_to_group,
-                  std::string(R"({"cmd":"send_to_group","group_id":"123","message":"Esta é a mensagem"})"));
+BENCHMARK_CAPTURE(
+    BM_ParseCommand, seed_send_to_group,
+    std::string(
+        R"({"cmd":"send_to_group","group_id":"123","message":"Esta é a mensagem"})"));
 BENCHMARK_CAPTURE(BM_ParseCommand, add_group_int,
                   std::string(R"({"cmd":"add_group","group_id":123,"id":7})"));
 BENCHMARK_CAPTURE(BM_ParseCommand, send_1kib_string,
                   R"({"cmd":"send_to_group","group_id":"g","message":")" +
                       std::string(1024, 'x') + R"("})");
-BENCHMARK_CAPTURE(BM_ParseCommand, send_object_message,
-                  std::string(R"({"cmd":"send_to_group","group_id":"g","message":{"user":"ana","text":"hi","tags":[1,2,3]}})"));
+BENCHMARK_CAPTURE(
+    BM_ParseCommand, send_object_message,
+    std::string(
+        R"({"cmd":"send_to_group","group_id":"g","message":{"user":"ana","text":"hi","tags":[1,2,3]}})"));
 BENCHMARK_CAPTURE(BM_ParseCommand, invalid_json,
                   std::string(R"({"cmd":"send_to_group","group_id":)"));
 

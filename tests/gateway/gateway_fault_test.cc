@@ -39,27 +39,34 @@ TEST(GatewayFaultTest, BrokerSigkillWithThousandClientsThenRestart) {
   size_t from1 = 0, from2 = 0;
   broker.process->Signal(SIGKILL);
   ASSERT_TRUE(broker.process->Wait(seconds(10)));
-  ASSERT_TRUE(gw1.process->WaitForLine("broker link down", seconds(10), &from1));
-  ASSERT_TRUE(gw2.process->WaitForLine("broker link down", seconds(10), &from2));
+  ASSERT_TRUE(
+      gw1.process->WaitForLine("broker link down", seconds(10), &from1));
+  ASSERT_TRUE(
+      gw2.process->WaitForLine("broker link down", seconds(10), &from2));
   BrokerProcess again = BrokerProcess::Start({}, port);
-  ASSERT_TRUE(gw1.process->WaitForLine("broker link up; 10 group", seconds(20), &from1));
-  ASSERT_TRUE(gw2.process->WaitForLine("broker link up; 10 group", seconds(20), &from2));
+  ASSERT_TRUE(gw1.process->WaitForLine("broker link up; 10 group", seconds(20),
+                                       &from1));
+  ASSERT_TRUE(gw2.process->WaitForLine("broker link up; 10 group", seconds(20),
+                                       &from2));
   EXPECT_TRUE(gw1.process->running());
   EXPECT_TRUE(gw2.process->running());
 
   for (int g = 0; g < kGroups; ++g) {
     // clients[g] is in group f<g>; it sends to its own group.
-    ASSERT_EQ(ws.Request(clients[g], absl::StrCat(R"({"cmd":"send_to_group","group_id":"f)", g,
-                                                  R"(","message":"after-)", g, R"(","id":2})"),
-                         "2"),
-              Ok(2));
+    ASSERT_EQ(
+        ws.Request(clients[g],
+                   absl::StrCat(R"({"cmd":"send_to_group","group_id":"f)", g,
+                                R"(","message":"after-)", g, R"(","id":2})"),
+                   "2"),
+        Ok(2));
   }
   for (int i = 0; i < kClients; ++i) {
     const size_t want = i < kGroups ? 3 : 2;  // senders also got their ack
     auto got = ws.WaitForMessages(clients[i], want);
     ASSERT_EQ(got.size(), want) << "client " << i;
-    EXPECT_NE(std::find(got.begin(), got.end(), absl::StrCat("after-", i % kGroups)),
-              got.end())
+    EXPECT_NE(
+        std::find(got.begin(), got.end(), absl::StrCat("after-", i % kGroups)),
+        got.end())
         << "client " << i;
   }
   EXPECT_EQ(again.Metric("channel_broker_subscriptions"), 2 + 2 * kGroups);
@@ -72,15 +79,18 @@ TEST(GatewayFaultTest, BrokerFrozenDetectedByHeartbeatAndRecovered) {
   WsTestClients ws;
   const int a = ws.Connect(gw.uri());
   ASSERT_GE(a, 0);
-  ASSERT_EQ(ws.Request(a, R"({"cmd":"add_group","group_id":"z","id":1})", "1"), Ok(1));
+  ASSERT_EQ(ws.Request(a, R"({"cmd":"add_group","group_id":"z","id":1})", "1"),
+            Ok(1));
   EXPECT_EQ(HttpGet(gw.admin_port, "/readyz").status, 200);
 
   size_t from = 0;
   broker.process->Signal(SIGSTOP);
   const auto stopped = std::chrono::steady_clock::now();
-  ASSERT_TRUE(gw.process->WaitForLine("broker silent for 1000 ms", seconds(10), &from));
+  ASSERT_TRUE(
+      gw.process->WaitForLine("broker silent for 1000 ms", seconds(10), &from));
   // Detected within the timeout plus one heartbeat check.
-  EXPECT_LT(std::chrono::steady_clock::now() - stopped, std::chrono::milliseconds(2500));
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped,
+            std::chrono::milliseconds(2500));
   EXPECT_EQ(HttpGet(gw.admin_port, "/readyz").status, 503);
   std::string reply = ws.Request(
       a, R"({"cmd":"send_to_group","group_id":"z","message":"x","id":2})", "2");
@@ -89,9 +99,12 @@ TEST(GatewayFaultTest, BrokerFrozenDetectedByHeartbeatAndRecovered) {
   broker.process->Signal(SIGCONT);
   ASSERT_TRUE(gw.process->WaitForLine("broker link up", seconds(10), &from));
   EXPECT_EQ(HttpGet(gw.admin_port, "/readyz").status, 200);
-  ASSERT_EQ(ws.Request(a, R"({"cmd":"send_to_group","group_id":"z","message":"back","id":3})",
-                       "3"),
-            Ok(3));
+  ASSERT_EQ(
+      ws.Request(
+          a,
+          R"({"cmd":"send_to_group","group_id":"z","message":"back","id":3})",
+          "3"),
+      Ok(3));
   auto got = ws.WaitForMessages(a, 4);
   EXPECT_EQ(got.back(), "back");
 }
@@ -103,22 +116,29 @@ TEST(GatewayFaultTest, GatewayKilledBrokerDropsItsSubscriptions) {
   WsTestClients ws;
   const int a = ws.Connect(gw1.uri());
   const int b = ws.Connect(gw2.uri());
-  ASSERT_EQ(ws.Request(a, R"({"cmd":"add_group","group_id":"k1","id":1})", "1"), Ok(1));
-  ASSERT_EQ(ws.Request(a, R"({"cmd":"add_group","group_id":"k2","id":2})", "2"), Ok(2));
-  ASSERT_EQ(ws.Request(b, R"({"cmd":"add_group","group_id":"k2","id":3})", "3"), Ok(3));
+  ASSERT_EQ(ws.Request(a, R"({"cmd":"add_group","group_id":"k1","id":1})", "1"),
+            Ok(1));
+  ASSERT_EQ(ws.Request(a, R"({"cmd":"add_group","group_id":"k2","id":2})", "2"),
+            Ok(2));
+  ASSERT_EQ(ws.Request(b, R"({"cmd":"add_group","group_id":"k2","id":3})", "3"),
+            Ok(3));
   EXPECT_EQ(broker.Metric("channel_broker_subscriptions"), 5);  // 2 x all + 3
   EXPECT_EQ(broker.Metric("channel_broker_connections"), 2);
 
   size_t from = 0;
   gw1.process->Signal(SIGKILL);
-  ASSERT_TRUE(broker.process->WaitForLine("'ws-gateway/[0-9a-f]+'\\) closed", seconds(10), &from));
+  ASSERT_TRUE(broker.process->WaitForLine("'ws-gateway/[0-9a-f]+'\\) closed",
+                                          seconds(10), &from));
   EXPECT_EQ(broker.Metric("channel_broker_connections"), 1);
   EXPECT_EQ(broker.Metric("channel_broker_subscriptions"), 2);  // gw2: all + k2
   EXPECT_EQ(broker.Metric("channel_broker_channels"), 2);
   // gw2 keeps working.
-  ASSERT_EQ(ws.Request(b, R"({"cmd":"send_to_group","group_id":"k2","message":"still","id":4})",
-                       "4"),
-            Ok(4));
+  ASSERT_EQ(
+      ws.Request(
+          b,
+          R"({"cmd":"send_to_group","group_id":"k2","message":"still","id":4})",
+          "4"),
+      Ok(4));
   EXPECT_EQ(ws.WaitForMessages(b, 3).back(), "still");
 }
 

@@ -32,7 +32,8 @@ class RawTcp {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    connected_ =
+        connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   }
   ~RawTcp() { close(fd_); }
   bool connected() const { return connected_; }
@@ -40,7 +41,8 @@ class RawTcp {
     (void)send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
   }
   // Everything the server sends until it closes, or nullopt on timeout.
-  std::optional<std::string> ReadUntilClosed(std::chrono::milliseconds timeout) {
+  std::optional<std::string> ReadUntilClosed(
+      std::chrono::milliseconds timeout) {
     std::string out;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     char buf[4096];
@@ -78,7 +80,9 @@ TEST_F(GatewayFloodTest, RateLimitRepliesThenCloses) {
   ASSERT_GE(calm, 0);
   // The burst of 5 passes; the next ones are refused with an error each.
   for (int i = 1; i <= 10; ++i) {
-    ASSERT_TRUE(ws_.Send(flooder, absl::StrCat(R"({"cmd":"add_group","group_id":"r","id":)", i, "}")));
+    ASSERT_TRUE(ws_.Send(
+        flooder,
+        absl::StrCat(R"({"cmd":"add_group","group_id":"r","id":)", i, "}")));
   }
   auto got = ws_.WaitForMessages(flooder, 10);
   ASSERT_EQ(got.size(), 10u);
@@ -98,11 +102,14 @@ TEST_F(GatewayFloodTest, RateLimitRepliesThenCloses) {
   EXPECT_EQ(ws_.CloseReason(flooder), "rate limit exceeded");
   EXPECT_EQ(gw.Metric("channel_gateway_rate_limit_closes_total"), 1);
   // The calm client never noticed.
-  EXPECT_EQ(ws_.Request(calm, R"({"cmd":"add_group","group_id":"r","id":1})", "1"), Ok(1));
+  EXPECT_EQ(
+      ws_.Request(calm, R"({"cmd":"add_group","group_id":"r","id":1})", "1"),
+      Ok(1));
 }
 
 TEST_F(GatewayFloodTest, MaxConnectionsRefusesWith503) {
-  GatewayProcess gw = GatewayProcess::Start(broker_.port, {"--max_connections=3"});
+  GatewayProcess gw =
+      GatewayProcess::Start(broker_.port, {"--max_connections=3"});
   std::vector<int> open;
   for (int i = 0; i < 3; ++i) {
     open.push_back(ws_.Connect(gw.uri()));
@@ -112,13 +119,17 @@ TEST_F(GatewayFloodTest, MaxConnectionsRefusesWith503) {
   EXPECT_EQ(ws_.last_http_status(), 503);
   size_t from = 0;
   ws_.Close(open[0]);
-  ASSERT_TRUE(gw.process->WaitForLine("conn [0-9]+ closed", seconds(10), &from));
+  ASSERT_TRUE(
+      gw.process->WaitForLine("conn [0-9]+ closed", seconds(10), &from));
   EXPECT_GE(ws_.Connect(gw.uri()), 0);
-  EXPECT_EQ(gw.Metric("channel_gateway_handshakes_refused_total{reason=\"max_connections\"}"), 1);
+  EXPECT_EQ(gw.Metric("channel_gateway_handshakes_refused_total{reason=\"max_"
+                      "connections\"}"),
+            1);
 }
 
 TEST_F(GatewayFloodTest, SilentConnectionClosedAfterHandshakeTimeout) {
-  GatewayProcess gw = GatewayProcess::Start(broker_.port, {"--handshake_timeout_ms=300"});
+  GatewayProcess gw =
+      GatewayProcess::Start(broker_.port, {"--handshake_timeout_ms=300"});
   RawTcp silent(gw.port);
   ASSERT_TRUE(silent.connected());
   RawTcp dribbling(gw.port);
@@ -131,19 +142,22 @@ TEST_F(GatewayFloodTest, SilentConnectionClosedAfterHandshakeTimeout) {
 
 TEST_F(GatewayFloodTest, PendingHandshakeCapDropsNewcomers) {
   GatewayProcess gw = GatewayProcess::Start(
-      broker_.port, {"--max_pending_handshakes=2", "--handshake_timeout_ms=10000",
-                     "--threads=1"});
+      broker_.port, {"--max_pending_handshakes=2",
+                     "--handshake_timeout_ms=10000", "--threads=1"});
   auto a = std::make_unique<RawTcp>(gw.port);
   auto b = std::make_unique<RawTcp>(gw.port);
   // The third pending connection is dropped at once, long before the
   // handshake timeout.
   RawTcp c(gw.port);
   EXPECT_TRUE(c.ReadUntilClosed(seconds(3)).has_value());
-  EXPECT_EQ(gw.Metric("channel_gateway_handshakes_refused_total{reason=\"max_pending_handshakes\"}"), 1);
+  EXPECT_EQ(gw.Metric("channel_gateway_handshakes_refused_total{reason=\"max_"
+                      "pending_handshakes\"}"),
+            1);
   // Once the idle ones go away (the gateway logs each failed handshake),
   // real clients get in.
   size_t from = 0;
-  ASSERT_TRUE(gw.process->WaitForLine("handshake failed", seconds(5), &from));  // c
+  ASSERT_TRUE(
+      gw.process->WaitForLine("handshake failed", seconds(5), &from));  // c
   a.reset();
   b.reset();
   ASSERT_TRUE(gw.process->WaitForLine("handshake failed", seconds(5), &from));
@@ -155,12 +169,17 @@ TEST_F(GatewayFloodTest, PendingHandshakeCapDropsNewcomers) {
 TEST_F(GatewayFloodTest, OversizeHeadersRefused) {
   GatewayProcess gw = GatewayProcess::Start(broker_.port);
   RawTcp big(gw.port);
-  big.Send("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-           "X-Filler: " + std::string(64 * 1024, 'f') + "\r\n\r\n");
+  big.Send(
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: "
+      "Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: "
+      "13\r\n"
+      "X-Filler: " +
+      std::string(64 * 1024, 'f') + "\r\n\r\n");
   auto reply = big.ReadUntilClosed(seconds(5));
   ASSERT_TRUE(reply.has_value());
-  EXPECT_EQ(reply->rfind("HTTP/1.1 101", 0), std::string::npos) << reply->substr(0, 80);
+  EXPECT_EQ(reply->rfind("HTTP/1.1 101", 0), std::string::npos)
+      << reply->substr(0, 80);
   EXPECT_GE(ws_.Connect(gw.uri()), 0);
 }
 

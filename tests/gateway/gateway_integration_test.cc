@@ -39,10 +39,10 @@ class GatewayIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
     broker_ = BrokerProcess::Start();
-    gw1_ = GatewayProcess::Start(broker_.port,
-                                 {"--max_groups_per_connection=3"});
-    gw2_ = GatewayProcess::Start(broker_.port,
-                                 {"--max_groups_per_connection=3"});
+    gw1_ =
+        GatewayProcess::Start(broker_.port, {"--max_groups_per_connection=3"});
+    gw2_ =
+        GatewayProcess::Start(broker_.port, {"--max_groups_per_connection=3"});
   }
 
   BrokerProcess broker_;
@@ -61,8 +61,9 @@ TEST_F(GatewayIntegrationTest, SeedScenarioByteExactAcrossGateways) {
   ASSERT_TRUE(ws_.Send(b, R"({"cmd":"add_group","group_id":123,"id":1})"));
   ASSERT_EQ(ws_.WaitForMessages(b, 1), std::vector<std::string>{Ok(1)});
   ASSERT_TRUE(ws_.Send(a, R"({"cmd":"add_group","group_id":"123"})"));
-  ASSERT_TRUE(ws_.Send(a, absl::StrCat(R"({"cmd":"send_to_group","group_id":"123","message":")",
-                                       kSeedMessage, "\"}")));
+  ASSERT_TRUE(ws_.Send(
+      a, absl::StrCat(R"({"cmd":"send_to_group","group_id":"123","message":")",
+                      kSeedMessage, "\"}")));
   EXPECT_EQ(ws_.WaitForMessages(a, 1), std::vector<std::string>{kSeedMessage});
   EXPECT_EQ(ws_.WaitForMessages(b, 2),
             (std::vector<std::string>{Ok(1), kSeedMessage}));
@@ -72,10 +73,16 @@ TEST_F(GatewayIntegrationTest, MessageValuesArriveAsTextOrJson) {
   const int a = ws_.Connect(gw1_.uri());
   ASSERT_GE(a, 0);
   ASSERT_EQ(ws_.Request(a, Join("v", 1), "1"), Ok(1));
-  ASSERT_TRUE(ws_.Send(a, R"({"cmd":"send_to_group","group_id":"v","message":"line\nquote\" \u00e9 \ud83d\ude00"})"));
-  ASSERT_TRUE(ws_.Send(a, R"({"cmd":"send_to_group","group_id":"v","message":{"k":[1,2.5,null]}})"));
-  ASSERT_TRUE(ws_.Send(a, R"({"cmd":"send_to_group","group_id":"v","message":42})"));
-  ASSERT_TRUE(ws_.Send(a, R"({"cmd":"send_to_group","group_id":"v","message":""})"));
+  ASSERT_TRUE(ws_.Send(
+      a,
+      R"({"cmd":"send_to_group","group_id":"v","message":"line\nquote\" \u00e9 \ud83d\ude00"})"));
+  ASSERT_TRUE(ws_.Send(
+      a,
+      R"({"cmd":"send_to_group","group_id":"v","message":{"k":[1,2.5,null]}})"));
+  ASSERT_TRUE(
+      ws_.Send(a, R"({"cmd":"send_to_group","group_id":"v","message":42})"));
+  ASSERT_TRUE(
+      ws_.Send(a, R"({"cmd":"send_to_group","group_id":"v","message":""})"));
   auto got = ws_.WaitForMessages(a, 5);
   ASSERT_EQ(got.size(), 5u);
   EXPECT_EQ(got[1], "line\nquote\" \xc3\xa9 \xf0\x9f\x98\x80");
@@ -88,7 +95,7 @@ TEST_F(GatewayIntegrationTest, HundredsOfClientsInTensOfGroups) {
   constexpr int kClients = 240;
   constexpr int kGroups = 24;
   std::vector<int> clients;
-  std::map<int, std::set<std::string>> groups_of;  // client -> groups
+  std::map<int, std::set<std::string>> groups_of;   // client -> groups
   std::map<std::string, std::vector<int>> members;  // group -> clients
   for (int i = 0; i < kClients; ++i) {
     const int c = ws_.Connect(i % 2 == 0 ? gw1_.uri() : gw2_.uri());
@@ -164,13 +171,15 @@ TEST_F(GatewayIntegrationTest, SendToAllReachesEveryConnection) {
   ASSERT_GE(a, 0);
   ASSERT_GE(b, 0);
   ASSERT_GE(c, 0);
-  ASSERT_EQ(ws_.Request(a, R"({"cmd":"send_to_all","message":"hello all","id":7})",
-                        "7"),
-            Ok(7));
+  ASSERT_EQ(
+      ws_.Request(a, R"({"cmd":"send_to_all","message":"hello all","id":7})",
+                  "7"),
+      Ok(7));
   EXPECT_EQ(ws_.WaitForMessages(a, 2)[1], "hello all");
   EXPECT_EQ(ws_.WaitForMessages(b, 1), std::vector<std::string>{"hello all"});
   EXPECT_EQ(ws_.WaitForMessages(c, 1), std::vector<std::string>{"hello all"});
-  ASSERT_TRUE(ws_.Send(b, R"({"cmd":"send_to_all","message":"not me","exclude_self":true})"));
+  ASSERT_TRUE(ws_.Send(
+      b, R"({"cmd":"send_to_all","message":"not me","exclude_self":true})"));
   EXPECT_EQ(ws_.WaitForMessages(c, 2)[1], "not me");
   EXPECT_EQ(ws_.WaitForMessages(a, 3)[2], "not me");
   // b got only the first; a round trip proves nothing else is on its way.
@@ -191,13 +200,16 @@ TEST_F(GatewayIntegrationTest, LeaveAndCloseCleanupVisibleInMetrics) {
   // Broker: 2 gateways x "all" + gw1's two groups.
   EXPECT_EQ(broker_.Metric("channel_broker_subscriptions"), 4);
 
-  ASSERT_EQ(ws_.Request(a, R"({"cmd":"leave_group","group_id":"g1","id":4})", "4"),
-            Ok(4));
+  ASSERT_EQ(
+      ws_.Request(a, R"({"cmd":"leave_group","group_id":"g1","id":4})", "4"),
+      Ok(4));
   // A publish acknowledged by the broker after the unsubscribe (same link,
   // in order) proves the broker has processed it.
-  ASSERT_EQ(ws_.Request(a, R"({"cmd":"send_to_group","group_id":"g2","message":"m","id":5})",
-                        "5"),
-            Ok(5));
+  ASSERT_EQ(
+      ws_.Request(
+          a, R"({"cmd":"send_to_group","group_id":"g2","message":"m","id":5})",
+          "5"),
+      Ok(5));
   EXPECT_EQ(gw1_.Metric("channel_gateway_groups"), 1);
   EXPECT_EQ(broker_.Metric("channel_broker_subscriptions"), 3);
   // g1 messages no longer reach a.
@@ -207,16 +219,19 @@ TEST_F(GatewayIntegrationTest, LeaveAndCloseCleanupVisibleInMetrics) {
   size_t from = 0;
   ws_.Abort(a);  // abrupt
   ws_.Close(b);  // clean
-  ASSERT_TRUE(gw1_.process->WaitForLine("conn [0-9]+ closed", seconds(10), &from));
-  ASSERT_TRUE(gw1_.process->WaitForLine("conn [0-9]+ closed", seconds(10), &from));
+  ASSERT_TRUE(
+      gw1_.process->WaitForLine("conn [0-9]+ closed", seconds(10), &from));
+  ASSERT_TRUE(
+      gw1_.process->WaitForLine("conn [0-9]+ closed", seconds(10), &from));
   EXPECT_EQ(gw1_.Metric("channel_gateway_connections"), 0);
   EXPECT_EQ(gw1_.Metric("channel_gateway_groups"), 0);
   EXPECT_EQ(gw1_.Metric("channel_gateway_broker_subscriptions"), 1);
   EXPECT_GE(gw1_.Metric("channel_gateway_leaves_total"), 3);
   // Round trip through gw1's link to the broker, then check the broker.
   const int d = ws_.Connect(gw1_.uri());
-  ASSERT_EQ(ws_.Request(d, R"({"cmd":"send_to_all","message":"sync","id":6})", "6"),
-            Ok(6));
+  ASSERT_EQ(
+      ws_.Request(d, R"({"cmd":"send_to_all","message":"sync","id":6})", "6"),
+      Ok(6));
   EXPECT_EQ(broker_.Metric("channel_broker_subscriptions"), 2);
   EXPECT_EQ(broker_.Metric("channel_broker_channels"), 1);
 }
@@ -257,9 +272,12 @@ TEST_P(GatewayBadInputTest, ErrorReplyAndConnectionStaysOpen) {
       << got.back();
   EXPECT_LT(got.back().size(), 400u);  // never echoes unbounded input
   // Still open and working; the other client never noticed.
-  ASSERT_EQ(ws_.Request(victim, R"({"cmd":"send_to_group","group_id":"room","message":"after","id":99})",
-                        "99"),
-            Ok(99));
+  ASSERT_EQ(
+      ws_.Request(
+          victim,
+          R"({"cmd":"send_to_group","group_id":"room","message":"after","id":99})",
+          "99"),
+      Ok(99));
   EXPECT_EQ(ws_.WaitForMessages(other, 2)[1], "after");
   EXPECT_TRUE(ws_.IsOpen(victim));
   EXPECT_EQ(gw1_.Metric(absl::StrCat("channel_gateway_errors_total{code=\"",
@@ -294,14 +312,17 @@ INSTANTIATE_TEST_SUITE_P(
                  "{\"cmd\":\"add_group\",\"group_id\":\"" +
                      std::string(200, 'g') + "\"}",
                  "group_id_too_long"},
-        BadInput{"too_many_groups", R"({"cmd":"add_group","group_id":"fourth"})",
+        BadInput{"too_many_groups",
+                 R"({"cmd":"add_group","group_id":"fourth"})",
                  "too_many_groups"},
         BadInput{"missing_message", R"({"cmd":"send_to_group","group_id":"1"})",
                  "missing_field"},
-        BadInput{"exclude_self_not_bool",
-                 R"({"cmd":"send_to_group","group_id":"1","message":"m","exclude_self":1})",
-                 "invalid_field"},
-        BadInput{"id_wrong_type", R"({"cmd":"add_group","group_id":"1","id":[1]})",
+        BadInput{
+            "exclude_self_not_bool",
+            R"({"cmd":"send_to_group","group_id":"1","message":"m","exclude_self":1})",
+            "invalid_field"},
+        BadInput{"id_wrong_type",
+                 R"({"cmd":"add_group","group_id":"1","id":[1]})",
                  "invalid_field"},
         BadInput{"deep_message",
                  "{\"cmd\":\"send_to_all\",\"message\":" +
@@ -313,8 +334,8 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(GatewayIntegrationTest, OversizeMessageClosesWith1009) {
-  GatewayProcess small = GatewayProcess::Start(
-      broker_.port, {"--max_message_bytes=1024"});
+  GatewayProcess small =
+      GatewayProcess::Start(broker_.port, {"--max_message_bytes=1024"});
   const int a = ws_.Connect(small.uri());
   const int b = ws_.Connect(small.uri());
   ASSERT_GE(a, 0);
@@ -346,11 +367,14 @@ TEST_F(GatewayIntegrationTest, SlowClientClosedOthersKeepReceiving) {
   for (int i = 0; i < kCount; ++i) {
     const std::string text = absl::StrCat(i, "-", payload);
     if (i % 20 == 19) {
-      ASSERT_EQ(ws_.Request(sender,
-                            absl::StrCat(R"({"cmd":"send_to_group","group_id":"flood","message":")",
-                                         text, R"(","id":)", 1000 + i, "}"),
-                            std::to_string(1000 + i)),
-                Ok(1000 + i));
+      ASSERT_EQ(
+          ws_.Request(
+              sender,
+              absl::StrCat(
+                  R"({"cmd":"send_to_group","group_id":"flood","message":")",
+                  text, R"(","id":)", 1000 + i, "}"),
+              std::to_string(1000 + i)),
+          Ok(1000 + i));
     } else {
       ASSERT_TRUE(ws_.Send(sender, SendTo("flood", text)));
     }
@@ -396,21 +420,27 @@ TEST_F(GatewayIntegrationTest, BrokerKilledAndRestartedMidStream) {
   size_t from1 = 0, from2 = 0;
   broker_.process->Signal(SIGKILL);
   ASSERT_TRUE(broker_.process->Wait(seconds(10)));
-  ASSERT_TRUE(gw1_.process->WaitForLine("broker link down", seconds(10), &from1));
-  ASSERT_TRUE(gw2_.process->WaitForLine("broker link down", seconds(10), &from2));
+  ASSERT_TRUE(
+      gw1_.process->WaitForLine("broker link down", seconds(10), &from1));
+  ASSERT_TRUE(
+      gw2_.process->WaitForLine("broker link down", seconds(10), &from2));
   EXPECT_EQ(HttpGet(gw1_.admin_port, "/readyz").status, 503);
   // A send while the link is down is refused out loud.
   std::string reply = ws_.Request(
-      a, R"({"cmd":"send_to_group","group_id":"live","message":"x","id":3})", "3");
+      a, R"({"cmd":"send_to_group","group_id":"live","message":"x","id":3})",
+      "3");
   EXPECT_NE(reply.find("broker_unavailable"), std::string::npos) << reply;
 
   BrokerProcess again = BrokerProcess::Start({}, port);
   ASSERT_TRUE(gw1_.process->WaitForLine("broker link up", seconds(10), &from1));
   ASSERT_TRUE(gw2_.process->WaitForLine("broker link up", seconds(10), &from2));
   EXPECT_EQ(HttpGet(gw1_.admin_port, "/readyz").status, 200);
-  ASSERT_EQ(ws_.Request(a, R"({"cmd":"send_to_group","group_id":"live","message":"after","id":4})",
-                        "4"),
-            Ok(4));
+  ASSERT_EQ(
+      ws_.Request(
+          a,
+          R"({"cmd":"send_to_group","group_id":"live","message":"after","id":4})",
+          "4"),
+      Ok(4));
   auto got = ws_.WaitForMessages(b, 52, seconds(10));
   ASSERT_EQ(got.size(), 52u);
   EXPECT_EQ(got.back(), "after");
@@ -421,7 +451,8 @@ TEST_F(GatewayIntegrationTest, BrokerKilledAndRestartedMidStream) {
 
 TEST_F(GatewayIntegrationTest, AllowedOriginsRefusesOthers) {
   GatewayProcess gw = GatewayProcess::Start(
-      broker_.port, {"--allowed_origins=https://app.example,https://b.example"});
+      broker_.port,
+      {"--allowed_origins=https://app.example,https://b.example"});
   EXPECT_LT(ws_.Connect(gw.uri(), {{"Origin", "https://evil.example"}}), 0);
   EXPECT_EQ(ws_.last_http_status(), 403);
   EXPECT_GE(ws_.Connect(gw.uri(), {{"Origin", "https://b.example"}}), 0);

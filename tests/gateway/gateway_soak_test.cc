@@ -53,9 +53,11 @@ bool Churn(const GatewayProcess& gw1, const GatewayProcess& gw2, int cycles) {
 // answers.
 void Settle(WsTestClients& ws, int connection, int id) {
   const std::string ids = std::to_string(id);
-  ASSERT_EQ(ws.Request(connection,
-                       R"({"cmd":"leave_group","group_id":"x","id":)" + ids + "}", ids),
-            R"({"id":)" + ids + R"(,"ok":true})");
+  ASSERT_EQ(
+      ws.Request(connection,
+                 R"({"cmd":"leave_group","group_id":"x","id":)" + ids + "}",
+                 ids),
+      R"({"id":)" + ids + R"(,"ok":true})");
 }
 
 TEST(GatewaySoakTest, FdsReturnToBaselineAndRssStaysBounded) {
@@ -104,7 +106,8 @@ TEST(GatewaySoakTest, FdsReturnToBaselineAndRssStaysBounded) {
     // nothing here. The release build checks it.
     (void)growth;
 #else
-    EXPECT_LT(growth, 2048) << "process " << i << " grew by " << growth << " KiB";
+    EXPECT_LT(growth, 2048)
+        << "process " << i << " grew by " << growth << " KiB";
 #endif
   }
   // After the fd samples: each /metrics request opens an admin connection.

@@ -37,9 +37,8 @@ std::unique_ptr<DaemonProcess> DaemonProcess::Start(
   close(fds[1]);
   std::unique_ptr<DaemonProcess> process(new DaemonProcess());
   process->pid_ = pid;
-  process->reader_ = std::thread([p = process.get(), fd = fds[0]] {
-    p->ReadLoop(fd);
-  });
+  process->reader_ =
+      std::thread([p = process.get(), fd = fds[0]] { p->ReadLoop(fd); });
   return process;
 }
 
@@ -86,8 +85,7 @@ void DaemonProcess::ReadLoop(int fd) {
 }
 
 std::optional<std::string> DaemonProcess::WaitForLine(
-    const std::string& regex, std::chrono::milliseconds timeout,
-    size_t* from) {
+    const std::string& regex, std::chrono::milliseconds timeout, size_t* from) {
   const std::regex re(regex);
   size_t start = from != nullptr ? *from : 0;
   std::unique_lock<std::mutex> lock(mu_);
@@ -120,8 +118,8 @@ int DaemonProcess::WaitForPort(const std::string& what,
                                std::chrono::milliseconds timeout) {
   auto port = WaitForLine(what + R"( [0-9.:\[\]a-f]*:([0-9]+))", timeout);
   if (!port) {
-    throw std::runtime_error("daemon never logged '" + what +
-                             "'; output:\n" + Output());
+    throw std::runtime_error("daemon never logged '" + what + "'; output:\n" +
+                             Output());
   }
   return std::atoi(port->c_str());
 }
@@ -135,8 +133,8 @@ bool DaemonProcess::running() {
   int status = 0;
   const pid_t r = waitpid(pid_, &status, WNOHANG);
   if (r == pid_) {
-    exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status)
-                                     : 128 + WTERMSIG(status);
+    exit_status_ =
+        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return false;
   }
   return true;
@@ -154,8 +152,8 @@ std::optional<int> DaemonProcess::Wait(std::chrono::milliseconds timeout) {
   }
   int status = 0;
   if (waitpid(pid_, &status, 0) == pid_) {
-    exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status)
-                                     : 128 + WTERMSIG(status);
+    exit_status_ =
+        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
   return exit_status_;
 }

@@ -51,7 +51,8 @@ double MetricValue(const std::string& text, const std::string& series) {
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
+    if (line.size() > series.size() &&
+        line.compare(0, series.size(), series) == 0 &&
         line[series.size()] == ' ') {
       return std::strtod(line.c_str() + series.size() + 1, nullptr);
     }

@@ -59,9 +59,8 @@ auto TestBrokerClient::RunOnIo(Fn&& fn) -> decltype(fn()) {
 bool TestBrokerClient::WaitConnected(int connects,
                                      std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, timeout, [&] {
-    return connected_ && connects_ >= connects;
-  });
+  return cv_.wait_for(lock, timeout,
+                      [&] { return connected_ && connects_ >= connects; });
 }
 
 bool TestBrokerClient::WaitDisconnected(std::chrono::milliseconds timeout) {
@@ -104,9 +103,9 @@ absl::Status TestBrokerClient::Unsubscribe(
       .status();
 }
 
-absl::StatusOr<uint64_t> TestBrokerClient::Publish(
-    const std::string& channel, const std::string& payload,
-    const v1::Metadata* meta) {
+absl::StatusOr<uint64_t> TestBrokerClient::Publish(const std::string& channel,
+                                                   const std::string& payload,
+                                                   const v1::Metadata* meta) {
   return Request([this, channel, payload, meta](BrokerClient::Done done) {
     absl::Status s = client_->Publish({channel}, payload, meta, done);
     if (!s.ok()) done(s, 0);

@@ -32,9 +32,10 @@ class TestBrokerClient {
   ~TestBrokerClient();
 
   // Waits until the link is up with all subscriptions live (connects >= n).
-  bool WaitConnected(int connects = 1,
-                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  bool WaitDisconnected(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  bool WaitConnected(int connects = 1, std::chrono::milliseconds timeout =
+                                           std::chrono::seconds(10));
+  bool WaitDisconnected(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   absl::Status Subscribe(const std::vector<std::string>& channels);
   absl::Status Unsubscribe(const std::vector<std::string>& channels);

@@ -1,12 +1,11 @@
 #include "tests/support/ws_test_clients.h"
 
-#include <websocketpp/client.hpp>
-#include <websocketpp/config/asio_no_tls_client.hpp>
-
 #include <condition_variable>
 #include <future>
 #include <mutex>
 #include <thread>
+#include <websocketpp/client.hpp>
+#include <websocketpp/config/asio_no_tls_client.hpp>
 
 #include "asio/executor_work_guard.hpp"
 #include "asio/post.hpp"
@@ -103,9 +102,8 @@ class WsTestClients::Impl {
     });
     if (index < 0) return -1;
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, timeout, [&] {
-      return conns_[index]->open || conns_[index]->closed;
-    });
+    cv_.wait_for(lock, timeout,
+                 [&] { return conns_[index]->open || conns_[index]->closed; });
     return conns_[index]->open ? index : -1;
   }
 
@@ -204,8 +202,8 @@ size_t WsTestClients::MessageCount(int c) {
   return impl_->conns_[c]->messages.size();
 }
 
-std::optional<int> WsTestClients::WaitClosed(int c,
-                                             std::chrono::milliseconds timeout) {
+std::optional<int> WsTestClients::WaitClosed(
+    int c, std::chrono::milliseconds timeout) {
   return impl_->WaitClosed(c, timeout);
 }
 

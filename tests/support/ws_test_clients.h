@@ -29,9 +29,9 @@ class WsTestClients {
   bool SendBinary(int c, const std::string& bytes);
   // Sends {"cmd":...,"id":N} style commands and waits for the reply with
   // that id; returns the reply text (empty on timeout).
-  std::string Request(int c, const std::string& json_with_id,
-                      const std::string& id_json,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  std::string Request(
+      int c, const std::string& json_with_id, const std::string& id_json,
+      std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   // Waits until connection c has received at least n messages; returns all.
   std::vector<std::string> WaitForMessages(

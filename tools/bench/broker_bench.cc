@@ -44,8 +44,8 @@ int main(int argc, char** argv) {
 
   if (absl::GetFlag(FLAGS_header)) {
     std::printf("%-8s %5s %7s %6s %9s %8s %12s %9s %14s %13s\n", "target",
-                "pubs", "fanout", "bytes", "deliver", "wall_s",
-                "deliveries/s", "cpu_s", "cpu_s/M_deliv", "deliv/cpu_s");
+                "pubs", "fanout", "bytes", "deliver", "wall_s", "deliveries/s",
+                "cpu_s", "cpu_s/M_deliv", "deliv/cpu_s");
   }
   const double cpu0 = pid ? channel::bench::ProcessCpuSeconds(pid) : 0;
   channel::bench::LoadResult r;
@@ -66,12 +66,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double cpu = pid ? channel::bench::ProcessCpuSeconds(pid) - cpu0 : 0;
-  std::printf("%-8s %5d %7d %6zu %9lld %8.3f %12.0f %9.2f %14.3f %13.0f\n",
-              target.c_str(), shape.publishers,
-              shape.fanout > 1 ? shape.fanout : 1, shape.payload_bytes,
-              static_cast<long long>(r.deliveries), r.seconds,
-              r.deliveries / r.seconds, cpu,
-              cpu > 0 ? cpu / (r.deliveries / 1e6) : 0.0,
-              cpu > 0 ? r.deliveries / cpu : 0.0);
+  std::printf(
+      "%-8s %5d %7d %6zu %9lld %8.3f %12.0f %9.2f %14.3f %13.0f\n",
+      target.c_str(), shape.publishers, shape.fanout > 1 ? shape.fanout : 1,
+      shape.payload_bytes, static_cast<long long>(r.deliveries), r.seconds,
+      r.deliveries / r.seconds, cpu, cpu > 0 ? cpu / (r.deliveries / 1e6) : 0.0,
+      cpu > 0 ? r.deliveries / cpu : 0.0);
   return 0;
 }

@@ -31,18 +31,18 @@ class Run {
       auto client = std::make_unique<BrokerClient>(io_, options_);
       client->set_event_handler([this](v1::Event&) { OnDelivery(); });
       const std::string channel = shape_.channel_of_subscriber(i);
-      client->set_state_handler([this, c = client.get(), channel](
-                                    bool up, absl::string_view reason) {
-        if (!up) {
-          Fail(std::string("subscriber link lost: ") + std::string(reason));
-          return;
-        }
-        if (c->subscription_count() > 0) return;  // reconnect: already held
-        c->Subscribe({channel}, [this](const absl::Status& s, uint64_t) {
-          if (!s.ok()) return Fail(std::string(s.message()));
-          if (++subscribed_ == shape_.subscriber_count()) MaybeStart();
-        });
-      });
+      client->set_state_handler(
+          [this, c = client.get(), channel](bool up, absl::string_view reason) {
+            if (!up) {
+              Fail(std::string("subscriber link lost: ") + std::string(reason));
+              return;
+            }
+            if (c->subscription_count() > 0) return;  // reconnect: already held
+            c->Subscribe({channel}, [this](const absl::Status& s, uint64_t) {
+              if (!s.ok()) return Fail(std::string(s.message()));
+              if (++subscribed_ == shape_.subscriber_count()) MaybeStart();
+            });
+          });
       client->Start();
       subscribers_.push_back(std::move(client));
     }

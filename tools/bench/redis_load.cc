@@ -29,8 +29,11 @@ class RedisConnection {
   using OnError = std::function<void(const std::string&)>;
 
   RedisConnection(asio::io_context& io, OnReply on_reply, OnError on_error)
-      : io_(io), socket_(io), reader_(redisReaderCreate()),
-        on_reply_(std::move(on_reply)), on_error_(std::move(on_error)) {}
+      : io_(io),
+        socket_(io),
+        reader_(redisReaderCreate()),
+        on_reply_(std::move(on_reply)),
+        on_error_(std::move(on_error)) {}
   ~RedisConnection() { redisReaderFree(reader_); }
 
   void Connect(const std::string& host, int port, std::function<void()> done) {
@@ -134,7 +137,9 @@ class Run {
           on_error);
       auto* c = conn.get();
       const std::string channel = shape_.channel_of_subscriber(i);
-      c->Connect(host_, port_, [c, channel] { c->Command({"SUBSCRIBE", channel}); });
+      c->Connect(host_, port_, [c, channel] {
+        c->Command({"SUBSCRIBE", channel});
+      });
       subscribers_.push_back(std::move(conn));
     }
     for (int p = 0; p < shape_.publishers; ++p) {
@@ -177,7 +182,8 @@ class Run {
   void PublishNext(int p) {
     if (next_publish_ >= shape_.publishes) return;
     const int64_t k = next_publish_++;
-    publishers_[p]->Command({"PUBLISH", shape_.channel_of_publish(k), payload_});
+    publishers_[p]->Command(
+        {"PUBLISH", shape_.channel_of_publish(k), payload_});
   }
 
   void OnDelivery() {

@@ -13,10 +13,6 @@
 //
 // Every message carries a sequence number and its send time, so each member
 // counts losses and duplicates and the generator measures latency.
-#include <websocketpp/client.hpp>
-#include <websocketpp/concurrency/none.hpp>
-#include <websocketpp/config/asio_no_tls_client.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
@@ -26,6 +22,9 @@
 #include <random>
 #include <string>
 #include <vector>
+#include <websocketpp/client.hpp>
+#include <websocketpp/concurrency/none.hpp>
+#include <websocketpp/config/asio_no_tls_client.hpp>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -131,7 +130,8 @@ class LoadGen {
     std::error_code ec;
     auto con = client_.get_connection(uri, ec);
     if (ec) {
-      std::fprintf(stderr, "bad uri %s: %s\n", uri.c_str(), ec.message().c_str());
+      std::fprintf(stderr, "bad uri %s: %s\n", uri.c_str(),
+                   ec.message().c_str());
       std::exit(2);
     }
     const int i = static_cast<int>(conns_.size());
@@ -180,7 +180,8 @@ class LoadGen {
   }
 
   // Runs the loop until pred() or the timeout; false on timeout.
-  bool RunUntil(const std::function<bool()>& pred, std::chrono::seconds timeout) {
+  bool RunUntil(const std::function<bool()>& pred,
+                std::chrono::seconds timeout) {
     const auto deadline = Clock::now() + timeout;
     while (!pred()) {
       if (Clock::now() > deadline) return false;
@@ -204,7 +205,8 @@ std::string MessageJson(const std::string& group, uint32_t seq, int payload,
                         int id) {
   // "<seq> <send time ns> " padded with 'x' to `payload` bytes.
   std::string text = absl::StrCat(seq, " ", NowNs(), " ");
-  if (static_cast<int>(text.size()) < payload) text.append(payload - text.size(), 'x');
+  if (static_cast<int>(text.size()) < payload)
+    text.append(payload - text.size(), 'x');
   std::string json = absl::StrCat(R"({"cmd":"send_to_group","group_id":")",
                                   group, R"(","message":")", text, "\"");
   if (id >= 0) absl::StrAppend(&json, ",\"id\":", id);
@@ -218,10 +220,11 @@ struct Latencies {
     if (ns.empty()) return;
     std::sort(ns.begin(), ns.end());
     auto at = [&](double q) {
-      return ns[std::min(ns.size() - 1, static_cast<size_t>(q * ns.size()))] / 1e3;
+      return ns[std::min(ns.size() - 1, static_cast<size_t>(q * ns.size()))] /
+             1e3;
     };
-    std::printf("latency_us p50 %.0f p99 %.0f max %.0f (%zu samples)\n", at(0.5),
-                at(0.99), ns.back() / 1e3, ns.size());
+    std::printf("latency_us p50 %.0f p99 %.0f max %.0f (%zu samples)\n",
+                at(0.5), at(0.99), ns.back() / 1e3, ns.size());
   }
 };
 
@@ -233,7 +236,8 @@ bool OpenMembers(LoadGen& g, const std::vector<std::string>& uris, int n,
   if (!g.RunUntil([&] { return g.open_count_ + g.failed_count_ >= n; },
                   std::chrono::seconds(60)) ||
       g.failed_count_ > 0) {
-    std::fprintf(stderr, "only %d of %d connections opened\n", g.open_count_, n);
+    std::fprintf(stderr, "only %d of %d connections opened\n", g.open_count_,
+                 n);
     return false;
   }
   for (int i = 0; i < n; ++i) {
@@ -259,15 +263,16 @@ int FanoutBurst(const std::vector<std::string>& uris,
   LoadGen g;
   std::vector<int> members;
   int64_t delivered = 0;
-  if (!OpenMembers(g, uris, n, [](int) { return std::string("bench"); },
-                   &members)) {
+  if (!OpenMembers(
+          g, uris, n, [](int) { return std::string("bench"); }, &members)) {
     return 1;
   }
   for (int i : members) {
     auto* c = g.conns_[i].get();
     c->seen.assign(m, 0);
     c->on_text = [c, &delivered](const std::string& text) {
-      const uint32_t seq = static_cast<uint32_t>(std::strtoul(text.c_str(), nullptr, 10));
+      const uint32_t seq =
+          static_cast<uint32_t>(std::strtoul(text.c_str(), nullptr, 10));
       if (seq < c->seen.size()) ++c->seen[seq];
       ++c->received;
       ++delivered;
@@ -302,14 +307,15 @@ int FanoutBurst(const std::vector<std::string>& uris,
     }
   }
   const double gw_cpu = after.gateway_cpu - before.gateway_cpu;
-  std::printf("fanout-burst members %d messages %d payload %d: delivered %" PRId64
-              " in %.3f s = %.0f deliveries/s; lost %" PRId64 " dup %" PRId64 "\n",
-              n, m, payload, delivered, secs, delivered / secs, lost, dup);
-  std::printf("gateway cpu %.2f s = %.3f us per delivered message; broker cpu "
-              "%.2f s; gateway rss %" PRId64 " -> %" PRId64 " KiB\n",
-              gw_cpu, gw_cpu * 1e6 / std::max<int64_t>(delivered, 1),
-              after.broker_cpu - before.broker_cpu, rss_before,
-              after.gateway_rss_kib);
+  std::printf(
+      "fanout-burst members %d messages %d payload %d: delivered %" PRId64
+      " in %.3f s = %.0f deliveries/s; lost %" PRId64 " dup %" PRId64 "\n",
+      n, m, payload, delivered, secs, delivered / secs, lost, dup);
+  std::printf(
+      "gateway cpu %.2f s = %.3f us per delivered message; broker cpu "
+      "%.2f s; gateway rss %" PRId64 " -> %" PRId64 " KiB\n",
+      gw_cpu, gw_cpu * 1e6 / std::max<int64_t>(delivered, 1),
+      after.broker_cpu - before.broker_cpu, rss_before, after.gateway_rss_kib);
   return done && lost == 0 && dup == 0 ? 0 : 1;
 }
 
@@ -325,8 +331,8 @@ int FanoutPaced(const std::vector<std::string>& uris,
   Latencies lat;
   lat.ns.reserve(static_cast<size_t>(m) * n);
   int64_t delivered = 0;
-  if (!OpenMembers(g, uris, n, [](int) { return std::string("paced"); },
-                   &members)) {
+  if (!OpenMembers(
+          g, uris, n, [](int) { return std::string("paced"); }, &members)) {
     return 1;
   }
   for (int i : members) {
@@ -335,7 +341,8 @@ int FanoutPaced(const std::vector<std::string>& uris,
     c->on_text = [c, &delivered, &lat](const std::string& text) {
       const int64_t now = NowNs();
       char* end = nullptr;
-      const uint32_t seq = static_cast<uint32_t>(std::strtoul(text.c_str(), &end, 10));
+      const uint32_t seq =
+          static_cast<uint32_t>(std::strtoul(text.c_str(), &end, 10));
       const int64_t sent_ns = std::strtoll(end, nullptr, 10);
       if (seq < c->seen.size()) ++c->seen[seq];
       lat.ns.push_back(now - sent_ns);
@@ -357,7 +364,8 @@ int FanoutPaced(const std::vector<std::string>& uris,
   const int64_t expected = int64_t{m} * n;
   const bool done = g.RunUntil([&] { return delivered >= expected; },
                                std::chrono::seconds(30));
-  const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double elapsed =
+      std::chrono::duration<double>(Clock::now() - t0).count();
   const ServerSample after = Sample(gw_pids, broker_pid);
   int64_t lost = 0, dup = 0;
   for (int i : members) {
@@ -371,9 +379,10 @@ int FanoutPaced(const std::vector<std::string>& uris,
               " (%.0f/s); lost %" PRId64 " dup %" PRId64 "\n",
               n, rate, secs, delivered, delivered / elapsed, lost, dup);
   lat.Print();
-  std::printf("gateway cpu %.2f s = %.3f us per delivered message; broker cpu %.2f s\n",
-              gw_cpu, gw_cpu * 1e6 / std::max<int64_t>(delivered, 1),
-              after.broker_cpu - before.broker_cpu);
+  std::printf(
+      "gateway cpu %.2f s = %.3f us per delivered message; broker cpu %.2f s\n",
+      gw_cpu, gw_cpu * 1e6 / std::max<int64_t>(delivered, 1),
+      after.broker_cpu - before.broker_cpu);
   return done && lost == 0 && dup == 0 ? 0 : 1;
 }
 
@@ -388,8 +397,9 @@ int ManyGroups(const std::vector<std::string>& uris,
   std::vector<int> members;
   int64_t delivered = 0;
   Latencies lat;
-  if (!OpenMembers(g, uris, groups,
-                   [](int i) { return absl::StrCat("g", i); }, &members)) {
+  if (!OpenMembers(
+          g, uris, groups, [](int i) { return absl::StrCat("g", i); },
+          &members)) {
     return 1;
   }
   std::vector<int> target(m);
@@ -402,14 +412,16 @@ int ManyGroups(const std::vector<std::string>& uris,
     c->on_text = [c, &delivered, &lat](const std::string& text) {
       const int64_t now = NowNs();
       char* end = nullptr;
-      const uint32_t seq = static_cast<uint32_t>(std::strtoul(text.c_str(), &end, 10));
+      const uint32_t seq =
+          static_cast<uint32_t>(std::strtoul(text.c_str(), &end, 10));
       if (seq < c->seen.size()) ++c->seen[seq];
       lat.ns.push_back(now - std::strtoll(end, nullptr, 10));
       ++delivered;
     };
   }
   std::vector<int> senders;
-  for (int s = 0; s < nsenders; ++s) senders.push_back(g.Open(uris[s % uris.size()]));
+  for (int s = 0; s < nsenders; ++s)
+    senders.push_back(g.Open(uris[s % uris.size()]));
   g.RunUntil(
       [&] {
         for (int s : senders) {
@@ -449,12 +461,14 @@ int ManyGroups(const std::vector<std::string>& uris,
   const double gw_cpu = after.gateway_cpu - before.gateway_cpu;
   const double br_cpu = after.broker_cpu - before.broker_cpu;
   std::printf("many-groups groups %d messages %d: delivered %" PRId64
-              " in %.3f s = %.0f/s; lost %" PRId64 " misrouted/dup %" PRId64 "\n",
+              " in %.3f s = %.0f/s; lost %" PRId64 " misrouted/dup %" PRId64
+              "\n",
               groups, m, delivered, secs, delivered / secs, lost, dup);
-  std::printf("system cpu %.2f s (gateways %.2f + broker %.2f) = %.1f us per "
-              "routed message\n",
-              gw_cpu + br_cpu, gw_cpu, br_cpu,
-              (gw_cpu + br_cpu) * 1e6 / std::max<int64_t>(delivered, 1));
+  std::printf(
+      "system cpu %.2f s (gateways %.2f + broker %.2f) = %.1f us per "
+      "routed message\n",
+      gw_cpu + br_cpu, gw_cpu, br_cpu,
+      (gw_cpu + br_cpu) * 1e6 / std::max<int64_t>(delivered, 1));
   lat.Print();
   return done && lost == 0 && dup == 0 ? 0 : 1;
 }
@@ -514,12 +528,13 @@ int Churn(const std::vector<std::string>& uris, const std::vector<int>& gw_pids,
   }
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   const ServerSample after = Sample(gw_pids, broker_pid);
-  std::printf("churn %d cycles (connect, join, send, close; half abrupt) in %.2f s = "
-              "%.0f cycles/s; gateway cpu %.2f s (%.0f us per cycle); rss %" PRId64
-              " -> %" PRId64 " KiB\n",
-              cycles, secs, cycles / secs, after.gateway_cpu - before.gateway_cpu,
-              (after.gateway_cpu - before.gateway_cpu) * 1e6 / cycles,
-              before.gateway_rss_kib, after.gateway_rss_kib);
+  std::printf(
+      "churn %d cycles (connect, join, send, close; half abrupt) in %.2f s = "
+      "%.0f cycles/s; gateway cpu %.2f s (%.0f us per cycle); rss %" PRId64
+      " -> %" PRId64 " KiB\n",
+      cycles, secs, cycles / secs, after.gateway_cpu - before.gateway_cpu,
+      (after.gateway_cpu - before.gateway_cpu) * 1e6 / cycles,
+      before.gateway_rss_kib, after.gateway_rss_kib);
   if (g.failed_count_ > 0) {
     std::fprintf(stderr, "churn: %d connections failed\n", g.failed_count_);
     return 1;
@@ -538,15 +553,18 @@ int Idle(const std::vector<std::string>& uris, const std::vector<int>& gw_pids,
   }
   if (!g.RunUntil([&] { return g.open_count_ + g.failed_count_ >= n; },
                   std::chrono::seconds(120))) {
-    std::fprintf(stderr, "only %d of %d connections opened\n", g.open_count_, n);
+    std::fprintf(stderr, "only %d of %d connections opened\n", g.open_count_,
+                 n);
     return 1;
   }
   const ServerSample open = Sample(gw_pids, broker_pid);
-  const auto hold_until = Clock::now() + std::chrono::seconds(absl::GetFlag(FLAGS_seconds));
+  const auto hold_until =
+      Clock::now() + std::chrono::seconds(absl::GetFlag(FLAGS_seconds));
   g.RunUntil([&] { return Clock::now() >= hold_until; },
              std::chrono::seconds(absl::GetFlag(FLAGS_seconds) + 5));
   const ServerSample held = Sample(gw_pids, broker_pid);
-  std::printf("idle %d connections (%d failed): gateway rss %" PRId64 " -> %" PRId64
+  std::printf("idle %d connections (%d failed): gateway rss %" PRId64
+              " -> %" PRId64
               " KiB = %.2f KiB per connection; after %d s idle %" PRId64
               " KiB; gateway cpu while idle %.2f s\n",
               g.open_count_, g.failed_count_, before.gateway_rss_kib,
