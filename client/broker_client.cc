@@ -68,7 +68,6 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
     running_ = false;
     event_handler_ = nullptr;
     state_handler_ = nullptr;
-    std::error_code ec;
     retry_timer_.cancel();
     Drop("client stopped");
   }

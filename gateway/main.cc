@@ -143,8 +143,9 @@ int main(int argc, char** argv) {
       std::chrono::milliseconds(absl::GetFlag(FLAGS_broker_heartbeat_ms));
   options.broker.backoff_max =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_broker_backoff_max_ms));
-  options.broker.max_frame_bytes =
-      static_cast<uint32_t>(options.max_message_bytes + 4096);
+  // The broker link accepts any frame the broker does (16 MiB by default):
+  // backend services may publish larger messages than clients may send, and
+  // refusing one would drop the link for every group.
 
   std::signal(SIGPIPE, SIG_IGN);
   asio::io_context link_io(1);
