@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +29,9 @@ std::unique_ptr<DaemonProcess> DaemonProcess::Start(
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    // Die with the test: a test process killed mid-run must not leave
+    // daemons behind.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(fds[1], STDERR_FILENO);
     for (const auto& [key, value] : env) setenv(key.c_str(), value.c_str(), 1);
     execv(path.c_str(), argv.data());
