@@ -4,9 +4,8 @@
 
 #include "absl/flags/flag.h"
 #include "asio/io_context.hpp"
-#include "asio/signal_set.hpp"
 #include "broker/broker_server.h"
-#include "common/admin/admin_server.h"
+#include "common/admin/serve_until_signal.h"
 #include "common/flags_env.h"
 #include "common/logging.h"
 
@@ -105,32 +104,15 @@ int main(int argc, char** argv) {
         options.listen_host, broker.port());
   }
 
-  channel::AdminServer admin(io,
-                             {[&broker] { return broker.NotReadyReason(); },
-                              [&broker] { return broker.RenderMetrics(); }});
-  const int32_t admin_port = absl::GetFlag(FLAGS_admin_port);
-  if (admin_port >= 0) {
-    if (absl::Status s = admin.Listen(absl::GetFlag(FLAGS_admin_listen),
-                                      static_cast<uint16_t>(admin_port));
-        !s.ok()) {
-      spdlog::critical("{}", s.message());
-      return 1;
-    }
-    spdlog::info("admin listening on {}:{}", absl::GetFlag(FLAGS_admin_listen),
-                 admin.port());
-  }
-
-  asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&](const std::error_code& ec, int signo) {
-    if (ec) return;
-    spdlog::info("received signal {}: shutting down", signo);
-    broker.Shutdown([&] {
-      admin.Stop();
-      io.stop();
-    });
-  });
-
-  io.run();
+  const int rc = channel::ServeUntilSignal(
+      io,
+      {[&broker] { return broker.NotReadyReason(); },
+       [&broker] { return broker.RenderMetrics(); }},
+      absl::GetFlag(FLAGS_admin_listen), absl::GetFlag(FLAGS_admin_port),
+      [&broker](std::function<void()> done) {
+        broker.Shutdown(std::move(done));
+      });
+  if (rc != 0) return rc;
   spdlog::info("channel-broker stopped");
   return 0;
 }

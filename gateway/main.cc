@@ -7,8 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "asio/io_context.hpp"
-#include "asio/signal_set.hpp"
-#include "common/admin/admin_server.h"
+#include "common/admin/serve_until_signal.h"
 #include "common/flags_env.h"
 #include "common/logging.h"
 #include "gateway/gateway_server.h"
@@ -160,32 +159,15 @@ int main(int argc, char** argv) {
   spdlog::info("listening on {}:{} ({})", options.listen_host, gateway.port(),
                options.tls_cert.empty() ? "ws" : "wss");
 
-  channel::AdminServer admin(link_io,
-                             {[&gateway] { return gateway.NotReadyReason(); },
-                              [&gateway] { return gateway.RenderMetrics(); }});
-  const int32_t admin_port = absl::GetFlag(FLAGS_admin_port);
-  if (admin_port >= 0) {
-    if (absl::Status s = admin.Listen(absl::GetFlag(FLAGS_admin_listen),
-                                      static_cast<uint16_t>(admin_port));
-        !s.ok()) {
-      spdlog::critical("{}", s.message());
-      return 1;
-    }
-    spdlog::info("admin listening on {}:{}", absl::GetFlag(FLAGS_admin_listen),
-                 admin.port());
-  }
-
-  asio::signal_set signals(link_io, SIGTERM, SIGINT);
-  signals.async_wait([&](const std::error_code& ec, int signo) {
-    if (ec) return;
-    spdlog::info("received signal {}", signo);
-    gateway.Shutdown([&] {
-      admin.Stop();
-      link_io.stop();
-    });
-  });
-
-  link_io.run();
+  const int rc = channel::ServeUntilSignal(
+      link_io,
+      {[&gateway] { return gateway.NotReadyReason(); },
+       [&gateway] { return gateway.RenderMetrics(); }},
+      absl::GetFlag(FLAGS_admin_listen), absl::GetFlag(FLAGS_admin_port),
+      [&gateway](std::function<void()> done) {
+        gateway.Shutdown(std::move(done));
+      });
+  if (rc != 0) return rc;
   spdlog::info("ws-gateway stopped");
   return 0;
 }

@@ -8,7 +8,6 @@
 //
 // Exits 0 on success, 1 with the reason otherwise. Every process it starts
 // binds to 127.0.0.1 on a free port and is killed by PID at the end.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { killAll, startDaemon } from './daemons.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const existingPort = (process.argv.find((a) => a.startsWith('--gateway-port=')) || '')
@@ -26,42 +26,6 @@ if (!existingPort && (!brokerBin || !gatewayBin)) {
   process.exit(2);
 }
 const EXPECTED = 'Esta é a mensagem';
-const children = [];
-
-// Starts a daemon and resolves with the port of its "<what> listening on
-// HOST:PORT" log line.
-function startDaemon(bin, args, what) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(child);
-    let log = '';
-    const timer = setTimeout(
-        () => reject(new Error(`${bin} did not start:\n${log}`)), 10000);
-    child.stderr.on('data', (chunk) => {
-      log += chunk.toString();
-      const m = log.match(new RegExp(`${what} [0-9.]+:([0-9]+)`));
-      if (m) {
-        clearTimeout(timer);
-        resolve({ port: Number(m[1]), child, log: () => log });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`${bin} exited ${code}:\n${log}`)));
-  });
-}
-
-function waitForLine(daemon, pattern, ms) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "${pattern}"`)), ms);
-    const check = () => {
-      if (daemon.log().includes(pattern)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    daemon.child.stderr.on('data', check);
-    check();
-  });
-}
 
 let browser;
 let server;
@@ -70,11 +34,10 @@ try {
   let gateway = { port: Number(existingPort) };
   if (!existingPort) {
     const broker = await startDaemon(brokerBin,
-        ['--listen=127.0.0.1', '--port=0', '--admin_port=-1'], '] listening on');
+        ['--listen=127.0.0.1', '--port=0', '--admin_port=-1']);
     gateway = await startDaemon(gatewayBin,
         ['--listen=127.0.0.1', '--port=0', '--admin_port=-1',
-         `--broker=127.0.0.1:${broker.port}`], '] listening on');
-    await waitForLine(gateway, 'broker link up', 10000);
+         `--broker=127.0.0.1:${broker.port}`], 'broker link up');
   }
 
   const page = readFileSync(join(here, 'seed.html'));
@@ -108,6 +71,6 @@ try {
 } finally {
   if (browser) await browser.close().catch(() => {});
   if (server) server.close();
-  for (const child of children) child.kill('SIGKILL');
+  killAll();
   rmSync(profile, { recursive: true, force: true });
 }

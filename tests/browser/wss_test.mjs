@@ -5,13 +5,14 @@
 // (by its SPKI hash) receiving "Esta é a mensagem" over wss.
 //
 //   node wss_test.mjs CHANNEL_BROKER_BIN WS_GATEWAY_BIN
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { killAll, startDaemon } from './daemons.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const [brokerBin, gatewayBin] = process.argv.slice(2);
@@ -22,27 +23,6 @@ if (!brokerBin || !gatewayBin) {
 const dir = mkdtempSync(join(tmpdir(), 'channel-wss-'));
 const cert = join(dir, 'cert.pem');
 const key = join(dir, 'key.pem');
-const children = [];
-
-// Resolves with the port of "] listening on HOST:PORT" once `ready` has
-// been logged too.
-function startDaemon(bin, args, ready) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(child);
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`${bin} did not start:\n${log}`)), 10000);
-    child.stderr.on('data', (chunk) => {
-      log += chunk;
-      const m = log.match(/\] listening on [0-9.]+:([0-9]+)/);
-      if (m && log.includes(ready)) {
-        clearTimeout(timer);
-        resolve({ port: Number(m[1]) });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`${bin} exited ${code}:\n${log}`)));
-  });
-}
 
 let browser;
 let server;
@@ -109,6 +89,6 @@ try {
 } finally {
   if (browser) await browser.close().catch(() => {});
   if (server) server.close();
-  for (const child of children) child.kill('SIGKILL');
+  killAll();
   rmSync(dir, { recursive: true, force: true });
 }

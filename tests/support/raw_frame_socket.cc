@@ -1,4 +1,5 @@
 #include "tests/support/raw_frame_socket.h"
+#include "tests/support/peer_close.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -101,17 +102,7 @@ std::optional<v1::Envelope> RawFrameSocket::ReadEnvelope(
 }
 
 bool RawFrameSocket::WaitForEof(std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  char buffer[65536];
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd pfd{fd_, POLLIN, 0};
-    if (poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return false;
-    const ssize_t r = recv(fd_, buffer, sizeof(buffer), 0);
-    if (r <= 0) return true;
-  }
+  return WaitForPeerClose(fd_, timeout);
 }
 
 }  // namespace channel::testing
