@@ -1,5 +1,4 @@
 #include "tests/support/raw_frame_socket.h"
-#include "tests/support/peer_close.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -8,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/frame_encoder.h"
+#include "tests/support/peer_close.h"
 
 namespace channel::testing {
 

@@ -1,11 +1,12 @@
 #include "tests/support/raw_ws_socket.h"
-#include "tests/support/peer_close.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "tests/support/peer_close.h"
 
 namespace channel::testing {
 
