@@ -15,6 +15,7 @@
 #include "asio/post.hpp"
 #include "asio/steady_timer.hpp"
 #include "asio/write.hpp"
+#include "tools/bench/load_run.h"
 
 namespace channel::bench {
 namespace {
@@ -114,13 +115,14 @@ class RedisConnection {
   std::array<char, 64 * 1024> buffer_;
 };
 
-class Run {
+// The same load through RESP PUBLISH/SUBSCRIBE.
+class RedisRun : public LoadRun {
  public:
-  Run(std::string host, int port, const LoadShape& shape)
-      : host_(std::move(host)), port_(port), shape_(shape), deadline_(io_) {}
+  RedisRun(std::string host, int port, const LoadShape& shape)
+      : LoadRun(shape), host_(std::move(host)), port_(port) {}
 
-  LoadResult Go() {
-    payload_.assign(shape_.payload_bytes, 'x');
+ private:
+  void Setup() override {
     auto on_error = [this](const std::string& e) { Fail(e); };
     for (int i = 0; i < shape_.subscriber_count(); ++i) {
       auto conn = std::make_unique<RedisConnection>(
@@ -129,9 +131,9 @@ class Run {
             if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
             const std::string kind(r->element[0]->str, r->element[0]->len);
             if (kind == "message") {
-              OnDelivery();
+              Delivered();
             } else if (kind == "subscribe") {
-              if (++subscribed_ == shape_.subscriber_count()) MaybeStart();
+              SubscriberReady();
             }
           },
           on_error);
@@ -149,89 +151,35 @@ class Run {
             if (r->type == REDIS_REPLY_ERROR) {
               return Fail(std::string(r->str, r->len));
             }
-            PublishNext(p);  // each PUBLISH reply frees one window slot
+            Published(p);  // each PUBLISH reply frees one window slot
           },
           on_error);
-      conn->Connect(host_, port_, [this] {
-        if (++publishers_up_ == shape_.publishers) MaybeStart();
-      });
+      conn->Connect(host_, port_, [this] { PublisherReady(); });
       publishers_.push_back(std::move(conn));
     }
-    deadline_.expires_after(std::chrono::seconds(120));
-    deadline_.async_wait([this](const std::error_code& ec) {
-      if (!ec) Fail("timed out after 120 s");
-    });
-    io_.run();
-    result_.deliveries = delivered_;
-    return result_;
   }
 
- private:
-  void MaybeStart() {
-    if (subscribed_ < shape_.subscriber_count() ||
-        publishers_up_ < shape_.publishers || started_) {
-      return;
-    }
-    started_ = true;
-    start_ = Clock::now();
-    for (int p = 0; p < shape_.publishers; ++p) {
-      for (int w = 0; w < shape_.window; ++w) PublishNext(p);
-    }
-  }
-
-  void PublishNext(int p) {
-    if (next_publish_ >= shape_.publishes) return;
-    const int64_t k = next_publish_++;
+  void Publish(int p, int64_t k) override {
     publishers_[p]->Command(
         {"PUBLISH", shape_.channel_of_publish(k), payload_});
   }
 
-  void OnDelivery() {
-    if (++delivered_ == shape_.expected_deliveries()) {
-      result_.ok = true;
-      result_.seconds =
-          std::chrono::duration<double>(Clock::now() - start_).count();
-      Finish();
-    }
-  }
-
-  void Fail(std::string why) {
-    if (finished_) return;
-    result_.error = std::move(why);
-    Finish();
-  }
-
-  void Finish() {
-    finished_ = true;
-    deadline_.cancel();
+  void CloseAll() override {
     for (auto& c : subscribers_) c->Close();
     for (auto& c : publishers_) c->Close();
-    io_.stop();
   }
 
   const std::string host_;
   const int port_;
-  const LoadShape shape_;
-  asio::io_context io_{1};
-  asio::steady_timer deadline_;
   std::vector<std::unique_ptr<RedisConnection>> subscribers_;
   std::vector<std::unique_ptr<RedisConnection>> publishers_;
-  std::string payload_;
-  int subscribed_ = 0;
-  int publishers_up_ = 0;
-  bool started_ = false;
-  bool finished_ = false;
-  int64_t next_publish_ = 0;
-  int64_t delivered_ = 0;
-  Clock::time_point start_;
-  LoadResult result_;
 };
 
 }  // namespace
 
 LoadResult RunRedisLoad(const std::string& host, int port,
                         const LoadShape& shape) {
-  Run run(host, port, shape);
+  RedisRun run(host, port, shape);
   return run.Go();
 }
 
