@@ -20,7 +20,6 @@
 namespace channel::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 // One RESP connection: queued commands gathered into one write per loop
 // pass, replies handed to on_reply one by one.
