@@ -20,7 +20,6 @@
 namespace channel::bench {
 namespace {
 
-
 // One RESP connection: queued commands gathered into one write per loop
 // pass, replies handed to on_reply one by one.
 class RedisConnection {
