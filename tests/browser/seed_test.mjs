@@ -8,16 +8,11 @@
 //
 // Exits 0 on success, 1 with the reason otherwise. Every process it starts
 // binds to 127.0.0.1 on a free port and is killed by PID at the end.
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { killAll, startDaemon } from './daemons.mjs';
+import { join } from 'node:path';
+import { killAll, launchChromium, serveSeedPage, startDaemon } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const existingPort = (process.argv.find((a) => a.startsWith('--gateway-port=')) || '')
     .split('=')[1];
 const [brokerBin, gatewayBin] = process.argv.slice(2);
@@ -40,22 +35,9 @@ try {
          `--broker=127.0.0.1:${broker.port}`], 'broker link up');
   }
 
-  const page = readFileSync(join(here, 'seed.html'));
-  server = createServer((req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-    res.end(page);
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  server = await serveSeedPage();
   const httpPort = server.address().port;
-
-  // A new, empty profile directory per run.
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update',
-           '--disable-sync', '--disable-quic'],
-  });
+  browser = await launchChromium(profile);
   const tab = await browser.newPage();
   await tab.goto(`http://127.0.0.1:${httpPort}/seed.html?port=${gateway.port}`);
   await tab.waitForFunction(

@@ -6,13 +6,11 @@
 //
 //   node wss_test.mjs CHANNEL_BROKER_BIN WS_GATEWAY_BIN
 import { spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { killAll, startDaemon } from './daemons.mjs';
+import { killAll, launchChromium, serveSeedPage, startDaemon } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const [brokerBin, gatewayBin] = process.argv.slice(2);
@@ -62,20 +60,9 @@ try {
   console.log('ok: untrusted and plain-ws clients are refused');
 
   // The seed page in Chromium, trusting exactly this certificate.
-  const page = readFileSync(join(here, 'seed.html'));
-  server = createServer((req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-    res.end(page);
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update',
-           '--disable-sync', '--disable-quic',
-           `--ignore-certificate-errors-spki-list=${spki}`],
-  });
+  server = await serveSeedPage();
+  browser = await launchChromium(join(dir, 'profile'),
+      [`--ignore-certificate-errors-spki-list=${spki}`]);
   const tab = await browser.newPage();
   await tab.goto(`http://127.0.0.1:${server.address().port}/seed.html?port=${gw[1].port}&scheme=wss`);
   await tab.waitForFunction(

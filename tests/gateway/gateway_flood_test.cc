@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/gateway_fixture.h"
+#include "tests/support/loopback.h"
 #include "tests/support/raw_ws_socket.h"
 #include "tests/support/ws_test_clients.h"
 
@@ -26,17 +27,9 @@ std::string Ok(int id) { return absl::StrCat("{\"id\":", id, ",\"ok\":true}"); }
 // watches for the server closing it.
 class RawTcp {
  public:
-  explicit RawTcp(int port) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ =
-        connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  }
+  explicit RawTcp(int port) : fd_(ConnectLoopback(port)) {}
   ~RawTcp() { close(fd_); }
-  bool connected() const { return connected_; }
+  bool connected() const { return fd_ >= 0; }
   void Send(const std::string& bytes) {
     (void)send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
   }
@@ -60,7 +53,6 @@ class RawTcp {
 
  private:
   int fd_ = -1;
-  bool connected_ = false;
 };
 
 class GatewayFloodTest : public ::testing::Test {

@@ -7,25 +7,12 @@
 #include <unistd.h>
 
 #include "common/frame_encoder.h"
-#include "tests/support/peer_close.h"
+#include "tests/support/loopback.h"
 
 namespace channel::testing {
 
-RawFrameSocket::RawFrameSocket(int port, int receive_buffer) {
-  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (receive_buffer > 0) {
-    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer,
-               sizeof(receive_buffer));
-  }
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd_);
-    fd_ = -1;
-  }
-}
+RawFrameSocket::RawFrameSocket(int port, int receive_buffer)
+    : fd_(ConnectLoopback(port, receive_buffer)) {}
 
 RawFrameSocket::~RawFrameSocket() {
   if (fd_ >= 0) close(fd_);

@@ -6,23 +6,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "tests/support/peer_close.h"
+#include "tests/support/loopback.h"
 
 namespace channel::testing {
 
-RawWsSocket::RawWsSocket(int port, int receive_buffer) {
-  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (receive_buffer > 0) {
-    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer,
-               sizeof(receive_buffer));
-  }
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return;
-  }
+RawWsSocket::RawWsSocket(int port, int receive_buffer)
+    : fd_(ConnectLoopback(port, receive_buffer)) {
+  if (fd_ < 0) return;
   const std::string request =
       "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
