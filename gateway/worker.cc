@@ -110,6 +110,12 @@ class WorkerImpl : public Worker::Impl {
         limits_(limits),
         sweep_(io_) {
     worker_index_ = index;
+    // websocketpp 0.8.2's _htonll lazily sets a plain function-local static
+    // on first use; every worker thread building its first extended frame
+    // header (a ping, say) at once is a data race (ThreadSanitizer found
+    // it). Worker objects are built on the main thread before any worker
+    // thread starts, so settling it here orders it before all of them.
+    websocketpp::lib::net::_htonll(0);
     if constexpr (std::is_same_v<Config, TlsConfig>) {
       endpoint_.set_tls_init_handler(
           [tls](websocketpp::connection_hdl) { return tls; });
