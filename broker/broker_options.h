@@ -19,6 +19,8 @@ struct BrokerOptions {
   size_t max_queued_bytes = 32 << 20;   // per connection output queue
   size_t max_channel_name_bytes = 256;
   size_t max_channels_per_connection = 10000;
+  // Names in one Subscribe, Unsubscribe or Publish: bounds a frame's work.
+  size_t max_channels_per_request = 2000;
   size_t max_connections = 100000;
 
   std::chrono::milliseconds hello_timeout{5000};

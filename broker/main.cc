@@ -27,6 +27,9 @@ ABSL_FLAG(uint64_t, max_queued_bytes, 32 << 20,
 ABSL_FLAG(uint32_t, max_channel_name_bytes, 256, "Longest channel name.");
 ABSL_FLAG(uint32_t, max_channels_per_connection, 10000,
           "Channels one connection may subscribe to.");
+ABSL_FLAG(uint32_t, max_channels_per_request, 2000,
+          "Channel names one Subscribe, Unsubscribe or Publish may carry "
+          "(more: LIMIT_EXCEEDED). Bounds the work one frame can cause.");
 ABSL_FLAG(uint32_t, max_connections, 100000, "Open connections at most.");
 ABSL_FLAG(uint32_t, hello_timeout_ms, 5000,
           "A connection must complete its Hello within this time.");
@@ -71,6 +74,8 @@ int main(int argc, char** argv) {
   options.max_channel_name_bytes = absl::GetFlag(FLAGS_max_channel_name_bytes);
   options.max_channels_per_connection =
       absl::GetFlag(FLAGS_max_channels_per_connection);
+  options.max_channels_per_request =
+      absl::GetFlag(FLAGS_max_channels_per_request);
   options.max_connections = absl::GetFlag(FLAGS_max_connections);
   options.hello_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_hello_timeout_ms));
@@ -78,10 +83,11 @@ int main(int argc, char** argv) {
       std::chrono::milliseconds(absl::GetFlag(FLAGS_heartbeat_interval_ms));
   options.idle_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_idle_timeout_ms));
-  if (options.max_frame_bytes < 64 || options.heartbeat_interval.count() == 0 ||
+  if (options.max_frame_bytes < 64 || options.max_channels_per_request == 0 || options.heartbeat_interval.count() == 0 ||
       options.idle_timeout <= options.heartbeat_interval) {
     spdlog::critical(
         "invalid limits: --max_frame_bytes must be >= 64, "
+        "--max_channels_per_request > 0, "
         "--heartbeat_interval_ms > 0 and --idle_timeout_ms > "
         "--heartbeat_interval_ms");
     return 1;

@@ -1,6 +1,5 @@
 #include "broker/router.h"
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/frame_encoder.h"
 
@@ -9,11 +8,21 @@ namespace channel {
 Router::Router(const BrokerOptions& options, BrokerStats* stats)
     : options_(options), stats_(stats) {}
 
-absl::Status Router::ValidateChannels(
-    const google::protobuf::RepeatedPtrField<std::string>& channels) const {
+absl::Status Router::ValidateAndDedupe(const Names& channels) {
+  distinct_.clear();
   if (channels.empty()) {
     return absl::InvalidArgumentError("no channels given");
   }
+  // Checked first, so that a request's cost is bounded by the flag whatever
+  // it holds.
+  if (static_cast<size_t>(channels.size()) >
+      options_.max_channels_per_request) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("request names ", channels.size(),
+                     " channels; the limit per request is ",
+                     options_.max_channels_per_request));
+  }
+  seen_.clear();
   for (const std::string& channel : channels) {
     if (channel.empty()) {
       return absl::InvalidArgumentError("empty channel name");
@@ -23,16 +32,19 @@ absl::Status Router::ValidateChannels(
           "channel name of ", channel.size(), " bytes exceeds the limit of ",
           options_.max_channel_name_bytes));
     }
+    if (seen_.insert(channel).second) distinct_.push_back(&channel);
   }
   return absl::OkStatus();
 }
 
 absl::Status Router::Subscribe(Subscriber* session,
                                const v1::Subscribe& request) {
-  if (absl::Status s = ValidateChannels(request.channels()); !s.ok()) return s;
+  if (absl::Status s = ValidateAndDedupe(request.channels()); !s.ok()) {
+    return s;
+  }
   size_t new_channels = 0;
-  for (const std::string& channel : request.channels()) {
-    if (!index_.Contains(session, channel)) ++new_channels;
+  for (const std::string* channel : distinct_) {
+    if (!index_.Contains(session, *channel)) ++new_channels;
   }
   const size_t current = index_.CountFor(session);
   if (current + new_channels > options_.max_channels_per_connection) {
@@ -41,22 +53,25 @@ absl::Status Router::Subscribe(Subscriber* session,
                      " channels; the limit per connection is ",
                      options_.max_channels_per_connection));
   }
-  for (const std::string& channel : request.channels()) {
-    index_.Add(session, channel);
-  }
+  for (const std::string* channel : distinct_) index_.Add(session, *channel);
   return absl::OkStatus();
 }
 
 absl::Status Router::Unsubscribe(Subscriber* session,
                                  const v1::Unsubscribe& request) {
-  for (const std::string& channel : request.channels()) {
-    index_.Remove(session, channel);
+  if (absl::Status s = ValidateAndDedupe(request.channels()); !s.ok()) {
+    return s;
+  }
+  for (const std::string* channel : distinct_) {
+    index_.Remove(session, *channel);
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request) {
-  if (absl::Status s = ValidateChannels(request->channels()); !s.ok()) return s;
+  if (absl::Status s = ValidateAndDedupe(request->channels()); !s.ok()) {
+    return s;
+  }
   ++stats_->publishes;
   uint64_t receivers = 0;
   v1::Envelope envelope;
@@ -65,17 +80,10 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request) {
   event->mutable_payload()->swap(*request->mutable_payload());
   if (request->has_meta()) event->mutable_meta()->Swap(request->mutable_meta());
 
-  const auto& channels = request->channels();
-  for (int i = 0; i < channels.size(); ++i) {
-    const std::string& channel = channels[i];
-    // One event per distinct channel even when a request repeats a name.
-    bool repeated = false;
-    for (int j = 0; j < i && !repeated; ++j) repeated = channels[j] == channel;
-    if (repeated) continue;
-
-    const auto* subscribers = index_.Find(channel);
+  for (const std::string* channel : distinct_) {
+    const auto* subscribers = index_.Find(*channel);
     if (subscribers == nullptr) continue;
-    event->set_channel(channel);
+    event->set_channel(*channel);
     const SharedFrame frame = EncodeFrame(envelope);
     recipients_.assign(subscribers->begin(), subscribers->end());
     for (Subscriber* session : recipients_) {

@@ -4,8 +4,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "broker/broker_options.h"
 #include "broker/broker_stats.h"
 #include "broker/subscriber.h"
@@ -20,21 +22,29 @@ namespace channel {
 //
 // Owned by the broker's io thread. Subscribers (sessions) are registered by
 // pointer and must call RemoveAll before they are destroyed.
+//
+// Cost contract: every call is linear in the size of its request (names are
+// de-duplicated through a hash set, never compared pairwise) plus the
+// deliveries it makes; a request naming more than
+// options.max_channels_per_request channels is refused before any work.
 class Router {
  public:
   Router(const BrokerOptions& options, BrokerStats* stats);
 
   // Subscribes `session` to every channel of the request, or to none:
-  // InvalidArgument for an empty or over-long name, ResourceExhausted when
-  // the connection would exceed its channel limit. Subscribing twice counts
-  // once.
+  // InvalidArgument for no channel or an empty name, ResourceExhausted for
+  // an over-long name, too many names in one request, or when the
+  // connection would exceed its channel limit. Subscribing twice (or naming
+  // a channel twice) counts once.
   absl::Status Subscribe(Subscriber* session, const v1::Subscribe& request);
 
-  // Unsubscribes; channels the session does not have are ignored.
+  // Unsubscribes; channels the session does not have are ignored. The same
+  // validation as Subscribe (a request is bounded however it is used).
   absl::Status Unsubscribe(Subscriber* session, const v1::Unsubscribe& request);
 
   // Delivers one Event per distinct channel to each subscriber of it, the
-  // publisher included. Returns the number of events queued.
+  // publisher included. Returns the number of events queued. Validation as
+  // Subscribe.
   absl::StatusOr<uint64_t> Publish(v1::Publish* request);
 
   // Leaves every channel (connection closed).
@@ -44,14 +54,20 @@ class Router {
   size_t subscription_count() const { return index_.subscription_count(); }
 
  private:
-  absl::Status ValidateChannels(
-      const google::protobuf::RepeatedPtrField<std::string>& channels) const;
+  using Names = google::protobuf::RepeatedPtrField<std::string>;
+
+  // Checks the request's names and fills distinct_ with them, each once, in
+  // request order.
+  absl::Status ValidateAndDedupe(const Names& channels);
 
   const BrokerOptions& options_;
   BrokerStats* stats_;
   SubscriptionIndex<Subscriber*> index_;
-  // Scratch list of a fan-out's recipients: a slow consumer closed during a
-  // fan-out leaves the index, which must not change under the iteration.
+  // Scratch, reused across requests (no allocation per request once warm).
+  absl::flat_hash_set<absl::string_view> seen_;
+  std::vector<const std::string*> distinct_;
+  // A fan-out's recipients: a slow consumer closed during a fan-out leaves
+  // the index, which must not change under the iteration.
   std::vector<Subscriber*> recipients_;
 };
 

@@ -158,8 +158,11 @@ void Session::HandleBody(absl::string_view body) {
     }
     case v1::Envelope::kUnsubscribe: {
       const auto& request = envelope.unsubscribe();
-      router.Unsubscribe(this, request).IgnoreError();
-      if (request.request_id() != 0) {
+      if (absl::Status s = router.Unsubscribe(this, request); !s.ok()) {
+        ReplyError(absl::IsResourceExhausted(s) ? v1::Error::LIMIT_EXCEEDED
+                                                : v1::Error::INVALID_REQUEST,
+                   s.message(), request.request_id(), {});
+      } else if (request.request_id() != 0) {
         v1::Envelope ack;
         ack.mutable_ack()->set_request_id(request.request_id());
         Reply(ack);

@@ -32,6 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.max_frame_bytes = 1 << 16;
   options.max_channel_name_bytes = 32;
   options.max_channels_per_connection = 16;
+  options.max_channels_per_request = 8;
   channel::BrokerStats stats;
   channel::Router router(options, &stats);
   FakeSubscriber subs[3];
