@@ -77,19 +77,26 @@ void BrokerServer::DoAccept() {
       });
 }
 
-void BrokerServer::ScheduleFlush(std::shared_ptr<Session> session) {
+void BrokerServer::ScheduleFlush(std::shared_ptr<FramedStream> stream) {
   if (flush_list_.empty()) asio::post(io_, [this] { FlushAll(); });
-  flush_list_.push_back(std::move(session));
+  flush_list_.push_back(std::move(stream));
 }
 
 void BrokerServer::FlushAll() {
   flushing_.swap(flush_list_);
-  for (const auto& session : flushing_) session->Flush();
+  for (const auto& stream : flushing_) stream->Flush();
   flushing_.clear();
 }
 
 void BrokerServer::OnSessionFinished(uint64_t id) {
-  if (sessions_.erase(id) > 0) ++stats_.connections_closed;
+  auto it = sessions_.find(id);
+  if (it != sessions_.end()) {
+    // The session is inside its own callback: destroy it on a later turn.
+    if (retired_.empty()) asio::post(io_, [this] { retired_.clear(); });
+    retired_.push_back(std::move(it->second));
+    sessions_.erase(it);
+    ++stats_.connections_closed;
+  }
   MaybeDrained();
 }
 
@@ -146,16 +153,16 @@ std::string BrokerServer::RenderMetrics() const {
           "Channel subscriptions over all connections.",
           static_cast<double>(router_.subscription_count()));
   m.Counter("channel_broker_frames_received_total",
-            "Frames received, heartbeats included.", stats_.frames_in);
+            "Frames received, heartbeats included.", stats_.stream.frames_in);
   m.Counter("channel_broker_frames_sent_total",
             "Frames queued to connections, heartbeats included.",
-            stats_.frames_out);
+            stats_.stream.frames_out);
   m.Counter("channel_broker_bytes_received_total", "Bytes read from clients.",
-            stats_.bytes_in);
+            stats_.stream.bytes_in);
   m.Counter("channel_broker_bytes_sent_total", "Bytes written to clients.",
-            stats_.bytes_out);
+            stats_.stream.bytes_out);
   m.Counter("channel_broker_heartbeats_received_total",
-            "Heartbeat frames received.", stats_.heartbeats_in);
+            "Heartbeat frames received.", stats_.stream.heartbeats_in);
   m.Counter("channel_broker_publishes_total", "Publish requests routed.",
             stats_.publishes);
   m.Counter("channel_broker_events_delivered_total",

@@ -14,6 +14,7 @@
 #include "broker/broker_options.h"
 #include "broker/broker_stats.h"
 #include "broker/router.h"
+#include "net/framed_stream.h"
 
 namespace channel {
 
@@ -23,12 +24,10 @@ class Session;
 // no locks anywhere), owns the sessions, the router and the counters, and
 // batches writes: frames queued during one pass of the event loop go out in
 // one gathered write per session at the end of the pass.
-class BrokerServer {
+class BrokerServer : public FramedStream::FlushScheduler {
  public:
-  static constexpr const char* kVersion = "0.1.0";
-
   BrokerServer(asio::io_context& io, BrokerOptions options);
-  ~BrokerServer();
+  ~BrokerServer() override;
 
   // Binds options.listen_host:options.port and starts accepting.
   absl::Status Listen();
@@ -47,8 +46,10 @@ class BrokerServer {
   const std::string& broker_id() const { return broker_id_; }
   BrokerStats& stats() { return stats_; }
   Router& router() { return router_; }
-  // Queues `session` for the end-of-pass flush.
-  void ScheduleFlush(std::shared_ptr<Session> session);
+  // Queues `stream` for the end-of-pass flush (one post per pass for all).
+  void ScheduleFlush(std::shared_ptr<FramedStream> stream) override;
+  // The session has left the Router and closed its socket; it is destroyed
+  // on a later loop turn (it may be calling this from its own callback).
   void OnSessionFinished(uint64_t id);
 
  private:
@@ -65,8 +66,9 @@ class BrokerServer {
   Router router_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Session>> sessions_;
   uint64_t next_session_id_ = 1;
-  std::vector<std::shared_ptr<Session>> flush_list_;
-  std::vector<std::shared_ptr<Session>> flushing_;
+  std::vector<std::shared_ptr<Session>> retired_;
+  std::vector<std::shared_ptr<FramedStream>> flush_list_;
+  std::vector<std::shared_ptr<FramedStream>> flushing_;
   bool shutting_down_ = false;
   std::function<void()> on_drained_;
 };

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "net/framed_stream.h"
 
 namespace channel {
 
@@ -16,11 +17,7 @@ struct BrokerStats {
   uint64_t connections_closed = 0;
   uint64_t handshakes = 0;
   uint64_t auth_failures = 0;
-  uint64_t frames_in = 0;
-  uint64_t frames_out = 0;
-  uint64_t bytes_in = 0;
-  uint64_t bytes_out = 0;
-  uint64_t heartbeats_in = 0;
+  StreamCounters stream;  // bytes and frames of every session together
   uint64_t publishes = 0;
   uint64_t events_delivered = 0;  // event frames queued to subscribers
   uint64_t slow_consumer_disconnects = 0;

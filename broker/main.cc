@@ -7,6 +7,7 @@
 #include "broker/broker_server.h"
 #include "common/admin/serve_until_signal.h"
 #include "common/flags_env.h"
+#include "common/version.h"
 #include "common/logging.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0", "Address to listen on for clients.");
@@ -96,7 +97,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
   channel::BrokerServer broker(io, options);
-  spdlog::info("channel-broker {} starting", channel::BrokerServer::kVersion);
+  spdlog::info("channel-broker {} starting", channel::kVersion);
   if (absl::Status s = broker.Listen(); !s.ok()) {
     spdlog::critical("{}", s.message());
     return 1;

@@ -1,7 +1,6 @@
 #include "broker/router.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/frame_encoder.h"
 
 namespace channel {
 
@@ -84,10 +83,10 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request) {
     const auto* subscribers = index_.Find(*channel);
     if (subscribers == nullptr) continue;
     event->set_channel(*channel);
-    const SharedFrame frame = EncodeFrame(envelope);
+    OutgoingEvent outgoing(envelope);
     recipients_.assign(subscribers->begin(), subscribers->end());
     for (Subscriber* session : recipients_) {
-      if (session->Send(frame)) ++receivers;
+      if (session->Deliver(outgoing)) ++receivers;
     }
   }
   recipients_.clear();

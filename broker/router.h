@@ -17,8 +17,9 @@
 namespace channel {
 
 // Channel routing of one broker: who is subscribed to what, and fan-out of a
-// publish to exactly the current subscribers. Each event is encoded once and
-// the same immutable frame is queued to every subscriber.
+// publish to exactly the current subscribers. Each event is encoded once per
+// codec (OutgoingEvent) and the same immutable frame is queued to every
+// subscriber speaking it.
 //
 // Owned by the broker's io thread. Subscribers (sessions) are registered by
 // pointer and must call RemoveAll before they are destroyed.

@@ -1,100 +1,84 @@
 #ifndef CHANNEL_BROKER_SESSION_H_
 #define CHANNEL_BROKER_SESSION_H_
 
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "asio/ip/tcp.hpp"
-#include "asio/steady_timer.hpp"
+#include "broker/session_codec.h"
 #include "broker/subscriber.h"
-#include "common/frame_decoder.h"
-#include "common/frame_encoder.h"
-#include "common/frame_queue.h"
+#include "net/framed_stream.h"
 #include "proto/channel.pb.h"
 
 namespace channel {
 
 class BrokerServer;
 
-// One client connection of the broker: reads frames, answers the handshake,
-// hands requests to the Router and writes queued frames.
+// One client connection of the broker: a FramedStream (socket, framing,
+// bounded output queue, heartbeats, deadlines) plus the codec chosen from
+// the first frame, which turns bodies into Router calls.
 //
-// Lives on the broker's io thread for life. Owned by BrokerServer (and by
-// its own pending handlers); the Router holds it by raw pointer until Close.
-// Frames queued during one pass of the event loop go out in one sendmsg
-// (hundreds of shared frames per syscall, none copied); when the socket is
-// full the session waits for writability. The output queue is bounded by
+// Lives on the broker's io thread for life. Owned by BrokerServer; the
+// Router holds it by raw pointer until it leaves every channel, which it
+// does before it reports itself finished. The output queue is bounded by
 // max_queued_bytes: a session past it is closed as a slow consumer, never
 // silently skipped.
-class Session : public Subscriber,
-                public std::enable_shared_from_this<Session> {
+class Session : public Subscriber, public FramedStream::Handler {
  public:
   Session(asio::ip::tcp::socket socket, uint64_t id, BrokerServer* server);
+  ~Session() override;
 
-  // Starts reading and the handshake timer.
+  // Starts reading and the handshake deadline.
   void Start();
 
-  // Queues `frame` for writing. Returns false (and queues nothing) when the
-  // session is closing, or when this frame would exceed the output bound, in
-  // which case the session is closed with SLOW_CONSUMER.
-  bool Send(const SharedFrame& frame) override;
+  // Subscriber: queues the event in this session's codec.
+  bool Deliver(OutgoingEvent& event) override;
 
-  // Sends an Error with `code` and closes after it is written (or after a
-  // short grace period if the peer does not read). Leaves every channel at
-  // once. drop_queued discards frames not yet written (slow consumer).
+  // Queues `frame`. Returns false (and queues nothing) when the session is
+  // closing, or when this frame would exceed the output bound, in which
+  // case the session is closed with SLOW_CONSUMER.
+  bool Send(SharedFrame frame);
+
+  // Leaves every channel at once, tells the peer why (in its codec, when
+  // the codec can), and closes once that is written or after a short grace
+  // period. drop_queued discards frames not yet written (slow consumer).
+  // `kind` names the metric label (default: the code's name).
   void Close(v1::Error::Code code, absl::string_view reason, bool drop_queued,
              absl::string_view kind = {});
 
-  // Called by BrokerServer's flush pass: starts a write if one is due.
-  void Flush();
+  // Counts an error sent to the peer, by kind (or the code's name).
+  void CountError(v1::Error::Code code, absl::string_view kind = {});
+
+  // The handshake is done: heartbeats and the idle timeout start.
+  void SetEstablished(std::chrono::milliseconds heartbeat_interval,
+                      std::chrono::milliseconds idle_timeout);
+  // Asks for a BeforeFlush this loop turn.
+  void RequestFlush() { stream_->RequestFlush(); }
 
   uint64_t id() const { return id_; }
-  bool closing() const { return closing_; }
+  bool closing() const { return stream_->closing(); }
+  const std::string& peer() const { return stream_->peer(); }
+  BrokerServer* server() const { return server_; }
+  void set_client_name(std::string name) { client_name_ = std::move(name); }
+  const std::string& client_name() const { return client_name_; }
+
+  // FramedStream::Handler.
+  void OnFrame(absl::string_view body) override;
+  void OnInvalidFrame(absl::string_view error) override;
+  void OnTimeout(FramedStream::Timeout which) override;
+  void OnFinished(absl::string_view reason) override;
+  void BeforeFlush() override;
 
  private:
-  void DoRead();
-  // The socket is readable: one non-blocking recv, then the frames in it.
-  void ReadReady();
-  void OnRead(size_t bytes);
-  void HandleBody(absl::string_view body);
-  void HandleHello(const v1::Hello& hello);
-  void Reply(const v1::Envelope& envelope);
-  void ReplyError(v1::Error::Code code, absl::string_view message,
-                  uint64_t request_id, absl::string_view kind);
-  // Writes as much of out_ as the socket takes; waits for writability if
-  // some is left.
-  void WriteNow();
-  void ArmTimer(std::chrono::steady_clock::duration after);
-  void OnTimer();
-  // Final teardown: closes the socket and unregisters. Idempotent.
-  void Finish(absl::string_view why);
-
-  asio::ip::tcp::socket socket_;
-  asio::steady_timer timer_;
   const uint64_t id_;
   BrokerServer* const server_;
-  std::string peer_;
+  std::shared_ptr<FramedStream> stream_;
+  std::unique_ptr<SessionCodec> codec_;  // null until the first frame
   std::string client_name_;
-
-  FrameDecoder decoder_;
-  std::array<char, 64 * 1024> read_buffer_;
-
-  FrameQueue out_;
-  bool waiting_writable_ = false;  // an async_wait(write) is pending
-  bool flush_scheduled_ = false;
-
-  bool authenticated_ = false;
-  bool closing_ = false;
-  bool finished_ = false;
-  std::string close_reason_;
-  std::chrono::steady_clock::time_point last_read_;
-  std::chrono::steady_clock::time_point last_write_;
-  std::chrono::steady_clock::time_point close_deadline_;
+  bool left_channels_ = false;
 };
 
 }  // namespace channel

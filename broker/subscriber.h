@@ -1,7 +1,7 @@
 #ifndef CHANNEL_BROKER_SUBSCRIBER_H_
 #define CHANNEL_BROKER_SUBSCRIBER_H_
 
-#include "common/frame_encoder.h"
+#include "broker/outgoing_event.h"
 
 namespace channel {
 
@@ -11,10 +11,11 @@ class Subscriber {
  public:
   virtual ~Subscriber() = default;
 
-  // Queues `frame`. False when nothing was queued (closing, or closed now
-  // for exceeding its output bound). May remove the subscriber from the
-  // Router's index; the Router copes.
-  virtual bool Send(const SharedFrame& frame) = 0;
+  // Queues `event` in the subscriber's own codec (taking that codec's frame
+  // from `event`, encoded once for all). False when nothing was queued
+  // (closing, or closed now for exceeding its output bound). May remove the
+  // subscriber from the Router's index; the Router copes.
+  virtual bool Deliver(OutgoingEvent& event) = 0;
 };
 
 }  // namespace channel

@@ -1,9 +1,7 @@
 #include "client/broker_client.h"
 
-#include <sys/socket.h>
-
-#include <array>
-#include <cerrno>
+#include <algorithm>
+#include <deque>
 #include <random>
 
 #include "absl/container/flat_hash_map.h"
@@ -11,52 +9,35 @@
 #include "absl/strings/str_cat.h"
 #include "asio/connect.hpp"
 #include "asio/ip/tcp.hpp"
-#include "asio/post.hpp"
 #include "asio/steady_timer.hpp"
 #include "common/backoff.h"
 #include "common/envelope_codec.h"
-#include "common/frame_decoder.h"
 #include "common/frame_encoder.h"
-#include "common/frame_queue.h"
 #include "common/logging.h"
+#include "net/framed_stream.h"
 
 namespace channel {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-constexpr int kMaxGather = 512;  // frames per sendmsg (IOV_MAX is 1024)
-
-absl::Status StatusFromError(const v1::Error& error) {
-  const std::string text =
-      absl::StrCat(v1::Error::Code_Name(error.code()), ": ", error.message());
-  switch (error.code()) {
-    case v1::Error::LIMIT_EXCEEDED:
-      return absl::ResourceExhaustedError(text);
-    case v1::Error::INVALID_REQUEST:
-      return absl::InvalidArgumentError(text);
-    case v1::Error::UNAUTHENTICATED:
-      return absl::UnauthenticatedError(text);
-    default:
-      return absl::UnavailableError(text);
-  }
-}
-
-}  // namespace
 
 // Shared with its own async handlers so that it outlives them; BrokerClient
-// detaches the user's callbacks on destruction.
-class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
+// detaches the user's callbacks on destruction. Each link is one
+// FramedStream (framing, bounded queue, heartbeats, idle timeout); this
+// class keeps the protocol: handshake, requests and their Acks,
+// re-subscription, reconnects.
+class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
+                           public FramedStream::Handler {
  public:
   Impl(asio::io_context& io, BrokerClientOptions options)
       : io_(io),
         options_(std::move(options)),
         resolver_(io),
-        socket_(io),
-        timer_(io),
+        connect_timer_(io),
         retry_timer_(io),
         backoff_(options_.backoff_initial, options_.backoff_max,
-                 std::random_device{}()),
-        decoder_(options_.max_frame_bytes) {}
+                 std::random_device{}()) {}
+
+  ~Impl() override {
+    if (stream_) stream_->Detach();
+  }
 
   void Start() {
     if (running_) return;
@@ -68,36 +49,47 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
     running_ = false;
     event_handler_ = nullptr;
     state_handler_ = nullptr;
+    quiet_failure_handler_ = nullptr;
     retry_timer_.cancel();
     Drop("client stopped");
   }
 
   void Subscribe(const std::vector<std::string>& channels, Done done) {
-    for (const auto& channel : channels) desired_.insert(channel);
     if (!welcomed_) {
+      for (const auto& channel : channels) desired_.insert(channel);
       if (done) done(absl::UnavailableError("not connected to the broker"), 0);
       return;
     }
     v1::Envelope envelope;
     auto* request = envelope.mutable_subscribe();
     for (const auto& channel : channels) request->add_channels(channel);
-    request->set_request_id(Track(std::move(done)));
-    Enqueue(EncodeFrame(envelope));
+    const uint64_t id = Track(std::move(done));
+    request->set_request_id(id);
+    if (absl::Status s = SendRequest(envelope); !s.ok()) {
+      Fail(id, s);
+      return;
+    }
+    for (const auto& channel : channels) desired_.insert(channel);
   }
 
   void Unsubscribe(const std::vector<std::string>& channels, Done done) {
-    for (const auto& channel : channels) desired_.erase(channel);
     if (!welcomed_) {
       // Nothing to undo at the broker: the link is down, and the channel
       // will not be re-subscribed.
+      for (const auto& channel : channels) desired_.erase(channel);
       if (done) done(absl::OkStatus(), 0);
       return;
     }
     v1::Envelope envelope;
     auto* request = envelope.mutable_unsubscribe();
     for (const auto& channel : channels) request->add_channels(channel);
-    request->set_request_id(Track(std::move(done)));
-    Enqueue(EncodeFrame(envelope));
+    const uint64_t id = Track(std::move(done));
+    request->set_request_id(id);
+    if (absl::Status s = SendRequest(envelope); !s.ok()) {
+      Fail(id, s);
+      return;
+    }
+    for (const auto& channel : channels) desired_.erase(channel);
   }
 
   absl::Status Publish(const std::vector<std::string>& channels,
@@ -106,25 +98,38 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
     if (!connected_) {
       return absl::UnavailableError("not connected to the broker");
     }
-    if (out_.bytes() + payload.size() > options_.max_queued_bytes) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("more than ", options_.max_queued_bytes,
-                       " bytes queued towards the broker"));
-    }
     v1::Envelope envelope;
-    auto* request = envelope.mutable_publish();
-    for (const auto& channel : channels) request->add_channels(channel);
-    request->set_payload(payload.data(), payload.size());
-    if (meta != nullptr) *request->mutable_meta() = *meta;
-    request->set_request_id(Track(std::move(done)));
-    if (envelope.ByteSizeLong() + 4 > options_.max_frame_bytes) {
-      Untrack(request->request_id());
-      return absl::InvalidArgumentError(
-          absl::StrCat("publish of ", payload.size(),
-                       " bytes exceeds the broker's frame limit"));
+    BuildPublish(channels, payload, meta, envelope.mutable_publish());
+    const uint64_t id = Track(std::move(done));
+    envelope.mutable_publish()->set_request_id(id);
+    if (absl::Status s = SendRequest(envelope); !s.ok()) {
+      Untrack(id);
+      return s;
     }
     ++stats_.publishes_sent;
-    Enqueue(EncodeFrame(envelope));
+    return absl::OkStatus();
+  }
+
+  absl::Status PublishQuiet(const std::vector<std::string>& channels,
+                            absl::string_view payload,
+                            const v1::Metadata* meta, uint64_t tag) {
+    if (!connected_) {
+      return absl::UnavailableError("not connected to the broker");
+    }
+    if (unconfirmed_.size() >= options_.max_unconfirmed) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(unconfirmed_.size(),
+                       " publishes wait for the broker's confirmation"));
+    }
+    v1::Envelope envelope;
+    v1::Publish* request = envelope.mutable_publish();
+    BuildPublish(channels, payload, meta, request);
+    const uint64_t id = next_request_id_++;
+    request->set_request_id(id);
+    request->set_cumulative_ack(true);
+    if (absl::Status s = SendRequest(envelope); !s.ok()) return s;
+    unconfirmed_.push_back({id, tag});
+    ++stats_.publishes_sent;
     return absl::OkStatus();
   }
 
@@ -132,10 +137,70 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
   size_t subscription_count() const { return desired_.size(); }
   const BrokerClientStats& stats() const { return stats_; }
 
+  // FramedStream::Handler.
+  void OnFrame(absl::string_view body) override {
+    if (ParseBody(body, &envelope_) != BodyKind::kEnvelope) {
+      Fail("unparsable frame body from broker");
+      return;
+    }
+    HandleEnvelope();
+  }
+  void OnInvalidFrame(absl::string_view error) override {
+    Fail(absl::StrCat("bad frame from broker: ", error));
+  }
+  void OnTimeout(FramedStream::Timeout which) override {
+    if (which == FramedStream::Timeout::kHandshake) {
+      Fail(absl::StrCat("no handshake with ", options_.host, ":", options_.port,
+                        " within ", options_.connect_timeout.count(), " ms"));
+    } else {
+      Fail(absl::StrCat("broker silent for ", idle_timeout_.count(), " ms"));
+    }
+  }
+  void OnFinished(absl::string_view reason) override {
+    Fail(reason == "peer closed" ? "broker closed the connection" : reason);
+  }
+
   EventHandler event_handler_;
   StateHandler state_handler_;
+  QuietFailureHandler quiet_failure_handler_;
 
  private:
+  struct Unconfirmed {
+    uint64_t request_id;
+    uint64_t tag;
+  };
+
+  static void BuildPublish(const std::vector<std::string>& channels,
+                           absl::string_view payload, const v1::Metadata* meta,
+                           v1::Publish* request) {
+    for (const auto& channel : channels) request->add_channels(channel);
+    request->set_payload(payload.data(), payload.size());
+    if (meta != nullptr) *request->mutable_meta() = *meta;
+  }
+
+  // Encodes and queues one request, checking the whole frame against the
+  // broker's frame limit and the queue bound first.
+  absl::Status SendRequest(const v1::Envelope& envelope) {
+    const size_t frame_bytes = envelope.ByteSizeLong() + 4;
+    if (frame_bytes > max_frame_bytes_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("request frame of ", frame_bytes,
+                       " bytes exceeds the broker's frame limit of ",
+                       max_frame_bytes_));
+    }
+    switch (stream_->Send(EncodeFrame(envelope))) {
+      case FramedStream::SendResult::kQueued:
+        return absl::OkStatus();
+      case FramedStream::SendResult::kOverflow:
+        return absl::ResourceExhaustedError(
+            absl::StrCat("more than ", options_.max_queued_bytes,
+                         " bytes queued towards the broker"));
+      case FramedStream::SendResult::kClosing:
+        break;
+    }
+    return absl::UnavailableError("the broker link is closing");
+  }
+
   uint64_t Track(Done done) {
     if (!done) return 0;
     const uint64_t id = next_request_id_++;
@@ -145,12 +210,27 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
   void Untrack(uint64_t id) {
     if (id != 0) pending_.erase(id);
   }
+  // A tracked request that never left: report it now.
+  void Fail(uint64_t id, const absl::Status& status) {
+    auto it = id == 0 ? pending_.end() : pending_.find(id);
+    if (it == pending_.end()) return;
+    Done done = std::move(it->second);
+    pending_.erase(it);
+    done(status, 0);
+  }
 
   void Connect() {
     if (!running_) return;
     const uint64_t gen = ++generation_;
-    handshaking_ = true;
-    ArmTimer(options_.connect_timeout);
+    connect_timer_.expires_after(options_.connect_timeout);
+    connect_timer_.async_wait(
+        [self = shared_from_this(), gen](const std::error_code& ec) {
+          if (ec || gen != self->generation_ || self->stream_) return;
+          self->Fail(absl::StrCat("no connection to ", self->options_.host,
+                                  ":", self->options_.port, " within ",
+                                  self->options_.connect_timeout.count(),
+                                  " ms"));
+        });
     resolver_.async_resolve(
         options_.host, std::to_string(options_.port),
         [self = shared_from_this(), gen](
@@ -162,10 +242,11 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
                                     ec.message()));
             return;
           }
+          auto socket = std::make_shared<asio::ip::tcp::socket>(self->io_);
           asio::async_connect(
-              self->socket_, results,
-              [self, gen](const std::error_code& ec2,
-                          const asio::ip::tcp::endpoint&) {
+              *socket, results,
+              [self, gen, socket](const std::error_code& ec2,
+                                  const asio::ip::tcp::endpoint&) {
                 if (gen != self->generation_) return;
                 if (ec2) {
                   self->Fail(absl::StrCat("connect ", self->options_.host, ":",
@@ -173,50 +254,57 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
                                           ec2.message()));
                   return;
                 }
-                self->OnConnected();
+                self->OnConnected(std::move(*socket));
               });
         });
   }
 
-  void OnConnected() {
-    std::error_code ec;
-    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-    last_read_ = last_write_ = Clock::now();
-    decoder_ = FrameDecoder(options_.max_frame_bytes);
+  void OnConnected(asio::ip::tcp::socket socket) {
+    connect_timer_.cancel();
+    FramedStream::Options stream_options;
+    stream_options.max_frame_bytes = options_.max_frame_bytes;
+    stream_options.max_queued_bytes = options_.max_queued_bytes;
+    stream_options.handshake_timeout = options_.connect_timeout;
+    max_frame_bytes_ = options_.max_frame_bytes;
+    stream_ = std::make_shared<FramedStream>(std::move(socket), stream_options,
+                                             this, &stats_.stream);
+    handshaking_ = true;
     v1::Envelope hello;
     hello.mutable_hello()->set_client_name(options_.client_name);
-    hello.mutable_hello()->set_protocol_version(1);
+    hello.mutable_hello()->set_protocol_version(kProtocolVersion);
     hello.mutable_hello()->set_auth_token(options_.auth_token);
-    Enqueue(EncodeFrame(hello));
-    DoRead();
+    stream_->Send(EncodeFrame(hello));
+    stream_->Start();
   }
 
   void OnWelcome(const v1::Welcome& welcome) {
     handshaking_ = false;
     welcomed_ = true;
     backoff_.Reset();
+    auto heartbeat = options_.heartbeat_interval;
+    idle_timeout_ = options_.idle_timeout;
     if (welcome.idle_timeout_ms() > 0) {
       idle_timeout_ = std::chrono::milliseconds(welcome.idle_timeout_ms());
       // Heartbeat well within the broker's idle timeout.
-      heartbeat_interval_ = std::min<std::chrono::milliseconds>(
-          options_.heartbeat_interval,
-          std::chrono::milliseconds(welcome.idle_timeout_ms() / 3));
-    } else {
-      idle_timeout_ = options_.idle_timeout;
-      heartbeat_interval_ = options_.heartbeat_interval;
+      heartbeat = std::min<std::chrono::milliseconds>(
+          heartbeat, std::chrono::milliseconds(welcome.idle_timeout_ms() / 3));
     }
+    if (welcome.max_frame_bytes() > 0) {
+      max_frame_bytes_ = std::min(max_frame_bytes_, welcome.max_frame_bytes());
+    }
+    stream_->SetEstablished(heartbeat, idle_timeout_);
     spdlog::info("connected to broker {}:{} (id {}, version {})", options_.host,
                  options_.port, welcome.broker_id(), welcome.broker_version());
-    ArmTimer(heartbeat_interval_ / 2);
     // Re-subscribe everything held, in batches; the link counts as connected
     // once the broker has acknowledged them all, so that "connected" means
     // "subscriptions are live".
     std::vector<std::string> all(desired_.begin(), desired_.end());
     resubscribes_pending_ = 0;
-    for (size_t i = 0; i < all.size(); i += options_.resubscribe_batch) {
+    const size_t batch = std::max<size_t>(1, options_.resubscribe_batch);
+    for (size_t i = 0; i < all.size(); i += batch) {
       v1::Envelope envelope;
       auto* request = envelope.mutable_subscribe();
-      const size_t end = std::min(all.size(), i + options_.resubscribe_batch);
+      const size_t end = std::min(all.size(), i + batch);
       for (size_t j = i; j < end; ++j) request->add_channels(all[j]);
       ++resubscribes_pending_;
       const uint64_t gen = generation_;
@@ -229,7 +317,10 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
             }
             if (--resubscribes_pending_ == 0) MarkConnected();
           }));
-      Enqueue(EncodeFrame(envelope));
+      if (absl::Status s = SendRequest(envelope); !s.ok()) {
+        Fail(absl::StrCat("re-subscribe: ", s.message()));
+        return;
+      }
     }
     if (resubscribes_pending_ == 0) MarkConnected();
   }
@@ -238,44 +329,6 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
     connected_ = true;
     ++stats_.connects;
     if (state_handler_) state_handler_(true, "");
-  }
-
-  void DoRead() {
-    const uint64_t gen = generation_;
-    socket_.async_read_some(
-        asio::buffer(read_buffer_),
-        [self = shared_from_this(), gen](const std::error_code& ec, size_t n) {
-          if (gen != self->generation_) return;
-          self->OnRead(ec, n);
-        });
-  }
-
-  void OnRead(const std::error_code& ec, size_t bytes) {
-    if (ec) {
-      Fail(ec == asio::error::eof ? "broker closed the connection"
-                                  : ec.message());
-      return;
-    }
-    stats_.bytes_in += bytes;
-    last_read_ = Clock::now();
-    decoder_.Append(read_buffer_.data(), bytes);
-    const uint64_t gen = generation_;
-    absl::string_view body;
-    while (gen == generation_) {
-      const FrameDecoder::Result result = decoder_.Next(&body);
-      if (result == FrameDecoder::Result::kNeedMore) break;
-      if (result == FrameDecoder::Result::kInvalid) {
-        Fail(absl::StrCat("bad frame from broker: ", decoder_.error()));
-        return;
-      }
-      if (body.empty()) continue;  // heartbeat
-      if (ParseBody(body, &envelope_) != BodyKind::kEnvelope) {
-        Fail("unparsable frame body from broker");
-        return;
-      }
-      HandleEnvelope();
-    }
-    if (gen == generation_) DoRead();
   }
 
   void HandleEnvelope() {
@@ -288,21 +341,32 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
         if (event_handler_) event_handler_(*envelope_.mutable_event());
         return;
       case v1::Envelope::kAck: {
-        auto it = pending_.find(envelope_.ack().request_id());
+        const v1::Ack& ack = envelope_.ack();
+        if (ack.cumulative()) {
+          while (!unconfirmed_.empty() &&
+                 unconfirmed_.front().request_id <= ack.request_id()) {
+            unconfirmed_.pop_front();
+          }
+          return;
+        }
+        auto it = pending_.find(ack.request_id());
         if (it == pending_.end()) return;
         Done done = std::move(it->second);
         pending_.erase(it);
-        done(absl::OkStatus(), envelope_.ack().receivers());
+        done(absl::OkStatus(), ack.receivers());
         return;
       }
       case v1::Envelope::kError: {
         const v1::Error& error = envelope_.error();
-        auto it = pending_.find(error.request_id());
-        if (error.request_id() != 0 && it != pending_.end()) {
-          Done done = std::move(it->second);
-          pending_.erase(it);
-          done(StatusFromError(error), 0);
-          return;
+        if (error.request_id() != 0) {
+          auto it = pending_.find(error.request_id());
+          if (it != pending_.end()) {
+            Done done = std::move(it->second);
+            pending_.erase(it);
+            done(StatusFromError(error), 0);
+            return;
+          }
+          if (FailQuiet(error.request_id(), StatusFromError(error))) return;
         }
         spdlog::warn("broker error {}: {}", v1::Error::Code_Name(error.code()),
                      error.message());
@@ -313,104 +377,43 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
     }
   }
 
-  void Enqueue(SharedFrame frame) {
-    out_.Push(std::move(frame));
-    if (!waiting_writable_ && !flush_posted_) {
-      // Batch: everything queued in this pass of the loop goes in one write.
-      flush_posted_ = true;
-      const uint64_t gen = generation_;
-      asio::post(io_, [self = shared_from_this(), gen] {
-        self->flush_posted_ = false;
-        if (gen == self->generation_ && !self->waiting_writable_) {
-          self->WriteNow();
-        }
-      });
-    }
-  }
-
-  // Writes as much as the socket takes in one sendmsg per up to kMaxGather
-  // frames (none copied); waits for writability when it is full.
-  void WriteNow() {
-    iovec iov[kMaxGather];
-    while (!out_.empty()) {
-      msghdr msg{};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = static_cast<size_t>(out_.Fill(iov, kMaxGather));
-      const ssize_t n =
-          ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          waiting_writable_ = true;
-          const uint64_t gen = generation_;
-          socket_.async_wait(
-              asio::ip::tcp::socket::wait_write,
-              [self = shared_from_this(), gen](const std::error_code& ec) {
-                if (gen != self->generation_) return;
-                self->waiting_writable_ = false;
-                if (ec) {
-                  self->Fail(ec.message());
-                  return;
-                }
-                self->WriteNow();
-              });
-          return;
-        }
-        Fail(std::error_code(errno, std::system_category()).message());
-        return;
-      }
-      stats_.bytes_out += static_cast<uint64_t>(n);
-      out_.Consume(static_cast<size_t>(n));
-      last_write_ = Clock::now();
-    }
-  }
-
-  void ArmTimer(std::chrono::milliseconds after) {
-    const uint64_t gen = generation_;
-    timer_.expires_after(after);
-    timer_.async_wait(
-        [self = shared_from_this(), gen](const std::error_code& ec) {
-          if (ec || gen != self->generation_) return;
-          self->OnTimer();
-        });
-  }
-
-  void OnTimer() {
-    if (handshaking_) {
-      Fail(absl::StrCat("no handshake with ", options_.host, ":", options_.port,
-                        " within ", options_.connect_timeout.count(), " ms"));
-      return;
-    }
-    const auto now = Clock::now();
-    if (now - last_read_ >= idle_timeout_) {
-      Fail(absl::StrCat("broker silent for ", idle_timeout_.count(), " ms"));
-      return;
-    }
-    if (out_.empty() && now - last_write_ >= heartbeat_interval_ / 2) {
-      Enqueue(HeartbeatFrame());
-    }
-    ArmTimer(heartbeat_interval_ / 2);
+  // Reports one refused PublishQuiet. Ids in unconfirmed_ increase, so the
+  // lookup is a binary search.
+  bool FailQuiet(uint64_t request_id, const absl::Status& status) {
+    auto it = std::lower_bound(
+        unconfirmed_.begin(), unconfirmed_.end(), request_id,
+        [](const Unconfirmed& u, uint64_t id) { return u.request_id < id; });
+    if (it == unconfirmed_.end() || it->request_id != request_id) return false;
+    const uint64_t tag = it->tag;
+    unconfirmed_.erase(it);
+    ++stats_.quiet_failures;
+    if (quiet_failure_handler_) quiet_failure_handler_(tag, status);
+    return true;
   }
 
   // Tears the current link down without scheduling a reconnect.
   void Drop(absl::string_view reason) {
     ++generation_;  // every handler of the old link becomes stale
-    std::error_code ec;
     resolver_.cancel();
-    timer_.cancel();
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
-    out_ = FrameQueue();
-    waiting_writable_ = false;
+    connect_timer_.cancel();
+    if (stream_) {
+      stream_->Detach();
+      stream_.reset();
+    }
     const bool was_connected = connected_;
     connected_ = false;
     welcomed_ = false;
     handshaking_ = false;
     auto pending = std::move(pending_);
     pending_.clear();
-    for (auto& [id, done] : pending) {
-      done(absl::UnavailableError(absl::StrCat("broker link lost: ", reason)),
-           0);
+    auto unconfirmed = std::move(unconfirmed_);
+    unconfirmed_.clear();
+    const absl::Status lost =
+        absl::UnavailableError(absl::StrCat("broker link lost: ", reason));
+    for (auto& [id, done] : pending) done(lost, 0);
+    for (const Unconfirmed& u : unconfirmed) {
+      ++stats_.quiet_failures;
+      if (quiet_failure_handler_) quiet_failure_handler_(u.tag, lost);
     }
     if (was_connected) {
       ++stats_.disconnects;
@@ -422,15 +425,17 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
   void Fail(absl::string_view reason) {
     if (!welcomed_) ++stats_.connect_failures;
     const bool was_connected = welcomed_;
-    Drop(reason);
+    const std::string why(reason);  // `reason` may live in the stream
+    auto keep = shared_from_this();
+    Drop(why);
     if (!running_) return;
     const auto delay = backoff_.Next();
     if (was_connected || backoff_.attempt() <= 1) {
       spdlog::warn("broker link to {}:{} down: {}; reconnecting in {} ms",
-                   options_.host, options_.port, reason, delay.count());
+                   options_.host, options_.port, why, delay.count());
     } else {
       spdlog::debug("broker {}:{} unreachable: {}; retry in {} ms",
-                    options_.host, options_.port, reason, delay.count());
+                    options_.host, options_.port, why, delay.count());
     }
     retry_timer_.expires_after(delay);
     retry_timer_.async_wait(
@@ -442,13 +447,11 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
   asio::io_context& io_;
   const BrokerClientOptions options_;
   asio::ip::tcp::resolver resolver_;
-  asio::ip::tcp::socket socket_;
-  asio::steady_timer timer_;
+  asio::steady_timer connect_timer_;  // resolve + TCP connect
   asio::steady_timer retry_timer_;
   Backoff backoff_;
-  FrameDecoder decoder_;
-  std::array<char, 64 * 1024> read_buffer_;
-  v1::Envelope envelope_;  // reused for every received frame
+  std::shared_ptr<FramedStream> stream_;  // the current link, if any
+  v1::Envelope envelope_;                 // reused for every received frame
 
   uint64_t generation_ = 0;
   bool running_ = false;
@@ -456,17 +459,12 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl> {
   bool welcomed_ = false;   // Welcome received: requests may be sent
   bool connected_ = false;  // welcomed_ and every re-subscribe acknowledged
   int resubscribes_pending_ = 0;
+  uint32_t max_frame_bytes_ = 0;  // ours, or the broker's if smaller
   std::chrono::milliseconds idle_timeout_{35000};
-  std::chrono::milliseconds heartbeat_interval_{10000};
-  Clock::time_point last_read_;
-  Clock::time_point last_write_;
-
-  FrameQueue out_;
-  bool waiting_writable_ = false;
-  bool flush_posted_ = false;
 
   absl::flat_hash_set<std::string> desired_;
   absl::flat_hash_map<uint64_t, Done> pending_;
+  std::deque<Unconfirmed> unconfirmed_;  // PublishQuiet, ids increasing
   uint64_t next_request_id_ = 1;
   BrokerClientStats stats_;
 };
@@ -482,6 +480,9 @@ void BrokerClient::set_event_handler(EventHandler handler) {
 void BrokerClient::set_state_handler(StateHandler handler) {
   impl_->state_handler_ = std::move(handler);
 }
+void BrokerClient::set_quiet_failure_handler(QuietFailureHandler handler) {
+  impl_->quiet_failure_handler_ = std::move(handler);
+}
 void BrokerClient::Start() { impl_->Start(); }
 void BrokerClient::Stop() { impl_->Stop(); }
 void BrokerClient::Subscribe(const std::vector<std::string>& channels,
@@ -496,6 +497,11 @@ absl::Status BrokerClient::Publish(const std::vector<std::string>& channels,
                                    absl::string_view payload,
                                    const v1::Metadata* meta, Done done) {
   return impl_->Publish(channels, payload, meta, std::move(done));
+}
+absl::Status BrokerClient::PublishQuiet(
+    const std::vector<std::string>& channels, absl::string_view payload,
+    const v1::Metadata* meta, uint64_t tag) {
+  return impl_->PublishQuiet(channels, payload, meta, tag);
 }
 bool BrokerClient::connected() const { return impl_->connected(); }
 size_t BrokerClient::subscription_count() const {

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "asio/io_context.hpp"
+#include "net/framed_stream.h"
 #include "proto/channel.pb.h"
 
 namespace channel {
@@ -31,8 +32,11 @@ struct BrokerClientOptions {
   std::chrono::milliseconds heartbeat_interval{10000};
   std::chrono::milliseconds idle_timeout{35000};
   uint32_t max_frame_bytes = 16 << 20;
-  // Bound on bytes queued towards the broker; Publish fails past it.
+  // Bound on bytes queued towards the broker; every request fails past it
+  // (ResourceExhausted), Subscribe and Unsubscribe included.
   size_t max_queued_bytes = 64 << 20;
+  // Bound on PublishQuiet requests the broker has not yet confirmed.
+  size_t max_unconfirmed = 100000;
   // Channels per Subscribe frame when re-subscribing after a reconnect.
   size_t resubscribe_batch = 1000;
 };
@@ -43,8 +47,8 @@ struct BrokerClientStats {
   uint64_t connect_failures = 0;  // attempts that never completed a handshake
   uint64_t events_received = 0;
   uint64_t publishes_sent = 0;
-  uint64_t bytes_in = 0;
-  uint64_t bytes_out = 0;
+  uint64_t quiet_failures = 0;  // PublishQuiet reported to the failure handler
+  StreamCounters stream;        // bytes and frames over every link
 };
 
 // Asynchronous client of channel-broker: connect, Hello, subscribe,
@@ -65,6 +69,10 @@ class BrokerClient {
   // connected=false carries the reason the link went down.
   using StateHandler =
       std::function<void(bool connected, absl::string_view reason)>;
+  // A PublishQuiet that was refused, or whose fate is unknown because the
+  // link dropped before the broker confirmed it. `tag` is the caller's.
+  using QuietFailureHandler =
+      std::function<void(uint64_t tag, const absl::Status& status)>;
 
   BrokerClient(asio::io_context& io, BrokerClientOptions options);
   ~BrokerClient();  // Stop()s; callbacks never run after it returns.
@@ -73,6 +81,7 @@ class BrokerClient {
 
   void set_event_handler(EventHandler handler);
   void set_state_handler(StateHandler handler);
+  void set_quiet_failure_handler(QuietFailureHandler handler);
 
   // Starts connecting; keeps the link up until Stop.
   void Start();
@@ -82,6 +91,14 @@ class BrokerClient {
   // Adds channels to the client's set and, when connected, subscribes now.
   // Kept across reconnects. When not connected, `done` gets Unavailable but
   // the channels stay in the set and are subscribed on the next connect.
+  // A request whose frame would exceed the frame limit, or that does not
+  // fit the outgoing queue, fails with InvalidArgument / ResourceExhausted
+  // and changes nothing.
+  //
+  // The set is the library's own copy of what it must re-subscribe after a
+  // reconnect, so that a caller never has to replay its state; a caller
+  // with finer membership (the gateway's per-connection index) keeps that
+  // separately.
   void Subscribe(const std::vector<std::string>& channels, Done done = nullptr);
   void Unsubscribe(const std::vector<std::string>& channels,
                    Done done = nullptr);
@@ -92,6 +109,15 @@ class BrokerClient {
   absl::Status Publish(const std::vector<std::string>& channels,
                        absl::string_view payload,
                        const v1::Metadata* meta = nullptr, Done done = nullptr);
+
+  // Publishes without an Ack per message: the broker confirms these
+  // cumulatively, at most once per read pass. Nothing is called on success;
+  // the quiet failure handler gets `tag` if the broker refuses it or the
+  // link drops before it was confirmed. Immediate errors as Publish, plus
+  // ResourceExhausted past max_unconfirmed.
+  absl::Status PublishQuiet(const std::vector<std::string>& channels,
+                            absl::string_view payload,
+                            const v1::Metadata* meta, uint64_t tag);
 
   bool connected() const;
   size_t subscription_count() const;

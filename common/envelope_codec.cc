@@ -1,6 +1,30 @@
 #include "common/envelope_codec.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace channel {
+
+v1::Error::Code ErrorCodeFromStatus(const absl::Status& status) {
+  if (absl::IsResourceExhausted(status)) return v1::Error::LIMIT_EXCEEDED;
+  if (absl::IsInvalidArgument(status)) return v1::Error::INVALID_REQUEST;
+  if (absl::IsUnauthenticated(status)) return v1::Error::UNAUTHENTICATED;
+  return v1::Error::UNKNOWN;
+}
+
+absl::Status StatusFromError(const v1::Error& error) {
+  const std::string text =
+      absl::StrCat(v1::Error::Code_Name(error.code()), ": ", error.message());
+  switch (error.code()) {
+    case v1::Error::LIMIT_EXCEEDED:
+      return absl::ResourceExhaustedError(text);
+    case v1::Error::INVALID_REQUEST:
+      return absl::InvalidArgumentError(text);
+    case v1::Error::UNAUTHENTICATED:
+      return absl::UnauthenticatedError(text);
+    default:
+      return absl::UnavailableError(text);
+  }
+}
 
 BodyKind ParseBody(absl::string_view body, v1::Envelope* out) {
   // Field 12 of Envelope is reserved, so a protobuf Envelope never begins

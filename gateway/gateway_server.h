@@ -21,8 +21,6 @@ namespace channel {
 // port), graceful shutdown and the metrics view over all of them.
 class GatewayServer {
  public:
-  static constexpr const char* kVersion = "0.1.0";
-
   GatewayServer(asio::io_context& link_io, GatewayOptions options);
   ~GatewayServer();
 

@@ -9,6 +9,7 @@
 #include "asio/io_context.hpp"
 #include "common/admin/serve_until_signal.h"
 #include "common/flags_env.h"
+#include "common/version.h"
 #include "common/logging.h"
 #include "gateway/gateway_server.h"
 
@@ -150,7 +151,7 @@ int main(int argc, char** argv) {
   asio::io_context link_io(1);
   channel::GatewayServer gateway(link_io, options);
   spdlog::info("ws-gateway {} starting (id {}, {} threads, broker {})",
-               channel::GatewayServer::kVersion, gateway.gateway_id(), threads,
+               channel::kVersion, gateway.gateway_id(), threads,
                broker);
   if (absl::Status s = gateway.Start(); !s.ok()) {
     spdlog::critical("{}", s.message());

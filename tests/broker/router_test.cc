@@ -17,7 +17,8 @@ namespace {
 class FakeSubscriber : public Subscriber {
  public:
   explicit FakeSubscriber(size_t capacity = 1000) : capacity_(capacity) {}
-  bool Send(const SharedFrame& frame) override {
+  bool Deliver(OutgoingEvent& event) override {
+    const SharedFrame& frame = event.ProtobufFrame();
     if (channels.size() >= capacity_) return false;
     FrameDecoder decoder(1 << 20);
     decoder.Append(frame->data(), frame->size());

@@ -17,7 +17,8 @@ namespace {
 
 class FakeSubscriber : public channel::Subscriber {
  public:
-  bool Send(const channel::SharedFrame& frame) override {
+  bool Deliver(channel::OutgoingEvent& event) override {
+    const channel::SharedFrame& frame = event.ProtobufFrame();
     bytes_ += frame->size();
     return bytes_ < (1 << 20);  // a bounded output queue, like a Session
   }

@@ -14,6 +14,12 @@ namespace channel::testing {
 RawFrameSocket::RawFrameSocket(int port, int receive_buffer)
     : fd_(ConnectLoopback(port, receive_buffer)) {}
 
+std::unique_ptr<RawFrameSocket> RawFrameSocket::Adopt(int fd) {
+  std::unique_ptr<RawFrameSocket> socket(new RawFrameSocket());
+  socket->fd_ = fd;
+  return socket;
+}
+
 RawFrameSocket::~RawFrameSocket() {
   if (fd_ >= 0) close(fd_);
 }

@@ -2,6 +2,7 @@
 #define CHANNEL_TESTS_SUPPORT_RAW_FRAME_SOCKET_H_
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -15,6 +16,9 @@ class RawFrameSocket {
  public:
   // Connects to 127.0.0.1:port; receive_buffer > 0 shrinks SO_RCVBUF.
   explicit RawFrameSocket(int port, int receive_buffer = 0);
+  // Takes ownership of a connected descriptor (a fake broker's accepted
+  // connection).
+  static std::unique_ptr<RawFrameSocket> Adopt(int fd);
   ~RawFrameSocket();
 
   bool connected() const { return fd_ >= 0; }
@@ -33,6 +37,7 @@ class RawFrameSocket {
   bool WaitForEof(std::chrono::milliseconds timeout);
 
  private:
+  RawFrameSocket() = default;
   bool ReadExactly(char* out, size_t n, std::chrono::milliseconds timeout,
                    bool* eof);
   int fd_ = -1;

@@ -1,0 +1,34 @@
+#ifndef CHANNEL_BROKER_OUTGOING_EVENT_H_
+#define CHANNEL_BROKER_OUTGOING_EVENT_H_
+
+#include "common/frame_encoder.h"
+#include "proto/channel.pb.h"
+
+namespace channel {
+
+// One event on its way to the subscribers of one channel, who may speak
+// different codecs. Each codec's frame is encoded on first use and the same
+// immutable buffer is shared by every subscriber speaking it (encode once
+// per codec, fan out). A new codec adds its accessor here.
+//
+// Borrows `envelope` (holding the Event) for its lifetime; one thread.
+class OutgoingEvent {
+ public:
+  explicit OutgoingEvent(const v1::Envelope& envelope) : envelope_(envelope) {}
+
+  const v1::Event& event() const { return envelope_.event(); }
+
+  // The protobuf Envelope{event} frame.
+  const SharedFrame& ProtobufFrame() {
+    if (!protobuf_) protobuf_ = EncodeFrame(envelope_);
+    return protobuf_;
+  }
+
+ private:
+  const v1::Envelope& envelope_;
+  SharedFrame protobuf_;
+};
+
+}  // namespace channel
+
+#endif  // CHANNEL_BROKER_OUTGOING_EVENT_H_

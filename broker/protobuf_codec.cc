@@ -1,0 +1,174 @@
+#include "broker/protobuf_codec.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "broker/broker_server.h"
+#include "broker/session.h"
+#include "common/constant_time.h"
+#include "common/envelope_codec.h"
+#include "common/logging.h"
+#include "common/version.h"
+
+namespace channel {
+
+void ProtobufCodec::OnBody(absl::string_view body) {
+  switch (ParseBody(body, &envelope_)) {
+    case BodyKind::kEnvelope:
+      break;
+    case BodyKind::kPhpSerialize:
+      // A PHP body after the first frame: a connection speaks one codec.
+      session_->Close(v1::Error::PROTOCOL_ERROR,
+                      "a connection that began with protobuf must stay "
+                      "protobuf; PHP serialize() bodies were not its first "
+                      "frame",
+                      false, "php_codec");
+      return;
+    case BodyKind::kInvalid:
+      session_->Close(v1::Error::PROTOCOL_ERROR,
+                      absl::StrCat("frame body of ", body.size(),
+                                   " bytes is not a valid Envelope"),
+                      false, "bad_body");
+      return;
+  }
+  if (!authenticated_ && envelope_.msg_case() != v1::Envelope::kHello) {
+    session_->Close(v1::Error::PROTOCOL_ERROR,
+                    "the first frame must be a Hello", false, "no_hello");
+    return;
+  }
+  Router& router = session_->server()->router();
+  switch (envelope_.msg_case()) {
+    case v1::Envelope::kHello:
+      HandleHello(envelope_.hello());
+      return;
+    case v1::Envelope::kSubscribe: {
+      const auto& request = envelope_.subscribe();
+      if (absl::Status s = router.Subscribe(session_, request); !s.ok()) {
+        ReplyError(ErrorCodeFromStatus(s), s.message(), request.request_id());
+      } else if (request.request_id() != 0) {
+        Ack(request.request_id());
+      }
+      return;
+    }
+    case v1::Envelope::kUnsubscribe: {
+      const auto& request = envelope_.unsubscribe();
+      if (absl::Status s = router.Unsubscribe(session_, request); !s.ok()) {
+        ReplyError(ErrorCodeFromStatus(s), s.message(), request.request_id());
+      } else if (request.request_id() != 0) {
+        Ack(request.request_id());
+      }
+      return;
+    }
+    case v1::Envelope::kPublish:
+      HandlePublish(envelope_.mutable_publish());
+      return;
+    default:
+      ReplyError(v1::Error::INVALID_REQUEST,
+                 absl::StrCat("message type ", envelope_.msg_case(),
+                              " is not accepted from clients"),
+                 0);
+      return;
+  }
+}
+
+void ProtobufCodec::HandlePublish(v1::Publish* request) {
+  const uint64_t request_id = request->request_id();
+  const bool cumulative = request->cumulative_ack();
+  absl::StatusOr<uint64_t> receivers =
+      session_->server()->router().Publish(request);
+  if (!receivers.ok()) {
+    ReplyError(ErrorCodeFromStatus(receivers.status()),
+               receivers.status().message(), request_id);
+  } else if (request_id != 0) {
+    if (cumulative) {
+      if (request_id > cumulative_due_) cumulative_due_ = request_id;
+      session_->RequestFlush();
+    } else {
+      Ack(request_id, *receivers);
+    }
+  }
+}
+
+void ProtobufCodec::BeforeFlush() {
+  if (cumulative_due_ == 0) return;
+  v1::Envelope ack;
+  ack.mutable_ack()->set_request_id(cumulative_due_);
+  ack.mutable_ack()->set_cumulative(true);
+  cumulative_due_ = 0;
+  Reply(ack);
+}
+
+void ProtobufCodec::HandleHello(const v1::Hello& hello) {
+  if (authenticated_) {
+    ReplyError(v1::Error::INVALID_REQUEST, "already said Hello", 0);
+    return;
+  }
+  // Names are for logs only; keep them short and printable.
+  std::string name = hello.client_name().substr(0, 64);
+  for (char& c : name) {
+    if (!absl::ascii_isprint(static_cast<unsigned char>(c))) c = '?';
+  }
+  session_->set_client_name(std::move(name));
+  BrokerServer* server = session_->server();
+  if (hello.protocol_version() != kProtocolVersion) {
+    session_->Close(
+        v1::Error::VERSION_MISMATCH,
+        absl::StrCat("protocol version ", hello.protocol_version(),
+                     " is not supported; this broker speaks version ",
+                     kProtocolVersion),
+        false);
+    return;
+  }
+  const std::string& token = server->options().auth_token;
+  if (!token.empty() && !ConstantTimeEquals(hello.auth_token(), token)) {
+    ++server->stats().auth_failures;
+    spdlog::warn("conn {} from {} ({}): authentication failed",
+                 session_->id(), session_->peer(), session_->client_name());
+    session_->Close(v1::Error::UNAUTHENTICATED,
+                    hello.auth_token().empty()
+                        ? "this broker requires an auth token"
+                        : "wrong auth token",
+                    false);
+    return;
+  }
+  authenticated_ = true;
+  ++server->stats().handshakes;
+  spdlog::info("conn {} from {} authenticated as '{}'", session_->id(),
+               session_->peer(), session_->client_name());
+  const BrokerOptions& options = server->options();
+  v1::Envelope reply;
+  v1::Welcome* welcome = reply.mutable_welcome();
+  welcome->set_broker_id(server->broker_id());
+  welcome->set_broker_version(kVersion);
+  welcome->set_protocol_version(kProtocolVersion);
+  welcome->set_heartbeat_interval_ms(
+      static_cast<uint32_t>(options.heartbeat_interval.count()));
+  welcome->set_idle_timeout_ms(
+      static_cast<uint32_t>(options.idle_timeout.count()));
+  welcome->set_max_frame_bytes(options.max_frame_bytes);
+  Reply(reply);
+  session_->SetEstablished(options.heartbeat_interval, options.idle_timeout);
+}
+
+SharedFrame ProtobufCodec::CloseFrame(v1::Error::Code code,
+                                      absl::string_view reason) {
+  return EncodeFrame(MakeError(code, reason));
+}
+
+void ProtobufCodec::Reply(const v1::Envelope& envelope) {
+  session_->Send(EncodeFrame(envelope));
+}
+
+void ProtobufCodec::Ack(uint64_t request_id, uint64_t receivers) {
+  v1::Envelope ack;
+  ack.mutable_ack()->set_request_id(request_id);
+  if (receivers != 0) ack.mutable_ack()->set_receivers(receivers);
+  Reply(ack);
+}
+
+void ProtobufCodec::ReplyError(v1::Error::Code code, absl::string_view message,
+                               uint64_t request_id) {
+  session_->CountError(code);
+  Reply(MakeError(code, message, request_id));
+}
+
+}  // namespace channel

@@ -1,0 +1,224 @@
+// BrokerClient against a fake broker: a loopback listener whose accepted
+// connection the test drives frame by frame (RawFrameSocket) on a thread of
+// its own, while the client runs on the test thread's io_context.
+#include "client/broker_client.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "asio/io_context.hpp"
+#include "gtest/gtest.h"
+#include "tests/support/raw_frame_socket.h"
+
+namespace channel {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::RawFrameSocket;
+
+// A listening loopback socket; Accept() hands out the next connection.
+class FakeBroker {
+ public:
+  FakeBroker() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    ::listen(fd_, 4);
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~FakeBroker() { ::close(fd_); }
+  int port() const { return port_; }
+  std::unique_ptr<RawFrameSocket> Accept() {
+    return RawFrameSocket::Adopt(::accept(fd_, nullptr, nullptr));
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+v1::Envelope Welcome() {
+  v1::Envelope e;
+  e.mutable_welcome()->set_protocol_version(1);
+  e.mutable_welcome()->set_idle_timeout_ms(30000);
+  e.mutable_welcome()->set_max_frame_bytes(1 << 16);
+  return e;
+}
+
+class BrokerClientTest : public ::testing::Test {
+ protected:
+  void StartClient(BrokerClientOptions options = {}) {
+    options.host = "127.0.0.1";
+    options.port = static_cast<uint16_t>(broker_.port());
+    options.auth_token = "tok";
+    options.backoff_initial = milliseconds(10);
+    options.backoff_max = milliseconds(50);
+    client_ = std::make_unique<BrokerClient>(io_, options);
+    client_->set_state_handler([this](bool up, absl::string_view) {
+      up ? ++ups_ : ++downs_;
+    });
+    client_->set_quiet_failure_handler(
+        [this](uint64_t tag, const absl::Status& s) {
+          failed_tags_.push_back(tag);
+          failures_.push_back(s);
+        });
+    client_->Start();
+  }
+
+  // Runs the fake broker's script on its own thread.
+  void Script(std::function<void()> script) {
+    script_ = std::thread(std::move(script));
+  }
+
+  bool RunUntil(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + seconds(5);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      io_.run_one_for(milliseconds(10));
+    }
+    return done();
+  }
+
+  void TearDown() override {
+    if (script_.joinable()) script_.join();
+    client_.reset();
+  }
+
+  FakeBroker broker_;
+  asio::io_context io_;
+  std::unique_ptr<BrokerClient> client_;
+  std::thread script_;
+  int ups_ = 0;
+  int downs_ = 0;
+  std::vector<uint64_t> failed_tags_;
+  std::vector<absl::Status> failures_;
+};
+
+TEST_F(BrokerClientTest, HelloThenResubscribeBeforeConnected) {
+  std::atomic<bool> ok{false};
+  Script([&] {
+    auto conn = broker_.Accept();
+    auto hello = conn->ReadEnvelope(seconds(5));
+    ASSERT_TRUE(hello && hello->has_hello());
+    EXPECT_EQ(hello->hello().protocol_version(), 1u);
+    EXPECT_EQ(hello->hello().auth_token(), "tok");
+    conn->SendEnvelope(Welcome());
+    auto sub = conn->ReadEnvelope(seconds(5));
+    ASSERT_TRUE(sub && sub->has_subscribe());
+    EXPECT_EQ(sub->subscribe().channels_size(), 2);
+    v1::Envelope ack;
+    ack.mutable_ack()->set_request_id(sub->subscribe().request_id());
+    conn->SendEnvelope(ack);
+    ok = true;
+    conn->WaitForEof(seconds(5));
+  });
+  StartClient();
+  client_->Subscribe({"a", "b"});  // before the link: held for the connect
+  ASSERT_TRUE(RunUntil([&] { return ups_ == 1; }));
+  EXPECT_TRUE(ok);
+  EXPECT_TRUE(client_->connected());
+  client_.reset();
+}
+
+TEST_F(BrokerClientTest, QuietPublishesConfirmedCumulativelyOrReported) {
+  Script([&] {
+    auto conn = broker_.Accept();
+    conn->ReadEnvelope(seconds(5));
+    conn->SendEnvelope(Welcome());
+    std::vector<uint64_t> ids;
+    for (int i = 0; i < 4; ++i) {
+      auto p = conn->ReadEnvelope(seconds(5));
+      ASSERT_TRUE(p && p->has_publish());
+      EXPECT_TRUE(p->publish().cumulative_ack());
+      ids.push_back(p->publish().request_id());
+    }
+    // The second is refused; the first and third confirmed together.
+    v1::Envelope error;
+    error.mutable_error()->set_code(v1::Error::LIMIT_EXCEEDED);
+    error.mutable_error()->set_request_id(ids[1]);
+    conn->SendEnvelope(error);
+    v1::Envelope ack;
+    ack.mutable_ack()->set_request_id(ids[2]);
+    ack.mutable_ack()->set_cumulative(true);
+    conn->SendEnvelope(ack);
+    // A marker publish the test waits for, then the link drops with the
+    // fourth unconfirmed.
+    v1::Envelope event;
+    event.mutable_event()->set_channel("x");
+    conn->SendEnvelope(event);
+  });
+  StartClient();
+  int events = 0;
+  client_->set_event_handler([&](v1::Event&) { ++events; });
+  ASSERT_TRUE(RunUntil([&] { return ups_ == 1; }));
+  for (uint64_t tag = 1; tag <= 4; ++tag) {
+    ASSERT_TRUE(client_->PublishQuiet({"c"}, "p", nullptr, tag).ok());
+  }
+  ASSERT_TRUE(RunUntil([&] { return events == 1; }));
+  ASSERT_EQ(failed_tags_, std::vector<uint64_t>{2});
+  EXPECT_TRUE(absl::IsResourceExhausted(failures_[0]));
+  script_.join();  // the fake broker closes the connection
+  ASSERT_TRUE(RunUntil([&] { return failed_tags_.size() == 2; }));
+  EXPECT_EQ(failed_tags_[1], 4u);
+  EXPECT_TRUE(absl::IsUnavailable(failures_[1]));
+  EXPECT_EQ(client_->stats().quiet_failures, 2u);
+}
+
+TEST_F(BrokerClientTest, RequestsAreBoundedByFrameLimitAndQueue) {
+  Script([&] {
+    auto conn = broker_.Accept();
+    conn->ReadEnvelope(seconds(5));
+    conn->SendEnvelope(Welcome());  // max_frame_bytes 64 KiB
+    conn->WaitForEof(seconds(5));
+  });
+  BrokerClientOptions options;
+  options.max_queued_bytes = 150 * 1024;
+  options.max_unconfirmed = 3;
+  StartClient(options);
+  ASSERT_TRUE(RunUntil([&] { return ups_ == 1; }));
+  // A Subscribe whose frame exceeds the broker's 64 KiB: refused, not held.
+  std::vector<std::string> many;
+  for (int i = 0; i < 10000; ++i) many.push_back("channel-" + std::to_string(i));
+  absl::Status status;
+  client_->Subscribe(many, [&](const absl::Status& s, uint64_t) { status = s; });
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_EQ(client_->subscription_count(), 0u);
+  // Publishes fill the queue (nothing is flushed until the loop runs).
+  const std::string payload(60 * 1024, 'x');
+  int queued = 0;
+  absl::Status last;
+  for (int i = 0; i < 10 && last.ok(); ++i) {
+    last = client_->Publish({"c"}, payload);
+    if (last.ok()) ++queued;
+  }
+  EXPECT_EQ(queued, 2);
+  EXPECT_TRUE(absl::IsResourceExhausted(last)) << last;
+  // Then Subscribe is refused the same way, and the set is unchanged.
+  std::vector<std::string> some(many.begin(), many.begin() + 3000);
+  client_->Subscribe(some, [&](const absl::Status& s, uint64_t) {
+    status = s;
+  });
+  EXPECT_TRUE(absl::IsResourceExhausted(status)) << status;
+  EXPECT_EQ(client_->subscription_count(), 0u);
+  // PublishQuiet is bounded by max_unconfirmed as well.
+  int quiet = 0;
+  for (int i = 0; i < 5; ++i) {
+    if (client_->PublishQuiet({"c"}, "p", nullptr, i).ok()) ++quiet;
+  }
+  EXPECT_EQ(quiet, 3);
+  client_.reset();
+}
+
+}  // namespace
+}  // namespace channel
