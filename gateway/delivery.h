@@ -22,6 +22,10 @@ struct Delivery {
   std::vector<uint64_t> exclude;
 };
 
+// Exclusions read from one event at most (a gateway sends one: the sender
+// of an exclude_self message).
+inline constexpr int kMaxExclude = 8;
+
 // Broker channel names used by the gateway (docs/CLIENT-PROTOCOL.md).
 inline constexpr const char kGroupChannelPrefix[] = "group:";
 inline constexpr const char kBroadcastChannel[] = "all";

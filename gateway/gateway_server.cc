@@ -16,21 +16,13 @@ std::string RandomId() {
   return absl::StrFormat("%08x%08x", rd(), rd());
 }
 
-BrokerClientOptions WithName(BrokerClientOptions options,
-                             const std::string& id) {
-  if (options.client_name.empty() || options.client_name == "channel-client") {
-    options.client_name = "ws-gateway/" + id;
-  }
-  return options;
-}
-
 }  // namespace
 
-GatewayServer::GatewayServer(asio::io_context& link_io, GatewayOptions options)
-    : link_io_(link_io),
+GatewayServer::GatewayServer(asio::io_context& main_io, GatewayOptions options)
+    : main_io_(main_io),
       options_(std::move(options)),
-      link_(link_io, WithName(options_.broker, RandomId()), RandomId()),
-      grace_timer_(link_io) {}
+      gateway_id_(RandomId()),
+      grace_timer_(main_io) {}
 
 // Builds the wss context from --tls_cert/--tls_key; leaves *out null for ws.
 static absl::Status LoadTls(const GatewayOptions& options,
@@ -72,12 +64,9 @@ GatewayServer::~GatewayServer() {
 absl::Status GatewayServer::Start() {
   if (absl::Status s = LoadTls(options_, &tls_); !s.ok()) return s;
   for (int i = 0; i < options_.threads; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, options_, &link_, link_io_,
-                                                &limits_, tls_));
+    workers_.push_back(
+        std::make_unique<Worker>(i, options_, gateway_id_, &limits_, tls_));
   }
-  std::vector<Worker*> raw;
-  for (auto& w : workers_) raw.push_back(w.get());
-  link_.SetWorkers(std::move(raw));
   uint16_t port = options_.port;
   for (auto& worker : workers_) {
     uint16_t bound = 0;
@@ -91,7 +80,6 @@ absl::Status GatewayServer::Start() {
   for (auto& worker : workers_) {
     threads_.emplace_back([w = worker.get()] { w->Run(); });
   }
-  link_.Start();
   return absl::OkStatus();
 }
 
@@ -109,7 +97,7 @@ void GatewayServer::Shutdown(std::function<void()> done) {
   });
   for (auto& worker : workers_) {
     worker->PostShutdown([this] {
-      asio::post(link_io_, [this] {
+      asio::post(main_io_, [this] {
         if (++idle_workers_ == workers_.size()) FinishShutdown();
       });
     });
@@ -119,7 +107,6 @@ void GatewayServer::Shutdown(std::function<void()> done) {
 void GatewayServer::FinishShutdown() {
   if (!on_shutdown_done_) return;
   grace_timer_.cancel();
-  link_.Stop();
   for (auto& w : workers_) w->Stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
@@ -130,7 +117,9 @@ void GatewayServer::FinishShutdown() {
 
 std::string GatewayServer::NotReadyReason() const {
   if (shutting_down_) return "shutting down";
-  if (!link_.up()) return "no broker link";
+  if (limits_.links_up.load() < static_cast<int64_t>(workers_.size())) {
+    return "no broker link";
+  }
   return "";
 }
 
@@ -170,12 +159,13 @@ std::string GatewayServer::RenderMetrics() const {
           "Connections accepted whose WebSocket upgrade is not complete.",
           static_cast<double>(limits_.pending_handshakes.load()));
   m.Gauge("channel_gateway_groups",
-          "Groups with at least one member on this gateway.",
-          static_cast<double>(link_.group_count()));
+          "Groups with members, counted once per worker thread that has "
+          "members of it (each worker subscribes on its own broker link).",
+          sum(&WorkerStats::local_groups));
   m.Gauge("channel_gateway_broker_subscriptions",
-          "Broker channels this gateway subscribes to (groups plus the "
-          "broadcast channel).",
-          static_cast<double>(link_.broker_subscriptions()));
+          "Broker channels subscribed over all worker links (groups plus "
+          "one broadcast channel per worker).",
+          sum(&WorkerStats::broker_subscriptions));
   m.Counter("channel_gateway_joins_total", "Group joins.",
             sum(&WorkerStats::joins));
   m.Counter("channel_gateway_leaves_total",
@@ -214,17 +204,25 @@ std::string GatewayServer::RenderMetrics() const {
               "Errors reported to clients, by code.", total,
               {{"code", kClientErrorCodes[i]}});
   }
-  const BrokerClientStats& link = link_.client_stats();
   m.Gauge("channel_gateway_broker_up",
-          "1 when the broker link is up with its subscriptions live.",
-          link_.up() ? 1 : 0);
+          "1 when every worker's broker link is up with its subscriptions "
+          "live.",
+          limits_.links_up.load() == static_cast<int64_t>(workers_.size())
+              ? 1
+              : 0);
+  m.Gauge("channel_gateway_broker_links_up",
+          "Worker broker links up with their subscriptions live.",
+          static_cast<double>(limits_.links_up.load()));
   m.Counter("channel_gateway_broker_connects_total",
-            "Broker link handshakes (the first plus every reconnect).",
-            link.connects);
-  m.Counter("channel_gateway_broker_disconnects_total", "Broker links lost.",
-            link.disconnects);
+            "Broker link handshakes over all workers (the first plus every "
+            "reconnect).",
+            sum(&WorkerStats::broker_connects));
+  m.Counter("channel_gateway_broker_disconnects_total",
+            "Broker links lost, over all workers.",
+            sum(&WorkerStats::broker_disconnects));
   m.Counter("channel_gateway_broker_events_received_total",
-            "Events received from the broker.", link.events_received);
+            "Events received from the broker, over all workers.",
+            sum(&WorkerStats::broker_events));
   return m.text();
 }
 

@@ -10,41 +10,41 @@
 #include "absl/status/status.h"
 #include "asio/io_context.hpp"
 #include "asio/steady_timer.hpp"
-#include "gateway/broker_link.h"
 #include "gateway/gateway_options.h"
 #include "gateway/worker.h"
 
 namespace channel {
 
-// Wires a ws-gateway process: N workers on their own threads, the broker
-// link on the calling thread's io_context (which also serves the admin
-// port), graceful shutdown and the metrics view over all of them.
+// Wires a ws-gateway process: N workers (shards) on their own threads, each
+// with its own WebSocket connections and broker link; the calling thread's
+// io_context serves the admin port and coordinates shutdown; the metrics
+// and readiness views sum the workers' atomic counters.
 class GatewayServer {
  public:
-  GatewayServer(asio::io_context& link_io, GatewayOptions options);
+  GatewayServer(asio::io_context& main_io, GatewayOptions options);
   ~GatewayServer();
 
   // Loads the TLS certificate (with --tls_cert), binds the WebSocket port on
-  // every worker, starts their threads and the broker link.
+  // every worker and starts their threads (each connects to the broker).
   absl::Status Start();
   uint16_t port() const { return port_; }
-  const std::string& gateway_id() const { return link_.gateway_id(); }
+  const std::string& gateway_id() const { return gateway_id_; }
 
   // Readiness goes false, workers stop accepting and close clients with
   // 1001, and once they are all closed (or the grace period ends) the
-  // threads stop and `done` runs. Link thread only.
+  // threads stop and `done` runs. Main thread only.
   void Shutdown(std::function<void()> done);
 
-  // Admin endpoints; link thread only.
+  // Admin endpoints; main thread only.
   std::string RenderMetrics() const;
   std::string NotReadyReason() const;
 
  private:
   void FinishShutdown();
 
-  asio::io_context& link_io_;
+  asio::io_context& main_io_;
   const GatewayOptions options_;
-  BrokerLink link_;
+  const std::string gateway_id_;
   GatewayLimits limits_;
   std::shared_ptr<asio::ssl::context> tls_;  // null: plain ws
   std::vector<std::unique_ptr<Worker>> workers_;

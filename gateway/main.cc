@@ -148,8 +148,8 @@ int main(int argc, char** argv) {
   // refusing one would drop the link for every group.
 
   std::signal(SIGPIPE, SIG_IGN);
-  asio::io_context link_io(1);
-  channel::GatewayServer gateway(link_io, options);
+  asio::io_context main_io(1);
+  channel::GatewayServer gateway(main_io, options);
   spdlog::info("ws-gateway {} starting (id {}, {} threads, broker {})",
                channel::kVersion, gateway.gateway_id(), threads,
                broker);
@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
                options.tls_cert.empty() ? "ws" : "wss");
 
   const int rc = channel::ServeUntilSignal(
-      link_io,
+      main_io,
       {[&gateway] { return gateway.NotReadyReason(); },
        [&gateway] { return gateway.RenderMetrics(); }},
       absl::GetFlag(FLAGS_admin_listen), absl::GetFlag(FLAGS_admin_port),

@@ -5,40 +5,51 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "absl/status/status.h"
-#include "asio/io_context.hpp"
 
 namespace asio::ssl {
 class context;
 }  // namespace asio::ssl
-#include "gateway/delivery.h"
 #include "gateway/gateway_options.h"
 #include "gateway/worker_stats.h"
 
 namespace channel {
 
-class BrokerLink;
-
-// One gateway thread: its own io_context and WebSocket endpoint (all workers
-// listen on the same port with SO_REUSEPORT; the kernel spreads
-// connections), the connections accepted there for their whole life, and
-// their group membership. No lock on the per-message path: other threads
-// talk to a worker only by posting to it.
+// One gateway shard: a thread with its own io_context running
+//  - a WebSocket endpoint on the shared port (SO_REUSEPORT: the kernel
+//    spreads connections over workers; a connection stays on its worker
+//    for life),
+//  - its connections' group membership (Membership, the one owner),
+//  - its own broker connection (ShardLink) that subscribes to exactly the
+//    groups this worker has members of.
+// Nothing on the data path crosses threads: a client's send is published on
+// this worker's broker link and the broker's events for this worker's
+// groups arrive on the same link, in the same loop.
 //
-// Fan-out: the deliveries of one post are turned into one buffer of
-// concatenated WebSocket frames per group (a websocketpp "prepared" message),
-// and the same pointer is handed to every local member.
+// Thread story. Built, Listen()ed and destroyed on the main thread; every
+// other member function of the implementation runs on the worker thread.
+// The main thread talks to it only through PostShutdown and Stop, which
+// post to the worker's io_context; the worker answers PostShutdown's
+// on_idle on its own thread (the GatewayServer posts that back to the main
+// thread). Raw pointers captured in those posts (the Worker itself) stay
+// valid because the GatewayServer joins every worker thread before it
+// destroys any Worker. Counters cross threads as relaxed atomics
+// (WorkerStats, GatewayLimits), read by the admin endpoints.
 //
-// This is the gateway's only websocketpp translation unit (compile cost).
+// Fan-out: the deliveries of one loop turn are turned into one buffer of
+// concatenated WebSocket frames per group (FanoutBatch), and the same
+// buffer is handed to every local member.
+//
+// The implementation (worker.cc) is the gateway's only websocketpp
+// translation unit (compile cost).
 class Worker {
  public:
-  // `link` lives on `link_io`'s thread; the worker posts to it there.
-  // `limits` is shared by all workers of the process. With `tls`, the
-  // worker speaks wss (TLS with that context) instead of ws.
-  Worker(int index, const GatewayOptions& options, BrokerLink* link,
-         asio::io_context& link_io, GatewayLimits* limits,
+  // `gateway_id` names the process (broker client name, origin of its
+  // publishes). `limits` is shared by all workers of the process. With
+  // `tls`, the worker speaks wss (TLS with that context) instead of ws.
+  Worker(int index, const GatewayOptions& options,
+         const std::string& gateway_id, GatewayLimits* limits,
          std::shared_ptr<asio::ssl::context> tls);
   ~Worker();
 
@@ -46,14 +57,15 @@ class Worker {
   // the port. Call before Run, from the thread that constructed the worker.
   absl::Status Listen(const std::string& host, uint16_t port, uint16_t* bound);
 
-  // Runs the worker's loop until Stop. The thread body.
+  // Starts the broker link and runs the worker's loop until Stop. The
+  // thread body.
   void Run();
 
   // Thread-safe: each posts to the worker's thread.
-  void PostDeliveries(std::vector<Delivery> batch);
   // Stops accepting and closes every connection with 1001; `on_idle` runs on
   // the worker thread once it has no connection left.
   void PostShutdown(std::function<void()> on_idle);
+  // Closes the broker link and ends Run.
   void Stop();
 
   WorkerStats& stats();

@@ -21,6 +21,8 @@ inline constexpr std::array<absl::string_view, 12> kClientErrorCodes = {
 struct GatewayLimits {
   std::atomic<int64_t> connections{0};         // open WebSocket connections
   std::atomic<int64_t> pending_handshakes{0};  // accepted, not yet open
+  std::atomic<int64_t> links_up{0};  // workers whose broker link is up
+  std::atomic<int64_t> groups{0};    // local groups, summed over workers
 };
 
 // Counters of one worker thread. Written only by that thread (relaxed
@@ -45,6 +47,12 @@ struct WorkerStats {
   Counter rate_limit_closes{0};
   Counter handshakes_refused_pending{0};  // over --max_pending_handshakes
   Counter handshakes_refused_full{0};     // over --max_connections
+  // The worker's broker link (ShardLink).
+  std::atomic<int64_t> broker_up{0};
+  std::atomic<int64_t> broker_subscriptions{0};
+  Counter broker_connects{0};
+  Counter broker_disconnects{0};
+  Counter broker_events{0};
   std::array<Counter, kClientErrorCodes.size()> errors{};
 
   void CountError(absl::string_view code) {

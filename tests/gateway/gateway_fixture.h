@@ -25,7 +25,10 @@ struct GatewayProcess {
         "--port=0",
         "--admin_listen=127.0.0.1",
         "--admin_port=0",
-        "--threads=2",
+        // One worker: one broker connection per gateway, so tests can count
+        // subscriptions exactly. Tests of the multi-worker paths pass
+        // --threads=2 (a later flag wins).
+        "--threads=1",
         "--log_level=debug",
         "--broker_backoff_max_ms=200",
         "--broker=127.0.0.1:" + std::to_string(broker_port)};

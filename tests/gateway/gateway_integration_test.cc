@@ -41,8 +41,9 @@ class GatewayIntegrationTest : public ::testing::Test {
     broker_ = BrokerProcess::Start();
     gw1_ =
         GatewayProcess::Start(broker_.port, {"--max_groups_per_connection=3"});
-    gw2_ =
-        GatewayProcess::Start(broker_.port, {"--max_groups_per_connection=3"});
+    // gw2 runs two workers (shards), each with its own broker link.
+    gw2_ = GatewayProcess::Start(
+        broker_.port, {"--max_groups_per_connection=3", "--threads=2"});
   }
 
   BrokerProcess broker_;
@@ -197,8 +198,9 @@ TEST_F(GatewayIntegrationTest, LeaveAndCloseCleanupVisibleInMetrics) {
   ASSERT_EQ(ws_.Request(b, Join("g2", 3), "3"), Ok(3));
   EXPECT_EQ(gw1_.Metric("channel_gateway_groups"), 2);
   EXPECT_EQ(gw1_.Metric("channel_gateway_broker_subscriptions"), 3);  // + all
-  // Broker: 2 gateways x "all" + gw1's two groups.
-  EXPECT_EQ(broker_.Metric("channel_broker_subscriptions"), 4);
+  // Broker: "all" once per worker link (gw1 has one, gw2 two) + gw1's two
+  // groups.
+  EXPECT_EQ(broker_.Metric("channel_broker_subscriptions"), 5);
 
   ASSERT_EQ(
       ws_.Request(a, R"({"cmd":"leave_group","group_id":"g1","id":4})", "4"),
@@ -211,7 +213,7 @@ TEST_F(GatewayIntegrationTest, LeaveAndCloseCleanupVisibleInMetrics) {
           "5"),
       Ok(5));
   EXPECT_EQ(gw1_.Metric("channel_gateway_groups"), 1);
-  EXPECT_EQ(broker_.Metric("channel_broker_subscriptions"), 3);
+  EXPECT_EQ(broker_.Metric("channel_broker_subscriptions"), 4);
   // g1 messages no longer reach a.
   const int c = ws_.Connect(gw2_.uri());
   ASSERT_TRUE(ws_.Send(c, SendTo("g1", "nobody")));
@@ -232,7 +234,7 @@ TEST_F(GatewayIntegrationTest, LeaveAndCloseCleanupVisibleInMetrics) {
   ASSERT_EQ(
       ws_.Request(d, R"({"cmd":"send_to_all","message":"sync","id":6})", "6"),
       Ok(6));
-  EXPECT_EQ(broker_.Metric("channel_broker_subscriptions"), 2);
+  EXPECT_EQ(broker_.Metric("channel_broker_subscriptions"), 3);
   EXPECT_EQ(broker_.Metric("channel_broker_channels"), 1);
 }
 
@@ -445,8 +447,9 @@ TEST_F(GatewayIntegrationTest, BrokerKilledAndRestartedMidStream) {
   ASSERT_EQ(got.size(), 52u);
   EXPECT_EQ(got.back(), "after");
   EXPECT_GE(gw1_.Metric("channel_gateway_broker_connects_total"), 2);
-  // Groups survived on both gateways: 2 x "all" + 2 x "live".
-  EXPECT_EQ(again.Metric("channel_broker_subscriptions"), 4);
+  // Groups survived on both gateways: "all" per worker link (1 + 2) +
+  // "live" on gw1's link and on the gw2 worker that holds b.
+  EXPECT_EQ(again.Metric("channel_broker_subscriptions"), 5);
 }
 
 TEST_F(GatewayIntegrationTest, AllowedOriginsRefusesOthers) {

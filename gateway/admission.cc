@@ -1,0 +1,58 @@
+#include "gateway/admission.h"
+
+#include "common/logging.h"
+
+namespace channel {
+
+bool Admission::OnAccepted(ConnectionData* con) {
+  con->pending_counted = true;
+  const int64_t pending = limits_->pending_handshakes.fetch_add(1) + 1;
+  if (pending > options_.max_pending_handshakes) {
+    Bump(stats_->handshakes_refused_pending);
+    return false;
+  }
+  return true;
+}
+
+void Admission::EndPending(ConnectionData* con) {
+  if (con->pending_counted) {
+    con->pending_counted = false;
+    limits_->pending_handshakes.fetch_sub(1);
+  }
+}
+
+Admission::Verdict Admission::Validate(ConnectionData* con,
+                                       absl::string_view origin,
+                                       bool shutting_down) {
+  if (shutting_down) {
+    Bump(stats_->handshakes_refused_shutdown);
+    return {false, 503, ""};
+  }
+  if (limits_->connections.fetch_add(1) >= options_.max_connections) {
+    limits_->connections.fetch_sub(1);
+    Bump(stats_->handshakes_refused_full);
+    return {false, 503, "too many connections\n"};
+  }
+  con->slot_counted = true;
+  if (!options_.allowed_origins.empty()) {
+    bool allowed = false;
+    for (const auto& o : options_.allowed_origins) allowed |= o == origin;
+    if (!allowed) {
+      Bump(stats_->handshakes_refused_origin);
+      ReleaseSlot(con);
+      spdlog::info("refused handshake from origin '{}'",
+                   origin.substr(0, 128));
+      return {false, 403, "origin not allowed\n"};
+    }
+  }
+  return {};
+}
+
+void Admission::ReleaseSlot(ConnectionData* con) {
+  if (con->slot_counted) {
+    con->slot_counted = false;
+    limits_->connections.fetch_sub(1);
+  }
+}
+
+}  // namespace channel

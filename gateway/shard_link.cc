@@ -1,0 +1,154 @@
+#include "gateway/shard_link.h"
+
+#include "absl/strings/str_cat.h"
+#include "asio/post.hpp"
+#include "common/logging.h"
+
+namespace channel {
+
+ShardLink::ShardLink(asio::io_context& io, int index, int workers,
+                     BrokerClientOptions options, std::string origin,
+                     WorkerStats* stats, GatewayLimits* limits)
+    : io_(io),
+      index_(index),
+      workers_(workers),
+      client_(io, std::move(options)),
+      origin_(std::move(origin)),
+      stats_(stats),
+      limits_(limits) {
+  client_.set_event_handler([this](v1::Event& event) { OnEvent(event); });
+  client_.set_state_handler([this](bool connected, absl::string_view reason) {
+    OnState(connected, reason);
+  });
+  client_.set_quiet_failure_handler(
+      [this](uint64_t sender, const absl::Status& status) {
+        if (failure_) failure_(sender, status);
+      });
+  channels_.resize(1);
+}
+
+void ShardLink::Start() {
+  // Every connection receives send_to_all, so the broadcast channel is held
+  // for the life of the worker.
+  client_.Subscribe({kBroadcastChannel});
+  stats_->broker_subscriptions.store(1, std::memory_order_relaxed);
+  client_.Start();
+}
+
+void ShardLink::Stop() {
+  if (counted_up_) {
+    counted_up_ = false;
+    limits_->links_up.fetch_sub(1);
+  }
+  stats_->broker_up.store(0, std::memory_order_relaxed);
+  client_.Stop();
+}
+
+void ShardLink::OnState(bool connected, absl::string_view reason) {
+  stats_->broker_up.store(connected ? 1 : 0, std::memory_order_relaxed);
+  if (connected) {
+    Bump(stats_->broker_connects);
+    counted_up_ = true;
+    const int64_t up = limits_->links_up.fetch_add(1) + 1;
+    // Connected means every held channel was re-subscribed and confirmed.
+    if (up == workers_) {
+      spdlog::info(
+          "broker link up; {} group(s) subscribed over {} worker link(s)",
+          limits_->groups.load(), workers_);
+    } else {
+      spdlog::info("worker {}: broker link connected ({}/{} up)", index_, up,
+                   workers_);
+    }
+  } else {
+    Bump(stats_->broker_disconnects);
+    if (counted_up_) {
+      counted_up_ = false;
+      limits_->links_up.fetch_sub(1);
+    }
+    spdlog::warn("worker {}: broker link down: {}", index_, reason);
+  }
+}
+
+void ShardLink::Join(const std::string& group, bool first, Done done) {
+  if (!first && !done) return;
+  BrokerClient::Done on_ack;
+  if (done) {
+    on_ack = [done = std::move(done)](const absl::Status& status, uint64_t) {
+      done(status);
+    };
+  }
+  // Subscribing again is idempotent at the broker; its Ack comes after the
+  // first Subscribe's (one connection, in order), so it also tells a later
+  // joiner that the group is live.
+  client_.Subscribe({absl::StrCat(kGroupChannelPrefix, group)},
+                    std::move(on_ack));
+  stats_->broker_subscriptions.store(
+      static_cast<int64_t>(client_.subscription_count()),
+      std::memory_order_relaxed);
+}
+
+void ShardLink::Leave(const std::string& group) {
+  client_.Unsubscribe({absl::StrCat(kGroupChannelPrefix, group)});
+  stats_->broker_subscriptions.store(
+      static_cast<int64_t>(client_.subscription_count()),
+      std::memory_order_relaxed);
+}
+
+absl::Status ShardLink::Publish(const std::string* group,
+                                absl::string_view message, uint64_t sender,
+                                bool exclude_sender, Done done) {
+  meta_.Clear();
+  meta_.set_origin(origin_);
+  if (exclude_sender) meta_.add_exclude(sender);
+  if (group != nullptr) {
+    channels_[0].assign(kGroupChannelPrefix);
+    channels_[0].append(*group);
+  } else {
+    channels_[0].assign(kBroadcastChannel);
+  }
+  if (!done) return client_.PublishQuiet(channels_, message, &meta_, sender);
+  return client_.Publish(
+      channels_, message, &meta_,
+      [done = std::move(done)](const absl::Status& status, uint64_t) {
+        done(status);
+      });
+}
+
+void ShardLink::OnEvent(v1::Event& event) {
+  Bump(stats_->broker_events);
+  Delivery delivery;
+  switch (ParseBrokerChannel(event.channel(), &delivery.group)) {
+    case ChannelKind::kBroadcast:
+      delivery.to_all = true;
+      break;
+    case ChannelKind::kGroup:
+      break;
+    case ChannelKind::kOther:
+      return;
+  }
+  // Exclusions are honoured only on this link's own publishes, and at most
+  // a few are read (it sends at most one): a peer cannot make fan-out cost
+  // grow with a long list.
+  if (event.meta().origin() == origin_) {
+    const int n = std::min(event.meta().exclude_size(), kMaxExclude);
+    delivery.exclude.assign(event.meta().exclude().begin(),
+                            event.meta().exclude().begin() + n);
+  }
+  delivery.payload =
+      std::make_shared<const std::string>(std::move(*event.mutable_payload()));
+  pending_.push_back(std::move(delivery));
+  if (!flush_posted_) {
+    // Everything decoded in this read goes to the worker in one batch.
+    flush_posted_ = true;
+    asio::post(io_, [this] { FlushDeliveries(); });
+  }
+}
+
+void ShardLink::FlushDeliveries() {
+  flush_posted_ = false;
+  if (pending_.empty()) return;
+  if (deliver_) deliver_(pending_);
+  pending_.clear();
+}
+
+}  // namespace channel

@@ -1,0 +1,103 @@
+#ifndef CHANNEL_GATEWAY_SHARD_LINK_H_
+#define CHANNEL_GATEWAY_SHARD_LINK_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "asio/io_context.hpp"
+#include "client/broker_client.h"
+#include "gateway/delivery.h"
+#include "gateway/worker_stats.h"
+
+namespace channel {
+
+// One worker thread's own connection to the broker. A gateway process is N
+// independent shards sharing the WebSocket port through SO_REUSEPORT: each
+// worker owns its connections, their membership and this link, all on its
+// io_context, so nothing on the data path crosses threads (no link thread,
+// no posts, no locks). The broker holds one subscription per worker that
+// has members of a group; a group spread over several workers costs one
+// event per worker, which the broker's encode-once fan-out makes cheap.
+//
+// Interest: the worker calls Join when a group gains its first local member
+// and Leave when it loses its last, so the broker subscription exists
+// exactly while the worker has members. Frames on one broker connection are
+// handled in order, so a join followed by a send from this worker is
+// subscribed before the send is published.
+//
+// Membership has one owner, the worker's index of connections per group.
+// The BrokerClient's channel set is the library's copy of "what to
+// re-subscribe after a reconnect" (channel names, not connections): the
+// only other copy, kept so that reconnects need no help from the worker.
+//
+// Everything here runs on the worker's thread.
+class ShardLink {
+ public:
+  // Runs once the broker has answered (OK: the subscription is live, or the
+  // publish routed), or with the failure.
+  using Done = std::function<void(const absl::Status&)>;
+  // Everything received from the broker in one loop turn.
+  using DeliverFn = std::function<void(std::vector<Delivery>& batch)>;
+  // A send without an id that the broker refused or may not have routed
+  // (the link dropped first): `conn_id` is the sender.
+  using FailureFn =
+      std::function<void(uint64_t conn_id, const absl::Status& status)>;
+
+  // `origin` tags this link's publishes so its own events can honour
+  // exclude_self. `limits` is process-wide (links up, for readiness).
+  ShardLink(asio::io_context& io, int index, int workers,
+            BrokerClientOptions options, std::string origin,
+            WorkerStats* stats, GatewayLimits* limits);
+
+  void set_deliver(DeliverFn fn) { deliver_ = std::move(fn); }
+  void set_failure(FailureFn fn) { failure_ = std::move(fn); }
+
+  void Start();
+  void Stop();
+
+  // The link is up and every held subscription is live.
+  bool up() const { return client_.connected(); }
+
+  // `group` gained its first member on this worker (first = true), or a
+  // member joined a group already held and wants to know it is live. `done`
+  // (optional) runs once the broker confirmed the subscription.
+  void Join(const std::string& group, bool first, Done done);
+  // `group` lost its last member on this worker.
+  void Leave(const std::string& group);
+
+  // Publishes to a group (or to everyone when group is null). With `done`
+  // the broker acknowledges this message; without it the publish is
+  // confirmed cumulatively and only a failure is reported (FailureFn with
+  // `sender`). Errors known at once are returned.
+  absl::Status Publish(const std::string* group, absl::string_view message,
+                       uint64_t sender, bool exclude_sender, Done done);
+
+ private:
+  void OnEvent(v1::Event& event);
+  void OnState(bool connected, absl::string_view reason);
+  void FlushDeliveries();
+
+  asio::io_context& io_;
+  const int index_;
+  const int workers_;
+  BrokerClient client_;
+  const std::string origin_;
+  WorkerStats* const stats_;
+  GatewayLimits* const limits_;
+  DeliverFn deliver_;
+  FailureFn failure_;
+  bool counted_up_ = false;  // counted in limits_->links_up
+  std::vector<Delivery> pending_;
+  bool flush_posted_ = false;
+  // Scratch for one publish (no allocation per message once warm).
+  std::vector<std::string> channels_;
+  v1::Metadata meta_;
+};
+
+}  // namespace channel
+
+#endif  // CHANNEL_GATEWAY_SHARD_LINK_H_
