@@ -179,6 +179,10 @@ std::string GatewayServer::RenderMetrics() const {
   m.Counter("channel_gateway_messages_delivered_total",
             "Messages written to client connections.",
             sum(&WorkerStats::deliveries));
+  m.Counter("channel_gateway_direct_writes_total",
+            "Fan-out writes made straight to the socket (websocketpp had "
+            "nothing pending for the connection).",
+            sum(&WorkerStats::direct_writes));
   m.Counter("channel_gateway_bytes_received_total",
             "Payload bytes received from clients.",
             sum(&WorkerStats::bytes_in));

@@ -10,6 +10,7 @@
 #include "common/logging.h"
 #include "gateway/admission.h"
 #include "gateway/command.h"
+#include "gateway/direct_write.h"
 #include "gateway/fanout_batch.h"
 #include "gateway/membership.h"
 #include "gateway/shard_link.h"
@@ -419,22 +420,28 @@ class WorkerImpl : public Worker::Impl {
         }
       }
       for (FanoutBatch::Segment& segment : segments) {
-        auto msg = std::make_shared<Message>(
-            typename Config::con_msg_manager_type::ptr(),
-            websocketpp::frame::opcode::text, 0);
-        msg->get_raw_payload().swap(segment.frames);
-        msg->set_prepared(true);
-        const size_t size = msg->get_payload().size();
+        MessagePtr msg;  // built only if a recipient needs websocketpp
         for (Connection* con : recipients_) {
           if (FanoutBatch::Excluded(segment, con->id)) continue;
-          SendPrepared(con, msg, size, segment.count);
+          SendPrepared(con, segment, &msg);
         }
       }
     }
   }
 
-  void SendPrepared(Connection* con, const MessagePtr& msg, size_t size,
-                    uint64_t count) {
+  // A prepared message carrying raw frame bytes: websocketpp writes them as
+  // they are.
+  static MessagePtr RawMessage(std::string bytes) {
+    auto msg = std::make_shared<Message>(
+        typename Config::con_msg_manager_type::ptr(),
+        websocketpp::frame::opcode::text, 0);
+    msg->get_raw_payload().swap(bytes);
+    msg->set_prepared(true);
+    return msg;
+  }
+
+  void SendPrepared(Connection* con, const FanoutBatch::Segment& segment,
+                    MessagePtr* shared) {
     if (con->closing) return;
     // Past the bound already: this client has not read what it was sent.
     // (Checked before adding, so one batch larger than the bound still goes
@@ -448,9 +455,32 @@ class WorkerImpl : public Worker::Impl {
                          " bytes queued"));
       return;
     }
-    if (!con->send(msg)) {
-      Bump(stats_.deliveries, count);
-      Bump(stats_.bytes_out, size);
+    if (con->get_state() != websocketpp::session::state::open) return;
+    const std::string& frames = segment.frames;
+    if constexpr (std::is_same_v<Config, PlainConfig>) {
+      size_t written = 0;
+      switch (TryDirectWrite(*con, frames, &written)) {
+        case DirectWrite::kWritten:
+          Bump(stats_.deliveries, segment.count);
+          Bump(stats_.bytes_out, frames.size());
+          Bump(stats_.direct_writes);
+          return;
+        case DirectWrite::kPartial:
+          // The rest goes through websocketpp; everything later queues
+          // behind it.
+          if (!con->send(RawMessage(frames.substr(written)))) {
+            Bump(stats_.deliveries, segment.count);
+            Bump(stats_.bytes_out, frames.size());
+          }
+          return;
+        case DirectWrite::kNotDirect:
+          break;
+      }
+    }
+    if (!*shared) *shared = RawMessage(frames);
+    if (!con->send(*shared)) {
+      Bump(stats_.deliveries, segment.count);
+      Bump(stats_.bytes_out, frames.size());
     }
   }
 

@@ -1,0 +1,160 @@
+// External load harness: Node `ws` clients against running ws-gateways, in
+// the shapes of docs/BENCHMARKS.md ("external harness"). Server CPU is
+// utime+stime of the given server PIDs over the run (from /proc), RSS their
+// summed VmRSS sampled every 20 ms. Checks exactly-once delivery.
+//
+//   node ws-harness.mjs --gateways=ws://127.0.0.1:P[,..] --pids=P1,P2 \
+//        --shape=fanout-burst|fanout-paced|routed-burst|routed-paced
+//
+// Shapes: fanout = 1,000 members of one group and one non-member publisher,
+// 2,000 messages as fast as they go (burst) or 900 at 30/s (paced);
+// routed = 2,000 connections each alone in its own group and 4 other
+// connections publishing 20,000 send_to_group messages to random groups, as
+// fast as they go or 1,000/s in total. 64-byte text messages.
+import { readFileSync } from 'node:fs';
+import WebSocket from 'ws';
+
+const args = Object.fromEntries(process.argv.slice(2).map((a) => {
+  const [k, v] = a.replace(/^--/, '').split('=');
+  return [k, v ?? 'true'];
+}));
+const gateways = args.gateways.split(',');
+const pids = args.pids.split(',').map(Number);
+const shape = args.shape;
+const TICK = 100;  // USER_HZ
+
+function cpuTicks() {
+  let total = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    total += Number(fields[11]) + Number(fields[12]);  // utime, stime
+  }
+  return total;
+}
+const peakByPid = pids.map(() => 0);
+function rssKiB() {
+  let total = 0;
+  pids.forEach((pid, i) => {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/);
+    const kib = Number(m[1]);
+    peakByPid[i] = Math.max(peakByPid[i], kib);
+    total += kib;
+  });
+  return total;
+}
+
+function connect(url) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+async function connectMany(n, offset = 0) {
+  const out = [];
+  for (let i = 0; i < n; i += 200) {
+    const batch = [];
+    for (let j = i; j < Math.min(n, i + 200); ++j) {
+      batch.push(connect(gateways[(j + offset) % gateways.length]));
+    }
+    out.push(...await Promise.all(batch));
+  }
+  return out;
+}
+function request(ws, obj) {
+  return new Promise((resolve, reject) => {
+    const onMessage = (data) => {
+      const text = data.toString();
+      if (text.includes(`"id":${obj.id}`)) {
+        ws.off('message', onMessage);
+        text.includes('"ok":true') ? resolve() : reject(new Error(text));
+      }
+    };
+    ws.on('message', onMessage);
+    ws.send(JSON.stringify(obj));
+  });
+}
+// A 64-byte message carrying a sequence number and the send time.
+function message(seq) {
+  const head = `${seq} ${process.hrtime.bigint()} `;
+  return head + 'x'.repeat(64 - head.length);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function percentile(sorted, p) {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : 0;
+}
+
+async function run() {
+  const fanout = shape.startsWith('fanout');
+  const paced = shape.endsWith('paced');
+  const receivers = fanout ? 1000 : 2000;
+  const total = fanout ? (paced ? 900 : 2000) : 20000;
+  const publishers = fanout ? 1 : 4;
+  const rate = fanout ? 30 : 1000;  // paced: messages per second in total
+
+  const members = await connectMany(receivers);
+  await Promise.all(members.map((ws, i) => request(ws, {
+    cmd: 'add_group', group_id: fanout ? 'f' : `r${i}`, id: 1 })));
+  const pubs = await connectMany(publishers, receivers);
+
+  const expected = fanout ? total * receivers : total;
+  let delivered = 0, duplicates = 0;
+  const seen = members.map(() => new Set());
+  const latencies = [];
+  let done;
+  const finished = new Promise((r) => { done = r; });
+  members.forEach((ws, i) => ws.on('message', (data) => {
+    const text = data.toString();
+    const space = text.indexOf(' ');
+    const seq = Number(text.slice(0, space));
+    const sent = BigInt(text.slice(space + 1, text.indexOf(' ', space + 1)));
+    if (seen[i].has(seq)) ++duplicates; else seen[i].add(seq);
+    if (paced) latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);
+    if (++delivered === expected) done();
+  }));
+
+  let peakRss = rssKiB();
+  const sampler = setInterval(() => { peakRss = Math.max(peakRss, rssKiB()); }, 20);
+  const cpu0 = cpuTicks();
+  const t0 = process.hrtime.bigint();
+  const targets = [];
+  for (let s = 0; s < total; ++s) {
+    targets.push(fanout ? 'f' : `r${Math.floor(Math.random() * receivers)}`);
+  }
+  if (paced) {
+    const interval = 1000 / rate;
+    const start = performance.now();
+    for (let s = 0; s < total; ++s) {
+      const due = start + s * interval;
+      const wait = due - performance.now();
+      if (wait > 1) await sleep(wait);
+      pubs[s % publishers].send(JSON.stringify({ cmd: 'send_to_group', group_id: targets[s], message: message(s) }));
+    }
+  } else {
+    for (let s = 0; s < total; ++s) {
+      pubs[s % publishers].send(JSON.stringify({ cmd: 'send_to_group', group_id: targets[s], message: message(s) }));
+    }
+  }
+  const timeout = setTimeout(() => done('timeout'), 120000);
+  const outcome = await finished;
+  clearTimeout(timeout);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = (cpuTicks() - cpu0) / TICK;
+  clearInterval(sampler);
+  latencies.sort((a, b) => a - b);
+  const per = fanout ? 'delivery' : 'routed message';
+  const units = fanout ? expected : total;
+  console.log(JSON.stringify({
+    shape, receivers, messages: total, delivered, expected, duplicates,
+    complete: outcome !== 'timeout' && delivered === expected && duplicates === 0,
+    seconds: +seconds.toFixed(3), server_cpu_s: cpu,
+    [`us_per_${per.replace(' ', '_')}`]: +(cpu * 1e6 / units).toFixed(3),
+    peak_rss_mb: +(peakRss / 1024).toFixed(1),
+    peak_rss_mb_by_pid: peakByPid.map((k) => +(k / 1024).toFixed(1)),
+    ...(paced ? { p50_ms: +percentile(latencies, 0.5).toFixed(2), p99_ms: +percentile(latencies, 0.99).toFixed(2) } : {}),
+  }));
+  for (const ws of [...members, ...pubs]) ws.terminate();
+}
+
+run().catch((e) => { console.error(e); process.exit(1); });
