@@ -7,8 +7,8 @@
 #include "broker/broker_server.h"
 #include "common/admin/serve_until_signal.h"
 #include "common/flags_env.h"
-#include "common/version.h"
 #include "common/logging.h"
+#include "common/version.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0", "Address to listen on for clients.");
 ABSL_FLAG(uint16_t, port, 2206, "TCP port for clients (0: any free port).");
@@ -84,7 +84,8 @@ int main(int argc, char** argv) {
       std::chrono::milliseconds(absl::GetFlag(FLAGS_heartbeat_interval_ms));
   options.idle_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_idle_timeout_ms));
-  if (options.max_frame_bytes < 64 || options.max_channels_per_request == 0 || options.heartbeat_interval.count() == 0 ||
+  if (options.max_frame_bytes < 64 || options.max_channels_per_request == 0 ||
+      options.heartbeat_interval.count() == 0 ||
       options.idle_timeout <= options.heartbeat_interval) {
     spdlog::critical(
         "invalid limits: --max_frame_bytes must be >= 64, "

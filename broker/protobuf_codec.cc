@@ -121,8 +121,8 @@ void ProtobufCodec::HandleHello(const v1::Hello& hello) {
   const std::string& token = server->options().auth_token;
   if (!token.empty() && !ConstantTimeEquals(hello.auth_token(), token)) {
     ++server->stats().auth_failures;
-    spdlog::warn("conn {} from {} ({}): authentication failed",
-                 session_->id(), session_->peer(), session_->client_name());
+    spdlog::warn("conn {} from {} ({}): authentication failed", session_->id(),
+                 session_->peer(), session_->client_name());
     session_->Close(v1::Error::UNAUTHENTICATED,
                     hello.auth_token().empty()
                         ? "this broker requires an auth token"

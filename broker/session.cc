@@ -131,9 +131,8 @@ void Session::Close(v1::Error::Code code, absl::string_view reason,
   left_channels_ = true;
   // Before the codec is known the peer has sent nothing: answer in the
   // native codec.
-  SharedFrame last = codec_ != nullptr
-                         ? codec_->CloseFrame(code, reason)
-                         : EncodeFrame(MakeError(code, reason));
+  SharedFrame last = codec_ != nullptr ? codec_->CloseFrame(code, reason)
+                                       : EncodeFrame(MakeError(code, reason));
   stream_->CloseAfterFlush(std::move(last), drop_queued, kCloseGrace,
                            std::string(reason));
 }

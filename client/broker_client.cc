@@ -111,8 +111,8 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   }
 
   absl::Status PublishQuiet(const std::vector<std::string>& channels,
-                            absl::string_view payload,
-                            const v1::Metadata* meta, uint64_t tag) {
+                            absl::string_view payload, const v1::Metadata* meta,
+                            uint64_t tag) {
     if (!connected_) {
       return absl::UnavailableError("not connected to the broker");
     }
@@ -183,10 +183,9 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   absl::Status SendRequest(const v1::Envelope& envelope) {
     const size_t frame_bytes = envelope.ByteSizeLong() + 4;
     if (frame_bytes > max_frame_bytes_) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("request frame of ", frame_bytes,
-                       " bytes exceeds the broker's frame limit of ",
-                       max_frame_bytes_));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "request frame of ", frame_bytes,
+          " bytes exceeds the broker's frame limit of ", max_frame_bytes_));
     }
     switch (stream_->Send(EncodeFrame(envelope))) {
       case FramedStream::SendResult::kQueued:
@@ -223,14 +222,13 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     if (!running_) return;
     const uint64_t gen = ++generation_;
     connect_timer_.expires_after(options_.connect_timeout);
-    connect_timer_.async_wait(
-        [self = shared_from_this(), gen](const std::error_code& ec) {
-          if (ec || gen != self->generation_ || self->stream_) return;
-          self->Fail(absl::StrCat("no connection to ", self->options_.host,
-                                  ":", self->options_.port, " within ",
-                                  self->options_.connect_timeout.count(),
-                                  " ms"));
-        });
+    connect_timer_.async_wait([self = shared_from_this(),
+                               gen](const std::error_code& ec) {
+      if (ec || gen != self->generation_ || self->stream_) return;
+      self->Fail(absl::StrCat("no connection to ", self->options_.host, ":",
+                              self->options_.port, " within ",
+                              self->options_.connect_timeout.count(), " ms"));
+    });
     resolver_.async_resolve(
         options_.host, std::to_string(options_.port),
         [self = shared_from_this(), gen](

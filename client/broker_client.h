@@ -116,8 +116,8 @@ class BrokerClient {
   // link drops before it was confirmed. Immediate errors as Publish, plus
   // ResourceExhausted past max_unconfirmed.
   absl::Status PublishQuiet(const std::vector<std::string>& channels,
-                            absl::string_view payload,
-                            const v1::Metadata* meta, uint64_t tag);
+                            absl::string_view payload, const v1::Metadata* meta,
+                            uint64_t tag);
 
   bool connected() const;
   size_t subscription_count() const;

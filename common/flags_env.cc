@@ -48,7 +48,6 @@ std::vector<char*> ParseFlagsWithEnvironment(int argc, char** argv,
                                              absl::string_view usage) {
   absl::SetProgramUsageMessage(usage);
   absl::FlagsUsageConfig config;
-  // --help lists every flag of this program, not only those in main.cc.
   // --help lists the program's own flags (defined in its main.cc), not
   // Abseil's internals.
   config.contains_help_flags = [](absl::string_view file) {

@@ -34,8 +34,9 @@ absl::Status InitLogging(absl::string_view program, absl::string_view level) {
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l [%n] %v",
                       spdlog::pattern_time_type::utc);
   logger->set_level(parsed);
-  // Warnings and errors reach the terminal or container log at once; info
-  // lines are flushed by the OS buffer as usual (stderr is unbuffered anyway).
+  // Every line is flushed as it is written (stderr is unbuffered, and tests
+  // and operators read the log while the process runs). Logging on the data
+  // path is at debug level, off by default.
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(std::move(logger));
   google::protobuf::SetLogHandler(&ProtobufLogHandler);

@@ -40,8 +40,7 @@ Admission::Verdict Admission::Validate(ConnectionData* con,
     if (!allowed) {
       Bump(stats_->handshakes_refused_origin);
       ReleaseSlot(con);
-      spdlog::info("refused handshake from origin '{}'",
-                   origin.substr(0, 128));
+      spdlog::info("refused handshake from origin '{}'", origin.substr(0, 128));
       return {false, 403, "origin not allowed\n"};
     }
   }

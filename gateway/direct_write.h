@@ -72,7 +72,8 @@ inline DirectWrite TryDirectWrite(PlainConnection& con, const std::string& data,
     return DirectWrite::kNotDirect;
   }
   *written = static_cast<size_t>(n);
-  return *written == data.size() ? DirectWrite::kWritten : DirectWrite::kPartial;
+  return *written == data.size() ? DirectWrite::kWritten
+                                 : DirectWrite::kPartial;
 }
 
 }  // namespace channel

@@ -208,12 +208,11 @@ std::string GatewayServer::RenderMetrics() const {
               "Errors reported to clients, by code.", total,
               {{"code", kClientErrorCodes[i]}});
   }
-  m.Gauge("channel_gateway_broker_up",
-          "1 when every worker's broker link is up with its subscriptions "
-          "live.",
-          limits_.links_up.load() == static_cast<int64_t>(workers_.size())
-              ? 1
-              : 0);
+  m.Gauge(
+      "channel_gateway_broker_up",
+      "1 when every worker's broker link is up with its subscriptions "
+      "live.",
+      limits_.links_up.load() == static_cast<int64_t>(workers_.size()) ? 1 : 0);
   m.Gauge("channel_gateway_broker_links_up",
           "Worker broker links up with their subscriptions live.",
           static_cast<double>(limits_.links_up.load()));

@@ -9,8 +9,8 @@
 #include "asio/io_context.hpp"
 #include "common/admin/serve_until_signal.h"
 #include "common/flags_env.h"
-#include "common/version.h"
 #include "common/logging.h"
+#include "common/version.h"
 #include "gateway/gateway_server.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0", "Address for WebSocket clients.");
@@ -151,8 +151,7 @@ int main(int argc, char** argv) {
   asio::io_context main_io(1);
   channel::GatewayServer gateway(main_io, options);
   spdlog::info("ws-gateway {} starting (id {}, {} threads, broker {})",
-               channel::kVersion, gateway.gateway_id(), threads,
-               broker);
+               channel::kVersion, gateway.gateway_id(), threads, broker);
   if (absl::Status s = gateway.Start(); !s.ok()) {
     spdlog::critical("{}", s.message());
     return 1;

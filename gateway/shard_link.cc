@@ -107,11 +107,9 @@ absl::Status ShardLink::Publish(const std::string* group,
     channels_[0].assign(kBroadcastChannel);
   }
   if (!done) return client_.PublishQuiet(channels_, message, &meta_, sender);
-  return client_.Publish(
-      channels_, message, &meta_,
-      [done = std::move(done)](const absl::Status& status, uint64_t) {
-        done(status);
-      });
+  return client_.Publish(channels_, message, &meta_,
+                         [done = std::move(done)](const absl::Status& status,
+                                                  uint64_t) { done(status); });
 }
 
 void ShardLink::OnEvent(v1::Event& event) {

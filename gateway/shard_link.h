@@ -50,8 +50,8 @@ class ShardLink {
   // `origin` tags this link's publishes so its own events can honour
   // exclude_self. `limits` is process-wide (links up, for readiness).
   ShardLink(asio::io_context& io, int index, int workers,
-            BrokerClientOptions options, std::string origin,
-            WorkerStats* stats, GatewayLimits* limits);
+            BrokerClientOptions options, std::string origin, WorkerStats* stats,
+            GatewayLimits* limits);
 
   void set_deliver(DeliverFn fn) { deliver_ = std::move(fn); }
   void set_failure(FailureFn fn) { failure_ = std::move(fn); }

@@ -70,8 +70,7 @@ class WorkerImpl : public Worker::Impl {
         link_(io_, index, options.threads,
               LinkOptions(options, gateway_id, index),
               absl::StrCat(gateway_id, "/", index), &stats_, limits),
-        membership_(options.max_groups_per_connection, &link_, &stats_,
-                    limits),
+        membership_(options.max_groups_per_connection, &link_, &stats_, limits),
         admission_(options, limits, &stats_),
         sweep_(io_) {
     worker_index_ = index;
@@ -107,9 +106,8 @@ class WorkerImpl : public Worker::Impl {
     endpoint_.set_validate_handler([this](Hdl hdl) { return Validate(hdl); });
     endpoint_.set_open_handler([this](Hdl hdl) { OnOpen(hdl); });
     endpoint_.set_close_handler([this](Hdl hdl) { OnClose(hdl); });
-    endpoint_.set_message_handler([this](Hdl hdl, MessagePtr msg) {
-      OnMessage(hdl, std::move(msg));
-    });
+    endpoint_.set_message_handler(
+        [this](Hdl hdl, MessagePtr msg) { OnMessage(hdl, std::move(msg)); });
     endpoint_.set_pong_handler([this](Hdl hdl, std::string) {
       if (auto con = Lock(hdl)) con->last_seen = Clock::now();
     });
@@ -205,9 +203,8 @@ class WorkerImpl : public Worker::Impl {
     const Admission::Verdict verdict =
         admission_.Validate(con.get(), con->get_origin(), shutting_down_);
     if (!verdict.allowed) {
-      con->set_status(
-          static_cast<websocketpp::http::status_code::value>(
-              verdict.http_status));
+      con->set_status(static_cast<websocketpp::http::status_code::value>(
+          verdict.http_status));
       if (!verdict.body.empty()) con->set_body(verdict.body);
     }
     return verdict.allowed;
@@ -349,7 +346,8 @@ class WorkerImpl : public Worker::Impl {
       case Command::Type::kLeaveGroup:
         // Effective at once: nothing more of the group reaches it.
         membership_.Leave(con.get(), command.group_id);
-        if (!command.id_json.empty()) Reply(con.get(), OkReply(command.id_json));
+        if (!command.id_json.empty())
+          Reply(con.get(), OkReply(command.id_json));
         return;
       case Command::Type::kSendToGroup:
       case Command::Type::kSendToAll:
@@ -391,14 +389,14 @@ class WorkerImpl : public Worker::Impl {
       done = ReplyWhenDone(con->id, command.id_json, "publish_failed");
     }
     const bool to_all = command.type == Command::Type::kSendToAll;
-    absl::Status s = link_.Publish(to_all ? nullptr : &command.group_id,
-                                   command.message, con->id,
-                                   command.exclude_self, std::move(done));
+    absl::Status s =
+        link_.Publish(to_all ? nullptr : &command.group_id, command.message,
+                      con->id, command.exclude_self, std::move(done));
     if (!s.ok()) {
-      ReplyError(con, command.id_json,
-                 absl::IsUnavailable(s) ? "broker_unavailable"
-                                        : "publish_failed",
-                 s.message());
+      ReplyError(
+          con, command.id_json,
+          absl::IsUnavailable(s) ? "broker_unavailable" : "publish_failed",
+          s.message());
       return;
     }
     Bump(stats_.messages_published);
@@ -432,9 +430,9 @@ class WorkerImpl : public Worker::Impl {
   // A prepared message carrying raw frame bytes: websocketpp writes them as
   // they are.
   static MessagePtr RawMessage(std::string bytes) {
-    auto msg = std::make_shared<Message>(
-        typename Config::con_msg_manager_type::ptr(),
-        websocketpp::frame::opcode::text, 0);
+    auto msg =
+        std::make_shared<Message>(typename Config::con_msg_manager_type::ptr(),
+                                  websocketpp::frame::opcode::text, 0);
     msg->get_raw_payload().swap(bytes);
     msg->set_prepared(true);
     return msg;
@@ -565,9 +563,8 @@ Worker::Worker(int index, const GatewayOptions& options,
     impl_ = std::make_unique<WorkerImpl<TlsConfig>>(index, options, gateway_id,
                                                     limits, tls);
   } else {
-    impl_ = std::make_unique<WorkerImpl<PlainConfig>>(index, options,
-                                                      gateway_id, limits,
-                                                      nullptr);
+    impl_ = std::make_unique<WorkerImpl<PlainConfig>>(
+        index, options, gateway_id, limits, nullptr);
   }
 }
 Worker::~Worker() = default;

@@ -57,8 +57,8 @@ void FramedStream::Start() {
 void FramedStream::SetEstablished(std::chrono::milliseconds heartbeat_interval,
                                   std::chrono::milliseconds idle_timeout) {
   established_ = true;
-  heartbeat_interval_ = std::max(heartbeat_interval,
-                                 std::chrono::milliseconds(2));
+  heartbeat_interval_ =
+      std::max(heartbeat_interval, std::chrono::milliseconds(2));
   idle_timeout_ = idle_timeout;
   if (!closing_ && !finished_) ArmTimer();
 }
@@ -79,8 +79,8 @@ void FramedStream::WaitReadable() {
 
 void FramedStream::ReadReady() {
   char* buffer = ThreadReadBuffer();
-  const ssize_t n = ::recv(socket_.native_handle(), buffer, kReadBufferBytes,
-                           MSG_DONTWAIT);
+  const ssize_t n =
+      ::recv(socket_.native_handle(), buffer, kReadBufferBytes, MSG_DONTWAIT);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
       WaitReadable();

@@ -18,7 +18,8 @@ test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev libhiredis-dev
   redis-server procps iproute2 curl ca-certificates chromium
   docker.io docker-compose debootstrap iptables
-  clang libclang-rt-14-dev openssl
+  clang libclang-rt-14-dev openssl clang-format clang-tidy
+  php-cli
 )
 
 want=("${build_pkgs[@]}")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test: unit, integration
+# Installs what is missing, builds, runs the style and static checks
+# (tools/lint.sh), then every test: unit, integration
 # (real daemons on loopback), the headless-Chromium seed test, the
 # deployment tests (Kubernetes schemas and drift, network namespaces,
 # docker-compose with a Docker daemon started here if none runs), then the
@@ -12,6 +13,7 @@ tools/build.sh
 for dir in tests/browser tests/deploy; do
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 done
+tools/lint.sh "${BUILD_DIR:-build}"   # clang-format and clang-tidy
 (cd "${BUILD_DIR:-build}" && ctest --output-on-failure -j"$(nproc)" --timeout 300)
 tools/test-sanitizers.sh
 tools/fuzz.sh all 0     # replay the seed corpora

@@ -25,8 +25,7 @@ class AdminServer::Impl {
       : handlers_(std::move(handlers)) {
     endpoint_.clear_access_channels(websocketpp::log::alevel::all);
     endpoint_.clear_error_channels(websocketpp::log::elevel::all);
-    std::error_code ec;
-    endpoint_.init_asio(&io, ec);
+    endpoint_.init_asio(&io, init_error_);
     endpoint_.set_reuse_addr(true);
     endpoint_.set_http_handler(
         [this](websocketpp::connection_hdl hdl) { OnHttp(hdl); });
@@ -36,6 +35,10 @@ class AdminServer::Impl {
   }
 
   absl::Status Listen(const std::string& host, uint16_t port, uint16_t* bound) {
+    if (init_error_) {
+      return absl::InternalError(
+          absl::StrCat("admin endpoint: ", init_error_.message()));
+    }
     std::error_code ec;
     const auto address = asio::ip::make_address(host, ec);
     if (ec) {
@@ -97,6 +100,7 @@ class AdminServer::Impl {
   }
 
   Handlers handlers_;
+  std::error_code init_error_;  // from init_asio, reported by Listen
   Endpoint endpoint_;
 };
 

@@ -99,11 +99,11 @@ INSTANTIATE_TEST_SUITE_P(
         ValidationCase{"name_at_limit", {"12345678"}, Outcome::kOk},
         ValidationCase{"name_over_limit", {"123456789"}, Outcome::kExhausted},
         ValidationCase{"names_at_limit", {"a", "b", "c"}, Outcome::kOk},
-        ValidationCase{"names_over_limit", {"a", "b", "c", "d"},
-                       Outcome::kExhausted},
+        ValidationCase{
+            "names_over_limit", {"a", "b", "c", "d"}, Outcome::kExhausted},
         // The per-request limit counts names as sent, repeats included.
-        ValidationCase{"repeats_over_limit", {"a", "a", "a", "a"},
-                       Outcome::kExhausted}),
+        ValidationCase{
+            "repeats_over_limit", {"a", "a", "a", "a"}, Outcome::kExhausted}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(RouterTest, RepeatedNamesCountOnceForConnectionLimitAndDelivery) {

@@ -66,9 +66,8 @@ class BrokerClientTest : public ::testing::Test {
     options.backoff_initial = milliseconds(10);
     options.backoff_max = milliseconds(50);
     client_ = std::make_unique<BrokerClient>(io_, options);
-    client_->set_state_handler([this](bool up, absl::string_view) {
-      up ? ++ups_ : ++downs_;
-    });
+    client_->set_state_handler(
+        [this](bool up, absl::string_view) { up ? ++ups_ : ++downs_; });
     client_->set_quiet_failure_handler(
         [this](uint64_t tag, const absl::Status& s) {
           failed_tags_.push_back(tag);
@@ -189,9 +188,11 @@ TEST_F(BrokerClientTest, RequestsAreBoundedByFrameLimitAndQueue) {
   ASSERT_TRUE(RunUntil([&] { return ups_ == 1; }));
   // A Subscribe whose frame exceeds the broker's 64 KiB: refused, not held.
   std::vector<std::string> many;
-  for (int i = 0; i < 10000; ++i) many.push_back("channel-" + std::to_string(i));
+  for (int i = 0; i < 10000; ++i)
+    many.push_back("channel-" + std::to_string(i));
   absl::Status status;
-  client_->Subscribe(many, [&](const absl::Status& s, uint64_t) { status = s; });
+  client_->Subscribe(many,
+                     [&](const absl::Status& s, uint64_t) { status = s; });
   EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
   EXPECT_EQ(client_->subscription_count(), 0u);
   // Publishes fill the queue (nothing is flushed until the loop runs).
@@ -206,9 +207,8 @@ TEST_F(BrokerClientTest, RequestsAreBoundedByFrameLimitAndQueue) {
   EXPECT_TRUE(absl::IsResourceExhausted(last)) << last;
   // Then Subscribe is refused the same way, and the set is unchanged.
   std::vector<std::string> some(many.begin(), many.begin() + 3000);
-  client_->Subscribe(some, [&](const absl::Status& s, uint64_t) {
-    status = s;
-  });
+  client_->Subscribe(some,
+                     [&](const absl::Status& s, uint64_t) { status = s; });
   EXPECT_TRUE(absl::IsResourceExhausted(status)) << status;
   EXPECT_EQ(client_->subscription_count(), 0u);
   // PublishQuiet is bounded by max_unconfirmed as well.

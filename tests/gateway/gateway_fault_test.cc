@@ -127,8 +127,8 @@ TEST(GatewayFaultTest, GatewayKilledBrokerDropsItsSubscriptions) {
 
   size_t from = 0;
   gw1.process->Signal(SIGKILL);
-  ASSERT_TRUE(broker.process->WaitForLine("'ws-gateway/[0-9a-f]+/[0-9]+'\\) closed",
-                                          seconds(10), &from));
+  ASSERT_TRUE(broker.process->WaitForLine(
+      "'ws-gateway/[0-9a-f]+/[0-9]+'\\) closed", seconds(10), &from));
   EXPECT_EQ(broker.Metric("channel_broker_connections"), 1);
   EXPECT_EQ(broker.Metric("channel_broker_subscriptions"), 2);  // gw2: all + k2
   EXPECT_EQ(broker.Metric("channel_broker_channels"), 2);

@@ -21,16 +21,12 @@ struct GatewayProcess {
                               std::vector<std::string> extra_args = {},
                               bool wait_for_link = true) {
     std::vector<std::string> args = {
-        "--listen=127.0.0.1",
-        "--port=0",
-        "--admin_listen=127.0.0.1",
+        "--listen=127.0.0.1", "--port=0", "--admin_listen=127.0.0.1",
         "--admin_port=0",
         // One worker: one broker connection per gateway, so tests can count
         // subscriptions exactly. Tests of the multi-worker paths pass
         // --threads=2 (a later flag wins).
-        "--threads=1",
-        "--log_level=debug",
-        "--broker_backoff_max_ms=200",
+        "--threads=1", "--log_level=debug", "--broker_backoff_max_ms=200",
         "--broker=127.0.0.1:" + std::to_string(broker_port)};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     GatewayProcess gateway;

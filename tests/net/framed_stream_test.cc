@@ -70,9 +70,9 @@ class FramedStreamTest : public ::testing::Test {
     std::error_code ec;
     socket.assign(asio::ip::tcp::v4(), fds[0], ec);
     ASSERT_FALSE(ec);
-    stream_ = std::make_shared<FramedStream>(
-        std::move(socket), options, &handler_, &counters_, nullptr,
-        [this] { return now_; });
+    stream_ = std::make_shared<FramedStream>(std::move(socket), options,
+                                             &handler_, &counters_, nullptr,
+                                             [this] { return now_; });
     stream_->Start();
   }
 
@@ -138,7 +138,8 @@ class FramedStreamTest : public ::testing::Test {
 
 TEST_F(FramedStreamTest, SplitFramesArriveWholeAndHeartbeatsAreCounted) {
   const std::string bytes = Frame("one") + Frame("") + Frame("two");
-  for (char c : bytes) ASSERT_TRUE(PeerWrite(std::string(1, c)));  // one byte at a time
+  for (char c : bytes)
+    ASSERT_TRUE(PeerWrite(std::string(1, c)));  // one byte at a time
   ASSERT_TRUE(RunUntil([&] { return handler_.bodies.size() == 2; }));
   EXPECT_EQ(handler_.bodies, (std::vector<std::string>{"one", "two"}));
   EXPECT_EQ(counters_.heartbeats_in, 1u);

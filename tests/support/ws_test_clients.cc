@@ -9,6 +9,7 @@
 
 #include "asio/executor_work_guard.hpp"
 #include "asio/post.hpp"
+#include "gtest/gtest.h"
 
 namespace channel::testing {
 
@@ -30,6 +31,9 @@ class WsTestClients::Impl {
     client_.clear_error_channels(websocketpp::log::elevel::all);
     std::error_code ec;
     client_.init_asio(&io_, ec);
+    if (ec) {  // cannot happen with a caller-supplied io_context; say so
+      ADD_FAILURE() << "websocketpp init_asio: " << ec.message();
+    }
     thread_ = std::thread([this] {
       auto guard = asio::make_work_guard(io_);
       io_.run();

@@ -123,6 +123,10 @@ class LoadGen {
     client_.clear_error_channels(websocketpp::log::elevel::all);
     std::error_code ec;
     client_.init_asio(&io_, ec);
+    if (ec) {
+      std::fprintf(stderr, "websocketpp init_asio: %s\n", ec.message().c_str());
+      std::exit(2);
+    }
   }
 
   // Opens a connection; returns its index (check conns_[i]->open later).
