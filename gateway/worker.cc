@@ -9,7 +9,7 @@
 #include "asio/steady_timer.hpp"
 #include "common/logging.h"
 #include "gateway/admission.h"
-#include "gateway/command.h"
+#include "gateway/command_dispatcher.h"
 #include "gateway/direct_write.h"
 #include "gateway/fanout_batch.h"
 #include "gateway/membership.h"
@@ -53,7 +53,7 @@ class Worker::Impl {
 namespace {
 
 template <typename Config>
-class WorkerImpl : public Worker::Impl {
+class WorkerImpl : public Worker::Impl, public CommandDispatcher::Replies {
  public:
   using Endpoint = websocketpp::server<Config>;
   using Connection = typename Endpoint::connection_type;
@@ -72,6 +72,7 @@ class WorkerImpl : public Worker::Impl {
               absl::StrCat(gateway_id, "/", index), &stats_, limits),
         membership_(options.max_groups_per_connection, &link_, &stats_, limits),
         admission_(options, limits, &stats_),
+        dispatcher_(options, &link_, &membership_, &stats_, this),
         sweep_(io_) {
     worker_index_ = index;
     // websocketpp 0.8.2's _htonll lazily sets a plain function-local static
@@ -82,7 +83,7 @@ class WorkerImpl : public Worker::Impl {
     websocketpp::lib::net::_htonll(0);
     link_.set_deliver([this](std::vector<Delivery>& batch) { Deliver(batch); });
     link_.set_failure([this](uint64_t conn_id, const absl::Status& status) {
-      ReportFailure(conn_id, "", "publish_failed", status);
+      dispatcher_.OnPublishFailure(conn_id, status);
     });
     if constexpr (std::is_same_v<Config, TlsConfig>) {
       endpoint_.set_tls_init_handler([tls](Hdl) { return tls; });
@@ -268,138 +269,25 @@ class WorkerImpl : public Worker::Impl {
     con->close(code, reason, ec);
   }
 
-  // ---- Commands ---------------------------------------------------------
+  // ---- Replies ----------------------------------------------------------
 
-  void Reply(Connection* con, const std::string& text) {
-    if (con->closing) return;
-    std::error_code ec = con->send(text, websocketpp::frame::opcode::text);
-    if (!ec) Bump(stats_.bytes_out, text.size());
-  }
-
-  void ReplyError(Connection* con, const std::string& id_json,
-                  absl::string_view code, absl::string_view message) {
-    stats_.CountError(code);
-    Reply(con, ErrorReply(id_json, code, message));
-  }
-
-  // The answer to a request the broker confirmed or refused, if the
-  // connection is still there. Runs on this thread (the link's callbacks).
-  void ReportFailure(uint64_t conn_id, const std::string& id_json,
-                     absl::string_view failure_code,
-                     const absl::Status& status) {
+  void Reply(uint64_t conn_id, const std::string& text) override {
     auto it = conns_.find(conn_id);
-    if (it == conns_.end()) return;
-    ReplyError(
-        it->second.get(), id_json,
-        absl::IsUnavailable(status) ? "broker_unavailable" : failure_code,
-        status.message());
-  }
-
-  ShardLink::Done ReplyWhenDone(uint64_t conn_id, std::string id_json,
-                                absl::string_view failure_code) {
-    return [this, conn_id, id_json = std::move(id_json),
-            failure_code](const absl::Status& status) {
-      if (!status.ok()) {
-        ReportFailure(conn_id, id_json, failure_code, status);
-        return;
-      }
-      auto it = conns_.find(conn_id);
-      if (it != conns_.end()) Reply(it->second.get(), OkReply(id_json));
-    };
+    if (it == conns_.end() || it->second->closing) return;
+    std::error_code ec =
+        it->second->send(text, websocketpp::frame::opcode::text);
+    if (!ec) Bump(stats_.bytes_out, text.size());
   }
 
   void OnMessage(Hdl hdl, MessagePtr msg) {
     auto con = Lock(hdl);
     if (!con || con->closing) return;
-    const auto now = Clock::now();
-    con->last_seen = now;
-    Bump(stats_.messages_received);
-    Bump(stats_.bytes_in, msg->get_payload().size());
-    if (!con->bucket.TryTake(now)) {
-      if (++con->refused_in_row > options_.rate_limit_close_after) {
-        Bump(stats_.rate_limit_closes);
-        Close(con, close_code::policy_violation, "rate limit exceeded");
-        return;
-      }
-      ReplyError(con.get(), "", "rate_limited",
-                 absl::StrCat("more than ", options_.rate_limit_per_sec,
-                              " messages per second; this one was dropped"));
-      return;
+    if (dispatcher_.OnMessage(
+            con.get(), msg->get_payload(),
+            msg->get_opcode() == websocketpp::frame::opcode::text,
+            Clock::now()) == CommandDispatcher::Verdict::kCloseRateLimited) {
+      Close(con, close_code::policy_violation, "rate limit exceeded");
     }
-    con->refused_in_row = 0;
-    if (msg->get_opcode() != websocketpp::frame::opcode::text) {
-      ReplyError(con.get(), "", "binary_not_supported",
-                 "binary frames are not supported; send JSON text frames");
-      return;
-    }
-    Command command;
-    CommandError error;
-    if (!ParseCommand(msg->get_payload(), options_.command_limits, &command,
-                      &error)) {
-      ReplyError(con.get(), error.id_json, error.code, error.message);
-      return;
-    }
-    switch (command.type) {
-      case Command::Type::kAddGroup:
-        AddGroup(con.get(), command);
-        return;
-      case Command::Type::kLeaveGroup:
-        // Effective at once: nothing more of the group reaches it.
-        membership_.Leave(con.get(), command.group_id);
-        if (!command.id_json.empty())
-          Reply(con.get(), OkReply(command.id_json));
-        return;
-      case Command::Type::kSendToGroup:
-      case Command::Type::kSendToAll:
-        Send(con.get(), command);
-        return;
-    }
-  }
-
-  void AddGroup(Connection* con, const Command& command) {
-    if (!link_.up()) {
-      ReplyError(con, command.id_json, "broker_unavailable",
-                 "the gateway has no broker link; retry later");
-      return;
-    }
-    ShardLink::Done live;
-    if (!command.id_json.empty()) {
-      live = ReplyWhenDone(con->id, command.id_json, "broker_unavailable");
-    }
-    if (membership_.Join(con, command.group_id, std::move(live)) ==
-        Membership::JoinResult::kTooManyGroups) {
-      ReplyError(con, command.id_json, "too_many_groups",
-                 absl::StrCat("a connection may join at most ",
-                              options_.max_groups_per_connection, " groups"));
-    }
-  }
-
-  // Publishes on this worker's broker link. With an id the broker
-  // acknowledges the message and the client gets {"ok":true}; without one
-  // the publish is confirmed cumulatively, and a failure is still reported
-  // (ShardLink's FailureFn): never lost silently.
-  void Send(Connection* con, const Command& command) {
-    if (!link_.up()) {
-      ReplyError(con, command.id_json, "broker_unavailable",
-                 "the gateway has no broker link; the message was not sent");
-      return;
-    }
-    ShardLink::Done done;
-    if (!command.id_json.empty()) {
-      done = ReplyWhenDone(con->id, command.id_json, "publish_failed");
-    }
-    const bool to_all = command.type == Command::Type::kSendToAll;
-    absl::Status s =
-        link_.Publish(to_all ? nullptr : &command.group_id, command.message,
-                      con->id, command.exclude_self, std::move(done));
-    if (!s.ok()) {
-      ReplyError(
-          con, command.id_json,
-          absl::IsUnavailable(s) ? "broker_unavailable" : "publish_failed",
-          s.message());
-      return;
-    }
-    Bump(stats_.messages_published);
   }
 
   // ---- Fan-out ----------------------------------------------------------
@@ -540,6 +428,7 @@ class WorkerImpl : public Worker::Impl {
   ShardLink link_;
   Membership membership_;
   Admission admission_;
+  CommandDispatcher dispatcher_;
   Endpoint endpoint_;
   std::error_code init_error_;
   asio::steady_timer sweep_;

@@ -1,0 +1,129 @@
+#include "gateway/command_dispatcher.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace channel {
+
+CommandDispatcher::Verdict CommandDispatcher::OnMessage(
+    ConnectionData* con, absl::string_view payload, bool is_text,
+    ConnectionData::Clock::time_point now) {
+  con->last_seen = now;
+  Bump(stats_->messages_received);
+  Bump(stats_->bytes_in, payload.size());
+  if (!con->bucket.TryTake(now)) {
+    if (++con->refused_in_row > options_.rate_limit_close_after) {
+      Bump(stats_->rate_limit_closes);
+      return Verdict::kCloseRateLimited;
+    }
+    ReplyError(con->id, "", "rate_limited",
+               absl::StrCat("more than ", options_.rate_limit_per_sec,
+                            " messages per second; this one was dropped"));
+    return Verdict::kHandled;
+  }
+  con->refused_in_row = 0;
+  if (!is_text) {
+    ReplyError(con->id, "", "binary_not_supported",
+               "binary frames are not supported; send JSON text frames");
+    return Verdict::kHandled;
+  }
+  Command command;
+  CommandError error;
+  if (!ParseCommand(payload, options_.command_limits, &command, &error)) {
+    ReplyError(con->id, error.id_json, error.code, error.message);
+    return Verdict::kHandled;
+  }
+  switch (command.type) {
+    case Command::Type::kAddGroup:
+      AddGroup(con, command);
+      break;
+    case Command::Type::kLeaveGroup:
+      // Effective at once: nothing more of the group reaches it.
+      membership_->Leave(con, command.group_id);
+      if (!command.id_json.empty()) {
+        replies_->Reply(con->id, OkReply(command.id_json));
+      }
+      break;
+    case Command::Type::kSendToGroup:
+    case Command::Type::kSendToAll:
+      Send(con, command);
+      break;
+  }
+  return Verdict::kHandled;
+}
+
+void CommandDispatcher::AddGroup(ConnectionData* con, const Command& command) {
+  if (!link_->up()) {
+    ReplyError(con->id, command.id_json, "broker_unavailable",
+               "the gateway has no broker link; retry later");
+    return;
+  }
+  ShardLink::Done live;
+  if (!command.id_json.empty()) {
+    live = ReplyWhenDone(con->id, command.id_json, "broker_unavailable");
+  }
+  if (membership_->Join(con, command.group_id, std::move(live)) ==
+      Membership::JoinResult::kTooManyGroups) {
+    ReplyError(con->id, command.id_json, "too_many_groups",
+               absl::StrCat("a connection may join at most ",
+                            options_.max_groups_per_connection, " groups"));
+  }
+}
+
+// Publishes on the worker's broker link. With an id the broker acknowledges
+// the message and the client gets {"ok":true}; without one the publish is
+// confirmed cumulatively, and a failure is still reported
+// (OnPublishFailure): never lost silently.
+void CommandDispatcher::Send(ConnectionData* con, const Command& command) {
+  if (!link_->up()) {
+    ReplyError(con->id, command.id_json, "broker_unavailable",
+               "the gateway has no broker link; the message was not sent");
+    return;
+  }
+  ShardLink::Done done;
+  if (!command.id_json.empty()) {
+    done = ReplyWhenDone(con->id, command.id_json, "publish_failed");
+  }
+  const bool to_all = command.type == Command::Type::kSendToAll;
+  absl::Status s =
+      link_->Publish(to_all ? nullptr : &command.group_id, command.message,
+                     con->id, command.exclude_self, std::move(done));
+  if (!s.ok()) {
+    ReplyError(con->id, command.id_json,
+               absl::IsUnavailable(s) ? "broker_unavailable" : "publish_failed",
+               s.message());
+    return;
+  }
+  Bump(stats_->messages_published);
+}
+
+void CommandDispatcher::ReplyError(uint64_t conn_id, const std::string& id_json,
+                                   absl::string_view code,
+                                   absl::string_view message) {
+  stats_->CountError(code);
+  replies_->Reply(conn_id, ErrorReply(id_json, code, message));
+}
+
+void CommandDispatcher::ReportFailure(uint64_t conn_id,
+                                      const std::string& id_json,
+                                      absl::string_view failure_code,
+                                      const absl::Status& status) {
+  ReplyError(conn_id, id_json,
+             absl::IsUnavailable(status) ? "broker_unavailable" : failure_code,
+             status.message());
+}
+
+ShardLink::Done CommandDispatcher::ReplyWhenDone(
+    uint64_t conn_id, std::string id_json, absl::string_view failure_code) {
+  return [this, conn_id, id_json = std::move(id_json),
+          failure_code](const absl::Status& status) {
+    if (!status.ok()) {
+      ReportFailure(conn_id, id_json, failure_code, status);
+      return;
+    }
+    replies_->Reply(conn_id, OkReply(id_json));
+  };
+}
+
+}  // namespace channel

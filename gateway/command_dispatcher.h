@@ -1,0 +1,76 @@
+#ifndef CHANNEL_GATEWAY_COMMAND_DISPATCHER_H_
+#define CHANNEL_GATEWAY_COMMAND_DISPATCHER_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "gateway/command.h"
+#include "gateway/connection_data.h"
+#include "gateway/gateway_options.h"
+#include "gateway/membership.h"
+#include "gateway/shard_link.h"
+#include "gateway/worker_stats.h"
+
+namespace channel {
+
+// What one worker does with a client's message: rate limit, decode
+// (docs/CLIENT-PROTOCOL.md), then join / leave / publish through the
+// worker's Membership and ShardLink, with replies. Knows nothing of
+// websocketpp: replies go through the Replies interface, by connection id,
+// because an answer from the broker may come after the connection closed.
+// Same thread as its worker.
+class CommandDispatcher {
+ public:
+  class Replies {
+   public:
+    virtual ~Replies() = default;
+    // Sends `text` to connection `conn_id` if it is still open.
+    virtual void Reply(uint64_t conn_id, const std::string& text) = 0;
+  };
+
+  CommandDispatcher(const GatewayOptions& options, ShardLink* link,
+                    Membership* membership, WorkerStats* stats,
+                    Replies* replies)
+      : options_(options),
+        link_(link),
+        membership_(membership),
+        stats_(stats),
+        replies_(replies) {}
+
+  enum class Verdict { kHandled, kCloseRateLimited };
+
+  // One complete client message (text or binary). kCloseRateLimited: the
+  // connection exceeded the rate limit --rate_limit_close_after times in a
+  // row and must be closed (1008).
+  Verdict OnMessage(ConnectionData* con, absl::string_view payload,
+                    bool is_text, ConnectionData::Clock::time_point now);
+
+  // A send without an id that the broker refused or may not have routed.
+  void OnPublishFailure(uint64_t conn_id, const absl::Status& status) {
+    ReportFailure(conn_id, "", "publish_failed", status);
+  }
+
+ private:
+  void AddGroup(ConnectionData* con, const Command& command);
+  void Send(ConnectionData* con, const Command& command);
+  void ReplyError(uint64_t conn_id, const std::string& id_json,
+                  absl::string_view code, absl::string_view message);
+  void ReportFailure(uint64_t conn_id, const std::string& id_json,
+                     absl::string_view failure_code,
+                     const absl::Status& status);
+  // {"ok":true} once the broker confirmed, or the error.
+  ShardLink::Done ReplyWhenDone(uint64_t conn_id, std::string id_json,
+                                absl::string_view failure_code);
+
+  const GatewayOptions& options_;
+  ShardLink* const link_;
+  Membership* const membership_;
+  WorkerStats* const stats_;
+  Replies* const replies_;
+};
+
+}  // namespace channel
+
+#endif  // CHANNEL_GATEWAY_COMMAND_DISPATCHER_H_
