@@ -1,11 +1,14 @@
 #ifndef CHANNEL_GATEWAY_FANOUT_BATCH_H_
 #define CHANNEL_GATEWAY_FANOUT_BATCH_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "gateway/delivery.h"
 
 namespace channel {
@@ -14,39 +17,49 @@ namespace channel {
 // target (a group, or everyone), consecutive deliveries that share their
 // exclusions become one segment holding their frames back to back, so each
 // member gets one write per segment and the buffer is shared by all of
-// them. Order within each target is the broker's order. Pure; reused
-// across turns (no allocation once warm).
+// them. Order within each target is the broker's order.
+//
+// Pure. Reused across turns: targets, segments and their buffers are kept
+// and refilled, so a warm batch allocates nothing (a buffer that grew past
+// kKeepBytes is released, so one large message does not pin memory).
 class FanoutBatch {
  public:
+  static constexpr size_t kKeepBytes = 64 * 1024;
+
   struct Segment {
     std::string frames;  // concatenated unmasked text frames
     uint64_t count = 0;  // messages in `frames`
     std::vector<uint64_t> exclude;
   };
 
+  struct Target {
+    bool to_all = false;
+    absl::string_view group;  // into the deliveries given to Build
+    std::vector<Segment> segments;
+    size_t used = 0;  // segments[0, used) belong to this turn
+    absl::Span<const Segment> live() const { return {segments.data(), used}; }
+  };
+
   // Fills the batch. `wanted(group)` tells whether the worker still has
-  // members of a group (deliveries for groups it left are dropped).
+  // members of a group (deliveries for groups it left are dropped). The
+  // targets refer to `deliveries`' group names: keep it alive and unchanged
+  // while using them.
   template <typename Wanted>
   void Build(std::vector<Delivery>& deliveries, Wanted&& wanted) {
-    targets_.clear();
+    Reset();
     for (Delivery& d : deliveries) {
       if (!d.to_all && !wanted(d.group)) continue;
-      auto& segments = targets_[d.to_all ? std::string() : d.group];
-      if (segments.empty() || segments.back().exclude != d.exclude) {
-        segments.push_back(Segment{{}, 0, std::move(d.exclude)});
+      Target& target = TargetFor(d.to_all, d.group);
+      if (target.used == 0 ||
+          target.segments[target.used - 1].exclude != d.exclude) {
+        NextSegment(&target).exclude.swap(d.exclude);
       }
-      Append(*d.payload, &segments.back());
+      Append(*d.payload, &target.segments[target.used - 1]);
     }
   }
 
-  // Target "" is everyone (send_to_all); any other is a group id.
-  const absl::flat_hash_map<std::string, std::vector<Segment>>& targets()
-      const {
-    return targets_;
-  }
-  absl::flat_hash_map<std::string, std::vector<Segment>>& mutable_targets() {
-    return targets_;
-  }
+  // The targets of the last Build, in the order first seen.
+  absl::Span<const Target> targets() const { return {pool_.data(), used_}; }
 
   // True when `id` is excluded from `segment`. Bounded: at most
   // kMaxExclude ids per delivery.
@@ -58,9 +71,15 @@ class FanoutBatch {
   }
 
  private:
+  void Reset();
+  Target& TargetFor(bool to_all, absl::string_view group);
+  static Segment& NextSegment(Target* target);
   static void Append(const std::string& payload, Segment* segment);
 
-  absl::flat_hash_map<std::string, std::vector<Segment>> targets_;
+  std::vector<Target> pool_;
+  size_t used_ = 0;
+  absl::flat_hash_map<absl::string_view, size_t> index_;  // group -> pool_
+  size_t all_index_ = SIZE_MAX;  // the send_to_all target, if any
 };
 
 }  // namespace channel

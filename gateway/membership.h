@@ -39,7 +39,7 @@ class Membership {
   void LeaveAll(ConnectionData* con);
 
   // Members of `group` on this worker, or nullptr. Invalidated by changes.
-  const Members* Find(const std::string& group) const {
+  const Members* Find(absl::string_view group) const {
     return index_.Find(group);
   }
 

@@ -293,19 +293,19 @@ class WorkerImpl : public Worker::Impl, public CommandDispatcher::Replies {
   // ---- Fan-out ----------------------------------------------------------
 
   void Deliver(std::vector<Delivery>& batch) {
-    batch_.Build(batch, [this](const std::string& group) {
+    batch_.Build(batch, [this](absl::string_view group) {
       return membership_.Find(group) != nullptr;
     });
-    for (auto& [group, segments] : batch_.mutable_targets()) {
+    for (const FanoutBatch::Target& target : batch_.targets()) {
       recipients_.clear();
-      if (group.empty()) {
+      if (target.to_all) {
         for (auto& [id, con] : conns_) recipients_.push_back(con.get());
-      } else if (const auto* members = membership_.Find(group)) {
+      } else if (const auto* members = membership_.Find(target.group)) {
         for (ConnectionData* member : *members) {
           recipients_.push_back(static_cast<Connection*>(member));
         }
       }
-      for (FanoutBatch::Segment& segment : segments) {
+      for (const FanoutBatch::Segment& segment : target.live()) {
         MessagePtr msg;  // built only if a recipient needs websocketpp
         for (Connection* con : recipients_) {
           if (FanoutBatch::Excluded(segment, con->id)) continue;

@@ -77,23 +77,30 @@ TEST(FanoutBatchTest, SegmentsPerTargetInOrderSplitByExclusions) {
   batch.push_back(MakeDelivery(false, "gone", "dropped"));
   batch.push_back(MakeDelivery(true, "", "everyone"));
   FanoutBatch fanout;
-  fanout.Build(batch, [](const std::string& g) { return g != "gone"; });
-  const auto& targets = fanout.targets();
-  ASSERT_EQ(targets.size(), 3u);
-  const auto& g = targets.at("g");
+  fanout.Build(batch, [](absl::string_view g) { return g != "gone"; });
+  const auto targets = fanout.targets();
+  ASSERT_EQ(targets.size(), 3u);  // in first-seen order: g, h, everyone
+  EXPECT_EQ(targets[0].group, "g");
+  EXPECT_EQ(targets[1].group, "h");
+  EXPECT_TRUE(targets[2].to_all);
+  const auto g = targets[0].live();
   ASSERT_EQ(g.size(), 2u);
   EXPECT_EQ(g[0].frames, Frames({"1", "2"}));
   EXPECT_EQ(g[0].count, 2u);
   EXPECT_EQ(g[1].frames, Frames({"3"}));
   EXPECT_TRUE(FanoutBatch::Excluded(g[1], 7));
   EXPECT_FALSE(FanoutBatch::Excluded(g[0], 7));
-  EXPECT_EQ(targets.at("h")[0].frames, Frames({"x"}));
-  EXPECT_EQ(targets.at("")[0].frames, Frames({"everyone"}));
-  // Reused: a second build starts empty.
+  EXPECT_EQ(targets[1].live()[0].frames, Frames({"x"}));
+  EXPECT_EQ(targets[2].live()[0].frames, Frames({"everyone"}));
+  // Reused: a second build starts empty, and buffers are refilled.
   std::vector<Delivery> next;
   next.push_back(MakeDelivery(false, "h", "y"));
-  fanout.Build(next, [](const std::string&) { return true; });
-  EXPECT_EQ(fanout.targets().size(), 1u);
+  fanout.Build(next, [](absl::string_view) { return true; });
+  ASSERT_EQ(fanout.targets().size(), 1u);
+  EXPECT_EQ(fanout.targets()[0].group, "h");
+  ASSERT_EQ(fanout.targets()[0].live().size(), 1u);
+  EXPECT_EQ(fanout.targets()[0].live()[0].frames, Frames({"y"}));
+  EXPECT_TRUE(fanout.targets()[0].live()[0].exclude.empty());
 }
 
 // A worker's parts around a ShardLink that never connects (no broker).
