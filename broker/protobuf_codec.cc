@@ -10,6 +10,15 @@
 #include "common/version.h"
 
 namespace channel {
+namespace {
+
+// Longest a cumulative Ack waits for other frames to travel with.
+constexpr std::chrono::milliseconds kCumulativeAckDelay{20};
+
+}  // namespace
+
+ProtobufCodec::ProtobufCodec(Session* session)
+    : session_(session), ack_timer_(session->executor()) {}
 
 void ProtobufCodec::OnBody(absl::string_view body) {
   switch (ParseBody(body, &envelope_)) {
@@ -74,7 +83,7 @@ void ProtobufCodec::HandlePublish(v1::Publish* request) {
   const uint64_t request_id = request->request_id();
   const bool cumulative = request->cumulative_ack();
   absl::StatusOr<uint64_t> receivers =
-      session_->server()->router().Publish(request);
+      session_->server()->router().Publish(request, session_);
   if (!receivers.ok()) {
     ReplyError(ErrorCodeFromStatus(receivers.status()),
                receivers.status().message(), request_id);
@@ -90,6 +99,23 @@ void ProtobufCodec::HandlePublish(v1::Publish* request) {
 
 void ProtobufCodec::BeforeFlush() {
   if (cumulative_due_ == 0) return;
+  if (session_->queued_bytes() == 0 && !ack_overdue_) {
+    // Nothing to travel with: wait a little for company.
+    if (!ack_timer_armed_) {
+      ack_timer_armed_ = true;
+      ack_timer_.expires_after(kCumulativeAckDelay);
+      // The timer dies with this codec; its cancelled wait touches nothing.
+      ack_timer_.async_wait([this](const std::error_code& ec) {
+        if (ec) return;
+        ack_timer_armed_ = false;
+        if (cumulative_due_ == 0) return;  // went out with other frames
+        ack_overdue_ = true;
+        session_->RequestFlush();
+      });
+    }
+    return;
+  }
+  ack_overdue_ = false;
   v1::Envelope ack;
   ack.mutable_ack()->set_request_id(cumulative_due_);
   ack.mutable_ack()->set_cumulative(true);

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "asio/steady_timer.hpp"
 #include "broker/session_codec.h"
 #include "proto/channel.pb.h"
 
@@ -15,7 +16,7 @@ class Session;
 // Acks, per-request or cumulative.
 class ProtobufCodec : public SessionCodec {
  public:
-  explicit ProtobufCodec(Session* session) : session_(session) {}
+  explicit ProtobufCodec(Session* session);
 
   absl::string_view name() const override { return "protobuf"; }
   void OnBody(absl::string_view body) override;
@@ -24,7 +25,10 @@ class ProtobufCodec : public SessionCodec {
   }
   SharedFrame CloseFrame(v1::Error::Code code,
                          absl::string_view reason) override;
-  // Sends the cumulative Ack for the publishes of this loop turn.
+  // Sends the cumulative Ack when other frames go to the connection anyway,
+  // or once kCumulativeAckDelay has passed since the oldest publish it
+  // confirms: a client publishing at a low rate is not woken by an Ack per
+  // message.
   void BeforeFlush() override;
 
  private:
@@ -40,6 +44,9 @@ class ProtobufCodec : public SessionCodec {
   v1::Envelope envelope_;  // reused for every frame
   // Highest cumulative_ack publish routed and not yet confirmed; 0: none.
   uint64_t cumulative_due_ = 0;
+  asio::steady_timer ack_timer_;
+  bool ack_timer_armed_ = false;
+  bool ack_overdue_ = false;
 };
 
 }  // namespace channel

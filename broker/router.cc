@@ -67,11 +67,13 @@ absl::Status Router::Unsubscribe(Subscriber* session,
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request) {
+absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request,
+                                         const Subscriber* publisher) {
   if (absl::Status s = ValidateAndDedupe(request->channels()); !s.ok()) {
     return s;
   }
   ++stats_->publishes;
+  const Subscriber* skip = request->no_echo() ? publisher : nullptr;
   uint64_t receivers = 0;
   v1::Envelope envelope;
   v1::Event* event = envelope.mutable_event();
@@ -86,7 +88,7 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request) {
     OutgoingEvent outgoing(envelope);
     recipients_.assign(subscribers->begin(), subscribers->end());
     for (Subscriber* session : recipients_) {
-      if (session->Deliver(outgoing)) ++receivers;
+      if (session != skip && session->Deliver(outgoing)) ++receivers;
     }
   }
   recipients_.clear();

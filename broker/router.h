@@ -44,9 +44,11 @@ class Router {
   absl::Status Unsubscribe(Subscriber* session, const v1::Unsubscribe& request);
 
   // Delivers one Event per distinct channel to each subscriber of it, the
-  // publisher included. Returns the number of events queued. Validation as
+  // publisher included unless the request says no_echo (then `publisher`
+  // is skipped). Returns the number of events queued. Validation as
   // Subscribe.
-  absl::StatusOr<uint64_t> Publish(v1::Publish* request);
+  absl::StatusOr<uint64_t> Publish(v1::Publish* request,
+                                   const Subscriber* publisher = nullptr);
 
   // Leaves every channel (connection closed).
   void RemoveAll(Subscriber* session);

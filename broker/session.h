@@ -58,6 +58,10 @@ class Session : public Subscriber, public FramedStream::Handler {
   // Asks for a BeforeFlush this loop turn.
   void RequestFlush() { stream_->RequestFlush(); }
 
+  // Bytes queued and not yet written.
+  size_t queued_bytes() const { return stream_->queued_bytes(); }
+  asio::any_io_executor executor() { return stream_->executor(); }
+
   uint64_t id() const { return id_; }
   bool closing() const { return stream_->closing(); }
   const std::string& peer() const { return stream_->peer(); }

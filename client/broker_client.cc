@@ -94,12 +94,13 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
 
   absl::Status Publish(const std::vector<std::string>& channels,
                        absl::string_view payload, const v1::Metadata* meta,
-                       Done done) {
+                       Done done, bool no_echo) {
     if (!connected_) {
       return absl::UnavailableError("not connected to the broker");
     }
     v1::Envelope envelope;
     BuildPublish(channels, payload, meta, envelope.mutable_publish());
+    envelope.mutable_publish()->set_no_echo(no_echo);
     const uint64_t id = Track(std::move(done));
     envelope.mutable_publish()->set_request_id(id);
     if (absl::Status s = SendRequest(envelope); !s.ok()) {
@@ -112,7 +113,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
 
   absl::Status PublishQuiet(const std::vector<std::string>& channels,
                             absl::string_view payload, const v1::Metadata* meta,
-                            uint64_t tag) {
+                            uint64_t tag, bool no_echo) {
     if (!connected_) {
       return absl::UnavailableError("not connected to the broker");
     }
@@ -127,6 +128,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     const uint64_t id = next_request_id_++;
     request->set_request_id(id);
     request->set_cumulative_ack(true);
+    request->set_no_echo(no_echo);
     if (absl::Status s = SendRequest(envelope); !s.ok()) return s;
     unconfirmed_.push_back({id, tag});
     ++stats_.publishes_sent;
@@ -493,13 +495,14 @@ void BrokerClient::Unsubscribe(const std::vector<std::string>& channels,
 }
 absl::Status BrokerClient::Publish(const std::vector<std::string>& channels,
                                    absl::string_view payload,
-                                   const v1::Metadata* meta, Done done) {
-  return impl_->Publish(channels, payload, meta, std::move(done));
+                                   const v1::Metadata* meta, Done done,
+                                   bool no_echo) {
+  return impl_->Publish(channels, payload, meta, std::move(done), no_echo);
 }
 absl::Status BrokerClient::PublishQuiet(
     const std::vector<std::string>& channels, absl::string_view payload,
-    const v1::Metadata* meta, uint64_t tag) {
-  return impl_->PublishQuiet(channels, payload, meta, tag);
+    const v1::Metadata* meta, uint64_t tag, bool no_echo) {
+  return impl_->PublishQuiet(channels, payload, meta, tag, no_echo);
 }
 bool BrokerClient::connected() const { return impl_->connected(); }
 size_t BrokerClient::subscription_count() const {

@@ -105,19 +105,21 @@ class BrokerClient {
 
   // Publishes `payload` to `channels`. Unavailable when not connected,
   // ResourceExhausted when the outgoing queue is full; `done` (optional) runs
-  // once the broker routed it.
+  // once the broker routed it. With no_echo this connection does not get
+  // the events itself even when subscribed.
   absl::Status Publish(const std::vector<std::string>& channels,
                        absl::string_view payload,
-                       const v1::Metadata* meta = nullptr, Done done = nullptr);
+                       const v1::Metadata* meta = nullptr, Done done = nullptr,
+                       bool no_echo = false);
 
   // Publishes without an Ack per message: the broker confirms these
   // cumulatively, at most once per read pass. Nothing is called on success;
   // the quiet failure handler gets `tag` if the broker refuses it or the
   // link drops before it was confirmed. Immediate errors as Publish, plus
-  // ResourceExhausted past max_unconfirmed.
+  // ResourceExhausted past max_unconfirmed. no_echo as for Publish.
   absl::Status PublishQuiet(const std::vector<std::string>& channels,
                             absl::string_view payload, const v1::Metadata* meta,
-                            uint64_t tag);
+                            uint64_t tag, bool no_echo = false);
 
   bool connected() const;
   size_t subscription_count() const;

@@ -106,10 +106,36 @@ absl::Status ShardLink::Publish(const std::string* group,
   } else {
     channels_[0].assign(kBroadcastChannel);
   }
-  if (!done) return client_.PublishQuiet(channels_, message, &meta_, sender);
-  return client_.Publish(channels_, message, &meta_,
-                         [done = std::move(done)](const absl::Status& status,
-                                                  uint64_t) { done(status); });
+  // no_echo: the broker does not send this publish back on this link; this
+  // worker's own members get it from Enqueue below, in the same batch as
+  // the events of this loop turn.
+  absl::Status status;
+  if (!done) {
+    status = client_.PublishQuiet(channels_, message, &meta_, sender,
+                                  /*no_echo=*/true);
+  } else {
+    status = client_.Publish(
+        channels_, message, &meta_,
+        [done = std::move(done)](const absl::Status& s, uint64_t) { done(s); },
+        /*no_echo=*/true);
+  }
+  if (!status.ok()) return status;
+  Delivery local;
+  local.to_all = group == nullptr;
+  if (group != nullptr) local.group = *group;
+  if (exclude_sender) local.exclude.push_back(sender);
+  local.payload = std::make_shared<const std::string>(message);
+  Enqueue(std::move(local));
+  return absl::OkStatus();
+}
+
+void ShardLink::Enqueue(Delivery delivery) {
+  pending_.push_back(std::move(delivery));
+  if (!flush_posted_) {
+    // Everything of this loop turn goes to the worker in one batch.
+    flush_posted_ = true;
+    asio::post(io_, [this] { FlushDeliveries(); });
+  }
 }
 
 void ShardLink::OnEvent(v1::Event& event) {
@@ -134,12 +160,7 @@ void ShardLink::OnEvent(v1::Event& event) {
   }
   delivery.payload =
       std::make_shared<const std::string>(std::move(*event.mutable_payload()));
-  pending_.push_back(std::move(delivery));
-  if (!flush_posted_) {
-    // Everything decoded in this read goes to the worker in one batch.
-    flush_posted_ = true;
-    asio::post(io_, [this] { FlushDeliveries(); });
-  }
+  Enqueue(std::move(delivery));
 }
 
 void ShardLink::FlushDeliveries() {

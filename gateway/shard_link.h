@@ -23,6 +23,14 @@ namespace channel {
 // has members of a group; a group spread over several workers costs one
 // event per worker, which the broker's encode-once fan-out makes cheap.
 //
+// Own publishes are delivered locally: the link publishes with no_echo (the
+// broker does not send them back on this link) and hands them to this
+// worker's members in the same per-turn batch as the broker's events. Other
+// workers and gateways get them from the broker. Per publisher and group,
+// order is kept everywhere; messages of different publishers may be seen
+// in a different order on different workers (as with NATS or Redis
+// Cluster), never lost or duplicated.
+//
 // Interest: the worker calls Join when a group gains its first local member
 // and Leave when it loses its last, so the broker subscription exists
 // exactly while the worker has members. Frames on one broker connection are
@@ -69,16 +77,19 @@ class ShardLink {
   // `group` lost its last member on this worker.
   void Leave(const std::string& group);
 
-  // Publishes to a group (or to everyone when group is null). With `done`
-  // the broker acknowledges this message; without it the publish is
-  // confirmed cumulatively and only a failure is reported (FailureFn with
-  // `sender`). Errors known at once are returned.
+  // Publishes to a group (or to everyone when group is null) and delivers
+  // it to this worker's own members. With `done` the broker acknowledges
+  // this message; without it the publish is confirmed cumulatively and only
+  // a failure is reported (FailureFn with `sender`). Errors known at once
+  // are returned, and then nobody received it.
   absl::Status Publish(const std::string* group, absl::string_view message,
                        uint64_t sender, bool exclude_sender, Done done);
 
  private:
   void OnEvent(v1::Event& event);
   void OnState(bool connected, absl::string_view reason);
+  // Queues one delivery for this turn's batch.
+  void Enqueue(Delivery delivery);
   void FlushDeliveries();
 
   asio::io_context& io_;

@@ -137,6 +137,7 @@ class FramedStream : public std::enable_shared_from_this<FramedStream> {
   void Flush();
 
   size_t queued_bytes() const { return out_.bytes(); }
+  asio::any_io_executor executor() { return socket_.get_executor(); }
   bool closing() const { return closing_; }
   bool finished() const { return finished_; }
   bool established() const { return established_; }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/frame_encoder.h"
 #include "gtest/gtest.h"
 #include "tests/broker/broker_fixture.h"
 #include "tests/support/raw_frame_socket.h"
@@ -341,6 +342,54 @@ TEST(BrokerIntegrationTest, ChannelsPerRequestLimitOnEveryRequest) {
   auto reply = raw.ReadEnvelope(seconds(5));
   ASSERT_TRUE(reply && reply->has_ack());
   EXPECT_EQ(broker.Metric("channel_broker_subscriptions"), 2);
+}
+
+// cumulative_ack publishes: one Ack covers them all; a refused one gets its
+// Error (with its id) first. no_echo keeps the publisher's own copy away.
+TEST(BrokerIntegrationTest, CumulativeAckAndNoEcho) {
+  BrokerProcess broker = BrokerProcess::Start();
+  TestBrokerClient other(broker.port);
+  ASSERT_TRUE(other.WaitConnected());
+  ASSERT_TRUE(other.Subscribe({"e"}).ok());
+  RawFrameSocket raw(broker.port);
+  ASSERT_TRUE(raw.SendHello());
+  ASSERT_TRUE(raw.ReadEnvelope(seconds(5)));  // Welcome
+  v1::Envelope subscribe;
+  subscribe.mutable_subscribe()->add_channels("e");
+  subscribe.mutable_subscribe()->set_request_id(100);
+  ASSERT_TRUE(raw.SendEnvelope(subscribe));
+  auto sub_ack = raw.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(sub_ack && sub_ack->has_ack());
+
+  std::string batch;  // three publishes in one write: one read pass
+  for (uint64_t id = 1; id <= 3; ++id) {
+    v1::Envelope publish;
+    publish.mutable_publish()->add_channels(id == 2 ? "" : "e");
+    publish.mutable_publish()->set_payload(absl::StrCat("p", id));
+    publish.mutable_publish()->set_request_id(id);
+    publish.mutable_publish()->set_cumulative_ack(true);
+    publish.mutable_publish()->set_no_echo(true);
+    batch += *EncodeFrame(publish);
+  }
+  ASSERT_TRUE(raw.SendRaw(batch));
+  auto error = raw.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(error && error->has_error()) << error->DebugString();
+  EXPECT_EQ(error->error().request_id(), 2u);
+  EXPECT_EQ(error->error().code(), v1::Error::INVALID_REQUEST);
+  auto ack = raw.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(ack && ack->has_ack()) << ack->DebugString();
+  EXPECT_TRUE(ack->ack().cumulative());
+  EXPECT_EQ(ack->ack().request_id(), 3u);
+  // The other subscriber got both; the publisher, subscribed too, none.
+  auto events = other.WaitForEvents(2);
+  EXPECT_EQ(Payloads(events), (std::vector<std::string>{"p1", "p3"}));
+  v1::Envelope marker;
+  marker.mutable_publish()->add_channels("e");
+  marker.mutable_publish()->set_payload("echo");
+  ASSERT_TRUE(raw.SendEnvelope(marker));
+  auto next = raw.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(next && next->has_event());
+  EXPECT_EQ(next->event().payload(), "echo");  // p1 and p3 never came back
 }
 
 TEST(BrokerIntegrationTest, SlowSubscriberDisconnectedOthersKeepReceiving) {

@@ -2,6 +2,7 @@
 // killed. Real processes, real WebSocket clients.
 #include <signal.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -105,8 +106,11 @@ TEST(GatewayFaultTest, BrokerFrozenDetectedByHeartbeatAndRecovered) {
           R"({"cmd":"send_to_group","group_id":"z","message":"back","id":3})",
           "3"),
       Ok(3));
+  // The sender's own copy is delivered locally, so it may come before or
+  // after the {"ok":true}.
   auto got = ws.WaitForMessages(a, 4);
-  EXPECT_EQ(got.back(), "back");
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_NE(std::find(got.end() - 2, got.end(), "back"), got.end());
 }
 
 TEST(GatewayFaultTest, GatewayKilledBrokerDropsItsSubscriptions) {
@@ -139,7 +143,9 @@ TEST(GatewayFaultTest, GatewayKilledBrokerDropsItsSubscriptions) {
           R"({"cmd":"send_to_group","group_id":"k2","message":"still","id":4})",
           "4"),
       Ok(4));
-  EXPECT_EQ(ws.WaitForMessages(b, 3).back(), "still");
+  auto got = ws.WaitForMessages(b, 3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_NE(std::find(got.end() - 2, got.end(), "still"), got.end());
 }
 
 }  // namespace
