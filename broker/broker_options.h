@@ -26,6 +26,22 @@ struct BrokerOptions {
   std::chrono::milliseconds hello_timeout{5000};
   std::chrono::milliseconds heartbeat_interval{10000};
   std::chrono::milliseconds idle_timeout{35000};
+
+  // Workerman Channel (PHP serialize()) clients on the same port.
+  bool php_enabled = true;
+  // Source networks ("10.0.0.0/8,::1/128") allowed to speak the PHP codec.
+  // Empty: any source when there is no auth_token, none when there is one
+  // (the PHP protocol has no token).
+  std::string php_allow_from;
+  // PHP clients heartbeat every 55 s (25 s in old versions) and cannot
+  // parse heartbeats: the broker sends them none and waits this long.
+  std::chrono::milliseconds php_idle_timeout{130000};
+  // The seed's channel bridged to ws-gateway groups (empty: no bridge).
+  std::string php_group_channel = "send_to_group";
+  // Work queues (enqueue/reserve): items per queue, queues, bytes in all.
+  size_t php_max_queue_items = 100000;
+  size_t php_max_queues = 10000;
+  size_t php_max_queue_bytes = 64 << 20;
 };
 
 }  // namespace channel

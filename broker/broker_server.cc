@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "asio/post.hpp"
 #include "broker/session.h"
@@ -23,11 +24,22 @@ BrokerServer::BrokerServer(asio::io_context& io, BrokerOptions options)
       options_(std::move(options)),
       broker_id_(RandomBrokerId()),
       acceptor_(io),
-      router_(options_, &stats_) {}
+      router_(options_, &stats_),
+      work_queues_(WorkQueues::Limits{options_.php_max_queue_items,
+                                      options_.php_max_queues,
+                                      options_.php_max_queue_bytes}),
+      php_bridge_(&router_, options_.php_group_channel) {}
 
 BrokerServer::~BrokerServer() = default;
 
 absl::Status BrokerServer::Listen() {
+  absl::StatusOr<NetworkList> allow =
+      NetworkList::Parse(options_.php_allow_from);
+  if (!allow.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--php_allow_from: ", allow.status().message()));
+  }
+  php_allow_ = *std::move(allow);
   std::error_code ec;
   const auto address = asio::ip::make_address(options_.listen_host, ec);
   if (ec) {
@@ -125,6 +137,11 @@ void BrokerServer::MaybeDrained() {
   }
 }
 
+bool BrokerServer::PhpAllowedFrom(const asio::ip::address& address) const {
+  if (!php_allow_.empty()) return php_allow_.Contains(address);
+  return options_.auth_token.empty();
+}
+
 std::string BrokerServer::NotReadyReason() const {
   if (shutting_down_) return "shutting down";
   if (!acceptor_.is_open()) return "not listening";
@@ -173,6 +190,45 @@ std::string BrokerServer::RenderMetrics() const {
   m.Counter("channel_broker_idle_timeouts_total",
             "Connections closed for silence past --idle_timeout_ms.",
             stats_.idle_timeouts);
+  for (const char* codec : {"protobuf", "php"}) {
+    auto it = stats_.connections_by_codec.find(codec);
+    m.Gauge("channel_broker_connections_by_codec",
+            "Open connections by the codec their first frame chose.",
+            it == stats_.connections_by_codec.end()
+                ? 0
+                : static_cast<double>(it->second),
+            {{"codec", codec}});
+  }
+  for (const auto& [type, count] : stats_.php_commands) {
+    m.Counter("channel_broker_php_commands_total",
+              "Workerman Channel (PHP) commands, by type.",
+              static_cast<double>(count), {{"type", type}});
+  }
+  m.Counter("channel_broker_php_bad_bodies_total",
+            "PHP bodies that did not parse (the connection was closed).",
+            stats_.php_bad_bodies);
+  m.Counter("channel_broker_php_refused_total",
+            "PHP clients refused for their source address.",
+            stats_.php_refused);
+  m.Gauge("channel_broker_php_queues", "Work queues (watch/enqueue).",
+          static_cast<double>(work_queues_.queue_count()));
+  m.Gauge("channel_broker_php_queue_items", "Items waiting in work queues.",
+          static_cast<double>(work_queues_.item_count()));
+  m.Gauge("channel_broker_php_queue_bytes",
+          "Bytes of the items waiting in work queues.",
+          static_cast<double>(work_queues_.bytes()));
+  m.Counter("channel_broker_php_queue_rejected_total",
+            "Enqueues refused over a queue bound.", stats_.php_queue_rejected);
+  m.Counter("channel_broker_php_bridged_total",
+            "Messages bridged between the PHP group channel and ws-gateway "
+            "groups, by direction.",
+            static_cast<double>(php_bridge_.to_groups()),
+            {{"direction", "to_groups"}});
+  m.Counter("channel_broker_php_bridged_total",
+            "Messages bridged between the PHP group channel and ws-gateway "
+            "groups, by direction.",
+            static_cast<double>(php_bridge_.to_php()),
+            {{"direction", "to_php"}});
   for (const auto& [kind, count] : stats_.errors_by_kind) {
     m.Counter("channel_broker_errors_total",
               "Error frames sent to clients, by kind.", count,

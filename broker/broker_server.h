@@ -13,7 +13,11 @@
 #include "asio/ip/tcp.hpp"
 #include "broker/broker_options.h"
 #include "broker/broker_stats.h"
+#include "broker/network_list.h"
+#include "broker/php_bridge.h"
 #include "broker/router.h"
+#include "broker/work_queues.h"
+#include "common/php_serialize.h"
 #include "net/framed_stream.h"
 
 namespace channel {
@@ -29,7 +33,8 @@ class BrokerServer : public FramedStream::FlushScheduler {
   BrokerServer(asio::io_context& io, BrokerOptions options);
   ~BrokerServer() override;
 
-  // Binds options.listen_host:options.port and starts accepting.
+  // Checks the options (InvalidArgument for a bad --php_allow_from), binds
+  // options.listen_host:options.port and starts accepting.
   absl::Status Listen();
   uint16_t port() const { return port_; }
 
@@ -46,6 +51,13 @@ class BrokerServer : public FramedStream::FlushScheduler {
   const std::string& broker_id() const { return broker_id_; }
   BrokerStats& stats() { return stats_; }
   Router& router() { return router_; }
+  WorkQueues& work_queues() { return work_queues_; }
+  PhpBridge& php_bridge() { return php_bridge_; }
+  const PhpLimits& php_limits() const { return php_limits_; }
+  // Whether a PHP client (no token in its protocol) may connect from
+  // `address`: listed in --php_allow_from, or any source when neither that
+  // nor --auth_token is set.
+  bool PhpAllowedFrom(const asio::ip::address& address) const;
   // Queues `stream` for the end-of-pass flush (one post per pass for all).
   void ScheduleFlush(std::shared_ptr<FramedStream> stream) override;
   // The session has left the Router and closed its socket; it is destroyed
@@ -64,6 +76,10 @@ class BrokerServer : public FramedStream::FlushScheduler {
   uint16_t port_ = 0;
   BrokerStats stats_;
   Router router_;
+  WorkQueues work_queues_;
+  PhpBridge php_bridge_;
+  PhpLimits php_limits_;
+  NetworkList php_allow_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Session>> sessions_;
   uint64_t next_session_id_ = 1;
   std::vector<std::shared_ptr<Session>> retired_;

@@ -22,6 +22,13 @@ struct BrokerStats {
   uint64_t events_delivered = 0;  // event frames queued to subscribers
   uint64_t slow_consumer_disconnects = 0;
   uint64_t idle_timeouts = 0;
+  // Open connections by codec ("protobuf", "php"), from their first frame.
+  absl::flat_hash_map<std::string, int64_t> connections_by_codec;
+  // Workerman Channel (PHP) clients.
+  absl::flat_hash_map<std::string, uint64_t> php_commands;  // by type
+  uint64_t php_bad_bodies = 0;      // malformed bodies (connection closed)
+  uint64_t php_refused = 0;         // sources not allowed
+  uint64_t php_queue_rejected = 0;  // enqueues over a queue bound
   // Errors sent to peers, by kind (the Error code name, lower case, or a
   // finer protocol error such as "bad_length").
   absl::flat_hash_map<std::string, uint64_t> errors_by_kind;

@@ -38,6 +38,25 @@ ABSL_FLAG(uint32_t, heartbeat_interval_ms, 10000,
           "Heartbeat sent to idle connections this often.");
 ABSL_FLAG(uint32_t, idle_timeout_ms, 35000,
           "Close connections silent for this long (clients heartbeat).");
+ABSL_FLAG(bool, php_codec, true,
+          "Accept Workerman Channel (PHP serialize()) clients on the same "
+          "port, told apart by their first frame.");
+ABSL_FLAG(std::string, php_allow_from, "",
+          "Source networks allowed to speak the PHP codec, e.g. "
+          "10.0.0.0/8,127.0.0.1 (the PHP protocol has no token). Empty: any "
+          "source without --auth_token, none with it.");
+ABSL_FLAG(uint32_t, php_idle_timeout_ms, 130000,
+          "Close PHP clients silent this long (they heartbeat every 55 s; "
+          "the broker sends them no heartbeats).");
+ABSL_FLAG(std::string, php_group_channel, "send_to_group",
+          "The seed's PHP channel bridged to ws-gateway groups "
+          "(['group_id'=>G,'message'=>M] <-> group:G). Empty: no bridge.");
+ABSL_FLAG(uint32_t, php_max_queue_items, 100000,
+          "Items one work queue (enqueue/reserve) may hold; more are "
+          "refused, counted and logged.");
+ABSL_FLAG(uint32_t, php_max_queues, 10000, "Work queues at most.");
+ABSL_FLAG(uint64_t, php_max_queue_bytes, 64 << 20,
+          "Bytes all work queues may hold together.");
 ABSL_FLAG(std::string, log_level, "info",
           "trace, debug, info, warn, error, critical or off.");
 
@@ -84,6 +103,14 @@ int main(int argc, char** argv) {
       std::chrono::milliseconds(absl::GetFlag(FLAGS_heartbeat_interval_ms));
   options.idle_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_idle_timeout_ms));
+  options.php_enabled = absl::GetFlag(FLAGS_php_codec);
+  options.php_allow_from = absl::GetFlag(FLAGS_php_allow_from);
+  options.php_idle_timeout =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_php_idle_timeout_ms));
+  options.php_group_channel = absl::GetFlag(FLAGS_php_group_channel);
+  options.php_max_queue_items = absl::GetFlag(FLAGS_php_max_queue_items);
+  options.php_max_queues = absl::GetFlag(FLAGS_php_max_queues);
+  options.php_max_queue_bytes = absl::GetFlag(FLAGS_php_max_queue_bytes);
   if (options.max_frame_bytes < 64 || options.max_channels_per_request == 0 ||
       options.heartbeat_interval.count() == 0 ||
       options.idle_timeout <= options.heartbeat_interval) {
@@ -108,8 +135,17 @@ int main(int argc, char** argv) {
   if (options.auth_token.empty() && !IsLoopback(options.listen_host)) {
     spdlog::warn(
         "no --auth_token set and listening on {}: anyone who can reach port "
-        "{} can subscribe and publish",
-        options.listen_host, broker.port());
+        "{} can subscribe and publish{}",
+        options.listen_host, broker.port(),
+        options.php_enabled && options.php_allow_from.empty()
+            ? ", with protobuf or the PHP codec (Workerman Channel clients)"
+            : "");
+  }
+  if (options.php_enabled && !options.auth_token.empty() &&
+      options.php_allow_from.empty()) {
+    spdlog::info(
+        "PHP (Workerman Channel) clients are refused: their protocol has no "
+        "token; allow their networks with --php_allow_from");
   }
 
   const int rc = channel::ServeUntilSignal(

@@ -1,6 +1,7 @@
 #ifndef CHANNEL_BROKER_OUTGOING_EVENT_H_
 #define CHANNEL_BROKER_OUTGOING_EVENT_H_
 
+#include "absl/strings/string_view.h"
 #include "common/frame_encoder.h"
 #include "proto/channel.pb.h"
 
@@ -24,9 +25,23 @@ class OutgoingEvent {
     return protobuf_;
   }
 
+  // The Workerman Channel frame:
+  // a:3:{s:4:"type";s:5:"event";s:7:"channel";s:N:"CH";s:4:"data";DATA}
+  // where DATA is the payload as a PHP string, or the payload itself when
+  // it is PHP serialize() text (payload_codec "php": no re-serialisation).
+  const SharedFrame& PhpFrame() {
+    if (!php_) php_ = EncodePhpMessage("event", event());
+    return php_;
+  }
+
+  // The same shape for any PHP message type ("event", "queue").
+  static SharedFrame EncodePhpMessage(absl::string_view type,
+                                      const v1::Event& event);
+
  private:
   const v1::Envelope& envelope_;
   SharedFrame protobuf_;
+  SharedFrame php_;
 };
 
 }  // namespace channel

@@ -1,6 +1,7 @@
 #include "broker/protobuf_codec.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "broker/broker_server.h"
 #include "broker/session.h"
@@ -82,8 +83,46 @@ void ProtobufCodec::OnBody(absl::string_view body) {
 void ProtobufCodec::HandlePublish(v1::Publish* request) {
   const uint64_t request_id = request->request_id();
   const bool cumulative = request->cumulative_ack();
+  // PHP subscribers receive a "php" payload as it is, inside their frame:
+  // it must be one well-formed value, or one protobuf client could break
+  // every PHP subscriber's stream.
+  const std::string& codec = request->meta().payload_codec();
+  if (!codec.empty()) {
+    PhpValue value;
+    std::string error;
+    if (codec != "php") {
+      ReplyError(v1::Error::INVALID_REQUEST,
+                 "payload_codec must be empty or \"php\"", request_id);
+      return;
+    }
+    if (!ParsePhp(request->payload(), session_->server()->php_limits(), &value,
+                  &error)) {
+      ReplyError(v1::Error::INVALID_REQUEST,
+                 absl::StrCat("payload_codec php: ", error), request_id);
+      return;
+    }
+  }
+  // A group message also reaches the PHP seed's channel (PhpBridge), when
+  // it has subscribers: keep what the Router is about to take.
+  PhpBridge& bridge = session_->server()->php_bridge();
+  std::vector<std::string> bridged_channels;
+  std::string bridged_payload;
+  if (bridge.enabled() &&
+      session_->server()->router().HasSubscribers(bridge.group_channel())) {
+    for (const std::string& channel : request->channels()) {
+      if (absl::StartsWith(channel, "group:")) {
+        bridged_channels.push_back(channel);
+      }
+    }
+    if (!bridged_channels.empty()) bridged_payload = request->payload();
+  }
   absl::StatusOr<uint64_t> receivers =
       session_->server()->router().Publish(request, session_);
+  if (receivers.ok()) {
+    for (const std::string& channel : bridged_channels) {
+      bridge.FromChannel(channel, bridged_payload);
+    }
+  }
   if (!receivers.ok()) {
     ReplyError(ErrorCodeFromStatus(receivers.status()),
                receivers.status().message(), request_id);

@@ -96,6 +96,37 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request,
   return receivers;
 }
 
+absl::StatusOr<uint64_t> Router::PublishLoop(v1::Publish* request) {
+  if (absl::Status s = ValidateAndDedupe(request->channels()); !s.ok()) {
+    return s;
+  }
+  ++stats_->publishes;
+  uint64_t receivers = 0;
+  v1::Envelope envelope;
+  v1::Event* event = envelope.mutable_event();
+  event->mutable_payload()->swap(*request->mutable_payload());
+  if (request->has_meta()) event->mutable_meta()->Swap(request->mutable_meta());
+  if (loop_turns_.size() > 2 * index_.channel_count() + 1024) {
+    absl::erase_if(loop_turns_, [this](const auto& entry) {
+      return index_.Find(entry.first) == nullptr;
+    });
+  }
+  for (const std::string* channel : distinct_) {
+    const auto* subscribers = index_.Find(*channel);
+    if (subscribers == nullptr) continue;
+    // The k-th subscriber in the set's order: linear in the subscribers,
+    // like a publish's fan-out, which costs as much.
+    uint64_t& turn = loop_turns_[*channel];
+    auto it = subscribers->begin();
+    std::advance(it, turn++ % subscribers->size());
+    event->set_channel(*channel);
+    OutgoingEvent outgoing(envelope);
+    if ((*it)->Deliver(outgoing)) ++receivers;
+  }
+  stats_->events_delivered += receivers;
+  return receivers;
+}
+
 void Router::RemoveAll(Subscriber* session) { index_.RemoveAll(session); }
 
 }  // namespace channel

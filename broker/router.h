@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -50,6 +51,15 @@ class Router {
   absl::StatusOr<uint64_t> Publish(v1::Publish* request,
                                    const Subscriber* publisher = nullptr);
 
+  // Workerman's publishLoop: per distinct channel, one event to one
+  // subscriber, taking the subscribers in turn (round robin per channel).
+  // Returns the number of events queued. Validation as Subscribe.
+  absl::StatusOr<uint64_t> PublishLoop(v1::Publish* request);
+
+  bool HasSubscribers(absl::string_view channel) const {
+    return index_.Find(channel) != nullptr;
+  }
+
   // Leaves every channel (connection closed).
   void RemoveAll(Subscriber* session);
 
@@ -72,6 +82,9 @@ class Router {
   // A fan-out's recipients: a slow consumer closed during a fan-out leaves
   // the index, which must not change under the iteration.
   std::vector<Subscriber*> recipients_;
+  // publishLoop's turn per channel. Entries of channels that lost every
+  // subscriber are pruned when the map outgrows the index.
+  absl::flat_hash_map<std::string, uint64_t> loop_turns_;
 };
 
 }  // namespace channel

@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "broker/broker_server.h"
+#include "broker/php_codec.h"
 #include "broker/protobuf_codec.h"
 #include "common/envelope_codec.h"
 #include "common/logging.h"
@@ -44,17 +45,47 @@ void Session::Start() {
 
 void Session::OnFrame(absl::string_view body) {
   if (codec_ == nullptr) {
-    // The first frame decides the codec for the connection's life.
+    // The first frame decides the codec for the connection's life: a PHP
+    // serialize() array starts with 'a' (0x61), which no protobuf Envelope
+    // can (proto/channel.proto reserves field 12).
     if (body[0] == 'a') {
-      Close(v1::Error::PROTOCOL_ERROR,
-            "PHP serialize() bodies (Workerman Channel clients) are not "
-            "supported on this port; send a protobuf Envelope",
-            false, "php_codec");
-      return;
+      if (!server_->options().php_enabled) {
+        Close(v1::Error::PROTOCOL_ERROR,
+              "PHP serialize() bodies (Workerman Channel clients) are not "
+              "enabled on this broker (--php_codec); send a protobuf Envelope",
+              false, "php_codec");
+        return;
+      }
+      if (!server_->PhpAllowedFrom(stream_->remote_address())) {
+        ++server_->stats().php_refused;
+        CountError(v1::Error::UNAUTHENTICATED, "php_not_allowed");
+        spdlog::warn(
+            "conn {} from {}: PHP client refused: the PHP protocol has no "
+            "token, and this source is not in --php_allow_from",
+            id_, stream_->peer());
+        left_channels_ = true;
+        stream_->Abort("PHP client not allowed from this source");
+        return;
+      }
+      codec_ = std::make_unique<PhpCodec>(this);
+      const BrokerOptions& options = server_->options();
+      // No heartbeats: PHP clients cannot parse them.
+      stream_->SetEstablished(std::chrono::milliseconds(0),
+                              options.php_idle_timeout);
+    } else {
+      codec_ = std::make_unique<ProtobufCodec>(this);
     }
-    codec_ = std::make_unique<ProtobufCodec>(this);
+    ++server_->stats().connections_by_codec[std::string(codec_->name())];
+    spdlog::debug("conn {} speaks {}", id_, codec_->name());
   }
   codec_->OnBody(body);
+}
+
+void Session::Leave() {
+  if (left_channels_) return;
+  left_channels_ = true;
+  server_->router().RemoveAll(this);
+  if (codec_ != nullptr) codec_->OnClose();
 }
 
 void Session::OnInvalidFrame(absl::string_view error) {
@@ -127,8 +158,7 @@ void Session::Close(v1::Error::Code code, absl::string_view reason,
     spdlog::info("conn {} from {} ('{}'): closing: {}", id_, stream_->peer(),
                  client_name_, reason);
   }
-  server_->router().RemoveAll(this);
-  left_channels_ = true;
+  Leave();
   // Before the codec is known the peer has sent nothing: answer in the
   // native codec.
   SharedFrame last = codec_ != nullptr ? codec_->CloseFrame(code, reason)
@@ -138,8 +168,10 @@ void Session::Close(v1::Error::Code code, absl::string_view reason,
 }
 
 void Session::OnFinished(absl::string_view reason) {
-  if (!left_channels_) server_->router().RemoveAll(this);
-  left_channels_ = true;
+  Leave();
+  if (codec_ != nullptr) {
+    --server_->stats().connections_by_codec[std::string(codec_->name())];
+  }
   spdlog::info("conn {} from {} ('{}') closed: {}", id_, stream_->peer(),
                client_name_, reason);
   server_->OnSessionFinished(id_);  // may destroy this session: last

@@ -42,6 +42,12 @@ class Session : public Subscriber, public FramedStream::Handler {
   // case the session is closed with SLOW_CONSUMER.
   bool Send(SharedFrame frame);
 
+  // Queues `frame` if it fits the output bound; never closes the session
+  // (for callers that cannot have the session close under them).
+  bool TrySend(SharedFrame frame) {
+    return stream_->Send(std::move(frame)) == FramedStream::SendResult::kQueued;
+  }
+
   // Leaves every channel at once, tells the peer why (in its codec, when
   // the codec can), and closes once that is written or after a short grace
   // period. drop_queued discards frames not yet written (slow consumer).
@@ -83,6 +89,8 @@ class Session : public Subscriber, public FramedStream::Handler {
   std::unique_ptr<SessionCodec> codec_;  // null until the first frame
   std::string client_name_;
   bool left_channels_ = false;
+  // Leaves the Router and lets the codec release what it holds. Once.
+  void Leave();
 };
 
 }  // namespace channel

@@ -31,6 +31,9 @@ class SessionCodec {
                                  absl::string_view reason) = 0;
   // Once per loop turn before the session's frames are written.
   virtual void BeforeFlush() {}
+  // The session is closing (or closed): release what the codec holds
+  // outside the Router (the Router is left by the Session). Called once.
+  virtual void OnClose() {}
 };
 
 }  // namespace channel

@@ -40,6 +40,7 @@ FramedStream::FramedStream(asio::ip::tcp::socket socket, const Options& options,
   const auto remote = socket_.remote_endpoint(ec);
   peer_ = ec ? "unknown"
              : absl::StrCat(remote.address().to_string(), ":", remote.port());
+  if (!ec) remote_address_ = remote.address();
   // Small frames, latency matters: no Nagle delay. (Fails harmlessly on a
   // non-TCP socket such as a test's socketpair.)
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
@@ -58,8 +59,13 @@ void FramedStream::SetEstablished(std::chrono::milliseconds heartbeat_interval,
                                   std::chrono::milliseconds idle_timeout) {
   established_ = true;
   heartbeat_interval_ =
-      std::max(heartbeat_interval, std::chrono::milliseconds(2));
-  idle_timeout_ = idle_timeout;
+      heartbeat_interval.count() == 0
+          ? heartbeat_interval
+          : std::max(heartbeat_interval, std::chrono::milliseconds(2));
+  idle_timeout_ = std::max(idle_timeout, std::chrono::milliseconds(2));
+  // Without heartbeats the timer still has to notice idleness.
+  tick_ = heartbeat_interval_.count() != 0 ? heartbeat_interval_ / 2
+                                           : idle_timeout_ / 4;
   if (!closing_ && !finished_) ArmTimer();
 }
 
@@ -244,7 +250,7 @@ void FramedStream::ArmTimer() {
   } else if (!established_) {
     if (!handshake_reported_) next = handshake_deadline_;
   } else {
-    next = now + heartbeat_interval_ / 2;
+    next = now + tick_;
   }
   if (next == Clock::time_point::max()) {
     timer_.cancel();
@@ -278,8 +284,8 @@ void FramedStream::Tick() {
       idle_reported_ = true;
       if (handler_ != nullptr) handler_->OnTimeout(Timeout::kIdle);
     }
-    if (!closing_ && !finished_ && out_.empty() &&
-        now - last_write_ >= heartbeat_interval_ / 2) {
+    if (!closing_ && !finished_ && heartbeat_interval_.count() != 0 &&
+        out_.empty() && now - last_write_ >= heartbeat_interval_ / 2) {
       Send(HeartbeatFrame());
     }
   }

@@ -109,8 +109,9 @@ class FramedStream : public std::enable_shared_from_this<FramedStream> {
   void Start();
 
   // The handshake is done: from now on a heartbeat goes out whenever
-  // nothing was written for heartbeat_interval / 2, and OnTimeout(kIdle)
-  // fires after idle_timeout without a received byte.
+  // nothing was written for heartbeat_interval / 2 (never when it is 0: a
+  // peer that cannot parse heartbeats), and OnTimeout(kIdle) fires after
+  // idle_timeout without a received byte.
   void SetEstablished(std::chrono::milliseconds heartbeat_interval,
                       std::chrono::milliseconds idle_timeout);
 
@@ -143,6 +144,8 @@ class FramedStream : public std::enable_shared_from_this<FramedStream> {
   bool established() const { return established_; }
   // "address:port" of the peer, or "unknown".
   const std::string& peer() const { return peer_; }
+  // The peer's address; unspecified when unknown.
+  const asio::ip::address& remote_address() const { return remote_address_; }
 
  private:
   void WaitReadable();
@@ -160,6 +163,7 @@ class FramedStream : public std::enable_shared_from_this<FramedStream> {
   FlushScheduler* const scheduler_;
   const NowFn now_;
   std::string peer_;
+  asio::ip::address remote_address_;
 
   FrameDecoder decoder_;
   FrameQueue out_;
@@ -174,6 +178,7 @@ class FramedStream : public std::enable_shared_from_this<FramedStream> {
   std::string close_reason_;
   std::chrono::milliseconds heartbeat_interval_{0};
   std::chrono::milliseconds idle_timeout_{0};
+  std::chrono::milliseconds tick_{0};  // timer period once established
   Clock::time_point handshake_deadline_;
   Clock::time_point close_deadline_;
   Clock::time_point last_read_;

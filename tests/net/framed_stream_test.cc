@@ -194,6 +194,18 @@ TEST_F(FramedStreamTest, HeartbeatWhenQuietAndIdleTimeoutOnce) {
   EXPECT_EQ(handler_.timeouts.size(), 1u);
 }
 
+TEST_F(FramedStreamTest, NoHeartbeatsWhenIntervalIsZeroButIdleStillFires) {
+  stream_->SetEstablished(seconds(0), seconds(130));
+  now_ += seconds(100);
+  stream_->Tick();
+  EXPECT_EQ(stream_->queued_bytes(), 0u);
+  EXPECT_TRUE(handler_.timeouts.empty());
+  now_ += seconds(30);
+  stream_->Tick();
+  ASSERT_EQ(handler_.timeouts.size(), 1u);
+  EXPECT_EQ(handler_.timeouts[0], FramedStream::Timeout::kIdle);
+}
+
 TEST_F(FramedStreamTest, HandshakeDeadline) {
   now_ += milliseconds(4999);
   stream_->Tick();
