@@ -199,10 +199,11 @@ std::string BrokerServer::RenderMetrics() const {
                 : static_cast<double>(it->second),
             {{"codec", codec}});
   }
-  for (const auto& [type, count] : stats_.php_commands) {
+  for (size_t i = 0; i < kPhpCommandTypes.size(); ++i) {
     m.Counter("channel_broker_php_commands_total",
               "Workerman Channel (PHP) commands, by type.",
-              static_cast<double>(count), {{"type", type}});
+              static_cast<double>(stats_.php_commands[i]),
+              {{"type", kPhpCommandTypes[i]}});
   }
   m.Counter("channel_broker_php_bad_bodies_total",
             "PHP bodies that did not parse (the connection was closed).",

@@ -1,6 +1,7 @@
 #ifndef CHANNEL_BROKER_BROKER_STATS_H_
 #define CHANNEL_BROKER_BROKER_STATS_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 
@@ -8,6 +9,11 @@
 #include "net/framed_stream.h"
 
 namespace channel {
+
+// Workerman Channel command types, as counted in BrokerStats.
+inline constexpr std::array<const char*, 9> kPhpCommandTypes = {
+    "subscribe", "unsubscribe", "publish", "publishLoop", "watch",
+    "unwatch",   "enqueue",     "reserve", "unknown"};
 
 // Counters of one broker. Owned by the broker's io thread; read by the admin
 // server's handlers on the same thread, so plain integers suffice.
@@ -25,7 +31,8 @@ struct BrokerStats {
   // Open connections by codec ("protobuf", "php"), from their first frame.
   absl::flat_hash_map<std::string, int64_t> connections_by_codec;
   // Workerman Channel (PHP) clients.
-  absl::flat_hash_map<std::string, uint64_t> php_commands;  // by type
+  // By type, in the order of kPhpCommandTypes; the last is "unknown".
+  std::array<uint64_t, 9> php_commands{};
   uint64_t php_bad_bodies = 0;      // malformed bodies (connection closed)
   uint64_t php_refused = 0;         // sources not allowed
   uint64_t php_queue_rejected = 0;  // enqueues over a queue bound

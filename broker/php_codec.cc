@@ -94,10 +94,12 @@ void PhpCodec::OnBody(absl::string_view body) {
   } else if (type == "reserve") {
     queues.Reserve(this);
   } else {
-    ++stats.php_commands["unknown"];
+    ++stats.php_commands.back();  // "unknown"
     return;
   }
-  ++stats.php_commands[std::string(type)];
+  for (size_t i = 0; i + 1 < kPhpCommandTypes.size(); ++i) {
+    if (type == kPhpCommandTypes[i]) ++stats.php_commands[i];
+  }
 }
 
 bool PhpCodec::ReadChannels(const PhpValue& body) {
@@ -121,7 +123,8 @@ bool PhpCodec::ReadChannels(const PhpValue& body) {
 void PhpCodec::Publish(const PhpValue& body, bool loop) {
   const PhpValue* data = body.Find("data");
   if (data == nullptr) data = &kNull;
-  v1::Publish request;
+  v1::Publish& request = publish_;  // reused: its strings keep capacity
+  request.Clear();
   for (const std::string& c : channels_) request.add_channels(c);
   if (data->kind == PhpValue::Kind::kString) {
     request.set_payload(data->str.data(), data->str.size());

@@ -52,6 +52,7 @@ class PhpCodec : public SessionCodec, public WorkQueues::Consumer {
   Session* const session_;
   PhpValue body_;  // reused for every frame
   std::vector<std::string> channels_;
+  v1::Publish publish_;
 };
 
 }  // namespace channel

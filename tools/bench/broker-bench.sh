@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the broker benchmark side by side against channel-broker and
+# Runs the broker benchmark side by side against channel-broker (with
+# protobuf clients, then Workerman Channel PHP-codec clients) and
 # redis-server (PUBLISH/SUBSCRIBE) with the same load shapes, on loopback,
 # and prints one table. Each server runs alone on its own port; their CPU
 # seconds come from /proc. Usage: tools/bench/broker-bench.sh [BUILD_DIR]
@@ -37,9 +38,10 @@ done
 echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r)"
 echo "# channel-broker pid $broker_pid port $broker_port; redis-server $(redis-server --version | awk '{print $3}') pid $redis_pid port $redis_port"
 header=--header
-run() {  # run SHAPE-FLAGS...
+run() {  # run SHAPE-FLAGS...: protobuf codec, PHP codec, Redis
   "$bench" --target=channel --port="$broker_port" --server_pid="$broker_pid" $header "$@"
   header=
+  "$bench" --target=php --port="$broker_port" --server_pid="$broker_pid" "$@"
   "$bench" --target=redis --port="$redis_port" --server_pid="$redis_pid" "$@"
 }
 run --publishers=4 --subscribers=100 --fanout=1 --payload=64   --publishes=400000

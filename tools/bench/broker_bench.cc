@@ -12,9 +12,12 @@
 #include "common/logging.h"
 #include "tools/bench/channel_load.h"
 #include "tools/bench/load_shape.h"
+#include "tools/bench/php_load.h"
 #include "tools/bench/redis_load.h"
 
-ABSL_FLAG(std::string, target, "channel", "channel or redis.");
+ABSL_FLAG(std::string, target, "channel",
+          "channel (protobuf codec), php (the broker's Workerman Channel "
+          "codec) or redis.");
 ABSL_FLAG(std::string, host, "127.0.0.1", "Server address.");
 ABSL_FLAG(int32_t, port, 2206, "Server port.");
 ABSL_FLAG(int32_t, server_pid, 0,
@@ -52,11 +55,14 @@ int main(int argc, char** argv) {
   if (target == "channel") {
     r = channel::bench::RunChannelLoad(absl::GetFlag(FLAGS_host),
                                        absl::GetFlag(FLAGS_port), shape);
+  } else if (target == "php") {
+    r = channel::bench::RunPhpLoad(absl::GetFlag(FLAGS_host),
+                                   absl::GetFlag(FLAGS_port), shape);
   } else if (target == "redis") {
     r = channel::bench::RunRedisLoad(absl::GetFlag(FLAGS_host),
                                      absl::GetFlag(FLAGS_port), shape);
   } else {
-    std::fprintf(stderr, "--target must be channel or redis\n");
+    std::fprintf(stderr, "--target must be channel, php or redis\n");
     return 2;
   }
   if (!r.ok) {

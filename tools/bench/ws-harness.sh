@@ -10,6 +10,8 @@ build=${1:-build}
 shift || true
 shapes=("$@")
 ((${#shapes[@]})) || shapes=(fanout-burst fanout-paced routed-burst routed-paced)
+# Also: php-fanout-burst (the publisher a PHP-codec client; not in the
+# default set).
 ulimit -n "$(ulimit -Hn)"
 (cd tools/bench/harness && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 tmp=$(mktemp -d)
@@ -33,7 +35,7 @@ for shape in "${shapes[@]}"; do
   gpid=$!; pids+=("$gpid")
   wait_log "$tmp/gw.log" "broker link up"
   node tools/bench/harness/ws-harness.mjs --gateways="ws://127.0.0.1:$gport" \
-    --pids="$bpid,$gpid" --shape="$shape"
+    --pids="$bpid,$gpid" --shape="$shape" --broker_port="$bport"
   kill "$bpid" "$gpid"; wait "$bpid" "$gpid" 2>/dev/null || true
   pids=()
 done

@@ -11,7 +11,11 @@
 // routed = 2,000 connections each alone in its own group and 4 other
 // connections publishing 20,000 send_to_group messages to random groups, as
 // fast as they go or 1,000/s in total. 64-byte text messages.
+// php-fanout-burst: the fan-out burst with the publisher a Workerman
+// Channel (PHP codec) client on the broker port (--broker_port), publishing
+// ['group_id'=>'f','message'=>M] on send_to_group (the broker's bridge).
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import WebSocket from 'ws';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => {
@@ -23,14 +27,13 @@ const pids = args.pids.split(',').map(Number);
 const shape = args.shape;
 const TICK = 100;  // USER_HZ
 
+function cpuTicksOf(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);  // utime, stime
+}
 function cpuTicks() {
-  let total = 0;
-  for (const pid of pids) {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    total += Number(fields[11]) + Number(fields[12]);  // utime, stime
-  }
-  return total;
+  return pids.reduce((sum, pid) => sum + cpuTicksOf(pid), 0);
 }
 const peakByPid = pids.map(() => 0);
 function rssKiB() {
@@ -42,6 +45,29 @@ function rssKiB() {
     total += kib;
   });
   return total;
+}
+
+// PHP serialize() of a string, and one Channel\Client publish frame of
+// ['group_id'=>G,'message'=>M] on `channel`.
+function phpString(s) {
+  const b = Buffer.from(s, 'utf8');
+  return Buffer.concat([Buffer.from(`s:${b.length}:"`), b, Buffer.from('";')]);
+}
+function phpPublish(channel, group, msg) {
+  const body = Buffer.concat([
+    Buffer.from('a:3:{s:4:"type";s:7:"publish";s:8:"channels";a:1:{i:0;'),
+    phpString(channel), Buffer.from('}s:4:"data";a:2:{s:8:"group_id";'),
+    phpString(group), Buffer.from('s:7:"message";'), phpString(msg),
+    Buffer.from('}}')]);
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(body.length + 4);
+  return Buffer.concat([head, body]);
+}
+function phpConnect(port) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => resolve(s));
+    s.once('error', reject);
+  });
 }
 
 function connect(url) {
@@ -86,7 +112,7 @@ function percentile(sorted, p) {
 }
 
 async function run() {
-  const fanout = shape.startsWith('fanout');
+  const fanout = shape.includes('fanout');
   const paced = shape.endsWith('paced');
   const receivers = fanout ? 1000 : 2000;
   const total = fanout ? (paced ? 900 : 2000) : 20000;
@@ -96,7 +122,9 @@ async function run() {
   const members = await connectMany(receivers);
   await Promise.all(members.map((ws, i) => request(ws, {
     cmd: 'add_group', group_id: fanout ? 'f' : `r${i}`, id: 1 })));
-  const pubs = await connectMany(publishers, receivers);
+  const phpPublisher = shape.startsWith('php-');
+  const pubs = phpPublisher ? [await phpConnect(Number(args.broker_port))]
+                            : await connectMany(publishers, receivers);
 
   const expected = fanout ? total * receivers : total;
   let delivered = 0, duplicates = 0;
@@ -117,6 +145,7 @@ async function run() {
   let peakRss = rssKiB();
   const sampler = setInterval(() => { peakRss = Math.max(peakRss, rssKiB()); }, 20);
   const cpu0 = cpuTicks();
+  const cpu0ByPid = pids.map(cpuTicksOf);
   const t0 = process.hrtime.bigint();
   const targets = [];
   for (let s = 0; s < total; ++s) {
@@ -131,6 +160,13 @@ async function run() {
       if (wait > 1) await sleep(wait);
       pubs[s % publishers].send(JSON.stringify({ cmd: 'send_to_group', group_id: targets[s], message: message(s) }));
     }
+  } else if (phpPublisher) {
+    let batch = [];
+    for (let s = 0; s < total; ++s) {
+      batch.push(phpPublish('send_to_group', targets[s], message(s)));
+      if (batch.length === 100) { pubs[0].write(Buffer.concat(batch)); batch = []; }
+    }
+    if (batch.length) pubs[0].write(Buffer.concat(batch));
   } else {
     for (let s = 0; s < total; ++s) {
       pubs[s % publishers].send(JSON.stringify({ cmd: 'send_to_group', group_id: targets[s], message: message(s) }));
@@ -141,6 +177,7 @@ async function run() {
   clearTimeout(timeout);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = (cpuTicks() - cpu0) / TICK;
+  const cpuByPid = pids.map((pid, i) => (cpuTicksOf(pid) - cpu0ByPid[i]) / TICK);
   clearInterval(sampler);
   latencies.sort((a, b) => a - b);
   const per = fanout ? 'delivery' : 'routed message';
@@ -148,13 +185,14 @@ async function run() {
   console.log(JSON.stringify({
     shape, receivers, messages: total, delivered, expected, duplicates,
     complete: outcome !== 'timeout' && delivered === expected && duplicates === 0,
-    seconds: +seconds.toFixed(3), server_cpu_s: cpu,
+    seconds: +seconds.toFixed(3), server_cpu_s: cpu, cpu_s_by_pid: cpuByPid,
     [`us_per_${per.replace(' ', '_')}`]: +(cpu * 1e6 / units).toFixed(3),
     peak_rss_mb: +(peakRss / 1024).toFixed(1),
     peak_rss_mb_by_pid: peakByPid.map((k) => +(k / 1024).toFixed(1)),
     ...(paced ? { p50_ms: +percentile(latencies, 0.5).toFixed(2), p99_ms: +percentile(latencies, 0.99).toFixed(2) } : {}),
   }));
-  for (const ws of [...members, ...pubs]) ws.terminate();
+  for (const ws of members) ws.terminate();
+  for (const p of pubs) phpPublisher ? p.destroy() : p.terminate();
 }
 
 run().catch((e) => { console.error(e); process.exit(1); });
