@@ -77,6 +77,27 @@ bool ReadGroupId(const rapidjson::Value& object, const CommandLimits& limits,
   return true;
 }
 
+// An optional (or required) "token": a string of at most max_token_bytes.
+bool ReadToken(const rapidjson::Value& object, const CommandLimits& limits,
+               bool required, std::string* out, CommandError* error) {
+  out->clear();
+  auto it = object.FindMember("token");
+  if (it == object.MemberEnd()) {
+    return required ? Fail(error, "missing_field", "\"token\" is required")
+                    : true;
+  }
+  if (!it->value.IsString()) {
+    return Fail(error, "invalid_field", "\"token\" must be a string");
+  }
+  if (it->value.GetStringLength() > limits.max_token_bytes) {
+    return Fail(error, "invalid_field",
+                absl::StrCat("\"token\" is longer than ",
+                             limits.max_token_bytes, " bytes"));
+  }
+  out->assign(it->value.GetString(), it->value.GetStringLength());
+  return true;
+}
+
 bool ReadMessage(const rapidjson::Value& object, const CommandLimits& limits,
                  std::string* out, CommandError* error) {
   auto it = object.FindMember("message");
@@ -140,7 +161,12 @@ bool ParseCommand(absl::string_view text, const CommandLimits& limits,
                                cmd->value.GetStringLength());
   if (name == "add_group") {
     command->type = Command::Type::kAddGroup;
-    return ReadGroupId(doc, limits, &command->group_id, error);
+    return ReadGroupId(doc, limits, &command->group_id, error) &&
+           ReadToken(doc, limits, false, &command->token, error);
+  }
+  if (name == "auth") {
+    command->type = Command::Type::kAuth;
+    return ReadToken(doc, limits, true, &command->token, error);
   }
   if (name == "leave_group") {
     command->type = Command::Type::kLeaveGroup;
@@ -171,11 +197,11 @@ bool ParseCommand(absl::string_view text, const CommandLimits& limits,
     return Fail(error, "unknown_cmd",
                 absl::StrCat("unknown cmd ", ToJson(quoted),
                              "; expected add_group, leave_group, "
-                             "send_to_group or send_to_all"));
+                             "send_to_group, send_to_all or auth"));
   }
   return Fail(error, "unknown_cmd",
-              "unknown cmd; expected add_group, leave_group, send_to_group "
-              "or send_to_all");
+              "unknown cmd; expected add_group, leave_group, send_to_group, "
+              "send_to_all or auth");
 }
 
 std::string OkReply(absl::string_view id_json) {

@@ -11,11 +11,12 @@ namespace channel {
 // One client command, decoded from a JSON text frame
 // (docs/CLIENT-PROTOCOL.md).
 struct Command {
-  enum class Type { kAddGroup, kLeaveGroup, kSendToGroup, kSendToAll };
+  enum class Type { kAddGroup, kLeaveGroup, kSendToGroup, kSendToAll, kAuth };
   Type type = Type::kAddGroup;
   std::string group_id;  // decimal text when the client sent an integer
   std::string message;   // text to deliver: a JSON string decoded, else JSON
   bool exclude_self = false;
+  std::string token;    // auth: the token; add_group: a join token, if any
   std::string id_json;  // the "id" value re-encoded as JSON; empty if none
 };
 
@@ -30,6 +31,7 @@ struct CommandLimits {
   size_t max_group_id_bytes = 128;
   size_t max_id_bytes = 64;       // serialized "id"
   size_t max_message_depth = 32;  // nesting of a non-string message
+  size_t max_token_bytes = 8192;
 };
 
 // Decodes one text frame. Pure and allocation-light; on failure fills *error

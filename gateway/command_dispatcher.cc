@@ -34,13 +34,21 @@ CommandDispatcher::Verdict CommandDispatcher::OnMessage(
     ReplyError(con->id, error.id_json, error.code, error.message);
     return Verdict::kHandled;
   }
+  if (command.type == Command::Type::kAuth) {
+    auth_->OnAuth(con, command);
+    return Verdict::kHandled;
+  }
+  if (!auth_->CheckAuthenticated(con, command)) return Verdict::kHandled;
   switch (command.type) {
+    case Command::Type::kAuth:
+      break;
     case Command::Type::kAddGroup:
       AddGroup(con, command);
       break;
     case Command::Type::kLeaveGroup:
       // Effective at once: nothing more of the group reaches it.
       membership_->Leave(con, command.group_id);
+      auth_->OnLeave(con, command.group_id);
       if (!command.id_json.empty()) {
         replies_->Reply(con->id, OkReply(command.id_json));
       }
@@ -59,6 +67,7 @@ void CommandDispatcher::AddGroup(ConnectionData* con, const Command& command) {
                "the gateway has no broker link; retry later");
     return;
   }
+  if (!auth_->MayJoin(con, command)) return;
   ShardLink::Done live;
   if (!command.id_json.empty()) {
     live = ReplyWhenDone(con->id, command.id_json, "broker_unavailable");
@@ -81,6 +90,10 @@ void CommandDispatcher::Send(ConnectionData* con, const Command& command) {
                "the gateway has no broker link; the message was not sent");
     return;
   }
+  const bool joined = auth_->required() &&
+                      command.type == Command::Type::kSendToGroup &&
+                      membership_->IsMember(con, command.group_id);
+  if (!auth_->MaySend(con, command, joined)) return;
   ShardLink::Done done;
   if (!command.id_json.empty()) {
     done = ReplyWhenDone(con->id, command.id_json, "publish_failed");

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "gateway/authenticator.h"
 #include "gateway/command.h"
 #include "gateway/connection_data.h"
 #include "gateway/gateway_options.h"
@@ -16,26 +17,24 @@
 namespace channel {
 
 // What one worker does with a client's message: rate limit, decode
-// (docs/CLIENT-PROTOCOL.md), then join / leave / publish through the
-// worker's Membership and ShardLink, with replies. Knows nothing of
+// (docs/CLIENT-PROTOCOL.md), authentication and permissions (Authenticator,
+// when tokens are on), then join / leave / publish through the worker's
+// Membership and ShardLink, with replies. Knows nothing of
 // websocketpp: replies go through the Replies interface, by connection id,
 // because an answer from the broker may come after the connection closed.
 // Same thread as its worker.
 class CommandDispatcher {
  public:
-  class Replies {
-   public:
-    virtual ~Replies() = default;
-    // Sends `text` to connection `conn_id` if it is still open.
-    virtual void Reply(uint64_t conn_id, const std::string& text) = 0;
-  };
+  // Replies go to a connection by id, if it is still open (the worker).
+  using Replies = Authenticator::Host;
 
   CommandDispatcher(const GatewayOptions& options, ShardLink* link,
-                    Membership* membership, WorkerStats* stats,
-                    Replies* replies)
+                    Membership* membership, Authenticator* auth,
+                    WorkerStats* stats, Replies* replies)
       : options_(options),
         link_(link),
         membership_(membership),
+        auth_(auth),
         stats_(stats),
         replies_(replies) {}
 
@@ -67,6 +66,7 @@ class CommandDispatcher {
   const GatewayOptions& options_;
   ShardLink* const link_;
   Membership* const membership_;
+  Authenticator* const auth_;
   WorkerStats* const stats_;
   Replies* const replies_;
 };

@@ -3,8 +3,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "common/token_bucket.h"
+#include "gateway/token_verifier.h"
 
 namespace channel {
 
@@ -22,6 +27,23 @@ struct ConnectionData {
   TokenBucket bucket{0, 0, {}};
   Clock::time_point last_seen;
   Clock::time_point close_deadline;
+  // With token authentication (docs/CLIENT-PROTOCOL.md "Tokens"): the
+  // user id once authenticated (empty before, and always without tokens),
+  // and what the token grants.
+  std::string user_id;
+  std::shared_ptr<const TokenClaims> claims;
+  int64_t token_expires_ms = 0;  // 0: the token has no exp
+  bool token_deadline_queued = false;
+  // Memberships admitted by a join token with an exp (bounded by the group
+  // limit): each ends when its token expires.
+  struct JoinGrant {
+    std::string group;
+    int64_t expires_ms = 0;
+    bool queued = false;  // its deadline is in the heap
+    bool active = true;   // false once the group was left
+  };
+  std::vector<JoinGrant> join_grants;
+  Clock::time_point opened;
 };
 
 }  // namespace channel

@@ -25,12 +25,12 @@ void FanoutBatch::Reset() {
 }
 
 FanoutBatch::Target& FanoutBatch::TargetFor(bool to_all,
-                                            absl::string_view group) {
+                                            absl::string_view channel) {
   size_t* slot;
   if (to_all) {
     slot = &all_index_;
   } else {
-    auto [it, inserted] = index_.try_emplace(group, SIZE_MAX);
+    auto [it, inserted] = index_.try_emplace(channel, SIZE_MAX);
     slot = &it->second;
   }
   if (*slot == SIZE_MAX) {
@@ -38,7 +38,7 @@ FanoutBatch::Target& FanoutBatch::TargetFor(bool to_all,
     *slot = used_++;
     Target& target = pool_[*slot];
     target.to_all = to_all;
-    target.group = to_all ? absl::string_view() : group;
+    target.channel = to_all ? absl::string_view() : channel;
   }
   return pool_[*slot];
 }

@@ -14,10 +14,10 @@
 namespace channel {
 
 // Turns the deliveries of one loop turn into WebSocket frame buffers: per
-// target (a group, or everyone), consecutive deliveries that share their
-// exclusions become one segment holding their frames back to back, so each
-// member gets one write per segment and the buffer is shared by all of
-// them. Order within each target is the broker's order.
+// target (a channel: a group or a user; or everyone), consecutive deliveries
+// that share their exclusions become one segment holding their frames back to
+// back, so each member gets one write per segment and the buffer is shared by
+// all of them. Order within each target is the broker's order.
 //
 // Pure. Reused across turns: targets, segments and their buffers are kept
 // and refilled, so a warm batch allocates nothing (a buffer that grew past
@@ -34,22 +34,22 @@ class FanoutBatch {
 
   struct Target {
     bool to_all = false;
-    absl::string_view group;  // into the deliveries given to Build
+    absl::string_view channel;  // into the deliveries given to Build
     std::vector<Segment> segments;
     size_t used = 0;  // segments[0, used) belong to this turn
     absl::Span<const Segment> live() const { return {segments.data(), used}; }
   };
 
-  // Fills the batch. `wanted(group)` tells whether the worker still has
-  // members of a group (deliveries for groups it left are dropped). The
+  // Fills the batch. `wanted(channel)` tells whether the worker still has
+  // members of a channel (deliveries for channels it left are dropped). The
   // targets refer to `deliveries`' group names: keep it alive and unchanged
   // while using them.
   template <typename Wanted>
   void Build(std::vector<Delivery>& deliveries, Wanted&& wanted) {
     Reset();
     for (Delivery& d : deliveries) {
-      if (!d.to_all && !wanted(d.group)) continue;
-      Target& target = TargetFor(d.to_all, d.group);
+      if (!d.to_all && !wanted(d.channel)) continue;
+      Target& target = TargetFor(d.to_all, d.channel);
       if (target.used == 0 ||
           target.segments[target.used - 1].exclude != d.exclude) {
         NextSegment(&target).exclude.swap(d.exclude);
@@ -72,13 +72,13 @@ class FanoutBatch {
 
  private:
   void Reset();
-  Target& TargetFor(bool to_all, absl::string_view group);
+  Target& TargetFor(bool to_all, absl::string_view channel);
   static Segment& NextSegment(Target* target);
   static void Append(const std::string& payload, Segment* segment);
 
   std::vector<Target> pool_;
   size_t used_ = 0;
-  absl::flat_hash_map<absl::string_view, size_t> index_;  // group -> pool_
+  absl::flat_hash_map<absl::string_view, size_t> index_;  // channel -> pool_
   size_t all_index_ = SIZE_MAX;  // the send_to_all target, if any
 };
 

@@ -9,6 +9,7 @@
 
 #include "client/broker_client.h"
 #include "gateway/command.h"
+#include "gateway/token_verifier.h"
 
 namespace channel {
 
@@ -41,6 +42,10 @@ struct GatewayOptions {
   int64_t max_connections = 100000;       // per process
   int64_t max_pending_handshakes = 1000;  // accepted, not yet upgraded
   std::chrono::milliseconds handshake_timeout{5000};
+
+  // Tokens (docs/CLIENT-PROTOCOL.md "Tokens"); see TokenVerifier.
+  TokenVerifier::Options tokens;
+  std::chrono::milliseconds auth_timeout{10000};
 
   BrokerClientOptions broker;
 };

@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "asio/post.hpp"
 #include "asio/ssl/context.hpp"
@@ -63,9 +64,16 @@ GatewayServer::~GatewayServer() {
 
 absl::Status GatewayServer::Start() {
   if (absl::Status s = LoadTls(options_, &tls_); !s.ok()) return s;
+  absl::StatusOr<TokenVerifier> verifier =
+      TokenVerifier::Create(options_.tokens);
+  if (!verifier.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--token_public_key: ", verifier.status().message()));
+  }
+  verifier_ = *std::move(verifier);
   for (int i = 0; i < options_.threads; ++i) {
-    workers_.push_back(
-        std::make_unique<Worker>(i, options_, gateway_id_, &limits_, tls_));
+    workers_.push_back(std::make_unique<Worker>(i, options_, gateway_id_,
+                                                &limits_, &verifier_, tls_));
   }
   uint16_t port = options_.port;
   for (auto& worker : workers_) {
@@ -199,6 +207,33 @@ std::string GatewayServer::RenderMetrics() const {
             "Connections closed for exceeding the message rate limit "
             "--rate_limit_close_after times in a row.",
             sum(&WorkerStats::rate_limit_closes));
+  for (size_t i = 0; i < kAuthResults.size(); ++i) {
+    double total = 0;
+    for (const auto& w : workers_) {
+      total += w->stats().auth[i].load(std::memory_order_relaxed);
+    }
+    m.Counter("channel_gateway_auth_total",
+              "Tokens verified (connect, auth, refresh, join), by result.",
+              total, {{"result", kAuthResults[i]}});
+  }
+  for (size_t i = 0; i < kForbiddenCommands.size(); ++i) {
+    double total = 0;
+    for (const auto& w : workers_) {
+      total += w->stats().forbidden[i].load(std::memory_order_relaxed);
+    }
+    m.Counter("channel_gateway_forbidden_total",
+              "Commands refused by the token's permissions, by command.", total,
+              {{"command", kForbiddenCommands[i]}});
+  }
+  m.Counter("channel_gateway_auth_timeouts_total",
+            "Connections closed (4002) for not authenticating in time.",
+            sum(&WorkerStats::auth_timeouts));
+  m.Counter("channel_gateway_token_expiry_closes_total",
+            "Connections closed (4003) when their token expired.",
+            sum(&WorkerStats::token_expiry_closes));
+  m.Counter("channel_gateway_join_expiries_total",
+            "Memberships ended by their join token's expiry.",
+            sum(&WorkerStats::join_expiries));
   for (size_t i = 0; i < kClientErrorCodes.size(); ++i) {
     double total = 0;
     for (const auto& w : workers_) {

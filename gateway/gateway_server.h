@@ -46,6 +46,7 @@ class GatewayServer {
   const GatewayOptions options_;
   const std::string gateway_id_;
   GatewayLimits limits_;
+  TokenVerifier verifier_;  // shared by the workers, immutable once started
   std::shared_ptr<asio::ssl::context> tls_;  // null: plain ws
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;

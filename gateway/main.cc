@@ -6,10 +6,13 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "asio/io_context.hpp"
+#include "asio/ip/address.hpp"
 #include "common/admin/serve_until_signal.h"
 #include "common/flags_env.h"
 #include "common/logging.h"
+#include "common/read_file.h"
 #include "common/version.h"
 #include "gateway/gateway_server.h"
 
@@ -65,6 +68,21 @@ ABSL_FLAG(uint32_t, broker_heartbeat_ms, 10000,
           "Heartbeat to the broker when idle this long.");
 ABSL_FLAG(uint32_t, broker_backoff_max_ms, 5000,
           "Ceiling of the broker reconnect backoff.");
+ABSL_FLAG(std::string, token_hmac_secret, "",
+          "Verify client tokens (JWT HS256/384/512) with this secret; "
+          "connections must then authenticate. Prefer the environment "
+          "(CHANNEL_TOKEN_HMAC_SECRET) or --token_hmac_secret_file.");
+ABSL_FLAG(std::string, token_hmac_secret_file, "",
+          "File holding the HMAC secret (trailing newline ignored).");
+ABSL_FLAG(std::string, token_public_key, "",
+          "PEM public key file (RSA: RS256/384/512, EC: ES256/384/512) to "
+          "verify client tokens; connections must then authenticate.");
+ABSL_FLAG(std::string, token_issuer, "",
+          "When set, tokens must carry this iss.");
+ABSL_FLAG(std::string, token_audience, "",
+          "When set, tokens must carry this aud.");
+ABSL_FLAG(uint32_t, auth_timeout_ms, 10000,
+          "With tokens: close (4002) connections not authenticated by then.");
 ABSL_FLAG(std::string, log_level, "info",
           "trace, debug, info, warn, error, critical or off.");
 
@@ -122,6 +140,36 @@ int main(int argc, char** argv) {
            absl::GetFlag(FLAGS_allowed_origins), ',', absl::SkipWhitespace())) {
     options.allowed_origins.emplace_back(origin);
   }
+  options.tokens.hmac_secret = absl::GetFlag(FLAGS_token_hmac_secret);
+  if (const std::string file = absl::GetFlag(FLAGS_token_hmac_secret_file);
+      !file.empty()) {
+    absl::StatusOr<std::string> secret = channel::ReadSmallFile(file);
+    if (!secret.ok()) {
+      spdlog::critical("--token_hmac_secret_file: {}",
+                       secret.status().message());
+      return 1;
+    }
+    options.tokens.hmac_secret =
+        std::string(absl::StripTrailingAsciiWhitespace(*secret));
+  }
+  if (const std::string file = absl::GetFlag(FLAGS_token_public_key);
+      !file.empty()) {
+    absl::StatusOr<std::string> pem = channel::ReadSmallFile(file);
+    if (!pem.ok()) {
+      spdlog::critical("--token_public_key: {}", pem.status().message());
+      return 1;
+    }
+    options.tokens.public_key_pem = *std::move(pem);
+  }
+  if (!options.tokens.hmac_secret.empty() &&
+      options.tokens.hmac_secret.size() < 32) {
+    spdlog::warn("the token HMAC secret has {} bytes; use at least 32",
+                 options.tokens.hmac_secret.size());
+  }
+  options.tokens.issuer = absl::GetFlag(FLAGS_token_issuer);
+  options.tokens.audience = absl::GetFlag(FLAGS_token_audience);
+  options.auth_timeout =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_auth_timeout_ms));
   if (options.ping_interval.count() == 0 || options.max_message_bytes == 0) {
     spdlog::critical("--ping_interval_ms and --max_message_bytes must be > 0");
     return 1;
@@ -158,6 +206,16 @@ int main(int argc, char** argv) {
   }
   spdlog::info("listening on {}:{} ({})", options.listen_host, gateway.port(),
                options.tls_cert.empty() ? "ws" : "wss");
+  const bool tokens = !options.tokens.hmac_secret.empty() ||
+                      !options.tokens.public_key_pem.empty();
+  std::error_code ec;
+  const auto listen_address = asio::ip::make_address(options.listen_host, ec);
+  if (!tokens && (ec || !listen_address.is_loopback())) {
+    spdlog::warn(
+        "no --token_hmac_secret or --token_public_key: any client that "
+        "reaches {}:{} may join and send to any group",
+        options.listen_host, gateway.port());
+  }
 
   const int rc = channel::ServeUntilSignal(
       main_io,

@@ -3,38 +3,54 @@
 namespace channel {
 
 Membership::JoinResult Membership::Join(ConnectionData* con,
-                                        const std::string& group,
+                                        const std::string& group_id,
                                         ShardLink::Done live) {
-  if (!index_.Contains(con, group) && index_.CountFor(con) >= max_groups_) {
+  const std::string channel = GroupChannel(group_id);
+  const size_t groups = index_.CountFor(con) - (con->user_id.empty() ? 0 : 1);
+  if (!index_.Contains(con, channel) && groups >= max_groups_) {
     return JoinResult::kTooManyGroups;
   }
-  const auto change = index_.Add(con, group);
+  const auto change = index_.Add(con, channel);
   if (change.changed) Bump(stats_->joins);
+  Added(channel, change, std::move(live));
+  return change.changed ? JoinResult::kJoined : JoinResult::kAlreadyMember;
+}
+
+void Membership::JoinUser(ConnectionData* con, const std::string& user_id) {
+  const std::string channel = UserChannel(user_id);
+  Added(channel, index_.Add(con, channel), nullptr);
+}
+
+void Membership::Added(const std::string& channel,
+                       SubscriptionIndex<ConnectionData*>::Change change,
+                       ShardLink::Done live) {
   if (change.channel_edge) {
     stats_->local_groups.fetch_add(1, std::memory_order_relaxed);
     limits_->groups.fetch_add(1, std::memory_order_relaxed);
   }
-  link_->Join(group, change.channel_edge, std::move(live));
-  return change.changed ? JoinResult::kJoined : JoinResult::kAlreadyMember;
+  link_->Join(channel, change.channel_edge, std::move(live));
 }
 
-bool Membership::Leave(ConnectionData* con, const std::string& group) {
-  const auto change = index_.Remove(con, group);
+bool Membership::Leave(ConnectionData* con, const std::string& group_id) {
+  const std::string channel = GroupChannel(group_id);
+  const auto change = index_.Remove(con, channel);
   if (!change.changed) return false;
   Bump(stats_->leaves);
-  if (change.channel_edge) LostLastMember(group);
+  if (change.channel_edge) LostLastMember(channel);
   return true;
 }
 
 void Membership::LeaveAll(ConnectionData* con) {
   Bump(stats_->leaves, index_.CountFor(con));
-  for (const std::string& group : index_.RemoveAll(con)) LostLastMember(group);
+  for (const std::string& channel : index_.RemoveAll(con)) {
+    LostLastMember(channel);
+  }
 }
 
-void Membership::LostLastMember(const std::string& group) {
+void Membership::LostLastMember(const std::string& channel) {
   stats_->local_groups.fetch_sub(1, std::memory_order_relaxed);
   limits_->groups.fetch_sub(1, std::memory_order_relaxed);
-  link_->Leave(group);
+  link_->Leave(channel);
 }
 
 }  // namespace channel

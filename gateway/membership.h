@@ -10,10 +10,12 @@
 
 namespace channel {
 
-// The group membership of one worker's connections: the one owner of
-// "who is in which group" on this thread. Keeps the broker subscription of
-// the worker's ShardLink in step (first member in: subscribe; last member
-// out: unsubscribe) and the counters.
+// The membership of one worker's connections in broker channels (groups,
+// "group:G", and for authenticated connections their user, "user:U"): the
+// one owner of "who is in what" on this thread. Keeps the broker
+// subscriptions of the worker's ShardLink in step (first member in:
+// subscribe; last member out: unsubscribe) and the counters. The group
+// limit per connection counts groups only.
 class Membership {
  public:
   using Members = SubscriptionIndex<ConnectionData*>::Subscribers;
@@ -27,24 +29,33 @@ class Membership {
 
   enum class JoinResult { kJoined, kAlreadyMember, kTooManyGroups };
 
-  // Adds `con` to `group` unless it is at its group limit. `live`
+  // Adds `con` to group `group_id` unless it is at its group limit. `live`
   // (optional) runs once the broker subscription serving the group is
   // confirmed; it does not run for kTooManyGroups.
-  JoinResult Join(ConnectionData* con, const std::string& group,
+  JoinResult Join(ConnectionData* con, const std::string& group_id,
                   ShardLink::Done live);
-  // Removes `con` from `group`; false when it was not a member. Effective
-  // at once: this worker delivers nothing more of the group to it.
-  bool Leave(ConnectionData* con, const std::string& group);
-  // Removes `con` from every group (close).
+  // Removes `con` from group `group_id`; false when it was not a member.
+  // Effective at once: this worker delivers nothing more of it to `con`.
+  bool Leave(ConnectionData* con, const std::string& group_id);
+  bool IsMember(ConnectionData* con, const std::string& group_id) const {
+    return index_.Contains(con, GroupChannel(group_id));
+  }
+  // Makes `con` reachable as user `user_id` (its "user:U" channel).
+  void JoinUser(ConnectionData* con, const std::string& user_id);
+  // Removes `con` from every channel (close).
   void LeaveAll(ConnectionData* con);
 
-  // Members of `group` on this worker, or nullptr. Invalidated by changes.
-  const Members* Find(absl::string_view group) const {
-    return index_.Find(group);
+  // Members of broker channel `channel` on this worker, or nullptr.
+  // Invalidated by changes.
+  const Members* Find(absl::string_view channel) const {
+    return index_.Find(channel);
   }
 
  private:
-  void LostLastMember(const std::string& group);
+  void Added(const std::string& channel,
+             SubscriptionIndex<ConnectionData*>::Change change,
+             ShardLink::Done live);
+  void LostLastMember(const std::string& channel);
 
   const size_t max_groups_;
   ShardLink* const link_;

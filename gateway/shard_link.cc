@@ -69,7 +69,7 @@ void ShardLink::OnState(bool connected, absl::string_view reason) {
   }
 }
 
-void ShardLink::Join(const std::string& group, bool first, Done done) {
+void ShardLink::Join(const std::string& channel, bool first, Done done) {
   if (!first && !done) return;
   BrokerClient::Done on_ack;
   if (done) {
@@ -80,15 +80,14 @@ void ShardLink::Join(const std::string& group, bool first, Done done) {
   // Subscribing again is idempotent at the broker; its Ack comes after the
   // first Subscribe's (one connection, in order), so it also tells a later
   // joiner that the group is live.
-  client_.Subscribe({absl::StrCat(kGroupChannelPrefix, group)},
-                    std::move(on_ack));
+  client_.Subscribe({channel}, std::move(on_ack));
   stats_->broker_subscriptions.store(
       static_cast<int64_t>(client_.subscription_count()),
       std::memory_order_relaxed);
 }
 
-void ShardLink::Leave(const std::string& group) {
-  client_.Unsubscribe({absl::StrCat(kGroupChannelPrefix, group)});
+void ShardLink::Leave(const std::string& channel) {
+  client_.Unsubscribe({channel});
   stats_->broker_subscriptions.store(
       static_cast<int64_t>(client_.subscription_count()),
       std::memory_order_relaxed);
@@ -122,7 +121,7 @@ absl::Status ShardLink::Publish(const std::string* group,
   if (!status.ok()) return status;
   Delivery local;
   local.to_all = group == nullptr;
-  if (group != nullptr) local.group = *group;
+  if (group != nullptr) local.channel = channels_[0];
   if (exclude_sender) local.exclude.push_back(sender);
   local.payload = std::make_shared<const std::string>(message);
   Enqueue(std::move(local));
@@ -141,11 +140,14 @@ void ShardLink::Enqueue(Delivery delivery) {
 void ShardLink::OnEvent(v1::Event& event) {
   Bump(stats_->broker_events);
   Delivery delivery;
-  switch (ParseBrokerChannel(event.channel(), &delivery.group)) {
+  std::string id;
+  switch (ParseBrokerChannel(event.channel(), &id)) {
     case ChannelKind::kBroadcast:
       delivery.to_all = true;
       break;
     case ChannelKind::kGroup:
+    case ChannelKind::kUser:
+      delivery.channel = std::move(*event.mutable_channel());
       break;
     case ChannelKind::kOther:
       return;

@@ -70,12 +70,13 @@ class ShardLink {
   // The link is up and every held subscription is live.
   bool up() const { return client_.connected(); }
 
-  // `group` gained its first member on this worker (first = true), or a
-  // member joined a group already held and wants to know it is live. `done`
-  // (optional) runs once the broker confirmed the subscription.
-  void Join(const std::string& group, bool first, Done done);
-  // `group` lost its last member on this worker.
-  void Leave(const std::string& group);
+  // Broker `channel` ("group:G", "user:U") gained its first member on this
+  // worker (first = true), or a member joined a channel already held and
+  // wants to know it is live. `done` (optional) runs once the broker
+  // confirmed the subscription.
+  void Join(const std::string& channel, bool first, Done done);
+  // `channel` lost its last member on this worker.
+  void Leave(const std::string& channel);
 
   // Publishes to a group (or to everyone when group is null) and delivers
   // it to this worker's own members. With `done` the broker acknowledges

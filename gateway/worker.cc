@@ -4,11 +4,13 @@
 #include <type_traits>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
 #include "asio/steady_timer.hpp"
 #include "common/logging.h"
 #include "gateway/admission.h"
+#include "gateway/authenticator.h"
 #include "gateway/command_dispatcher.h"
 #include "gateway/direct_write.h"
 #include "gateway/fanout_batch.h"
@@ -24,6 +26,23 @@ namespace close_code = websocketpp::close::status;
 
 // Longest interval between sweeps (close deadlines, pings).
 constexpr std::chrono::milliseconds kMaxSweepTick{500};
+
+// The value of the "token" query parameter of a request target such as
+// "/?token=abc&x=1", or empty. Tokens are base64url text and dots, sent
+// as they are; anything else is left for the verifier to refuse.
+absl::string_view UrlToken(absl::string_view resource) {
+  const size_t query = resource.find('?');
+  if (query == absl::string_view::npos) return {};
+  absl::string_view rest = resource.substr(query + 1);
+  while (!rest.empty()) {
+    const size_t amp = rest.find('&');
+    const absl::string_view pair = rest.substr(0, amp);
+    if (absl::StartsWith(pair, "token=")) return pair.substr(6);
+    if (amp == absl::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return {};
+}
 
 BrokerClientOptions LinkOptions(const GatewayOptions& options,
                                 const std::string& gateway_id, int index) {
@@ -53,7 +72,7 @@ class Worker::Impl {
 namespace {
 
 template <typename Config>
-class WorkerImpl : public Worker::Impl, public CommandDispatcher::Replies {
+class WorkerImpl : public Worker::Impl, public Authenticator::Host {
  public:
   using Endpoint = websocketpp::server<Config>;
   using Connection = typename Endpoint::connection_type;
@@ -64,6 +83,7 @@ class WorkerImpl : public Worker::Impl, public CommandDispatcher::Replies {
 
   WorkerImpl(int index, const GatewayOptions& options,
              const std::string& gateway_id, GatewayLimits* limits,
+             const TokenVerifier* verifier,
              std::shared_ptr<asio::ssl::context> tls)
       : options_(options),
         limits_(limits),
@@ -72,7 +92,8 @@ class WorkerImpl : public Worker::Impl, public CommandDispatcher::Replies {
               absl::StrCat(gateway_id, "/", index), &stats_, limits),
         membership_(options.max_groups_per_connection, &link_, &stats_, limits),
         admission_(options, limits, &stats_),
-        dispatcher_(options, &link_, &membership_, &stats_, this),
+        auth_(options, verifier, &membership_, &stats_, this),
+        dispatcher_(options, &link_, &membership_, &auth_, &stats_, this),
         sweep_(io_) {
     worker_index_ = index;
     // websocketpp 0.8.2's _htonll lazily sets a plain function-local static
@@ -222,12 +243,14 @@ class WorkerImpl : public Worker::Impl, public CommandDispatcher::Replies {
     // socket_init_handler runs before the socket is open, too early.)
     std::error_code ec;
     con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ec);
-    con->last_seen = Clock::now();
+    con->last_seen = con->opened = Clock::now();
     conns_.emplace(con->id, con);
     stats_.connections.fetch_add(1, std::memory_order_relaxed);
     Bump(stats_.connections_accepted);
+    // Never log the resource: it may carry ?token=.
     spdlog::debug("conn {} opened from {}", con->id,
                   con->get_remote_endpoint());
+    auth_.OnOpen(con.get(), UrlToken(con->get_resource()));
   }
 
   void OnClose(Hdl hdl) {
@@ -271,6 +294,17 @@ class WorkerImpl : public Worker::Impl, public CommandDispatcher::Replies {
 
   // ---- Replies ----------------------------------------------------------
 
+  ConnectionData* Find(uint64_t conn_id) override {
+    auto it = conns_.find(conn_id);
+    return it == conns_.end() ? nullptr : it->second.get();
+  }
+
+  void CloseConnection(uint64_t conn_id, uint16_t code,
+                       const std::string& reason) override {
+    auto it = conns_.find(conn_id);
+    if (it != conns_.end()) Close(it->second, code, reason);
+  }
+
   void Reply(uint64_t conn_id, const std::string& text) override {
     auto it = conns_.find(conn_id);
     if (it == conns_.end() || it->second->closing) return;
@@ -293,14 +327,14 @@ class WorkerImpl : public Worker::Impl, public CommandDispatcher::Replies {
   // ---- Fan-out ----------------------------------------------------------
 
   void Deliver(std::vector<Delivery>& batch) {
-    batch_.Build(batch, [this](absl::string_view group) {
-      return membership_.Find(group) != nullptr;
+    batch_.Build(batch, [this](absl::string_view channel) {
+      return membership_.Find(channel) != nullptr;
     });
     for (const FanoutBatch::Target& target : batch_.targets()) {
       recipients_.clear();
       if (target.to_all) {
         for (auto& [id, con] : conns_) recipients_.push_back(con.get());
-      } else if (const auto* members = membership_.Find(target.group)) {
+      } else if (const auto* members = membership_.Find(target.channel)) {
         for (ConnectionData* member : *members) {
           recipients_.push_back(static_cast<Connection*>(member));
         }
@@ -387,6 +421,7 @@ class WorkerImpl : public Worker::Impl, public CommandDispatcher::Replies {
 
   void Sweep() {
     const auto now = Clock::now();
+    auth_.Sweep();
     // Peers that never completed a close: cut the socket.
     for (size_t i = 0; i < closing_.size();) {
       auto& con = closing_[i];
@@ -428,6 +463,7 @@ class WorkerImpl : public Worker::Impl, public CommandDispatcher::Replies {
   ShardLink link_;
   Membership membership_;
   Admission admission_;
+  Authenticator auth_;
   CommandDispatcher dispatcher_;
   Endpoint endpoint_;
   std::error_code init_error_;
@@ -447,13 +483,14 @@ class WorkerImpl : public Worker::Impl, public CommandDispatcher::Replies {
 
 Worker::Worker(int index, const GatewayOptions& options,
                const std::string& gateway_id, GatewayLimits* limits,
+               const TokenVerifier* verifier,
                std::shared_ptr<asio::ssl::context> tls) {
   if (tls) {
     impl_ = std::make_unique<WorkerImpl<TlsConfig>>(index, options, gateway_id,
-                                                    limits, tls);
+                                                    limits, verifier, tls);
   } else {
     impl_ = std::make_unique<WorkerImpl<PlainConfig>>(
-        index, options, gateway_id, limits, nullptr);
+        index, options, gateway_id, limits, verifier, nullptr);
   }
 }
 Worker::~Worker() = default;

@@ -12,6 +12,7 @@ namespace asio::ssl {
 class context;
 }  // namespace asio::ssl
 #include "gateway/gateway_options.h"
+#include "gateway/token_verifier.h"
 #include "gateway/worker_stats.h"
 
 namespace channel {
@@ -48,8 +49,10 @@ class Worker {
   // `gateway_id` names the process (broker client name, origin of its
   // publishes). `limits` is shared by all workers of the process. With
   // `tls`, the worker speaks wss (TLS with that context) instead of ws.
+  // `verifier` (shared, immutable) checks tokens when enabled.
   Worker(int index, const GatewayOptions& options,
          const std::string& gateway_id, GatewayLimits* limits,
+         const TokenVerifier* verifier,
          std::shared_ptr<asio::ssl::context> tls);
   ~Worker();
 

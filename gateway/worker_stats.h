@@ -10,11 +10,25 @@
 namespace channel {
 
 // Error codes a client can receive, in reply or as the reason of a close.
-inline constexpr std::array<absl::string_view, 12> kClientErrorCodes = {
-    "invalid_json",    "not_an_object",        "unknown_cmd",
-    "missing_field",   "invalid_field",        "group_id_too_long",
-    "too_many_groups", "binary_not_supported", "broker_unavailable",
-    "message_too_big", "publish_failed",       "rate_limited"};
+inline constexpr std::array<absl::string_view, 16> kClientErrorCodes = {
+    "invalid_json",       "not_an_object",
+    "unknown_cmd",        "missing_field",
+    "invalid_field",      "group_id_too_long",
+    "too_many_groups",    "binary_not_supported",
+    "broker_unavailable", "message_too_big",
+    "publish_failed",     "rate_limited",
+    "unauthorized",       "forbidden",
+    "auth_disabled",      "join_expired"};
+
+// Token verification outcomes counted per reason (TokenVerifier).
+inline constexpr std::array<absl::string_view, 10> kAuthResults = {
+    "ok",           "malformed",     "bad_signature", "alg_not_allowed",
+    "expired",      "not_yet_valid", "missing_sub",   "bad_issuer",
+    "bad_audience", "bad_claims"};
+
+// Commands that can be refused as forbidden.
+inline constexpr std::array<absl::string_view, 3> kForbiddenCommands = {
+    "add_group", "send_to_group", "send_to_all"};
 
 // Process-wide admission counters shared by all workers. Touched once per
 // connection (accept, open, close), never per message.
@@ -55,6 +69,28 @@ struct WorkerStats {
   Counter broker_disconnects{0};
   Counter broker_events{0};
   std::array<Counter, kClientErrorCodes.size()> errors{};
+  std::array<Counter, kAuthResults.size()> auth{};  // tokens verified
+  std::array<Counter, kForbiddenCommands.size()> forbidden{};
+  Counter auth_timeouts{0};        // closed 4002
+  Counter token_expiry_closes{0};  // closed 4003
+  Counter join_expiries{0};        // memberships ended by a join token
+
+  void CountAuth(absl::string_view result) {
+    for (size_t i = 0; i < kAuthResults.size(); ++i) {
+      if (kAuthResults[i] == result) {
+        auth[i].fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+    }
+  }
+  void CountForbidden(absl::string_view command) {
+    for (size_t i = 0; i < kForbiddenCommands.size(); ++i) {
+      if (kForbiddenCommands[i] == command) {
+        forbidden[i].fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+    }
+  }
 
   void CountError(absl::string_view code) {
     for (size_t i = 0; i < kClientErrorCodes.size(); ++i) {

@@ -1,6 +1,9 @@
 // channel-cli: publish to and subscribe on a channel-broker from a shell.
 //
 //   channel-cli publish CHANNEL MESSAGE
+//   channel-cli publish-group GROUP MESSAGE   (the channel group:GROUP)
+//   channel-cli publish-user USER MESSAGE     (user:USER: every connection of
+//                                              that user on every gateway)
 //   channel-cli subscribe CHANNEL...     prints "CHANNEL<TAB>PAYLOAD" per event
 #include <csignal>
 #include <cstdio>
@@ -33,6 +36,8 @@ namespace {
 int Usage() {
   std::fprintf(stderr,
                "usage: channel-cli [flags] publish CHANNEL MESSAGE\n"
+               "       channel-cli [flags] publish-group GROUP MESSAGE\n"
+               "       channel-cli [flags] publish-user USER MESSAGE\n"
                "       channel-cli [flags] subscribe CHANNEL...\n"
                "see channel-cli --help for flags\n");
   return 2;
@@ -45,6 +50,10 @@ int main(int argc, char** argv) {
       argc, argv,
       "publish to or subscribe on a channel-broker.\n"
       "  channel-cli publish CHANNEL MESSAGE\n"
+      "  channel-cli publish-group GROUP MESSAGE   (to ws-gateway group GROUP)\n"
+      "  channel-cli publish-user USER MESSAGE     (to every connection of a\n"
+      "                                             user authenticated by "
+      "token)\n"
       "  channel-cli subscribe CHANNEL...");
   if (absl::Status s =
           channel::InitLogging("cli", absl::GetFlag(FLAGS_log_level));
@@ -94,9 +103,14 @@ int main(int argc, char** argv) {
     io.stop();
   });
 
-  if (command == "publish") {
+  if (command == "publish" || command == "publish-group" ||
+      command == "publish-user") {
     if (args.size() != 4) return Usage();
-    const std::string channel_name = args[2];
+    // ws-gateway's channel names (docs/CLIENT-PROTOCOL.md).
+    const std::string prefix = command == "publish-group"  ? "group:"
+                               : command == "publish-user" ? "user:"
+                                                           : "";
+    const std::string channel_name = prefix + args[2];
     const std::string message = args[3];
     bool sent = false;
     client.set_state_handler([&](bool connected, absl::string_view) {

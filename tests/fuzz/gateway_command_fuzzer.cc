@@ -1,11 +1,13 @@
 // libFuzzer target: a WebSocket text frame from a client. Command parsing
-// and validation, and the reply built from its outcome, which must always be
-// valid JSON of bounded size.
+// and validation, the reply built from its outcome (always valid JSON of
+// bounded size), and any token it carries through the TokenVerifier (libjwt
+// and the claim checks: a verdict with a reason, never a crash).
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
 #include "gateway/command.h"
+#include "gateway/token_verifier.h"
 #include "rapidjson/document.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -18,8 +20,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (channel::ParseCommand(text, limits, &command, &error)) {
     if (command.group_id.size() > limits.max_group_id_bytes) std::abort();
     if (command.type != channel::Command::Type::kSendToAll &&
+        command.type != channel::Command::Type::kAuth &&
         command.group_id.empty()) {
       std::abort();
+    }
+    if (command.token.size() > limits.max_token_bytes) std::abort();
+    if (!command.token.empty()) {
+      static const channel::TokenVerifier* verifier = [] {
+        channel::TokenVerifier::Options options;
+        options.hmac_secret = "0123456789abcdef0123456789abcdef";
+        return new channel::TokenVerifier(
+            *channel::TokenVerifier::Create(options));
+      }();
+      auto result = verifier->Verify(command.token, 1700000000);
+      if (!result.ok && result.reason.empty()) std::abort();
     }
     if (!command.id_json.empty()) reply = channel::OkReply(command.id_json);
   } else {

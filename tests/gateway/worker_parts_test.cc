@@ -56,7 +56,7 @@ Delivery MakeDelivery(bool to_all, std::string group, std::string payload,
                       std::vector<uint64_t> exclude = {}) {
   Delivery d;
   d.to_all = to_all;
-  d.group = std::move(group);
+  d.channel = std::move(group);
   d.payload = std::make_shared<const std::string>(std::move(payload));
   d.exclude = std::move(exclude);
   return d;
@@ -80,8 +80,8 @@ TEST(FanoutBatchTest, SegmentsPerTargetInOrderSplitByExclusions) {
   fanout.Build(batch, [](absl::string_view g) { return g != "gone"; });
   const auto targets = fanout.targets();
   ASSERT_EQ(targets.size(), 3u);  // in first-seen order: g, h, everyone
-  EXPECT_EQ(targets[0].group, "g");
-  EXPECT_EQ(targets[1].group, "h");
+  EXPECT_EQ(targets[0].channel, "g");
+  EXPECT_EQ(targets[1].channel, "h");
   EXPECT_TRUE(targets[2].to_all);
   const auto g = targets[0].live();
   ASSERT_EQ(g.size(), 2u);
@@ -97,7 +97,7 @@ TEST(FanoutBatchTest, SegmentsPerTargetInOrderSplitByExclusions) {
   next.push_back(MakeDelivery(false, "h", "y"));
   fanout.Build(next, [](absl::string_view) { return true; });
   ASSERT_EQ(fanout.targets().size(), 1u);
-  EXPECT_EQ(fanout.targets()[0].group, "h");
+  EXPECT_EQ(fanout.targets()[0].channel, "h");
   ASSERT_EQ(fanout.targets()[0].live().size(), 1u);
   EXPECT_EQ(fanout.targets()[0].live()[0].frames, Frames({"y"}));
   EXPECT_TRUE(fanout.targets()[0].live()[0].exclude.empty());
@@ -105,13 +105,19 @@ TEST(FanoutBatchTest, SegmentsPerTargetInOrderSplitByExclusions) {
 
 // A worker's parts around a ShardLink that never connects (no broker).
 class WorkerPartsTest : public ::testing::Test,
-                        public CommandDispatcher::Replies {
+                        public Authenticator::Host {
  protected:
   WorkerPartsTest()
       : link_(io_, 0, 1, BrokerClientOptions{}, "gw/0", &stats_, &limits_),
         membership_(2, &link_, &stats_, &limits_),
-        dispatcher_(options_, &link_, &membership_, &stats_, this) {
+        auth_(options_, nullptr, &membership_, &stats_, this),
+        dispatcher_(options_, &link_, &membership_, &auth_, &stats_, this) {
     options_.rate_limit_close_after = 2;
+  }
+  ConnectionData* Find(uint64_t) override { return nullptr; }
+  void CloseConnection(uint64_t conn_id, uint16_t code,
+                       const std::string&) override {
+    closed_[conn_id] = code;
   }
   void Reply(uint64_t conn_id, const std::string& text) override {
     replies_[conn_id].push_back(text);
@@ -123,8 +129,10 @@ class WorkerPartsTest : public ::testing::Test,
   GatewayLimits limits_;
   ShardLink link_;
   Membership membership_;
+  Authenticator auth_;
   CommandDispatcher dispatcher_;
   std::map<uint64_t, std::vector<std::string>> replies_;
+  std::map<uint64_t, uint16_t> closed_;
 };
 
 TEST_F(WorkerPartsTest, MembershipKeepsTheBrokerSubscriptionInStep) {
@@ -151,7 +159,7 @@ TEST_F(WorkerPartsTest, MembershipKeepsTheBrokerSubscriptionInStep) {
   membership_.LeaveAll(&b);
   EXPECT_EQ(stats_.broker_subscriptions, 0);
   EXPECT_EQ(stats_.local_groups, 0);
-  EXPECT_EQ(membership_.Find("g"), nullptr);
+  EXPECT_EQ(membership_.Find("group:g"), nullptr);
 }
 
 TEST_F(WorkerPartsTest, DispatcherAnswersWithStableCodes) {
@@ -171,6 +179,8 @@ TEST_F(WorkerPartsTest, DispatcherAnswersWithStableCodes) {
        "broker_unavailable"},
       {"leave", R"({"cmd":"leave_group","group_id":"g","id":4})", true,
        R"("ok":true)"},
+      {"auth_without_tokens", R"({"cmd":"auth","token":"x","id":5})", true,
+       "auth_disabled"},
   };
   ConnectionData con;
   con.id = 9;
