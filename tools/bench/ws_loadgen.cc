@@ -34,6 +34,9 @@
 
 ABSL_FLAG(std::string, scenario, "fanout-burst",
           "fanout-burst, fanout-paced, many-groups, churn or idle.");
+ABSL_FLAG(std::string, url_suffix, "",
+          "Appended to every gateway URI, e.g. /?token=... for gateways "
+          "that verify tokens.");
 ABSL_FLAG(std::string, gateways, "ws://127.0.0.1:1234",
           "Comma-separated gateway URIs; members are spread over them.");
 ABSL_FLAG(std::string, gateway_pids, "", "Comma-separated gateway PIDs.");
@@ -551,6 +554,7 @@ int Idle(const std::vector<std::string>& uris, const std::vector<int>& gw_pids,
   const int n = absl::GetFlag(FLAGS_connections);
   LoadGen g;
   const ServerSample before = Sample(gw_pids, broker_pid);
+  const auto t0 = Clock::now();
   for (int i = 0; i < n; ++i) {
     g.Open(uris[i % uris.size()]);
     if (i % 500 == 499) g.Poll();  // keep handshakes flowing
@@ -561,7 +565,17 @@ int Idle(const std::vector<std::string>& uris, const std::vector<int>& gw_pids,
                  n);
     return 1;
   }
+  const double open_seconds =
+      std::chrono::duration<double>(Clock::now() - t0).count();
   const ServerSample open = Sample(gw_pids, broker_pid);
+  std::printf(
+      "connect %d connections in %.2f s = %.0f/s; gateway cpu %.2f s = %.1f "
+      "us per connection (broker %.2f s)\n",
+      g.open_count_, open_seconds, g.open_count_ / open_seconds,
+      open.gateway_cpu - before.gateway_cpu,
+      (open.gateway_cpu - before.gateway_cpu) * 1e6 /
+          std::max(1, g.open_count_),
+      open.broker_cpu - before.broker_cpu);
   const auto hold_until =
       Clock::now() + std::chrono::seconds(absl::GetFlag(FLAGS_seconds));
   g.RunUntil([&] { return Clock::now() >= hold_until; },
@@ -587,6 +601,7 @@ int main(int argc, char** argv) {
                                      "WebSocket load generator for ws-gateway");
   std::vector<std::string> uris =
       absl::StrSplit(absl::GetFlag(FLAGS_gateways), ',', absl::SkipEmpty());
+  for (auto& uri : uris) uri += absl::GetFlag(FLAGS_url_suffix);
   const std::vector<int> gw_pids = ParsePids(absl::GetFlag(FLAGS_gateway_pids));
   const int broker_pid = absl::GetFlag(FLAGS_broker_pid);
   const std::string scenario = absl::GetFlag(FLAGS_scenario);
