@@ -22,6 +22,8 @@ struct BrokerOptions {
   // Names in one Subscribe, Unsubscribe or Publish: bounds a frame's work.
   size_t max_channels_per_request = 2000;
   size_t max_connections = 100000;
+  // Presence entries (groups + users) one reporting connection may hold.
+  size_t max_presence_entries_per_connection = 1000000;
 
   std::chrono::milliseconds hello_timeout{5000};
   std::chrono::milliseconds heartbeat_interval{10000};

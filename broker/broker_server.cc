@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "asio/post.hpp"
+#include "broker/api_server.h"
 #include "broker/session.h"
 #include "common/logging.h"
 #include "common/prometheus_text.h"
@@ -28,7 +29,8 @@ BrokerServer::BrokerServer(asio::io_context& io, BrokerOptions options)
       work_queues_(WorkQueues::Limits{options_.php_max_queue_items,
                                       options_.php_max_queues,
                                       options_.php_max_queue_bytes}),
-      php_bridge_(&router_, options_.php_group_channel) {}
+      php_bridge_(&router_, options_.php_group_channel),
+      presence_(options_.max_presence_entries_per_connection) {}
 
 BrokerServer::~BrokerServer() = default;
 
@@ -137,6 +139,19 @@ void BrokerServer::MaybeDrained() {
   }
 }
 
+absl::Status BrokerServer::PublishFromApi(
+    const std::vector<std::string>& channels, const std::string& message,
+    uint64_t* deliveries) {
+  v1::Publish publish;
+  for (const std::string& c : channels) publish.add_channels(c);
+  publish.set_payload(message);
+  absl::StatusOr<uint64_t> receivers = router_.Publish(&publish);
+  if (!receivers.ok()) return receivers.status();
+  *deliveries = *receivers;
+  for (const std::string& c : channels) php_bridge_.FromChannel(c, message);
+  return absl::OkStatus();
+}
+
 bool BrokerServer::PhpAllowedFrom(const asio::ip::address& address) const {
   if (!php_allow_.empty()) return php_allow_.Contains(address);
   return options_.auth_token.empty();
@@ -211,6 +226,9 @@ std::string BrokerServer::RenderMetrics() const {
   m.Counter("channel_broker_php_refused_total",
             "PHP clients refused for their source address.",
             stats_.php_refused);
+  m.Gauge("channel_broker_presence_groups",
+          "Groups with members reported by gateways (presence).",
+          static_cast<double>(presence_.group_count()));
   m.Gauge("channel_broker_php_queues", "Work queues (watch/enqueue).",
           static_cast<double>(work_queues_.queue_count()));
   m.Gauge("channel_broker_php_queue_items", "Items waiting in work queues.",
@@ -230,6 +248,7 @@ std::string BrokerServer::RenderMetrics() const {
             "groups, by direction.",
             static_cast<double>(php_bridge_.to_php()),
             {{"direction", "to_php"}});
+  if (api_ != nullptr) api_->AppendMetrics(&m);
   for (const auto& [kind, count] : stats_.errors_by_kind) {
     m.Counter("channel_broker_errors_total",
               "Error frames sent to clients, by kind.", count,

@@ -15,6 +15,7 @@
 #include "broker/broker_stats.h"
 #include "broker/network_list.h"
 #include "broker/php_bridge.h"
+#include "broker/presence_table.h"
 #include "broker/router.h"
 #include "broker/work_queues.h"
 #include "common/php_serialize.h"
@@ -22,6 +23,7 @@
 
 namespace channel {
 
+class ApiServer;
 class Session;
 
 // The broker: accepts connections on one io_context (one thread, like Redis:
@@ -42,6 +44,14 @@ class BrokerServer : public FramedStream::FlushScheduler {
   // queued frames, call on_drained once all are closed.
   void Shutdown(std::function<void()> on_drained);
 
+  // The HTTP API's publish (on this thread): each channel validated like a
+  // Publish; group channels are also bridged to PHP subscribers.
+  // *deliveries: events queued to subscribers.
+  absl::Status PublishFromApi(const std::vector<std::string>& channels,
+                              const std::string& message, uint64_t* deliveries);
+  // The API server whose metrics /metrics includes (may be null).
+  void set_api(const ApiServer* api) { api_ = api; }
+
   // Admin endpoints.
   std::string RenderMetrics() const;
   std::string NotReadyReason() const;
@@ -53,6 +63,7 @@ class BrokerServer : public FramedStream::FlushScheduler {
   Router& router() { return router_; }
   WorkQueues& work_queues() { return work_queues_; }
   PhpBridge& php_bridge() { return php_bridge_; }
+  PresenceTable& presence() { return presence_; }
   const PhpLimits& php_limits() const { return php_limits_; }
   // Whether a PHP client (no token in its protocol) may connect from
   // `address`: listed in --php_allow_from, or any source when neither that
@@ -78,6 +89,8 @@ class BrokerServer : public FramedStream::FlushScheduler {
   Router router_;
   WorkQueues work_queues_;
   PhpBridge php_bridge_;
+  PresenceTable presence_;
+  const ApiServer* api_ = nullptr;
   PhpLimits php_limits_;
   NetworkList php_allow_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Session>> sessions_;

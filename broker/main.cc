@@ -1,9 +1,11 @@
 // channel-broker: flags, logging and wiring only. See README.md.
 #include <csignal>
 #include <cstdio>
+#include <memory>
 
 #include "absl/flags/flag.h"
 #include "asio/io_context.hpp"
+#include "broker/api_server.h"
 #include "broker/broker_server.h"
 #include "common/admin/serve_until_signal.h"
 #include "common/flags_env.h"
@@ -57,6 +59,22 @@ ABSL_FLAG(uint32_t, php_max_queue_items, 100000,
 ABSL_FLAG(uint32_t, php_max_queues, 10000, "Work queues at most.");
 ABSL_FLAG(uint64_t, php_max_queue_bytes, 64 << 20,
           "Bytes all work queues may hold together.");
+ABSL_FLAG(std::string, api_listen, "127.0.0.1",
+          "Address of the HTTP API for backends (docs/API.md). Beyond "
+          "loopback only with --api_key.");
+ABSL_FLAG(int32_t, api_port, -1,
+          "HTTP API port (0: any free port; -1: no API). Not the admin port.");
+ABSL_FLAG(std::string, api_key, "",
+          "Key every API request must send as 'Authorization: Bearer KEY'. "
+          "Prefer CHANNEL_API_KEY in the environment.");
+ABSL_FLAG(uint64_t, api_max_body_bytes, 1 << 20,
+          "Largest API request body (413 past it).");
+ABSL_FLAG(double, api_max_requests_per_sec, 0,
+          "API requests per second over all clients (429 past it; 0: no "
+          "limit).");
+ABSL_FLAG(int32_t, api_threads, 4, "HTTP API worker threads.");
+ABSL_FLAG(uint32_t, api_read_timeout_ms, 5000,
+          "Drop API clients that send nothing for this long.");
 ABSL_FLAG(std::string, log_level, "info",
           "trace, debug, info, warn, error, critical or off.");
 
@@ -148,6 +166,28 @@ int main(int argc, char** argv) {
         "token; allow their networks with --php_allow_from");
   }
 
+  std::unique_ptr<channel::ApiServer> api;
+  if (const int32_t api_port = absl::GetFlag(FLAGS_api_port); api_port >= 0) {
+    channel::ApiOptions api_options;
+    api_options.listen_host = absl::GetFlag(FLAGS_api_listen);
+    api_options.port = static_cast<uint16_t>(api_port);
+    api_options.api_key = absl::GetFlag(FLAGS_api_key);
+    api_options.max_body_bytes = absl::GetFlag(FLAGS_api_max_body_bytes);
+    api_options.max_requests_per_sec =
+        absl::GetFlag(FLAGS_api_max_requests_per_sec);
+    api_options.threads = absl::GetFlag(FLAGS_api_threads);
+    api_options.read_timeout =
+        std::chrono::milliseconds(absl::GetFlag(FLAGS_api_read_timeout_ms));
+    api = std::make_unique<channel::ApiServer>(io, &broker, api_options);
+    if (absl::Status s = api->Start(); !s.ok()) {
+      spdlog::critical("{}", s.message());
+      return 1;
+    }
+    broker.set_api(api.get());
+    spdlog::info("api listening on {}:{}", api_options.listen_host,
+                 api->port());
+  }
+
   const int rc = channel::ServeUntilSignal(
       io,
       {[&broker] { return broker.NotReadyReason(); },
@@ -156,6 +196,8 @@ int main(int argc, char** argv) {
       [&broker](std::function<void()> done) {
         broker.Shutdown(std::move(done));
       });
+  // The API's handlers post to `io`: stop them before it goes away.
+  if (api) api->Stop();
   if (rc != 0) return rc;
   spdlog::info("channel-broker stopped");
   return 0;

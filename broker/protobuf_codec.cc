@@ -71,6 +71,24 @@ void ProtobufCodec::OnBody(absl::string_view body) {
     case v1::Envelope::kPublish:
       HandlePublish(envelope_.mutable_publish());
       return;
+    case v1::Envelope::kPresence: {
+      absl::Status s =
+          session_->server()->presence().Apply(session_, envelope_.presence());
+      if (!s.ok()) ReplyError(ErrorCodeFromStatus(s), s.message(), 0);
+      return;
+    }
+    case v1::Envelope::kPresenceQuery: {
+      const auto& query = envelope_.presence_query();
+      const PresenceTable::Counts counts =
+          session_->server()->presence().Get(query.group());
+      v1::Envelope reply;
+      v1::PresenceInfo* info = reply.mutable_presence_info();
+      info->set_request_id(query.request_id());
+      info->set_connections(counts.connections);
+      info->set_users(counts.users);
+      Reply(reply);
+      return;
+    }
     default:
       ReplyError(v1::Error::INVALID_REQUEST,
                  absl::StrCat("message type ", envelope_.msg_case(),
@@ -134,6 +152,11 @@ void ProtobufCodec::HandlePublish(v1::Publish* request) {
       Ack(request_id, *receivers);
     }
   }
+}
+
+void ProtobufCodec::OnClose() {
+  // A gateway's members leave with its connection.
+  session_->server()->presence().RemoveReporter(session_);
 }
 
 void ProtobufCodec::BeforeFlush() {

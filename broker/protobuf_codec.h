@@ -30,6 +30,7 @@ class ProtobufCodec : public SessionCodec {
   // confirms: a client publishing at a low rate is not woken by an Ack per
   // message.
   void BeforeFlush() override;
+  void OnClose() override;
 
  private:
   void HandleHello(const v1::Hello& hello);

@@ -135,6 +135,30 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     return absl::OkStatus();
   }
 
+  absl::Status SendPresence(const v1::Presence& presence) {
+    if (!connected_)
+      return absl::UnavailableError("not connected to the broker");
+    v1::Envelope envelope;
+    *envelope.mutable_presence() = presence;
+    return SendRequest(envelope);
+  }
+
+  void QueryPresence(const std::string& group, PresenceDone done) {
+    if (!connected_) {
+      done(absl::UnavailableError("not connected to the broker"), 0, 0);
+      return;
+    }
+    v1::Envelope envelope;
+    envelope.mutable_presence_query()->set_group(group);
+    const uint64_t id = next_request_id_++;
+    envelope.mutable_presence_query()->set_request_id(id);
+    if (absl::Status s = SendRequest(envelope); !s.ok()) {
+      done(s, 0, 0);
+      return;
+    }
+    presence_pending_.emplace(id, std::move(done));
+  }
+
   bool connected() const { return connected_; }
   size_t subscription_count() const { return desired_.size(); }
   const BrokerClientStats& stats() const { return stats_; }
@@ -356,6 +380,15 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
         done(absl::OkStatus(), ack.receivers());
         return;
       }
+      case v1::Envelope::kPresenceInfo: {
+        const v1::PresenceInfo& info = envelope_.presence_info();
+        auto it = presence_pending_.find(info.request_id());
+        if (it == presence_pending_.end()) return;
+        PresenceDone done = std::move(it->second);
+        presence_pending_.erase(it);
+        done(absl::OkStatus(), info.connections(), info.users());
+        return;
+      }
       case v1::Envelope::kError: {
         const v1::Error& error = envelope_.error();
         if (error.request_id() != 0) {
@@ -408,9 +441,12 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     pending_.clear();
     auto unconfirmed = std::move(unconfirmed_);
     unconfirmed_.clear();
+    auto presence = std::move(presence_pending_);
+    presence_pending_.clear();
     const absl::Status lost =
         absl::UnavailableError(absl::StrCat("broker link lost: ", reason));
     for (auto& [id, done] : pending) done(lost, 0);
+    for (auto& [id, done] : presence) done(lost, 0, 0);
     for (const Unconfirmed& u : unconfirmed) {
       ++stats_.quiet_failures;
       if (quiet_failure_handler_) quiet_failure_handler_(u.tag, lost);
@@ -465,6 +501,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   absl::flat_hash_set<std::string> desired_;
   absl::flat_hash_map<uint64_t, Done> pending_;
   std::deque<Unconfirmed> unconfirmed_;  // PublishQuiet, ids increasing
+  absl::flat_hash_map<uint64_t, PresenceDone> presence_pending_;
   uint64_t next_request_id_ = 1;
   BrokerClientStats stats_;
 };
@@ -503,6 +540,12 @@ absl::Status BrokerClient::PublishQuiet(
     const std::vector<std::string>& channels, absl::string_view payload,
     const v1::Metadata* meta, uint64_t tag, bool no_echo) {
   return impl_->PublishQuiet(channels, payload, meta, tag, no_echo);
+}
+absl::Status BrokerClient::SendPresence(const v1::Presence& presence) {
+  return impl_->SendPresence(presence);
+}
+void BrokerClient::QueryPresence(const std::string& group, PresenceDone done) {
+  impl_->QueryPresence(group, std::move(done));
 }
 bool BrokerClient::connected() const { return impl_->connected(); }
 size_t BrokerClient::subscription_count() const {

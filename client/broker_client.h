@@ -121,6 +121,15 @@ class BrokerClient {
                             absl::string_view payload, const v1::Metadata* meta,
                             uint64_t tag, bool no_echo = false);
 
+  // Sends a presence report (gateways; docs/PROTOCOL.md). Unavailable when
+  // not connected; the broker answers only refusals (Error).
+  absl::Status SendPresence(const v1::Presence& presence);
+
+  // Asks the broker how many connections and users are in `group`.
+  using PresenceDone = std::function<void(
+      const absl::Status& status, uint64_t connections, uint64_t users)>;
+  void QueryPresence(const std::string& group, PresenceDone done);
+
   bool connected() const;
   size_t subscription_count() const;
   const BrokerClientStats& stats() const;

@@ -36,15 +36,22 @@ void PrometheusText::Gauge(absl::string_view name, absl::string_view help,
   Sample(name, help, "gauge", value, labels);
 }
 
+void PrometheusText::Histogram(absl::string_view name, absl::string_view help,
+                               absl::string_view suffix, double value,
+                               const Labels& labels) {
+  Sample(name, help, "histogram", value, labels, suffix);
+}
+
 void PrometheusText::Sample(absl::string_view name, absl::string_view help,
                             absl::string_view type, double value,
-                            const Labels& labels) {
+                            const Labels& labels, absl::string_view suffix) {
   if (last_family_ != name) {
     absl::StrAppend(&out_, "# HELP ", name, " ", help, "\n# TYPE ", name, " ",
                     type, "\n");
     last_family_ = std::string(name);
   }
   out_.append(name.data(), name.size());
+  out_.append(suffix.data(), suffix.size());
   if (!labels.empty()) {
     out_.push_back('{');
     bool first = true;

@@ -22,11 +22,17 @@ class PrometheusText {
   void Gauge(absl::string_view name, absl::string_view help, double value,
              const Labels& labels = {});
 
+  // One sample of histogram family `name`: `suffix` is "_bucket" (with an
+  // "le" label; cumulative counts), "_sum" or "_count".
+  void Histogram(absl::string_view name, absl::string_view help,
+                 absl::string_view suffix, double value, const Labels& labels);
+
   const std::string& text() const { return out_; }
 
  private:
   void Sample(absl::string_view name, absl::string_view help,
-              absl::string_view type, double value, const Labels& labels);
+              absl::string_view type, double value, const Labels& labels,
+              absl::string_view suffix = {});
 
   std::string out_;
   std::string last_family_;

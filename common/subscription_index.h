@@ -94,6 +94,14 @@ class SubscriptionIndex {
     return it == by_subscriber_.end() ? 0 : it->second.size();
   }
 
+  // Calls fn(channel) for every channel `sub` is subscribed to.
+  template <typename Fn>
+  void ForEachChannelOf(const Sub& sub, Fn&& fn) const {
+    auto it = by_subscriber_.find(sub);
+    if (it == by_subscriber_.end()) return;
+    for (const std::string& channel : it->second) fn(channel);
+  }
+
   // Calls fn(channel) for every channel with at least one subscriber.
   template <typename Fn>
   void ForEachChannel(Fn&& fn) const {

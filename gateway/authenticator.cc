@@ -183,6 +183,17 @@ bool Authenticator::MaySend(ConnectionData* con, const Command& command,
   return false;
 }
 
+bool Authenticator::MayQueryPresence(ConnectionData* con,
+                                     const Command& command, bool joined) {
+  if (!required() || joined ||
+      (con->claims && MatchesAny(con->claims->groups, command.group_id))) {
+    return true;
+  }
+  Refused(con, command.id_json, "presence", command.group_id,
+          "the token does not grant this group");
+  return false;
+}
+
 void Authenticator::OnLeave(ConnectionData* con, const std::string& group) {
   for (auto& g : con->join_grants) {
     if (g.group == group) g.active = false;

@@ -66,6 +66,10 @@ class Authenticator {
   // The connection left `group` (a join token's deadline then ends nothing).
   void OnLeave(ConnectionData* con, const std::string& group);
 
+  // presence: for groups the token lets the user join (or it is in).
+  bool MayQueryPresence(ConnectionData* con, const Command& command,
+                        bool joined);
+
   // Applies the deadlines that are due. Called by the worker's sweep.
   void Sweep();
 

@@ -164,6 +164,10 @@ bool ParseCommand(absl::string_view text, const CommandLimits& limits,
     return ReadGroupId(doc, limits, &command->group_id, error) &&
            ReadToken(doc, limits, false, &command->token, error);
   }
+  if (name == "presence") {
+    command->type = Command::Type::kPresence;
+    return ReadGroupId(doc, limits, &command->group_id, error);
+  }
   if (name == "auth") {
     command->type = Command::Type::kAuth;
     return ReadToken(doc, limits, true, &command->token, error);
@@ -197,15 +201,36 @@ bool ParseCommand(absl::string_view text, const CommandLimits& limits,
     return Fail(error, "unknown_cmd",
                 absl::StrCat("unknown cmd ", ToJson(quoted),
                              "; expected add_group, leave_group, "
-                             "send_to_group, send_to_all or auth"));
+                             "send_to_group, send_to_all, presence or auth"));
   }
   return Fail(error, "unknown_cmd",
               "unknown cmd; expected add_group, leave_group, send_to_group, "
-              "send_to_all or auth");
+              "send_to_all, presence or auth");
 }
 
 std::string OkReply(absl::string_view id_json) {
   return absl::StrCat("{\"id\":", id_json, ",\"ok\":true}");
+}
+
+std::string PresenceReply(absl::string_view id_json, absl::string_view group,
+                          uint64_t connections, uint64_t users) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  if (!id_json.empty()) {
+    writer.Key("id");
+    writer.RawValue(id_json.data(), id_json.size(), rapidjson::kStringType);
+  }
+  writer.Key("ok");
+  writer.Bool(true);
+  writer.Key("group_id");
+  writer.String(group.data(), static_cast<rapidjson::SizeType>(group.size()));
+  writer.Key("connections");
+  writer.Uint64(connections);
+  writer.Key("users");
+  writer.Uint64(users);
+  writer.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 std::string ErrorReply(absl::string_view id_json, absl::string_view code,

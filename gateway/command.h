@@ -2,6 +2,7 @@
 #define CHANNEL_GATEWAY_COMMAND_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -11,7 +12,14 @@ namespace channel {
 // One client command, decoded from a JSON text frame
 // (docs/CLIENT-PROTOCOL.md).
 struct Command {
-  enum class Type { kAddGroup, kLeaveGroup, kSendToGroup, kSendToAll, kAuth };
+  enum class Type {
+    kAddGroup,
+    kLeaveGroup,
+    kSendToGroup,
+    kSendToAll,
+    kAuth,
+    kPresence
+  };
   Type type = Type::kAddGroup;
   std::string group_id;  // decimal text when the client sent an integer
   std::string message;   // text to deliver: a JSON string decoded, else JSON
@@ -41,6 +49,10 @@ bool ParseCommand(absl::string_view text, const CommandLimits& limits,
 
 // {"id":ID,"ok":true}
 std::string OkReply(absl::string_view id_json);
+// {"id":ID,"ok":true,"group_id":G,"connections":N,"users":U} ("id" omitted
+// if empty)
+std::string PresenceReply(absl::string_view id_json, absl::string_view group,
+                          uint64_t connections, uint64_t users);
 // {"id":ID,"error":{"code":CODE,"message":MESSAGE}} ("id" omitted if empty)
 std::string ErrorReply(absl::string_view id_json, absl::string_view code,
                        absl::string_view message);

@@ -57,6 +57,9 @@ CommandDispatcher::Verdict CommandDispatcher::OnMessage(
     case Command::Type::kSendToAll:
       Send(con, command);
       break;
+    case Command::Type::kPresence:
+      Presence(con, command);
+      break;
   }
   return Verdict::kHandled;
 }
@@ -109,6 +112,31 @@ void CommandDispatcher::Send(ConnectionData* con, const Command& command) {
     return;
   }
   Bump(stats_->messages_published);
+}
+
+// Members of a group over every gateway, as the broker's presence table
+// has them (gateways report within a second).
+void CommandDispatcher::Presence(ConnectionData* con, const Command& command) {
+  const bool joined =
+      auth_->required() && membership_->IsMember(con, command.group_id);
+  if (!auth_->MayQueryPresence(con, command, joined)) return;
+  if (!link_->up()) {
+    ReplyError(con->id, command.id_json, "broker_unavailable",
+               "the gateway has no broker link; retry later");
+    return;
+  }
+  link_->QueryPresence(
+      command.group_id,
+      [this, conn_id = con->id, id_json = command.id_json,
+       group = command.group_id](const absl::Status& status,
+                                 uint64_t connections, uint64_t users) {
+        if (!status.ok()) {
+          ReportFailure(conn_id, id_json, "broker_unavailable", status);
+          return;
+        }
+        replies_->Reply(conn_id,
+                        PresenceReply(id_json, group, connections, users));
+      });
 }
 
 void CommandDispatcher::ReplyError(uint64_t conn_id, const std::string& id_json,

@@ -54,6 +54,7 @@ class CommandDispatcher {
  private:
   void AddGroup(ConnectionData* con, const Command& command);
   void Send(ConnectionData* con, const Command& command);
+  void Presence(ConnectionData* con, const Command& command);
   void ReplyError(uint64_t conn_id, const std::string& id_json,
                   absl::string_view code, absl::string_view message);
   void ReportFailure(uint64_t conn_id, const std::string& id_json,

@@ -11,7 +11,10 @@ Membership::JoinResult Membership::Join(ConnectionData* con,
     return JoinResult::kTooManyGroups;
   }
   const auto change = index_.Add(con, channel);
-  if (change.changed) Bump(stats_->joins);
+  if (change.changed) {
+    Bump(stats_->joins);
+    if (presence_ != nullptr) presence_->Joined(group_id, con->user_id);
+  }
   Added(channel, change, std::move(live));
   return change.changed ? JoinResult::kJoined : JoinResult::kAlreadyMember;
 }
@@ -36,12 +39,21 @@ bool Membership::Leave(ConnectionData* con, const std::string& group_id) {
   const auto change = index_.Remove(con, channel);
   if (!change.changed) return false;
   Bump(stats_->leaves);
+  if (presence_ != nullptr) presence_->Left(group_id, con->user_id);
   if (change.channel_edge) LostLastMember(channel);
   return true;
 }
 
 void Membership::LeaveAll(ConnectionData* con) {
   Bump(stats_->leaves, index_.CountFor(con));
+  if (presence_ != nullptr) {
+    index_.ForEachChannelOf(con, [&](const std::string& channel) {
+      std::string group;
+      if (ParseBrokerChannel(channel, &group) == ChannelKind::kGroup) {
+        presence_->Left(group, con->user_id);
+      }
+    });
+  }
   for (const std::string& channel : index_.RemoveAll(con)) {
     LostLastMember(channel);
   }

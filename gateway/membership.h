@@ -5,6 +5,7 @@
 
 #include "common/subscription_index.h"
 #include "gateway/connection_data.h"
+#include "gateway/presence_reporter.h"
 #include "gateway/shard_link.h"
 #include "gateway/worker_stats.h"
 
@@ -20,12 +21,15 @@ class Membership {
  public:
   using Members = SubscriptionIndex<ConnectionData*>::Subscribers;
 
+  // `presence` (optional) hears every group join and leave.
   Membership(size_t max_groups_per_connection, ShardLink* link,
-             WorkerStats* stats, GatewayLimits* limits)
+             WorkerStats* stats, GatewayLimits* limits,
+             PresenceReporter* presence = nullptr)
       : max_groups_(max_groups_per_connection),
         link_(link),
         stats_(stats),
-        limits_(limits) {}
+        limits_(limits),
+        presence_(presence) {}
 
   enum class JoinResult { kJoined, kAlreadyMember, kTooManyGroups };
 
@@ -61,6 +65,7 @@ class Membership {
   ShardLink* const link_;
   WorkerStats* const stats_;
   GatewayLimits* const limits_;
+  PresenceReporter* const presence_;
   SubscriptionIndex<ConnectionData*> index_;
 };
 

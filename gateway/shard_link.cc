@@ -59,6 +59,7 @@ void ShardLink::OnState(bool connected, absl::string_view reason) {
       spdlog::info("worker {}: broker link connected ({}/{} up)", index_, up,
                    workers_);
     }
+    if (on_up_) on_up_();
   } else {
     Bump(stats_->broker_disconnects);
     if (counted_up_) {

@@ -62,6 +62,8 @@ class ShardLink {
             GatewayLimits* limits);
 
   void set_deliver(DeliverFn fn) { deliver_ = std::move(fn); }
+  // Runs each time the link is up (again) with its subscriptions live.
+  void set_on_up(std::function<void()> fn) { on_up_ = std::move(fn); }
   void set_failure(FailureFn fn) { failure_ = std::move(fn); }
 
   void Start();
@@ -77,6 +79,15 @@ class ShardLink {
   void Join(const std::string& channel, bool first, Done done);
   // `channel` lost its last member on this worker.
   void Leave(const std::string& channel);
+
+  // Presence report and query (PresenceReporter; the presence command).
+  absl::Status SendPresence(const v1::Presence& presence) {
+    return client_.SendPresence(presence);
+  }
+  void QueryPresence(const std::string& group_id,
+                     BrokerClient::PresenceDone done) {
+    client_.QueryPresence(group_id, std::move(done));
+  }
 
   // Publishes to a group (or to everyone when group is null) and delivers
   // it to this worker's own members. With `done` the broker acknowledges
@@ -102,6 +113,7 @@ class ShardLink {
   GatewayLimits* const limits_;
   DeliverFn deliver_;
   FailureFn failure_;
+  std::function<void()> on_up_;
   bool counted_up_ = false;  // counted in limits_->links_up
   std::vector<Delivery> pending_;
   bool flush_posted_ = false;

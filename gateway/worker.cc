@@ -90,7 +90,8 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
         link_(io_, index, options.threads,
               LinkOptions(options, gateway_id, index),
               absl::StrCat(gateway_id, "/", index), &stats_, limits),
-        membership_(options.max_groups_per_connection, &link_, &stats_, limits),
+        membership_(options.max_groups_per_connection, &link_, &stats_, limits,
+                    &presence_),
         admission_(options, limits, &stats_),
         auth_(options, verifier, &membership_, &stats_, this),
         dispatcher_(options, &link_, &membership_, &auth_, &stats_, this),
@@ -105,6 +106,12 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     link_.set_deliver([this](std::vector<Delivery>& batch) { Deliver(batch); });
     link_.set_failure([this](uint64_t conn_id, const absl::Status& status) {
       dispatcher_.OnPublishFailure(conn_id, status);
+    });
+    // After every (re)connect the broker gets this worker's whole presence.
+    link_.set_on_up([this] {
+      for (const v1::Presence& p : presence_.Snapshot(1 << 20)) {
+        link_.SendPresence(p).IgnoreError();  // a failure drops the link
+      }
     });
     if constexpr (std::is_same_v<Config, TlsConfig>) {
       endpoint_.set_tls_init_handler([tls](Hdl) { return tls; });
@@ -422,6 +429,11 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
   void Sweep() {
     const auto now = Clock::now();
     auth_.Sweep();
+    // Presence changes go out batched, once per sweep; while the link is
+    // down they are dropped: the snapshot after the reconnect has them.
+    if (v1::Presence delta; presence_.TakeDelta(&delta) && link_.up()) {
+      link_.SendPresence(delta).IgnoreError();
+    }
     // Peers that never completed a close: cut the socket.
     for (size_t i = 0; i < closing_.size();) {
       auto& con = closing_[i];
@@ -461,6 +473,7 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
   GatewayLimits* const limits_;
   asio::io_context io_{1};
   ShardLink link_;
+  PresenceReporter presence_;
   Membership membership_;
   Admission admission_;
   Authenticator auth_;

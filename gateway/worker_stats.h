@@ -27,8 +27,8 @@ inline constexpr std::array<absl::string_view, 10> kAuthResults = {
     "bad_audience", "bad_claims"};
 
 // Commands that can be refused as forbidden.
-inline constexpr std::array<absl::string_view, 3> kForbiddenCommands = {
-    "add_group", "send_to_group", "send_to_all"};
+inline constexpr std::array<absl::string_view, 4> kForbiddenCommands = {
+    "add_group", "send_to_group", "send_to_all", "presence"};
 
 // Process-wide admission counters shared by all workers. Touched once per
 // connection (accept, open, close), never per message.

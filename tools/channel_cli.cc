@@ -5,6 +5,8 @@
 //   channel-cli publish-user USER MESSAGE     (user:USER: every connection of
 //                                              that user on every gateway)
 //   channel-cli subscribe CHANNEL...     prints "CHANNEL<TAB>PAYLOAD" per event
+//   channel-cli presence GROUP           prints "connections users" of a
+//                                        ws-gateway group, over all gateways
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -39,6 +41,7 @@ int Usage() {
                "       channel-cli [flags] publish-group GROUP MESSAGE\n"
                "       channel-cli [flags] publish-user USER MESSAGE\n"
                "       channel-cli [flags] subscribe CHANNEL...\n"
+               "       channel-cli [flags] presence GROUP\n"
                "see channel-cli --help for flags\n");
   return 2;
 }
@@ -54,7 +57,9 @@ int main(int argc, char** argv) {
       "  channel-cli publish-user USER MESSAGE     (to every connection of a\n"
       "                                             user authenticated by "
       "token)\n"
-      "  channel-cli subscribe CHANNEL...");
+      "  channel-cli subscribe CHANNEL...\n"
+      "  channel-cli presence GROUP                (members over all "
+      "gateways)");
   if (absl::Status s =
           channel::InitLogging("cli", absl::GetFlag(FLAGS_log_level));
       !s.ok()) {
@@ -135,6 +140,28 @@ int main(int argc, char** argv) {
         exit_code = 1;
         io.stop();
       }
+    });
+  } else if (command == "presence") {
+    if (args.size() != 3) return Usage();
+    const std::string group = args[2];
+    bool asked = false;
+    client.set_state_handler([&](bool connected, absl::string_view) {
+      if (!connected || asked) return;
+      asked = true;
+      client.QueryPresence(group, [&](const absl::Status& status,
+                                      uint64_t connections, uint64_t users) {
+        if (status.ok()) {
+          std::printf("connections %llu users %llu\n",
+                      static_cast<unsigned long long>(connections),
+                      static_cast<unsigned long long>(users));
+        } else {
+          std::fprintf(stderr, "channel-cli: %s\n",
+                       std::string(status.message()).c_str());
+          exit_code = 1;
+        }
+        client.Stop();
+        io.stop();
+      });
     });
   } else if (command == "subscribe") {
     std::vector<std::string> channels(args.begin() + 2, args.end());

@@ -13,7 +13,7 @@ build_pkgs=(
   libasio-dev libwebsocketpp-dev
   libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libfmt-dev rapidjson-dev libssl-dev
-  libjwt-dev
+  libjwt-dev libcpp-httplib-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev libhiredis-dev

@@ -1,0 +1,35 @@
+// libFuzzer target: a POST /api/publish body. The parser's verdict is a
+// publish with 1..max_targets channels and a message, or an error with a
+// code and a 4xx status; its error JSON is always valid.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "broker/api_request.h"
+#include "rapidjson/document.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const absl::string_view body(reinterpret_cast<const char*>(data), size);
+  channel::ApiLimits limits;
+  limits.max_targets = 8;
+  channel::ApiPublish publish;
+  channel::ApiError error;
+  if (channel::ParseApiPublish(body, limits, &publish, &error)) {
+    if (publish.channels.empty() ||
+        publish.channels.size() > 2 * limits.max_targets) {
+      std::abort();
+    }
+    for (const auto& c : publish.channels) {
+      if (c.size() > limits.max_id_bytes + 6) std::abort();
+    }
+  } else {
+    if (error.code.empty() || error.status < 400 || error.status > 499) {
+      std::abort();
+    }
+    const std::string json = channel::ApiErrorJson(error);
+    rapidjson::Document doc;
+    doc.Parse(json.data(), json.size());
+    if (doc.HasParseError()) std::abort();
+  }
+  return 0;
+}
