@@ -102,9 +102,9 @@ void CommandDispatcher::Send(ConnectionData* con, const Command& command) {
     done = ReplyWhenDone(con->id, command.id_json, "publish_failed");
   }
   const bool to_all = command.type == Command::Type::kSendToAll;
-  absl::Status s =
-      link_->Publish(to_all ? nullptr : &command.group_id, command.message,
-                     con->id, command.exclude_self, std::move(done));
+  absl::Status s = link_->Publish(
+      to_all ? nullptr : &command.group_id, command.message, con->id,
+      command.exclude_self, con->user_id, std::move(done));
   if (!s.ok()) {
     ReplyError(con->id, command.id_json,
                absl::IsUnavailable(s) ? "broker_unavailable" : "publish_failed",

@@ -21,6 +21,7 @@ struct ConnectionData {
   using Clock = std::chrono::steady_clock;
   uint64_t id = 0;  // worker index << 48 | per-worker counter; 0: not open
   bool closing = false;
+  bool json_framing = false;     // ?format=json: deliveries as JSON objects
   bool pending_counted = false;  // counted in GatewayLimits::pending_handshakes
   bool slot_counted = false;     // holds one of GatewayLimits::connections
   int refused_in_row = 0;        // messages refused by the rate limit

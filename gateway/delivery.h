@@ -20,6 +20,7 @@ struct Delivery {
   std::shared_ptr<const std::string> payload;
   // Connection ids of this gateway that must not receive it (exclude_self).
   std::vector<uint64_t> exclude;
+  std::string sender;  // the sending user's id, if known (JSON framing)
 };
 
 // Exclusions read from one event at most (a gateway sends one: the sender

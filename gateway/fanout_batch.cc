@@ -1,6 +1,8 @@
 #include "gateway/fanout_batch.h"
 
 #include "gateway/ws_text_frame.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
 
 namespace channel {
 
@@ -9,10 +11,12 @@ void FanoutBatch::Reset() {
     Target& target = pool_[i];
     for (size_t s = 0; s < target.used; ++s) {
       Segment& segment = target.segments[s];
-      if (segment.frames.capacity() > kKeepBytes) {
-        std::string().swap(segment.frames);
-      } else {
-        segment.frames.clear();
+      for (std::string* buffer : {&segment.frames, &segment.json_frames}) {
+        if (buffer->capacity() > kKeepBytes) {
+          std::string().swap(*buffer);
+        } else {
+          buffer->clear();
+        }
       }
       segment.count = 0;
       segment.exclude.clear();
@@ -46,6 +50,39 @@ FanoutBatch::Target& FanoutBatch::TargetFor(bool to_all,
 FanoutBatch::Segment& FanoutBatch::NextSegment(Target* target) {
   if (target->used == target->segments.size()) target->segments.emplace_back();
   return target->segments[target->used++];
+}
+
+// {"type":"message","group":G,"message":M,"from":U} (or "all":true, or
+// "user":true for messages to the connection's user; "from" when known).
+void FanoutBatch::AppendJson(const Delivery& d, Segment* segment) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  auto string = [&w](absl::string_view s) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  };
+  w.StartObject();
+  w.Key("type");
+  w.String("message");
+  std::string id;
+  if (d.to_all) {
+    w.Key("all");
+    w.Bool(true);
+  } else if (ParseBrokerChannel(d.channel, &id) == ChannelKind::kUser) {
+    w.Key("user");
+    w.Bool(true);
+  } else {
+    w.Key("group");
+    string(id);
+  }
+  w.Key("message");
+  string(*d.payload);
+  if (!d.sender.empty()) {
+    w.Key("from");
+    string(d.sender);
+  }
+  w.EndObject();
+  AppendTextFrame(absl::string_view(buffer.GetString(), buffer.GetSize()),
+                  &segment->json_frames);
 }
 
 void FanoutBatch::Append(const std::string& payload, Segment* segment) {

@@ -28,6 +28,9 @@ class FanoutBatch {
 
   struct Segment {
     std::string frames;  // concatenated unmasked text frames
+    // The same messages in the opt-in JSON framing (docs/CLIENT-PROTOCOL.md
+    // "JSON framing"); built only when asked for.
+    std::string json_frames;
     uint64_t count = 0;  // messages in `frames`
     std::vector<uint64_t> exclude;
   };
@@ -44,8 +47,10 @@ class FanoutBatch {
   // members of a channel (deliveries for channels it left are dropped). The
   // targets refer to `deliveries`' group names: keep it alive and unchanged
   // while using them.
+  // With `json`, every segment also gets its json_frames.
   template <typename Wanted>
-  void Build(std::vector<Delivery>& deliveries, Wanted&& wanted) {
+  void Build(std::vector<Delivery>& deliveries, Wanted&& wanted,
+             bool json = false) {
     Reset();
     for (Delivery& d : deliveries) {
       if (!d.to_all && !wanted(d.channel)) continue;
@@ -54,7 +59,9 @@ class FanoutBatch {
           target.segments[target.used - 1].exclude != d.exclude) {
         NextSegment(&target).exclude.swap(d.exclude);
       }
-      Append(*d.payload, &target.segments[target.used - 1]);
+      Segment& segment = target.segments[target.used - 1];
+      Append(*d.payload, &segment);
+      if (json) AppendJson(d, &segment);
     }
   }
 
@@ -75,6 +82,7 @@ class FanoutBatch {
   Target& TargetFor(bool to_all, absl::string_view channel);
   static Segment& NextSegment(Target* target);
   static void Append(const std::string& payload, Segment* segment);
+  static void AppendJson(const Delivery& d, Segment* segment);
 
   std::vector<Target> pool_;
   size_t used_ = 0;

@@ -96,9 +96,11 @@ void ShardLink::Leave(const std::string& channel) {
 
 absl::Status ShardLink::Publish(const std::string* group,
                                 absl::string_view message, uint64_t sender,
-                                bool exclude_sender, Done done) {
+                                bool exclude_sender, const std::string& user,
+                                Done done) {
   meta_.Clear();
   meta_.set_origin(origin_);
+  if (!user.empty()) meta_.set_sender(user);
   if (exclude_sender) meta_.add_exclude(sender);
   if (group != nullptr) {
     channels_[0].assign(kGroupChannelPrefix);
@@ -124,6 +126,7 @@ absl::Status ShardLink::Publish(const std::string* group,
   local.to_all = group == nullptr;
   if (group != nullptr) local.channel = channels_[0];
   if (exclude_sender) local.exclude.push_back(sender);
+  local.sender = user;
   local.payload = std::make_shared<const std::string>(message);
   Enqueue(std::move(local));
   return absl::OkStatus();
@@ -161,6 +164,7 @@ void ShardLink::OnEvent(v1::Event& event) {
     delivery.exclude.assign(event.meta().exclude().begin(),
                             event.meta().exclude().begin() + n);
   }
+  delivery.sender = std::move(*event.mutable_meta()->mutable_sender());
   delivery.payload =
       std::make_shared<const std::string>(std::move(*event.mutable_payload()));
   Enqueue(std::move(delivery));

@@ -94,8 +94,10 @@ class ShardLink {
   // this message; without it the publish is confirmed cumulatively and only
   // a failure is reported (FailureFn with `sender`). Errors known at once
   // are returned, and then nobody received it.
+  // `user`: the sender's user id (empty without tokens).
   absl::Status Publish(const std::string* group, absl::string_view message,
-                       uint64_t sender, bool exclude_sender, Done done);
+                       uint64_t sender, bool exclude_sender,
+                       const std::string& user, Done done);
 
  private:
   void OnEvent(v1::Event& event);

@@ -27,17 +27,21 @@ namespace close_code = websocketpp::close::status;
 // Longest interval between sweeps (close deadlines, pings).
 constexpr std::chrono::milliseconds kMaxSweepTick{500};
 
-// The value of the "token" query parameter of a request target such as
-// "/?token=abc&x=1", or empty. Tokens are base64url text and dots, sent
-// as they are; anything else is left for the verifier to refuse.
-absl::string_view UrlToken(absl::string_view resource) {
+// The value of query parameter `name` of a request target such as
+// "/?token=abc&x=1", or empty. Values are taken as they are (tokens are
+// base64url text and dots; anything else is left for the verifier).
+absl::string_view QueryParam(absl::string_view resource,
+                             absl::string_view name) {
   const size_t query = resource.find('?');
   if (query == absl::string_view::npos) return {};
   absl::string_view rest = resource.substr(query + 1);
   while (!rest.empty()) {
     const size_t amp = rest.find('&');
     const absl::string_view pair = rest.substr(0, amp);
-    if (absl::StartsWith(pair, "token=")) return pair.substr(6);
+    if (pair.size() > name.size() && absl::StartsWith(pair, name) &&
+        pair[name.size()] == '=') {
+      return pair.substr(name.size() + 1);
+    }
     if (amp == absl::string_view::npos) break;
     rest.remove_prefix(amp + 1);
   }
@@ -257,13 +261,18 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     // Never log the resource: it may carry ?token=.
     spdlog::debug("conn {} opened from {}", con->id,
                   con->get_remote_endpoint());
-    auth_.OnOpen(con.get(), UrlToken(con->get_resource()));
+    if (QueryParam(con->get_resource(), "format") == "json") {
+      con->json_framing = true;
+      ++json_connections_;
+    }
+    auth_.OnOpen(con.get(), QueryParam(con->get_resource(), "token"));
   }
 
   void OnClose(Hdl hdl) {
     auto con = Lock(hdl);
     if (!con || con->id == 0) return;
     if (conns_.erase(con->id) == 0) return;
+    if (con->json_framing) --json_connections_;
     membership_.LeaveAll(con.get());
     admission_.ReleaseSlot(con.get());
     stats_.connections.fetch_sub(1, std::memory_order_relaxed);
@@ -334,9 +343,12 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
   // ---- Fan-out ----------------------------------------------------------
 
   void Deliver(std::vector<Delivery>& batch) {
-    batch_.Build(batch, [this](absl::string_view channel) {
-      return membership_.Find(channel) != nullptr;
-    });
+    batch_.Build(
+        batch,
+        [this](absl::string_view channel) {
+          return membership_.Find(channel) != nullptr;
+        },
+        json_connections_ > 0);
     for (const FanoutBatch::Target& target : batch_.targets()) {
       recipients_.clear();
       if (target.to_all) {
@@ -347,10 +359,15 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
         }
       }
       for (const FanoutBatch::Segment& segment : target.live()) {
-        MessagePtr msg;  // built only if a recipient needs websocketpp
+        // Built only if a recipient needs websocketpp.
+        MessagePtr msg, json_msg;
         for (Connection* con : recipients_) {
           if (FanoutBatch::Excluded(segment, con->id)) continue;
-          SendPrepared(con, segment, &msg);
+          if (con->json_framing) {
+            SendPrepared(con, segment.json_frames, segment.count, &json_msg);
+          } else {
+            SendPrepared(con, segment.frames, segment.count, &msg);
+          }
         }
       }
     }
@@ -367,7 +384,7 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     return msg;
   }
 
-  void SendPrepared(Connection* con, const FanoutBatch::Segment& segment,
+  void SendPrepared(Connection* con, const std::string& frames, uint64_t count,
                     MessagePtr* shared) {
     if (con->closing) return;
     // Past the bound already: this client has not read what it was sent.
@@ -383,12 +400,11 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
       return;
     }
     if (con->get_state() != websocketpp::session::state::open) return;
-    const std::string& frames = segment.frames;
     if constexpr (std::is_same_v<Config, PlainConfig>) {
       size_t written = 0;
       switch (TryDirectWrite(*con, frames, &written)) {
         case DirectWrite::kWritten:
-          Bump(stats_.deliveries, segment.count);
+          Bump(stats_.deliveries, count);
           Bump(stats_.bytes_out, frames.size());
           Bump(stats_.direct_writes);
           return;
@@ -396,7 +412,7 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
           // The rest goes through websocketpp; everything later queues
           // behind it.
           if (!con->send(RawMessage(frames.substr(written)))) {
-            Bump(stats_.deliveries, segment.count);
+            Bump(stats_.deliveries, count);
             Bump(stats_.bytes_out, frames.size());
           }
           return;
@@ -406,7 +422,7 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     }
     if (!*shared) *shared = RawMessage(frames);
     if (!con->send(*shared)) {
-      Bump(stats_.deliveries, segment.count);
+      Bump(stats_.deliveries, count);
       Bump(stats_.bytes_out, frames.size());
     }
   }
@@ -483,6 +499,7 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
   asio::steady_timer sweep_;
   Clock::time_point next_ping_;
   uint64_t next_conn_ = 1;
+  int64_t json_connections_ = 0;  // open connections with ?format=json
   absl::flat_hash_map<uint64_t, ConnectionPtr> conns_;
   std::vector<ConnectionPtr> closing_;
   bool shutting_down_ = false;

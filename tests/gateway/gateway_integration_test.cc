@@ -70,6 +70,32 @@ TEST_F(GatewayIntegrationTest, SeedScenarioByteExactAcrossGateways) {
             (std::vector<std::string>{Ok(1), kSeedMessage}));
 }
 
+// ?format=json: every delivery is a JSON object naming its group (or
+// "all"); without it the seed's bare text, byte for byte.
+TEST_F(GatewayIntegrationTest, JsonFramingIsOptIn) {
+  const int rich = ws_.Connect(gw1_.uri() + "/?format=json");
+  const int plain = ws_.Connect(gw2_.uri());
+  ASSERT_GE(rich, 0);
+  ASSERT_GE(plain, 0);
+  ASSERT_EQ(ws_.Request(rich, Join("r1", 1), "1"), Ok(1));
+  ASSERT_EQ(ws_.Request(rich, Join("r2", 2), "2"), Ok(2));
+  ASSERT_EQ(ws_.Request(plain, Join("r1", 1), "1"), Ok(1));
+  ASSERT_TRUE(ws_.Send(plain, SendTo("r1", "to one")));
+  ASSERT_TRUE(ws_.Send(rich, SendTo("r2", "to two")));
+  ASSERT_TRUE(ws_.Send(
+      plain, R"({"cmd":"send_to_all","message":{"n":1},"exclude_self":true})"));
+  auto got = ws_.WaitForMessages(rich, 5);
+  ASSERT_EQ(got.size(), 5u);
+  std::vector<std::string> deliveries(got.begin() + 2, got.end());
+  std::sort(deliveries.begin(), deliveries.end());
+  EXPECT_EQ(deliveries,
+            (std::vector<std::string>{
+                R"({"type":"message","all":true,"message":"{\"n\":1}"})",
+                R"({"type":"message","group":"r1","message":"to one"})",
+                R"({"type":"message","group":"r2","message":"to two"})"}));
+  EXPECT_EQ(ws_.WaitForMessages(plain, 2)[1], "to one");
+}
+
 TEST_F(GatewayIntegrationTest, MessageValuesArriveAsTextOrJson) {
   const int a = ws_.Connect(gw1_.uri());
   ASSERT_GE(a, 0);

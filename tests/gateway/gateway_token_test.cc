@@ -149,8 +149,24 @@ TEST_F(GatewayTokenTest, JoinAndSendFollowTheClaims) {
   refused =
       ws_.Request(a, R"({"cmd":"send_to_all","message":"x","id":6})", "6");
   EXPECT_NE(refused.find("forbidden"), std::string::npos) << refused;
+  // With the JSON framing, a message names its sender's user id.
+  const int rich = ws_.Connect(gw1_.uri() + "/?format=json&token=" +
+                               Token("carol", R"("groups":["room"])"));
+  ASSERT_GE(rich, 0);
+  ASSERT_EQ(
+      ws_.Request(rich, R"({"cmd":"add_group","group_id":"room","id":1})", "1"),
+      Ok(1));
+  ASSERT_EQ(
+      ws_.Request(
+          b,
+          R"({"cmd":"send_to_group","group_id":"room","message":"hey","id":7})",
+          "7"),
+      Ok(7));
+  EXPECT_EQ(
+      ws_.WaitForMessages(rich, 2)[1],
+      R"({"type":"message","group":"room","message":"hey","from":"bob"})");
   // Still open, and "hi" reached a.
-  auto got = ws_.WaitForMessages(a, 6);
+  auto got = ws_.WaitForMessages(a, 7);
   EXPECT_NE(std::find(got.begin(), got.end(), "hi"), got.end());
   EXPECT_TRUE(ws_.IsOpen(a));
   EXPECT_GE(

@@ -104,8 +104,7 @@ TEST(FanoutBatchTest, SegmentsPerTargetInOrderSplitByExclusions) {
 }
 
 // A worker's parts around a ShardLink that never connects (no broker).
-class WorkerPartsTest : public ::testing::Test,
-                        public Authenticator::Host {
+class WorkerPartsTest : public ::testing::Test, public Authenticator::Host {
  protected:
   WorkerPartsTest()
       : link_(io_, 0, 1, BrokerClientOptions{}, "gw/0", &stats_, &limits_),
