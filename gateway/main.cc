@@ -83,6 +83,9 @@ ABSL_FLAG(std::string, token_audience, "",
           "When set, tokens must carry this aud.");
 ABSL_FLAG(uint32_t, auth_timeout_ms, 10000,
           "With tokens: close (4002) connections not authenticated by then.");
+ABSL_FLAG(bool, demo_page, true,
+          "Serve the demo chat at GET / and the browser client at "
+          "/channel-client.js on the WebSocket port.");
 ABSL_FLAG(std::string, log_level, "info",
           "trace, debug, info, warn, error, critical or off.");
 
@@ -140,6 +143,7 @@ int main(int argc, char** argv) {
            absl::GetFlag(FLAGS_allowed_origins), ',', absl::SkipWhitespace())) {
     options.allowed_origins.emplace_back(origin);
   }
+  options.demo_page = absl::GetFlag(FLAGS_demo_page);
   options.tokens.hmac_secret = absl::GetFlag(FLAGS_token_hmac_secret);
   if (const std::string file = absl::GetFlag(FLAGS_token_hmac_secret_file);
       !file.empty()) {

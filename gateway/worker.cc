@@ -12,6 +12,7 @@
 #include "gateway/admission.h"
 #include "gateway/authenticator.h"
 #include "gateway/command_dispatcher.h"
+#include "gateway/demo_assets.h"
 #include "gateway/direct_write.h"
 #include "gateway/fanout_batch.h"
 #include "gateway/membership.h"
@@ -147,8 +148,23 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     endpoint_.set_http_handler([this](Hdl hdl) {
       auto con = Lock(hdl);
       if (!con) return;
-      con->set_status(websocketpp::http::status_code::upgrade_required);
-      con->set_body("ws-gateway: connect with a WebSocket client\n");
+      // Plain HTTP: the demo chat and its client module (--demo_page), else
+      // a pointer to WebSocket.
+      const std::string resource = con->get_resource();
+      const absl::string_view path =
+          absl::string_view(resource).substr(0, resource.find('?'));
+      if (options_.demo_page && (path == "/" || path == "/index.html")) {
+        con->set_status(websocketpp::http::status_code::ok);
+        con->append_header("Content-Type", "text/html; charset=utf-8");
+        con->set_body(std::string(DemoPageHtml()));
+      } else if (options_.demo_page && path == "/channel-client.js") {
+        con->set_status(websocketpp::http::status_code::ok);
+        con->append_header("Content-Type", "text/javascript; charset=utf-8");
+        con->set_body(std::string(ClientModuleJs()));
+      } else {
+        con->set_status(websocketpp::http::status_code::upgrade_required);
+        con->set_body("ws-gateway: connect with a WebSocket client\n");
+      }
     });
   }
 

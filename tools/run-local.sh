@@ -56,6 +56,7 @@ done
 cat <<TXT
 
 channel is running (logs in run/):
+  open http://127.0.0.1:1234/   (demo chat; a second tab on :1235 chats across gateways)
   WebSocket   ws://127.0.0.1:1234   ws://127.0.0.1:1235
   try         {"cmd":"add_group","group_id":"123"}
               {"cmd":"send_to_group","group_id":"123","message":"hi"}

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
 tools/build.sh
-for dir in tests/browser tests/deploy; do
+for dir in tests/browser tests/deploy clients/js; do
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 done
 tools/lint.sh "${BUILD_DIR:-build}"   # clang-format and clang-tidy

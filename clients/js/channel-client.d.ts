@@ -1,0 +1,85 @@
+// Types of channel-client.js (checked against it: npm run typecheck).
+
+export type State = 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+export interface ConnectOptions {
+  /** Called before every connect (and before a token expires, when it has
+   * an exp): returns the token to authenticate with. */
+  getToken?: () => Promise<string> | string;
+  /** First reconnect delay ceiling and its maximum (full jitter). */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  /** Commands without a reply in this time fail with "timeout". */
+  requestTimeoutMs?: number;
+  /** While disconnected: refuse commands at once ("reject", the default)
+   * or queue up to maxQueue of them until the next connect ("queue"). */
+  offline?: 'reject' | 'queue';
+  maxQueue?: number;
+  /** Refresh a token this long before its exp (default 30000). */
+  refreshBeforeMs?: number;
+  /** A WebSocket constructor (Node < 22: the `ws` package). */
+  WebSocket?: new (url: string) => WebSocketLike;
+  /** Injected clock and randomness (tests). */
+  timers?: {
+    setTimeout?: (f: () => void, ms: number) => unknown;
+    clearTimeout?: (t: unknown) => void;
+    now?: () => number;
+  };
+  random?: () => number;
+}
+
+export interface WebSocketLike {
+  readyState: number;
+  send(data: string): void;
+  close(code?: number): void;
+  onopen: ((e?: unknown) => void) | null;
+  onmessage: ((e: { data: unknown }) => void) | null;
+  onclose: ((e: { code: number; reason: string }) => void) | null;
+  onerror: ((e?: unknown) => void) | null;
+}
+
+export interface Message {
+  type: 'message';
+  /** The group, for group messages. */
+  group?: string;
+  /** true for send_to_all. */
+  all?: boolean;
+  /** true for messages addressed to this user. */
+  user?: boolean;
+  message: string;
+  /** The sender's user id, where tokens are in use. */
+  from?: string;
+}
+
+export class ChannelError extends Error {
+  constructor(code: string, message: string);
+  /** The gateway's error code, or "disconnected", "timeout", "queue_full",
+   * "closed". */
+  code: string;
+}
+
+export class Backoff {
+  constructor(initialMs: number, maxMs: number, random?: () => number);
+  next(): number;
+  reset(): void;
+  attempt: number;
+}
+
+export function tokenExpiry(token: string): number | undefined;
+
+export class Client {
+  constructor(url: string, options: ConnectOptions);
+  readonly state: State;
+  on(event: 'state', handler: (state: State, info: { code?: number; reason?: string }) => void): () => void;
+  on(event: 'message', handler: (message: Message) => void): () => void;
+  on(event: 'error', handler: (error: ChannelError) => void): () => void;
+  onGroup(group: string | number, handler: (message: Message) => void): () => void;
+  join(group: string | number, options?: { token?: string }): Promise<void>;
+  leave(group: string | number): Promise<void>;
+  send(group: string | number, message: unknown, options?: { excludeSelf?: boolean }): Promise<void>;
+  sendToAll(message: unknown, options?: { excludeSelf?: boolean }): Promise<void>;
+  presence(group: string | number): Promise<{ connections: number; users: number }>;
+  close(): void;
+}
+
+export function connect(url: string, options?: ConnectOptions): Client;

@@ -1,0 +1,321 @@
+// channel browser/Node client: reconnects, re-joins, and settles every
+// command with the gateway's acknowledgement. No runtime dependencies.
+// Types: channel-client.d.ts. Protocol: docs/CLIENT-PROTOCOL.md.
+
+/** Full-jitter exponential backoff: attempt n waits a uniform random time
+ * in [0, min(maxMs, initialMs * 2^n)]. */
+export class Backoff {
+  /** @param {number} initialMs @param {number} maxMs @param {() => number} [random] */
+  constructor(initialMs, maxMs, random = Math.random) {
+    this.initialMs = initialMs;
+    this.maxMs = maxMs;
+    this.random = random;
+    this.attempt = 0;
+  }
+  /** @returns {number} the next delay in ms */
+  next() {
+    const ceiling = Math.min(this.maxMs, this.initialMs * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 30);
+    return Math.floor(this.random() * ceiling);
+  }
+  reset() { this.attempt = 0; }
+}
+
+/** A refused or failed command: `code` is the gateway's error code, or
+ * "disconnected", "timeout", "queue_full", "closed". */
+export class ChannelError extends Error {
+  /** @param {string} code @param {string} message */
+  constructor(code, message) {
+    super(message);
+    this.name = 'ChannelError';
+    this.code = code;
+  }
+}
+
+/** Seconds-since-epoch `exp` of a JWT, or undefined. */
+export function tokenExpiry(token) {
+  try {
+    const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const exp = JSON.parse(atob(payload)).exp;
+    return typeof exp === 'number' ? exp : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Opens a client for a ws-gateway URL (ws:// or wss://). See
+ * channel-client.d.ts for the options.
+ * @param {string} url
+ * @param {import('./channel-client').ConnectOptions} [options]
+ * @returns {Client}
+ */
+export function connect(url, options = {}) {
+  return new Client(url, options);
+}
+
+export class Client {
+  /** @param {string} url @param {import('./channel-client').ConnectOptions} options */
+  constructor(url, options) {
+    this.url = url;
+    this.opts = {
+      backoffInitialMs: 200,
+      backoffMaxMs: 10000,
+      requestTimeoutMs: 10000,
+      offline: 'reject',
+      maxQueue: 100,
+      refreshBeforeMs: 30000,
+      ...options,
+    };
+    const timers = this.opts.timers || {};
+    this.setTimeout = timers.setTimeout || ((f, ms) => setTimeout(f, ms));
+    this.clearTimeout = timers.clearTimeout || ((t) => clearTimeout(t));
+    this.now = timers.now || (() => Date.now());
+    this.WebSocket = this.opts.WebSocket || globalThis.WebSocket;
+    this.backoff = new Backoff(this.opts.backoffInitialMs, this.opts.backoffMaxMs,
+                               this.opts.random);
+    /** @type {'connecting'|'connected'|'disconnected'|'closed'} */
+    this.state = 'connecting';
+    this.listeners = { state: new Set(), message: new Set(), error: new Set() };
+    /** @type {Map<string, Set<Function>>} */
+    this.groupHandlers = new Map();
+    /** @type {Map<string, {token?: string}>} groups to (re)join */
+    this.groups = new Map();
+    this.pending = new Map();
+    this.queue = [];
+    this.nextId = 1;
+    this.ws = null;
+    this.ready = false;  // socket open, authenticated, groups re-joined
+    this.retryTimer = null;
+    this.refreshTimer = null;
+    this.open();
+  }
+
+  /** @param {'state'|'message'|'error'} event @param {Function} handler */
+  on(event, handler) {
+    this.listeners[event].add(handler);
+    return () => this.listeners[event].delete(handler);
+  }
+
+  /** Messages of one group (with the JSON framing). */
+  onGroup(group, handler) {
+    const key = String(group);
+    if (!this.groupHandlers.has(key)) this.groupHandlers.set(key, new Set());
+    this.groupHandlers.get(key).add(handler);
+    return () => this.groupHandlers.get(key)?.delete(handler);
+  }
+
+  /** Joins a group; kept across reconnects. Resolves once the group is
+   * live at the broker. */
+  join(group, { token } = {}) {
+    const key = String(group);
+    this.groups.set(key, { token });
+    return this.command({ cmd: 'add_group', group_id: key, ...(token ? { token } : {}) })
+      .catch((err) => {
+        if (err.code !== 'disconnected' && err.code !== 'timeout') this.groups.delete(key);
+        throw err;
+      });
+  }
+
+  leave(group) {
+    const key = String(group);
+    this.groups.delete(key);
+    return this.command({ cmd: 'leave_group', group_id: key });
+  }
+
+  send(group, message, { excludeSelf = false } = {}) {
+    return this.command({ cmd: 'send_to_group', group_id: String(group), message,
+                          ...(excludeSelf ? { exclude_self: true } : {}) });
+  }
+
+  sendToAll(message, { excludeSelf = false } = {}) {
+    return this.command({ cmd: 'send_to_all', message,
+                          ...(excludeSelf ? { exclude_self: true } : {}) });
+  }
+
+  /** @returns {Promise<{connections: number, users: number}>} */
+  presence(group) {
+    return this.command({ cmd: 'presence', group_id: String(group) })
+      .then((r) => ({ connections: r.connections, users: r.users }));
+  }
+
+  /** Closes for good: no reconnect; pending commands fail with "closed". */
+  close() {
+    this.setState('closed', { reason: 'closed by the application' });
+    this.clearTimeout(this.retryTimer);
+    this.clearTimeout(this.refreshTimer);
+    this.failAll('closed', 'the client was closed');
+    if (this.ws) this.ws.close(1000);
+  }
+
+  // ---- internals ----------------------------------------------------------
+
+  emit(event, ...args) {
+    for (const h of this.listeners[event]) h(...args);
+  }
+
+  setState(state, info = {}) {
+    if (this.state === state || this.state === 'closed') return;
+    this.state = state;
+    this.emit('state', state, info);
+  }
+
+  async open() {
+    if (this.state === 'closed') return;
+    this.setState('connecting');
+    let token;
+    if (this.opts.getToken) {
+      try {
+        token = await this.opts.getToken();
+      } catch (err) {
+        this.scheduleRetry(`getToken failed: ${err && err.message}`);
+        return;
+      }
+      if (this.state === 'closed') return;
+    }
+    const sep = this.url.includes('?') ? '&' : '?';
+    const ws = new this.WebSocket(`${this.url}${sep}format=json`);
+    this.ws = ws;
+    ws.onopen = () => this.onOpen(ws, token);
+    ws.onmessage = (e) => this.onMessage(typeof e.data === 'string' ? e.data : String(e.data));
+    ws.onclose = (e) => this.onClose(ws, e.code, e.reason);
+    ws.onerror = () => {};  // onclose follows
+  }
+
+  async onOpen(ws, token) {
+    try {
+      if (token) {
+        await this.raw({ cmd: 'auth', token });
+        this.scheduleRefresh(token);
+      }
+      // Re-join everything before reporting "connected".
+      await Promise.all([...this.groups].map(([group, { token: joinToken }]) =>
+        this.raw({ cmd: 'add_group', group_id: group, ...(joinToken ? { token: joinToken } : {}) })
+          .catch((err) => {
+            this.groups.delete(group);
+            this.emit('error', err);
+          })));
+    } catch (err) {
+      this.emit('error', err);
+      return;  // the gateway closes; onClose retries
+    }
+    if (this.ws !== ws) return;
+    this.ready = true;
+    this.backoff.reset();
+    this.setState('connected');
+    const queued = this.queue;
+    this.queue = [];
+    for (const q of queued) this.raw(q.msg).then(q.resolve, q.reject);
+  }
+
+  scheduleRefresh(token) {
+    this.clearTimeout(this.refreshTimer);
+    const exp = tokenExpiry(token);
+    if (exp === undefined || !this.opts.getToken) return;
+    const delay = Math.max(0, exp * 1000 - this.now() - this.opts.refreshBeforeMs);
+    this.refreshTimer = this.setTimeout(async () => {
+      try {
+        const fresh = await this.opts.getToken();
+        await this.raw({ cmd: 'auth', token: fresh });
+        this.scheduleRefresh(fresh);
+      } catch (err) {
+        this.emit('error', err);  // an expiry close (4003) follows; we reconnect
+      }
+    }, delay);
+  }
+
+  onMessage(text) {
+    let msg;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (msg && msg.type === 'message') {
+      this.emit('message', msg);
+      if (msg.group !== undefined) {
+        for (const h of this.groupHandlers.get(String(msg.group)) || []) h(msg);
+      }
+      return;
+    }
+    if (msg && msg.id !== undefined && this.pending.has(msg.id)) {
+      const p = this.pending.get(msg.id);
+      this.pending.delete(msg.id);
+      this.clearTimeout(p.timer);
+      if (msg.error) p.reject(new ChannelError(msg.error.code, msg.error.message));
+      else p.resolve(msg);
+      return;
+    }
+    if (msg && msg.error) {
+      const err = new ChannelError(msg.error.code, msg.error.message);
+      if (err.code === 'join_expired') {
+        for (const g of this.groups.keys()) {
+          if (err.message.includes(`group ${g} `)) this.groups.delete(g);
+        }
+      }
+      this.emit('error', err);
+    }
+  }
+
+  onClose(ws, code, reason) {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    this.ready = false;
+    this.clearTimeout(this.refreshTimer);
+    this.failAll('disconnected', `connection closed (${code} ${reason || ''})`.trim());
+    if (this.state === 'closed') return;
+    this.setState('disconnected', { code, reason });
+    this.scheduleRetry(reason);
+  }
+
+  scheduleRetry() {
+    if (this.state === 'closed') return;
+    this.clearTimeout(this.retryTimer);
+    this.retryTimer = this.setTimeout(() => this.open(), this.backoff.next());
+  }
+
+  failAll(code, message) {
+    for (const [, p] of this.pending) {
+      this.clearTimeout(p.timer);
+      p.reject(new ChannelError(code, message));
+    }
+    this.pending.clear();
+    if (code !== 'disconnected' || this.opts.offline !== 'queue') {
+      for (const q of this.queue) q.reject(new ChannelError(code, message));
+      this.queue = [];
+    }
+  }
+
+  // A command for the application: now, queued, or refused while offline.
+  command(msg) {
+    if (this.state === 'closed') {
+      return Promise.reject(new ChannelError('closed', 'the client was closed'));
+    }
+    if (this.ready) return this.raw(msg);
+    if (this.opts.offline === 'queue') {
+      if (this.queue.length >= this.opts.maxQueue) {
+        return Promise.reject(new ChannelError('queue_full',
+            `more than ${this.opts.maxQueue} commands wait for the connection`));
+      }
+      return new Promise((resolve, reject) => this.queue.push({ msg, resolve, reject }));
+    }
+    // Joins are remembered and replayed on connect even when refused now.
+    return Promise.reject(new ChannelError('disconnected', 'not connected'));
+  }
+
+  // Sends with an id and settles with the reply.
+  raw(msg) {
+    if (!this.ws || this.ws.readyState !== 1) {
+      return Promise.reject(new ChannelError('disconnected', 'not connected'));
+    }
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = this.setTimeout(() => {
+        this.pending.delete(id);
+        reject(new ChannelError('timeout', `no reply within ${this.opts.requestTimeoutMs} ms`));
+      }, this.opts.requestTimeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.ws.send(JSON.stringify({ ...msg, id }));
+    });
+  }
+}

@@ -1,0 +1,191 @@
+// The client's pure parts with a fake WebSocket and a fake clock (Node's
+// test runner): backoff, the connect / re-join / connected state machine,
+// acknowledgements and error codes, offline commands, token refresh.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Backoff, ChannelError, connect, tokenExpiry } from '../channel-client.js';
+
+// A clock that runs timers only when told.
+class FakeClock {
+  constructor() { this.t = 0; this.timers = []; this.seq = 0; }
+  setTimeout = (f, ms) => { const id = ++this.seq; this.timers.push({ id, at: this.t + ms, f }); return id; };
+  clearTimeout = (id) => { this.timers = this.timers.filter((x) => x.id !== id); };
+  now = () => this.t;
+  // Advances time, running due timers in order.
+  advance(ms) {
+    const end = this.t + ms;
+    for (;;) {
+      this.timers.sort((a, b) => a.at - b.at);
+      const next = this.timers[0];
+      if (!next || next.at > end) break;
+      this.timers.shift();
+      this.t = next.at;
+      next.f();
+    }
+    this.t = end;
+  }
+  get pending() { return this.timers.length; }
+}
+
+// A fake gateway socket: records what the client sends; the test answers.
+const sockets = [];
+class FakeSocket {
+  constructor(url) {
+    this.url = url;
+    this.readyState = 0;
+    this.sent = [];
+    sockets.push(this);
+  }
+  send(text) { this.sent.push(JSON.parse(text)); }
+  close(code = 1000) { this.closeWith(code, ''); }
+  // Test side:
+  open() { this.readyState = 1; this.onopen(); }
+  reply(obj) { this.onmessage({ data: JSON.stringify(obj) }); }
+  ack(i = this.sent.length - 1) { this.reply({ id: this.sent[i].id, ok: true }); }
+  closeWith(code, reason) {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.onclose({ code, reason });
+  }
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+function make(options = {}) {
+  sockets.length = 0;
+  const clock = new FakeClock();
+  const client = connect('ws://gw', { WebSocket: FakeSocket, timers: clock,
+                                      random: () => 1, ...options });
+  return { client, clock };
+}
+
+test('backoff: full jitter under an exponential ceiling, reset', () => {
+  const b = new Backoff(100, 1000, () => 0.999);
+  assert.deepEqual([b.next(), b.next(), b.next(), b.next(), b.next()],
+                   [99, 199, 399, 799, 999]);
+  b.reset();
+  assert.equal(b.next(), 99);
+  assert.equal(new Backoff(100, 1000, () => 0).next(), 0);
+});
+
+test('tokenExpiry reads exp, tolerates garbage', () => {
+  const payload = Buffer.from(JSON.stringify({ sub: 'a', exp: 1234 })).toString('base64url');
+  assert.equal(tokenExpiry(`h.${payload}.s`), 1234);
+  assert.equal(tokenExpiry('nonsense'), undefined);
+});
+
+test('connects with the JSON framing, acks resolve, errors reject with the code', async () => {
+  const { client } = make();
+  const states = [];
+  client.on('state', (s) => states.push(s));
+  await tick();
+  assert.equal(sockets[0].url, 'ws://gw?format=json');
+  sockets[0].open();
+  await tick();
+  assert.deepEqual(states, ['connected']);
+  const join = client.join('room');
+  sockets[0].ack();
+  await join;
+  const bad = client.send('x'.repeat(200), 'hi');
+  sockets[0].reply({ id: sockets[0].sent[1].id,
+                     error: { code: 'group_id_too_long', message: 'too long' } });
+  await assert.rejects(bad, (e) => e instanceof ChannelError && e.code === 'group_id_too_long');
+  const got = [];
+  client.onGroup('room', (m) => got.push(m.message));
+  sockets[0].reply({ type: 'message', group: 'room', message: 'hello' });
+  assert.deepEqual(got, ['hello']);
+});
+
+test('reconnects with backoff and re-joins every group before "connected"', async () => {
+  const { client, clock } = make({ backoffInitialMs: 100, backoffMaxMs: 1000 });
+  const states = [];
+  client.on('state', (s, info) => states.push([s, info.code]));
+  await tick();
+  sockets[0].open();
+  await tick();
+  const j1 = client.join('a'); sockets[0].ack(); await j1;
+  const j2 = client.join('b'); sockets[0].ack(); await j2;
+  const inflight = client.send('a', 'lost?');
+  sockets[0].closeWith(1006, '');
+  await assert.rejects(inflight, (e) => e.code === 'disconnected');
+  assert.deepEqual(states.at(-1), ['disconnected', 1006]);
+  // Refused at once while disconnected (the default).
+  await assert.rejects(client.send('a', 'x'), (e) => e.code === 'disconnected');
+  clock.advance(99);
+  await tick();
+  assert.equal(sockets.length, 1, 'waits for the backoff delay');
+  clock.advance(1);
+  await tick();
+  assert.equal(sockets.length, 2);
+  sockets[1].open();
+  await tick();
+  assert.deepEqual(sockets[1].sent.map((m) => [m.cmd, m.group_id]),
+                   [['add_group', 'a'], ['add_group', 'b']]);
+  assert.equal(client.state, 'connecting', 'not connected before the re-joins are acked');
+  sockets[1].ack(0);
+  sockets[1].ack(1);
+  await tick();
+  assert.equal(client.state, 'connected');
+  // A second failure waits twice as long (the backoff was reset on connect).
+  sockets[1].closeWith(1001, 'going away');
+  clock.advance(100);
+  await tick();
+  assert.equal(sockets.length, 3);
+});
+
+test('offline queue: bounded, flushed after the reconnect', async () => {
+  const { client, clock } = make({ offline: 'queue', maxQueue: 2, backoffInitialMs: 10 });
+  await tick();
+  sockets[0].open();
+  await tick();
+  sockets[0].closeWith(1006, '');
+  const q1 = client.send('g', 'one');
+  const q2 = client.send('g', 'two');
+  await assert.rejects(client.send('g', 'three'), (e) => e.code === 'queue_full');
+  clock.advance(10);
+  await tick();
+  sockets[1].open();
+  await tick();
+  assert.deepEqual(sockets[1].sent.map((m) => m.message), ['one', 'two']);
+  sockets[1].ack(0);
+  sockets[1].ack(1);
+  await Promise.all([q1, q2]);
+});
+
+test('tokens: auth first, refreshed before exp, fetched again after a close', async () => {
+  let n = 0;
+  const exp = (s) => Buffer.from(JSON.stringify({ sub: 'u', exp: s })).toString('base64url');
+  const { client, clock } = make({
+    getToken: async () => `h.${exp(100 + 1000 * n++)}.s`,  // exp in seconds
+    refreshBeforeMs: 30000, backoffInitialMs: 10,
+  });
+  await tick(); await tick();
+  sockets[0].open();
+  await tick();
+  assert.equal(sockets[0].sent[0].cmd, 'auth');
+  sockets[0].ack(0);
+  await tick(); await tick();
+  assert.equal(client.state, 'connected');
+  clock.advance(100 * 1000 - 30000);  // 30 s before exp
+  await tick(); await tick();
+  assert.equal(sockets[0].sent[1].cmd, 'auth');
+  assert.equal(tokenExpiry(sockets[0].sent[1].token), 1100);
+  sockets[0].ack(1);
+  sockets[0].closeWith(4003, 'token expired');
+  clock.advance(10);
+  await tick(); await tick();
+  assert.equal(sockets.length, 2);
+  assert.equal(n, 3, 'a fresh token for the new connection');
+});
+
+test('close() ends everything', async () => {
+  const { client, clock } = make();
+  await tick();
+  sockets[0].open();
+  await tick();
+  const p = client.join('g');
+  client.close();
+  await assert.rejects(p, (e) => e.code === 'closed');
+  assert.equal(client.state, 'closed');
+  clock.advance(100000);
+  assert.equal(sockets.length, 1, 'no reconnect after close');
+});
