@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace channel {
 
@@ -28,6 +29,12 @@ struct BrokerOptions {
   std::chrono::milliseconds hello_timeout{5000};
   std::chrono::milliseconds heartbeat_interval{10000};
   std::chrono::milliseconds idle_timeout{35000};
+
+  // Cluster mode: NATS servers (nats://host:port); empty: standalone.
+  std::vector<std::string> nats_servers;
+  std::string nats_token;
+  std::string nats_user;
+  std::string nats_password;
 
   // Workerman Channel (PHP serialize()) clients on the same port.
   bool php_enabled = true;

@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "asio/post.hpp"
@@ -42,6 +43,40 @@ absl::Status BrokerServer::Listen() {
         absl::StrCat("--php_allow_from: ", allow.status().message()));
   }
   php_allow_ = *std::move(allow);
+  if (!options_.nats_servers.empty()) {
+    NatsLink::Options nats;
+    nats.servers = options_.nats_servers;
+    nats.token = options_.nats_token;
+    nats.user = options_.nats_user;
+    nats.password = options_.nats_password;
+    nats.name = absl::StrCat("channel-broker/", broker_id_);
+    NatsLink::Callbacks callbacks;
+    callbacks.on_event = [this](const v1::Envelope& event) {
+      router_.DeliverRemote(event);
+    };
+    callbacks.on_state = [this](bool up, const std::string& reason) {
+      OnClusterState(up, reason);
+    };
+    callbacks.on_dropped = [this](const std::string& channel) {
+      // NATS dropped messages of this channel: its local subscribers missed
+      // some. Tell them (they reconnect and re-subscribe), never stay silent.
+      spdlog::error(
+          "NATS slow consumer on channel '{}': closing its {} local "
+          "subscriber(s)",
+          absl::CHexEscape(channel.substr(0, 64)),
+          router_.SubscribersOf(channel).size());
+      for (Subscriber* s : router_.SubscribersOf(channel)) {
+        static_cast<Session*>(s)->Close(
+            v1::Error::CLUSTER_UNAVAILABLE,
+            "messages of a subscribed channel were dropped between brokers "
+            "(NATS slow consumer); reconnect and re-subscribe",
+            false);
+      }
+    };
+    nats_ = std::make_unique<NatsLink>(io_, std::move(nats), callbacks);
+    router_.set_cluster(nats_.get());
+    if (absl::Status s = nats_->Start(); !s.ok()) return s;
+  }
   std::error_code ec;
   const auto address = asio::ip::make_address(options_.listen_host, ec);
   if (ec) {
@@ -152,6 +187,27 @@ absl::Status BrokerServer::PublishFromApi(
   return absl::OkStatus();
 }
 
+void BrokerServer::OnClusterState(bool up, const std::string& reason) {
+  if (up) {
+    spdlog::info("NATS connected: cluster ready");
+    return;
+  }
+  // Clients of a broker cut off from its cluster would see only part of the
+  // traffic: send them to another broker.
+  spdlog::warn(
+      "NATS lost ({}): not ready; closing {} connection(s) with "
+      "CLUSTER_UNAVAILABLE",
+      reason, sessions_.size());
+  std::vector<std::shared_ptr<Session>> all;
+  for (const auto& [id, session] : sessions_) all.push_back(session);
+  for (const auto& session : all) {
+    session->Close(v1::Error::CLUSTER_UNAVAILABLE,
+                   "this broker lost its cluster (NATS); connect to another "
+                   "broker",
+                   false);
+  }
+}
+
 bool BrokerServer::PhpAllowedFrom(const asio::ip::address& address) const {
   if (!php_allow_.empty()) return php_allow_.Contains(address);
   return options_.auth_token.empty();
@@ -160,6 +216,7 @@ bool BrokerServer::PhpAllowedFrom(const asio::ip::address& address) const {
 std::string BrokerServer::NotReadyReason() const {
   if (shutting_down_) return "shutting down";
   if (!acceptor_.is_open()) return "not listening";
+  if (nats_ != nullptr && !nats_->up()) return "NATS not connected";
   return "";
 }
 
@@ -226,6 +283,37 @@ std::string BrokerServer::RenderMetrics() const {
   m.Counter("channel_broker_php_refused_total",
             "PHP clients refused for their source address.",
             stats_.php_refused);
+  if (nats_ != nullptr) {
+    const NatsLink::Stats& n = nats_->stats();
+    m.Gauge("channel_broker_nats_connected", "1 while NATS is connected.",
+            nats_->up() ? 1 : 0);
+    m.Counter("channel_broker_nats_reconnects_total", "NATS reconnects.",
+              n.reconnects);
+    m.Counter("channel_broker_nats_messages_total",
+              "Events to and from NATS, by direction.", n.messages_out,
+              {{"direction", "out"}});
+    m.Counter("channel_broker_nats_messages_total",
+              "Events to and from NATS, by direction.", n.messages_in,
+              {{"direction", "in"}});
+    m.Counter("channel_broker_nats_bytes_total",
+              "Bytes to and from NATS, by direction.", n.bytes_out,
+              {{"direction", "out"}});
+    m.Counter("channel_broker_nats_bytes_total",
+              "Bytes to and from NATS, by direction.", n.bytes_in,
+              {{"direction", "in"}});
+    m.Gauge("channel_broker_nats_subjects",
+            "NATS subjects subscribed (channels with local subscribers).",
+            static_cast<double>(nats_->subjects()));
+    m.Counter("channel_broker_nats_dropped_total",
+              "Events lost between brokers, by reason.",
+              n.dropped_slow_consumer, {{"reason", "slow_consumer"}});
+    m.Counter("channel_broker_nats_dropped_total",
+              "Events lost between brokers, by reason.", n.dropped_undecodable,
+              {{"reason", "undecodable"}});
+    m.Counter("channel_broker_nats_dropped_total",
+              "Events lost between brokers, by reason.",
+              stats_.cluster_forward_failures, {{"reason", "publish_failed"}});
+  }
   m.Gauge("channel_broker_presence_groups",
           "Groups with members reported by gateways (presence).",
           static_cast<double>(presence_.group_count()));

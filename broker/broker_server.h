@@ -13,6 +13,7 @@
 #include "asio/ip/tcp.hpp"
 #include "broker/broker_options.h"
 #include "broker/broker_stats.h"
+#include "broker/nats_link.h"
 #include "broker/network_list.h"
 #include "broker/php_bridge.h"
 #include "broker/presence_table.h"
@@ -49,6 +50,10 @@ class BrokerServer : public FramedStream::FlushScheduler {
   // *deliveries: events queued to subscribers.
   absl::Status PublishFromApi(const std::vector<std::string>& channels,
                               const std::string& message, uint64_t* deliveries);
+  // False while a cluster broker (--nats) cannot reach NATS: new
+  // connections are then turned away with CLUSTER_UNAVAILABLE.
+  bool ClusterReady() const { return nats_ == nullptr || nats_->up(); }
+
   // The API server whose metrics /metrics includes (may be null).
   void set_api(const ApiServer* api) { api_ = api; }
 
@@ -79,6 +84,7 @@ class BrokerServer : public FramedStream::FlushScheduler {
   void DoAccept();
   void FlushAll();
   void MaybeDrained();
+  void OnClusterState(bool up, const std::string& reason);
 
   asio::io_context& io_;
   const BrokerOptions options_;
@@ -91,6 +97,7 @@ class BrokerServer : public FramedStream::FlushScheduler {
   PhpBridge php_bridge_;
   PresenceTable presence_;
   const ApiServer* api_ = nullptr;
+  std::unique_ptr<NatsLink> nats_;  // cluster mode only
   PhpLimits php_limits_;
   NetworkList php_allow_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Session>> sessions_;

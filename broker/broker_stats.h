@@ -28,6 +28,7 @@ struct BrokerStats {
   uint64_t events_delivered = 0;  // event frames queued to subscribers
   uint64_t slow_consumer_disconnects = 0;
   uint64_t idle_timeouts = 0;
+  uint64_t cluster_forward_failures = 0;  // NATS publishes that failed
   // Open connections by codec ("protobuf", "php"), from their first frame.
   absl::flat_hash_map<std::string, int64_t> connections_by_codec;
   // Workerman Channel (PHP) clients.

@@ -4,6 +4,8 @@
 #include <memory>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "asio/io_context.hpp"
 #include "broker/api_server.h"
 #include "broker/broker_server.h"
@@ -40,6 +42,14 @@ ABSL_FLAG(uint32_t, heartbeat_interval_ms, 10000,
           "Heartbeat sent to idle connections this often.");
 ABSL_FLAG(uint32_t, idle_timeout_ms, 35000,
           "Close connections silent for this long (clients heartbeat).");
+ABSL_FLAG(std::string, nats, "",
+          "Cluster mode: comma-separated NATS servers "
+          "(nats://h1:4222,nats://h2:4222). Empty: a standalone broker.");
+ABSL_FLAG(std::string, nats_token, "",
+          "NATS token (prefer CHANNEL_NATS_TOKEN in the environment).");
+ABSL_FLAG(std::string, nats_user, "", "NATS user.");
+ABSL_FLAG(std::string, nats_password, "",
+          "NATS password (prefer CHANNEL_NATS_PASSWORD).");
 ABSL_FLAG(bool, php_codec, true,
           "Accept Workerman Channel (PHP serialize()) clients on the same "
           "port, told apart by their first frame.");
@@ -121,6 +131,13 @@ int main(int argc, char** argv) {
       std::chrono::milliseconds(absl::GetFlag(FLAGS_heartbeat_interval_ms));
   options.idle_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_idle_timeout_ms));
+  for (absl::string_view server :
+       absl::StrSplit(absl::GetFlag(FLAGS_nats), ',', absl::SkipWhitespace())) {
+    options.nats_servers.emplace_back(absl::StripAsciiWhitespace(server));
+  }
+  options.nats_token = absl::GetFlag(FLAGS_nats_token);
+  options.nats_user = absl::GetFlag(FLAGS_nats_user);
+  options.nats_password = absl::GetFlag(FLAGS_nats_password);
   options.php_enabled = absl::GetFlag(FLAGS_php_codec);
   options.php_allow_from = absl::GetFlag(FLAGS_php_allow_from);
   options.php_idle_timeout =

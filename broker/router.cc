@@ -52,7 +52,11 @@ absl::Status Router::Subscribe(Subscriber* session,
                      " channels; the limit per connection is ",
                      options_.max_channels_per_connection));
   }
-  for (const std::string* channel : distinct_) index_.Add(session, *channel);
+  for (const std::string* channel : distinct_) {
+    if (index_.Add(session, *channel).channel_edge && cluster_ != nullptr) {
+      cluster_->Interest(*channel, true);
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -62,7 +66,9 @@ absl::Status Router::Unsubscribe(Subscriber* session,
     return s;
   }
   for (const std::string* channel : distinct_) {
-    index_.Remove(session, *channel);
+    if (index_.Remove(session, *channel).channel_edge && cluster_ != nullptr) {
+      cluster_->Interest(*channel, false);
+    }
   }
   return absl::OkStatus();
 }
@@ -71,6 +77,13 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request,
                                          const Subscriber* publisher) {
   if (absl::Status s = ValidateAndDedupe(request->channels()); !s.ok()) {
     return s;
+  }
+  if (cluster_ != nullptr && !cluster_->up()) {
+    // Local subscribers only would be a partial delivery reported as a
+    // success: refuse the whole publish.
+    return absl::UnavailableError(
+        "this broker has lost its cluster (NATS); publish through another "
+        "broker");
   }
   ++stats_->publishes;
   const Subscriber* skip = request->no_echo() ? publisher : nullptr;
@@ -82,14 +95,34 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request,
   if (request->has_meta()) event->mutable_meta()->Swap(request->mutable_meta());
 
   for (const std::string* channel : distinct_) {
+    event->set_channel(*channel);
+    if (cluster_ != nullptr) {
+      // Other brokers' subscribers, whether or not this one has any.
+      if (absl::Status s = cluster_->Forward(envelope); !s.ok()) {
+        ++stats_->cluster_forward_failures;
+      }
+    }
     const auto* subscribers = index_.Find(*channel);
     if (subscribers == nullptr) continue;
-    event->set_channel(*channel);
     OutgoingEvent outgoing(envelope);
     recipients_.assign(subscribers->begin(), subscribers->end());
     for (Subscriber* session : recipients_) {
       if (session != skip && session->Deliver(outgoing)) ++receivers;
     }
+  }
+  recipients_.clear();
+  stats_->events_delivered += receivers;
+  return receivers;
+}
+
+uint64_t Router::DeliverRemote(const v1::Envelope& envelope) {
+  const auto* subscribers = index_.Find(envelope.event().channel());
+  if (subscribers == nullptr) return 0;
+  uint64_t receivers = 0;
+  OutgoingEvent outgoing(envelope);
+  recipients_.assign(subscribers->begin(), subscribers->end());
+  for (Subscriber* session : recipients_) {
+    if (session->Deliver(outgoing)) ++receivers;
   }
   recipients_.clear();
   stats_->events_delivered += receivers;
@@ -127,6 +160,10 @@ absl::StatusOr<uint64_t> Router::PublishLoop(v1::Publish* request) {
   return receivers;
 }
 
-void Router::RemoveAll(Subscriber* session) { index_.RemoveAll(session); }
+void Router::RemoveAll(Subscriber* session) {
+  for (const std::string& channel : index_.RemoveAll(session)) {
+    if (cluster_ != nullptr) cluster_->Interest(channel, false);
+  }
+}
 
 }  // namespace channel

@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "broker/broker_options.h"
 #include "broker/broker_stats.h"
+#include "broker/cluster_link.h"
 #include "broker/subscriber.h"
 #include "common/subscription_index.h"
 #include "proto/channel.pb.h"
@@ -56,9 +57,23 @@ class Router {
   // Returns the number of events queued. Validation as Subscribe.
   absl::StatusOr<uint64_t> PublishLoop(v1::Publish* request);
 
+  // The local subscribers of `channel` (a copy).
+  std::vector<Subscriber*> SubscribersOf(absl::string_view channel) const {
+    const auto* subs = index_.Find(channel);
+    return subs == nullptr
+               ? std::vector<Subscriber*>()
+               : std::vector<Subscriber*>(subs->begin(), subs->end());
+  }
+
   bool HasSubscribers(absl::string_view channel) const {
     return index_.Find(channel) != nullptr;
   }
+
+  // Cluster mode (--nats): interest goes to `cluster`, local publishes are
+  // forwarded to it, and refused while it is down. Null: standalone.
+  void set_cluster(ClusterLink* cluster) { cluster_ = cluster; }
+  // An event published on another broker: local subscribers only.
+  uint64_t DeliverRemote(const v1::Envelope& envelope);
 
   // Leaves every channel (connection closed).
   void RemoveAll(Subscriber* session);
@@ -85,6 +100,7 @@ class Router {
   // publishLoop's turn per channel. Entries of channels that lost every
   // subscriber are pruned when the map outgrows the index.
   absl::flat_hash_map<std::string, uint64_t> loop_turns_;
+  ClusterLink* cluster_ = nullptr;
 };
 
 }  // namespace channel

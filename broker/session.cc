@@ -44,6 +44,12 @@ void Session::Start() {
 }
 
 void Session::OnFrame(absl::string_view body) {
+  if (codec_ == nullptr && !server_->ClusterReady()) {
+    Close(v1::Error::CLUSTER_UNAVAILABLE,
+          "this broker has lost its cluster (NATS); connect to another broker",
+          false);
+    return;
+  }
   if (codec_ == nullptr) {
     // The first frame decides the codec for the connection's life: a PHP
     // serialize() array starts with 'a' (0x61), which no protobuf Envelope

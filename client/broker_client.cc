@@ -176,8 +176,8 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   }
   void OnTimeout(FramedStream::Timeout which) override {
     if (which == FramedStream::Timeout::kHandshake) {
-      Fail(absl::StrCat("no handshake with ", options_.host, ":", options_.port,
-                        " within ", options_.connect_timeout.count(), " ms"));
+      Fail(absl::StrCat("no handshake with ", host_, ":", port_, " within ",
+                        options_.connect_timeout.count(), " ms"));
     } else {
       Fail(absl::StrCat("broker silent for ", idle_timeout_.count(), " ms"));
     }
@@ -244,26 +244,35 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     done(status, 0);
   }
 
+  // The broker this attempt goes to.
+  const std::pair<std::string, uint16_t>& Endpoint() const {
+    return options_.endpoints.empty()
+               ? single_
+               : options_.endpoints[endpoint_ % options_.endpoints.size()];
+  }
+
   void Connect() {
     if (!running_) return;
     const uint64_t gen = ++generation_;
+    host_ = Endpoint().first;
+    port_ = Endpoint().second;
     connect_timer_.expires_after(options_.connect_timeout);
     connect_timer_.async_wait([self = shared_from_this(),
                                gen](const std::error_code& ec) {
       if (ec || gen != self->generation_ || self->stream_) return;
-      self->Fail(absl::StrCat("no connection to ", self->options_.host, ":",
-                              self->options_.port, " within ",
+      self->Fail(absl::StrCat("no connection to ", self->host_, ":",
+                              self->port_, " within ",
                               self->options_.connect_timeout.count(), " ms"));
     });
     resolver_.async_resolve(
-        options_.host, std::to_string(options_.port),
+        host_, std::to_string(port_),
         [self = shared_from_this(), gen](
             const std::error_code& ec,
             asio::ip::tcp::resolver::results_type results) {
           if (gen != self->generation_) return;
           if (ec) {
-            self->Fail(absl::StrCat("resolve ", self->options_.host, ": ",
-                                    ec.message()));
+            self->Fail(
+                absl::StrCat("resolve ", self->host_, ": ", ec.message()));
             return;
           }
           auto socket = std::make_shared<asio::ip::tcp::socket>(self->io_);
@@ -273,9 +282,8 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
                                   const asio::ip::tcp::endpoint&) {
                 if (gen != self->generation_) return;
                 if (ec2) {
-                  self->Fail(absl::StrCat("connect ", self->options_.host, ":",
-                                          self->options_.port, ": ",
-                                          ec2.message()));
+                  self->Fail(absl::StrCat("connect ", self->host_, ":",
+                                          self->port_, ": ", ec2.message()));
                   return;
                 }
                 self->OnConnected(std::move(*socket));
@@ -317,8 +325,8 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
       max_frame_bytes_ = std::min(max_frame_bytes_, welcome.max_frame_bytes());
     }
     stream_->SetEstablished(heartbeat, idle_timeout_);
-    spdlog::info("connected to broker {}:{} (id {}, version {})", options_.host,
-                 options_.port, welcome.broker_id(), welcome.broker_version());
+    spdlog::info("connected to broker {}:{} (id {}, version {})", host_, port_,
+                 welcome.broker_id(), welcome.broker_version());
     // Re-subscribe everything held, in batches; the link counts as connected
     // once the broker has acknowledged them all, so that "connected" means
     // "subscriptions are live".
@@ -461,6 +469,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   void Fail(absl::string_view reason) {
     if (!welcomed_) ++stats_.connect_failures;
     const bool was_connected = welcomed_;
+    ++endpoint_;  // the next attempt goes to the next broker of the list
     const std::string why(reason);  // `reason` may live in the stream
     auto keep = shared_from_this();
     Drop(why);
@@ -468,10 +477,10 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     const auto delay = backoff_.Next();
     if (was_connected || backoff_.attempt() <= 1) {
       spdlog::warn("broker link to {}:{} down: {}; reconnecting in {} ms",
-                   options_.host, options_.port, why, delay.count());
+                   host_, port_, why, delay.count());
     } else {
-      spdlog::debug("broker {}:{} unreachable: {}; retry in {} ms",
-                    options_.host, options_.port, why, delay.count());
+      spdlog::debug("broker {}:{} unreachable: {}; retry in {} ms", host_,
+                    port_, why, delay.count());
     }
     retry_timer_.expires_after(delay);
     retry_timer_.async_wait(
@@ -482,6 +491,10 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
 
   asio::io_context& io_;
   const BrokerClientOptions options_;
+  const std::pair<std::string, uint16_t> single_{options_.host, options_.port};
+  size_t endpoint_ = 0;
+  std::string host_;  // of the current attempt
+  uint16_t port_ = 0;
   asio::ip::tcp::resolver resolver_;
   asio::steady_timer connect_timer_;  // resolve + TCP connect
   asio::steady_timer retry_timer_;

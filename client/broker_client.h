@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -19,6 +20,10 @@ namespace channel {
 struct BrokerClientOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 2206;
+  // Several brokers (a cluster, --nats): when non-empty, used instead of
+  // host:port, one after the other: every failed or lost link moves to the
+  // next one.
+  std::vector<std::pair<std::string, uint16_t>> endpoints;
   std::string auth_token;
   std::string client_name = "channel-client";
   // First reconnect delay and its ceiling (exponential, full jitter).

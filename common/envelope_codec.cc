@@ -8,6 +8,7 @@ v1::Error::Code ErrorCodeFromStatus(const absl::Status& status) {
   if (absl::IsResourceExhausted(status)) return v1::Error::LIMIT_EXCEEDED;
   if (absl::IsInvalidArgument(status)) return v1::Error::INVALID_REQUEST;
   if (absl::IsUnauthenticated(status)) return v1::Error::UNAUTHENTICATED;
+  if (absl::IsUnavailable(status)) return v1::Error::CLUSTER_UNAVAILABLE;
   return v1::Error::UNKNOWN;
 }
 

@@ -11,6 +11,7 @@
 #include "asio/ip/address.hpp"
 #include "common/admin/serve_until_signal.h"
 #include "common/flags_env.h"
+#include "common/host_port.h"
 #include "common/logging.h"
 #include "common/read_file.h"
 #include "common/version.h"
@@ -23,7 +24,9 @@ ABSL_FLAG(std::string, admin_listen, "0.0.0.0",
 ABSL_FLAG(int32_t, admin_port, 9234,
           "Admin HTTP port (0: any free port; -1: disabled).");
 ABSL_FLAG(std::string, broker, "127.0.0.1:2206",
-          "channel-broker address, HOST:PORT.");
+          "channel-broker address, HOST:PORT; several (a cluster) as "
+          "HOST:PORT,HOST:PORT: a lost broker is replaced by the next. A "
+          "name that resolves to several addresses works too.");
 ABSL_FLAG(std::string, auth_token, "",
           "The broker's shared secret. Prefer the CHANNEL_AUTH_TOKEN "
           "environment variable: arguments are visible in ps.");
@@ -180,16 +183,16 @@ int main(int argc, char** argv) {
   }
 
   const std::string broker = absl::GetFlag(FLAGS_broker);
-  const size_t colon = broker.rfind(':');
-  uint32_t broker_port = 0;
-  if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(broker.substr(colon + 1), &broker_port) ||
-      broker_port == 0 || broker_port > 65535) {
-    spdlog::critical("--broker must be HOST:PORT, got '{}'", broker);
+  absl::StatusOr<std::vector<std::pair<std::string, uint16_t>>> brokers =
+      channel::ParseHostPorts(broker);
+  if (!brokers.ok()) {
+    spdlog::critical("--broker must be HOST:PORT[,HOST:PORT...]: {}",
+                     brokers.status().message());
     return 1;
   }
-  options.broker.host = broker.substr(0, colon);
-  options.broker.port = static_cast<uint16_t>(broker_port);
+  options.broker.host = (*brokers)[0].first;
+  options.broker.port = (*brokers)[0].second;
+  if (brokers->size() > 1) options.broker.endpoints = *std::move(brokers);
   options.broker.auth_token = absl::GetFlag(FLAGS_auth_token);
   options.broker.heartbeat_interval =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_broker_heartbeat_ms));

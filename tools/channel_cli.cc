@@ -20,9 +20,11 @@
 #include "asio/steady_timer.hpp"
 #include "client/broker_client.h"
 #include "common/flags_env.h"
+#include "common/host_port.h"
 #include "common/logging.h"
 
-ABSL_FLAG(std::string, broker, "127.0.0.1:2206", "Broker address, HOST:PORT.");
+ABSL_FLAG(std::string, broker, "127.0.0.1:2206",
+          "Broker address, HOST:PORT; several as HOST:PORT,HOST:PORT.");
 ABSL_FLAG(std::string, auth_token, "",
           "Broker auth token (or CHANNEL_AUTH_TOKEN in the environment).");
 ABSL_FLAG(uint32_t, timeout_ms, 5000,
@@ -53,7 +55,8 @@ int main(int argc, char** argv) {
       argc, argv,
       "publish to or subscribe on a channel-broker.\n"
       "  channel-cli publish CHANNEL MESSAGE\n"
-      "  channel-cli publish-group GROUP MESSAGE   (to ws-gateway group GROUP)\n"
+      "  channel-cli publish-group GROUP MESSAGE   (to ws-gateway group "
+      "GROUP)\n"
       "  channel-cli publish-user USER MESSAGE     (to every connection of a\n"
       "                                             user authenticated by "
       "token)\n"
@@ -70,18 +73,16 @@ int main(int argc, char** argv) {
   const std::string command = args[1];
 
   channel::BrokerClientOptions options;
-  const std::string broker = absl::GetFlag(FLAGS_broker);
-  const size_t colon = broker.rfind(':');
-  uint32_t port = 0;
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(broker.substr(colon + 1), &port) || port == 0 ||
-      port > 65535) {
-    std::fprintf(stderr, "channel-cli: --broker must be HOST:PORT, got '%s'\n",
-                 broker.c_str());
+  auto brokers = channel::ParseHostPorts(absl::GetFlag(FLAGS_broker));
+  if (!brokers.ok()) {
+    std::fprintf(stderr,
+                 "channel-cli: --broker must be HOST:PORT[,HOST:PORT...]: %s\n",
+                 std::string(brokers.status().message()).c_str());
     return 2;
   }
-  options.host = broker.substr(0, colon);
-  options.port = static_cast<uint16_t>(port);
+  options.host = (*brokers)[0].first;
+  options.port = (*brokers)[0].second;
+  if (brokers->size() > 1) options.endpoints = *std::move(brokers);
   options.auth_token = absl::GetFlag(FLAGS_auth_token);
   options.client_name = "channel-cli";
   options.connect_timeout =
@@ -96,7 +97,8 @@ int main(int argc, char** argv) {
   deadline.async_wait([&](const std::error_code& ec) {
     if (ec) return;
     std::fprintf(stderr, "channel-cli: no answer from %s within %u ms\n",
-                 broker.c_str(), absl::GetFlag(FLAGS_timeout_ms));
+                 absl::GetFlag(FLAGS_broker).c_str(),
+                 absl::GetFlag(FLAGS_timeout_ms));
     exit_code = 1;
     client.Stop();
     io.stop();
@@ -108,6 +110,13 @@ int main(int argc, char** argv) {
     io.stop();
   });
 
+  // The handlers below run inside io.run(): what they use lives here, for
+  // the whole of main.
+  std::string channel_name, message, group;
+  std::vector<std::string> channels;
+  bool sent = false, asked = false;
+  const uint64_t count = absl::GetFlag(FLAGS_count);
+  uint64_t seen = 0;
   if (command == "publish" || command == "publish-group" ||
       command == "publish-user") {
     if (args.size() != 4) return Usage();
@@ -115,9 +124,8 @@ int main(int argc, char** argv) {
     const std::string prefix = command == "publish-group"  ? "group:"
                                : command == "publish-user" ? "user:"
                                                            : "";
-    const std::string channel_name = prefix + args[2];
-    const std::string message = args[3];
-    bool sent = false;
+    channel_name = prefix + args[2];
+    message = args[3];
     client.set_state_handler([&](bool connected, absl::string_view) {
       if (!connected || sent) return;
       sent = true;
@@ -143,8 +151,7 @@ int main(int argc, char** argv) {
     });
   } else if (command == "presence") {
     if (args.size() != 3) return Usage();
-    const std::string group = args[2];
-    bool asked = false;
+    group = args[2];
     client.set_state_handler([&](bool connected, absl::string_view) {
       if (!connected || asked) return;
       asked = true;
@@ -164,9 +171,7 @@ int main(int argc, char** argv) {
       });
     });
   } else if (command == "subscribe") {
-    std::vector<std::string> channels(args.begin() + 2, args.end());
-    const uint64_t count = absl::GetFlag(FLAGS_count);
-    uint64_t seen = 0;
+    channels.assign(args.begin() + 2, args.end());
     client.Subscribe(channels);  // held across reconnects
     client.set_state_handler([&](bool connected, absl::string_view reason) {
       if (connected) {

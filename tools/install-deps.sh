@@ -13,14 +13,14 @@ build_pkgs=(
   libasio-dev libwebsocketpp-dev
   libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libfmt-dev rapidjson-dev libssl-dev
-  libjwt-dev libcpp-httplib-dev
+  libjwt-dev libcpp-httplib-dev libnats-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev libhiredis-dev
   redis-server procps iproute2 curl ca-certificates chromium
   docker.io docker-compose debootstrap iptables
   clang libclang-rt-14-dev openssl clang-format clang-tidy
-  php-cli
+  php-cli nats-server
 )
 
 want=("${build_pkgs[@]}")

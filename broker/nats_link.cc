@@ -1,0 +1,225 @@
+#include "broker/nats_link.h"
+
+#include <nats/nats.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "asio/post.hpp"
+#include "common/logging.h"
+
+namespace channel {
+namespace {
+
+constexpr absl::string_view kSubjectPrefix = "chan.";
+
+absl::Status FromNats(natsStatus s, absl::string_view what) {
+  if (s == NATS_OK) return absl::OkStatus();
+  return absl::UnavailableError(
+      absl::StrCat(what, ": ", natsStatus_GetText(s)));
+}
+
+}  // namespace
+
+// libnats calls these on its threads: copy, then post to the broker thread.
+struct NatsCallbacks {
+  static NatsLink* Link(void* closure) {
+    return static_cast<std::atomic<NatsLink*>*>(closure)->load();
+  }
+  static void OnMessage(natsConnection*, natsSubscription*, natsMsg* msg,
+                        void* closure) {
+    std::string subject = natsMsg_GetSubject(msg);
+    std::string data(natsMsg_GetData(msg),
+                     static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    natsMsg_Destroy(msg);
+    NatsLink* link = Link(closure);
+    if (link == nullptr) return;
+    link->Post(
+        [subject = std::move(subject), data = std::move(data)](NatsLink* l) {
+          ++l->stats_.messages_in;
+          l->stats_.bytes_in += data.size();
+          v1::Envelope envelope;
+          std::string channel;
+          if (!NatsLink::ChannelOf(subject, &channel) ||
+              !envelope.mutable_event()->ParseFromString(data) ||
+              envelope.event().channel() != channel) {
+            ++l->stats_.dropped_undecodable;
+            return;
+          }
+          if (l->callbacks_.on_event) l->callbacks_.on_event(envelope);
+        });
+  }
+  static void OnConnected(natsConnection*, void* closure) {
+    if (NatsLink* link = Link(closure)) {
+      link->Post([](NatsLink* l) {
+        l->up_ = true;
+        if (l->callbacks_.on_state) l->callbacks_.on_state(true, "");
+      });
+    }
+  }
+  static void OnReconnected(natsConnection*, void* closure) {
+    if (NatsLink* link = Link(closure)) {
+      link->Post([](NatsLink* l) {
+        ++l->stats_.reconnects;
+        l->up_ = true;
+        if (l->callbacks_.on_state) l->callbacks_.on_state(true, "");
+      });
+    }
+  }
+  static void OnDisconnected(natsConnection*, void* closure) {
+    if (NatsLink* link = Link(closure)) {
+      link->Post([](NatsLink* l) {
+        if (!l->up_) return;
+        ++l->stats_.disconnects;
+        l->up_ = false;
+        if (l->callbacks_.on_state) {
+          l->callbacks_.on_state(false, "the NATS connection was lost");
+        }
+      });
+    }
+  }
+  static void OnError(natsConnection*, natsSubscription* sub, natsStatus err,
+                      void* closure) {
+    if (err != NATS_SLOW_CONSUMER || sub == nullptr) return;
+    std::string subject = natsSubscription_GetSubject(sub);
+    if (NatsLink* link = Link(closure)) {
+      link->Post([subject = std::move(subject)](NatsLink* l) {
+        ++l->stats_.dropped_slow_consumer;
+        std::string channel;
+        if (NatsLink::ChannelOf(subject, &channel) &&
+            l->callbacks_.on_dropped) {
+          l->callbacks_.on_dropped(channel);
+        }
+      });
+    }
+  }
+};
+
+NatsLink::NatsLink(asio::io_context& io, Options options, Callbacks callbacks)
+    : io_(io),
+      options_(std::move(options)),
+      callbacks_(std::move(callbacks)),
+      self_(std::make_shared<std::atomic<NatsLink*>>(this)) {}
+
+NatsLink::~NatsLink() {
+  self_->store(nullptr);
+  for (auto& [channel, sub] : subscriptions_) natsSubscription_Destroy(sub);
+  subscriptions_.clear();
+  if (connection_ != nullptr) {
+    natsConnection_Close(connection_);
+    natsConnection_Destroy(connection_);
+  }
+}
+
+void NatsLink::Post(std::function<void(NatsLink*)> fn) {
+  asio::post(io_, [self = self_, fn = std::move(fn)] {
+    if (NatsLink* link = self->load()) fn(link);
+  });
+}
+
+std::string NatsLink::Subject(absl::string_view channel) {
+  return absl::StrCat(kSubjectPrefix, absl::BytesToHexString(channel));
+}
+
+bool NatsLink::ChannelOf(absl::string_view subject, std::string* channel) {
+  if (!absl::ConsumePrefix(&subject, kSubjectPrefix) || subject.size() % 2) {
+    return false;
+  }
+  for (char c : subject) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  *channel = absl::HexStringToBytes(subject);
+  return true;
+}
+
+absl::Status NatsLink::Start() {
+  natsOptions* opts = nullptr;
+  if (natsOptions_Create(&opts) != NATS_OK) {
+    return absl::InternalError("natsOptions_Create failed");
+  }
+  std::vector<const char*> servers;
+  for (const auto& s : options_.servers) servers.push_back(s.c_str());
+  natsStatus s = natsOptions_SetServers(opts, servers.data(),
+                                        static_cast<int>(servers.size()));
+  void* closure = self_.get();
+  if (s == NATS_OK) s = natsOptions_SetName(opts, options_.name.c_str());
+  if (s == NATS_OK) s = natsOptions_SetNoEcho(opts, true);
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 200);
+  if (s == NATS_OK) s = natsOptions_SetReconnectJitter(opts, 100, 100);
+  if (s == NATS_OK) {
+    s = natsOptions_SetRetryOnFailedConnect(
+        opts, true, &NatsCallbacks::OnConnected, closure);
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetDisconnectedCB(opts, &NatsCallbacks::OnDisconnected,
+                                      closure);
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetReconnectedCB(opts, &NatsCallbacks::OnReconnected,
+                                     closure);
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetErrorHandler(opts, &NatsCallbacks::OnError, closure);
+  }
+  if (s == NATS_OK && !options_.token.empty()) {
+    s = natsOptions_SetToken(opts, options_.token.c_str());
+  }
+  if (s == NATS_OK && !options_.user.empty()) {
+    s = natsOptions_SetUserInfo(opts, options_.user.c_str(),
+                                options_.password.c_str());
+  }
+  if (s == NATS_OK) s = natsConnection_Connect(&connection_, opts);
+  natsOptions_Destroy(opts);
+  // With retry on failed connect, NATS_NOT_YET_CONNECTED means "connecting
+  // in the background": OnConnected reports it.
+  if (s == NATS_NOT_YET_CONNECTED) return absl::OkStatus();
+  if (s == NATS_OK) {
+    up_ = true;
+    if (callbacks_.on_state) callbacks_.on_state(true, "");
+    return absl::OkStatus();
+  }
+  return FromNats(s, "NATS connect");
+}
+
+void NatsLink::Interest(const std::string& channel, bool first) {
+  if (first) {
+    natsSubscription* sub = nullptr;
+    const std::string subject = Subject(channel);
+    natsStatus s =
+        natsConnection_Subscribe(&sub, connection_, subject.c_str(),
+                                 &NatsCallbacks::OnMessage, self_.get());
+    if (s != NATS_OK) {
+      spdlog::error("NATS subscribe to channel '{}' failed: {}",
+                    absl::CHexEscape(channel.substr(0, 64)),
+                    natsStatus_GetText(s));
+      return;
+    }
+    natsSubscription_SetPendingLimits(sub, options_.max_pending_messages,
+                                      options_.max_pending_bytes);
+    subscriptions_[channel] = sub;
+    return;
+  }
+  auto it = subscriptions_.find(channel);
+  if (it == subscriptions_.end()) return;
+  natsSubscription_Unsubscribe(it->second);
+  natsSubscription_Destroy(it->second);
+  subscriptions_.erase(it);
+}
+
+absl::Status NatsLink::Forward(const v1::Envelope& event) {
+  if (!up_) return absl::UnavailableError("NATS is down");
+  event.event().SerializeToString(&scratch_);
+  const std::string subject = Subject(event.event().channel());
+  natsStatus s =
+      natsConnection_Publish(connection_, subject.c_str(), scratch_.data(),
+                             static_cast<int>(scratch_.size()));
+  if (s != NATS_OK) return FromNats(s, "NATS publish");
+  ++stats_.messages_out;
+  stats_.bytes_out += scratch_.size();
+  return absl::OkStatus();
+}
+
+}  // namespace channel

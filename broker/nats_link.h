@@ -1,0 +1,96 @@
+#ifndef CHANNEL_BROKER_NATS_LINK_H_
+#define CHANNEL_BROKER_NATS_LINK_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "asio/io_context.hpp"
+#include "broker/cluster_link.h"
+
+struct __natsConnection;
+struct __natsSubscription;
+
+namespace channel {
+
+// A broker's link to a NATS cluster (--nats), with Debian's libnats: no
+// clustering code of ours. A channel is the subject "chan.<hex of its
+// bytes>", so no channel name can inject subject syntax (".", "*", ">",
+// spaces, control bytes). A broker subscribes to a channel's subject only
+// while it has local subscribers, publishes every local publish there as
+// the encoded Event (each broker decodes it once and fans out shared
+// frames), and never receives its own publishes back (no_echo).
+//
+// Threads: libnats calls back on its own threads; every callback only
+// copies what it got and posts to the broker's io_context, where all state
+// lives. Public methods are for the broker thread. The destructor (broker
+// thread) closes the connection; posts still queued then find the link gone
+// and do nothing.
+class NatsLink : public ClusterLink {
+ public:
+  struct Options {
+    std::vector<std::string> servers;  // nats://host:port
+    std::string token;
+    std::string user;
+    std::string password;
+    std::string name = "channel-broker";
+    // Pending limit per subscription before NATS reports a slow consumer.
+    int max_pending_messages = 1 << 20;
+    int max_pending_bytes = 256 << 20;
+  };
+  struct Callbacks {
+    // An event published on another broker (broker thread).
+    std::function<void(const v1::Envelope& event)> on_event;
+    // Connected (true) or lost (false, with the reason) (broker thread).
+    std::function<void(bool up, const std::string& reason)> on_state;
+    // NATS dropped messages of `channel` (slow consumer) (broker thread).
+    std::function<void(const std::string& channel)> on_dropped;
+  };
+  struct Stats {
+    uint64_t messages_in = 0, bytes_in = 0, messages_out = 0, bytes_out = 0;
+    uint64_t reconnects = 0, disconnects = 0;
+    uint64_t dropped_slow_consumer = 0, dropped_undecodable = 0;
+  };
+
+  NatsLink(asio::io_context& io, Options options, Callbacks callbacks);
+  ~NatsLink() override;
+
+  // Starts connecting (and keeps retrying in the background).
+  absl::Status Start();
+
+  // ClusterLink.
+  bool up() const override { return up_; }
+  void Interest(const std::string& channel, bool first) override;
+  absl::Status Forward(const v1::Envelope& event) override;
+
+  static std::string Subject(absl::string_view channel);
+  // The channel of a subject made by Subject(), or false.
+  static bool ChannelOf(absl::string_view subject, std::string* channel);
+
+  const Stats& stats() const { return stats_; }
+  size_t subjects() const { return subscriptions_.size(); }
+
+ private:
+  friend struct NatsCallbacks;  // libnats' callbacks (nats_link.cc)
+  // Runs `fn` on the broker thread if the link still exists then.
+  void Post(std::function<void(NatsLink*)> fn);
+
+  asio::io_context& io_;
+  const Options options_;
+  Callbacks callbacks_;
+  std::shared_ptr<std::atomic<NatsLink*>> self_;  // null once destroyed
+  __natsConnection* connection_ = nullptr;
+  absl::flat_hash_map<std::string, __natsSubscription*> subscriptions_;
+  bool up_ = false;
+  Stats stats_;
+  std::string scratch_;  // the encoded event of a Forward
+};
+
+}  // namespace channel
+
+#endif  // CHANNEL_BROKER_NATS_LINK_H_

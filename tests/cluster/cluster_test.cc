@@ -1,0 +1,250 @@
+// Brokers in a cluster on NATS, as real processes on loopback: a 3-node
+// nats-server cluster (routes), 3 brokers each on its own node, 3 gateways
+// each on its own broker with the others as fallbacks, WebSocket clients.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gtest/gtest.h"
+#include "tests/gateway/gateway_fixture.h"
+#include "tests/support/ws_test_clients.h"
+
+namespace channel::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string Ok(int id) {
+  return absl::StrCat(R"({"id":)", id, R"(,"ok":true})");
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 3; ++i) {
+      client_ports_.push_back(FreePort());
+      route_ports_.push_back(FreePort());
+    }
+    for (int i = 0; i < 3; ++i) StartNats(i);
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(
+          nats_[i]->WaitForLine("Route connection created", seconds(10)))
+          << nats_[i]->Output();
+    }
+    for (int i = 0; i < 3; ++i) {
+      brokers_.push_back(BrokerProcess::Start(
+          {absl::StrCat("--nats=nats://127.0.0.1:", client_ports_[i])}));
+      ASSERT_TRUE(
+          brokers_[i].process->WaitForLine("NATS connected", seconds(10)));
+    }
+    for (int i = 0; i < 3; ++i) {
+      std::vector<std::string> list;
+      for (int k = 0; k < 3; ++k) {
+        list.push_back(absl::StrCat("127.0.0.1:", brokers_[(i + k) % 3].port));
+      }
+      gateways_.push_back(GatewayProcess::Start(
+          brokers_[i].port, {"--broker=" + absl::StrJoin(list, ",")}));
+    }
+  }
+
+  void StartNats(int i) {
+    std::vector<std::string> routes;
+    for (int k = 0; k < 3; ++k) {
+      if (k != i)
+        routes.push_back(absl::StrCat("nats://127.0.0.1:", route_ports_[k]));
+    }
+    auto node = DaemonProcess::Start(
+        CHANNEL_NATS_SERVER_BIN,
+        {"-a", "127.0.0.1", "-p", std::to_string(client_ports_[i]),
+         "--cluster_name", "channel-test", "-cluster",
+         absl::StrCat("nats://127.0.0.1:", route_ports_[i]), "-routes",
+         absl::StrJoin(routes, ",")});
+    if (static_cast<int>(nats_.size()) > i) {
+      nats_[i] = std::move(node);
+    } else {
+      nats_.push_back(std::move(node));
+    }
+  }
+
+  // NATS spreads a new subscription to the other nodes asynchronously:
+  // until a probe sent from `from` has reached every member of `group`,
+  // keep sending probes (Real() leaves them out).
+  void WaitRouted(int from, const std::string& group,
+                  const std::vector<int>& members) {
+    const auto deadline = std::chrono::steady_clock::now() + seconds(20);
+    std::vector<int> waiting = members;
+    while (!waiting.empty() && std::chrono::steady_clock::now() < deadline) {
+      ASSERT_TRUE(
+          ws_.Send(from, absl::StrCat(R"({"cmd":"send_to_group","group_id":")",
+                                      group, R"(","message":"probe"})")));
+      ws_.WaitForMessages(waiting[0], ws_.MessageCount(waiting[0]) + 1,
+                          milliseconds(100));
+      std::vector<int> still;
+      for (int m : waiting) {
+        auto got = ws_.Messages(m);
+        if (std::count(got.begin(), got.end(), "probe") == 0)
+          still.push_back(m);
+      }
+      waiting = std::move(still);
+    }
+    ASSERT_TRUE(waiting.empty())
+        << "group " << group << " not routed across the cluster in 20 s";
+  }
+  // Waits until `c` has received `text` (a real message) or 10 s pass.
+  void WaitFor(int c, const std::string& text) {
+    const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+    for (;;) {
+      auto got = Real(c);
+      if (std::count(got.begin(), got.end(), text) > 0 ||
+          std::chrono::steady_clock::now() >= deadline) {
+        return;
+      }
+      ws_.WaitForMessages(c, ws_.MessageCount(c) + 1, milliseconds(100));
+    }
+  }
+  // Messages of `c` other than probes and acks.
+  std::vector<std::string> Real(int c) {
+    std::vector<std::string> out;
+    for (auto& m : ws_.Messages(c)) {
+      if (m != "probe" && m.rfind("{\"id\"", 0) != 0) out.push_back(m);
+    }
+    return out;
+  }
+
+  std::vector<int> client_ports_, route_ports_;
+  std::vector<std::unique_ptr<DaemonProcess>> nats_;
+  std::vector<BrokerProcess> brokers_;
+  std::vector<GatewayProcess> gateways_;
+  WsTestClients ws_;
+};
+
+TEST_F(ClusterTest, EveryMemberOnEveryBrokerExactlyOnce) {
+  // 12 groups, 5 members each, spread over the three gateways (brokers).
+  constexpr int kGroups = 12, kPerGroup = 5;
+  std::map<int, std::vector<int>> members;
+  for (int g = 0; g < kGroups; ++g) {
+    for (int k = 0; k < kPerGroup; ++k) {
+      const int c = ws_.Connect(gateways_[(g + k) % 3].uri());
+      ASSERT_GE(c, 0);
+      ASSERT_EQ(ws_.Request(c,
+                            absl::StrCat(R"({"cmd":"add_group","group_id":"c)",
+                                         g, R"(","id":1})"),
+                            "1"),
+                Ok(1));
+      members[g].push_back(c);
+    }
+  }
+  std::vector<int> senders;
+  for (int i = 0; i < 3; ++i)
+    senders.push_back(ws_.Connect(gateways_[i].uri()));
+  for (int g = 0; g < kGroups; ++g) {
+    for (int s : senders) WaitRouted(s, absl::StrCat("c", g), members[g]);
+  }
+  for (int g = 0; g < kGroups; ++g) {
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(ws_.Send(
+          senders[i], absl::StrCat(R"({"cmd":"send_to_group","group_id":"c)", g,
+                                   R"(","message":"g)", g, "-s", i, "\"}")));
+    }
+  }
+  for (int g = 0; g < kGroups; ++g) {
+    for (int c : members[g]) {
+      // Every real message of the group, once, and nothing of other groups.
+      const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+      while (Real(c).size() < 3 &&
+             std::chrono::steady_clock::now() < deadline) {
+        ws_.WaitForMessages(c, ws_.MessageCount(c) + 1, milliseconds(100));
+      }
+      auto got = Real(c);
+      std::sort(got.begin(), got.end());
+      EXPECT_EQ(got, (std::vector<std::string>{absl::StrCat("g", g, "-s0"),
+                                               absl::StrCat("g", g, "-s1"),
+                                               absl::StrCat("g", g, "-s2")}))
+          << "client " << c << " of group " << g;
+    }
+  }
+  EXPECT_GE(brokers_[0].Metric(
+                "channel_broker_nats_messages_total{direction=\"in\"}"),
+            1);
+  EXPECT_EQ(brokers_[0].Metric("channel_broker_nats_connected"), 1);
+}
+
+TEST_F(ClusterTest, BrokerKilledItsGatewayMovesAndDeliveryGoesOn) {
+  std::vector<int> on0, others;
+  for (int i = 0; i < 30; ++i) {
+    const int c = ws_.Connect(gateways_[i % 3].uri());
+    ASSERT_GE(c, 0);
+    ASSERT_EQ(
+        ws_.Request(c, R"({"cmd":"add_group","group_id":"k","id":1})", "1"),
+        Ok(1));
+    (i % 3 == 0 ? on0 : others).push_back(c);
+  }
+  std::vector<int> all = on0;
+  all.insert(all.end(), others.begin(), others.end());
+  const int sender = ws_.Connect(gateways_[1].uri());
+  WaitRouted(sender, "k", all);
+  size_t from = 0;
+  brokers_[0].process->Signal(SIGKILL);
+  ASSERT_TRUE(gateways_[0].process->WaitForLine("broker link down", seconds(10),
+                                                &from));
+  // Within 2 s gateway 0 is on the next broker of its list, re-subscribed.
+  ASSERT_TRUE(
+      gateways_[0].process->WaitForLine("broker link up", seconds(5), &from))
+      << gateways_[0].process->Output();
+  WaitRouted(sender, "k", all);
+  const size_t before0 = Real(on0[0]).size();
+  ASSERT_TRUE(ws_.Send(
+      sender, R"({"cmd":"send_to_group","group_id":"k","message":"after"})"));
+  for (int c : all) {
+    WaitFor(c, "after");
+    auto got = Real(c);
+    EXPECT_EQ(std::count(got.begin(), got.end(), "after"), 1) << "client " << c;
+  }
+  EXPECT_EQ(before0, 0u);
+}
+
+TEST_F(ClusterTest, NatsNodeKilledDeliveryGoesOnAndItRejoins) {
+  std::vector<int> members;
+  for (int i = 0; i < 6; ++i) {
+    const int c = ws_.Connect(gateways_[i % 3].uri());
+    ASSERT_EQ(
+        ws_.Request(c, R"({"cmd":"add_group","group_id":"n","id":1})", "1"),
+        Ok(1));
+    members.push_back(c);
+  }
+  const int sender = ws_.Connect(gateways_[2].uri());
+  WaitRouted(sender, "n", members);
+  nats_[1]->Signal(SIGKILL);
+  ASSERT_TRUE(nats_[1]->Wait(seconds(10)).has_value());
+  // Broker 1 reconnects to another node (learned from the cluster) or its
+  // gateway moves to another broker; either way delivery goes on.
+  WaitRouted(sender, "n", members);
+  StartNats(1);
+  ASSERT_TRUE(nats_[1]->WaitForLine("Route connection created", seconds(10)));
+  WaitRouted(sender, "n", members);
+}
+
+}  // namespace
+}  // namespace channel::testing
