@@ -30,7 +30,7 @@ struct GatewayOptions {
   std::chrono::milliseconds shutdown_grace{10000};
 
   std::vector<std::string> allowed_origins;  // empty: any origin
-  bool demo_page = true;  // GET / and /channel-client.js
+  bool demo_page = true;                     // GET / and /channel-client.js
 
   // wss: PEM certificate chain and private key; both empty: plain ws.
   std::string tls_cert;
