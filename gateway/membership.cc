@@ -1,5 +1,7 @@
 #include "gateway/membership.h"
 
+#include "absl/strings/match.h"
+
 namespace channel {
 
 Membership::JoinResult Membership::Join(ConnectionData* con,
@@ -27,7 +29,8 @@ void Membership::JoinUser(ConnectionData* con, const std::string& user_id) {
 void Membership::Added(const std::string& channel,
                        SubscriptionIndex<ConnectionData*>::Change change,
                        ShardLink::Done live) {
-  if (change.channel_edge) {
+  // The group counters count groups, not users' channels.
+  if (change.channel_edge && absl::StartsWith(channel, kGroupChannelPrefix)) {
     stats_->local_groups.fetch_add(1, std::memory_order_relaxed);
     limits_->groups.fetch_add(1, std::memory_order_relaxed);
   }
@@ -60,8 +63,10 @@ void Membership::LeaveAll(ConnectionData* con) {
 }
 
 void Membership::LostLastMember(const std::string& channel) {
-  stats_->local_groups.fetch_sub(1, std::memory_order_relaxed);
-  limits_->groups.fetch_sub(1, std::memory_order_relaxed);
+  if (absl::StartsWith(channel, kGroupChannelPrefix)) {
+    stats_->local_groups.fetch_sub(1, std::memory_order_relaxed);
+    limits_->groups.fetch_sub(1, std::memory_order_relaxed);
+  }
   link_->Leave(channel);
 }
 
