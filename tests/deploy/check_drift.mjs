@@ -85,12 +85,16 @@ async function adminRoutes(kind) {
 }
 const routes = { broker: await adminRoutes('broker'), gateway: await adminRoutes('gateway') };
 
-// --- Kubernetes ---
-const objects = render(join(repo, 'deploy/k8s'));
+// --- Kubernetes: the one-broker layout and the cluster layout ---
+let objectCount = 0;
+for (const layout of ['deploy/k8s', 'deploy/k8s-cluster']) {
+const objects = render(join(repo, layout));
+objectCount += objects.length;
 const configMaps = new Map(objects.filter((o) => o.kind === 'ConfigMap').map((o) => [o.metadata.name, o.data || {}]));
 const services = objects.filter((o) => o.kind === 'Service');
 for (const dep of objects.filter((o) => o.kind === 'Deployment')) {
   for (const c of dep.spec.template.spec.containers) {
+    if (c.image.includes('nats')) continue;  // not one of our binaries
     const kind = kindOfImage(c.image);
     const where = `k8s ${dep.metadata.name}/${c.name}`;
     const env = {};
@@ -115,15 +119,25 @@ for (const dep of objects.filter((o) => o.kind === 'Deployment')) {
       if (!routes[kind](probe.httpGet?.path)) fail(`${where}: ${probeName} path ${probe.httpGet?.path} is not served by ${kind}`);
     }
     if (kind === 'gateway') {
-      const [host, port] = String(effective(kind, env, 'broker')).split(':');
-      const svc = services.find((s) => s.metadata.name === host);
-      if (!svc) fail(`${where}: --broker host ${host} is not a Service`);
-      else if (!svc.spec.ports.some((p) => p.port === Number(port))) fail(`${where}: Service ${host} has no port ${port}`);
+      for (const item of String(effective(kind, env, 'broker')).split(',')) {
+        const [host, port] = item.split(':');
+        const svc = services.find((s) => s.metadata.name === host);
+        if (!svc) fail(`${where}: --broker host ${host} is not a Service`);
+        else if (!svc.spec.ports.some((p) => p.port === Number(port))) fail(`${where}: Service ${host} has no port ${port}`);
+      }
+    }
+    if (kind === 'broker' && env.CHANNEL_NATS) {
+      for (const url of env.CHANNEL_NATS.split(',')) {
+        const m = /^nats:\/\/([^.:]+)-[0-9]+\.([^.:]+):([0-9]+)$/.exec(url);
+        const svc = m && services.find((s) => s.metadata.name === m[2]);
+        if (!svc) fail(`${where}: --nats ${url} names no headless Service of a StatefulSet`);
+        else if (!svc.spec.ports.some((p) => p.port === Number(m[3]))) fail(`${where}: Service ${m[2]} has no port ${m[3]}`);
+      }
     }
   }
 }
 for (const svc of services) {
-  const pods = objects.filter((o) => o.kind === 'Deployment' &&
+  const pods = objects.filter((o) => (o.kind === 'Deployment' || o.kind === 'StatefulSet') &&
       Object.entries(svc.spec.selector).every(([k, v]) => o.spec.template.metadata.labels[k] === v));
   if (!pods.length) fail(`k8s Service ${svc.metadata.name} selects no Deployment`);
   for (const p of svc.spec.ports) {
@@ -141,6 +155,7 @@ if (gwDep) {
   const shutdown = Number(effective('gateway', env, 'shutdown_grace_ms'));
   const preStop = Number((c.lifecycle?.preStop?.exec?.command || []).find((x) => /^[0-9]+$/.test(x)) || 0) * 1000;
   if (preStop + shutdown >= grace) fail(`k8s gateway: preStop ${preStop} ms + shutdown grace ${shutdown} ms do not fit in terminationGracePeriodSeconds ${grace / 1000}`);
+}
 }
 
 // --- docker-compose.yml ---
@@ -188,4 +203,4 @@ if (failures.length) {
   for (const f of failures) console.error(`FAIL ${f}`);
   process.exit(1);
 }
-console.log(`ok: compose, Dockerfile and ${objects.length} Kubernetes objects match the binaries' flags, ports and admin routes`);
+console.log(`ok: compose, Dockerfile and ${objectCount} Kubernetes objects match the binaries' flags, ports and admin routes`);
