@@ -126,6 +126,9 @@ async function run() {
   const pubs = phpPublisher ? [await phpConnect(Number(args.broker_port))]
                             : await connectMany(publishers, receivers);
 
+  // Brokers on NATS spread new subscriptions between nodes asynchronously:
+  // a cluster run lets them settle before measuring.
+  if (args.settle_ms) await sleep(Number(args.settle_ms));
   const expected = fanout ? total * receivers : total;
   let delivered = 0, duplicates = 0;
   const seen = members.map(() => new Set());

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Cluster vs standalone on the same load (the external harness's shapes,
+# tools/bench/harness): standalone = 1 broker + 2 gateways; cluster = 3
+# nats-server nodes with routes + 2 brokers (--nats) + 2 gateways, each
+# gateway on its own broker. CPU is summed over every server process
+# (brokers, NATS, gateways).
+# Usage: tools/bench/cluster-bench.sh [BUILD_DIR] [SHAPE...]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=${1:-build}
+shift || true
+shapes=("$@")
+((${#shapes[@]})) || shapes=(routed-burst routed-paced fanout-burst)
+ulimit -n "$(ulimit -Hn)"
+(cd tools/bench/harness && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+wait_log() { for _ in $(seq 100); do grep -q "$2" "$1" && return 0; sleep 0.1; done; echo "no '$2' in $1" >&2; cat "$1" >&2; exit 1; }
+
+run() {  # run MODE SHAPE
+  local mode=$1 shape=$2 all=() gws=() nats_urls=()
+  if [[ $mode == cluster ]]; then
+    local c=() r=()
+    for i in 0 1 2; do c+=("$(free_port)"); r+=("$(free_port)"); done
+    for i in 0 1 2; do
+      local routes=()
+      for k in 0 1 2; do [[ $k == "$i" ]] || routes+=("nats://127.0.0.1:${r[$k]}"); done
+      nats-server -a 127.0.0.1 -p "${c[$i]}" --cluster_name bench -cluster "nats://127.0.0.1:${r[$i]}" \
+        -routes "$(IFS=,; echo "${routes[*]}")" 2>"$tmp/nats$i.log" &
+      all+=($!); pids+=($!)
+      nats_urls+=("nats://127.0.0.1:${c[$i]}")
+    done
+    for i in 0 1 2; do wait_log "$tmp/nats$i.log" "Route connection created"; done
+  fi
+  local bports=()
+  local nb=$([[ $mode == cluster ]] && echo 2 || echo 1)
+  for i in $(seq 0 $((nb - 1))); do
+    local bp; bp=$(free_port); bports+=("$bp")
+    local extra=()
+    [[ $mode == cluster ]] && extra=(--nats="${nats_urls[$i]}")
+    "$build/broker/channel-broker" --listen=127.0.0.1 --port="$bp" --admin_port=-1 \
+      --log_level=info "${extra[@]}" 2>"$tmp/broker$i.log" &
+    all+=($!); pids+=($!)
+    wait_log "$tmp/broker$i.log" "listening on"
+  done
+  for i in 0 1; do
+    local gp; gp=$(free_port)
+    "$build/gateway/ws-gateway" --listen=127.0.0.1 --port="$gp" --admin_port=-1 --threads=1 \
+      --broker="127.0.0.1:${bports[$((i % nb))]}" --log_level=info --rate_limit_per_sec=0 \
+      --max_queued_bytes=16777216 2>"$tmp/gw$i.log" &
+    all+=($!); pids+=($!)
+    wait_log "$tmp/gw$i.log" "broker link up"
+    gws+=("ws://127.0.0.1:$gp")
+  done
+  echo -n "$mode $shape: "
+  node tools/bench/harness/ws-harness.mjs --gateways="$(IFS=,; echo "${gws[*]}")" \
+    --pids="$(IFS=,; echo "${all[*]}")" --shape="$shape" --settle_ms=1000
+  kill "${all[@]}"; wait "${all[@]}" 2>/dev/null || true
+  pids=()
+}
+echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r)"
+for shape in "${shapes[@]}"; do
+  run standalone "$shape"
+  run cluster "$shape"
+done
