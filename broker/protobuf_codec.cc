@@ -21,6 +21,8 @@ constexpr std::chrono::milliseconds kCumulativeAckDelay{20};
 ProtobufCodec::ProtobufCodec(Session* session)
     : session_(session), ack_timer_(session->executor()) {}
 
+ProtobufCodec::~ProtobufCodec() { *alive_ = false; }
+
 void ProtobufCodec::OnBody(absl::string_view body) {
   switch (ParseBody(body, &envelope_)) {
     case BodyKind::kEnvelope:
@@ -166,9 +168,11 @@ void ProtobufCodec::BeforeFlush() {
     if (!ack_timer_armed_) {
       ack_timer_armed_ = true;
       ack_timer_.expires_after(kCumulativeAckDelay);
-      // The timer dies with this codec; its cancelled wait touches nothing.
-      ack_timer_.async_wait([this](const std::error_code& ec) {
-        if (ec) return;
+      // A wait that expired before the codec went away cannot be cancelled
+      // any more (its handler is already queued, with success): `alive`
+      // tells the handler whether `this` still exists.
+      ack_timer_.async_wait([this, alive = alive_](const std::error_code& ec) {
+        if (ec || !*alive) return;
         ack_timer_armed_ = false;
         if (cumulative_due_ == 0) return;  // went out with other frames
         ack_overdue_ = true;

@@ -2,6 +2,7 @@
 #define CHANNEL_BROKER_PROTOBUF_CODEC_H_
 
 #include <cstdint>
+#include <memory>
 
 #include "asio/steady_timer.hpp"
 #include "broker/session_codec.h"
@@ -17,6 +18,7 @@ class Session;
 class ProtobufCodec : public SessionCodec {
  public:
   explicit ProtobufCodec(Session* session);
+  ~ProtobufCodec() override;
 
   absl::string_view name() const override { return "protobuf"; }
   void OnBody(absl::string_view body) override;
@@ -46,6 +48,7 @@ class ProtobufCodec : public SessionCodec {
   // Highest cumulative_ack publish routed and not yet confirmed; 0: none.
   uint64_t cumulative_due_ = 0;
   asio::steady_timer ack_timer_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   bool ack_timer_armed_ = false;
   bool ack_overdue_ = false;
 };
