@@ -33,7 +33,10 @@ void Run(const std::string& command) {
 
 TestKeys::TestKeys() {
   char tmpl[] = "/tmp/channel-keys-XXXXXX";
-  dir = mkdtemp(tmpl);
+  const char* made = mkdtemp(tmpl);
+  if (made == nullptr)
+    throw std::runtime_error("mkdtemp failed for " + std::string(tmpl));
+  dir = made;
   Run("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out " +
       dir + "/rsa.pem 2>/dev/null");
   Run("openssl pkey -in " + dir + "/rsa.pem -pubout -out " + dir +
