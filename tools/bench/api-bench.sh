@@ -6,14 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+. tools/bench/lib.sh
 bport=$(free_port); aport=$(free_port); key=$(openssl rand -hex 16)
 "$build/broker/channel-broker" --listen=127.0.0.1 --port="$bport" --admin_port=-1 \
   --api_port="$aport" --api_key="$key" --log_level=warn 2>"$tmp/broker.log" &

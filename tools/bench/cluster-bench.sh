@@ -13,15 +13,7 @@ shapes=("$@")
 ((${#shapes[@]})) || shapes=(routed-burst routed-paced fanout-burst)
 ulimit -n "$(ulimit -Hn)"
 (cd tools/bench/harness && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_log() { for _ in $(seq 100); do grep -q "$2" "$1" && return 0; sleep 0.1; done; echo "no '$2' in $1" >&2; cat "$1" >&2; exit 1; }
+. tools/bench/lib.sh
 
 run() {  # run MODE SHAPE
   local mode=$1 shape=$2 all=() gws=() nats_urls=()

@@ -6,16 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
 ulimit -n "$(ulimit -Hn)"   # 10,000 idle connections on each side
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_log() { for _ in $(seq 100); do grep -q "$2" "$1" && return 0; sleep 0.1; done; echo "no '$2' in $1" >&2; cat "$1" >&2; exit 1; }
+. tools/bench/lib.sh
 
 bport=$(free_port)
 "$build/broker/channel-broker" --listen=127.0.0.1 --port="$bport" --admin_port=-1 \
