@@ -208,6 +208,21 @@ bool ParseCommand(absl::string_view text, const CommandLimits& limits,
               "send_to_all, presence or auth");
 }
 
+namespace {
+
+// Opens a reply object and writes its "id" (raw JSON, as the client sent
+// it) when the command had one.
+void StartReply(rapidjson::Writer<rapidjson::StringBuffer>& writer,
+                absl::string_view id_json) {
+  writer.StartObject();
+  if (!id_json.empty()) {
+    writer.Key("id");
+    writer.RawValue(id_json.data(), id_json.size(), rapidjson::kStringType);
+  }
+}
+
+}  // namespace
+
 std::string OkReply(absl::string_view id_json) {
   return absl::StrCat("{\"id\":", id_json, ",\"ok\":true}");
 }
@@ -216,11 +231,7 @@ std::string PresenceReply(absl::string_view id_json, absl::string_view group,
                           uint64_t connections, uint64_t users) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  writer.StartObject();
-  if (!id_json.empty()) {
-    writer.Key("id");
-    writer.RawValue(id_json.data(), id_json.size(), rapidjson::kStringType);
-  }
+  StartReply(writer, id_json);
   writer.Key("ok");
   writer.Bool(true);
   writer.Key("group_id");
@@ -237,11 +248,7 @@ std::string ErrorReply(absl::string_view id_json, absl::string_view code,
                        absl::string_view message) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  writer.StartObject();
-  if (!id_json.empty()) {
-    writer.Key("id");
-    writer.RawValue(id_json.data(), id_json.size(), rapidjson::kStringType);
-  }
+  StartReply(writer, id_json);
   writer.Key("error");
   writer.StartObject();
   writer.Key("code");
