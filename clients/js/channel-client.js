@@ -188,13 +188,25 @@ export class Client {
         await this.raw({ cmd: 'auth', token });
         this.scheduleRefresh(token);
       }
-      // Re-join everything before reporting "connected".
+      // Re-join everything before reporting "connected". A gateway whose
+      // broker link is not up yet (just restarted) refuses with
+      // broker_unavailable: the group is kept and the connection retried
+      // after the backoff; any other refusal drops the group.
+      let retry = false;
       await Promise.all([...this.groups].map(([group, { token: joinToken }]) =>
         this.raw({ cmd: 'add_group', group_id: group, ...(joinToken ? { token: joinToken } : {}) })
           .catch((err) => {
+            if (err.code === 'broker_unavailable') {
+              retry = true;
+              return;
+            }
             this.groups.delete(group);
             this.emit('error', err);
           })));
+      if (retry && this.ws === ws) {
+        ws.close(4000, 'broker_unavailable');  // onClose schedules the retry
+        return;
+      }
     } catch (err) {
       this.emit('error', err);
       return;  // the gateway closes; onClose retries

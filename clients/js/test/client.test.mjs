@@ -132,6 +132,38 @@ test('reconnects with backoff and re-joins every group before "connected"', asyn
   assert.equal(sockets.length, 3);
 });
 
+test('a re-join refused with broker_unavailable keeps the group and retries', async () => {
+  const { client, clock } = make({ backoffInitialMs: 100, backoffMaxMs: 1000 });
+  await tick();
+  sockets[0].open();
+  await tick();
+  const j = client.join('a'); sockets[0].ack(); await j;
+  sockets[0].closeWith(1006, '');
+  clock.advance(100);
+  await tick();
+  sockets[1].open();
+  await tick();
+  // The restarted gateway has no broker link yet.
+  sockets[1].reply({ id: sockets[1].sent[0].id,
+                     error: { code: 'broker_unavailable', message: 'retry later' } });
+  await tick();
+  assert.equal(sockets[1].readyState, 3, 'the client closes and retries');
+  assert.notEqual(client.state, 'connected');
+  clock.advance(1000);
+  await tick();
+  assert.equal(sockets.length, 3);
+  sockets[2].open();
+  await tick();
+  assert.deepEqual(sockets[2].sent.map((m) => [m.cmd, m.group_id]), [['add_group', 'a']]);
+  sockets[2].ack(0);
+  await tick();
+  assert.equal(client.state, 'connected');
+  const got = [];
+  client.onGroup('a', (m) => got.push(m.message));
+  sockets[2].reply({ type: 'message', group: 'a', message: 'still here' });
+  assert.deepEqual(got, ['still here']);
+});
+
 test('offline queue: bounded, flushed after the reconnect', async () => {
   const { client, clock } = make({ offline: 'queue', maxQueue: 2, backoffInitialMs: 10 });
   await tick();
