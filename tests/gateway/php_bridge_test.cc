@@ -88,7 +88,11 @@ TEST(PhpBridgeTest, SeedChannelAndGatewayGroupsServeTheSameGroups) {
     if (i >= 2) EXPECT_GT(at, pos) << want[i];
   }
   EXPECT_NE(out.find("\nOK"), std::string::npos) << out;
-  EXPECT_EQ(ws.Messages(c).size(), 2u);  // its ok and its own message
+  // c's own copy travels gateway -> broker -> gateway, a path that races
+  // the PHP worker's: wait for it, then nothing else may have arrived.
+  const auto got_c = ws.WaitForMessages(c, 2);
+  ASSERT_EQ(got_c.size(), 2u);  // its ok and its own message
+  EXPECT_EQ(got_c[1], "to abc");
   EXPECT_EQ(broker.Metric(
                 "channel_broker_php_bridged_total{direction=\"to_groups\"}"),
             2);
