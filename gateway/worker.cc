@@ -4,7 +4,6 @@
 #include <type_traits>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
 #include "asio/steady_timer.hpp"
@@ -12,9 +11,9 @@
 #include "gateway/admission.h"
 #include "gateway/authenticator.h"
 #include "gateway/command_dispatcher.h"
-#include "gateway/demo_assets.h"
-#include "gateway/direct_write.h"
 #include "gateway/fanout_batch.h"
+#include "gateway/fanout_writer.h"
+#include "gateway/http_request.h"
 #include "gateway/membership.h"
 #include "gateway/shard_link.h"
 #include "gateway/worker_config.h"
@@ -27,27 +26,6 @@ namespace close_code = websocketpp::close::status;
 
 // Longest interval between sweeps (close deadlines, pings).
 constexpr std::chrono::milliseconds kMaxSweepTick{500};
-
-// The value of query parameter `name` of a request target such as
-// "/?token=abc&x=1", or empty. Values are taken as they are (tokens are
-// base64url text and dots; anything else is left for the verifier).
-absl::string_view QueryParam(absl::string_view resource,
-                             absl::string_view name) {
-  const size_t query = resource.find('?');
-  if (query == absl::string_view::npos) return {};
-  absl::string_view rest = resource.substr(query + 1);
-  while (!rest.empty()) {
-    const size_t amp = rest.find('&');
-    const absl::string_view pair = rest.substr(0, amp);
-    if (pair.size() > name.size() && absl::StartsWith(pair, name) &&
-        pair[name.size()] == '=') {
-      return pair.substr(name.size() + 1);
-    }
-    if (amp == absl::string_view::npos) break;
-    rest.remove_prefix(amp + 1);
-  }
-  return {};
-}
 
 BrokerClientOptions LinkOptions(const GatewayOptions& options,
                                 const std::string& gateway_id, int index) {
@@ -83,7 +61,6 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
   using Connection = typename Endpoint::connection_type;
   using ConnectionPtr = typename Endpoint::connection_ptr;
   using MessagePtr = typename Endpoint::message_ptr;
-  using Message = typename Config::message_type;
   using Hdl = websocketpp::connection_hdl;
 
   WorkerImpl(int index, const GatewayOptions& options,
@@ -100,7 +77,9 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
         admission_(options, limits, &stats_),
         auth_(options, verifier, &membership_, &stats_, this),
         dispatcher_(options, &link_, &membership_, &auth_, &stats_, this),
-        sweep_(io_) {
+        sweep_(io_),
+        writer_(options.max_queued_bytes, &stats_,
+                [this](Connection* con) { CloseSlow(con); }) {
     worker_index_ = index;
     // websocketpp 0.8.2's _htonll lazily sets a plain function-local static
     // on first use; every worker thread building its first extended frame
@@ -148,23 +127,14 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     endpoint_.set_http_handler([this](Hdl hdl) {
       auto con = Lock(hdl);
       if (!con) return;
-      // Plain HTTP: the demo chat and its client module (--demo_page), else
-      // a pointer to WebSocket.
-      const std::string resource = con->get_resource();
-      const absl::string_view path =
-          absl::string_view(resource).substr(0, resource.find('?'));
-      if (options_.demo_page && (path == "/" || path == "/index.html")) {
-        con->set_status(websocketpp::http::status_code::ok);
-        con->append_header("Content-Type", "text/html; charset=utf-8");
-        con->set_body(std::string(DemoPageHtml()));
-      } else if (options_.demo_page && path == "/channel-client.js") {
-        con->set_status(websocketpp::http::status_code::ok);
-        con->append_header("Content-Type", "text/javascript; charset=utf-8");
-        con->set_body(std::string(ClientModuleJs()));
-      } else {
-        con->set_status(websocketpp::http::status_code::upgrade_required);
-        con->set_body("ws-gateway: connect with a WebSocket client\n");
+      const PlainHttpReply reply =
+          PlainHttpResponse(con->get_resource(), options_.demo_page);
+      con->set_status(
+          static_cast<websocketpp::http::status_code::value>(reply.status));
+      if (!reply.content_type.empty()) {
+        con->append_header("Content-Type", std::string(reply.content_type));
       }
+      con->set_body(std::string(reply.body));
     });
   }
 
@@ -365,82 +335,16 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
           return membership_.Find(channel) != nullptr;
         },
         json_connections_ > 0);
-    for (const FanoutBatch::Target& target : batch_.targets()) {
-      recipients_.clear();
-      if (target.to_all) {
-        for (auto& [id, con] : conns_) recipients_.push_back(con.get());
-      } else if (const auto* members = membership_.Find(target.channel)) {
-        for (ConnectionData* member : *members) {
-          recipients_.push_back(static_cast<Connection*>(member));
-        }
-      }
-      for (const FanoutBatch::Segment& segment : target.live()) {
-        // Built only if a recipient needs websocketpp.
-        MessagePtr msg, json_msg;
-        for (Connection* con : recipients_) {
-          if (FanoutBatch::Excluded(segment, con->id)) continue;
-          if (con->json_framing) {
-            SendPrepared(con, segment.json_frames, segment.count, &json_msg);
-          } else {
-            SendPrepared(con, segment.frames, segment.count, &msg);
-          }
-        }
-      }
-    }
+    writer_.Write(batch_, membership_, conns_);
   }
 
-  // A prepared message carrying raw frame bytes: websocketpp writes them as
-  // they are.
-  static MessagePtr RawMessage(std::string bytes) {
-    auto msg =
-        std::make_shared<Message>(typename Config::con_msg_manager_type::ptr(),
-                                  websocketpp::frame::opcode::text, 0);
-    msg->get_raw_payload().swap(bytes);
-    msg->set_prepared(true);
-    return msg;
-  }
-
-  void SendPrepared(Connection* con, const std::string& frames, uint64_t count,
-                    MessagePtr* shared) {
-    if (con->closing) return;
-    // Past the bound already: this client has not read what it was sent.
-    // (Checked before adding, so one batch larger than the bound still goes
-    // to a client that keeps up; the queue peaks at bound + one batch.)
-    if (con->get_buffered_amount() > options_.max_queued_bytes) {
-      Bump(stats_.slow_client_closes);
-      spdlog::info("closing slow client {}: more than {} bytes queued", con->id,
-                   options_.max_queued_bytes);
-      Close(con->get_shared(), close_code::policy_violation,
-            absl::StrCat("slow client: more than ", options_.max_queued_bytes,
-                         " bytes queued"));
-      return;
-    }
-    if (con->get_state() != websocketpp::session::state::open) return;
-    if constexpr (std::is_same_v<Config, PlainConfig>) {
-      size_t written = 0;
-      switch (TryDirectWrite(*con, frames, &written)) {
-        case DirectWrite::kWritten:
-          Bump(stats_.deliveries, count);
-          Bump(stats_.bytes_out, frames.size());
-          Bump(stats_.direct_writes);
-          return;
-        case DirectWrite::kPartial:
-          // The rest goes through websocketpp; everything later queues
-          // behind it.
-          if (!con->send(RawMessage(frames.substr(written)))) {
-            Bump(stats_.deliveries, count);
-            Bump(stats_.bytes_out, frames.size());
-          }
-          return;
-        case DirectWrite::kNotDirect:
-          break;
-      }
-    }
-    if (!*shared) *shared = RawMessage(frames);
-    if (!con->send(*shared)) {
-      Bump(stats_.deliveries, count);
-      Bump(stats_.bytes_out, frames.size());
-    }
+  void CloseSlow(Connection* con) {
+    Bump(stats_.slow_client_closes);
+    spdlog::info("closing slow client {}: more than {} bytes queued", con->id,
+                 options_.max_queued_bytes);
+    Close(con->get_shared(), close_code::policy_violation,
+          absl::StrCat("slow client: more than ", options_.max_queued_bytes,
+                       " bytes queued"));
   }
 
   // ---- Sweep: close deadlines and pings --------------------------------
@@ -520,9 +424,8 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
   std::vector<ConnectionPtr> closing_;
   bool shutting_down_ = false;
   std::function<void()> on_idle_;
-  // Scratch, reused across deliveries.
-  FanoutBatch batch_;
-  std::vector<Connection*> recipients_;
+  FanoutBatch batch_;  // scratch, reused across deliveries
+  FanoutWriter<Config> writer_;
 };
 
 }  // namespace
