@@ -1,20 +1,19 @@
 #include "client/broker_client.h"
 
 #include <algorithm>
-#include <deque>
 #include <random>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "asio/connect.hpp"
 #include "asio/ip/tcp.hpp"
 #include "asio/steady_timer.hpp"
+#include "client/request_tracker.h"
 #include "common/backoff.h"
 #include "common/envelope_codec.h"
 #include "common/frame_encoder.h"
 #include "common/logging.h"
 #include "net/framed_stream.h"
+#include "net/tcp_connector.h"
 
 namespace channel {
 
@@ -29,8 +28,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   Impl(asio::io_context& io, BrokerClientOptions options)
       : io_(io),
         options_(std::move(options)),
-        resolver_(io),
-        connect_timer_(io),
+        connector_(io),
         retry_timer_(io),
         backoff_(options_.backoff_initial, options_.backoff_max,
                  std::random_device{}()) {}
@@ -63,10 +61,10 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     v1::Envelope envelope;
     auto* request = envelope.mutable_subscribe();
     for (const auto& channel : channels) request->add_channels(channel);
-    const uint64_t id = Track(std::move(done));
+    const uint64_t id = requests_.Track(std::move(done));
     request->set_request_id(id);
     if (absl::Status s = SendRequest(envelope); !s.ok()) {
-      Fail(id, s);
+      requests_.Fail(id, s);
       return;
     }
     for (const auto& channel : channels) desired_.insert(channel);
@@ -83,10 +81,10 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     v1::Envelope envelope;
     auto* request = envelope.mutable_unsubscribe();
     for (const auto& channel : channels) request->add_channels(channel);
-    const uint64_t id = Track(std::move(done));
+    const uint64_t id = requests_.Track(std::move(done));
     request->set_request_id(id);
     if (absl::Status s = SendRequest(envelope); !s.ok()) {
-      Fail(id, s);
+      requests_.Fail(id, s);
       return;
     }
     for (const auto& channel : channels) desired_.erase(channel);
@@ -101,10 +99,10 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     v1::Envelope envelope;
     BuildPublish(channels, payload, meta, envelope.mutable_publish());
     envelope.mutable_publish()->set_no_echo(no_echo);
-    const uint64_t id = Track(std::move(done));
+    const uint64_t id = requests_.Track(std::move(done));
     envelope.mutable_publish()->set_request_id(id);
     if (absl::Status s = SendRequest(envelope); !s.ok()) {
-      Untrack(id);
+      requests_.Untrack(id);
       return s;
     }
     ++stats_.publishes_sent;
@@ -117,20 +115,20 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     if (!connected_) {
       return absl::UnavailableError("not connected to the broker");
     }
-    if (unconfirmed_.size() >= options_.max_unconfirmed) {
+    if (requests_.unconfirmed() >= options_.max_unconfirmed) {
       return absl::ResourceExhaustedError(
-          absl::StrCat(unconfirmed_.size(),
+          absl::StrCat(requests_.unconfirmed(),
                        " publishes wait for the broker's confirmation"));
     }
     v1::Envelope envelope;
     v1::Publish* request = envelope.mutable_publish();
     BuildPublish(channels, payload, meta, request);
-    const uint64_t id = next_request_id_++;
+    const uint64_t id = requests_.NextId();
     request->set_request_id(id);
     request->set_cumulative_ack(true);
     request->set_no_echo(no_echo);
     if (absl::Status s = SendRequest(envelope); !s.ok()) return s;
-    unconfirmed_.push_back({id, tag});
+    requests_.AddQuiet(id, tag);
     ++stats_.publishes_sent;
     return absl::OkStatus();
   }
@@ -150,13 +148,13 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     }
     v1::Envelope envelope;
     envelope.mutable_presence_query()->set_group(group);
-    const uint64_t id = next_request_id_++;
+    const uint64_t id = requests_.NextId();
     envelope.mutable_presence_query()->set_request_id(id);
     if (absl::Status s = SendRequest(envelope); !s.ok()) {
       done(s, 0, 0);
       return;
     }
-    presence_pending_.emplace(id, std::move(done));
+    requests_.TrackPresence(id, std::move(done));
   }
 
   bool connected() const { return connected_; }
@@ -191,11 +189,6 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   QuietFailureHandler quiet_failure_handler_;
 
  private:
-  struct Unconfirmed {
-    uint64_t request_id;
-    uint64_t tag;
-  };
-
   static void BuildPublish(const std::vector<std::string>& channels,
                            absl::string_view payload, const v1::Metadata* meta,
                            v1::Publish* request) {
@@ -226,24 +219,6 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     return absl::UnavailableError("the broker link is closing");
   }
 
-  uint64_t Track(Done done) {
-    if (!done) return 0;
-    const uint64_t id = next_request_id_++;
-    pending_.emplace(id, std::move(done));
-    return id;
-  }
-  void Untrack(uint64_t id) {
-    if (id != 0) pending_.erase(id);
-  }
-  // A tracked request that never left: report it now.
-  void Fail(uint64_t id, const absl::Status& status) {
-    auto it = id == 0 ? pending_.end() : pending_.find(id);
-    if (it == pending_.end()) return;
-    Done done = std::move(it->second);
-    pending_.erase(it);
-    done(status, 0);
-  }
-
   // The broker this attempt goes to.
   const std::pair<std::string, uint16_t>& Endpoint() const {
     return options_.endpoints.empty()
@@ -253,46 +228,23 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
 
   void Connect() {
     if (!running_) return;
-    const uint64_t gen = ++generation_;
+    ++generation_;
     host_ = Endpoint().first;
     port_ = Endpoint().second;
-    connect_timer_.expires_after(options_.connect_timeout);
-    connect_timer_.async_wait([self = shared_from_this(),
-                               gen](const std::error_code& ec) {
-      if (ec || gen != self->generation_ || self->stream_) return;
-      self->Fail(absl::StrCat("no connection to ", self->host_, ":",
-                              self->port_, " within ",
-                              self->options_.connect_timeout.count(), " ms"));
-    });
-    resolver_.async_resolve(
-        host_, std::to_string(port_),
-        [self = shared_from_this(), gen](
-            const std::error_code& ec,
-            asio::ip::tcp::resolver::results_type results) {
-          if (gen != self->generation_) return;
-          if (ec) {
-            self->Fail(
-                absl::StrCat("resolve ", self->host_, ": ", ec.message()));
+    // The connector never calls back once this Impl is gone (it is a
+    // member), nor after Drop cancels the attempt.
+    connector_.Connect(
+        host_, port_, options_.connect_timeout,
+        [this](const absl::Status& status, asio::ip::tcp::socket socket) {
+          if (!status.ok()) {
+            Fail(status.message());
             return;
           }
-          auto socket = std::make_shared<asio::ip::tcp::socket>(self->io_);
-          asio::async_connect(
-              *socket, results,
-              [self, gen, socket](const std::error_code& ec2,
-                                  const asio::ip::tcp::endpoint&) {
-                if (gen != self->generation_) return;
-                if (ec2) {
-                  self->Fail(absl::StrCat("connect ", self->host_, ":",
-                                          self->port_, ": ", ec2.message()));
-                  return;
-                }
-                self->OnConnected(std::move(*socket));
-              });
+          OnConnected(std::move(socket));
         });
   }
 
   void OnConnected(asio::ip::tcp::socket socket) {
-    connect_timer_.cancel();
     FramedStream::Options stream_options;
     stream_options.max_frame_bytes = options_.max_frame_bytes;
     stream_options.max_queued_bytes = options_.max_queued_bytes;
@@ -341,7 +293,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
       ++resubscribes_pending_;
       const uint64_t gen = generation_;
       request->set_request_id(
-          Track([this, gen](const absl::Status& status, uint64_t) {
+          requests_.Track([this, gen](const absl::Status& status, uint64_t) {
             if (gen != generation_) return;
             if (!status.ok()) {
               spdlog::error("re-subscribe refused by the broker: {}",
@@ -372,42 +324,19 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
         ++stats_.events_received;
         if (event_handler_) event_handler_(*envelope_.mutable_event());
         return;
-      case v1::Envelope::kAck: {
-        const v1::Ack& ack = envelope_.ack();
-        if (ack.cumulative()) {
-          while (!unconfirmed_.empty() &&
-                 unconfirmed_.front().request_id <= ack.request_id()) {
-            unconfirmed_.pop_front();
-          }
-          return;
-        }
-        auto it = pending_.find(ack.request_id());
-        if (it == pending_.end()) return;
-        Done done = std::move(it->second);
-        pending_.erase(it);
-        done(absl::OkStatus(), ack.receivers());
+      case v1::Envelope::kAck:
+        requests_.OnAck(envelope_.ack());
         return;
-      }
-      case v1::Envelope::kPresenceInfo: {
-        const v1::PresenceInfo& info = envelope_.presence_info();
-        auto it = presence_pending_.find(info.request_id());
-        if (it == presence_pending_.end()) return;
-        PresenceDone done = std::move(it->second);
-        presence_pending_.erase(it);
-        done(absl::OkStatus(), info.connections(), info.users());
+      case v1::Envelope::kPresenceInfo:
+        requests_.OnPresenceInfo(envelope_.presence_info());
         return;
-      }
       case v1::Envelope::kError: {
         const v1::Error& error = envelope_.error();
-        if (error.request_id() != 0) {
-          auto it = pending_.find(error.request_id());
-          if (it != pending_.end()) {
-            Done done = std::move(it->second);
-            pending_.erase(it);
-            done(StatusFromError(error), 0);
-            return;
-          }
-          if (FailQuiet(error.request_id(), StatusFromError(error))) return;
+        if (requests_.OnError(error.request_id(), StatusFromError(error),
+                              [this](uint64_t tag, const absl::Status& s) {
+                                QuietFailed(tag, s);
+                              })) {
+          return;
         }
         spdlog::warn("broker error {}: {}", v1::Error::Code_Name(error.code()),
                      error.message());
@@ -418,25 +347,15 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     }
   }
 
-  // Reports one refused PublishQuiet. Ids in unconfirmed_ increase, so the
-  // lookup is a binary search.
-  bool FailQuiet(uint64_t request_id, const absl::Status& status) {
-    auto it = std::lower_bound(
-        unconfirmed_.begin(), unconfirmed_.end(), request_id,
-        [](const Unconfirmed& u, uint64_t id) { return u.request_id < id; });
-    if (it == unconfirmed_.end() || it->request_id != request_id) return false;
-    const uint64_t tag = it->tag;
-    unconfirmed_.erase(it);
+  void QuietFailed(uint64_t tag, const absl::Status& status) {
     ++stats_.quiet_failures;
     if (quiet_failure_handler_) quiet_failure_handler_(tag, status);
-    return true;
   }
 
   // Tears the current link down without scheduling a reconnect.
   void Drop(absl::string_view reason) {
     ++generation_;  // every handler of the old link becomes stale
-    resolver_.cancel();
-    connect_timer_.cancel();
+    connector_.Cancel();
     if (stream_) {
       stream_->Detach();
       stream_.reset();
@@ -445,20 +364,9 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     connected_ = false;
     welcomed_ = false;
     handshaking_ = false;
-    auto pending = std::move(pending_);
-    pending_.clear();
-    auto unconfirmed = std::move(unconfirmed_);
-    unconfirmed_.clear();
-    auto presence = std::move(presence_pending_);
-    presence_pending_.clear();
-    const absl::Status lost =
-        absl::UnavailableError(absl::StrCat("broker link lost: ", reason));
-    for (auto& [id, done] : pending) done(lost, 0);
-    for (auto& [id, done] : presence) done(lost, 0, 0);
-    for (const Unconfirmed& u : unconfirmed) {
-      ++stats_.quiet_failures;
-      if (quiet_failure_handler_) quiet_failure_handler_(u.tag, lost);
-    }
+    requests_.FailAll(
+        absl::UnavailableError(absl::StrCat("broker link lost: ", reason)),
+        [this](uint64_t tag, const absl::Status& s) { QuietFailed(tag, s); });
     if (was_connected) {
       ++stats_.disconnects;
       if (state_handler_) state_handler_(false, reason);
@@ -495,8 +403,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   size_t endpoint_ = 0;
   std::string host_;  // of the current attempt
   uint16_t port_ = 0;
-  asio::ip::tcp::resolver resolver_;
-  asio::steady_timer connect_timer_;  // resolve + TCP connect
+  TcpConnector connector_;  // resolve + TCP connect, one attempt at a time
   asio::steady_timer retry_timer_;
   Backoff backoff_;
   std::shared_ptr<FramedStream> stream_;  // the current link, if any
@@ -512,10 +419,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   std::chrono::milliseconds idle_timeout_{35000};
 
   absl::flat_hash_set<std::string> desired_;
-  absl::flat_hash_map<uint64_t, Done> pending_;
-  std::deque<Unconfirmed> unconfirmed_;  // PublishQuiet, ids increasing
-  absl::flat_hash_map<uint64_t, PresenceDone> presence_pending_;
-  uint64_t next_request_id_ = 1;
+  RequestTracker requests_;
   BrokerClientStats stats_;
 };
 
