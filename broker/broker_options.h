@@ -35,6 +35,7 @@ struct BrokerOptions {
   std::string nats_token;
   std::string nats_user;
   std::string nats_password;
+  int nats_ping_interval_ms = 2000;  // NATS liveness (NatsLink::Options)
 
   // Workerman Channel (PHP serialize()) clients on the same port.
   bool php_enabled = true;

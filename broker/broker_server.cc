@@ -49,6 +49,7 @@ absl::Status BrokerServer::Listen() {
     nats.token = options_.nats_token;
     nats.user = options_.nats_user;
     nats.password = options_.nats_password;
+    nats.ping_interval_ms = options_.nats_ping_interval_ms;
     nats.name = absl::StrCat("channel-broker/", broker_id_);
     NatsLink::Callbacks callbacks;
     callbacks.on_event = [this](const v1::Envelope& event) {

@@ -1,4 +1,5 @@
 // channel-broker: flags, logging and wiring only. See README.md.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -50,6 +51,9 @@ ABSL_FLAG(std::string, nats_token, "",
 ABSL_FLAG(std::string, nats_user, "", "NATS user.");
 ABSL_FLAG(std::string, nats_password, "",
           "NATS password (prefer CHANNEL_NATS_PASSWORD).");
+ABSL_FLAG(uint32_t, nats_ping_interval_ms, 2000,
+          "Ping NATS this often; two unanswered pings mean NATS is lost "
+          "(the broker then stops being ready and sends its clients away).");
 ABSL_FLAG(bool, php_codec, true,
           "Accept Workerman Channel (PHP serialize()) clients on the same "
           "port, told apart by their first frame.");
@@ -138,6 +142,8 @@ int main(int argc, char** argv) {
   options.nats_token = absl::GetFlag(FLAGS_nats_token);
   options.nats_user = absl::GetFlag(FLAGS_nats_user);
   options.nats_password = absl::GetFlag(FLAGS_nats_password);
+  options.nats_ping_interval_ms = static_cast<int>(std::clamp<uint32_t>(
+      absl::GetFlag(FLAGS_nats_ping_interval_ms), 100, 3600000));
   options.php_enabled = absl::GetFlag(FLAGS_php_codec);
   options.php_allow_from = absl::GetFlag(FLAGS_php_allow_from);
   options.php_idle_timeout =

@@ -39,6 +39,11 @@ class NatsLink : public ClusterLink {
     std::string user;
     std::string password;
     std::string name = "channel-broker";
+    // Liveness of the NATS connection: a PING every interval, and the link
+    // counts as lost after `max_pings_out` unanswered ones. libnats'
+    // default (2 min) would leave a silently cut broker "up" for minutes.
+    int ping_interval_ms = 2000;
+    int max_pings_out = 2;
     // Pending limit per subscription before NATS reports a slow consumer.
     int max_pending_messages = 1 << 20;
     int max_pending_bytes = 256 << 20;

@@ -1,34 +1,16 @@
 // Driven by multihost_test.sh, inside the client namespace. See there.
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import {
+  startDaemon as start, killAll, waitLog, client as connect, request, expectOnce,
+} from './multihost_lib.mjs';
 
 const [prefix, brokerBin, gatewayBin, gw1SwitchPort] = process.argv.slice(2);
 const BROKER = '10.231.0.1';
 const GW = { gw1: '10.231.0.2', gw2: '10.231.0.3' };
 const TOKEN = `mh-${process.pid}`;
-const children = [];
 
 function startDaemon(ns, bin, args) {
-  const child = spawn('ip', ['netns', 'exec', `${prefix}-${ns}`, bin, ...args],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CHANNEL_AUTH_TOKEN: TOKEN } });
-  children.push(child);
-  const d = { child, log: '', waiters: [] };
-  child.stderr.on('data', (chunk) => {
-    d.log += chunk;
-    for (const w of d.waiters.splice(0)) w();
-  });
-  return d;
-}
-
-// Waits until `pattern` has appeared `count` times in the daemon's log.
-function waitLog(d, pattern, count = 1, ms = 20000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timeout waiting for "${pattern}" x${count}:\n${d.log.slice(-2000)}`)), ms);
-    const check = () => {
-      if (d.log.split(pattern).length - 1 >= count) { clearTimeout(timer); resolve(); }
-      else d.waiters.push(check);
-    };
-    check();
-  });
+  return start(prefix, ns, bin, args, { CHANNEL_AUTH_TOKEN: TOKEN });
 }
 
 function startBroker() {
@@ -47,34 +29,7 @@ function link(state) {
 }
 
 function client(gw) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://${GW[gw]}:1234`);
-    const c = { ws, got: [], waiters: [], gw };
-    ws.onmessage = (e) => { c.got.push(e.data); for (const w of c.waiters.splice(0)) w(); };
-    ws.onopen = () => resolve(c);
-    ws.onerror = () => reject(new Error(`cannot connect to ${gw}`));
-  });
-}
-function waitFor(c, pred, what, ms = 15000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${c.gw}: timeout waiting for ${what}; got ${JSON.stringify(c.got.slice(-5))}`)), ms);
-    const check = () => { if (pred(c.got)) { clearTimeout(timer); resolve(); } else c.waiters.push(check); };
-    check();
-  });
-}
-let nextId = 1;
-async function request(c, cmd) {
-  const id = nextId++;
-  c.ws.send(JSON.stringify({ ...cmd, id }));
-  await waitFor(c, (g) => g.some((m) => m.startsWith(`{"id":${id},`)), `reply ${id}`);
-  return c.got.find((m) => m.startsWith(`{"id":${id},`));
-}
-async function expectOnce(clients, message) {
-  for (const c of clients) await waitFor(c, (g) => g.includes(message), `"${message}"`);
-  for (const c of clients) {
-    const n = c.got.filter((m) => m === message).length;
-    if (n !== 1) throw new Error(`${c.gw}: "${message}" delivered ${n} times`);
-  }
+  return connect(`ws://${GW[gw]}:1234`, gw);
 }
 
 let ok = false;
@@ -128,6 +83,6 @@ try {
 } catch (err) {
   console.error(`FAIL: ${err.stack || err}`);
 } finally {
-  for (const child of children) child.kill('SIGKILL');
+  killAll();
   process.exit(ok ? 0 : 1);
 }
