@@ -152,7 +152,9 @@ absl::Status NatsLink::Start() {
   if (s == NATS_OK) {
     s = natsOptions_SetPingInterval(opts, options_.ping_interval_ms);
   }
-  if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts, options_.max_pings_out);
+  if (s == NATS_OK) {
+    s = natsOptions_SetMaxPingsOut(opts, options_.max_pings_out);
+  }
   if (s == NATS_OK) {
     s = natsOptions_SetRetryOnFailedConnect(
         opts, true, &NatsCallbacks::OnConnected, closure);
