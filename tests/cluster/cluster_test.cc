@@ -191,38 +191,84 @@ TEST_F(ClusterTest, EveryMemberOnEveryBrokerExactlyOnce) {
   EXPECT_EQ(brokers_[0].Metric("channel_broker_nats_connected"), 1);
 }
 
-TEST_F(ClusterTest, BrokerKilledItsGatewayMovesAndDeliveryGoesOn) {
-  std::vector<int> on0, others;
-  for (int i = 0; i < 30; ++i) {
+// 1,000 clients over the three gateways; a stream of messages from a
+// sender on gateway 1; broker 0 is SIGKILLed mid-stream. Gateway 0 moves to
+// the next broker of its list within 2 s. Clients of the other gateways get
+// the whole stream exactly once, in order; gateway 0's clients may miss
+// what was published while their broker was gone (no replay: documented)
+// but never get anything twice or out of order, and every message published
+// after the move reaches every one of the 1,000.
+TEST_F(ClusterTest, BrokerKilledMidStreamThousandClientsGetEveryLaterMessage) {
+  constexpr int kClients = 1000;
+  std::vector<int> on0, others, all;
+  for (int i = 0; i < kClients; ++i) {
     const int c = ws_.Connect(gateways_[i % 3].uri());
-    ASSERT_GE(c, 0);
-    ASSERT_EQ(
-        ws_.Request(c, R"({"cmd":"add_group","group_id":"k","id":1})", "1"),
-        Ok(1));
+    ASSERT_GE(c, 0) << "client " << i;
+    ASSERT_TRUE(ws_.Send(c, R"({"cmd":"add_group","group_id":"k","id":1})"));
     (i % 3 == 0 ? on0 : others).push_back(c);
+    all.push_back(c);
   }
-  std::vector<int> all = on0;
-  all.insert(all.end(), others.begin(), others.end());
+  for (int c : all) {
+    ASSERT_EQ(ws_.WaitForMessages(c, 1).at(0), Ok(1)) << "client " << c;
+  }
   const int sender = ws_.Connect(gateways_[1].uri());
   WaitRouted(sender, "k", all);
+
+  auto send = [&](const std::string& text) {
+    ASSERT_TRUE(ws_.Send(
+        sender,
+        absl::StrCat(R"({"cmd":"send_to_group","group_id":"k","message":")",
+                     text, R"("})")));
+  };
+  std::vector<std::string> stream;
+  for (int i = 0; i < 20; ++i) {
+    stream.push_back(absl::StrCat("s", i));
+    send(stream.back());
+  }
   size_t from = 0;
   brokers_[0].process->Signal(SIGKILL);
   ASSERT_TRUE(gateways_[0].process->WaitForLine("broker link down", seconds(10),
                                                 &from));
-  // Within 2 s gateway 0 is on the next broker of its list, re-subscribed.
-  ASSERT_TRUE(
-      gateways_[0].process->WaitForLine("broker link up", seconds(5), &from))
-      << gateways_[0].process->Output();
-  WaitRouted(sender, "k", all);
-  const size_t before0 = Real(on0[0]).size();
-  ASSERT_TRUE(ws_.Send(
-      sender, R"({"cmd":"send_to_group","group_id":"k","message":"after"})"));
-  for (int c : all) {
-    WaitFor(c, "after");
-    auto got = Real(c);
-    EXPECT_EQ(std::count(got.begin(), got.end(), "after"), 1) << "client " << c;
+  // The stream goes on while gateway 0 moves (bounded: at most 2,000
+  // messages, one per 5 ms of waiting).
+  bool moved = false;
+  for (int i = 20; !moved && i < 2000; ++i) {
+    stream.push_back(absl::StrCat("s", i));
+    send(stream.back());
+    moved = gateways_[0]
+                .process->WaitForLine("broker link up", milliseconds(5), &from)
+                .has_value();
   }
-  EXPECT_EQ(before0, 0u);
+  ASSERT_TRUE(moved) << gateways_[0].process->Output();
+  WaitRouted(sender, "k", all);
+  std::vector<std::string> after;
+  for (int i = 0; i < 10; ++i) {
+    after.push_back(absl::StrCat("after", i));
+    send(after.back());
+  }
+  for (int c : all) WaitFor(c, after.back());
+
+  std::vector<std::string> whole = stream;
+  whole.insert(whole.end(), after.begin(), after.end());
+  for (int c : others) {
+    ASSERT_EQ(Real(c), whole) << "client " << c << " (unaffected gateway)";
+  }
+  for (int c : on0) {
+    // A subsequence of the stream (nothing twice, nothing reordered), then
+    // every message after the move.
+    const std::vector<std::string> got = Real(c);
+    ASSERT_GE(got.size(), after.size()) << "client " << c;
+    ASSERT_TRUE(
+        std::equal(after.begin(), after.end(), got.end() - after.size()))
+        << "client " << c;
+    size_t next = 0;
+    for (size_t k = 0; k + after.size() < got.size(); ++k) {
+      while (next < stream.size() && stream[next] != got[k]) ++next;
+      ASSERT_LT(next, stream.size())
+          << "client " << c << ": '" << got[k] << "' twice or out of order";
+      ++next;
+    }
+  }
 }
 
 TEST_F(ClusterTest, NatsNodeKilledDeliveryGoesOnAndItRejoins) {
