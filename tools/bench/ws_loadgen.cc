@@ -10,6 +10,8 @@
 //                  (gateways + broker) per routed message
 //   churn          connect, join, close, repeated
 //   idle           C idle connections; gateway RSS per connection
+//   scale-members  a share of a many-process scale run, and its paced
+//   scale-send     stream (scale_scenario.h, tools/bench/scale-bench.sh)
 //
 // Every message carries a sequence number and its send time, so each member
 // counts losses and duplicates and the generator measures latency.
@@ -22,18 +24,18 @@
 #include <random>
 #include <string>
 #include <vector>
-#include <websocketpp/client.hpp>
-#include <websocketpp/concurrency/none.hpp>
-#include <websocketpp/config/asio_no_tls_client.hpp>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/flags_env.h"
-#include "tools/bench/load_shape.h"
+#include "tools/bench/scale_scenario.h"
+#include "tools/bench/ws_load_client.h"
 
-ABSL_FLAG(std::string, scenario, "fanout-burst",
-          "fanout-burst, fanout-paced, many-groups, churn or idle.");
+ABSL_FLAG(
+    std::string, scenario, "fanout-burst",
+    "fanout-burst, fanout-paced, many-groups, churn, idle, scale-members or "
+    "scale-send.");
 ABSL_FLAG(std::string, url_suffix, "",
           "Appended to every gateway URI, e.g. /?token=... for gateways "
           "that verify tokens.");
@@ -50,216 +52,25 @@ ABSL_FLAG(int32_t, groups, 2000, "many-groups: single-member groups.");
 ABSL_FLAG(int32_t, senders, 4, "many-groups: sending connections.");
 ABSL_FLAG(int32_t, window, 400, "Unacknowledged messages per sender.");
 ABSL_FLAG(int32_t, cycles, 2000, "churn: connect/join/close cycles.");
-ABSL_FLAG(int32_t, connections, 10000, "idle: connections.");
+ABSL_FLAG(int32_t, connections, 10000, "idle / scale: connections.");
+ABSL_FLAG(int32_t, scale_groups, 1000, "scale: groups.");
+ABSL_FLAG(int32_t, groups_per_connection, 3, "scale: groups each joins.");
+ABSL_FLAG(int32_t, first_connection, 0,
+          "scale-members: global index of this process's first connection.");
+ABSL_FLAG(std::string, latency_out, "",
+          "scale-members: file for \"<seq> <latency us>\" lines.");
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-struct ClientConfig : public websocketpp::config::asio_client {
-  typedef ClientConfig type;
-  typedef websocketpp::config::asio_client base;
-  typedef websocketpp::concurrency::none concurrency_type;
-  typedef websocketpp::log::basic<concurrency_type, websocketpp::log::elevel>
-      elog_type;
-  typedef websocketpp::log::basic<concurrency_type, websocketpp::log::alevel>
-      alog_type;
-  struct transport_config : public base::transport_config {
-    typedef type::concurrency_type concurrency_type;
-    typedef type::alog_type alog_type;
-    typedef type::elog_type elog_type;
-    static bool const enable_multithreading = false;
-  };
-  typedef websocketpp::transport::asio::endpoint<transport_config>
-      transport_type;
-  static bool const enable_multithreading = false;
-  static const long timeout_open_handshake = 20000;
-};
-
-using Client = websocketpp::client<ClientConfig>;
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             Clock::now().time_since_epoch())
-      .count();
-}
-
-std::vector<int> ParsePids(const std::string& s) {
-  std::vector<int> out;
-  for (absl::string_view p : absl::StrSplit(s, ',', absl::SkipEmpty())) {
-    out.push_back(std::atoi(std::string(p).c_str()));
-  }
-  return out;
-}
-
-// CPU seconds and RSS of the servers under test.
-struct ServerSample {
-  double gateway_cpu = 0;
-  double broker_cpu = 0;
-  int64_t gateway_rss_kib = 0;
-};
-
-ServerSample Sample(const std::vector<int>& gateways, int broker) {
-  ServerSample s;
-  for (int pid : gateways) {
-    s.gateway_cpu += channel::bench::ProcessCpuSeconds(pid);
-    s.gateway_rss_kib += channel::bench::ProcessRssKib(pid);
-  }
-  if (broker) s.broker_cpu = channel::bench::ProcessCpuSeconds(broker);
-  return s;
-}
-
-class LoadGen {
- public:
-  struct Conn {
-    Client::connection_ptr con;
-    bool open = false;
-    bool closed = false;
-    int acks = 0;
-    uint64_t received = 0;
-    std::vector<uint8_t> seen;  // per sequence number: deliveries
-    std::function<void(const std::string&)> on_text;
-  };
-
-  LoadGen() {
-    client_.clear_access_channels(websocketpp::log::alevel::all);
-    client_.clear_error_channels(websocketpp::log::elevel::all);
-    std::error_code ec;
-    client_.init_asio(&io_, ec);
-    if (ec) {
-      std::fprintf(stderr, "websocketpp init_asio: %s\n", ec.message().c_str());
-      std::exit(2);
-    }
-  }
-
-  // Opens a connection; returns its index (check conns_[i]->open later).
-  int Open(const std::string& uri) {
-    std::error_code ec;
-    auto con = client_.get_connection(uri, ec);
-    if (ec) {
-      std::fprintf(stderr, "bad uri %s: %s\n", uri.c_str(),
-                   ec.message().c_str());
-      std::exit(2);
-    }
-    const int i = static_cast<int>(conns_.size());
-    conns_.push_back(std::make_unique<Conn>());
-    Conn* c = conns_.back().get();
-    c->con = con;
-    con->set_open_handler([this, c](websocketpp::connection_hdl) {
-      c->open = true;
-      ++open_count_;
-      std::error_code e;
-      c->con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), e);
-    });
-    con->set_fail_handler([this, c](websocketpp::connection_hdl) {
-      c->closed = true;
-      ++failed_count_;
-    });
-    con->set_close_handler([this, c](websocketpp::connection_hdl) {
-      c->closed = true;
-      c->open = false;
-      --open_count_;
-      ++closed_count_;
-    });
-    con->set_message_handler(
-        [c](websocketpp::connection_hdl, Client::message_ptr msg) {
-          const std::string& text = msg->get_payload();
-          if (text.compare(0, 6, "{\"id\":") == 0) {
-            ++c->acks;
-            if (text.find("\"error\"") != std::string::npos) {
-              std::fprintf(stderr, "error reply: %s\n", text.c_str());
-            }
-          } else if (c->on_text) {
-            c->on_text(text);
-          }
-        });
-    client_.connect(con);
-    return i;
-  }
-
-  void Send(int i, const std::string& text) {
-    conns_[i]->con->send(text, websocketpp::frame::opcode::text);
-  }
-
-  void Close(int i) {
-    std::error_code ec;
-    conns_[i]->con->close(websocketpp::close::status::normal, "", ec);
-  }
-
-  // Runs the loop until pred() or the timeout; false on timeout.
-  bool RunUntil(const std::function<bool()>& pred,
-                std::chrono::seconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (!pred()) {
-      if (Clock::now() > deadline) return false;
-      io_.run_one_for(std::chrono::milliseconds(50));
-    }
-    return true;
-  }
-
-  void Poll() { io_.poll(); }
-  asio::io_context& io() { return io_; }
-
-  Client client_;
-  asio::io_context io_{1};
-  std::vector<std::unique_ptr<Conn>> conns_;
-  int open_count_ = 0;
-  int failed_count_ = 0;
-  int closed_count_ = 0;
-};
-
-std::string MessageJson(const std::string& group, uint32_t seq, int payload,
-                        int id) {
-  // "<seq> <send time ns> " padded with 'x' to `payload` bytes.
-  std::string text = absl::StrCat(seq, " ", NowNs(), " ");
-  if (static_cast<int>(text.size()) < payload)
-    text.append(payload - text.size(), 'x');
-  std::string json = absl::StrCat(R"({"cmd":"send_to_group","group_id":")",
-                                  group, R"(","message":")", text, "\"");
-  if (id >= 0) absl::StrAppend(&json, ",\"id\":", id);
-  json += "}";
-  return json;
-}
-
-struct Latencies {
-  std::vector<int64_t> ns;
-  void Print() {
-    if (ns.empty()) return;
-    std::sort(ns.begin(), ns.end());
-    auto at = [&](double q) {
-      return ns[std::min(ns.size() - 1, static_cast<size_t>(q * ns.size()))] /
-             1e3;
-    };
-    std::printf("latency_us p50 %.0f p99 %.0f max %.0f (%zu samples)\n",
-                at(0.5), at(0.99), ns.back() / 1e3, ns.size());
-  }
-};
-
-// Opens `n` members over the gateways, joins `group_of(i)`, waits for acks.
-bool OpenMembers(LoadGen& g, const std::vector<std::string>& uris, int n,
-                 const std::function<std::string(int)>& group_of,
-                 std::vector<int>* members) {
-  for (int i = 0; i < n; ++i) members->push_back(g.Open(uris[i % uris.size()]));
-  if (!g.RunUntil([&] { return g.open_count_ + g.failed_count_ >= n; },
-                  std::chrono::seconds(60)) ||
-      g.failed_count_ > 0) {
-    std::fprintf(stderr, "only %d of %d connections opened\n", g.open_count_,
-                 n);
-    return false;
-  }
-  for (int i = 0; i < n; ++i) {
-    g.Send((*members)[i], absl::StrCat(R"({"cmd":"add_group","group_id":")",
-                                       group_of(i), R"(","id":1})"));
-  }
-  return g.RunUntil(
-      [&] {
-        for (int m : *members) {
-          if (g.conns_[m]->acks < 1) return false;
-        }
-        return true;
-      },
-      std::chrono::seconds(60));
-}
+using channel::bench::ws::Clock;
+using channel::bench::ws::Latencies;
+using channel::bench::ws::LoadGen;
+using channel::bench::ws::MessageJson;
+using channel::bench::ws::NowNs;
+using channel::bench::ws::OpenMembers;
+using channel::bench::ws::ParsePids;
+using channel::bench::ws::Sample;
+using channel::bench::ws::ServerSample;
 
 int FanoutBurst(const std::vector<std::string>& uris,
                 const std::vector<int>& gw_pids, int broker_pid) {
@@ -610,6 +421,19 @@ int main(int argc, char** argv) {
   if (scenario == "many-groups") return ManyGroups(uris, gw_pids, broker_pid);
   if (scenario == "churn") return Churn(uris, gw_pids, broker_pid);
   if (scenario == "idle") return Idle(uris, gw_pids, broker_pid);
+  if (scenario == "scale-members" || scenario == "scale-send") {
+    channel::bench::ws::ScaleParams p;
+    p.first = absl::GetFlag(FLAGS_first_connection);
+    p.connections = absl::GetFlag(FLAGS_connections);
+    p.groups = std::max(1, absl::GetFlag(FLAGS_scale_groups));
+    p.groups_per_connection = absl::GetFlag(FLAGS_groups_per_connection);
+    p.rate = std::max(1, absl::GetFlag(FLAGS_rate));
+    p.seconds = absl::GetFlag(FLAGS_seconds);
+    p.payload = absl::GetFlag(FLAGS_payload);
+    p.latency_out = absl::GetFlag(FLAGS_latency_out);
+    return scenario == "scale-send" ? channel::bench::ws::ScaleSend(p, uris)
+                                    : channel::bench::ws::ScaleMembers(p, uris);
+  }
   std::fprintf(stderr, "unknown --scenario %s\n", scenario.c_str());
   return 2;
 }
