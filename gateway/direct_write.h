@@ -16,37 +16,18 @@
 #include <cerrno>
 #include <queue>
 
+#include "gateway/websocketpp_private.h"
 #include "gateway/worker_config.h"
 
 namespace channel {
 
-// websocketpp 0.8.2 keeps "a write is in flight" and its send queue
-// private. They are read through the explicit-instantiation rule (access
-// checking does not apply to the template arguments of an explicit
-// instantiation, [temp.spec]/6): a pointer-to-member captured once.
-template <typename Tag, typename Tag::type Member>
-struct PrivateMember {
-  friend typename Tag::type Get(Tag) { return Member; }
-};
-
 using PlainConnection = websocketpp::connection<PlainConfig>;
-
-struct WriteFlagOf {
-  using type = bool PlainConnection::*;
-  friend type Get(WriteFlagOf);
-};
-template struct PrivateMember<WriteFlagOf, &PlainConnection::m_write_flag>;
-
-struct SendQueueOf {
-  using type = std::queue<PlainConnection::message_ptr> PlainConnection::*;
-  friend type Get(SendQueueOf);
-};
-template struct PrivateMember<SendQueueOf, &PlainConnection::m_send_queue>;
 
 // True when websocketpp has no bytes of its own pending for `con`: bytes we
 // write now go out in order.
 inline bool WebsocketppIdle(PlainConnection& con) {
-  return !(con.*Get(WriteFlagOf{})) && (con.*Get(SendQueueOf{})).empty();
+  return !(con.*Get(WriteFlagOf<PlainConfig>{})) &&
+         (con.*Get(SendQueueOf<PlainConfig>{})).empty();
 }
 
 // Outcome of one direct write attempt.

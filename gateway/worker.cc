@@ -16,6 +16,7 @@
 #include "gateway/http_request.h"
 #include "gateway/membership.h"
 #include "gateway/shard_link.h"
+#include "gateway/websocketpp_private.h"
 #include "gateway/worker_config.h"
 
 namespace channel {
@@ -162,7 +163,6 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
   }
 
   void Run() override {
-    next_ping_ = Clock::now() + options_.ping_interval;
     ArmSweep();
     link_.Start();
     auto guard = asio::make_work_guard(io_);
@@ -252,6 +252,7 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
       ++json_connections_;
     }
     auth_.OnOpen(con.get(), QueryParam(con->get_resource(), "token"));
+    ReleaseHandshake(*con);  // nothing reads the request after this
   }
 
   void OnClose(Hdl hdl) {
@@ -349,14 +350,16 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
 
   // ---- Sweep: close deadlines and pings --------------------------------
 
+  // Fine enough that pings go out close to every ping_interval and a
+  // missing pong is noticed close to pong_timeout after it was due.
+  std::chrono::milliseconds SweepTick() const {
+    return std::max(std::chrono::milliseconds(1),
+                    std::min({kMaxSweepTick, options_.ping_interval / 4,
+                              options_.pong_timeout / 4}));
+  }
+
   void ArmSweep() {
-    // Fine enough that pings go out close to every ping_interval and a
-    // missing pong is noticed close to pong_timeout after it was due.
-    const auto tick =
-        std::max(std::chrono::milliseconds(1),
-                 std::min({kMaxSweepTick, options_.ping_interval / 4,
-                           options_.pong_timeout / 4}));
-    sweep_.expires_after(tick);
+    sweep_.expires_after(SweepTick());
     sweep_.async_wait([this](const std::error_code& ec) {
       if (!ec) Sweep();
     });
@@ -384,23 +387,30 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
       }
       ++i;
     }
-    if (now >= next_ping_) {
-      next_ping_ = now + options_.ping_interval;
-      const auto dead_after = options_.ping_interval + options_.pong_timeout;
-      std::vector<ConnectionPtr> dead;
-      for (auto& [id, con] : conns_) {
-        if (con->closing) continue;
-        if (now - con->last_seen > dead_after) {
-          dead.push_back(con);
-        } else {
-          std::error_code ec;
-          con->ping("", ec);
-        }
+    // Pings are spread over the interval: each sweep takes one phase of
+    // the connections (ids are sequential, so a phase holds 1/phases of
+    // them), so that a worker with many connections never pings them all
+    // at once, nor gets all their pongs at once (with 100,000 clients that
+    // burst stalled delivery for seconds). Each connection is pinged, and
+    // checked for a missing pong, once every `phases` sweeps, about one
+    // ping_interval.
+    const uint64_t phases =
+        std::max<uint64_t>(1, options_.ping_interval / SweepTick());
+    ping_phase_ = (ping_phase_ + 1) % phases;
+    const auto dead_after = options_.ping_interval + options_.pong_timeout;
+    std::vector<ConnectionPtr> dead;
+    for (auto& [id, con] : conns_) {
+      if (id % phases != ping_phase_ || con->closing) continue;
+      if (now - con->last_seen > dead_after) {
+        dead.push_back(con);
+      } else {
+        std::error_code ec;
+        con->ping("", ec);
       }
-      for (auto& con : dead) {
-        Bump(stats_.ping_timeouts);
-        Close(con, close_code::policy_violation, "ping timeout");
-      }
+    }
+    for (auto& con : dead) {
+      Bump(stats_.ping_timeouts);
+      Close(con, close_code::policy_violation, "ping timeout");
     }
     ArmSweep();
   }
@@ -417,7 +427,7 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
   Endpoint endpoint_;
   std::error_code init_error_;
   asio::steady_timer sweep_;
-  Clock::time_point next_ping_;
+  uint64_t ping_phase_ = 0;  // the connections the last sweep pinged
   uint64_t next_conn_ = 1;
   int64_t json_connections_ = 0;  // open connections with ?format=json
   absl::flat_hash_map<uint64_t, ConnectionPtr> conns_;
