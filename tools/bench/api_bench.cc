@@ -71,14 +71,16 @@ int main(int argc, char** argv) {
   const std::string payload(64, 'x');
   int64_t done = 0;
   std::function<void()> next = [&] {
-    client.Publish({"group:bench"}, payload, nullptr,
-                   [&](const absl::Status& s, uint64_t) {
-                     if (!s.ok() || ++done == n) {
-                       io.stop();
-                       return;
-                     }
-                     next();
-                   });
+    const absl::Status sent =
+        client.Publish({"group:bench"}, payload, nullptr,
+                       [&](const absl::Status& s, uint64_t) {
+                         if (!s.ok() || ++done == n) {
+                           io.stop();
+                           return;
+                         }
+                         next();
+                       });
+    if (!sent.ok()) io.stop();  // not connected, or the queue is full
   };
   client.set_state_handler([&](bool up, absl::string_view) {
     if (!up) return;
