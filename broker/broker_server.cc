@@ -31,7 +31,8 @@ BrokerServer::BrokerServer(asio::io_context& io, BrokerOptions options)
                                       options_.php_max_queues,
                                       options_.php_max_queue_bytes}),
       php_bridge_(&router_, options_.php_group_channel),
-      presence_(options_.max_presence_entries_per_connection) {}
+      presence_(options_.max_presence_entries_per_connection),
+      presence_tick_(io) {}
 
 BrokerServer::~BrokerServer() = default;
 
@@ -58,6 +59,9 @@ absl::Status BrokerServer::Listen() {
     callbacks.on_state = [this](bool up, const std::string& reason) {
       OnClusterState(up, reason);
     };
+    callbacks.on_presence = [this](const std::string& bytes) {
+      cluster_presence_->OnMessage(bytes, ClusterPresence::Clock::now());
+    };
     callbacks.on_dropped = [this](const std::string& channel) {
       // NATS dropped messages of this channel: its local subscribers missed
       // some. Tell them (they reconnect and re-subscribe), never stay silent.
@@ -75,6 +79,10 @@ absl::Status BrokerServer::Listen() {
       }
     };
     nats_ = std::make_unique<NatsLink>(io_, std::move(nats), callbacks);
+    cluster_presence_ = std::make_unique<ClusterPresence>(
+        broker_id_, &presence_,
+        [this](const std::string& bytes) { nats_->PublishPresence(bytes); });
+    ArmPresenceTick();
     router_.set_cluster(nats_.get());
     if (absl::Status s = nats_->Start(); !s.ok()) return s;
   }
@@ -156,6 +164,7 @@ void BrokerServer::Shutdown(std::function<void()> on_drained) {
   on_drained_ = std::move(on_drained);
   std::error_code ec;
   acceptor_.close(ec);
+  presence_tick_.cancel();
   spdlog::info("shutting down: closing {} connections", sessions_.size());
   // Close() may finish a session synchronously; iterate over a copy.
   std::vector<std::shared_ptr<Session>> all;
@@ -188,11 +197,36 @@ absl::Status BrokerServer::PublishFromApi(
   return absl::OkStatus();
 }
 
+absl::Status BrokerServer::ApplyPresence(const Session* reporter,
+                                         const v1::Presence& report) {
+  absl::Status s = presence_.Apply(reporter, report);
+  if (s.ok() && cluster_presence_) {
+    cluster_presence_->LocalReport(reporter, reporter->id(), report);
+  }
+  return s;
+}
+
+void BrokerServer::PresenceGone(const Session* reporter) {
+  presence_.RemoveReporter(reporter);
+  if (cluster_presence_) cluster_presence_->LocalGone(reporter->id());
+}
+
+void BrokerServer::ArmPresenceTick() {
+  presence_tick_.expires_after(std::chrono::seconds(1));
+  presence_tick_.async_wait([this](const std::error_code& ec) {
+    if (ec) return;
+    cluster_presence_->Tick(ClusterPresence::Clock::now());
+    ArmPresenceTick();
+  });
+}
+
 void BrokerServer::OnClusterState(bool up, const std::string& reason) {
   if (up) {
     spdlog::info("NATS connected: cluster ready");
+    cluster_presence_->OnConnected();
     return;
   }
+  cluster_presence_->OnDisconnected();
   // Clients of a broker cut off from its cluster would see only part of the
   // traffic: send them to another broker.
   spdlog::warn(
@@ -314,6 +348,13 @@ std::string BrokerServer::RenderMetrics() const {
     m.Counter("channel_broker_nats_dropped_total",
               "Events lost between brokers, by reason.",
               stats_.cluster_forward_failures, {{"reason", "publish_failed"}});
+    m.Gauge("channel_broker_cluster_presence_brokers",
+            "Other brokers whose presence this broker holds.",
+            static_cast<double>(cluster_presence_->remote_brokers()));
+    m.Counter("channel_broker_cluster_presence_malformed_total",
+              "Presence messages from other brokers that could not be "
+              "applied.",
+              cluster_presence_->malformed());
   }
   m.Gauge("channel_broker_presence_groups",
           "Groups with members reported by gateways (presence).",

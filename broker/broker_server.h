@@ -11,8 +11,10 @@
 #include "absl/status/status.h"
 #include "asio/io_context.hpp"
 #include "asio/ip/tcp.hpp"
+#include "asio/steady_timer.hpp"
 #include "broker/broker_options.h"
 #include "broker/broker_stats.h"
+#include "broker/cluster_presence.h"
 #include "broker/nats_link.h"
 #include "broker/network_list.h"
 #include "broker/php_bridge.h"
@@ -69,6 +71,11 @@ class BrokerServer : public FramedStream::FlushScheduler {
   WorkQueues& work_queues() { return work_queues_; }
   PhpBridge& php_bridge() { return php_bridge_; }
   PresenceTable& presence() { return presence_; }
+  // A client connection's presence report, and its going away: applied to
+  // the table and, in a cluster, shared with the other brokers.
+  absl::Status ApplyPresence(const Session* reporter,
+                             const v1::Presence& report);
+  void PresenceGone(const Session* reporter);
   const PhpLimits& php_limits() const { return php_limits_; }
   // Whether a PHP client (no token in its protocol) may connect from
   // `address`: listed in --php_allow_from, or any source when neither that
@@ -85,6 +92,7 @@ class BrokerServer : public FramedStream::FlushScheduler {
   void FlushAll();
   void MaybeDrained();
   void OnClusterState(bool up, const std::string& reason);
+  void ArmPresenceTick();
 
   asio::io_context& io_;
   const BrokerOptions options_;
@@ -97,7 +105,9 @@ class BrokerServer : public FramedStream::FlushScheduler {
   PhpBridge php_bridge_;
   PresenceTable presence_;
   const ApiServer* api_ = nullptr;
-  std::unique_ptr<NatsLink> nats_;  // cluster mode only
+  std::unique_ptr<NatsLink> nats_;                     // cluster mode only
+  std::unique_ptr<ClusterPresence> cluster_presence_;  // cluster mode only
+  asio::steady_timer presence_tick_;
   PhpLimits php_limits_;
   NetworkList php_allow_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Session>> sessions_;

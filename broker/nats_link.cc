@@ -51,6 +51,19 @@ struct NatsCallbacks {
           if (l->callbacks_.on_event) l->callbacks_.on_event(envelope);
         });
   }
+  static void OnPresence(natsConnection*, natsSubscription*, natsMsg* msg,
+                         void* closure) {
+    std::string data(natsMsg_GetData(msg),
+                     static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    natsMsg_Destroy(msg);
+    NatsLink* link = Link(closure);
+    if (link == nullptr) return;
+    link->Post([data = std::move(data)](NatsLink* l) {
+      ++l->stats_.messages_in;
+      l->stats_.bytes_in += data.size();
+      if (l->callbacks_.on_presence) l->callbacks_.on_presence(data);
+    });
+  }
   static void OnConnected(natsConnection*, void* closure) {
     if (NatsLink* link = Link(closure)) {
       link->Post([](NatsLink* l) {
@@ -105,6 +118,7 @@ NatsLink::NatsLink(asio::io_context& io, Options options, Callbacks callbacks)
 
 NatsLink::~NatsLink() {
   self_->store(nullptr);
+  if (presence_sub_ != nullptr) natsSubscription_Destroy(presence_sub_);
   for (auto& [channel, sub] : subscriptions_) natsSubscription_Destroy(sub);
   subscriptions_.clear();
   if (connection_ != nullptr) {
@@ -179,6 +193,14 @@ absl::Status NatsLink::Start() {
   }
   if (s == NATS_OK) s = natsConnection_Connect(&connection_, opts);
   natsOptions_Destroy(opts);
+  // Presence is shared from the start (libnats sends the subscription as
+  // soon as it is connected).
+  if ((s == NATS_OK || s == NATS_NOT_YET_CONNECTED) && callbacks_.on_presence) {
+    const natsStatus sub =
+        natsConnection_Subscribe(&presence_sub_, connection_, kPresenceSubject,
+                                 &NatsCallbacks::OnPresence, self_.get());
+    if (sub != NATS_OK) return FromNats(sub, "NATS subscribe (presence)");
+  }
   // With retry on failed connect, NATS_NOT_YET_CONNECTED means "connecting
   // in the background": OnConnected reports it.
   if (s == NATS_NOT_YET_CONNECTED) return absl::OkStatus();
@@ -213,6 +235,15 @@ void NatsLink::Interest(const std::string& channel, bool first) {
   natsSubscription_Unsubscribe(it->second);
   natsSubscription_Destroy(it->second);
   subscriptions_.erase(it);
+}
+
+void NatsLink::PublishPresence(const std::string& bytes) {
+  if (!up_) return;
+  if (natsConnection_Publish(connection_, kPresenceSubject, bytes.data(),
+                             static_cast<int>(bytes.size())) == NATS_OK) {
+    ++stats_.messages_out;
+    stats_.bytes_out += bytes.size();
+  }
 }
 
 absl::Status NatsLink::Forward(const v1::Envelope& event) {

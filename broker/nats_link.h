@@ -55,6 +55,8 @@ class NatsLink : public ClusterLink {
     std::function<void(bool up, const std::string& reason)> on_state;
     // NATS dropped messages of `channel` (slow consumer) (broker thread).
     std::function<void(const std::string& channel)> on_dropped;
+    // A message on kPresenceSubject from another broker (broker thread).
+    std::function<void(const std::string& bytes)> on_presence;
   };
   struct Stats {
     uint64_t messages_in = 0, bytes_in = 0, messages_out = 0, bytes_out = 0;
@@ -72,6 +74,12 @@ class NatsLink : public ClusterLink {
   bool up() const override { return up_; }
   void Interest(const std::string& channel, bool first) override;
   absl::Status Forward(const v1::Envelope& event) override;
+
+  // Brokers' shared presence (ClusterPresence messages): outside the
+  // "chan." namespace of channels.
+  static constexpr const char* kPresenceSubject = "chansys.presence";
+  // Publishes on kPresenceSubject; dropped while NATS is down.
+  void PublishPresence(const std::string& bytes);
 
   static std::string Subject(absl::string_view channel);
   // The channel of a subject made by Subject(), or false.
@@ -91,6 +99,7 @@ class NatsLink : public ClusterLink {
   std::shared_ptr<std::atomic<NatsLink*>> self_;  // null once destroyed
   __natsConnection* connection_ = nullptr;
   absl::flat_hash_map<std::string, __natsSubscription*> subscriptions_;
+  __natsSubscription* presence_sub_ = nullptr;
   bool up_ = false;
   Stats stats_;
   std::string scratch_;  // the encoded event of a Forward

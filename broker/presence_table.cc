@@ -28,10 +28,6 @@ absl::Status PresenceTable::Apply(const void* reporter,
   // Work on a copy of the touched groups so a refused report changes
   // nothing; the report's size is bounded by the frame limit.
   absl::flat_hash_map<std::string, GroupState> next;
-  size_t entries = r.entries;
-  if (presence.reset()) {
-    entries = 0;
-  }
   auto state_of = [&](const std::string& group) -> GroupState& {
     auto it = next.find(group);
     if (it != next.end()) return it->second;
@@ -40,7 +36,6 @@ absl::Status PresenceTable::Apply(const void* reporter,
       auto old = r.groups.find(group);
       if (old != r.groups.end()) s = old->second;
     }
-    if (s.connections == 0 && s.users.empty()) ++entries;
     return s;
   };
   for (const v1::PresenceDelta& d : presence.deltas()) {
@@ -48,24 +43,36 @@ absl::Status PresenceTable::Apply(const void* reporter,
     GroupState& s = state_of(d.group());
     s.connections += d.connections();
     if (s.connections < 0) {
+      if (r.groups.empty()) reporters_.erase(reporter);
       return absl::InvalidArgumentError(absl::StrCat(
           "presence of group ", d.group().substr(0, 64), " went negative"));
     }
     for (const std::string& user : d.users_joined()) {
-      if (++s.users[user] == 1) ++entries;
+      ++s.users[user];
     }
     for (const std::string& user : d.users_left()) {
       auto it = s.users.find(user);
       if (it == s.users.end()) continue;
-      if (--it->second <= 0) {
-        s.users.erase(it);
-        --entries;
-      }
+      if (--it->second <= 0) s.users.erase(it);
     }
   }
-  if (entries > max_entries_) {
+  // The reporter's entries after this report, exactly: its current count
+  // (none on reset), less the touched groups' old entries, plus their new
+  // ones. Linear in the report, not in the reporter's state.
+  size_t after = presence.reset() ? 0 : r.entries;
+  for (const auto& [group, state] : next) {
+    if (!presence.reset()) {
+      auto old = r.groups.find(group);
+      if (old != r.groups.end()) after -= 1 + old->second.users.size();
+    }
+    if (state.connections != 0 || !state.users.empty()) {
+      after += 1 + state.users.size();
+    }
+  }
+  if (after > max_entries_) {
+    if (r.groups.empty()) reporters_.erase(reporter);
     return absl::ResourceExhaustedError(
-        absl::StrCat("presence report would hold ", entries,
+        absl::StrCat("presence report would hold ", after,
                      " entries; the limit per connection is ", max_entries_));
   }
   // Commit: take the old states of the touched groups (or all, on reset)
@@ -85,9 +92,7 @@ absl::Status PresenceTable::Apply(const void* reporter,
       r.groups.emplace(group, std::move(state));
     }
   }
-  r.entries = 0;
-  for (const auto& [group, state] : r.groups)
-    r.entries += 1 + state.users.size();
+  r.entries = after;
   if (r.groups.empty()) reporters_.erase(reporter);
   return absl::OkStatus();
 }
@@ -99,6 +104,22 @@ void PresenceTable::RemoveReporter(const void* reporter) {
     AddToTotals(group, state, -1);
   }
   reporters_.erase(it);
+}
+
+v1::Presence PresenceTable::Snapshot(const void* reporter) const {
+  v1::Presence out;
+  out.set_reset(true);
+  auto it = reporters_.find(reporter);
+  if (it == reporters_.end()) return out;
+  for (const auto& [group, state] : it->second.groups) {
+    v1::PresenceDelta* d = out.add_deltas();
+    d->set_group(group);
+    d->set_connections(state.connections);
+    for (const auto& [user, count] : state.users) {
+      for (int64_t i = 0; i < count; ++i) d->add_users_joined(user);
+    }
+  }
+  return out;
 }
 
 PresenceTable::Counts PresenceTable::Get(absl::string_view group) const {

@@ -29,6 +29,9 @@ class PresenceTable {
 
   absl::Status Apply(const void* reporter, const v1::Presence& presence);
   void RemoveReporter(const void* reporter);
+  // The reporter's whole contribution as one report (reset = true) that,
+  // applied elsewhere, reproduces it. Empty (reset only) when it has none.
+  v1::Presence Snapshot(const void* reporter) const;
 
   struct Counts {
     uint64_t connections = 0;

@@ -75,7 +75,7 @@ void ProtobufCodec::OnBody(absl::string_view body) {
       return;
     case v1::Envelope::kPresence: {
       absl::Status s =
-          session_->server()->presence().Apply(session_, envelope_.presence());
+          session_->server()->ApplyPresence(session_, envelope_.presence());
       if (!s.ok()) ReplyError(ErrorCodeFromStatus(s), s.message(), 0);
       return;
     }
@@ -158,7 +158,7 @@ void ProtobufCodec::HandlePublish(v1::Publish* request) {
 
 void ProtobufCodec::OnClose() {
   // A gateway's members leave with its connection.
-  session_->server()->presence().RemoveReporter(session_);
+  session_->server()->PresenceGone(session_);
 }
 
 void ProtobufCodec::BeforeFlush() {

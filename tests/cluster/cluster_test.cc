@@ -124,6 +124,27 @@ class ClusterTest : public ::testing::Test {
       ws_.WaitForMessages(c, ws_.MessageCount(c) + 1, milliseconds(100));
     }
   }
+  // Asks for `group`'s presence through connection `c` until the reply
+  // has `want` (e.g. "\"connections\":6"), or 15 s pass: gateways report
+  // every sweep and brokers share reports through NATS. Returns the last
+  // reply.
+  std::string WaitPresence(int c, const std::string& group,
+                           const std::string& want) {
+    const auto deadline = std::chrono::steady_clock::now() + seconds(15);
+    std::string reply;
+    for (int id = 1000;; ++id) {
+      reply = ws_.Request(c,
+                          absl::StrCat(R"({"cmd":"presence","group_id":")",
+                                       group, R"(","id":)", id, "}"),
+                          std::to_string(id));
+      if (reply.find(want) != std::string::npos ||
+          std::chrono::steady_clock::now() >= deadline) {
+        return reply;
+      }
+      // Paced by the next message or 100 ms, whichever comes first.
+      ws_.WaitForMessages(c, ws_.MessageCount(c) + 1, milliseconds(100));
+    }
+  }
   // Messages of `c` other than probes and acks.
   std::vector<std::string> Real(int c) {
     std::vector<std::string> out;
@@ -269,6 +290,38 @@ TEST_F(ClusterTest, BrokerKilledMidStreamThousandClientsGetEveryLaterMessage) {
       ++next;
     }
   }
+}
+
+// Presence counts the whole cluster on every broker: members on three
+// gateways (three brokers), asked through each gateway; members leaving
+// on one broker are seen on the others.
+TEST_F(ClusterTest, PresenceCountsEveryBrokerOnEveryBroker) {
+  std::vector<int> members;
+  for (int i = 0; i < 6; ++i) {
+    const int c = ws_.Connect(gateways_[i % 3].uri());
+    ASSERT_GE(c, 0);
+    ASSERT_EQ(
+        ws_.Request(c, R"({"cmd":"add_group","group_id":"p","id":1})", "1"),
+        Ok(1));
+    members.push_back(c);
+  }
+  for (int g = 0; g < 3; ++g) {
+    const std::string reply =
+        WaitPresence(members[g], "p", R"("connections":6)");
+    EXPECT_NE(reply.find(R"("connections":6)"), std::string::npos)
+        << "asked through gateway " << g << ": " << reply;
+  }
+  ws_.Close(members[2]);  // both members on gateway 2 (broker 2) leave
+  ws_.Close(members[5]);
+  for (int g = 0; g < 2; ++g) {
+    const std::string reply =
+        WaitPresence(members[g], "p", R"("connections":4)");
+    EXPECT_NE(reply.find(R"("connections":4)"), std::string::npos)
+        << "asked through gateway " << g << ": " << reply;
+  }
+  EXPECT_EQ(brokers_[0].Metric("channel_broker_cluster_presence_brokers"), 2);
+  EXPECT_EQ(
+      brokers_[0].Metric("channel_broker_cluster_presence_malformed_total"), 0);
 }
 
 TEST_F(ClusterTest, NatsNodeKilledDeliveryGoesOnAndItRejoins) {
