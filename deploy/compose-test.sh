@@ -3,6 +3,8 @@
 # `docker-compose up -d` (broker + two gateways), checks that group messages
 # cross from one gateway to the other and that the seed page works in
 # headless Chromium against the second gateway, then `docker-compose down`.
+# Then the same for docker-compose.cluster.yml (3 NATS nodes, 2 brokers, 2
+# gateways on different brokers), messages crossing brokers both ways.
 # Starts a Docker daemon (and makes the base image) when needed and cleans
 # up what it started. Fails, with the reason, when Docker cannot run here.
 set -euo pipefail
@@ -17,11 +19,12 @@ free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0)
 export CHANNEL_GATEWAY1_PORT=$(free_port) CHANNEL_GATEWAY2_PORT=$(free_port)
 
 composed=
+compose_file=docker-compose.yml
 cleanup() {
   local rc=$?
   if [[ -n "$composed" ]]; then
-    ((rc == 0)) || docker-compose logs --tail=50 >&2 || true
-    docker-compose down -v --remove-orphans >/dev/null 2>&1 || true
+    ((rc == 0)) || docker-compose -f "$compose_file" logs --tail=50 >&2 || true
+    docker-compose -f "$compose_file" down -v --remove-orphans >/dev/null 2>&1 || true
   fi
   docker_down
   exit "$rc"
@@ -36,16 +39,19 @@ docker-compose build >/tmp/channel-compose-build.log 2>&1 ||
 composed=1
 docker-compose up -d >&2
 
-# Wait until all three containers report healthy (their HEALTHCHECKs).
-deadline=$((SECONDS + 90))
-for service in broker gateway1 gateway2; do
-  id=$(docker-compose ps -q "$service")
-  until [[ "$(docker inspect -f '{{.State.Health.Status}}' "$id")" == healthy ]]; do
-    ((SECONDS < deadline)) || { echo "compose-test: $service never became healthy" >&2; exit 1; }
-    sleep 1
+# Waits until the services report healthy (their HEALTHCHECKs).
+wait_healthy() {
+  local deadline=$((SECONDS + 90)) service id
+  for service in "$@"; do
+    id=$(docker-compose -f "$compose_file" ps -q "$service")
+    until [[ "$(docker inspect -f '{{.State.Health.Status}}' "$id")" == healthy ]]; do
+      ((SECONDS < deadline)) || { echo "compose-test: $service never became healthy" >&2; exit 1; }
+      sleep 1
+    done
   done
-done
-echo "compose-test: broker and gateways healthy" >&2
+  echo "compose-test: $* healthy" >&2
+}
+wait_healthy broker gateway1 gateway2
 
 node --experimental-websocket --no-warnings tests/deploy/cross_gateway.mjs \
   "ws://127.0.0.1:$CHANNEL_GATEWAY1_PORT" "ws://127.0.0.1:$CHANNEL_GATEWAY2_PORT"
@@ -56,4 +62,19 @@ if docker-compose exec -T broker channel-cli --broker=127.0.0.1:2206 --auth_toke
      --timeout_ms=3000 publish x y >/dev/null 2>&1; then
   echo "compose-test: the broker accepted a client without the token" >&2; exit 1
 fi
+docker-compose down -v --remove-orphans >/dev/null 2>&1
+composed=
+
+# The cluster file: gateway1 on broker1, gateway2 on broker2, NATS between.
+compose_file=docker-compose.cluster.yml
+echo "compose-test: building the NATS image" >&2
+docker-compose -f "$compose_file" build nats1 >/tmp/channel-compose-build.log 2>&1 ||
+  { tail -n 40 /tmp/channel-compose-build.log >&2; exit 1; }
+composed=1
+docker-compose -f "$compose_file" up -d >&2
+wait_healthy broker1 broker2 gateway1 gateway2
+node --experimental-websocket --no-warnings tests/deploy/cross_gateway.mjs \
+  "ws://127.0.0.1:$CHANNEL_GATEWAY1_PORT" "ws://127.0.0.1:$CHANNEL_GATEWAY2_PORT"
+node --experimental-websocket --no-warnings tests/deploy/cross_gateway.mjs \
+  "ws://127.0.0.1:$CHANNEL_GATEWAY2_PORT" "ws://127.0.0.1:$CHANNEL_GATEWAY1_PORT"
 echo "compose-test: ok" >&2

@@ -1,6 +1,9 @@
 // End-to-end group check against running gateways (compose, Kubernetes,
 // network namespaces): a member on each of two gateways joins group 123,
 // one sends "Esta é a mensagem", both receive it exactly once, byte for byte.
+// Across brokers on NATS a new subscription reaches the other NATS nodes a
+// moment after its join is acknowledged, so probes go first until one
+// crosses (bounded); the exact check is on the message after them.
 //
 //   node --experimental-websocket cross_gateway.mjs ws://HOST:1234 ws://HOST:1235
 //
@@ -45,6 +48,16 @@ try {
   b.ws.send(JSON.stringify({ cmd: 'add_group', group_id: GROUP, id: 2 }));
   await waitFor(a, (g) => g.includes('{"id":1,"ok":true}'), 'join on A');
   await waitFor(b, (g) => g.includes('{"id":2,"ok":true}'), 'join on B');
+  const deadline = Date.now() + 20000;
+  for (let n = 1; ; ++n) {
+    a.ws.send(JSON.stringify({ cmd: 'send_to_group', group_id: GROUP, message: `probe ${n}` }));
+    try {
+      await waitFor(b, (g) => g.some((m) => m.startsWith('probe ')), 'a probe on B', 300);
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+  }
   a.ws.send(JSON.stringify({ cmd: 'send_to_group', group_id: GROUP, message: MESSAGE, id: 3 }));
   await waitFor(b, (g) => g.includes(MESSAGE), 'message on B');
   await waitFor(a, (g) => g.includes(MESSAGE) && g.includes('{"id":3,"ok":true}'), 'message and ack on A');
