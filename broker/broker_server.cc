@@ -331,11 +331,11 @@ std::string BrokerServer::RenderMetrics() const {
               "Events to and from NATS, by direction.", n.messages_in,
               {{"direction", "in"}});
     m.Counter("channel_broker_nats_bytes_total",
-              "Bytes to and from NATS, by direction.", n.bytes_out,
-              {{"direction", "out"}});
+              "Bytes to and from NATS (events and presence), by direction.",
+              n.bytes_out, {{"direction", "out"}});
     m.Counter("channel_broker_nats_bytes_total",
-              "Bytes to and from NATS, by direction.", n.bytes_in,
-              {{"direction", "in"}});
+              "Bytes to and from NATS (events and presence), by direction.",
+              n.bytes_in, {{"direction", "in"}});
     m.Gauge("channel_broker_nats_subjects",
             "NATS subjects subscribed (channels with local subscribers).",
             static_cast<double>(nats_->subjects()));

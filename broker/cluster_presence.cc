@@ -37,10 +37,59 @@ void ClusterPresence::Send(v1::ClusterPresence::Kind kind, uint64_t reporter,
   publish_(scratch_);
 }
 
+void ClusterPresence::SendReport(uint64_t id, const v1::Presence& report) {
+  if (report.ByteSizeLong() <= kMaxReportBytes) {
+    Send(v1::ClusterPresence::REPORT, id, &report);
+    return;
+  }
+  // Too large for one NATS message: the same changes in parts (only the
+  // first replaces; the rest add), each delta's user lists split as needed.
+  v1::Presence part;
+  part.set_reset(report.reset());
+  size_t part_bytes = 0;
+  auto flush = [&] {
+    if (part.deltas_size() == 0 && !part.reset()) return;
+    Send(v1::ClusterPresence::REPORT, id, &part);
+    part.Clear();
+    part_bytes = 0;
+  };
+  auto add = [&](v1::PresenceDelta&& delta) {
+    const size_t bytes = delta.ByteSizeLong() + 8;
+    if (part_bytes + bytes > kMaxReportBytes) flush();
+    *part.add_deltas() = std::move(delta);
+    part_bytes += bytes;
+  };
+  for (const v1::PresenceDelta& d : report.deltas()) {
+    if (d.ByteSizeLong() <= kMaxReportBytes / 2) {
+      add(v1::PresenceDelta(d));
+      continue;
+    }
+    v1::PresenceDelta piece;
+    piece.set_group(d.group());
+    piece.set_connections(d.connections());
+    size_t piece_bytes = d.group().size();
+    auto take = [&](const std::string& user, bool joined) {
+      if (piece_bytes + user.size() + 8 > kMaxReportBytes / 2) {
+        add(std::move(piece));
+        piece = v1::PresenceDelta();
+        piece.set_group(d.group());
+        piece_bytes = d.group().size();
+      }
+      (joined ? piece.add_users_joined() : piece.add_users_left())
+          ->assign(user);
+      piece_bytes += user.size() + 8;
+    };
+    for (const std::string& u : d.users_joined()) take(u, true);
+    for (const std::string& u : d.users_left()) take(u, false);
+    add(std::move(piece));
+  }
+  flush();
+}
+
 void ClusterPresence::LocalReport(const void* reporter, uint64_t id,
                                   const v1::Presence& report) {
   local_[id] = reporter;
-  Send(v1::ClusterPresence::REPORT, id, &report);
+  SendReport(id, report);
 }
 
 void ClusterPresence::LocalGone(uint64_t id) {
@@ -50,8 +99,7 @@ void ClusterPresence::LocalGone(uint64_t id) {
 
 void ClusterPresence::SendSnapshots() {
   for (const auto& [id, key] : local_) {
-    const v1::Presence snapshot = table_->Snapshot(key);
-    Send(v1::ClusterPresence::REPORT, id, &snapshot);
+    SendReport(id, table_->Snapshot(key));
   }
   Send(v1::ClusterPresence::SYNC_DONE);
 }
@@ -119,9 +167,14 @@ void ClusterPresence::OnMessage(absl::string_view bytes,
       return;
     }
     case v1::ClusterPresence::REPORT: {
-      // Until the sync is in, only snapshots count: a change to a state we
-      // dropped means nothing (the snapshot after it covers it).
-      if (!remote.synced && !message.report().reset()) return;
+      // Until the sync is in, a change counts only for a reporter whose
+      // snapshot (reset) came since the drop: a change to a state we
+      // dropped means nothing (its snapshot, later, covers it), while the
+      // parts of a large snapshot follow its first part.
+      if (!remote.synced && !message.report().reset() &&
+          !remote.reporters.contains(message.reporter())) {
+        return;
+      }
       auto& key = remote.reporters[message.reporter()];
       if (!key) key = std::make_unique<char>();
       if (absl::Status s = table_->Apply(key.get(), message.report());

@@ -36,6 +36,9 @@ class ClusterPresence {
  public:
   using Clock = std::chrono::steady_clock;
   using Publish = std::function<void(const std::string& bytes)>;
+  // A report larger than this goes out in parts (NATS refuses messages
+  // over its max_payload, 1 MiB by default).
+  static constexpr size_t kMaxReportBytes = 256 << 10;
 
   ClusterPresence(std::string broker_id, PresenceTable* table, Publish publish,
                   Clock::duration expiry = std::chrono::seconds(5));
@@ -75,6 +78,7 @@ class ClusterPresence {
   void Send(v1::ClusterPresence::Kind kind, uint64_t reporter = 0,
             const v1::Presence* report = nullptr,
             const std::string& target = "");
+  void SendReport(uint64_t id, const v1::Presence& report);
   void SendSnapshots();
   void DropRemote(const std::string& broker);
   // Forgets what `remote` reported and asks it for a sync.

@@ -59,8 +59,7 @@ struct NatsCallbacks {
     NatsLink* link = Link(closure);
     if (link == nullptr) return;
     link->Post([data = std::move(data)](NatsLink* l) {
-      ++l->stats_.messages_in;
-      l->stats_.bytes_in += data.size();
+      l->stats_.bytes_in += data.size();  // not an event: bytes only
       if (l->callbacks_.on_presence) l->callbacks_.on_presence(data);
     });
   }
@@ -241,8 +240,7 @@ void NatsLink::PublishPresence(const std::string& bytes) {
   if (!up_) return;
   if (natsConnection_Publish(connection_, kPresenceSubject, bytes.data(),
                              static_cast<int>(bytes.size())) == NATS_OK) {
-    ++stats_.messages_out;
-    stats_.bytes_out += bytes.size();
+    stats_.bytes_out += bytes.size();  // not an event: bytes only
   }
 }
 

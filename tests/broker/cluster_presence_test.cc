@@ -20,7 +20,7 @@ class Cluster {
  public:
   struct Node {
     std::string id;
-    PresenceTable table{1000};
+    PresenceTable table{1 << 20};
     std::unique_ptr<ClusterPresence> presence;
     bool connected = true;
   };
@@ -32,12 +32,15 @@ class Cluster {
     n->presence = std::make_unique<ClusterPresence>(
         id, &n->table,
         [this, n](const std::string& bytes) {
+          largest_ = std::max(largest_, bytes.size());
           if (n->connected) queue_.push_back({n, bytes});
         },
         seconds(5));
     nodes_.push_back(std::move(node));
     return *n;
   }
+
+  size_t largest() const { return largest_; }
 
   void Deliver(Clock::time_point now) {
     while (!queue_.empty()) {
@@ -54,6 +57,7 @@ class Cluster {
  private:
   std::vector<std::unique_ptr<Node>> nodes_;
   std::deque<std::pair<Node*, std::string>> queue_;
+  size_t largest_ = 0;
 };
 
 v1::Presence Join(const std::string& group, int64_t connections,
@@ -131,6 +135,49 @@ TEST(ClusterPresenceTest, SilentBrokerExpiresAndAJoiningBrokerSyncs) {
   d.presence->OnConnected();
   c.Deliver(now + seconds(8));
   EXPECT_EQ(d.table.Get("g").connections, 5u);
+}
+
+// A report too large for one NATS message goes in parts, every part under
+// the limit, and the other broker ends with the same state.
+TEST(ClusterPresenceTest, LargeReportsGoInParts) {
+  Cluster c;
+  auto& a = c.Add("a");
+  auto& b = c.Add("b");
+  std::vector<std::unique_ptr<int>> ka;
+  v1::Presence big;
+  big.set_reset(true);
+  for (int g = 0; g < 30000; ++g) {
+    v1::PresenceDelta* d = big.add_deltas();
+    d->set_group("group-" + std::to_string(g));
+    d->set_connections(1);
+  }
+  v1::PresenceDelta* crowd = big.add_deltas();
+  crowd->set_group("crowd");
+  crowd->set_connections(60000);
+  for (int u = 0; u < 60000; ++u) {
+    crowd->add_users_joined("user-" + std::to_string(u));
+  }
+  ASSERT_GT(big.ByteSizeLong(), 4 * ClusterPresence::kMaxReportBytes);
+  const auto now = Clock::now();
+  a.presence->Tick(now);  // b hears a, asks for a sync, gets it (empty)
+  c.Deliver(now);
+  // A live report, in parts.
+  Report(a, 0, 1, big, &ka);
+  c.Deliver(now);
+  EXPECT_LE(c.largest(), ClusterPresence::kMaxReportBytes + 1024);
+  for (auto* n : {&b}) {
+    EXPECT_EQ(n->table.Get("group-29999").connections, 1u);
+    EXPECT_EQ(n->table.Get("crowd").connections, 60000u);
+    EXPECT_EQ(n->table.Get("crowd").users, 60000u);
+    EXPECT_EQ(n->table.group_count(), 30001u);
+  }
+  // A snapshot for a joining broker, in parts too.
+  auto& d = c.Add("d");
+  d.presence->OnConnected();
+  c.Deliver(now);
+  EXPECT_LE(c.largest(), ClusterPresence::kMaxReportBytes + 1024);
+  EXPECT_EQ(d.table.Get("crowd").users, 60000u);
+  EXPECT_EQ(d.table.group_count(), 30001u);
 }
 
 // Messages from broker "other", numbered as it would.

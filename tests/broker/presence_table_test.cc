@@ -27,21 +27,62 @@ v1::Presence Report(bool reset, const std::vector<Delta>& deltas) {
   return p;
 }
 
-TEST(PresenceTableTest, SumsReportersAndCountsUsersOnce) {
-  PresenceTable t(100);
-  int a, b;
-  ASSERT_TRUE(t.Apply(&a, Report(true, {{"g", 2, {"alice", "bob"}, {}}})).ok());
-  ASSERT_TRUE(t.Apply(&b, Report(true, {{"g", 1, {"alice"}, {}}})).ok());
-  EXPECT_EQ(t.Get("g").connections, 3u);
-  EXPECT_EQ(t.Get("g").users, 2u);
-  ASSERT_TRUE(t.Apply(&a, Report(false, {{"g", -1, {}, {"bob"}}})).ok());
-  EXPECT_EQ(t.Get("g").connections, 2u);
-  EXPECT_EQ(t.Get("g").users, 1u);
-  t.RemoveReporter(&b);
-  EXPECT_EQ(t.Get("g").connections, 1u);
-  EXPECT_EQ(t.Get("g").users, 1u);
-  t.RemoveReporter(&a);
-  EXPECT_EQ(t.group_count(), 0u);
+v1::Presence Delta(bool reset, const std::string& group, int64_t connections,
+                   std::vector<std::string> joined = {},
+                   std::vector<std::string> left = {}) {
+  v1::Presence p;
+  p.set_reset(reset);
+  v1::PresenceDelta* d = p.add_deltas();
+  d->set_group(group);
+  d->set_connections(connections);
+  for (auto& u : joined) d->add_users_joined(u);
+  for (auto& u : left) d->add_users_left(u);
+  return p;
+}
+
+TEST(PresenceTableTest, SumsReportersAndForgetsOneThatLeaves) {
+  PresenceTable table(100);
+  int gw1, gw2;
+  ASSERT_TRUE(table.Apply(&gw1, Delta(false, "g", 3, {"alice", "bob"})).ok());
+  ASSERT_TRUE(table.Apply(&gw2, Delta(false, "g", 2, {"alice"})).ok());
+  EXPECT_EQ(table.Get("g").connections, 5u);
+  EXPECT_EQ(table.Get("g").users, 2u);  // alice counted once
+  ASSERT_TRUE(table.Apply(&gw1, Delta(false, "g", -1, {}, {"bob"})).ok());
+  EXPECT_EQ(table.Get("g").users, 1u);
+  table.RemoveReporter(&gw2);  // a dead gateway's members leave with it
+  EXPECT_EQ(table.Get("g").connections, 2u);
+  EXPECT_EQ(table.Get("g").users, 1u);
+  // A snapshot replaces everything gw1 reported.
+  ASSERT_TRUE(table.Apply(&gw1, Delta(true, "h", 1)).ok());
+  EXPECT_EQ(table.Get("g").connections, 0u);
+  EXPECT_EQ(table.Get("h").connections, 1u);
+  EXPECT_EQ(table.group_count(), 1u);
+}
+
+TEST(PresenceTableTest, RefusedReportsChangeNothing) {
+  PresenceTable table(3);
+  int gw;
+  ASSERT_TRUE(table.Apply(&gw, Delta(false, "g", 1, {"a"})).ok());
+  EXPECT_FALSE(table.Apply(&gw, Delta(false, "g", -5)).ok());  // negative
+  EXPECT_FALSE(
+      table.Apply(&gw, Delta(false, "h", 1, {"b", "c", "d"})).ok());  // bound
+  EXPECT_EQ(table.Get("g").connections, 1u);
+  EXPECT_EQ(table.Get("h").connections, 0u);
+}
+
+TEST(PresenceTableTest, ListsInOrderWithPrefixAndCursor) {
+  PresenceTable table(100);
+  int gw;
+  for (const char* g : {"room-b", "room-a", "other", "room-c"}) {
+    ASSERT_TRUE(table.Apply(&gw, Delta(false, g, 1)).ok());
+  }
+  auto page = table.List("room-", "", 2);
+  ASSERT_EQ(page.size(), 2u);
+  EXPECT_EQ(page[0].first, "room-a");
+  EXPECT_EQ(page[1].first, "room-b");
+  page = table.List("room-", "room-b", 2);
+  ASSERT_EQ(page.size(), 1u);
+  EXPECT_EQ(page[0].first, "room-c");
 }
 
 // The entry limit counts exactly (groups + users held), across many small
@@ -62,16 +103,6 @@ TEST(PresenceTableTest, EntryLimitIsExactAcrossReports) {
   ASSERT_TRUE(t.Apply(&a, Report(true, {{"x", 1, {"a", "b", "c"}, {}}})).ok());
   EXPECT_EQ(t.Get("g1").connections, 0u);
   EXPECT_EQ(t.Get("x").users, 3u);
-}
-
-TEST(PresenceTableTest, NegativeIsRefusedAndChangesNothing) {
-  PresenceTable t(100);
-  int a;
-  ASSERT_TRUE(t.Apply(&a, Report(false, {{"g", 1, {}, {}}})).ok());
-  EXPECT_TRUE(absl::IsInvalidArgument(
-      t.Apply(&a, Report(false, {{"g", 1, {}, {}}, {"h", -1, {}, {}}}))));
-  EXPECT_EQ(t.Get("g").connections, 1u);
-  EXPECT_EQ(t.Get("h").connections, 0u);
 }
 
 // A snapshot applied to another table reproduces the reporter exactly.
