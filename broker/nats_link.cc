@@ -2,6 +2,9 @@
 
 #include <nats/nats.h>
 
+#include <mutex>
+#include <vector>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -23,45 +26,71 @@ absl::Status FromNats(natsStatus s, absl::string_view what) {
 
 }  // namespace
 
-// libnats calls these on its threads: copy, then post to the broker thread.
+// What libnats' callbacks share with the broker thread. It outlives the
+// NatsLink for posts still queued (they hold it); `link` is null once the
+// NatsLink is gone.
+struct NatsLink::Shared : std::enable_shared_from_this<NatsLink::Shared> {
+  struct Incoming {
+    bool presence = false;
+    std::string subject;
+    std::string data;
+  };
+
+  std::atomic<NatsLink*> link{nullptr};
+  asio::io_context* io = nullptr;
+  // Messages from NATS waiting for the broker thread. Filled on libnats'
+  // delivery thread; one post drains all that arrived meanwhile, so a burst
+  // wakes the broker thread once, not once per message. Bounded by the
+  // subscriptions' pending limits upstream (slow consumer past them).
+  std::mutex mu;
+  std::vector<Incoming> inbox;
+  bool drain_posted = false;
+
+  void Enqueue(Incoming incoming) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      inbox.push_back(std::move(incoming));
+      if (drain_posted) return;
+      drain_posted = true;
+    }
+    asio::post(*io, [self = shared_from_this()] { self->Drain(); });
+  }
+
+  void Drain() {
+    std::vector<Incoming> batch;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      batch.swap(inbox);
+      drain_posted = false;
+    }
+    NatsLink* l = link.load();
+    if (l == nullptr) return;
+    for (Incoming& in : batch) l->Receive(in.presence, in.subject, in.data);
+  }
+};
+
+// libnats calls these on its threads: copy, then hand to the broker thread.
 struct NatsCallbacks {
   static NatsLink* Link(void* closure) {
-    return static_cast<std::atomic<NatsLink*>*>(closure)->load();
+    return static_cast<NatsLink::Shared*>(closure)->link.load();
   }
   static void OnMessage(natsConnection*, natsSubscription*, natsMsg* msg,
                         void* closure) {
-    std::string subject = natsMsg_GetSubject(msg);
-    std::string data(natsMsg_GetData(msg),
-                     static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    NatsLink::Shared::Incoming in;
+    in.subject = natsMsg_GetSubject(msg);
+    in.data.assign(natsMsg_GetData(msg),
+                   static_cast<size_t>(natsMsg_GetDataLength(msg)));
     natsMsg_Destroy(msg);
-    NatsLink* link = Link(closure);
-    if (link == nullptr) return;
-    link->Post(
-        [subject = std::move(subject), data = std::move(data)](NatsLink* l) {
-          ++l->stats_.messages_in;
-          l->stats_.bytes_in += data.size();
-          v1::Envelope envelope;
-          std::string channel;
-          if (!NatsLink::ChannelOf(subject, &channel) ||
-              !envelope.mutable_event()->ParseFromString(data) ||
-              envelope.event().channel() != channel) {
-            ++l->stats_.dropped_undecodable;
-            return;
-          }
-          if (l->callbacks_.on_event) l->callbacks_.on_event(envelope);
-        });
+    static_cast<NatsLink::Shared*>(closure)->Enqueue(std::move(in));
   }
   static void OnPresence(natsConnection*, natsSubscription*, natsMsg* msg,
                          void* closure) {
-    std::string data(natsMsg_GetData(msg),
-                     static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    NatsLink::Shared::Incoming in;
+    in.presence = true;
+    in.data.assign(natsMsg_GetData(msg),
+                   static_cast<size_t>(natsMsg_GetDataLength(msg)));
     natsMsg_Destroy(msg);
-    NatsLink* link = Link(closure);
-    if (link == nullptr) return;
-    link->Post([data = std::move(data)](NatsLink* l) {
-      l->stats_.bytes_in += data.size();  // not an event: bytes only
-      if (l->callbacks_.on_presence) l->callbacks_.on_presence(data);
-    });
+    static_cast<NatsLink::Shared*>(closure)->Enqueue(std::move(in));
   }
   static void OnConnected(natsConnection*, void* closure) {
     if (NatsLink* link = Link(closure)) {
@@ -113,23 +142,48 @@ NatsLink::NatsLink(asio::io_context& io, Options options, Callbacks callbacks)
     : io_(io),
       options_(std::move(options)),
       callbacks_(std::move(callbacks)),
-      self_(std::make_shared<std::atomic<NatsLink*>>(this)) {}
+      self_(std::make_shared<Shared>()) {
+  self_->link = this;
+  self_->io = &io_;
+}
 
 NatsLink::~NatsLink() {
-  self_->store(nullptr);
+  self_->link = nullptr;
   if (presence_sub_ != nullptr) natsSubscription_Destroy(presence_sub_);
   for (auto& [channel, sub] : subscriptions_) natsSubscription_Destroy(sub);
   subscriptions_.clear();
   if (connection_ != nullptr) {
     natsConnection_Close(connection_);
     natsConnection_Destroy(connection_);
+    // Waits (bounded) for libnats' threads to end, so that no callback can
+    // still be running with self_ (which dies with this link) as closure.
+    // One NatsLink per process: tearing the library down is ours to do.
+    nats_CloseAndWait(2000);
   }
 }
 
 void NatsLink::Post(std::function<void(NatsLink*)> fn) {
   asio::post(io_, [self = self_, fn = std::move(fn)] {
-    if (NatsLink* link = self->load()) fn(link);
+    if (NatsLink* link = self->link.load()) fn(link);
   });
+}
+
+void NatsLink::Receive(bool presence, const std::string& subject,
+                       const std::string& data) {
+  stats_.bytes_in += data.size();
+  if (presence) {  // not an event: bytes only
+    if (callbacks_.on_presence) callbacks_.on_presence(data);
+    return;
+  }
+  ++stats_.messages_in;
+  std::string channel;
+  if (!ChannelOf(subject, &channel) ||
+      !incoming_.mutable_event()->ParseFromString(data) ||
+      incoming_.event().channel() != channel) {
+    ++stats_.dropped_undecodable;
+    return;
+  }
+  if (callbacks_.on_event) callbacks_.on_event(incoming_);
 }
 
 std::string NatsLink::Subject(absl::string_view channel) {
@@ -162,6 +216,11 @@ absl::Status NatsLink::Start() {
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 200);
   if (s == NATS_OK) s = natsOptions_SetReconnectJitter(opts, 100, 100);
+  // One shared delivery thread instead of libnats' default of one thread
+  // per subscription: a broker subscribes to a subject per channel with
+  // local subscribers (thousands of threads, ~40 KiB of stack each, and a
+  // context switch to a different thread per message otherwise).
+  if (s == NATS_OK) s = natsOptions_UseGlobalMessageDelivery(opts, true);
   if (s == NATS_OK) {
     s = natsOptions_SetPingInterval(opts, options_.ping_interval_ms);
   }

@@ -26,9 +26,10 @@ namespace channel {
 // the encoded Event (each broker decodes it once and fans out shared
 // frames), and never receives its own publishes back (no_echo).
 //
-// Threads: libnats calls back on its own threads; every callback only
-// copies what it got and posts to the broker's io_context, where all state
-// lives. Public methods are for the broker thread. The destructor (broker
+// Threads: libnats calls back on its own threads (one shared delivery
+// thread for all subscriptions); every callback only copies what it got
+// and hands it to the broker's io_context (one post per burst), where all
+// state lives. Public methods are for the broker thread. The destructor (broker
 // thread) closes the connection; posts still queued then find the link gone
 // and do nothing.
 class NatsLink : public ClusterLink {
@@ -90,19 +91,24 @@ class NatsLink : public ClusterLink {
 
  private:
   friend struct NatsCallbacks;  // libnats' callbacks (nats_link.cc)
+  struct Shared;                // what they share with the broker thread
   // Runs `fn` on the broker thread if the link still exists then.
   void Post(std::function<void(NatsLink*)> fn);
+  // One message from NATS, on the broker thread.
+  void Receive(bool presence, const std::string& subject,
+               const std::string& data);
 
   asio::io_context& io_;
   const Options options_;
   Callbacks callbacks_;
-  std::shared_ptr<std::atomic<NatsLink*>> self_;  // null once destroyed
+  std::shared_ptr<Shared> self_;
   __natsConnection* connection_ = nullptr;
   absl::flat_hash_map<std::string, __natsSubscription*> subscriptions_;
   __natsSubscription* presence_sub_ = nullptr;
   bool up_ = false;
   Stats stats_;
   std::string scratch_;  // the encoded event of a Forward
+  v1::Envelope incoming_;  // reused for every event received
 };
 
 }  // namespace channel
