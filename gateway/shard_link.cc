@@ -132,11 +132,18 @@ absl::Status ShardLink::Publish(const std::string* group,
   return absl::OkStatus();
 }
 
+namespace {
+constexpr int kMaxFlushHops = 16;
+constexpr size_t kMaxFlushBatch = 4096;
+}  // namespace
+
 void ShardLink::Enqueue(Delivery delivery) {
   pending_.push_back(std::move(delivery));
   if (!flush_posted_) {
     // Everything of this loop turn goes to the worker in one batch.
     flush_posted_ = true;
+    pending_at_post_ = pending_.size();
+    flush_hops_ = 0;
     asio::post(io_, [this] { FlushDeliveries(); });
   }
 }
@@ -171,6 +178,20 @@ void ShardLink::OnEvent(v1::Event& event) {
 }
 
 void ShardLink::FlushDeliveries() {
+  // A socket read that was already possible completes at once (Asio reads
+  // speculatively) and its handler is queued behind this flush. While the
+  // batch keeps growing between two runs of this handler, go once more
+  // round the queue (at most kMaxFlushHops times, kMaxFlushBatch
+  // deliveries): a burst arriving in many small reads (the gateway reads
+  // 2 KiB per client read) still makes one batch, one write per member;
+  // a lone message is flushed on the first run, with no delay.
+  if (pending_.size() > pending_at_post_ && flush_hops_ < kMaxFlushHops &&
+      pending_.size() < kMaxFlushBatch) {
+    pending_at_post_ = pending_.size();
+    ++flush_hops_;
+    asio::post(io_, [this] { FlushDeliveries(); });
+    return;
+  }
   flush_posted_ = false;
   if (pending_.empty()) return;
   if (deliver_) deliver_(pending_);

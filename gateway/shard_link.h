@@ -119,6 +119,8 @@ class ShardLink {
   bool counted_up_ = false;  // counted in limits_->links_up
   std::vector<Delivery> pending_;
   bool flush_posted_ = false;
+  size_t pending_at_post_ = 0;  // pending_.size() when the flush was posted
+  int flush_hops_ = 0;          // re-posts of the current flush
   // Scratch for one publish (no allocation per message once warm).
   std::vector<std::string> channels_;
   v1::Metadata meta_;

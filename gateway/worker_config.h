@@ -39,10 +39,11 @@ struct WorkerConfigT : public Base {
   static const long timeout_open_handshake = 5000;
   static const long timeout_close_handshake = 3000;
   // Per-connection read buffer, inside each connection object (websocketpp
-  // default 16 KiB, of which a connection keeps about a page resident).
-  // Clients send small commands: 2 KiB holds dozens per read, and an idle
-  // connection costs ~2 KiB less (8.4 instead of 10.3 KiB with 3 groups,
-  // tools/bench/scale-bench.sh). A large message takes more reads.
+  // default 16 KiB). Clients send small commands: 2 KiB holds dozens per
+  // read, and an idle connection costs ~2 KiB less (8.4 instead of 10.6
+  // KiB with 3 groups, tools/bench/scale-bench.sh). A burst from one client
+  // then arrives in many small reads; ShardLink's flush waits for the
+  // reads already possible, so it still makes one batch.
   static const size_t connection_read_buffer_size = 2048;
 };
 
