@@ -6,6 +6,8 @@
 # client side is 6 ws-loadgen processes (scale-members; a process holds at
 # most RLIMIT_NOFILE sockets: 20,000 here, which is also why there are 6
 # gateways rather than 4) and one sender (scale-send).
+# With MODE=standalone in the environment: the same load on one broker and
+# no NATS (the comparison the issue asks for: CPU per routed message).
 # Usage: tools/bench/scale-bench.sh [BUILD_DIR] [CONNECTIONS] [RATE] [SECONDS]
 #                                   [GROUPS_PER_CONNECTION]
 set -euo pipefail
@@ -35,9 +37,12 @@ rss_of() {  # RSS in KiB of the given PIDs, summed
   echo "$t"
 }
 
+mode=${MODE:-cluster}
 c=() r=() nats_urls=() nats_pids=() broker_pids=() gw_pids=() gws=()
 for i in 0 1 2; do c+=("$(free_port)"); r+=("$(free_port)"); done
-for i in 0 1 2; do
+nodes=3 brokers=2
+if [[ $mode == standalone ]]; then nodes=0 brokers=1; fi
+for i in $(seq 0 $((nodes - 1))); do
   routes=()
   for k in 0 1 2; do [[ $k == "$i" ]] || routes+=("nats://127.0.0.1:${r[$k]}"); done
   nats-server -a 127.0.0.1 -p "${c[$i]}" --cluster_name scale -cluster "nats://127.0.0.1:${r[$i]}" \
@@ -45,19 +50,22 @@ for i in 0 1 2; do
   pids+=($!); nats_pids+=($!)
   nats_urls+=("nats://127.0.0.1:${c[$i]}")
 done
-for i in 0 1 2; do wait_log "$tmp/nats$i.log" "Route connection created"; done
+for i in $(seq 0 $((nodes - 1))); do wait_log "$tmp/nats$i.log" "Route connection created"; done
 bports=()
-for i in 0 1; do
+for i in $(seq 0 $((brokers - 1))); do
   bp=$(free_port); bports+=("$bp")
+  extra=()
+  if [[ $mode == cluster ]]; then extra=(--nats="${nats_urls[$i]}"); fi
   "$build/broker/channel-broker" --listen=127.0.0.1 --port="$bp" --admin_port=-1 \
-    --log_level=info --nats="${nats_urls[$i]}" 2>"$tmp/broker$i.log" &
+    --log_level=info "${extra[@]}" 2>"$tmp/broker$i.log" &
   pids+=($!); broker_pids+=($!)
-  wait_log "$tmp/broker$i.log" "NATS connected"
+  wait_log "$tmp/broker$i.log" "listening on"
+  if [[ $mode == cluster ]]; then wait_log "$tmp/broker$i.log" "NATS connected"; fi
 done
 for i in $(seq 0 $((parts - 1))); do
   gp=$(free_port)
   "$build/gateway/ws-gateway" --listen=127.0.0.1 --port="$gp" --admin_port=-1 --threads=1 \
-    --broker="127.0.0.1:${bports[$((i % 2))]},127.0.0.1:${bports[$(((i + 1) % 2))]}" \
+    --broker="127.0.0.1:${bports[$((i % brokers))]},127.0.0.1:${bports[$(((i + 1) % brokers))]}" \
     --log_level=info --rate_limit_per_sec=0 --max_connections=$((per + 1000)) \
     2>"$tmp/gw$i.log" &
   pids+=($!); gw_pids+=($!)
@@ -67,7 +75,11 @@ done
 servers=("${gw_pids[@]}" "${broker_pids[@]}" "${nats_pids[@]}")
 uris=$(IFS=,; echo "${gws[*]}")
 echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r)"
-echo "# $conns connections: $parts gateways (1 thread each), 2 brokers on 3 NATS nodes, $parts client processes"
+if [[ $mode == cluster ]]; then
+  echo "# $conns connections: $parts gateways (1 thread each), 2 brokers on 3 NATS nodes, $parts client processes"
+else
+  echo "# $conns connections: $parts gateways (1 thread each), 1 broker (standalone), $parts client processes"
+fi
 rss0=$(rss_of "${gw_pids[@]}")
 cpu0=$(cpu_of "${servers[@]}")
 t0=$(date +%s.%N)
