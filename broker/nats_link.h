@@ -107,7 +107,7 @@ class NatsLink : public ClusterLink {
   __natsSubscription* presence_sub_ = nullptr;
   bool up_ = false;
   Stats stats_;
-  std::string scratch_;  // the encoded event of a Forward
+  std::string scratch_;    // the encoded event of a Forward
   v1::Envelope incoming_;  // reused for every event received
 };
 
