@@ -16,19 +16,11 @@ ulimit -n "$(ulimit -Hn)"
 . tools/bench/lib.sh
 
 run() {  # run MODE SHAPE
-  local mode=$1 shape=$2 all=() gws=() nats_urls=()
+  local mode=$1 shape=$2 all=() gws=()
+  nats_urls=()
   if [[ $mode == cluster ]]; then
-    local c=() r=()
-    for i in 0 1 2; do c+=("$(free_port)"); r+=("$(free_port)"); done
-    for i in 0 1 2; do
-      local routes=()
-      for k in 0 1 2; do [[ $k == "$i" ]] || routes+=("nats://127.0.0.1:${r[$k]}"); done
-      nats-server -a 127.0.0.1 -p "${c[$i]}" --cluster_name bench -cluster "nats://127.0.0.1:${r[$i]}" \
-        -routes "$(IFS=,; echo "${routes[*]}")" 2>"$tmp/nats$i.log" &
-      all+=($!); pids+=($!)
-      nats_urls+=("nats://127.0.0.1:${c[$i]}")
-    done
-    for i in 0 1 2; do wait_log "$tmp/nats$i.log" "Route connection created"; done
+    nats_cluster bench
+    all+=("${nats_pids[@]}")
   fi
   local bports=()
   local nb=$([[ $mode == cluster ]] && echo 2 || echo 1)

@@ -2,7 +2,7 @@
 # Provides: $tmp (a scratch directory removed on exit), pids (every PID in it
 # is killed on exit; append what you start), free_port (a free loopback TCP
 # port), wait_log FILE TEXT (waits up to 10 s for TEXT to appear in FILE,
-# else prints FILE and exits 1).
+# else prints FILE and exits 1), nats_cluster NAME (below).
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
@@ -12,3 +12,20 @@ cleanup() {
 trap cleanup EXIT
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 wait_log() { for _ in $(seq 100); do grep -q "$2" "$1" && return 0; sleep 0.1; done; echo "no '$2' in $1" >&2; cat "$1" >&2; exit 1; }
+# nats_cluster NAME: starts 3 nats-server nodes on loopback, routed to each
+# other (cluster NAME), and waits for their routes. Sets nats_urls (client
+# URLs) and nats_pids; logs in $tmp/nats<i>.log.
+nats_cluster() {
+  local name=$1 c=() r=() i k routes
+  nats_urls=() nats_pids=()
+  for i in 0 1 2; do c+=("$(free_port)"); r+=("$(free_port)"); done
+  for i in 0 1 2; do
+    routes=()
+    for k in 0 1 2; do [[ $k == "$i" ]] || routes+=("nats://127.0.0.1:${r[$k]}"); done
+    nats-server -a 127.0.0.1 -p "${c[$i]}" --cluster_name "$name" -cluster "nats://127.0.0.1:${r[$i]}" \
+      -routes "$(IFS=,; echo "${routes[*]}")" 2>"$tmp/nats$i.log" &
+    pids+=($!); nats_pids+=($!)
+    nats_urls+=("nats://127.0.0.1:${c[$i]}")
+  done
+  for i in 0 1 2; do wait_log "$tmp/nats$i.log" "Route connection created"; done
+}

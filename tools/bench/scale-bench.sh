@@ -38,19 +38,9 @@ rss_of() {  # RSS in KiB of the given PIDs, summed
 }
 
 mode=${MODE:-cluster}
-c=() r=() nats_urls=() nats_pids=() broker_pids=() gw_pids=() gws=()
-for i in 0 1 2; do c+=("$(free_port)"); r+=("$(free_port)"); done
-nodes=3 brokers=2
-if [[ $mode == standalone ]]; then nodes=0 brokers=1; fi
-for i in $(seq 0 $((nodes - 1))); do
-  routes=()
-  for k in 0 1 2; do [[ $k == "$i" ]] || routes+=("nats://127.0.0.1:${r[$k]}"); done
-  nats-server -a 127.0.0.1 -p "${c[$i]}" --cluster_name scale -cluster "nats://127.0.0.1:${r[$i]}" \
-    -routes "$(IFS=,; echo "${routes[*]}")" 2>"$tmp/nats$i.log" &
-  pids+=($!); nats_pids+=($!)
-  nats_urls+=("nats://127.0.0.1:${c[$i]}")
-done
-for i in $(seq 0 $((nodes - 1))); do wait_log "$tmp/nats$i.log" "Route connection created"; done
+nats_urls=() nats_pids=() broker_pids=() gw_pids=() gws=()
+brokers=2
+if [[ $mode == standalone ]]; then brokers=1; else nats_cluster scale; fi
 bports=()
 for i in $(seq 0 $((brokers - 1))); do
   bp=$(free_port); bports+=("$bp")
