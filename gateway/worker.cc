@@ -14,6 +14,7 @@
 #include "gateway/fanout_batch.h"
 #include "gateway/fanout_writer.h"
 #include "gateway/http_request.h"
+#include "gateway/liveness_sweep.h"
 #include "gateway/membership.h"
 #include "gateway/shard_link.h"
 #include "gateway/websocketpp_private.h"
@@ -24,9 +25,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 namespace close_code = websocketpp::close::status;
-
-// Longest interval between sweeps (close deadlines, pings).
-constexpr std::chrono::milliseconds kMaxSweepTick{500};
 
 BrokerClientOptions LinkOptions(const GatewayOptions& options,
                                 const std::string& gateway_id, int index) {
@@ -80,7 +78,11 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
         dispatcher_(options, &link_, &membership_, &auth_, &stats_, this),
         sweep_(io_),
         writer_(options.max_queued_bytes, &stats_,
-                [this](Connection* con) { CloseSlow(con); }) {
+                [this](Connection* con) { CloseSlow(con); }),
+        liveness_(options, [this](const ConnectionPtr& con) {
+          Bump(stats_.ping_timeouts);
+          Close(con, close_code::policy_violation, "ping timeout");
+        }) {
     worker_index_ = index;
     // websocketpp 0.8.2's _htonll lazily sets a plain function-local static
     // on first use; every worker thread building its first extended frame
@@ -290,7 +292,7 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     con->closing = true;
     con->close_deadline = Clock::now() + options_.close_timeout;
     membership_.LeaveAll(con.get());
-    closing_.push_back(con);
+    liveness_.Closing(con);
     std::error_code ec;
     con->close(code, reason, ec);
   }
@@ -348,70 +350,23 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
                        " bytes queued"));
   }
 
-  // ---- Sweep: close deadlines and pings --------------------------------
-
-  // Fine enough that pings go out close to every ping_interval and a
-  // missing pong is noticed close to pong_timeout after it was due.
-  std::chrono::milliseconds SweepTick() const {
-    return std::max(std::chrono::milliseconds(1),
-                    std::min({kMaxSweepTick, options_.ping_interval / 4,
-                              options_.pong_timeout / 4}));
-  }
+  // ---- Sweep: tokens, presence, liveness -------------------------------
 
   void ArmSweep() {
-    sweep_.expires_after(SweepTick());
+    sweep_.expires_after(liveness_.Tick());
     sweep_.async_wait([this](const std::error_code& ec) {
       if (!ec) Sweep();
     });
   }
 
   void Sweep() {
-    const auto now = Clock::now();
     auth_.Sweep();
     // Presence changes go out batched, once per sweep; while the link is
     // down they are dropped: the snapshot after the reconnect has them.
     if (v1::Presence delta; presence_.TakeDelta(&delta) && link_.up()) {
       link_.SendPresence(delta).IgnoreError();
     }
-    // Peers that never completed a close: cut the socket.
-    for (size_t i = 0; i < closing_.size();) {
-      auto& con = closing_[i];
-      if (!conns_.contains(con->id)) {
-        closing_[i] = std::move(closing_.back());
-        closing_.pop_back();
-        continue;
-      }
-      if (now >= con->close_deadline) {
-        std::error_code ec;
-        con->get_raw_socket().close(ec);
-      }
-      ++i;
-    }
-    // Pings are spread over the interval: each sweep takes one phase of
-    // the connections (ids are sequential, so a phase holds 1/phases of
-    // them), so that a worker with many connections never pings them all
-    // at once, nor gets all their pongs at once (with 100,000 clients that
-    // burst stalled delivery for seconds). Each connection is pinged, and
-    // checked for a missing pong, once every `phases` sweeps, about one
-    // ping_interval.
-    const uint64_t phases =
-        std::max<uint64_t>(1, options_.ping_interval / SweepTick());
-    ping_phase_ = (ping_phase_ + 1) % phases;
-    const auto dead_after = options_.ping_interval + options_.pong_timeout;
-    std::vector<ConnectionPtr> dead;
-    for (auto& [id, con] : conns_) {
-      if (id % phases != ping_phase_ || con->closing) continue;
-      if (now - con->last_seen > dead_after) {
-        dead.push_back(con);
-      } else {
-        std::error_code ec;
-        con->ping("", ec);
-      }
-    }
-    for (auto& con : dead) {
-      Bump(stats_.ping_timeouts);
-      Close(con, close_code::policy_violation, "ping timeout");
-    }
+    liveness_.Run(conns_, Clock::now());
     ArmSweep();
   }
 
@@ -427,15 +382,14 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
   Endpoint endpoint_;
   std::error_code init_error_;
   asio::steady_timer sweep_;
-  uint64_t ping_phase_ = 0;  // the connections the last sweep pinged
   uint64_t next_conn_ = 1;
   int64_t json_connections_ = 0;  // open connections with ?format=json
   absl::flat_hash_map<uint64_t, ConnectionPtr> conns_;
-  std::vector<ConnectionPtr> closing_;
   bool shutting_down_ = false;
   std::function<void()> on_idle_;
   FanoutBatch batch_;  // scratch, reused across deliveries
   FanoutWriter<Config> writer_;
+  LivenessSweep<Config> liveness_;
 };
 
 }  // namespace
