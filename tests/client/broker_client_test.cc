@@ -116,10 +116,12 @@ TEST_F(BrokerClientTest, HelloThenResubscribeBeforeConnected) {
     auto sub = conn->ReadEnvelope(seconds(5));
     ASSERT_TRUE(sub && sub->has_subscribe());
     EXPECT_EQ(sub->subscribe().channels_size(), 2);
+    // Set before the Ack: once it is sent the client may be connected
+    // (and the test checking `ok`) before this thread runs again.
+    ok = true;
     v1::Envelope ack;
     ack.mutable_ack()->set_request_id(sub->subscribe().request_id());
     conn->SendEnvelope(ack);
-    ok = true;
     conn->WaitForEof(seconds(5));
   });
   StartClient();
