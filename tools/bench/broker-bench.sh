@@ -11,13 +11,7 @@ bench="$build/tools/broker-bench"
 [[ -x "$bench" ]] || { echo "build first: tools/build.sh" >&2; exit 1; }
 command -v redis-server >/dev/null || { echo "needs redis-server (tools/install-deps.sh)" >&2; exit 1; }
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. tools/bench/lib.sh
 
 "$build/broker/channel-broker" --listen=127.0.0.1 --port=0 --admin_port=-1 \
   --log_level=warn --max_queued_bytes=268435456 2>"$tmp/broker.log" &
@@ -27,7 +21,7 @@ for _ in $(seq 50); do
   broker_port=$(ss -Hltnp 2>/dev/null | awk -v p="pid=$broker_pid," '$0 ~ p {split($4,a,":"); print a[length(a)]; exit}')
   [[ -n "$broker_port" ]] && break; sleep 0.1
 done
-redis_port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
   --daemonize no --loglevel warning >"$tmp/redis.log" 2>&1 &
 redis_pid=$!; pids+=("$redis_pid")
