@@ -30,6 +30,12 @@ struct BrokerOptions {
   std::chrono::milliseconds heartbeat_interval{10000};
   std::chrono::milliseconds idle_timeout{35000};
 
+  // Sole interest (SoleInterest): tell clients that ask when they alone
+  // hold a channel; standalone only.
+  bool sole_interest = true;
+  // A holder that has not released a revoked grant by then is closed.
+  std::chrono::milliseconds sole_release_timeout{5000};
+
   // Cluster mode: NATS servers (nats://host:port); empty: standalone.
   std::vector<std::string> nats_servers;
   std::string nats_token;

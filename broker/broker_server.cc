@@ -32,7 +32,8 @@ BrokerServer::BrokerServer(asio::io_context& io, BrokerOptions options)
                                       options_.php_max_queue_bytes}),
       php_bridge_(&router_, options_.php_group_channel),
       presence_(options_.max_presence_entries_per_connection),
-      presence_tick_(io) {}
+      presence_tick_(io),
+      sole_tick_(io) {}
 
 BrokerServer::~BrokerServer() = default;
 
@@ -85,6 +86,8 @@ absl::Status BrokerServer::Listen() {
     ArmPresenceTick();
     router_.set_cluster(nats_.get());
     if (absl::Status s = nats_->Start(); !s.ok()) return s;
+  } else if (options_.sole_interest) {
+    ArmSoleTick();
   }
   std::error_code ec;
   const auto address = asio::ip::make_address(options_.listen_host, ec);
@@ -165,6 +168,7 @@ void BrokerServer::Shutdown(std::function<void()> on_drained) {
   std::error_code ec;
   acceptor_.close(ec);
   presence_tick_.cancel();
+  sole_tick_.cancel();
   spdlog::info("shutting down: closing {} connections", sessions_.size());
   // Close() may finish a session synchronously; iterate over a copy.
   std::vector<std::shared_ptr<Session>> all;
@@ -217,6 +221,15 @@ void BrokerServer::ArmPresenceTick() {
     if (ec) return;
     cluster_presence_->Tick(ClusterPresence::Clock::now());
     ArmPresenceTick();
+  });
+}
+
+void BrokerServer::ArmSoleTick() {
+  sole_tick_.expires_after(std::chrono::seconds(1));
+  sole_tick_.async_wait([this](const std::error_code& ec) {
+    if (ec) return;
+    router_.ExpireSole(SoleInterest::Clock::now());
+    ArmSoleTick();
   });
 }
 
@@ -276,6 +289,16 @@ std::string BrokerServer::RenderMetrics() const {
   m.Gauge("channel_broker_subscriptions",
           "Channel subscriptions over all connections.",
           static_cast<double>(router_.subscription_count()));
+  const SoleInterest& sole = router_.sole_interest();
+  m.Gauge("channel_broker_sole_grants",
+          "Channels held by their only subscriber (sole interest).",
+          static_cast<double>(sole.grants()));
+  m.Counter("channel_broker_sole_grants_total", "Sole-interest grants given.",
+            sole.granted_total());
+  m.Counter("channel_broker_sole_revokes_total",
+            "Sole-interest grants revoked (another subscriber, or the holder "
+            "left).",
+            sole.revoked_total());
   m.Counter("channel_broker_frames_received_total",
             "Frames received, heartbeats included.", stats_.stream.frames_in);
   m.Counter("channel_broker_frames_sent_total",

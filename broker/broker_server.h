@@ -93,6 +93,8 @@ class BrokerServer : public FramedStream::FlushScheduler {
   void MaybeDrained();
   void OnClusterState(bool up, const std::string& reason);
   void ArmPresenceTick();
+  // Standalone with sole interest: closes holders late to release (1 s).
+  void ArmSoleTick();
 
   asio::io_context& io_;
   const BrokerOptions options_;
@@ -108,6 +110,7 @@ class BrokerServer : public FramedStream::FlushScheduler {
   std::unique_ptr<NatsLink> nats_;                     // cluster mode only
   std::unique_ptr<ClusterPresence> cluster_presence_;  // cluster mode only
   asio::steady_timer presence_tick_;
+  asio::steady_timer sole_tick_;
   PhpLimits php_limits_;
   NetworkList php_allow_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Session>> sessions_;

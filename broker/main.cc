@@ -54,6 +54,10 @@ ABSL_FLAG(std::string, nats_password, "",
 ABSL_FLAG(uint32_t, nats_ping_interval_ms, 2000,
           "Ping NATS this often; two unanswered pings mean NATS is lost "
           "(the broker then stops being ready and sends its clients away).");
+ABSL_FLAG(bool, sole_interest, true,
+          "Tell clients that ask (ws-gateway) when they are a channel's only "
+          "subscriber, so they deliver their own publishes to it without "
+          "the broker (standalone only; docs/PROTOCOL.md).");
 ABSL_FLAG(bool, php_codec, true,
           "Accept Workerman Channel (PHP serialize()) clients on the same "
           "port, told apart by their first frame.");
@@ -144,6 +148,7 @@ int main(int argc, char** argv) {
   options.nats_password = absl::GetFlag(FLAGS_nats_password);
   options.nats_ping_interval_ms = static_cast<int>(std::clamp<uint32_t>(
       absl::GetFlag(FLAGS_nats_ping_interval_ms), 100, 3600000));
+  options.sole_interest = absl::GetFlag(FLAGS_sole_interest);
   options.php_enabled = absl::GetFlag(FLAGS_php_codec);
   options.php_allow_from = absl::GetFlag(FLAGS_php_allow_from);
   options.php_idle_timeout =

@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "asio/post.hpp"
 #include "broker/broker_server.h"
 #include "broker/session.h"
 #include "common/constant_time.h"
@@ -52,15 +53,9 @@ void ProtobufCodec::OnBody(absl::string_view body) {
     case v1::Envelope::kHello:
       HandleHello(envelope_.hello());
       return;
-    case v1::Envelope::kSubscribe: {
-      const auto& request = envelope_.subscribe();
-      if (absl::Status s = router.Subscribe(session_, request); !s.ok()) {
-        ReplyError(ErrorCodeFromStatus(s), s.message(), request.request_id());
-      } else if (request.request_id() != 0) {
-        Ack(request.request_id());
-      }
+    case v1::Envelope::kSubscribe:
+      HandleSubscribe(envelope_.subscribe());
       return;
-    }
     case v1::Envelope::kUnsubscribe: {
       const auto& request = envelope_.unsubscribe();
       if (absl::Status s = router.Unsubscribe(session_, request); !s.ok()) {
@@ -73,6 +68,17 @@ void ProtobufCodec::OnBody(absl::string_view body) {
     case v1::Envelope::kPublish:
       HandlePublish(envelope_.mutable_publish());
       return;
+    case v1::Envelope::kInterest: {
+      const v1::Interest& interest = envelope_.interest();
+      if (interest.sole()) {
+        ReplyError(v1::Error::INVALID_REQUEST,
+                   "clients only release grants (Interest with sole false)",
+                   0);
+        return;
+      }
+      router.ReleaseSole(session_, interest.channel(), interest.grant());
+      return;
+    }
     case v1::Envelope::kPresence: {
       absl::Status s =
           session_->server()->ApplyPresence(session_, envelope_.presence());
@@ -97,6 +103,28 @@ void ProtobufCodec::OnBody(absl::string_view body) {
                               " is not accepted from clients"),
                  0);
       return;
+  }
+}
+
+void ProtobufCodec::HandleSubscribe(const v1::Subscribe& request) {
+  const uint64_t request_id = request.request_id();
+  std::function<void()> ack_later;
+  if (request_id != 0) {
+    // Runs inside a Router call once the channels' grants are released:
+    // the Ack goes out from a handler of its own.
+    ack_later = [this, alive = alive_, request_id] {
+      asio::post(session_->executor(), [this, alive, request_id] {
+        if (*alive) Ack(request_id);
+      });
+    };
+  }
+  bool waiting = false;
+  absl::Status s = session_->server()->router().Subscribe(
+      session_, request, std::move(ack_later), &waiting);
+  if (!s.ok()) {
+    ReplyError(ErrorCodeFromStatus(s), s.message(), request_id);
+  } else if (request_id != 0 && !waiting) {
+    Ack(request_id);
   }
 }
 
@@ -223,6 +251,7 @@ void ProtobufCodec::HandleHello(const v1::Hello& hello) {
     return;
   }
   authenticated_ = true;
+  wants_sole_interest_ = hello.sole_interest();
   ++server->stats().handshakes;
   spdlog::info("conn {} from {} authenticated as '{}'", session_->id(),
                session_->peer(), session_->client_name());

@@ -33,10 +33,12 @@ class ProtobufCodec : public SessionCodec {
   // message.
   void BeforeFlush() override;
   void OnClose() override;
+  bool wants_sole_interest() const override { return wants_sole_interest_; }
 
  private:
   void HandleHello(const v1::Hello& hello);
   void HandlePublish(v1::Publish* request);
+  void HandleSubscribe(const v1::Subscribe& request);
   void Reply(const v1::Envelope& envelope);
   void Ack(uint64_t request_id, uint64_t receivers = 0);
   void ReplyError(v1::Error::Code code, absl::string_view message,
@@ -44,6 +46,7 @@ class ProtobufCodec : public SessionCodec {
 
   Session* const session_;
   bool authenticated_ = false;
+  bool wants_sole_interest_ = false;
   v1::Envelope envelope_;  // reused for every frame
   // Highest cumulative_ack publish routed and not yet confirmed; 0: none.
   uint64_t cumulative_due_ = 0;

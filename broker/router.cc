@@ -1,11 +1,41 @@
 #include "broker/router.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace channel {
+namespace {
+
+// The gateways' group channels, which the PHP bridge also feeds.
+constexpr absl::string_view kGroupPrefix = "group:";
+
+}  // namespace
 
 Router::Router(const BrokerOptions& options, BrokerStats* stats)
-    : options_(options), stats_(stats) {}
+    : options_(options),
+      stats_(stats),
+      sole_(options.sole_release_timeout, std::string(kGroupPrefix)) {}
+
+Subscriber* Router::SoleCandidate(const std::string& channel) const {
+  // A cluster's other brokers may have subscribers this one cannot see.
+  if (!options_.sole_interest || cluster_ != nullptr) return nullptr;
+  const auto* subscribers = index_.Find(channel);
+  if (subscribers == nullptr || subscribers->size() != 1) return nullptr;
+  Subscriber* only = *subscribers->begin();
+  if (!only->WantsSoleInterest()) return nullptr;
+  // The PHP bridge (PhpBridge) copies group publishes to its channel's
+  // subscribers: while it has any, group channels are never held alone.
+  const std::string& bridge = options_.php_group_channel;
+  if (!bridge.empty() && absl::StartsWith(channel, kGroupPrefix) &&
+      index_.Find(bridge) != nullptr) {
+    return nullptr;
+  }
+  return only;
+}
+
+void Router::UpdateSole(const std::string& channel) {
+  sole_.Update(channel, SoleCandidate(channel));
+}
 
 absl::Status Router::ValidateAndDedupe(const Names& channels) {
   distinct_.clear();
@@ -37,7 +67,9 @@ absl::Status Router::ValidateAndDedupe(const Names& channels) {
 }
 
 absl::Status Router::Subscribe(Subscriber* session,
-                               const v1::Subscribe& request) {
+                               const v1::Subscribe& request,
+                               std::function<void()> on_released,
+                               bool* waiting) {
   if (absl::Status s = ValidateAndDedupe(request.channels()); !s.ok()) {
     return s;
   }
@@ -52,10 +84,29 @@ absl::Status Router::Subscribe(Subscriber* session,
                      " channels; the limit per connection is ",
                      options_.max_channels_per_connection));
   }
+  bool bridge_joined = false;
   for (const std::string* channel : distinct_) {
-    if (index_.Add(session, *channel).channel_edge && cluster_ != nullptr) {
+    const auto change = index_.Add(session, *channel);
+    if (change.channel_edge && cluster_ != nullptr) {
       cluster_->Interest(*channel, true);
     }
+    if (!change.changed) continue;
+    UpdateSole(*channel);
+    if (change.channel_edge && *channel == options_.php_group_channel) {
+      bridge_joined = true;
+    }
+  }
+  // The bridge's first subscriber: no group channel is held alone any more.
+  std::vector<std::string> revoked;
+  if (bridge_joined) revoked = sole_.RevokeWatched();
+  if (on_released) {
+    std::vector<absl::string_view> names(distinct_.size() + revoked.size());
+    for (size_t i = 0; i < distinct_.size(); ++i) names[i] = *distinct_[i];
+    for (size_t i = 0; i < revoked.size(); ++i) {
+      names[distinct_.size() + i] = revoked[i];
+    }
+    const bool kept = sole_.WaitFor(names, std::move(on_released));
+    if (waiting != nullptr) *waiting = kept;
   }
   return absl::OkStatus();
 }
@@ -66,9 +117,11 @@ absl::Status Router::Unsubscribe(Subscriber* session,
     return s;
   }
   for (const std::string* channel : distinct_) {
-    if (index_.Remove(session, *channel).channel_edge && cluster_ != nullptr) {
+    const auto change = index_.Remove(session, *channel);
+    if (change.channel_edge && cluster_ != nullptr) {
       cluster_->Interest(*channel, false);
     }
+    if (change.changed) UpdateSole(*channel);
   }
   return absl::OkStatus();
 }
@@ -161,8 +214,34 @@ absl::StatusOr<uint64_t> Router::PublishLoop(v1::Publish* request) {
 }
 
 void Router::RemoveAll(Subscriber* session) {
+  std::vector<std::string> left;
+  index_.ForEachChannelOf(session, [&left](const std::string& channel) {
+    left.push_back(channel);
+  });
   for (const std::string& channel : index_.RemoveAll(session)) {
     if (cluster_ != nullptr) cluster_->Interest(channel, false);
+  }
+  // Its own grants end at once; the channels it left may now have one
+  // subscriber (grant) or lose theirs (revoke).
+  for (const std::string& channel : sole_.HolderGone(session)) {
+    UpdateSole(channel);
+  }
+  for (const std::string& channel : left) UpdateSole(channel);
+}
+
+void Router::ReleaseSole(Subscriber* holder, const std::string& channel,
+                         uint64_t grant) {
+  if (sole_.Released(holder, channel, grant)) UpdateSole(channel);
+}
+
+void Router::ExpireSole(SoleInterest::Clock::time_point now) {
+  for (Subscriber* holder : sole_.Overdue(now)) {
+    holder->CloseUnreleased(absl::StrCat(
+        "a revoked sole-interest grant was not released within ",
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            options_.sole_release_timeout)
+            .count(),
+        " ms"));
   }
 }
 

@@ -1,6 +1,7 @@
 #ifndef CHANNEL_BROKER_ROUTER_H_
 #define CHANNEL_BROKER_ROUTER_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "broker/broker_options.h"
 #include "broker/broker_stats.h"
 #include "broker/cluster_link.h"
+#include "broker/sole_interest.h"
 #include "broker/subscriber.h"
 #include "common/subscription_index.h"
 #include "proto/channel.pb.h"
@@ -39,7 +41,15 @@ class Router {
   // an over-long name, too many names in one request, or when the
   // connection would exceed its channel limit. Subscribing twice (or naming
   // a channel twice) counts once.
-  absl::Status Subscribe(Subscriber* session, const v1::Subscribe& request);
+  //
+  // Sole interest: when the request joins channels whose grant is being
+  // revoked (SoleInterest), `on_released` (if given) is kept and runs once
+  // every one of them was released, and *waiting is set; the caller
+  // acknowledges the request then, not now. on_released must not call back
+  // into the Router synchronously (it runs inside a Router call: post).
+  absl::Status Subscribe(Subscriber* session, const v1::Subscribe& request,
+                         std::function<void()> on_released = nullptr,
+                         bool* waiting = nullptr);
 
   // Unsubscribes; channels the session does not have are ignored. The same
   // validation as Subscribe (a request is bounded however it is used).
@@ -75,8 +85,15 @@ class Router {
   // An event published on another broker: local subscribers only.
   uint64_t DeliverRemote(const v1::Envelope& envelope);
 
-  // Leaves every channel (connection closed).
+  // Leaves every channel (connection closed); its grants end.
   void RemoveAll(Subscriber* session);
+
+  // `holder` answered a revoke: grant `grant` of `channel` is released.
+  void ReleaseSole(Subscriber* holder, const std::string& channel,
+                   uint64_t grant);
+  // Closes holders that did not release a revoked grant by its deadline.
+  void ExpireSole(SoleInterest::Clock::time_point now);
+  const SoleInterest& sole_interest() const { return sole_; }
 
   size_t channel_count() const { return index_.channel_count(); }
   size_t subscription_count() const { return index_.subscription_count(); }
@@ -87,6 +104,10 @@ class Router {
   // Checks the request's names and fills distinct_ with them, each once, in
   // request order.
   absl::Status ValidateAndDedupe(const Names& channels);
+  // `channel`'s subscribers changed: grant, keep or revoke its grant.
+  void UpdateSole(const std::string& channel);
+  // The subscriber that may hold `channel` alone, or null.
+  Subscriber* SoleCandidate(const std::string& channel) const;
 
   const BrokerOptions& options_;
   BrokerStats* stats_;
@@ -101,6 +122,7 @@ class Router {
   // subscriber are pruned when the map outgrows the index.
   absl::flat_hash_map<std::string, uint64_t> loop_turns_;
   ClusterLink* cluster_ = nullptr;
+  SoleInterest sole_;
 };
 
 }  // namespace channel

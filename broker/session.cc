@@ -129,6 +129,20 @@ bool Session::Deliver(OutgoingEvent& event) {
   return Send(codec_->EventFrame(event));
 }
 
+bool Session::SendInterest(const std::string& channel, uint64_t grant,
+                           bool sole) {
+  v1::Envelope envelope;
+  v1::Interest* interest = envelope.mutable_interest();
+  interest->set_channel(channel);
+  interest->set_grant(grant);
+  interest->set_sole(sole);
+  return TrySend(EncodeFrame(envelope));
+}
+
+void Session::CloseUnreleased(absl::string_view reason) {
+  Close(v1::Error::PROTOCOL_ERROR, reason, false, "sole_unreleased");
+}
+
 bool Session::Send(SharedFrame frame) {
   switch (stream_->Send(std::move(frame))) {
     case FramedStream::SendResult::kQueued:

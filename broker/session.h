@@ -36,6 +36,12 @@ class Session : public Subscriber, public FramedStream::Handler {
 
   // Subscriber: queues the event in this session's codec.
   bool Deliver(OutgoingEvent& event) override;
+  bool WantsSoleInterest() const override {
+    return codec_ != nullptr && codec_->wants_sole_interest();
+  }
+  bool SendInterest(const std::string& channel, uint64_t grant,
+                    bool sole) override;
+  void CloseUnreleased(absl::string_view reason) override;
 
   // Queues `frame`. Returns false (and queues nothing) when the session is
   // closing, or when this frame would exceed the output bound, in which

@@ -29,6 +29,8 @@ class SessionCodec {
   // has no way to say it.
   virtual SharedFrame CloseFrame(v1::Error::Code code,
                                  absl::string_view reason) = 0;
+  // The peer asked for sole-interest grants (protobuf Hello).
+  virtual bool wants_sole_interest() const { return false; }
   // Once per loop turn before the session's frames are written.
   virtual void BeforeFlush() {}
   // The session is closing (or closed): release what the codec holds

@@ -1,6 +1,10 @@
 #ifndef CHANNEL_BROKER_SUBSCRIBER_H_
 #define CHANNEL_BROKER_SUBSCRIBER_H_
 
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
 #include "broker/outgoing_event.h"
 
 namespace channel {
@@ -16,6 +20,22 @@ class Subscriber {
   // (closing, or closed now for exceeding its output bound). May remove the
   // subscriber from the Router's index; the Router copes.
   virtual bool Deliver(OutgoingEvent& event) = 0;
+
+  // Sole interest (SoleInterest): true when this subscriber asked to be
+  // told that it alone holds a channel.
+  virtual bool WantsSoleInterest() const { return false; }
+  // Queues an Interest frame (sole: grant `grant` of `channel`; otherwise
+  // its revoke). Never closes the subscriber; false when nothing was
+  // queued.
+  virtual bool SendInterest(const std::string& channel, uint64_t grant,
+                            bool sole) {
+    (void)channel;
+    (void)grant;
+    (void)sole;
+    return false;
+  }
+  // It did not release a revoked grant in time: close it, saying why.
+  virtual void CloseUnreleased(absl::string_view reason) { (void)reason; }
 };
 
 }  // namespace channel

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "asio/ip/tcp.hpp"
@@ -87,7 +88,10 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
       requests_.Fail(id, s);
       return;
     }
-    for (const auto& channel : channels) desired_.erase(channel);
+    for (const auto& channel : channels) {
+      desired_.erase(channel);
+      held_alone_.erase(channel);  // the broker revokes it; answered then
+    }
   }
 
   absl::Status Publish(const std::vector<std::string>& channels,
@@ -157,6 +161,10 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     requests_.TrackPresence(id, std::move(done));
   }
 
+  bool HoldsAlone(absl::string_view channel) const {
+    return connected_ && !held_alone_.empty() && held_alone_.contains(channel);
+  }
+  size_t held_alone_count() const { return held_alone_.size(); }
   bool connected() const { return connected_; }
   size_t subscription_count() const { return desired_.size(); }
   const BrokerClientStats& stats() const { return stats_; }
@@ -257,6 +265,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     hello.mutable_hello()->set_client_name(options_.client_name);
     hello.mutable_hello()->set_protocol_version(kProtocolVersion);
     hello.mutable_hello()->set_auth_token(options_.auth_token);
+    hello.mutable_hello()->set_sole_interest(options_.sole_interest);
     stream_->Send(EncodeFrame(hello));
     stream_->Start();
   }
@@ -330,6 +339,9 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
       case v1::Envelope::kPresenceInfo:
         requests_.OnPresenceInfo(envelope_.presence_info());
         return;
+      case v1::Envelope::kInterest:
+        OnInterest(envelope_.interest());
+        return;
       case v1::Envelope::kError: {
         const v1::Error& error = envelope_.error();
         if (requests_.OnError(error.request_id(), StatusFromError(error),
@@ -345,6 +357,24 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
       default:
         return;
     }
+  }
+
+  // A grant is kept for this link only; a revoke is released at once (from
+  // here on HoldsAlone is false, so every later publish goes to the broker).
+  void OnInterest(const v1::Interest& interest) {
+    if (!options_.sole_interest || !welcomed_) return;
+    if (interest.sole()) {
+      held_alone_[interest.channel()] = interest.grant();
+      ++stats_.sole_grants;
+      return;
+    }
+    held_alone_.erase(interest.channel());
+    v1::Envelope release;
+    release.mutable_interest()->set_channel(interest.channel());
+    release.mutable_interest()->set_grant(interest.grant());
+    // A full queue leaves it unanswered: the broker closes the link after
+    // its release timeout, which ends the grant too.
+    if (SendRequest(release).ok()) ++stats_.sole_releases;
   }
 
   void QuietFailed(uint64_t tag, const absl::Status& status) {
@@ -363,6 +393,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     const bool was_connected = connected_;
     connected_ = false;
     welcomed_ = false;
+    held_alone_.clear();  // grants belong to the link
     handshaking_ = false;
     requests_.FailAll(
         absl::UnavailableError(absl::StrCat("broker link lost: ", reason)),
@@ -419,6 +450,8 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   std::chrono::milliseconds idle_timeout_{35000};
 
   absl::flat_hash_set<std::string> desired_;
+  // Sole-interest grants of the current link: channel -> grant id.
+  absl::flat_hash_map<std::string, uint64_t> held_alone_;
   RequestTracker requests_;
   BrokerClientStats stats_;
 };
@@ -463,6 +496,12 @@ absl::Status BrokerClient::SendPresence(const v1::Presence& presence) {
 }
 void BrokerClient::QueryPresence(const std::string& group, PresenceDone done) {
   impl_->QueryPresence(group, std::move(done));
+}
+bool BrokerClient::HoldsAlone(absl::string_view channel) const {
+  return impl_->HoldsAlone(channel);
+}
+size_t BrokerClient::held_alone_count() const {
+  return impl_->held_alone_count();
 }
 bool BrokerClient::connected() const { return impl_->connected(); }
 size_t BrokerClient::subscription_count() const {

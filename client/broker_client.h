@@ -44,6 +44,8 @@ struct BrokerClientOptions {
   size_t max_unconfirmed = 100000;
   // Channels per Subscribe frame when re-subscribing after a reconnect.
   size_t resubscribe_batch = 1000;
+  // Ask the broker for sole-interest grants (HoldsAlone; docs/PROTOCOL.md).
+  bool sole_interest = false;
 };
 
 struct BrokerClientStats {
@@ -53,6 +55,8 @@ struct BrokerClientStats {
   uint64_t events_received = 0;
   uint64_t publishes_sent = 0;
   uint64_t quiet_failures = 0;  // PublishQuiet reported to the failure handler
+  uint64_t sole_grants = 0;     // sole-interest grants received
+  uint64_t sole_releases = 0;   // revoked grants released
   StreamCounters stream;        // bytes and frames over every link
 };
 
@@ -134,6 +138,16 @@ class BrokerClient {
   using PresenceDone = std::function<void(
       const absl::Status& status, uint64_t connections, uint64_t users)>;
   void QueryPresence(const std::string& group, PresenceDone done);
+
+  // Sole interest (options.sole_interest): true while the link is up and
+  // the broker has told this client that it is `channel`'s only
+  // subscriber. A caller may then deliver its own publishes to `channel`
+  // itself and not publish them: nobody else would receive them. Revokes
+  // are answered here, after which this returns false, so a caller that
+  // asks before each publish (on this thread) never skips a subscriber the
+  // broker has acknowledged. Unsubscribing drops the channel's grant.
+  bool HoldsAlone(absl::string_view channel) const;
+  size_t held_alone_count() const;
 
   bool connected() const;
   size_t subscription_count() const;

@@ -261,6 +261,10 @@ std::string GatewayServer::RenderMetrics() const {
   m.Counter("channel_gateway_broker_events_received_total",
             "Events received from the broker, over all workers.",
             sum(&WorkerStats::broker_events));
+  m.Counter("channel_gateway_sole_publishes_total",
+            "Publishes delivered by the worker itself without the broker: "
+            "the broker told it that it alone holds the channel.",
+            sum(&WorkerStats::sole_publishes));
   return m.text();
 }
 

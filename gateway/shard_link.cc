@@ -110,9 +110,13 @@ absl::Status ShardLink::Publish(const std::string* group,
   }
   // no_echo: the broker does not send this publish back on this link; this
   // worker's own members get it from Enqueue below, in the same batch as
-  // the events of this loop turn.
+  // the events of this loop turn. When the broker told this link that it
+  // alone holds the channel, nobody else would receive it: not sent at all.
   absl::Status status;
-  if (!done) {
+  if (client_.HoldsAlone(channels_[0])) {
+    Bump(stats_->sole_publishes);
+    if (done) asio::post(io_, [done = std::move(done)] { done(absl::OkStatus()); });
+  } else if (!done) {
     status = client_.PublishQuiet(channels_, message, &meta_, sender,
                                   /*no_echo=*/true);
   } else {

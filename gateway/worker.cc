@@ -29,6 +29,8 @@ namespace close_code = websocketpp::close::status;
 BrokerClientOptions LinkOptions(const GatewayOptions& options,
                                 const std::string& gateway_id, int index) {
   BrokerClientOptions link = options.broker;
+  // Groups no one else holds skip the broker (ShardLink::Publish).
+  link.sole_interest = true;
   if (link.client_name.empty() || link.client_name == "channel-client") {
     link.client_name = absl::StrCat("ws-gateway/", gateway_id, "/", index);
   }

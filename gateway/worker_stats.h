@@ -68,6 +68,8 @@ struct WorkerStats {
   Counter broker_connects{0};
   Counter broker_disconnects{0};
   Counter broker_events{0};
+  // Publishes delivered here only: this worker held the channel alone.
+  Counter sole_publishes{0};
   std::array<Counter, kClientErrorCodes.size()> errors{};
   std::array<Counter, kAuthResults.size()> auth{};  // tokens verified
   std::array<Counter, kForbiddenCommands.size()> forbidden{};
