@@ -58,6 +58,9 @@ ABSL_FLAG(bool, sole_interest, true,
           "Tell clients that ask (ws-gateway) when they are a channel's only "
           "subscriber, so they deliver their own publishes to it without "
           "the broker (standalone only; docs/PROTOCOL.md).");
+ABSL_FLAG(uint32_t, sole_release_timeout_ms, 5000,
+          "A client that has not released a revoked sole-interest grant "
+          "within this time is closed.");
 ABSL_FLAG(bool, php_codec, true,
           "Accept Workerman Channel (PHP serialize()) clients on the same "
           "port, told apart by their first frame.");
@@ -149,6 +152,8 @@ int main(int argc, char** argv) {
   options.nats_ping_interval_ms = static_cast<int>(std::clamp<uint32_t>(
       absl::GetFlag(FLAGS_nats_ping_interval_ms), 100, 3600000));
   options.sole_interest = absl::GetFlag(FLAGS_sole_interest);
+  options.sole_release_timeout = std::chrono::milliseconds(std::clamp<uint32_t>(
+      absl::GetFlag(FLAGS_sole_release_timeout_ms), 10, 3600000));
   options.php_enabled = absl::GetFlag(FLAGS_php_codec);
   options.php_allow_from = absl::GetFlag(FLAGS_php_allow_from);
   options.php_idle_timeout =

@@ -26,7 +26,11 @@ namespace channel {
 // Own publishes are delivered locally: the link publishes with no_echo (the
 // broker does not send them back on this link) and hands them to this
 // worker's members in the same per-turn batch as the broker's events. Other
-// workers and gateways get them from the broker. Per publisher and group,
+// workers and gateways get them from the broker. When the broker told this
+// link that it alone holds the channel (sole interest, docs/PROTOCOL.md),
+// the publish is not sent at all: nobody else would receive it, and the
+// broker's revoke is answered before any later publish, so a subscriber the
+// broker has acknowledged is never skipped. Per publisher and group,
 // order is kept everywhere; messages of different publishers may be seen
 // in a different order on different workers (as with NATS or Redis
 // Cluster), never lost or duplicated.

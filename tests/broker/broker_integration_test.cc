@@ -518,5 +518,79 @@ TEST(BrokerIntegrationTest, SigtermClosesClientsWithReasonAndExitsZero) {
   EXPECT_EQ(broker.process->Wait(seconds(10)), 0);
 }
 
+// Sole interest over the wire: the only subscriber that asked is granted
+// the channel; a second subscriber's Subscribe is acknowledged only after
+// the holder released it (a later PresenceQuery is answered first), and a
+// holder that never releases is closed after --sole_release_timeout_ms.
+v1::Envelope SoleHello() {
+  v1::Envelope hello;
+  hello.mutable_hello()->set_protocol_version(1);
+  hello.mutable_hello()->set_sole_interest(true);
+  return hello;
+}
+
+v1::Envelope SubscribeRequest(const std::string& channel, uint64_t id) {
+  v1::Envelope subscribe;
+  subscribe.mutable_subscribe()->add_channels(channel);
+  subscribe.mutable_subscribe()->set_request_id(id);
+  return subscribe;
+}
+
+TEST(BrokerIntegrationTest, SoleInterestHandOverHoldsTheNewcomersAck) {
+  BrokerProcess broker = BrokerProcess::Start({"--sole_release_timeout_ms=300"});
+  RawFrameSocket holder(broker.port);
+  ASSERT_TRUE(holder.SendEnvelope(SoleHello()));
+  ASSERT_TRUE(holder.ReadEnvelope(seconds(5)));  // Welcome
+  ASSERT_TRUE(holder.SendEnvelope(SubscribeRequest("g", 1)));
+  auto grant = holder.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(grant && grant->has_interest()) << grant->DebugString();
+  EXPECT_EQ(grant->interest().channel(), "g");
+  EXPECT_TRUE(grant->interest().sole());
+  auto ack = holder.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(ack && ack->has_ack());
+  EXPECT_EQ(broker.Metric("channel_broker_sole_grants"), 1);
+
+  // A newcomer that did not ask for grants: its Ack waits for the release.
+  RawFrameSocket newcomer(broker.port);
+  ASSERT_TRUE(newcomer.SendHello());
+  ASSERT_TRUE(newcomer.ReadEnvelope(seconds(5)));  // Welcome
+  ASSERT_TRUE(newcomer.SendEnvelope(SubscribeRequest("g", 7)));
+  auto revoke = holder.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(revoke && revoke->has_interest()) << revoke->DebugString();
+  EXPECT_FALSE(revoke->interest().sole());
+  EXPECT_EQ(revoke->interest().grant(), grant->interest().grant());
+  v1::Envelope query;
+  query.mutable_presence_query()->set_group("x");
+  query.mutable_presence_query()->set_request_id(8);
+  ASSERT_TRUE(newcomer.SendEnvelope(query));
+  auto first = newcomer.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(first && first->has_presence_info()) << first->DebugString();
+  // The holder releases: now the newcomer is subscribed.
+  v1::Envelope release;
+  release.mutable_interest()->set_channel("g");
+  release.mutable_interest()->set_grant(revoke->interest().grant());
+  ASSERT_TRUE(holder.SendEnvelope(release));
+  auto late_ack = newcomer.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(late_ack && late_ack->has_ack()) << late_ack->DebugString();
+  EXPECT_EQ(late_ack->ack().request_id(), 7u);
+
+  // A second channel whose holder never answers its revoke: closed.
+  ASSERT_TRUE(holder.SendEnvelope(SubscribeRequest("h", 2)));
+  auto grant_h = holder.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(grant_h && grant_h->has_interest() && grant_h->interest().sole());
+  ASSERT_TRUE(holder.ReadEnvelope(seconds(5)));  // Ack 2
+  ASSERT_TRUE(newcomer.SendEnvelope(SubscribeRequest("h", 9)));
+  auto revoke_h = holder.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(revoke_h && revoke_h->has_interest());
+  auto closed = holder.ReadEnvelope(seconds(10));
+  ASSERT_TRUE(closed && closed->has_error()) << closed->DebugString();
+  EXPECT_EQ(closed->error().code(), v1::Error::PROTOCOL_ERROR);
+  EXPECT_NE(closed->error().message().find("not released"), std::string::npos);
+  auto ack_h = newcomer.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(ack_h && ack_h->has_ack());
+  EXPECT_EQ(ack_h->ack().request_id(), 9u);
+  EXPECT_EQ(broker.Metric("channel_broker_sole_revokes_total"), 2);
+}
+
 }  // namespace
 }  // namespace channel::testing

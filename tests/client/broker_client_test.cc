@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <functional>
 #include <string>
 #include <thread>
@@ -129,6 +130,74 @@ TEST_F(BrokerClientTest, HelloThenResubscribeBeforeConnected) {
   ASSERT_TRUE(RunUntil([&] { return ups_ == 1; }));
   EXPECT_TRUE(ok);
   EXPECT_TRUE(client_->connected());
+  client_.reset();
+}
+
+// Sole interest: a grant makes HoldsAlone true for this link only; a
+// revoke is released at once (answered with the grant's id) and the link's
+// end forgets every grant.
+TEST_F(BrokerClientTest, SoleInterestGrantRevokeAndLinkEnd) {
+  std::atomic<int> stage{0};
+  std::atomic<bool> asked{false};
+  std::atomic<uint64_t> released{0};
+  Script([&] {
+    auto conn = broker_.Accept();
+    auto hello = conn->ReadEnvelope(seconds(5));
+    ASSERT_TRUE(hello && hello->has_hello());
+    asked = hello->hello().sole_interest();
+    conn->SendEnvelope(Welcome());
+    auto sub = conn->ReadEnvelope(seconds(5));
+    ASSERT_TRUE(sub && sub->has_subscribe());
+    for (const char* channel : {"g", "h"}) {
+      v1::Envelope grant;
+      grant.mutable_interest()->set_channel(channel);
+      grant.mutable_interest()->set_grant(channel[0] == 'g' ? 41 : 42);
+      grant.mutable_interest()->set_sole(true);
+      conn->SendEnvelope(grant);
+    }
+    v1::Envelope ack;
+    ack.mutable_ack()->set_request_id(sub->subscribe().request_id());
+    conn->SendEnvelope(ack);
+    while (stage < 1) std::this_thread::yield();
+    v1::Envelope revoke;
+    revoke.mutable_interest()->set_channel("g");
+    revoke.mutable_interest()->set_grant(41);
+    conn->SendEnvelope(revoke);
+    auto answer = conn->ReadEnvelope(seconds(5));
+    ASSERT_TRUE(answer && answer->has_interest());
+    EXPECT_EQ(answer->interest().channel(), "g");
+    EXPECT_FALSE(answer->interest().sole());
+    released = answer->interest().grant();
+    while (stage < 2) std::this_thread::yield();
+    // The link ends; the second connection grants nothing.
+    conn.reset();
+    auto again = broker_.Accept();
+    again->ReadEnvelope(seconds(5));
+    again->SendEnvelope(Welcome());
+    auto resub = again->ReadEnvelope(seconds(5));
+    ASSERT_TRUE(resub && resub->has_subscribe());
+    v1::Envelope ack2;
+    ack2.mutable_ack()->set_request_id(resub->subscribe().request_id());
+    again->SendEnvelope(ack2);
+    again->WaitForEof(seconds(5));
+  });
+  BrokerClientOptions options;
+  options.sole_interest = true;
+  StartClient(options);
+  client_->Subscribe({"g", "h"});
+  ASSERT_TRUE(RunUntil([&] { return ups_ == 1; }));
+  EXPECT_TRUE(asked);
+  EXPECT_TRUE(client_->HoldsAlone("g"));
+  EXPECT_TRUE(client_->HoldsAlone("h"));
+  EXPECT_FALSE(client_->HoldsAlone("other"));
+  stage = 1;
+  ASSERT_TRUE(RunUntil([&] { return !client_->HoldsAlone("g"); }));
+  EXPECT_TRUE(client_->HoldsAlone("h"));
+  ASSERT_TRUE(RunUntil([&] { return released == 41; }));
+  stage = 2;
+  ASSERT_TRUE(RunUntil([&] { return ups_ == 2; }));
+  EXPECT_FALSE(client_->HoldsAlone("h"));
+  EXPECT_EQ(client_->held_alone_count(), 0u);
   client_.reset();
 }
 

@@ -217,6 +217,35 @@ TEST_F(GatewayIntegrationTest, SendToAllReachesEveryConnection) {
   EXPECT_EQ(ws_.Messages(b), (std::vector<std::string>{"hello all", Ok(8)}));
 }
 
+// Sole interest: a group whose only members are on one worker is that
+// worker's alone; its sends skip the broker. Once another gateway's client
+// has joined (its ok means the broker subscription is live), the next send
+// reaches it, exactly once.
+TEST_F(GatewayIntegrationTest, SoleHolderSkipsTheBrokerUntilAnotherJoins) {
+  const int a = ws_.Connect(gw1_.uri());
+  const int b = ws_.Connect(gw2_.uri());
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  ASSERT_EQ(ws_.Request(a, Join("solo", 1), "1"), Ok(1));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(ws_.Send(a, SendTo("solo", absl::StrCat("alone ", i))));
+  }
+  EXPECT_EQ(ws_.WaitForMessages(a, 4).size(), 4u);
+  EXPECT_EQ(gw1_.Metric("channel_gateway_sole_publishes_total"), 3);
+  EXPECT_EQ(broker_.Metric("channel_broker_publishes_total"), 0);
+
+  ASSERT_EQ(ws_.Request(b, Join("solo", 2), "2"), Ok(2));
+  ASSERT_TRUE(ws_.Send(a, SendTo("solo", "together")));
+  EXPECT_EQ(ws_.WaitForMessages(b, 2),
+            (std::vector<std::string>{Ok(2), "together"}));
+  EXPECT_EQ(ws_.WaitForMessages(a, 5).back(), "together");
+  EXPECT_EQ(gw1_.Metric("channel_gateway_sole_publishes_total"), 3);
+  EXPECT_EQ(broker_.Metric("channel_broker_publishes_total"), 1);
+  // Nothing else on its way to b: a round trip.
+  ASSERT_EQ(ws_.Request(b, Join("y", 3), "3"), Ok(3));
+  EXPECT_EQ(ws_.Messages(b), (std::vector<std::string>{Ok(2), "together", Ok(3)}));
+}
+
 TEST_F(GatewayIntegrationTest, LeaveAndCloseCleanupVisibleInMetrics) {
   const int a = ws_.Connect(gw1_.uri());
   const int b = ws_.Connect(gw1_.uri());
