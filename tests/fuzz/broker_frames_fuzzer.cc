@@ -1,8 +1,10 @@
 // libFuzzer target: bytes a client sends the broker. The frame decoder, the
 // envelope classification and the Router's dispatch (subscribe, unsubscribe,
-// publish with fan-out to fake subscribers), with the index's invariants
-// checked after every frame and at the end.
+// publish with fan-out to fake subscribers, sole-interest releases), with
+// the index's invariants checked after every frame and at the end: nothing
+// left behind, every Subscribe held for a revoke answered exactly once.
 #include <cstdint>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <vector>
@@ -17,12 +19,26 @@ namespace {
 
 class FakeSubscriber : public channel::Subscriber {
  public:
+  explicit FakeSubscriber(bool wants_sole = false) : wants_sole_(wants_sole) {}
   bool Deliver(channel::OutgoingEvent& event) override {
     const channel::SharedFrame& frame = event.ProtobufFrame();
     bytes_ += frame->size();
     return bytes_ < (1 << 20);  // a bounded output queue, like a Session
   }
+  bool WantsSoleInterest() const override { return wants_sole_; }
+  bool SendInterest(const std::string&, uint64_t, bool) override {
+    return true;
+  }
+  // Like a Session's Close: leaves every channel at once, re-entering the
+  // Router from inside its call.
+  void CloseUnreleased(absl::string_view) override {
+    if (router_ != nullptr) router_->RemoveAll(this);
+  }
   size_t bytes_ = 0;
+  channel::Router* router_ = nullptr;
+
+ private:
+  bool wants_sole_;
 };
 
 }  // namespace
@@ -36,10 +52,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.max_channels_per_request = 8;
   channel::BrokerStats stats;
   channel::Router router(options, &stats);
-  FakeSubscriber subs[3];
+  // Two subscribers take sole-interest grants; releases come from the
+  // input (Interest frames), so they may be wrong, late or missing.
+  FakeSubscriber subs[3] = {FakeSubscriber(true), FakeSubscriber(true),
+                            FakeSubscriber(false)};
+  for (auto& sub : subs) sub.router_ = &router;
+  size_t held = 0;      // Subscribes whose Ack waits for a release
+  size_t answered = 0;  // of those, answered
 
   // First byte: read size, so frames arrive split at varying points.
   const size_t chunk = 1 + data[0] % 64;
+  std::vector<std::unique_ptr<bool>> owned;
   channel::FrameDecoder decoder(options.max_frame_bytes);
   channel::v1::Envelope envelope;
   size_t frames = 0;
@@ -62,8 +85,35 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         continue;
       }
       switch (envelope.msg_case()) {
-        case channel::v1::Envelope::kSubscribe:
-          router.Subscribe(sub, envelope.subscribe()).IgnoreError();
+        case channel::v1::Envelope::kSubscribe: {
+          bool waiting = false;
+          bool* once = new bool(false);
+          router
+              .Subscribe(
+                  sub, envelope.subscribe(),
+                  [&answered, once] {
+                    if (*once) std::abort();  // answered twice
+                    *once = true;
+                    ++answered;
+                  },
+                  &waiting)
+              .IgnoreError();
+          if (waiting) {
+            ++held;
+            owned.emplace_back(once);
+          } else {
+            delete once;
+          }
+          break;
+        }
+        case channel::v1::Envelope::kInterest:
+          router.ReleaseSole(sub, envelope.interest().channel(),
+                             envelope.interest().grant());
+          if (envelope.interest().sole()) {
+            // Time passes: holders late to release are closed.
+            router.ExpireSole(std::chrono::steady_clock::now() +
+                              std::chrono::hours(1));
+          }
           break;
         case channel::v1::Envelope::kUnsubscribe:
           router.Unsubscribe(sub, envelope.unsubscribe()).IgnoreError();
@@ -82,8 +132,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   for (auto& sub : subs) router.RemoveAll(&sub);
-  if (router.channel_count() != 0 || router.subscription_count() != 0) {
+  if (router.channel_count() != 0 || router.subscription_count() != 0 ||
+      router.sole_interest().grants() != 0) {
     std::abort();  // a closed connection must leave no trace
   }
+  if (answered != held) std::abort();  // a Subscribe never answered
   return 0;
 }
