@@ -72,8 +72,7 @@ void ProtobufCodec::OnBody(absl::string_view body) {
       const v1::Interest& interest = envelope_.interest();
       if (interest.sole()) {
         ReplyError(v1::Error::INVALID_REQUEST,
-                   "clients only release grants (Interest with sole false)",
-                   0);
+                   "clients only release grants (Interest with sole false)", 0);
         return;
       }
       router.ReleaseSole(session_, interest.channel(), interest.grant());

@@ -236,12 +236,12 @@ void Router::ReleaseSole(Subscriber* holder, const std::string& channel,
 
 void Router::ExpireSole(SoleInterest::Clock::time_point now) {
   for (Subscriber* holder : sole_.Overdue(now)) {
-    holder->CloseUnreleased(absl::StrCat(
-        "a revoked sole-interest grant was not released within ",
-        std::chrono::duration_cast<std::chrono::milliseconds>(
-            options_.sole_release_timeout)
-            .count(),
-        " ms"));
+    holder->CloseUnreleased(
+        absl::StrCat("a revoked sole-interest grant was not released within ",
+                     std::chrono::duration_cast<std::chrono::milliseconds>(
+                         options_.sole_release_timeout)
+                         .count(),
+                     " ms"));
   }
 }
 

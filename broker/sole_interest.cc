@@ -15,7 +15,8 @@ void SoleInterest::Update(const std::string& channel, Subscriber* sole) {
     grant.holder = sole;
     grant.id = id;
     by_holder_[sole].insert(channel);
-    if (!watched_prefix_.empty() && absl::StartsWith(channel, watched_prefix_)) {
+    if (!watched_prefix_.empty() &&
+        absl::StartsWith(channel, watched_prefix_)) {
       watched_.insert(channel);
     }
     ++granted_total_;
@@ -110,8 +111,7 @@ std::vector<Subscriber*> SoleInterest::Overdue(Clock::time_point now) {
   while (!deadlines_.empty() && deadlines_.front().at <= now) {
     const Deadline& due = deadlines_.front();
     auto it = grants_.find(due.channel);
-    if (it != grants_.end() && it->second.id == due.id &&
-        it->second.revoking) {
+    if (it != grants_.end() && it->second.id == due.id && it->second.revoking) {
       Subscriber* holder = it->second.holder;
       if (listed.insert(holder).second) holders.push_back(holder);
     }

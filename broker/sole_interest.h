@@ -2,8 +2,8 @@
 #define CHANNEL_BROKER_SOLE_INTEREST_H_
 
 #include <chrono>
-#include <deque>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>

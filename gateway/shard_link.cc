@@ -115,7 +115,8 @@ absl::Status ShardLink::Publish(const std::string* group,
   absl::Status status;
   if (client_.HoldsAlone(channels_[0])) {
     Bump(stats_->sole_publishes);
-    if (done) asio::post(io_, [done = std::move(done)] { done(absl::OkStatus()); });
+    if (done)
+      asio::post(io_, [done = std::move(done)] { done(absl::OkStatus()); });
   } else if (!done) {
     status = client_.PublishQuiet(channels_, message, &meta_, sender,
                                   /*no_echo=*/true);

@@ -537,7 +537,8 @@ v1::Envelope SubscribeRequest(const std::string& channel, uint64_t id) {
 }
 
 TEST(BrokerIntegrationTest, SoleInterestHandOverHoldsTheNewcomersAck) {
-  BrokerProcess broker = BrokerProcess::Start({"--sole_release_timeout_ms=300"});
+  BrokerProcess broker =
+      BrokerProcess::Start({"--sole_release_timeout_ms=300"});
   RawFrameSocket holder(broker.port);
   ASSERT_TRUE(holder.SendEnvelope(SoleHello()));
   ASSERT_TRUE(holder.ReadEnvelope(seconds(5)));  // Welcome

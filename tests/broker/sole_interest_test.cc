@@ -102,7 +102,8 @@ TEST(SoleInterestTest, WaitForRunsOnceEveryNamedRevokeEnded) {
   int done = 0;
   // "z" is granted, not revoking: nothing to wait for there.
   EXPECT_FALSE(sole.WaitFor({"z"}, [&done] { ++done; }));
-  ASSERT_TRUE(sole.WaitFor({"x", "y", "x", "z", "unknown"}, [&done] { ++done; }));
+  ASSERT_TRUE(
+      sole.WaitFor({"x", "y", "x", "z", "unknown"}, [&done] { ++done; }));
   EXPECT_TRUE(sole.Released(&a, "x", a.LastGrant("x")));
   EXPECT_EQ(done, 0);
   EXPECT_TRUE(sole.Released(&b, "y", b.LastGrant("y")));
@@ -206,18 +207,19 @@ TEST_F(RouterSoleTest, ASecondSubscriberIsAcknowledgedAfterTheRelease) {
   ASSERT_TRUE(router.Subscribe(&a, SubscribeTo("group:1")).ok());
   int acked = 0;
   bool waiting = false;
-  ASSERT_TRUE(router
-                  .Subscribe(&b, SubscribeTo("group:1"), [&acked] { ++acked; },
-                             &waiting)
-                  .ok());
+  ASSERT_TRUE(
+      router
+          .Subscribe(
+              &b, SubscribeTo("group:1"), [&acked] { ++acked; }, &waiting)
+          .ok());
   EXPECT_TRUE(waiting);
   EXPECT_EQ(acked, 0);
   EXPECT_FALSE(a.Holds("group:1"));  // revoked
   // Subscribing again while the revoke is out waits for it too.
   bool again = false;
   ASSERT_TRUE(router
-                  .Subscribe(&b, SubscribeTo("group:1"), [&acked] { ++acked; },
-                             &again)
+                  .Subscribe(
+                      &b, SubscribeTo("group:1"), [&acked] { ++acked; }, &again)
                   .ok());
   EXPECT_TRUE(again);
   router.ReleaseSole(&a, "group:1", a.LastGrant("group:1"));
@@ -240,9 +242,10 @@ TEST_F(RouterSoleTest, AHolderLeavingIsRevokedThenTheChannelIsFree) {
   EXPECT_FALSE(a.frames.back().sole);
   bool waiting = false;
   int acked = 0;
-  ASSERT_TRUE(
-      router.Subscribe(&b, SubscribeTo("c"), [&acked] { ++acked; }, &waiting)
-          .ok());
+  ASSERT_TRUE(router
+                  .Subscribe(
+                      &b, SubscribeTo("c"), [&acked] { ++acked; }, &waiting)
+                  .ok());
   EXPECT_TRUE(waiting);
   router.ReleaseSole(&a, "c", first);
   EXPECT_EQ(acked, 1);
@@ -256,9 +259,10 @@ TEST_F(RouterSoleTest, AClosedHolderFreesWaitersAndTheChannel) {
   ASSERT_TRUE(router.Subscribe(&a, SubscribeTo("c")).ok());
   int acked = 0;
   bool waiting = false;
-  ASSERT_TRUE(
-      router.Subscribe(&b, SubscribeTo("c"), [&acked] { ++acked; }, &waiting)
-          .ok());
+  ASSERT_TRUE(router
+                  .Subscribe(
+                      &b, SubscribeTo("c"), [&acked] { ++acked; }, &waiting)
+                  .ok());
   ASSERT_TRUE(waiting);
   router.RemoveAll(&a);
   EXPECT_EQ(acked, 1);
@@ -290,8 +294,9 @@ TEST_F(RouterSoleTest, ThePhpBridgeChannelKeepsGroupsShared) {
   bool waiting = false;
   int acked = 0;
   ASSERT_TRUE(router
-                  .Subscribe(&php, SubscribeTo(options_.php_group_channel),
-                             [&acked] { ++acked; }, &waiting)
+                  .Subscribe(
+                      &php, SubscribeTo(options_.php_group_channel),
+                      [&acked] { ++acked; }, &waiting)
                   .ok());
   EXPECT_TRUE(waiting);
   EXPECT_FALSE(a.Holds("group:1"));

@@ -3,8 +3,8 @@
 // publish with fan-out to fake subscribers, sole-interest releases), with
 // the index's invariants checked after every frame and at the end: nothing
 // left behind, every Subscribe held for a revoke answered exactly once.
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <vector>

@@ -243,7 +243,8 @@ TEST_F(GatewayIntegrationTest, SoleHolderSkipsTheBrokerUntilAnotherJoins) {
   EXPECT_EQ(broker_.Metric("channel_broker_publishes_total"), 1);
   // Nothing else on its way to b: a round trip.
   ASSERT_EQ(ws_.Request(b, Join("y", 3), "3"), Ok(3));
-  EXPECT_EQ(ws_.Messages(b), (std::vector<std::string>{Ok(2), "together", Ok(3)}));
+  EXPECT_EQ(ws_.Messages(b),
+            (std::vector<std::string>{Ok(2), "together", Ok(3)}));
 }
 
 TEST_F(GatewayIntegrationTest, LeaveAndCloseCleanupVisibleInMetrics) {
