@@ -44,8 +44,9 @@ if [[ $mode == standalone ]]; then brokers=1; else nats_cluster scale; fi
 bports=()
 for i in $(seq 0 $((brokers - 1))); do
   bp=$(free_port); bports+=("$bp")
-  extra=()
-  if [[ $mode == cluster ]]; then extra=(--nats="${nats_urls[$i]}"); fi
+  # BROKER_ARGS (environment): more broker flags, e.g. --sole_interest=false.
+  read -r -a extra <<<"${BROKER_ARGS:-}"
+  if [[ $mode == cluster ]]; then extra+=(--nats="${nats_urls[$i]}"); fi
   "$build/broker/channel-broker" --listen=127.0.0.1 --port="$bp" --admin_port=-1 \
     --log_level=info "${extra[@]}" 2>"$tmp/broker$i.log" &
   pids+=($!); broker_pids+=($!)
