@@ -16,9 +16,13 @@ Router::Router(const BrokerOptions& options, BrokerStats* stats)
       stats_(stats),
       sole_(options.sole_release_timeout, std::string(kGroupPrefix)) {}
 
-Subscriber* Router::SoleCandidate(const std::string& channel) const {
+bool Router::SoleEnabled() const {
   // A cluster's other brokers may have subscribers this one cannot see.
-  if (!options_.sole_interest || cluster_ != nullptr) return nullptr;
+  return options_.sole_interest && cluster_ == nullptr;
+}
+
+Subscriber* Router::SoleCandidate(const std::string& channel) const {
+  if (!SoleEnabled()) return nullptr;
   const auto* subscribers = index_.Find(channel);
   if (subscribers == nullptr || subscribers->size() != 1) return nullptr;
   Subscriber* only = *subscribers->begin();
@@ -99,7 +103,8 @@ absl::Status Router::Subscribe(Subscriber* session,
   // The bridge's first subscriber: no group channel is held alone any more.
   std::vector<std::string> revoked;
   if (bridge_joined) revoked = sole_.RevokeWatched();
-  if (on_released) {
+  // Nothing is being revoked (the usual case): nothing to wait for.
+  if (on_released && sole_.revoking() > 0) {
     std::vector<absl::string_view> names(distinct_.size() + revoked.size());
     for (size_t i = 0; i < distinct_.size(); ++i) names[i] = *distinct_[i];
     for (size_t i = 0; i < revoked.size(); ++i) {
@@ -214,10 +219,14 @@ absl::StatusOr<uint64_t> Router::PublishLoop(v1::Publish* request) {
 }
 
 void Router::RemoveAll(Subscriber* session) {
+  // The channels it leaves, for the grants below; not copied when grants
+  // cannot exist.
   std::vector<std::string> left;
-  index_.ForEachChannelOf(session, [&left](const std::string& channel) {
-    left.push_back(channel);
-  });
+  if (SoleEnabled()) {
+    index_.ForEachChannelOf(session, [&left](const std::string& channel) {
+      left.push_back(channel);
+    });
+  }
   for (const std::string& channel : index_.RemoveAll(session)) {
     if (cluster_ != nullptr) cluster_->Interest(channel, false);
   }

@@ -106,6 +106,8 @@ class Router {
   absl::Status ValidateAndDedupe(const Names& channels);
   // `channel`'s subscribers changed: grant, keep or revoke its grant.
   void UpdateSole(const std::string& channel);
+  // Grants are possible at all (standalone, --sole_interest).
+  bool SoleEnabled() const;
   // The subscriber that may hold `channel` alone, or null.
   Subscriber* SoleCandidate(const std::string& channel) const;
 

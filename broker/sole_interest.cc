@@ -30,6 +30,7 @@ void SoleInterest::Update(const std::string& channel, Subscriber* sole) {
 
 void SoleInterest::Revoke(const std::string& channel, Grant& grant) {
   grant.revoking = true;
+  ++revoking_;
   grant.deadline = Clock::now() + release_timeout_;
   deadlines_.push_back({grant.deadline, channel, grant.id});
   watched_.erase(channel);
@@ -49,22 +50,24 @@ std::vector<std::string> SoleInterest::RevokeWatched() {
 
 bool SoleInterest::WaitFor(const std::vector<absl::string_view>& channels,
                            std::function<void()> done) {
-  auto waiter = std::make_shared<Waiter>();
+  std::shared_ptr<Waiter> waiter;  // made only when there is a wait
   for (absl::string_view channel : channels) {
     auto it = grants_.find(channel);
     if (it == grants_.end() || !it->second.revoking) continue;
+    if (waiter == nullptr) waiter = std::make_shared<Waiter>();
     auto& waiters = it->second.waiters;
     if (!waiters.empty() && waiters.back() == waiter) continue;  // named twice
     waiters.push_back(waiter);
     ++waiter->remaining;
   }
-  if (waiter->remaining == 0) return false;
+  if (waiter == nullptr) return false;
   waiter->done = std::move(done);
   return true;
 }
 
 std::vector<std::function<void()>> SoleInterest::End(Grants::iterator it) {
   std::vector<std::function<void()>> ready;
+  if (it->second.revoking) --revoking_;
   for (const auto& waiter : it->second.waiters) {
     if (--waiter->remaining == 0) ready.push_back(std::move(waiter->done));
   }

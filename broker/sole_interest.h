@@ -77,6 +77,8 @@ class SoleInterest {
   std::vector<Subscriber*> Overdue(Clock::time_point now);
 
   size_t grants() const { return grants_.size(); }
+  // Grants being revoked now (0: no Subscribe can have to wait).
+  size_t revoking() const { return revoking_; }
   uint64_t granted_total() const { return granted_total_; }
   uint64_t revoked_total() const { return revoked_total_; }
 
@@ -116,6 +118,7 @@ class SoleInterest {
   absl::flat_hash_map<const Subscriber*, absl::flat_hash_set<std::string>>
       by_holder_;
   uint64_t next_id_ = 1;
+  size_t revoking_ = 0;
   uint64_t granted_total_ = 0;
   uint64_t revoked_total_ = 0;
 };
