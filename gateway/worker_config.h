@@ -39,12 +39,14 @@ struct WorkerConfigT : public Base {
   static const long timeout_open_handshake = 5000;
   static const long timeout_close_handshake = 3000;
   // Per-connection read buffer, inside each connection object (websocketpp
-  // default 16 KiB). Clients send small commands: 2 KiB holds dozens per
-  // read, and an idle connection costs ~2 KiB less (8.4 instead of 10.6
-  // KiB with 3 groups, tools/bench/scale-bench.sh). A burst from one client
-  // then arrives in many small reads; ShardLink's flush waits for the
-  // reads already possible, so it still makes one batch.
-  static const size_t connection_read_buffer_size = 2048;
+  // default 16 KiB). Clients send small commands: 1 KiB holds about eight
+  // per read, and an idle connection costs 5.15 KiB instead of 5.95 with
+  // 2 KiB (tools/bench/gateway-bench.sh, 10,000 connections). The
+  // price is in bursts from one client, read in more, smaller pieces:
+  // ~0.5 us more per routed message in ws-loadgen's many-groups burst
+  // (8.4 - 9.0 vs 7.8 - 8.5). ShardLink's flush waits for the reads
+  // already possible, so a burst still makes few batches.
+  static const size_t connection_read_buffer_size = 1024;
 };
 
 using PlainConfig =
