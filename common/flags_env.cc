@@ -10,11 +10,18 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/version.h"
 
 namespace channel {
 
 std::string EnvironmentNameForFlag(absl::string_view flag_name) {
   return absl::StrCat("CHANNEL_", absl::AsciiStrToUpper(flag_name));
+}
+
+std::string VersionLine(absl::string_view argv0) {
+  const size_t slash = argv0.rfind('/');
+  if (slash != absl::string_view::npos) argv0.remove_prefix(slash + 1);
+  return absl::StrCat(argv0, " ", kVersion, "\n");
 }
 
 namespace {
@@ -54,6 +61,10 @@ std::vector<char*> ParseFlagsWithEnvironment(int argc, char** argv,
     return absl::EndsWith(file, "main.cc");
   };
   config.contains_helpshort_flags = config.contains_help_flags;
+  // Abseil's default names the build mode of Abseil itself.
+  config.version_string = [line = VersionLine(argc > 0 ? argv[0] : "")] {
+    return line;
+  };
   absl::SetFlagsUsageConfig(config);
 
   for (const auto& [name, flag] : absl::GetAllFlags()) {

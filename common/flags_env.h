@@ -17,9 +17,14 @@ namespace channel {
 //  3. the command line wins over the environment, the environment over the
 //     default.
 // Exits with status 1 and a clear message on an unparsable value (from either
-// source). Returns the positional arguments, argv[0] first.
+// source). --version prints VersionLine(argv[0]) and exits 0. Returns the
+// positional arguments, argv[0] first.
 std::vector<char*> ParseFlagsWithEnvironment(int argc, char** argv,
                                              absl::string_view usage);
+
+// What --version prints: the program's file name and the project version,
+// e.g. "channel-broker 0.1.0\n".
+std::string VersionLine(absl::string_view argv0);
 
 // The environment variable that sets flag `flag_name`.
 std::string EnvironmentNameForFlag(absl::string_view flag_name);

@@ -4,6 +4,7 @@
 #include "common/constant_time.h"
 #include "common/flags_env.h"
 #include "common/prometheus_text.h"
+#include "common/version.h"
 #include "gtest/gtest.h"
 
 namespace channel {
@@ -64,6 +65,14 @@ TEST(PrometheusTextTest, FamiliesAndEscaping) {
 TEST(FlagsEnvTest, EnvironmentName) {
   EXPECT_EQ(EnvironmentNameForFlag("auth_token"), "CHANNEL_AUTH_TOKEN");
   EXPECT_EQ(EnvironmentNameForFlag("port"), "CHANNEL_PORT");
+}
+
+TEST(FlagsEnvTest, VersionLineNamesTheProgramAndVersion) {
+  const std::string version = kVersion;
+  EXPECT_EQ(VersionLine("/usr/local/bin/channel-broker"),
+            "channel-broker " + version + "\n");
+  EXPECT_EQ(VersionLine("ws-gateway"), "ws-gateway " + version + "\n");
+  EXPECT_EQ(VersionLine(""), " " + version + "\n");
 }
 
 }  // namespace
