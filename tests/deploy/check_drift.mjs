@@ -14,7 +14,7 @@ import { render } from './validate_k8s.mjs';
 
 const [repo, brokerBin, gatewayBin, cliBin] = process.argv.slice(2);
 if (!repo || !brokerBin || !gatewayBin) {
-  console.error('usage: check_drift.mjs REPO_DIR CHANNEL_BROKER_BIN WS_GATEWAY_BIN');
+  console.error('usage: check_drift.mjs REPO_DIR CHANNEL_BROKER_BIN WS_GATEWAY_BIN [CHANNEL_CLI_BIN]');
   process.exit(2);
 }
 const failures = [];
@@ -202,44 +202,44 @@ for (const [kind, stage] of [['broker', 'broker'], ['gateway', 'gateway']]) {
 
 // --- deploy/Dockerfile: the runtime stage's packages ---
 // The Debian package of every shared library a binary names (DT_NEEDED;
-// apt brings their own dependencies), found with ldd and dpkg -S. Packages
-// of debian:bookworm-slim itself need not be listed.
+// apt brings their own dependencies), found with readelf, ldd and one
+// dpkg -S for all of them. Packages of debian:bookworm-slim itself need not
+// be listed.
 const kBaseImage = new Set(['libc6', 'libstdc++6', 'libgcc-s1']);
-function packagesNeededBy(bin) {
+const librariesOf = new Map();  // soname -> the path ldd resolves it to
+for (const bin of [brokerBin, gatewayBin, cliBin].filter(Boolean)) {
   const dynamic = spawnSync('readelf', ['-d', bin], { encoding: 'utf8' }).stdout || '';
   // Sanitizer builds (tests only, never an image) also load their runtime.
   const needed = [...dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)]
     .map((m) => m[1]).filter((soname) => !/^lib(asan|ubsan|tsan|lsan)\.so/.test(soname));
   if (!needed.length) throw new Error(`readelf found no NEEDED entries in ${bin}`);
   const ldd = spawnSync('ldd', [bin], { encoding: 'utf8' }).stdout || '';
-  const packages = new Map();  // package -> sonames
   for (const soname of needed) {
     const path = new RegExp(`^\\s*${soname.replace(/[.+]/g, '\\$&')} => (\\S+)`, 'm').exec(ldd)?.[1];
-    if (!path) { fail(`${bin}: ldd does not resolve ${soname}`); continue; }
-    // Debian merges /lib into /usr/lib: compare the paths without /usr.
-    const unmerged = (p) => p.replace(/^\/usr\//, '/');
-    const owners = (spawnSync('dpkg', ['-S', `*/${soname}`], { encoding: 'utf8' }).stdout || '')
-      .split('\n').map((l) => /^([^:]+)(?::\S+)?: (.*)$/.exec(l))
-      .filter((m) => m && unmerged(m[2]) === unmerged(path)).map((m) => m[1]);
-    if (!owners.length) { fail(`${bin}: no Debian package owns ${soname} (${path})`); continue; }
-    for (const pkg of new Set(owners)) packages.set(pkg, [...(packages.get(pkg) || []), soname]);
+    if (path) librariesOf.set(soname, path);
+    else fail(`${bin}: ldd does not resolve ${soname}`);
   }
-  return packages;
+}
+// Debian merges /lib into /usr/lib: paths are compared without /usr.
+const unmerged = (p) => p.replace(/^\/usr\//, '/');
+const owned = new Map();  // unmerged path -> package
+const dpkg = spawnSync('dpkg', ['-S', ...[...librariesOf.keys()].map((s) => `*/${s}`)],
+  { encoding: 'utf8' }).stdout || '';
+for (const m of dpkg.matchAll(/^([^:\n]+)(?::\S+)?: (.*)$/gm)) owned.set(unmerged(m[2]), m[1]);
+const needed = new Map();  // package -> sonames
+for (const [soname, path] of librariesOf) {
+  const pkg = owned.get(unmerged(path));
+  if (!pkg) { fail(`no Debian package owns ${soname} (${path})`); continue; }
+  needed.set(pkg, [...(needed.get(pkg) || []), soname]);
 }
 {
   const runtime = /FROM \S+ AS runtime([\s\S]*?)(?=\nFROM |$)/.exec(dockerfile)?.[1] || '';
   const install = /apt-get install -y --no-install-recommends([\s\S]*?)&&/.exec(runtime)?.[1] || '';
   const listed = new Set(install.replace(/\\\n/g, ' ').trim().split(/\s+/).filter(Boolean));
   if (!listed.size) fail('Dockerfile runtime: no apt-get install line found');
-  const needed = new Map();
-  for (const bin of [brokerBin, gatewayBin, cliBin].filter(Boolean)) {
-    for (const [pkg, sonames] of packagesNeededBy(bin)) {
-      needed.set(pkg, [...(needed.get(pkg) || []), ...sonames]);
-    }
-  }
   for (const [pkg, sonames] of needed) {
     if (!listed.has(pkg) && !kBaseImage.has(pkg)) {
-      fail(`Dockerfile runtime: does not install ${pkg} (${[...new Set(sonames)].join(', ')}, loaded by the binaries)`);
+      fail(`Dockerfile runtime: does not install ${pkg} (${sonames.join(', ')}, loaded by the binaries)`);
     }
   }
   for (const pkg of listed) {
