@@ -6,10 +6,10 @@
 // translation unit).
 //
 // Contracts:
-//  - every recipient of a segment gets the same bytes: on plain TCP written
-//    straight to the socket while websocketpp has nothing queued for it
-//    (direct_write.h), else one prepared message shared by every recipient
-//    that needs websocketpp;
+//  - every recipient of a segment gets the same bytes: a WsConnection (ws)
+//    writes them straight to its socket when nothing is queued, else queues
+//    one buffer shared by every recipient that has to wait; a websocketpp
+//    connection (wss) gets one prepared message shared by all of them;
 //  - a recipient with more than `max_queued_bytes` already queued is handed
 //    to `on_slow` (the worker closes it) and gets nothing more;
 //  - connections that are closing or not open get nothing.
@@ -20,20 +20,18 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "gateway/direct_write.h"
+#include "gateway/connection_ops.h"
 #include "gateway/fanout_batch.h"
 #include "gateway/membership.h"
-#include "gateway/worker_config.h"
 #include "gateway/worker_stats.h"
 
 namespace channel {
 
-template <typename Config>
+template <typename Connection>
 class FanoutWriter {
  public:
-  using Connection = websocketpp::connection<Config>;
+  static constexpr bool kOwn = std::is_same_v<Connection, WsConnection>;
   using ConnectionPtr = std::shared_ptr<Connection>;
-  using MessagePtr = typename Connection::message_ptr;
   using Connections = absl::flat_hash_map<uint64_t, ConnectionPtr>;
 
   // `stats` outlives the writer; `on_slow` closes a slow connection.
@@ -57,8 +55,8 @@ class FanoutWriter {
         }
       }
       for (const FanoutBatch::Segment& segment : target.live()) {
-        // Built only if a recipient needs websocketpp.
-        MessagePtr msg, json_msg;
+        // Built only if a recipient has to wait / needs websocketpp.
+        Shared msg, json_msg;
         for (Connection* con : recipients_) {
           if (FanoutBatch::Excluded(segment, con->id)) continue;
           if (con->json_framing) {
@@ -72,49 +70,45 @@ class FanoutWriter {
   }
 
  private:
-  // A prepared message carrying raw frame bytes: websocketpp writes them as
-  // they are.
-  static MessagePtr RawMessage(std::string bytes) {
-    using Message = typename Config::message_type;
-    auto msg =
-        std::make_shared<Message>(typename Config::con_msg_manager_type::ptr(),
-                                  websocketpp::frame::opcode::text, 0);
+  template <typename C, typename = void>
+  struct SharedOf {
+    using type = SharedFrame;
+  };
+  template <typename C>
+  struct SharedOf<C, std::void_t<typename C::message_ptr>> {
+    using type = typename C::message_ptr;
+  };
+  using Shared = typename SharedOf<Connection>::type;
+
+  // A prepared websocketpp message carrying raw frame bytes: websocketpp
+  // writes them as they are.
+  static Shared RawMessage(std::string bytes) {
+    using Message = typename Connection::message_type;
+    auto msg = std::make_shared<Message>(typename Message::con_msg_man_ptr(),
+                                         websocketpp::frame::opcode::text, 0);
     msg->get_raw_payload().swap(bytes);
     msg->set_prepared(true);
     return msg;
   }
 
   void Send(Connection* con, const std::string& frames, uint64_t count,
-            MessagePtr* shared) {
+            Shared* shared) {
     if (con->closing) return;
     // Past the bound already: this client has not read what it was sent.
     // (Checked before adding, so one batch larger than the bound still goes
     // to a client that keeps up; the queue peaks at bound + one batch.)
-    if (con->get_buffered_amount() > max_queued_bytes_) {
+    if (BufferedAmount(*con) > max_queued_bytes_) {
       on_slow_(con);
       return;
     }
-    if (con->get_state() != websocketpp::session::state::open) return;
-    if constexpr (std::is_same_v<Config, PlainConfig>) {
-      size_t written = 0;
-      switch (TryDirectWrite(*con, frames, &written)) {
-        case DirectWrite::kWritten:
-          Delivered(count, frames.size());
-          Bump(stats_->direct_writes);
-          return;
-        case DirectWrite::kPartial:
-          // The rest goes through websocketpp; everything later queues
-          // behind it.
-          if (!con->send(RawMessage(frames.substr(written)))) {
-            Delivered(count, frames.size());
-          }
-          return;
-        case DirectWrite::kNotDirect:
-          break;
-      }
+    if (!IsOpen(*con)) return;
+    if constexpr (kOwn) {
+      if (con->SendFrames(frames, shared)) Bump(stats_->direct_writes);
+      Delivered(count, frames.size());
+    } else {
+      if (!*shared) *shared = RawMessage(frames);
+      if (!con->send(*shared)) Delivered(count, frames.size());
     }
-    if (!*shared) *shared = RawMessage(frames);
-    if (!con->send(*shared)) Delivered(count, frames.size());
   }
 
   void Delivered(uint64_t count, size_t bytes) {

@@ -188,8 +188,8 @@ std::string GatewayServer::RenderMetrics() const {
             "Messages written to client connections.",
             sum(&WorkerStats::deliveries));
   m.Counter("channel_gateway_direct_writes_total",
-            "Fan-out writes made straight to the socket (websocketpp had "
-            "nothing pending for the connection).",
+            "Fan-out writes the kernel took whole at once (nothing was "
+            "queued for the connection).",
             sum(&WorkerStats::direct_writes));
   m.Counter("channel_gateway_bytes_received_total",
             "Payload bytes received from clients.",

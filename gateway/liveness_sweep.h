@@ -21,16 +21,15 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "gateway/connection_ops.h"
 #include "gateway/gateway_options.h"
-#include "gateway/worker_config.h"
 
 namespace channel {
 
-template <typename Config>
+template <typename Connection>
 class LivenessSweep {
  public:
   using Clock = std::chrono::steady_clock;
-  using Connection = websocketpp::connection<Config>;
   using ConnectionPtr = std::shared_ptr<Connection>;
   using Connections = absl::flat_hash_map<uint64_t, ConnectionPtr>;
 
@@ -60,10 +59,7 @@ class LivenessSweep {
         closing_.pop_back();
         continue;
       }
-      if (now >= con->close_deadline) {
-        std::error_code ec;
-        con->get_raw_socket().close(ec);
-      }
+      if (now >= con->close_deadline) CutSocket(*con);
       ++i;
     }
     const uint64_t phases =
@@ -76,8 +72,7 @@ class LivenessSweep {
       if (now - con->last_seen > dead_after) {
         dead_.push_back(con);
       } else {
-        std::error_code ec;
-        con->ping("", ec);
+        SendPing(*con);
       }
     }
     for (const ConnectionPtr& con : dead_) on_dead_(con);

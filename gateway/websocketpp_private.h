@@ -2,14 +2,13 @@
 #define CHANNEL_GATEWAY_WEBSOCKETPP_PRIVATE_H_
 
 // websocketpp 0.8.2 keeps some connection state private that the gateway
-// needs: whether a write is in flight and its send queue (direct writes,
-// direct_write.h), and the handshake's request, response and raw response
-// (released after the handshake, ReleaseHandshake below). They are reached
+// needs: the handshake's request, response and raw response (released
+// after the handshake, ReleaseHandshake below; wss connections only, ws
+// ones are the gateway's own WsConnection). They are reached
 // through the explicit-instantiation rule (access checking does not apply
 // to the template arguments of an explicit instantiation,
 // [temp.spec]/6): a pointer-to-member captured once per member and config.
 // Included only by worker.cc (the websocketpp translation unit).
-#include <queue>
 #include <string>
 
 #include "gateway/worker_config.h"
@@ -25,20 +24,15 @@ struct PrivateMember {
 #pragma GCC diagnostic ignored "-Wnon-template-friend"
 // Tag<Config>::type is a pointer to the member; Get(Tag<Config>{}) returns
 // it once the instantiation below exists.
-#define CHANNEL_WSPP_PRIVATE(TAG, MEMBER, TYPE)                  \
-  template <typename Config>                                     \
-  struct TAG {                                                   \
-    using Con = websocketpp::connection<Config>;                 \
-    using type = TYPE Con::*;                                    \
-    friend type Get(TAG);                                        \
-  };                                                             \
-  template struct PrivateMember<TAG<PlainConfig>,                \
-                                &TAG<PlainConfig>::Con::MEMBER>; \
+#define CHANNEL_WSPP_PRIVATE(TAG, MEMBER, TYPE)  \
+  template <typename Config>                     \
+  struct TAG {                                   \
+    using Con = websocketpp::connection<Config>; \
+    using type = TYPE Con::*;                    \
+    friend type Get(TAG);                        \
+  };                                             \
   template struct PrivateMember<TAG<TlsConfig>, &TAG<TlsConfig>::Con::MEMBER>;
 
-CHANNEL_WSPP_PRIVATE(WriteFlagOf, m_write_flag, bool)
-CHANNEL_WSPP_PRIVATE(SendQueueOf, m_send_queue,
-                     std::queue<typename Con::message_ptr>)
 CHANNEL_WSPP_PRIVATE(RequestOf, m_request, typename Con::request_type)
 CHANNEL_WSPP_PRIVATE(ResponseOf, m_response, typename Con::response_type)
 CHANNEL_WSPP_PRIVATE(HandshakeBufferOf, m_handshake_buffer, std::string)

@@ -11,6 +11,7 @@
 #include "gateway/admission.h"
 #include "gateway/authenticator.h"
 #include "gateway/command_dispatcher.h"
+#include "gateway/connection_ops.h"
 #include "gateway/fanout_batch.h"
 #include "gateway/fanout_writer.h"
 #include "gateway/http_request.h"
@@ -19,6 +20,7 @@
 #include "gateway/shard_link.h"
 #include "gateway/websocketpp_private.h"
 #include "gateway/worker_config.h"
+#include "gateway/ws_server.h"
 
 namespace channel {
 namespace {
@@ -55,13 +57,26 @@ class Worker::Impl {
 
 namespace {
 
-template <typename Config>
+// The two kinds of connection a worker runs: its own WsConnection for plain
+// TCP (ws_connection.h says why), websocketpp's for TLS.
+struct OwnNet {
+  static constexpr bool kOwn = true;
+  using Endpoint = WsServer;
+  using Connection = WsConnection;
+};
+struct TlsNet {
+  static constexpr bool kOwn = false;
+  using Config = TlsConfig;
+  using Endpoint = websocketpp::server<TlsConfig>;
+  using Connection = Endpoint::connection_type;
+};
+
+template <typename Net>
 class WorkerImpl : public Worker::Impl, public Authenticator::Host {
  public:
-  using Endpoint = websocketpp::server<Config>;
-  using Connection = typename Endpoint::connection_type;
-  using ConnectionPtr = typename Endpoint::connection_ptr;
-  using MessagePtr = typename Endpoint::message_ptr;
+  using Endpoint = typename Net::Endpoint;
+  using Connection = typename Net::Connection;
+  using ConnectionPtr = std::shared_ptr<Connection>;
   using Hdl = websocketpp::connection_hdl;
 
   WorkerImpl(int index, const GatewayOptions& options,
@@ -102,68 +117,34 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
         link_.SendPresence(p).IgnoreError();  // a failure drops the link
       }
     });
-    if constexpr (std::is_same_v<Config, TlsConfig>) {
-      endpoint_.set_tls_init_handler([tls](Hdl) { return tls; });
-    }
-    endpoint_.clear_access_channels(websocketpp::log::alevel::all);
-    endpoint_.clear_error_channels(websocketpp::log::elevel::all);
-    endpoint_.init_asio(&io_, init_error_);
-    endpoint_.set_reuse_addr(true);
-    endpoint_.set_max_message_size(options_.max_message_bytes);
-    endpoint_.set_open_handshake_timeout(options_.handshake_timeout.count());
-    endpoint_.set_listen_backlog(1024);
-    endpoint_.set_tcp_pre_bind_handler([](auto acceptor) {
-      std::error_code ec;
-      acceptor->set_option(
-          asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true),
-          ec);
-      return ec;
-    });
-    endpoint_.set_tcp_post_init_handler([this](Hdl hdl) { OnAccepted(hdl); });
-    endpoint_.set_fail_handler([this](Hdl hdl) { OnFailed(hdl); });
-    endpoint_.set_validate_handler([this](Hdl hdl) { return Validate(hdl); });
-    endpoint_.set_open_handler([this](Hdl hdl) { OnOpen(hdl); });
-    endpoint_.set_close_handler([this](Hdl hdl) { OnClose(hdl); });
-    endpoint_.set_message_handler(
-        [this](Hdl hdl, MessagePtr msg) { OnMessage(hdl, std::move(msg)); });
-    endpoint_.set_pong_handler([this](Hdl hdl, std::string) {
-      if (auto con = Lock(hdl)) con->last_seen = Clock::now();
-    });
-    endpoint_.set_http_handler([this](Hdl hdl) {
-      auto con = Lock(hdl);
-      if (!con) return;
-      const PlainHttpReply reply =
-          PlainHttpResponse(con->get_resource(), options_.demo_page);
-      con->set_status(
-          static_cast<websocketpp::http::status_code::value>(reply.status));
-      if (!reply.content_type.empty()) {
-        con->append_header("Content-Type", std::string(reply.content_type));
-      }
-      con->set_body(std::string(reply.body));
-    });
+    if constexpr (!Net::kOwn) SetUpWebsocketpp(std::move(tls));
   }
 
   absl::Status Listen(const std::string& host, uint16_t port,
                       uint16_t* bound) override {
-    if (init_error_) {
-      return absl::InternalError(
-          absl::StrCat("WebSocket endpoint: ", init_error_.message()));
+    if constexpr (Net::kOwn) {
+      return endpoint_.Listen(host, port, bound);
+    } else {
+      if (init_error_) {
+        return absl::InternalError(
+            absl::StrCat("WebSocket endpoint: ", init_error_.message()));
+      }
+      std::error_code ec;
+      const auto address = asio::ip::make_address(host, ec);
+      if (ec) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("listen address '", host, "': ", ec.message()));
+      }
+      endpoint_.listen(asio::ip::tcp::endpoint(address, port), ec);
+      if (ec) {
+        return absl::UnavailableError(
+            absl::StrCat("listen on ", host, ":", port, ": ", ec.message()));
+      }
+      endpoint_.start_accept(ec);
+      if (ec) return absl::InternalError(ec.message());
+      *bound = endpoint_.get_local_endpoint(ec).port();
+      return absl::OkStatus();
     }
-    std::error_code ec;
-    const auto address = asio::ip::make_address(host, ec);
-    if (ec) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("listen address '", host, "': ", ec.message()));
-    }
-    endpoint_.listen(asio::ip::tcp::endpoint(address, port), ec);
-    if (ec) {
-      return absl::UnavailableError(
-          absl::StrCat("listen on ", host, ":", port, ": ", ec.message()));
-    }
-    endpoint_.start_accept(ec);
-    if (ec) return absl::InternalError(ec.message());
-    *bound = endpoint_.get_local_endpoint(ec).port();
-    return absl::OkStatus();
   }
 
   void Run() override {
@@ -184,8 +165,12 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     asio::post(io_, [this, on_idle = std::move(on_idle)]() mutable {
       shutting_down_ = true;
       on_idle_ = std::move(on_idle);
-      std::error_code ec;
-      if (endpoint_.is_listening()) endpoint_.stop_listening(ec);
+      if constexpr (Net::kOwn) {
+        endpoint_.StopListening();
+      } else {
+        std::error_code ec;
+        if (endpoint_.is_listening()) endpoint_.stop_listening(ec);
+      }
       std::vector<ConnectionPtr> all;
       for (auto& [id, con] : conns_) all.push_back(con);
       for (auto& con : all) {
@@ -196,7 +181,120 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
   }
 
  private:
-  // ---- Connection lifecycle -------------------------------------------
+  // ---- Transport glue -------------------------------------------------
+
+  // The own server's events call the lifecycle below directly.
+  Endpoint NewEndpoint() {
+    if constexpr (Net::kOwn) {
+      WsServer::Options server;
+      server.max_message_bytes = options_.max_message_bytes;
+      server.handshake_timeout = options_.handshake_timeout;
+      server.close_timeout = options_.close_timeout;
+      server.max_queued_bytes = options_.max_queued_bytes;
+      WsServer::Events events;
+      events.accepted = [this](WsConnection& con) {
+        return admission_.OnAccepted(&con);
+      };
+      events.validate = [this](WsConnection& con) {
+        return admission_.Validate(&con, con.origin(), shutting_down_);
+      };
+      events.open = [this](WsConnection& con) {
+        OnOpen(con.shared_from_this());
+      };
+      events.close = [this](WsConnection& con) { OnClose(con); };
+      events.fail = [this](WsConnection& con, absl::string_view why) {
+        OnFailed(con, why);
+      };
+      events.message = [this](WsConnection& con, const std::string& payload,
+                              bool is_text) {
+        OnMessage(con.shared_from_this(), payload, is_text);
+      };
+      events.pong = [](WsConnection& con) { con.last_seen = Clock::now(); };
+      events.http = [this](absl::string_view resource) {
+        return PlainHttpResponse(resource, options_.demo_page);
+      };
+      return WsServer(io_, server, std::move(events));
+    } else {
+      return Endpoint();
+    }
+  }
+
+  // websocketpp's handlers (wss) find the connection by handle and call
+  // the same lifecycle.
+  void SetUpWebsocketpp(std::shared_ptr<asio::ssl::context> tls) {
+    endpoint_.set_tls_init_handler([tls](Hdl) { return tls; });
+    endpoint_.clear_access_channels(websocketpp::log::alevel::all);
+    endpoint_.clear_error_channels(websocketpp::log::elevel::all);
+    endpoint_.init_asio(&io_, init_error_);
+    endpoint_.set_reuse_addr(true);
+    endpoint_.set_max_message_size(options_.max_message_bytes);
+    endpoint_.set_open_handshake_timeout(options_.handshake_timeout.count());
+    endpoint_.set_listen_backlog(1024);
+    endpoint_.set_tcp_pre_bind_handler([](auto acceptor) {
+      std::error_code ec;
+      acceptor->set_option(
+          asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true),
+          ec);
+      return ec;
+    });
+    endpoint_.set_tcp_post_init_handler([this](Hdl hdl) {
+      auto con = Lock(hdl);
+      if (con && !admission_.OnAccepted(con.get())) {
+        std::error_code ec;
+        con->get_raw_socket().close(ec);  // the handshake then fails
+      }
+    });
+    endpoint_.set_fail_handler([this](Hdl hdl) {
+      if (auto con = Lock(hdl)) OnFailed(*con, con->get_ec().message());
+    });
+    endpoint_.set_validate_handler([this](Hdl hdl) {
+      auto con = Lock(hdl);
+      if (!con) return false;
+      const Admission::Verdict verdict =
+          admission_.Validate(con.get(), con->get_origin(), shutting_down_);
+      if (!verdict.allowed) {
+        con->set_status(static_cast<websocketpp::http::status_code::value>(
+            verdict.http_status));
+        if (!verdict.body.empty()) con->set_body(verdict.body);
+      }
+      return verdict.allowed;
+    });
+    endpoint_.set_open_handler([this](Hdl hdl) {
+      auto con = Lock(hdl);
+      if (!con) return;
+      // No Nagle delay (websocketpp's socket_init_handler runs before the
+      // socket is open, too early).
+      std::error_code ec;
+      con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ec);
+      OnOpen(con);
+      ReleaseHandshake(*con);  // nothing reads the request after this
+    });
+    endpoint_.set_close_handler([this](Hdl hdl) {
+      if (auto con = Lock(hdl)) OnClose(*con);
+    });
+    endpoint_.set_message_handler(
+        [this](Hdl hdl, typename Endpoint::message_ptr msg) {
+          if (auto con = Lock(hdl)) {
+            OnMessage(con, msg->get_payload(),
+                      msg->get_opcode() == websocketpp::frame::opcode::text);
+          }
+        });
+    endpoint_.set_pong_handler([this](Hdl hdl, std::string) {
+      if (auto con = Lock(hdl)) con->last_seen = Clock::now();
+    });
+    endpoint_.set_http_handler([this](Hdl hdl) {
+      auto con = Lock(hdl);
+      if (!con) return;
+      const PlainHttpReply reply =
+          PlainHttpResponse(con->get_resource(), options_.demo_page);
+      con->set_status(
+          static_cast<websocketpp::http::status_code::value>(reply.status));
+      if (!reply.content_type.empty()) {
+        con->append_header("Content-Type", std::string(reply.content_type));
+      }
+      con->set_body(std::string(reply.body));
+    });
+  }
 
   ConnectionPtr Lock(Hdl hdl) {
     std::error_code ec;
@@ -204,77 +302,52 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     return ec ? nullptr : con;
   }
 
-  void OnAccepted(Hdl hdl) {
-    auto con = Lock(hdl);
-    if (con && !admission_.OnAccepted(con.get())) {
-      std::error_code ec;
-      con->get_raw_socket().close(ec);  // the handshake then fails
-    }
+  // ---- Connection lifecycle -------------------------------------------
+
+  void OnFailed(Connection& con, absl::string_view why) {
+    admission_.EndPending(&con);
+    admission_.ReleaseSlot(&con);
+    spdlog::debug("handshake failed: {}", why);
   }
 
-  void OnFailed(Hdl hdl) {
-    auto con = Lock(hdl);
-    if (!con) return;
-    admission_.EndPending(con.get());
-    admission_.ReleaseSlot(con.get());
-    spdlog::debug("handshake failed: {}", con->get_ec().message());
-  }
-
-  bool Validate(Hdl hdl) {
-    auto con = Lock(hdl);
-    if (!con) return false;
-    const Admission::Verdict verdict =
-        admission_.Validate(con.get(), con->get_origin(), shutting_down_);
-    if (!verdict.allowed) {
-      con->set_status(static_cast<websocketpp::http::status_code::value>(
-          verdict.http_status));
-      if (!verdict.body.empty()) con->set_body(verdict.body);
-    }
-    return verdict.allowed;
-  }
-
-  void OnOpen(Hdl hdl) {
-    auto con = Lock(hdl);
-    if (!con) return;
+  void OnOpen(const ConnectionPtr& con) {
     admission_.EndPending(con.get());
     con->bucket = TokenBucket(options_.rate_limit_per_sec,
                               options_.rate_limit_burst, Clock::now());
     con->id = (uint64_t(worker_index_) << 48) | next_conn_++;
-    // Messages are small and latency matters: no Nagle delay. (websocketpp's
-    // socket_init_handler runs before the socket is open, too early.)
-    std::error_code ec;
-    con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ec);
     con->last_seen = con->opened = Clock::now();
     conns_.emplace(con->id, con);
     stats_.connections.fetch_add(1, std::memory_order_relaxed);
     Bump(stats_.connections_accepted);
     // Never log the resource: it may carry ?token=.
-    spdlog::debug("conn {} opened from {}", con->id,
-                  con->get_remote_endpoint());
-    if (QueryParam(con->get_resource(), "format") == "json") {
+    spdlog::debug("conn {} opened from {}", con->id, RemoteEndpoint(*con));
+    const std::string resource = Resource(*con);
+    if (QueryParam(resource, "format") == "json") {
       con->json_framing = true;
       ++json_connections_;
     }
-    auth_.OnOpen(con.get(), QueryParam(con->get_resource(), "token"));
-    ReleaseHandshake(*con);  // nothing reads the request after this
+    auth_.OnOpen(con.get(), QueryParam(resource, "token"));
   }
 
-  void OnClose(Hdl hdl) {
-    auto con = Lock(hdl);
-    if (!con || con->id == 0) return;
-    if (conns_.erase(con->id) == 0) return;
-    if (con->json_framing) --json_connections_;
-    membership_.LeaveAll(con.get());
-    admission_.ReleaseSlot(con.get());
+  void OnClose(Connection& con) {
+    if (con.id == 0) return;
+    // Keeps the connection alive through the bookkeeping below.
+    auto it = conns_.find(con.id);
+    if (it == conns_.end()) return;
+    const ConnectionPtr keep = std::move(it->second);
+    conns_.erase(it);
+    if (con.json_framing) --json_connections_;
+    membership_.LeaveAll(&con);
+    admission_.ReleaseSlot(&con);
     stats_.connections.fetch_sub(1, std::memory_order_relaxed);
     Bump(stats_.connections_closed);
-    if (con->get_remote_close_code() == close_code::message_too_big ||
-        con->get_local_close_code() == close_code::message_too_big) {
+    if (RemoteCloseCode(con) == close_code::message_too_big ||
+        LocalCloseCode(con) == close_code::message_too_big) {
       stats_.CountError("message_too_big");
     }
     // Logged after the bookkeeping: tests read /metrics once they see it.
-    spdlog::debug("conn {} closed (local code {}, remote code {})", con->id,
-                  con->get_local_close_code(), con->get_remote_close_code());
+    spdlog::debug("conn {} closed (local code {}, remote code {})", con.id,
+                  LocalCloseCode(con), RemoteCloseCode(con));
     MaybeIdle();
   }
 
@@ -288,15 +361,14 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
 
   // Starts a close handshake and leaves every group at once; the sweep
   // drops the socket if the peer does not complete it in time.
-  void Close(const ConnectionPtr& con, close_code::value code,
+  void Close(const ConnectionPtr& con, uint16_t code,
              const std::string& reason) {
     if (con->closing) return;
     con->closing = true;
     con->close_deadline = Clock::now() + options_.close_timeout;
     membership_.LeaveAll(con.get());
     liveness_.Closing(con);
-    std::error_code ec;
-    con->close(code, reason, ec);
+    StartClose(*con, code, reason);
   }
 
   // ---- Replies ----------------------------------------------------------
@@ -315,18 +387,14 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
   void Reply(uint64_t conn_id, const std::string& text) override {
     auto it = conns_.find(conn_id);
     if (it == conns_.end() || it->second->closing) return;
-    std::error_code ec =
-        it->second->send(text, websocketpp::frame::opcode::text);
-    if (!ec) Bump(stats_.bytes_out, text.size());
+    if (SendText(*it->second, text)) Bump(stats_.bytes_out, text.size());
   }
 
-  void OnMessage(Hdl hdl, MessagePtr msg) {
-    auto con = Lock(hdl);
-    if (!con || con->closing) return;
-    if (dispatcher_.OnMessage(
-            con.get(), msg->get_payload(),
-            msg->get_opcode() == websocketpp::frame::opcode::text,
-            Clock::now()) == CommandDispatcher::Verdict::kCloseRateLimited) {
+  void OnMessage(const ConnectionPtr& con, const std::string& payload,
+                 bool is_text) {
+    if (con->closing) return;
+    if (dispatcher_.OnMessage(con.get(), payload, is_text, Clock::now()) ==
+        CommandDispatcher::Verdict::kCloseRateLimited) {
       Close(con, close_code::policy_violation, "rate limit exceeded");
     }
   }
@@ -347,7 +415,7 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     Bump(stats_.slow_client_closes);
     spdlog::info("closing slow client {}: more than {} bytes queued", con->id,
                  options_.max_queued_bytes);
-    Close(con->get_shared(), close_code::policy_violation,
+    Close(SharedOf(*con), close_code::policy_violation,
           absl::StrCat("slow client: more than ", options_.max_queued_bytes,
                        " bytes queued"));
   }
@@ -381,8 +449,8 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
   Admission admission_;
   Authenticator auth_;
   CommandDispatcher dispatcher_;
-  Endpoint endpoint_;
-  std::error_code init_error_;
+  Endpoint endpoint_{NewEndpoint()};
+  std::error_code init_error_;  // websocketpp's init_asio
   asio::steady_timer sweep_;
   uint64_t next_conn_ = 1;
   int64_t json_connections_ = 0;  // open connections with ?format=json
@@ -390,8 +458,8 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
   bool shutting_down_ = false;
   std::function<void()> on_idle_;
   FanoutBatch batch_;  // scratch, reused across deliveries
-  FanoutWriter<Config> writer_;
-  LivenessSweep<Config> liveness_;
+  FanoutWriter<Connection> writer_;
+  LivenessSweep<Connection> liveness_;
 };
 
 }  // namespace
@@ -401,11 +469,11 @@ Worker::Worker(int index, const GatewayOptions& options,
                const TokenVerifier* verifier,
                std::shared_ptr<asio::ssl::context> tls) {
   if (tls) {
-    impl_ = std::make_unique<WorkerImpl<TlsConfig>>(index, options, gateway_id,
-                                                    limits, verifier, tls);
+    impl_ = std::make_unique<WorkerImpl<TlsNet>>(index, options, gateway_id,
+                                                 limits, verifier, tls);
   } else {
-    impl_ = std::make_unique<WorkerImpl<PlainConfig>>(
-        index, options, gateway_id, limits, verifier, nullptr);
+    impl_ = std::make_unique<WorkerImpl<OwnNet>>(index, options, gateway_id,
+                                                 limits, verifier, nullptr);
   }
 }
 Worker::~Worker() = default;

@@ -42,8 +42,10 @@ namespace channel {
 // concatenated WebSocket frames per group (FanoutBatch), and the same
 // buffer is handed to every local member.
 //
-// The implementation (worker.cc) is the gateway's only websocketpp
-// translation unit (compile cost).
+// Connections: plain ws on the gateway's own WsConnection (WsServer), wss
+// on websocketpp's connection. The implementation (worker.cc) and
+// ws_connection.cc (websocketpp's parsers only) are the gateway's
+// websocketpp translation units (compile cost).
 class Worker {
  public:
   // `gateway_id` names the process (broker client name, origin of its

@@ -1,9 +1,11 @@
 #ifndef CHANNEL_GATEWAY_WORKER_CONFIG_H_
 #define CHANNEL_GATEWAY_WORKER_CONFIG_H_
 
-// websocketpp configuration of a gateway worker. Included only by
-// worker.cc: every translation unit that instantiates websocketpp costs
-// ~15 s of compile time.
+// websocketpp configuration of a gateway worker: TlsConfig for wss
+// connections, PlainConfig for the frame processor and message types of the
+// gateway's own ws connection (ws_connection.cc). Included only by
+// worker.cc, ws_connection.cc and the worker's headers: every translation
+// unit that instantiates websocketpp's server costs ~15 s of compile time.
 #include <websocketpp/concurrency/none.hpp>
 #include <websocketpp/config/asio.hpp>
 #include <websocketpp/config/asio_no_tls.hpp>
@@ -38,14 +40,12 @@ struct WorkerConfigT : public Base {
   static bool const enable_multithreading = false;
   static const long timeout_open_handshake = 5000;
   static const long timeout_close_handshake = 3000;
-  // Per-connection read buffer, inside each connection object (websocketpp
-  // default 16 KiB). Clients send small commands: 1 KiB holds about eight
-  // per read, and an idle connection costs 5.15 KiB instead of 5.95 with
-  // 2 KiB (tools/bench/gateway-bench.sh, 10,000 connections). The
-  // price is in bursts from one client, read in more, smaller pieces:
-  // ~0.5 us more per routed message in ws-loadgen's many-groups burst
-  // (8.4 - 9.0 vs 7.8 - 8.5). ShardLink's flush waits for the reads
-  // already possible, so a burst still makes few batches.
+  // Per-connection read buffer inside each websocketpp connection object
+  // (wss only; websocketpp's default is 16 KiB). Clients send small
+  // commands: 1 KiB holds about eight per read. With 2 KiB an idle
+  // connection cost 0.8 KiB more (tools/bench/gateway-bench.sh, 10,000
+  // connections); the price is in bursts from one client, read in more,
+  // smaller pieces. (ws connections read into their server's one buffer.)
   static const size_t connection_read_buffer_size = 1024;
 };
 

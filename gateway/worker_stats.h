@@ -54,7 +54,7 @@ struct WorkerStats {
   Counter messages_received{0};   // client frames
   Counter messages_published{0};  // send_to_group / send_to_all accepted
   Counter deliveries{0};          // messages written to client sockets
-  Counter direct_writes{0};       // fan-out writes that bypassed websocketpp
+  Counter direct_writes{0};       // fan-out writes the kernel took whole
   Counter bytes_in{0};
   Counter bytes_out{0};
   Counter slow_client_closes{0};

@@ -1,0 +1,481 @@
+#include "gateway/ws_connection.h"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "asio/post.hpp"
+#include "common/logging.h"
+#include "gateway/worker_config.h"
+#include "gateway/ws_server.h"
+#include "gateway/ws_text_frame.h"
+#include "websocketpp/close.hpp"
+#include "websocketpp/http/request.hpp"
+#include "websocketpp/http/response.hpp"
+#include "websocketpp/processors/hybi13.hpp"
+
+namespace channel {
+namespace {
+
+using Processor = websocketpp::processor::hybi13<PlainConfig>;
+using MessagePtr = PlainConfig::message_type::ptr;
+namespace close_status = websocketpp::close::status;
+namespace opcode = websocketpp::frame::opcode;
+
+// Largest number of queued pieces gathered into one sendmsg.
+constexpr int kMaxGather = 64;
+// Largest request body read before the answer (websocketpp's default is
+// 32 MB per connection).
+constexpr size_t kMaxRequestBody = 4096;
+
+// Stateless, shared by every processor of the process: the message
+// manager only allocates messages, and a server never masks (no random
+// numbers are drawn).
+const std::shared_ptr<PlainConfig::con_msg_manager_type>& MessageManager() {
+  static const auto* manager =
+      new std::shared_ptr<PlainConfig::con_msg_manager_type>(
+          std::make_shared<PlainConfig::con_msg_manager_type>());
+  return *manager;
+}
+PlainConfig::rng_type& Rng() {
+  static PlainConfig::rng_type rng;
+  return rng;
+}
+
+}  // namespace
+
+struct WsConnection::Handshake {
+  websocketpp::http::parser::request request;
+};
+
+struct WsConnection::Codec {
+  explicit Codec(size_t max_message_bytes)
+      : processor(false, true, MessageManager(), Rng()) {
+    processor.set_max_message_size(max_message_bytes);
+  }
+  Processor processor;
+};
+
+WsConnection::WsConnection(WsServer* server, Socket socket)
+    : server_(server), socket_(std::move(socket)) {}
+
+WsConnection::~WsConnection() = default;
+
+void WsConnection::Start() {
+  handshake_ = std::make_unique<Handshake>();
+  // An upgrade request has no body; a plain HTTP request here needs none.
+  handshake_->request.set_max_body_size(kMaxRequestBody);
+  // Messages are small and latency matters: no Nagle delay.
+  std::error_code ec;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);
+  ArmRead();
+}
+
+absl::string_view WsConnection::resource() const {
+  if (!handshake_) return {};
+  return handshake_->request.get_uri();
+}
+
+absl::string_view WsConnection::origin() const {
+  if (!handshake_) return {};
+  return handshake_->request.get_header("Origin");
+}
+
+std::string WsConnection::remote_endpoint() const {
+  std::error_code ec;
+  const auto endpoint = socket_.remote_endpoint(ec);
+  if (ec) return "unknown";
+  return absl::StrCat(endpoint.address().to_string(), ":", endpoint.port());
+}
+
+// ---- Reading ---------------------------------------------------------------
+
+void WsConnection::ArmRead() {
+  if (reading_ || state_ == State::kClosed) return;
+  reading_ = true;
+  socket_.async_wait(Socket::wait_read,
+                     [self = shared_from_this()](const std::error_code& ec) {
+                       self->reading_ = false;
+                       if (self->state_ == State::kClosed) return;
+                       if (ec) {
+                         self->Terminate(ec.message());
+                         return;
+                       }
+                       self->OnReadable();
+                     });
+}
+
+void WsConnection::OnReadable() {
+  char* buffer = server_->read_buffer();
+  ssize_t n;
+  do {
+    n = ::recv(socket_.native_handle(), buffer, WsServer::kReadBufferSize,
+               MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n == 0) {
+    Terminate("connection closed by peer");
+    return;
+  }
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      ArmRead();
+    } else {
+      Terminate(std::error_code(errno, std::system_category()).message());
+    }
+    return;
+  }
+  const size_t size = static_cast<size_t>(n);
+  if (state_ == State::kHandshake) {
+    ConsumeRequest(buffer, size);
+  } else {
+    ConsumeFrames(buffer, size);
+  }
+  // A reply being written to a refused request: nothing more is read.
+  if (state_ == State::kClosed ||
+      (state_ == State::kHandshake && end_on_flush_)) {
+    return;
+  }
+  if (size == WsServer::kReadBufferSize) {
+    // Maybe more waiting: read it on a later turn, after other work.
+    reading_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->reading_ = false;
+      if (self->state_ != State::kClosed) self->OnReadable();
+    });
+  } else {
+    ArmRead();
+  }
+}
+
+// ---- Opening handshake -----------------------------------------------------
+
+void WsConnection::ConsumeRequest(char* data, size_t size) {
+  size_t used = 0;
+  try {
+    // The parser bounds the header size (websocketpp's max_header_size).
+    used = handshake_->request.consume(data, size);
+  } catch (const websocketpp::http::exception& e) {
+    const int status =
+        e.m_error_code == websocketpp::http::status_code::uninitialized
+            ? 400
+            : static_cast<int>(e.m_error_code);
+    Reject(status, e.m_body, false);
+    return;
+  }
+  if (!handshake_->request.ready()) return;
+  Answer();
+  if (state_ == State::kOpen && used < size) {
+    ConsumeFrames(data + used, size - used);  // frames sent right after it
+  }
+}
+
+void WsConnection::Answer() {
+  const auto& request = handshake_->request;
+  if (!websocketpp::processor::is_websocket_handshake(request)) {
+    const PlainHttpReply reply = server_->events().http(request.get_uri());
+    websocketpp::http::parser::response response;
+    response.set_version("HTTP/1.1");
+    response.set_status(
+        static_cast<websocketpp::http::status_code::value>(reply.status));
+    if (!reply.content_type.empty()) {
+      response.append_header("Content-Type", std::string(reply.content_type));
+    }
+    response.append_header("Connection", "close");
+    response.set_body(std::string(reply.body));
+    Write(response.raw(), nullptr);
+    EndAfterFlush();
+    return;
+  }
+  if (websocketpp::processor::get_websocket_version(request) != 13) {
+    Reject(400, "", true);
+    return;
+  }
+  codec_ = std::make_unique<Codec>(server_->options().max_message_bytes);
+  if (codec_->processor.validate_handshake(request)) {
+    Reject(400, "", false);
+    return;
+  }
+  const Admission::Verdict verdict = server_->events().validate(*this);
+  if (!verdict.allowed) {
+    Reject(verdict.http_status, verdict.body, false);
+    return;
+  }
+  websocketpp::http::parser::response response;
+  response.set_version("HTTP/1.1");
+  response.set_status(websocketpp::http::status_code::switching_protocols);
+  if (codec_->processor.process_handshake(request, "", response)) {
+    Reject(500, "", false);
+    return;
+  }
+  response.replace_header("Server", "ws-gateway");
+  Write(response.raw(), nullptr);
+  state_ = State::kOpen;
+  server_->Unwatch(this);  // the worker holds it from the open event on
+  server_->events().open(*this);
+  handshake_.reset();
+}
+
+void WsConnection::Reject(int status, absl::string_view body,
+                          bool version_header) {
+  websocketpp::http::parser::response response;
+  response.set_version("HTTP/1.1");
+  response.set_status(
+      static_cast<websocketpp::http::status_code::value>(status));
+  if (version_header) response.append_header("Sec-WebSocket-Version", "13");
+  response.append_header("Connection", "close");
+  response.set_body(std::string(body));
+  Write(response.raw(), nullptr);
+  EndAfterFlush();
+}
+
+// ---- Frames ----------------------------------------------------------------
+
+void WsConnection::ConsumeFrames(char* data, size_t size) {
+  auto* bytes = reinterpret_cast<uint8_t*>(data);
+  size_t used = 0;
+  while (used < size && !end_on_flush_ && state_ != State::kClosed) {
+    std::error_code ec;
+    used += codec_->processor.consume(bytes + used, size - used, ec);
+    if (ec) {
+      const auto code = websocketpp::processor::error::to_ws(ec);
+      Fail(code == close_status::blank ? close_status::protocol_error : code,
+           ec.message());
+      return;
+    }
+    if (codec_->processor.ready()) Dispatch();
+  }
+}
+
+void WsConnection::Dispatch() {
+  const MessagePtr message = codec_->processor.get_message();
+  if (!message) return;
+  switch (message->get_opcode()) {
+    case opcode::text:
+    case opcode::binary:
+      if (state_ == State::kOpen) {
+        server_->events().message(*this, message->get_payload(),
+                                  message->get_opcode() == opcode::text);
+      }
+      break;
+    case opcode::ping:
+      if (state_ == State::kOpen) {
+        SendControl(opcode::pong, 0, message->get_payload());
+      }
+      break;
+    case opcode::pong:
+      server_->events().pong(*this);
+      break;
+    case opcode::close:
+      OnCloseFrame(message->get_payload());
+      break;
+    default:
+      break;
+  }
+}
+
+void WsConnection::OnCloseFrame(const std::string& payload) {
+  std::error_code ec;
+  const uint16_t code = websocketpp::close::extract_code(payload, ec);
+  if (!ec) websocketpp::close::extract_reason(payload, ec);
+  if (ec) {
+    Fail(close_status::protocol_error, ec.message());
+    return;
+  }
+  remote_close_code_ = code;
+  if (state_ == State::kClosing) {  // the answer to our close
+    Terminate("closed");
+    return;
+  }
+  // The peer's close: answer with its code, then end once that is written.
+  local_close_code_ = code;
+  SendControl(opcode::close, code == close_status::no_status ? 0 : code, {});
+  state_ = State::kClosing;
+  EndAfterFlush();
+}
+
+void WsConnection::Fail(uint16_t code, const std::string& reason) {
+  if (state_ != State::kOpen) {
+    Terminate(reason);
+    return;
+  }
+  local_close_code_ = code;
+  SendControl(opcode::close, code, reason);
+  state_ = State::kClosing;
+  EndAfterFlush();
+}
+
+// ---- Sending ---------------------------------------------------------------
+
+void WsConnection::SendControl(int op, uint16_t code,
+                               absl::string_view payload) {
+  const MessagePtr out = MessageManager()->get_message();
+  std::error_code ec;
+  if (op == opcode::close) {
+    // A reason too long for a control frame is dropped, the code kept.
+    std::string reason(payload);
+    ec = codec_->processor.prepare_close(
+        static_cast<close_status::value>(code == 0 ? close_status::no_status
+                                                   : code),
+        reason, out);
+    if (ec) {
+      ec = codec_->processor.prepare_close(
+          static_cast<close_status::value>(code), "", out);
+    }
+  } else if (op == opcode::pong) {
+    ec = codec_->processor.prepare_pong(std::string(payload), out);
+  } else {
+    ec = codec_->processor.prepare_ping(std::string(payload), out);
+  }
+  if (ec) return;
+  Write(absl::StrCat(out->get_header(), out->get_payload()), nullptr);
+}
+
+bool WsConnection::SendText(absl::string_view payload) {
+  if (state_ != State::kOpen) return false;
+  std::string frame;
+  AppendTextFrame(payload, &frame);
+  Write(frame, nullptr);
+  return true;
+}
+
+bool WsConnection::SendFrames(const std::string& frames, SharedFrame* shared) {
+  if (state_ != State::kOpen) return false;
+  if (!out_) {
+    if (Write(frames, nullptr)) return true;
+    return false;
+  }
+  if (!*shared) *shared = std::make_shared<const std::string>(frames);
+  Write(frames, shared);
+  return false;
+}
+
+void WsConnection::Ping() {
+  if (state_ == State::kOpen) SendControl(opcode::ping, 0, {});
+}
+
+void WsConnection::Close(uint16_t code, absl::string_view reason) {
+  if (state_ != State::kOpen) return;
+  local_close_code_ = code;
+  SendControl(opcode::close, code, reason);
+  state_ = State::kClosing;
+}
+
+bool WsConnection::Write(absl::string_view bytes, const SharedFrame* shared) {
+  if (state_ == State::kClosed || cut_) return false;
+  size_t written = 0;
+  if (!out_) {
+    ssize_t n;
+    do {
+      n = ::send(socket_.native_handle(), bytes.data(), bytes.size(),
+                 MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        Cut(std::error_code(errno, std::system_category()).message());
+        return false;
+      }
+      n = 0;
+    }
+    written = static_cast<size_t>(n);
+    if (written == bytes.size()) return true;
+    out_ = std::make_unique<FrameQueue>();
+  }
+  if (written == 0 && shared != nullptr) {
+    out_->Push(*shared);
+  } else {
+    out_->Push(std::make_shared<const std::string>(bytes.substr(written)));
+  }
+  if (out_->bytes() > 2 * server_->options().max_queued_bytes + (1 << 20)) {
+    Cut("output queue over its bound");
+    return false;
+  }
+  ArmWrite();
+  return false;
+}
+
+void WsConnection::ArmWrite() {
+  if (writing_) return;
+  writing_ = true;
+  socket_.async_wait(Socket::wait_write,
+                     [self = shared_from_this()](const std::error_code& ec) {
+                       self->writing_ = false;
+                       if (self->state_ == State::kClosed) return;
+                       if (ec) {
+                         self->Terminate(ec.message());
+                         return;
+                       }
+                       self->Flush();
+                     });
+}
+
+void WsConnection::Flush() {
+  iovec iov[kMaxGather];
+  while (out_ && !out_->empty()) {
+    const int count = out_->Fill(iov, kMaxGather);
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(count);
+    const ssize_t n =
+        ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        ArmWrite();
+        return;
+      }
+      Terminate(std::error_code(errno, std::system_category()).message());
+      return;
+    }
+    out_->Consume(static_cast<size_t>(n));
+  }
+  out_.reset();  // an idle connection keeps no queue
+  if (end_on_flush_) Terminate("closed");
+}
+
+// ---- Ending ----------------------------------------------------------------
+
+void WsConnection::EndAfterFlush() {
+  end_on_flush_ = true;
+  if (!out_) {
+    Cut("closed");
+    return;
+  }
+  // The peer may never read: the server ends it at the deadline.
+  if (state_ != State::kHandshake) {
+    server_->Watch(shared_from_this(), std::chrono::steady_clock::now() +
+                                           server_->options().close_timeout);
+  }
+}
+
+void WsConnection::Cut(absl::string_view why) {
+  if (state_ == State::kClosed || cut_) return;
+  cut_ = true;
+  asio::post(socket_.get_executor(),
+             [self = shared_from_this(), why = std::string(why)] {
+               self->Terminate(why);
+             });
+}
+
+void WsConnection::Terminate(absl::string_view why) {
+  if (state_ == State::kClosed) return;
+  const State was = state_;
+  state_ = State::kClosed;
+  std::error_code ec;
+  socket_.close(ec);  // pending waits end with operation_aborted
+  out_.reset();
+  // The events may drop the last other owner: keep this alive to the end.
+  const std::shared_ptr<WsConnection> self = shared_from_this();
+  server_->Unwatch(this);
+  if (was == State::kHandshake) {
+    server_->events().fail(*this, why);
+  } else {
+    server_->events().close(*this);
+  }
+  handshake_.reset();
+}
+
+}  // namespace channel
