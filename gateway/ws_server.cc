@@ -14,7 +14,7 @@ namespace channel {
 using Clock = std::chrono::steady_clock;
 
 WsServer::WsServer(asio::io_context& io, Options options, Events events)
-    : options_(std::move(options)),
+    : options_(options),
       events_(std::move(events)),
       acceptor_(io.get_executor()),
       sweep_timer_(io),
