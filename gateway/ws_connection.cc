@@ -8,82 +8,37 @@
 
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
-#include "common/logging.h"
-#include "gateway/worker_config.h"
+#include "gateway/ws_connection_parts.h"
 #include "gateway/ws_server.h"
 #include "gateway/ws_text_frame.h"
-#include "websocketpp/close.hpp"
-#include "websocketpp/http/request.hpp"
-#include "websocketpp/http/response.hpp"
-#include "websocketpp/processors/hybi13.hpp"
 
 namespace channel {
 namespace {
 
-using Processor = websocketpp::processor::hybi13<PlainConfig>;
-using MessagePtr = PlainConfig::message_type::ptr;
 namespace close_status = websocketpp::close::status;
 namespace opcode = websocketpp::frame::opcode;
 
 // Largest number of queued pieces gathered into one sendmsg.
 constexpr int kMaxGather = 64;
-// Largest request body read before the answer (websocketpp's default is
-// 32 MB per connection).
-constexpr size_t kMaxRequestBody = 4096;
 
-// Stateless, shared by every processor of the process: the message
-// manager only allocates messages, and a server never masks (no random
-// numbers are drawn).
-const std::shared_ptr<PlainConfig::con_msg_manager_type>& MessageManager() {
+}  // namespace
+
+const std::shared_ptr<PlainConfig::con_msg_manager_type>& WsMessageManager() {
   static const auto* manager =
       new std::shared_ptr<PlainConfig::con_msg_manager_type>(
           std::make_shared<PlainConfig::con_msg_manager_type>());
   return *manager;
 }
-PlainConfig::rng_type& Rng() {
+
+PlainConfig::rng_type& WsRng() {
   static PlainConfig::rng_type rng;
   return rng;
 }
-
-}  // namespace
-
-struct WsConnection::Handshake {
-  websocketpp::http::parser::request request;
-};
-
-struct WsConnection::Codec {
-  explicit Codec(size_t max_message_bytes)
-      : processor(false, true, MessageManager(), Rng()) {
-    processor.set_max_message_size(max_message_bytes);
-  }
-  Processor processor;
-};
 
 WsConnection::WsConnection(WsServer* server, Socket socket)
     : server_(server), socket_(std::move(socket)) {}
 
 WsConnection::~WsConnection() = default;
-
-void WsConnection::Start() {
-  handshake_ = std::make_unique<Handshake>();
-  // An upgrade request has no body; a plain HTTP request here needs none.
-  handshake_->request.set_max_body_size(kMaxRequestBody);
-  // Messages are small and latency matters: no Nagle delay.
-  std::error_code ec;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  socket_.non_blocking(true, ec);
-  ArmRead();
-}
-
-absl::string_view WsConnection::resource() const {
-  if (!handshake_) return {};
-  return handshake_->request.get_uri();
-}
-
-absl::string_view WsConnection::origin() const {
-  if (!handshake_) return {};
-  return handshake_->request.get_header("Origin");
-}
 
 std::string WsConnection::remote_endpoint() const {
   std::error_code ec;
@@ -151,87 +106,6 @@ void WsConnection::OnReadable() {
   }
 }
 
-// ---- Opening handshake -----------------------------------------------------
-
-void WsConnection::ConsumeRequest(char* data, size_t size) {
-  size_t used = 0;
-  try {
-    // The parser bounds the header size (websocketpp's max_header_size).
-    used = handshake_->request.consume(data, size);
-  } catch (const websocketpp::http::exception& e) {
-    const int status =
-        e.m_error_code == websocketpp::http::status_code::uninitialized
-            ? 400
-            : static_cast<int>(e.m_error_code);
-    Reject(status, e.m_body, false);
-    return;
-  }
-  if (!handshake_->request.ready()) return;
-  Answer();
-  if (state_ == State::kOpen && used < size) {
-    ConsumeFrames(data + used, size - used);  // frames sent right after it
-  }
-}
-
-void WsConnection::Answer() {
-  const auto& request = handshake_->request;
-  if (!websocketpp::processor::is_websocket_handshake(request)) {
-    const PlainHttpReply reply = server_->events().http(request.get_uri());
-    websocketpp::http::parser::response response;
-    response.set_version("HTTP/1.1");
-    response.set_status(
-        static_cast<websocketpp::http::status_code::value>(reply.status));
-    if (!reply.content_type.empty()) {
-      response.append_header("Content-Type", std::string(reply.content_type));
-    }
-    response.append_header("Connection", "close");
-    response.set_body(std::string(reply.body));
-    Write(response.raw(), nullptr);
-    EndAfterFlush();
-    return;
-  }
-  if (websocketpp::processor::get_websocket_version(request) != 13) {
-    Reject(400, "", true);
-    return;
-  }
-  codec_ = std::make_unique<Codec>(server_->options().max_message_bytes);
-  if (codec_->processor.validate_handshake(request)) {
-    Reject(400, "", false);
-    return;
-  }
-  const Admission::Verdict verdict = server_->events().validate(*this);
-  if (!verdict.allowed) {
-    Reject(verdict.http_status, verdict.body, false);
-    return;
-  }
-  websocketpp::http::parser::response response;
-  response.set_version("HTTP/1.1");
-  response.set_status(websocketpp::http::status_code::switching_protocols);
-  if (codec_->processor.process_handshake(request, "", response)) {
-    Reject(500, "", false);
-    return;
-  }
-  response.replace_header("Server", "ws-gateway");
-  Write(response.raw(), nullptr);
-  state_ = State::kOpen;
-  server_->Unwatch(this);  // the worker holds it from the open event on
-  server_->events().open(*this);
-  handshake_.reset();
-}
-
-void WsConnection::Reject(int status, absl::string_view body,
-                          bool version_header) {
-  websocketpp::http::parser::response response;
-  response.set_version("HTTP/1.1");
-  response.set_status(
-      static_cast<websocketpp::http::status_code::value>(status));
-  if (version_header) response.append_header("Sec-WebSocket-Version", "13");
-  response.append_header("Connection", "close");
-  response.set_body(std::string(body));
-  Write(response.raw(), nullptr);
-  EndAfterFlush();
-}
-
 // ---- Frames ----------------------------------------------------------------
 
 void WsConnection::ConsumeFrames(char* data, size_t size) {
@@ -251,7 +125,7 @@ void WsConnection::ConsumeFrames(char* data, size_t size) {
 }
 
 void WsConnection::Dispatch() {
-  const MessagePtr message = codec_->processor.get_message();
+  const WsMessagePtr message = codec_->processor.get_message();
   if (!message) return;
   switch (message->get_opcode()) {
     case opcode::text:
@@ -312,7 +186,7 @@ void WsConnection::Fail(uint16_t code, const std::string& reason) {
 
 void WsConnection::SendControl(int op, uint16_t code,
                                absl::string_view payload) {
-  const MessagePtr out = MessageManager()->get_message();
+  const WsMessagePtr out = WsMessageManager()->get_message();
   std::error_code ec;
   if (op == opcode::close) {
     // A reason too long for a control frame is dropped, the code kept.
