@@ -10,6 +10,7 @@
 #include "broker/session.h"
 #include "common/logging.h"
 #include "common/prometheus_text.h"
+#include "net/socket_io.h"
 
 namespace channel {
 namespace {
@@ -89,22 +90,13 @@ absl::Status BrokerServer::Listen() {
   } else if (options_.sole_interest) {
     ArmSoleTick();
   }
+  if (absl::Status s = OpenListener(
+          &acceptor_, options_.listen_host, options_.port,
+          asio::socket_base::max_listen_connections, /*reuse_port=*/false);
+      !s.ok()) {
+    return s;
+  }
   std::error_code ec;
-  const auto address = asio::ip::make_address(options_.listen_host, ec);
-  if (ec) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "listen address '%s': %s", options_.listen_host, ec.message()));
-  }
-  const asio::ip::tcp::endpoint endpoint(address, options_.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(absl::StrFormat("listen on %s:%d: %s",
-                                                  options_.listen_host,
-                                                  options_.port, ec.message()));
-  }
   port_ = acceptor_.local_endpoint(ec).port();
   DoAccept();
   return absl::OkStatus();

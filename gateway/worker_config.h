@@ -45,7 +45,7 @@ struct WorkerConfigT : public Base {
   // commands: 1 KiB holds about eight per read. With 2 KiB an idle
   // connection cost 0.8 KiB more (tools/bench/gateway-bench.sh, 10,000
   // connections); the price is in bursts from one client, read in more,
-  // smaller pieces. (ws connections read into their server's one buffer.)
+  // smaller pieces. (ws connections read into their thread's one buffer.)
   static const size_t connection_read_buffer_size = 1024;
 };
 

@@ -1,7 +1,6 @@
 #include "gateway/ws_connection.h"
 
 #include <sys/socket.h>
-#include <sys/uio.h>
 
 #include <cerrno>
 #include <utility>
@@ -11,6 +10,7 @@
 #include "gateway/ws_connection_parts.h"
 #include "gateway/ws_server.h"
 #include "gateway/ws_text_frame.h"
+#include "net/socket_io.h"
 
 namespace channel {
 namespace {
@@ -18,8 +18,9 @@ namespace {
 namespace close_status = websocketpp::close::status;
 namespace opcode = websocketpp::frame::opcode;
 
-// Largest number of queued pieces gathered into one sendmsg.
-constexpr int kMaxGather = 64;
+// Bytes read per connection per loop turn: one flooding client cannot
+// hold the thread.
+constexpr size_t kReadBytesPerTurn = 16 * 1024;
 
 }  // namespace
 
@@ -65,10 +66,11 @@ void WsConnection::ArmRead() {
 }
 
 void WsConnection::OnReadable() {
-  char* buffer = server_->read_buffer();
+  static_assert(kReadBytesPerTurn <= kThreadReadBufferBytes);
+  char* buffer = ThreadReadBuffer();
   ssize_t n;
   do {
-    n = ::recv(socket_.native_handle(), buffer, WsServer::kReadBufferSize,
+    n = ::recv(socket_.native_handle(), buffer, kReadBytesPerTurn,
                MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   if (n == 0) {
@@ -94,7 +96,7 @@ void WsConnection::OnReadable() {
       (state_ == State::kHandshake && end_on_flush_)) {
     return;
   }
-  if (size == WsServer::kReadBufferSize) {
+  if (size == kReadBytesPerTurn) {
     // Maybe more waiting: read it on a later turn, after other work.
     reading_ = true;
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
@@ -287,16 +289,8 @@ void WsConnection::ArmWrite() {
 }
 
 void WsConnection::Flush() {
-  iovec iov[kMaxGather];
   while (out_ && !out_->empty()) {
-    const int count = out_->Fill(iov, kMaxGather);
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = static_cast<size_t>(count);
-    const ssize_t n =
-        ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
+    if (SendGathered(socket_.native_handle(), out_.get()) < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         ArmWrite();
         return;
@@ -304,7 +298,6 @@ void WsConnection::Flush() {
       Terminate(std::error_code(errno, std::system_category()).message());
       return;
     }
-    out_->Consume(static_cast<size_t>(n));
   }
   out_.reset();  // an idle connection keeps no queue
   if (end_on_flush_) Terminate("closed");

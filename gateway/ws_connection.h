@@ -36,14 +36,14 @@ class WsServer;
 // wait and posted call holds a shared_ptr to it; the server owns it until
 // it opens, the worker after that.
 //
-// Reading: no buffer of its own. On readability one recv into the server's
-// buffer (shared by its connections, used only inside that call), whose
-// bytes are parsed at once; a full buffer posts the next read instead of
-// looping, so one flooding client cannot hold the thread.
+// Reading: no buffer of its own. On readability one recv of at most 16 KiB
+// into the thread's read buffer (net/socket_io.h, used only inside that
+// call), whose bytes are parsed at once; a full read posts the next one
+// instead of looping, so one flooding client cannot hold the thread.
 //
 // Writing: bytes go straight to the socket while nothing is queued; what
 // the kernel does not take waits in a FrameQueue (allocated only while
-// something waits), written by gathered sendmsg on writability, in order.
+// something waits), written by SendGathered on writability, in order.
 // Nothing here ends the connection synchronously from a send: a failed
 // write ends it from a posted call, so callers iterating connections never
 // see one vanish.

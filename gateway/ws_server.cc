@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "net/socket_io.h"
 
 namespace channel {
 
@@ -18,35 +19,18 @@ WsServer::WsServer(asio::io_context& io, Options options, Events events)
       events_(std::move(events)),
       acceptor_(io.get_executor()),
       sweep_timer_(io),
-      retry_timer_(io),
-      read_buffer_(new char[kReadBufferSize]) {}
+      retry_timer_(io) {}
 
 WsServer::~WsServer() = default;
 
 absl::Status WsServer::Listen(const std::string& host, uint16_t port,
                               uint16_t* bound) {
+  if (absl::Status s = OpenListener(&acceptor_, host, port, options_.backlog,
+                                    /*reuse_port=*/true);
+      !s.ok()) {
+    return s;
+  }
   std::error_code ec;
-  const auto address = asio::ip::make_address(host, ec);
-  if (ec) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("listen address '", host, "': ", ec.message()));
-  }
-  const asio::ip::tcp::endpoint endpoint(address, port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) {
-    acceptor_.set_option(
-        asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true),
-        ec);
-  }
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(options_.backlog, ec);
-  if (ec) {
-    std::error_code ignored;
-    acceptor_.close(ignored);
-    return absl::UnavailableError(
-        absl::StrCat("listen on ", host, ":", port, ": ", ec.message()));
-  }
   *bound = acceptor_.local_endpoint(ec).port();
   Accept();
   return absl::OkStatus();

@@ -22,8 +22,7 @@ namespace channel {
 // A worker's plain-TCP WebSocket listener (WsConnection is the connection).
 // Accepts on a SO_REUSEPORT socket, owns each connection until it opens,
 // ends the ones whose opening handshake or self-started close outlasts its
-// deadline, and lends its connections one read buffer. Lives on the
-// worker's thread; the events run there.
+// deadline. Lives on the worker's thread; the events run there.
 class WsServer {
  public:
   struct Options {
@@ -71,8 +70,6 @@ class WsServer {
   // For WsConnection.
   const Options& options() const { return options_; }
   const Events& events() const { return events_; }
-  char* read_buffer() { return read_buffer_.get(); }
-  static constexpr size_t kReadBufferSize = 16 * 1024;
   // Holds `con` and ends it at `deadline` unless it leaves first.
   void Watch(std::shared_ptr<WsConnection> con,
              std::chrono::steady_clock::time_point deadline);
@@ -90,7 +87,6 @@ class WsServer {
   asio::steady_timer sweep_timer_;
   asio::steady_timer retry_timer_;  // after accept errors (EMFILE)
   bool sweep_armed_ = false;
-  std::unique_ptr<char[]> read_buffer_;
   struct Watched {
     std::shared_ptr<WsConnection> con;
     std::chrono::steady_clock::time_point deadline;

@@ -3,27 +3,13 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
+#include "net/socket_io.h"
 
 namespace channel {
-namespace {
-
-// Largest number of frames gathered into one sendmsg (IOV_MAX is 1024).
-constexpr int kMaxGather = 512;
-constexpr size_t kReadBufferBytes = 64 * 1024;
-
-// One read buffer per thread, not per stream: bytes are copied into the
-// stream's decoder at once, so an idle connection holds no read buffer.
-char* ThreadReadBuffer() {
-  thread_local std::array<char, kReadBufferBytes> buffer;
-  return buffer.data();
-}
-
-}  // namespace
 
 FramedStream::FramedStream(asio::ip::tcp::socket socket, const Options& options,
                            Handler* handler, StreamCounters* counters,
@@ -85,8 +71,8 @@ void FramedStream::WaitReadable() {
 
 void FramedStream::ReadReady() {
   char* buffer = ThreadReadBuffer();
-  const ssize_t n =
-      ::recv(socket_.native_handle(), buffer, kReadBufferBytes, MSG_DONTWAIT);
+  const ssize_t n = ::recv(socket_.native_handle(), buffer,
+                           kThreadReadBufferBytes, MSG_DONTWAIT);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
       WaitReadable();
@@ -126,7 +112,7 @@ void FramedStream::ReadReady() {
     }
   }
   if (finished_) return;
-  if (static_cast<size_t>(n) == kReadBufferBytes) {
+  if (static_cast<size_t>(n) == kThreadReadBufferBytes) {
     // More may be waiting: read it on a later turn (fairness).
     asio::post(socket_.get_executor(), [self] {
       if (!self->finished_) self->ReadReady();
@@ -175,21 +161,9 @@ void FramedStream::Flush() {
 }
 
 void FramedStream::WriteNow() {
-  iovec iov[kMaxGather];
   while (!out_.empty()) {
-    const int count = out_.Fill(iov, kMaxGather);
-    ssize_t n;
-    if (count == 1) {  // the common case at low fan-out: skip the iovec import
-      n = ::send(socket_.native_handle(), iov[0].iov_base, iov[0].iov_len,
-                 MSG_NOSIGNAL | MSG_DONTWAIT);
-    } else {
-      msghdr msg{};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = static_cast<size_t>(count);
-      n = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    }
+    const ssize_t n = SendGathered(socket_.native_handle(), &out_);
     if (n < 0) {
-      if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         waiting_writable_ = true;
         socket_.async_wait(
@@ -209,7 +183,6 @@ void FramedStream::WriteNow() {
       return;
     }
     counters_->bytes_out += static_cast<uint64_t>(n);
-    out_.Consume(static_cast<size_t>(n));
     last_write_ = now_();
   }
   if (closing_) Finish(close_reason_);
