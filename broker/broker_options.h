@@ -20,6 +20,25 @@ struct BrokerOptions {
   size_t max_queued_bytes = 32 << 20;   // per connection output queue
   size_t max_channel_name_bytes = 256;
   size_t max_channels_per_connection = 10000;
+  // The same for a link (Hello.link, a gateway worker), which holds every
+  // group of its members: sized for what a worker holds (ws-gateway's
+  // --max_groups_per_worker plus one user channel per connection).
+  size_t max_channels_per_link = 1000000;
+  // Bytes of event frames one publish may create over all its channels
+  // (each channel's event carries the payload): bounds the memory one
+  // request can make the broker allocate, and keeps any one publish within
+  // half of a link's output queue so that flow control can admit it.
+  size_t max_publish_fanout_bytes = 16 << 20;
+  // A link refusing publishes for backpressure whose output queue has not
+  // moved for this long (its peer stopped reading) is closed as a slow
+  // consumer; its gateway re-links and tells its members (gap).
+  std::chrono::milliseconds link_stall_timeout{10000};
+  // After a start, while resuming clients (Hello.resuming) show that the
+  // broker restarted under them: publishes are refused with BACKPRESSURE
+  // until this long after the start, so that no publish is acknowledged
+  // before the subscribers that are still re-linking could re-subscribe.
+  // 0: never.
+  std::chrono::milliseconds resubscribe_grace{5000};
   // Names in one Subscribe, Unsubscribe or Publish: bounds a frame's work.
   size_t max_channels_per_request = 2000;
   size_t max_connections = 100000;

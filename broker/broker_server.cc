@@ -180,9 +180,39 @@ void BrokerServer::MaybeDrained() {
   }
 }
 
+void BrokerServer::NoteResumingClient() {
+  if (restarted_ || options_.resubscribe_grace.count() == 0) return;
+  const auto age = std::chrono::steady_clock::now() - started_;
+  if (age >= options_.resubscribe_grace) return;
+  restarted_ = true;
+  spdlog::warn(
+      "a client re-linked {} ms after this broker started: it restarted "
+      "under its clients; publishes are refused until {} ms after the start "
+      "while subscribers re-subscribe (--resubscribe_grace_ms)",
+      std::chrono::duration_cast<std::chrono::milliseconds>(age).count(),
+      options_.resubscribe_grace.count());
+}
+
+absl::Status BrokerServer::RestartGrace() {
+  if (!restarted_) return absl::OkStatus();
+  const auto left =
+      started_ + options_.resubscribe_grace - std::chrono::steady_clock::now();
+  if (left <= std::chrono::steady_clock::duration::zero()) {
+    restarted_ = false;  // over for good
+    return absl::OkStatus();
+  }
+  ++stats_.publishes_refused_restarting;
+  return absl::AbortedError(absl::StrCat(
+      "the broker restarted moments ago and subscribers are still "
+      "re-subscribing; nothing was published: retry in ",
+      std::chrono::duration_cast<std::chrono::milliseconds>(left).count() + 1,
+      " ms"));
+}
+
 absl::Status BrokerServer::PublishFromApi(
     const std::vector<std::string>& channels, const std::string& message,
     uint64_t* deliveries) {
+  if (absl::Status s = RestartGrace(); !s.ok()) return s;
   v1::Publish publish;
   for (const std::string& c : channels) publish.add_channels(c);
   publish.set_payload(message);
@@ -304,6 +334,16 @@ std::string BrokerServer::RenderMetrics() const {
             "Heartbeat frames received.", stats_.stream.heartbeats_in);
   m.Counter("channel_broker_publishes_total", "Publish requests routed.",
             stats_.publishes);
+  m.Counter("channel_broker_publishes_refused_total",
+            "Publishes refused before anything was delivered, by reason.",
+            stats_.publishes_refused_too_large, {{"reason", "too_large"}});
+  m.Counter("channel_broker_publishes_refused_total",
+            "Publishes refused before anything was delivered, by reason.",
+            stats_.publishes_refused_backpressure,
+            {{"reason", "backpressure"}});
+  m.Counter("channel_broker_publishes_refused_total",
+            "Publishes refused before anything was delivered, by reason.",
+            stats_.publishes_refused_restarting, {{"reason", "restarting"}});
   m.Counter("channel_broker_events_delivered_total",
             "Event frames queued to subscribers.", stats_.events_delivered);
   m.Counter("channel_broker_slow_consumer_disconnects_total",

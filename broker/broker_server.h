@@ -1,6 +1,7 @@
 #ifndef CHANNEL_BROKER_BROKER_SERVER_H_
 #define CHANNEL_BROKER_BROKER_SERVER_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -52,6 +53,15 @@ class BrokerServer : public FramedStream::FlushScheduler {
   // *deliveries: events queued to subscribers.
   absl::Status PublishFromApi(const std::vector<std::string>& channels,
                               const std::string& message, uint64_t* deliveries);
+  // A client said Hello with `resuming` (it held subscriptions on an
+  // earlier link): if this broker is younger than --resubscribe_grace_ms,
+  // it restarted under its clients, and publishes wait for the grace's end.
+  void NoteResumingClient();
+  // BACKPRESSURE (Aborted) while that grace runs: subscribers still
+  // re-linking could not yet re-subscribe, so no publish may be
+  // acknowledged; OK otherwise.
+  absl::Status RestartGrace();
+
   // False while a cluster broker (--nats) cannot reach NATS: new
   // connections are then turned away with CLUSTER_UNAVAILABLE.
   bool ClusterReady() const { return nats_ == nullptr || nats_->up(); }
@@ -120,6 +130,9 @@ class BrokerServer : public FramedStream::FlushScheduler {
   std::vector<std::shared_ptr<FramedStream>> flushing_;
   bool shutting_down_ = false;
   std::function<void()> on_drained_;
+  const std::chrono::steady_clock::time_point started_ =
+      std::chrono::steady_clock::now();
+  bool restarted_ = false;  // a resuming client came within the grace
 };
 
 }  // namespace channel

@@ -25,6 +25,12 @@ struct BrokerStats {
   uint64_t auth_failures = 0;
   StreamCounters stream;  // bytes and frames of every session together
   uint64_t publishes = 0;
+  // Publishes refused by admission (Router::Publish): over
+  // --max_publish_fanout_bytes, or a link that could not take them.
+  uint64_t publishes_refused_too_large = 0;
+  uint64_t publishes_refused_backpressure = 0;
+  // Publishes refused while subscribers re-subscribe after a restart.
+  uint64_t publishes_refused_restarting = 0;
   uint64_t events_delivered = 0;  // event frames queued to subscribers
   uint64_t slow_consumer_disconnects = 0;
   uint64_t idle_timeouts = 0;

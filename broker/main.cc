@@ -33,6 +33,18 @@ ABSL_FLAG(uint64_t, max_queued_bytes, 32 << 20,
 ABSL_FLAG(uint32_t, max_channel_name_bytes, 256, "Longest channel name.");
 ABSL_FLAG(uint32_t, max_channels_per_connection, 10000,
           "Channels one connection may subscribe to.");
+ABSL_FLAG(uint32_t, max_channels_per_link, 1000000,
+          "Channels one link (a ws-gateway worker, Hello.link) may hold.");
+ABSL_FLAG(uint64_t, max_publish_fanout_bytes, 16 << 20,
+          "Bytes of event frames one publish may create over all its "
+          "channels; larger publishes are refused (LIMIT_EXCEEDED).");
+ABSL_FLAG(uint32_t, link_stall_timeout_ms, 10000,
+          "A link refusing publishes for backpressure whose output queue has "
+          "not moved for this long is closed as a slow consumer.");
+ABSL_FLAG(uint32_t, resubscribe_grace_ms, 5000,
+          "After a restart under resuming gateways, publishes are refused "
+          "(BACKPRESSURE) until this long after the start, while subscribers "
+          "re-subscribe. 0: never.");
 ABSL_FLAG(uint32_t, max_channels_per_request, 2000,
           "Channel names one Subscribe, Unsubscribe or Publish may carry "
           "(more: LIMIT_EXCEEDED). Bounds the work one frame can cause.");
@@ -135,6 +147,13 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_max_channels_per_connection);
   options.max_channels_per_request =
       absl::GetFlag(FLAGS_max_channels_per_request);
+  options.max_channels_per_link = absl::GetFlag(FLAGS_max_channels_per_link);
+  options.max_publish_fanout_bytes =
+      absl::GetFlag(FLAGS_max_publish_fanout_bytes);
+  options.link_stall_timeout =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_link_stall_timeout_ms));
+  options.resubscribe_grace =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_resubscribe_grace_ms));
   options.max_connections = absl::GetFlag(FLAGS_max_connections);
   options.hello_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_hello_timeout_ms));

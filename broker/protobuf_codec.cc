@@ -149,6 +149,10 @@ void ProtobufCodec::HandlePublish(v1::Publish* request) {
       return;
     }
   }
+  if (absl::Status s = session_->server()->RestartGrace(); !s.ok()) {
+    ReplyError(ErrorCodeFromStatus(s), s.message(), request_id);
+    return;
+  }
   // A group message also reaches the PHP seed's channel (PhpBridge), when
   // it has subscribers: keep what the Router is about to take.
   PhpBridge& bridge = session_->server()->php_bridge();
@@ -251,6 +255,8 @@ void ProtobufCodec::HandleHello(const v1::Hello& hello) {
   }
   authenticated_ = true;
   wants_sole_interest_ = hello.sole_interest();
+  session_->set_link(hello.link());
+  if (hello.resuming()) server->NoteResumingClient();
   ++server->stats().handshakes;
   spdlog::info("conn {} from {} authenticated as '{}'", session_->id(),
                session_->peer(), session_->client_name());

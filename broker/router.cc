@@ -82,11 +82,14 @@ absl::Status Router::Subscribe(Subscriber* session,
     if (!index_.Contains(session, *channel)) ++new_channels;
   }
   const size_t current = index_.CountFor(session);
-  if (current + new_channels > options_.max_channels_per_connection) {
+  const size_t limit = session->IsLink() ? options_.max_channels_per_link
+                                         : options_.max_channels_per_connection;
+  if (current + new_channels > limit) {
     return absl::ResourceExhaustedError(
         absl::StrCat("subscribing would hold ", current + new_channels,
-                     " channels; the limit per connection is ",
-                     options_.max_channels_per_connection));
+                     " channels; the "
+                     "limit per ",
+                     session->IsLink() ? "link" : "connection", " is ", limit));
   }
   bool bridge_joined = false;
   for (const std::string* channel : distinct_) {
@@ -143,8 +146,9 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request,
         "this broker has lost its cluster (NATS); publish through another "
         "broker");
   }
-  ++stats_->publishes;
   const Subscriber* skip = request->no_echo() ? publisher : nullptr;
+  if (absl::Status s = Admit(*request, skip); !s.ok()) return s;
+  ++stats_->publishes;
   uint64_t receivers = 0;
   v1::Envelope envelope;
   v1::Event* event = envelope.mutable_event();
@@ -171,6 +175,59 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request,
   recipients_.clear();
   stats_->events_delivered += receivers;
   return receivers;
+}
+
+absl::Status Router::Admit(const v1::Publish& request, const Subscriber* skip) {
+  // What one channel's event frame costs, in any codec: the payload and
+  // metadata, the channel name, and the codecs' framing (the PHP one is the
+  // larger, under 100 bytes). An estimate from above, never an encode.
+  const size_t base = request.payload().size() +
+                      (request.has_meta() ? request.meta().ByteSizeLong() : 0) +
+                      96;
+  size_t total = 0;
+  link_need_.clear();
+  stalled_.clear();
+  for (const std::string* channel : distinct_) {
+    const auto* subscribers = index_.Find(*channel);
+    // In a cluster every channel is forwarded, subscribed here or not.
+    if (subscribers == nullptr && cluster_ == nullptr) continue;
+    const size_t frame = base + channel->size();
+    total += frame;
+    if (subscribers == nullptr) continue;
+    for (Subscriber* s : *subscribers) {
+      if (s == skip || !s->IsLink()) continue;
+      if (distinct_.size() == 1) {
+        if (s->QueueRoom() < frame) stalled_.push_back(s);
+      } else {
+        link_need_[s] += frame;
+      }
+    }
+  }
+  if (total > options_.max_publish_fanout_bytes) {
+    ++stats_->publishes_refused_too_large;
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "this publish would queue ", total, " bytes of events over its ",
+        distinct_.size(), " channels; the limit is ",
+        options_.max_publish_fanout_bytes,
+        " (--max_publish_fanout_bytes): send a smaller message or fewer "
+        "channels per publish"));
+  }
+  for (const auto& [s, need] : link_need_) {
+    if (s->QueueRoom() < need) stalled_.push_back(s);
+  }
+  if (stalled_.empty()) return absl::OkStatus();
+  ++stats_->publishes_refused_backpressure;
+  // A link that stopped reading altogether would refuse its channels'
+  // publishes for ever: close it (its gateway re-links and tells its
+  // members). Closing changes the index: only now, after the iteration.
+  size_t closed = 0;
+  for (Subscriber* s : stalled_) closed += s->CloseIfStalled() ? 1 : 0;
+  stalled_.clear();
+  return absl::AbortedError(absl::StrCat(
+      "a gateway link with subscribers of this publish cannot take it now "
+      "(its output queue is full",
+      closed > 0 ? "; a link that stopped reading was closed" : "",
+      "); nothing was published: retry shortly"));
 }
 
 uint64_t Router::DeliverRemote(const v1::Envelope& envelope) {

@@ -58,7 +58,14 @@ class Router {
   // Delivers one Event per distinct channel to each subscriber of it, the
   // publisher included unless the request says no_echo (then `publisher`
   // is skipped). Returns the number of events queued. Validation as
-  // Subscribe.
+  // Subscribe, then admission, all or nothing, before anything is
+  // delivered or forwarded:
+  // - ResourceExhausted when the events of all its channels would exceed
+  //   options.max_publish_fanout_bytes (the memory one request may cost);
+  // - Aborted (BACKPRESSURE) when a link subscriber's output queue cannot
+  //   take its events now: links carry many end users and are never cut
+  //   for one burst; a link whose queue has not moved for
+  //   options.link_stall_timeout is closed then instead.
   absl::StatusOr<uint64_t> Publish(v1::Publish* request,
                                    const Subscriber* publisher = nullptr);
 
@@ -101,6 +108,8 @@ class Router {
  private:
   using Names = google::protobuf::RepeatedPtrField<std::string>;
 
+  // Publish's admission over distinct_ (see Publish).
+  absl::Status Admit(const v1::Publish& request, const Subscriber* skip);
   // Checks the request's names and fills distinct_ with them, each once, in
   // request order.
   absl::Status ValidateAndDedupe(const Names& channels);
@@ -120,6 +129,10 @@ class Router {
   // A fan-out's recipients: a slow consumer closed during a fan-out leaves
   // the index, which must not change under the iteration.
   std::vector<Subscriber*> recipients_;
+  // Admission scratch: bytes a multi-channel publish adds per link, and the
+  // links that cannot take it.
+  absl::flat_hash_map<Subscriber*, size_t> link_need_;
+  std::vector<Subscriber*> stalled_;
   // publishLoop's turn per channel. Entries of channels that lost every
   // subscriber are pruned when the map outgrows the index.
   absl::flat_hash_map<std::string, uint64_t> loop_turns_;

@@ -143,6 +143,24 @@ void Session::CloseUnreleased(absl::string_view reason) {
   Close(v1::Error::PROTOCOL_ERROR, reason, false, "sole_unreleased");
 }
 
+size_t Session::QueueRoom() const {
+  const size_t bound = server_->options().max_queued_bytes;
+  const size_t queued = stream_->queued_bytes();
+  return queued >= bound ? 0 : bound - queued;
+}
+
+bool Session::CloseIfStalled() {
+  const auto timeout = server_->options().link_stall_timeout;
+  if (stream_->closing() || !stream_->WriteStalled(timeout)) return false;
+  ++server_->stats().slow_consumer_disconnects;
+  Close(v1::Error::SLOW_CONSUMER,
+        absl::StrCat("link wrote nothing for ", timeout.count(), " ms with ",
+                     stream_->queued_bytes(),
+                     " bytes queued; the subscriber stopped reading"),
+        true);
+  return true;
+}
+
 bool Session::Send(SharedFrame frame) {
   switch (stream_->Send(std::move(frame))) {
     case FramedStream::SendResult::kQueued:

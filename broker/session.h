@@ -42,6 +42,11 @@ class Session : public Subscriber, public FramedStream::Handler {
   bool SendInterest(const std::string& channel, uint64_t grant,
                     bool sole) override;
   void CloseUnreleased(absl::string_view reason) override;
+  bool IsLink() const override { return link_; }
+  size_t QueueRoom() const override;
+  bool CloseIfStalled() override;
+  // Hello.link: this connection carries many end users (a gateway worker).
+  void set_link(bool link) { link_ = link; }
 
   // Queues `frame`. Returns false (and queues nothing) when the session is
   // closing, or when this frame would exceed the output bound, in which
@@ -95,6 +100,7 @@ class Session : public Subscriber, public FramedStream::Handler {
   std::unique_ptr<SessionCodec> codec_;  // null until the first frame
   std::string client_name_;
   bool left_channels_ = false;
+  bool link_ = false;
   // Leaves the Router and lets the codec release what it holds. Once.
   void Leave();
 };

@@ -1,6 +1,7 @@
 #ifndef CHANNEL_BROKER_SUBSCRIBER_H_
 #define CHANNEL_BROKER_SUBSCRIBER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -20,6 +21,17 @@ class Subscriber {
   // (closing, or closed now for exceeding its output bound). May remove the
   // subscriber from the Router's index; the Router copes.
   virtual bool Deliver(OutgoingEvent& event) = 0;
+
+  // A link (Hello.link: a gateway worker carrying many end users): it may
+  // hold --max_channels_per_link channels, and a publish its output queue
+  // cannot take is refused to the publisher instead of cutting it
+  // (Router::Publish, flow control).
+  virtual bool IsLink() const { return false; }
+  // Bytes its output queue can still take before its bound.
+  virtual size_t QueueRoom() const { return SIZE_MAX; }
+  // A link whose queue has not moved for the stall timeout: its peer stopped
+  // reading. Closes it (SLOW_CONSUMER) and returns true; false otherwise.
+  virtual bool CloseIfStalled() { return false; }
 
   // Sole interest (SoleInterest): true when this subscriber asked to be
   // told that it alone holds a channel.

@@ -195,6 +195,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   EventHandler event_handler_;
   StateHandler state_handler_;
   QuietFailureHandler quiet_failure_handler_;
+  SubscriptionLostHandler lost_handler_;
 
  private:
   static void BuildPublish(const std::vector<std::string>& channels,
@@ -266,6 +267,10 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     hello.mutable_hello()->set_protocol_version(kProtocolVersion);
     hello.mutable_hello()->set_auth_token(options_.auth_token);
     hello.mutable_hello()->set_sole_interest(options_.sole_interest);
+    hello.mutable_hello()->set_link(options_.link);
+    // A broker that hears this while it is young knows it restarted under
+    // its clients (it then holds publishes back while they re-subscribe).
+    hello.mutable_hello()->set_resuming(ever_welcomed_ && !desired_.empty());
     stream_->Send(EncodeFrame(hello));
     stream_->Start();
   }
@@ -273,6 +278,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   void OnWelcome(const v1::Welcome& welcome) {
     handshaking_ = false;
     welcomed_ = true;
+    ever_welcomed_ = true;
     backoff_.Reset();
     auto heartbeat = options_.heartbeat_interval;
     idle_timeout_ = options_.idle_timeout;
@@ -301,12 +307,21 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
       for (size_t j = i; j < end; ++j) request->add_channels(all[j]);
       ++resubscribes_pending_;
       const uint64_t gen = generation_;
+      std::vector<std::string> names(all.begin() + i, all.begin() + end);
       request->set_request_id(
-          requests_.Track([this, gen](const absl::Status& status, uint64_t) {
+          requests_.Track([this, gen, names = std::move(names)](
+                              const absl::Status& status, uint64_t) {
             if (gen != generation_) return;
-            if (!status.ok()) {
-              spdlog::error("re-subscribe refused by the broker: {}",
-                            status.message());
+            // A refused batch is subscribed to none of its channels (the
+            // broker's Subscribe is all or nothing): they leave the set,
+            // and the owner hears which, so that nobody stays a member of
+            // a channel that no longer reaches it.
+            if (!status.ok() && !absl::IsUnavailable(status)) {
+              spdlog::error(
+                  "re-subscribe of {} channel(s) refused by the broker: {}",
+                  names.size(), status.message());
+              for (const std::string& c : names) desired_.erase(c);
+              if (lost_handler_) lost_handler_(names, status);
             }
             if (--resubscribes_pending_ == 0) MarkConnected();
           }));
@@ -443,8 +458,9 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   uint64_t generation_ = 0;
   bool running_ = false;
   bool handshaking_ = false;
-  bool welcomed_ = false;   // Welcome received: requests may be sent
-  bool connected_ = false;  // welcomed_ and every re-subscribe acknowledged
+  bool welcomed_ = false;       // Welcome received: requests may be sent
+  bool ever_welcomed_ = false;  // some earlier link was welcomed
+  bool connected_ = false;      // welcomed_ and every re-subscribe acknowledged
   int resubscribes_pending_ = 0;
   uint32_t max_frame_bytes_ = 0;  // ours, or the broker's if smaller
   std::chrono::milliseconds idle_timeout_{35000};
@@ -469,6 +485,10 @@ void BrokerClient::set_state_handler(StateHandler handler) {
 }
 void BrokerClient::set_quiet_failure_handler(QuietFailureHandler handler) {
   impl_->quiet_failure_handler_ = std::move(handler);
+}
+void BrokerClient::set_subscription_lost_handler(
+    SubscriptionLostHandler handler) {
+  impl_->lost_handler_ = std::move(handler);
 }
 void BrokerClient::Start() { impl_->Start(); }
 void BrokerClient::Stop() { impl_->Stop(); }

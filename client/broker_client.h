@@ -46,6 +46,10 @@ struct BrokerClientOptions {
   size_t resubscribe_batch = 1000;
   // Ask the broker for sole-interest grants (HoldsAlone; docs/PROTOCOL.md).
   bool sole_interest = false;
+  // Hello.link: this client carries many end users (a gateway worker); the
+  // broker holds more channels for it and answers a publish it cannot take
+  // with BACKPRESSURE rather than cutting the link (docs/PROTOCOL.md).
+  bool link = false;
 };
 
 struct BrokerClientStats {
@@ -83,6 +87,11 @@ class BrokerClient {
   using QuietFailureHandler =
       std::function<void(uint64_t tag, const absl::Status& status)>;
 
+  // Channels of a re-subscribe after a reconnect that the broker refused
+  // (`status`): they are no longer in the client's set and receive nothing.
+  using SubscriptionLostHandler = std::function<void(
+      const std::vector<std::string>& channels, const absl::Status& status)>;
+
   BrokerClient(asio::io_context& io, BrokerClientOptions options);
   ~BrokerClient();  // Stop()s; callbacks never run after it returns.
   BrokerClient(const BrokerClient&) = delete;
@@ -91,6 +100,7 @@ class BrokerClient {
   void set_event_handler(EventHandler handler);
   void set_state_handler(StateHandler handler);
   void set_quiet_failure_handler(QuietFailureHandler handler);
+  void set_subscription_lost_handler(SubscriptionLostHandler handler);
 
   // Starts connecting; keeps the link up until Stop.
   void Start();

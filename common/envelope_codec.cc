@@ -6,6 +6,7 @@ namespace channel {
 
 v1::Error::Code ErrorCodeFromStatus(const absl::Status& status) {
   if (absl::IsResourceExhausted(status)) return v1::Error::LIMIT_EXCEEDED;
+  if (absl::IsAborted(status)) return v1::Error::BACKPRESSURE;
   if (absl::IsInvalidArgument(status)) return v1::Error::INVALID_REQUEST;
   if (absl::IsUnauthenticated(status)) return v1::Error::UNAUTHENTICATED;
   if (absl::IsUnavailable(status)) return v1::Error::CLUSTER_UNAVAILABLE;
@@ -22,6 +23,8 @@ absl::Status StatusFromError(const v1::Error& error) {
       return absl::InvalidArgumentError(text);
     case v1::Error::UNAUTHENTICATED:
       return absl::UnauthenticatedError(text);
+    case v1::Error::BACKPRESSURE:
+      return absl::AbortedError(text);
     default:
       return absl::UnavailableError(text);
   }

@@ -21,8 +21,8 @@ inline constexpr uint32_t kProtocolVersion = 1;
 
 // The Error code a refused request is answered with: ResourceExhausted ->
 // LIMIT_EXCEEDED, InvalidArgument -> INVALID_REQUEST, Unauthenticated ->
-// UNAUTHENTICATED, Unavailable -> CLUSTER_UNAVAILABLE, anything else ->
-// UNKNOWN.
+// UNAUTHENTICATED, Unavailable -> CLUSTER_UNAVAILABLE, Aborted ->
+// BACKPRESSURE (nothing delivered, retry), anything else -> UNKNOWN.
 v1::Error::Code ErrorCodeFromStatus(const absl::Status& status);
 
 // The Status a client reports for a broker Error: the inverse of

@@ -127,6 +127,7 @@ FramedStream::SendResult FramedStream::Send(SharedFrame frame) {
   if (out_.bytes() + frame->size() > options_.max_queued_bytes) {
     return SendResult::kOverflow;
   }
+  if (out_.empty()) queued_since_ = now_();
   out_.Push(std::move(frame));
   ++counters_->frames_out;
   ScheduleFlush();

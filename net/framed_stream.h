@@ -1,6 +1,7 @@
 #ifndef CHANNEL_NET_FRAMED_STREAM_H_
 #define CHANNEL_NET_FRAMED_STREAM_H_
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -138,6 +139,12 @@ class FramedStream : public std::enable_shared_from_this<FramedStream> {
   void Flush();
 
   size_t queued_bytes() const { return out_.bytes(); }
+  // True when frames have been queued, and no byte written, for `timeout`:
+  // the peer stopped reading.
+  bool WriteStalled(std::chrono::milliseconds timeout) const {
+    return !out_.empty() &&
+           now_() - std::max(last_write_, queued_since_) >= timeout;
+  }
   asio::any_io_executor executor() { return socket_.get_executor(); }
   bool closing() const { return closing_; }
   bool finished() const { return finished_; }
@@ -183,6 +190,7 @@ class FramedStream : public std::enable_shared_from_this<FramedStream> {
   Clock::time_point close_deadline_;
   Clock::time_point last_read_;
   Clock::time_point last_write_;
+  Clock::time_point queued_since_;  // when out_ last became non-empty
 };
 
 }  // namespace channel

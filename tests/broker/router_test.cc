@@ -190,5 +190,116 @@ TEST(RouterTest, ManyDistinctNamesInOneRequest) {
   EXPECT_EQ(router.channel_count(), 50000u);
 }
 
+// ---- Flow control (issue 19, item 2) ---------------------------------------
+
+// A link subscriber (a gateway worker) with a settable room and stall.
+class FakeLink : public FakeSubscriber {
+ public:
+  explicit FakeLink(size_t room) : room_(room) {}
+  bool IsLink() const override { return true; }
+  size_t QueueRoom() const override { return room_; }
+  bool CloseIfStalled() override {
+    if (!stalled) return false;
+    ++closes;
+    return true;
+  }
+  bool stalled = false;
+  int closes = 0;
+
+ private:
+  size_t room_;
+};
+
+BrokerOptions FlowLimits() {
+  BrokerOptions options;
+  options.max_publish_fanout_bytes = 10000;
+  options.max_channels_per_connection = 2;
+  options.max_channels_per_link = 100;
+  return options;
+}
+
+struct FlowCase {
+  const char* name;
+  size_t link_room;   // bytes the link's queue can still take
+  size_t payload;     // bytes of the message
+  int channels;       // channels named (all subscribed by the link)
+  bool link_stalled;  // the link's queue has not moved for the timeout
+  absl::StatusCode expected;
+  int closes;  // links closed for a stall
+};
+
+class RouterFlowTest : public ::testing::TestWithParam<FlowCase> {};
+
+// Admission is all or nothing: a publish that any link cannot take, or that
+// would create more than max_publish_fanout_bytes, reaches nobody (the
+// plain subscriber neither); otherwise everyone gets it.
+TEST_P(RouterFlowTest, AllOrNothing) {
+  const FlowCase& c = GetParam();
+  BrokerStats stats;
+  BrokerOptions options = FlowLimits();
+  Router router(options, &stats);
+  FakeLink link(c.link_room);
+  link.stalled = c.link_stalled;
+  FakeSubscriber plain;
+  std::vector<std::string> names;
+  for (int i = 0; i < c.channels; ++i) names.push_back(absl::StrCat("c", i));
+  ASSERT_TRUE(router.Subscribe(&link, SubscribeTo(names)).ok());
+  ASSERT_TRUE(router.Subscribe(&plain, SubscribeTo({"c0"})).ok());
+  v1::Publish publish = PublishTo(names, std::string(c.payload, 'x'));
+  const auto result = router.Publish(&publish);
+  EXPECT_EQ(result.status().code(), c.expected) << result.status();
+  if (c.expected == absl::StatusCode::kOk) {
+    EXPECT_EQ(link.channels.size(), static_cast<size_t>(c.channels));
+    EXPECT_EQ(plain.channels.size(), 1u);
+  } else {
+    EXPECT_TRUE(link.channels.empty());
+    EXPECT_TRUE(plain.channels.empty());
+  }
+  EXPECT_EQ(link.closes, c.closes);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, RouterFlowTest,
+    ::testing::Values(FlowCase{"fits", 1 << 20, 100, 3, false,
+                               absl::StatusCode::kOk, 0},
+                      FlowCase{"one_channel_no_room", 150, 100, 1, false,
+                               absl::StatusCode::kAborted, 0},
+                      // Each channel fits alone; the three together do not.
+                      FlowCase{"channels_add_up", 500, 100, 3, false,
+                               absl::StatusCode::kAborted, 0},
+                      FlowCase{"stalled_link_closed", 0, 100, 1, true,
+                               absl::StatusCode::kAborted, 1},
+                      FlowCase{"too_large_for_anyone", 1 << 20, 4000, 3, false,
+                               absl::StatusCode::kResourceExhausted, 0}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// A link may hold max_channels_per_link channels; any other subscriber
+// max_channels_per_connection.
+TEST(RouterFlowLimitsTest, LinksHoldMoreChannels) {
+  BrokerStats stats;
+  BrokerOptions options = FlowLimits();
+  Router router(options, &stats);
+  FakeLink link(1 << 20);
+  FakeSubscriber plain;
+  EXPECT_TRUE(router.Subscribe(&link, SubscribeTo({"a", "b", "c"})).ok());
+  EXPECT_TRUE(absl::IsResourceExhausted(
+      router.Subscribe(&plain, SubscribeTo({"a", "b", "c"}))));
+}
+
+// The publisher's own link (no_echo) is not asked: it delivered the
+// message itself.
+TEST(RouterFlowLimitsTest, NoEchoPublisherIsNotAdmitted) {
+  BrokerStats stats;
+  BrokerOptions options = FlowLimits();
+  Router router(options, &stats);
+  FakeLink full(0);
+  ASSERT_TRUE(router.Subscribe(&full, SubscribeTo({"a"})).ok());
+  v1::Publish publish = PublishTo({"a"}, "m");
+  publish.set_no_echo(true);
+  EXPECT_TRUE(router.Publish(&publish, &full).ok());
+  v1::Publish again = PublishTo({"a"}, "m");
+  EXPECT_TRUE(absl::IsAborted(router.Publish(&again).status()));
+}
+
 }  // namespace
 }  // namespace channel
