@@ -261,4 +261,22 @@ std::string ErrorReply(absl::string_view id_json, absl::string_view code,
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+std::string GapNotice(bool json_framing, int64_t down_ms) {
+  const std::string message = absl::StrCat(
+      "the gateway's broker link was down for ", down_ms,
+      " ms: messages sent to your groups (and to all) meanwhile may be "
+      "missing; your groups are joined again");
+  if (!json_framing) return ErrorReply("", "gap", message);
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("type");
+  writer.String("gap");
+  writer.Key("message");
+  writer.String(message.data(),
+                static_cast<rapidjson::SizeType>(message.size()));
+  writer.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
 }  // namespace channel

@@ -56,6 +56,10 @@ std::string PresenceReply(absl::string_view id_json, absl::string_view group,
 // {"id":ID,"error":{"code":CODE,"message":MESSAGE}} ("id" omitted if empty)
 std::string ErrorReply(absl::string_view id_json, absl::string_view code,
                        absl::string_view message);
+// The notice that messages may have been missed (the worker's broker link
+// was down for `down_ms`): {"type":"gap","message":M} in JSON framing, the
+// unsolicited error {"error":{"code":"gap","message":M}} otherwise.
+std::string GapNotice(bool json_framing, int64_t down_ms);
 
 }  // namespace channel
 

@@ -1,8 +1,11 @@
 #include "gateway/command_dispatcher.h"
 
 #include <utility>
+#include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 
 namespace channel {
 
@@ -67,19 +70,74 @@ CommandDispatcher::Verdict CommandDispatcher::OnMessage(
 void CommandDispatcher::AddGroup(ConnectionData* con, const Command& command) {
   if (!link_->up()) {
     ReplyError(con->id, command.id_json, "broker_unavailable",
-               "the gateway has no broker link; retry later");
+               "the gateway has no broker link; nothing was joined; retry "
+               "later");
     return;
   }
   if (!auth_->MayJoin(con, command)) return;
   ShardLink::Done live;
   if (!command.id_json.empty()) {
-    live = ReplyWhenDone(con->id, command.id_json, "broker_unavailable");
+    // On failure the connection is not a member ("nothing was joined"):
+    // it must not receive what others of the group receive. A refusal of
+    // the group's subscription also reaches members that joined without an
+    // id (OnChannelRefused).
+    live = [this, conn_id = con->id, id_json = command.id_json,
+            group = command.group_id](const absl::Status& status) {
+      if (status.ok()) {
+        replies_->Reply(conn_id, OkReply(id_json));
+        return;
+      }
+      if (ConnectionData* c = replies_->Find(conn_id); c != nullptr) {
+        if (membership_->Leave(c, group)) auth_->OnLeave(c, group);
+      }
+      ReportFailure(conn_id, id_json, "join_refused", status);
+    };
   }
-  if (membership_->Join(con, command.group_id, std::move(live)) ==
-      Membership::JoinResult::kTooManyGroups) {
-    ReplyError(con->id, command.id_json, "too_many_groups",
-               absl::StrCat("a connection may join at most ",
-                            options_.max_groups_per_connection, " groups"));
+  switch (membership_->Join(con, command.group_id, std::move(live))) {
+    case Membership::JoinResult::kJoined:
+    case Membership::JoinResult::kAlreadyMember:
+      break;
+    case Membership::JoinResult::kTooManyGroups:
+      ReplyError(con->id, command.id_json, "too_many_groups",
+                 absl::StrCat("a connection may join at most ",
+                              options_.max_groups_per_connection, " groups"));
+      break;
+    case Membership::JoinResult::kWorkerFull:
+      ReplyError(con->id, command.id_json, "gateway_full",
+                 absl::StrCat("this gateway worker holds its limit of ",
+                              options_.max_groups_per_worker,
+                              " distinct groups (--max_groups_per_worker); "
+                              "nothing was joined; try another gateway or "
+                              "later"));
+      break;
+  }
+}
+
+void CommandDispatcher::OnChannelRefused(const std::string& channel,
+                                         const absl::Status& status) {
+  const Membership::Members* members = membership_->Find(channel);
+  if (members == nullptr) return;
+  const std::vector<ConnectionData*> all(members->begin(), members->end());
+  std::string id;
+  const ChannelKind kind = ParseBrokerChannel(channel, &id);
+  spdlog::error("the broker refused channel '{}' ({} local member(s)): {}",
+                absl::CHexEscape(channel.substr(0, 64)), all.size(),
+                status.message());
+  for (ConnectionData* con : all) {
+    if (kind == ChannelKind::kGroup) {
+      if (membership_->Leave(con, id)) auth_->OnLeave(con, id);
+      ReplyError(con->id, "", "join_refused",
+                 absl::StrCat("add_group \"", id,
+                              "\": the broker refused the group's "
+                              "subscription, so you are not a member: ",
+                              status.message()));
+    } else {
+      // A user channel that does not reach its connections: they must not
+      // look reachable. Reconnecting subscribes it again.
+      replies_->CloseConnection(con->id, 1013,
+                                "the user's broker channel could not be "
+                                "subscribed; reconnect later");
+    }
   }
 }
 
@@ -150,9 +208,10 @@ void CommandDispatcher::ReportFailure(uint64_t conn_id,
                                       const std::string& id_json,
                                       absl::string_view failure_code,
                                       const absl::Status& status) {
-  ReplyError(conn_id, id_json,
-             absl::IsUnavailable(status) ? "broker_unavailable" : failure_code,
-             status.message());
+  absl::string_view code = failure_code;
+  if (absl::IsUnavailable(status)) code = "broker_unavailable";
+  if (absl::IsAborted(status)) code = "backpressure";
+  ReplyError(conn_id, id_json, code, status.message());
 }
 
 ShardLink::Done CommandDispatcher::ReplyWhenDone(

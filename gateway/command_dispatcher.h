@@ -46,6 +46,12 @@ class CommandDispatcher {
   Verdict OnMessage(ConnectionData* con, absl::string_view payload,
                     bool is_text, ConnectionData::Clock::time_point now);
 
+  // The broker refused `channel`'s subscription (Membership's RefusedFn,
+  // or a re-subscribe after a reconnect): its members on this worker leave
+  // it and hear why (join_refused); a user channel's connections close
+  // (1013), since they would be unreachable as that user.
+  void OnChannelRefused(const std::string& channel, const absl::Status& status);
+
   // A send without an id that the broker refused or may not have routed.
   void OnPublishFailure(uint64_t conn_id, const absl::Status& status) {
     ReportFailure(conn_id, "", "publish_failed", status);

@@ -22,6 +22,10 @@ struct GatewayOptions {
   size_t max_message_bytes = 1 << 20;  // larger client frames: close 1009
   size_t max_queued_bytes = 1 << 20;   // per connection; past it: close 1008
   size_t max_groups_per_connection = 1000;
+  // Distinct groups one worker may hold (its broker link holds them plus one
+  // user channel per connection: keep the sum under the broker's
+  // --max_channels_per_link, 1,000,000 by default).
+  size_t max_groups_per_worker = 500000;
   CommandLimits command_limits;
 
   std::chrono::milliseconds ping_interval{25000};

@@ -197,6 +197,10 @@ std::string GatewayServer::RenderMetrics() const {
   m.Counter("channel_gateway_bytes_sent_total",
             "Bytes queued to clients (frames included).",
             sum(&WorkerStats::bytes_out));
+  m.Counter("channel_gateway_gap_notices_total",
+            "Connections told that they may have missed messages (the "
+            "worker's broker link was down).",
+            sum(&WorkerStats::gap_notices));
   m.Counter("channel_gateway_slow_client_closes_total",
             "Connections closed for exceeding --max_queued_bytes.",
             sum(&WorkerStats::slow_client_closes));

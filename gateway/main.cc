@@ -41,6 +41,10 @@ ABSL_FLAG(uint64_t, max_queued_bytes, 1 << 20,
 ABSL_FLAG(uint32_t, max_group_id_bytes, 128, "Longest group id.");
 ABSL_FLAG(uint32_t, max_groups_per_connection, 1000,
           "Groups one connection may join.");
+ABSL_FLAG(uint32_t, max_groups_per_worker, 500000,
+          "Distinct groups one worker thread may hold (joins of new groups "
+          "past it get gateway_full); with one user channel per connection, "
+          "keep it under the broker's --max_channels_per_link.");
 ABSL_FLAG(uint32_t, ping_interval_ms, 25000,
           "WebSocket ping to every client this often.");
 ABSL_FLAG(uint32_t, pong_timeout_ms, 10000,
@@ -69,8 +73,9 @@ ABSL_FLAG(uint32_t, handshake_timeout_ms, 5000,
           "A connection must complete its WebSocket upgrade within this time.");
 ABSL_FLAG(uint32_t, broker_heartbeat_ms, 10000,
           "Heartbeat to the broker when idle this long.");
-ABSL_FLAG(uint32_t, broker_backoff_max_ms, 5000,
-          "Ceiling of the broker reconnect backoff.");
+ABSL_FLAG(uint32_t, broker_backoff_max_ms, 2000,
+          "Ceiling of the broker reconnect backoff (keep it under the "
+          "broker's --resubscribe_grace_ms).");
 ABSL_FLAG(std::string, token_hmac_secret, "",
           "Verify client tokens (JWT HS256/384/512) with this secret; "
           "connections must then authenticate. Prefer the environment "
@@ -121,6 +126,7 @@ int main(int argc, char** argv) {
   options.max_queued_bytes = absl::GetFlag(FLAGS_max_queued_bytes);
   options.max_groups_per_connection =
       absl::GetFlag(FLAGS_max_groups_per_connection);
+  options.max_groups_per_worker = absl::GetFlag(FLAGS_max_groups_per_worker);
   options.command_limits.max_group_id_bytes =
       absl::GetFlag(FLAGS_max_group_id_bytes);
   options.ping_interval =

@@ -9,8 +9,11 @@ Membership::JoinResult Membership::Join(ConnectionData* con,
                                         ShardLink::Done live) {
   const std::string channel = GroupChannel(group_id);
   const size_t groups = index_.CountFor(con) - (con->user_id.empty() ? 0 : 1);
-  if (!index_.Contains(con, channel) && groups >= max_groups_) {
-    return JoinResult::kTooManyGroups;
+  if (!index_.Contains(con, channel)) {
+    if (groups >= max_groups_) return JoinResult::kTooManyGroups;
+    if (index_.Find(channel) == nullptr && groups_ >= max_worker_groups_) {
+      return JoinResult::kWorkerFull;
+    }
   }
   const auto change = index_.Add(con, channel);
   if (change.changed) {
@@ -31,8 +34,19 @@ void Membership::Added(const std::string& channel,
                        ShardLink::Done live) {
   // The group counters count groups, not users' channels.
   if (change.channel_edge && absl::StartsWith(channel, kGroupChannelPrefix)) {
+    ++groups_;
     stats_->local_groups.fetch_add(1, std::memory_order_relaxed);
     limits_->groups.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (change.channel_edge) {
+    // The first member's subscription: its refusal concerns every member
+    // that joins meanwhile, with or without an id, so it is always heard.
+    live = [this, channel, live = std::move(live)](const absl::Status& s) {
+      if (live) live(s);
+      if (!s.ok() && !absl::IsUnavailable(s) && on_refused_) {
+        on_refused_(channel, s);
+      }
+    };
   }
   link_->Join(channel, change.channel_edge, std::move(live));
 }
@@ -64,6 +78,7 @@ void Membership::LeaveAll(ConnectionData* con) {
 
 void Membership::LostLastMember(const std::string& channel) {
   if (absl::StartsWith(channel, kGroupChannelPrefix)) {
+    --groups_;
     stats_->local_groups.fetch_sub(1, std::memory_order_relaxed);
     limits_->groups.fetch_sub(1, std::memory_order_relaxed);
   }

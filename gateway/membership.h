@@ -1,6 +1,7 @@
 #ifndef CHANNEL_GATEWAY_MEMBERSHIP_H_
 #define CHANNEL_GATEWAY_MEMBERSHIP_H_
 
+#include <functional>
 #include <string>
 
 #include "common/subscription_index.h"
@@ -16,26 +17,41 @@ namespace channel {
 // one owner of "who is in what" on this thread. Keeps the broker
 // subscriptions of the worker's ShardLink in step (first member in:
 // subscribe; last member out: unsubscribe) and the counters. The group
-// limit per connection counts groups only.
+// limit per connection counts groups only; the worker's limit counts the
+// distinct groups it holds, so that with one user channel per connection
+// they stay within the broker's --max_channels_per_link.
 class Membership {
  public:
   using Members = SubscriptionIndex<ConnectionData*>::Subscribers;
+  // The broker refused the subscription of `channel` (not a link drop): no
+  // member of it on this worker receives anything of it. The owner removes
+  // and tells them.
+  using RefusedFn =
+      std::function<void(const std::string& channel, const absl::Status&)>;
 
   // `presence` (optional) hears every group join and leave.
-  Membership(size_t max_groups_per_connection, ShardLink* link,
-             WorkerStats* stats, GatewayLimits* limits,
+  Membership(size_t max_groups_per_connection, size_t max_groups_per_worker,
+             ShardLink* link, WorkerStats* stats, GatewayLimits* limits,
              PresenceReporter* presence = nullptr)
       : max_groups_(max_groups_per_connection),
+        max_worker_groups_(max_groups_per_worker),
         link_(link),
         stats_(stats),
         limits_(limits),
         presence_(presence) {}
 
-  enum class JoinResult { kJoined, kAlreadyMember, kTooManyGroups };
+  void set_on_refused(RefusedFn fn) { on_refused_ = std::move(fn); }
 
-  // Adds `con` to group `group_id` unless it is at its group limit. `live`
+  enum class JoinResult {
+    kJoined,
+    kAlreadyMember,
+    kTooManyGroups,  // the connection is at --max_groups_per_connection
+    kWorkerFull,     // a new group, and the worker is at its group limit
+  };
+
+  // Adds `con` to group `group_id` unless a limit says no. `live`
   // (optional) runs once the broker subscription serving the group is
-  // confirmed; it does not run for kTooManyGroups.
+  // confirmed, or with its failure; it does not run when refused here.
   JoinResult Join(ConnectionData* con, const std::string& group_id,
                   ShardLink::Done live);
   // Removes `con` from group `group_id`; false when it was not a member.
@@ -48,6 +64,8 @@ class Membership {
   void JoinUser(ConnectionData* con, const std::string& user_id);
   // Removes `con` from every channel (close).
   void LeaveAll(ConnectionData* con);
+  // Distinct groups with members on this worker.
+  size_t group_count() const { return groups_; }
 
   // Members of broker channel `channel` on this worker, or nullptr.
   // Invalidated by changes.
@@ -62,6 +80,9 @@ class Membership {
   void LostLastMember(const std::string& channel);
 
   const size_t max_groups_;
+  const size_t max_worker_groups_;
+  size_t groups_ = 0;  // distinct groups with members on this worker
+  RefusedFn on_refused_;
   ShardLink* const link_;
   WorkerStats* const stats_;
   GatewayLimits* const limits_;

@@ -24,6 +24,15 @@ ShardLink::ShardLink(asio::io_context& io, int index, int workers,
       [this](uint64_t sender, const absl::Status& status) {
         if (failure_) failure_(sender, status);
       });
+  client_.set_subscription_lost_handler(
+      [this](const std::vector<std::string>& channels,
+             const absl::Status& status) {
+        stats_->broker_subscriptions.store(
+            static_cast<int64_t>(client_.subscription_count()),
+            std::memory_order_relaxed);
+        if (!on_lost_) return;
+        for (const std::string& channel : channels) on_lost_(channel, status);
+      });
   channels_.resize(1);
 }
 
@@ -59,8 +68,16 @@ void ShardLink::OnState(bool connected, absl::string_view reason) {
       spdlog::info("worker {}: broker link connected ({}/{} up)", index_, up,
                    workers_);
     }
-    if (on_up_) on_up_();
+    std::chrono::milliseconds down{0};
+    if (was_up_) {
+      down = std::max(std::chrono::milliseconds(1),
+                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - down_since_));
+    }
+    was_up_ = true;
+    if (on_up_) on_up_(down);
   } else {
+    down_since_ = std::chrono::steady_clock::now();
     Bump(stats_->broker_disconnects);
     if (counted_up_) {
       counted_up_ = false;

@@ -1,6 +1,7 @@
 #ifndef CHANNEL_GATEWAY_SHARD_LINK_H_
 #define CHANNEL_GATEWAY_SHARD_LINK_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -66,8 +67,15 @@ class ShardLink {
             GatewayLimits* limits);
 
   void set_deliver(DeliverFn fn) { deliver_ = std::move(fn); }
-  // Runs each time the link is up (again) with its subscriptions live.
-  void set_on_up(std::function<void()> fn) { on_up_ = std::move(fn); }
+  // Runs each time the link is up (again) with its subscriptions live;
+  // `down` > 0 after a loss: how long this worker had no link, during which
+  // its members may have missed messages (the worker tells them: gap).
+  using UpFn = std::function<void(std::chrono::milliseconds down)>;
+  void set_on_up(UpFn fn) { on_up_ = std::move(fn); }
+  // Channels whose re-subscription after a reconnect the broker refused.
+  using LostFn = std::function<void(const std::string& channel,
+                                    const absl::Status& status)>;
+  void set_on_lost(LostFn fn) { on_lost_ = std::move(fn); }
   void set_failure(FailureFn fn) { failure_ = std::move(fn); }
 
   void Start();
@@ -119,8 +127,11 @@ class ShardLink {
   GatewayLimits* const limits_;
   DeliverFn deliver_;
   FailureFn failure_;
-  std::function<void()> on_up_;
+  UpFn on_up_;
+  LostFn on_lost_;
   bool counted_up_ = false;  // counted in limits_->links_up
+  bool was_up_ = false;      // some earlier link was up
+  std::chrono::steady_clock::time_point down_since_;
   std::vector<Delivery> pending_;
   bool flush_posted_ = false;
   size_t pending_at_post_ = 0;  // pending_.size() when the flush was posted

@@ -33,6 +33,9 @@ BrokerClientOptions LinkOptions(const GatewayOptions& options,
   BrokerClientOptions link = options.broker;
   // Groups no one else holds skip the broker (ShardLink::Publish).
   link.sole_interest = true;
+  // Many end users ride on this link: the broker holds their groups and
+  // applies flow control to it instead of cutting it for a burst.
+  link.link = true;
   if (link.client_name.empty() || link.client_name == "channel-client") {
     link.client_name = absl::StrCat("ws-gateway/", gateway_id, "/", index);
   }
@@ -88,7 +91,8 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
         link_(io_, index, options.threads,
               LinkOptions(options, gateway_id, index),
               absl::StrCat(gateway_id, "/", index), &stats_, limits),
-        membership_(options.max_groups_per_connection, &link_, &stats_, limits,
+        membership_(options.max_groups_per_connection,
+                    options.max_groups_per_worker, &link_, &stats_, limits,
                     &presence_),
         admission_(options, limits, &stats_),
         auth_(options, verifier, &membership_, &stats_, this),
@@ -111,11 +115,22 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     link_.set_failure([this](uint64_t conn_id, const absl::Status& status) {
       dispatcher_.OnPublishFailure(conn_id, status);
     });
-    // After every (re)connect the broker gets this worker's whole presence.
-    link_.set_on_up([this] {
+    membership_.set_on_refused(
+        [this](const std::string& channel, const absl::Status& status) {
+          dispatcher_.OnChannelRefused(channel, status);
+        });
+    link_.set_on_lost(
+        [this](const std::string& channel, const absl::Status& status) {
+          dispatcher_.OnChannelRefused(channel, status);
+        });
+    // After every (re)connect the broker gets this worker's whole presence,
+    // and after a loss every connection hears that it may have missed
+    // messages: never a silent gap.
+    link_.set_on_up([this](std::chrono::milliseconds down) {
       for (const v1::Presence& p : presence_.Snapshot(1 << 20)) {
         link_.SendPresence(p).IgnoreError();  // a failure drops the link
       }
+      if (down.count() > 0) SendGap(down);
     });
     if constexpr (!Net::kOwn) SetUpWebsocketpp(std::move(tls));
   }
@@ -409,6 +424,26 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
         },
         json_connections_ > 0);
     writer_.Write(batch_, membership_, conns_);
+  }
+
+  // One notice per open connection (each framing's text built once).
+  void SendGap(std::chrono::milliseconds down) {
+    const std::string plain = GapNotice(false, down.count());
+    const std::string json = GapNotice(true, down.count());
+    size_t told = 0;
+    for (auto& [id, con] : conns_) {
+      if (con->closing) continue;
+      const std::string& text = con->json_framing ? json : plain;
+      if (SendText(*con, text)) {
+        Bump(stats_.bytes_out, text.size());
+        ++told;
+      }
+    }
+    Bump(stats_.gap_notices, told);
+    spdlog::warn(
+        "worker {}: broker link back after {} ms: told {} connection(s) "
+        "that they may have missed messages (gap)",
+        worker_index_, down.count(), told);
   }
 
   void CloseSlow(Connection* con) {

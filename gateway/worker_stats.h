@@ -58,6 +58,7 @@ struct WorkerStats {
   Counter bytes_in{0};
   Counter bytes_out{0};
   Counter slow_client_closes{0};
+  Counter gap_notices{0};  // connections told of a broker link loss
   Counter ping_timeouts{0};
   Counter rate_limit_closes{0};
   Counter handshakes_refused_pending{0};  // over --max_pending_handshakes

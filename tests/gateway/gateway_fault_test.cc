@@ -62,14 +62,22 @@ TEST(GatewayFaultTest, BrokerSigkillWithThousandClientsThenRestart) {
         Ok(2));
   }
   for (int i = 0; i < kClients; ++i) {
-    const size_t want = i < kGroups ? 3 : 2;  // senders also got their ack
+    // The join's ack, the notice that messages may have been missed while
+    // the link was down (never a silent gap), the message; senders also
+    // got their ack.
+    const size_t want = i < kGroups ? 4 : 3;
     auto got = ws.WaitForMessages(clients[i], want);
     ASSERT_EQ(got.size(), want) << "client " << i;
+    EXPECT_NE(got[1].find(R"("code":"gap")"), std::string::npos)
+        << "client " << i << ": " << got[1];
     EXPECT_NE(
         std::find(got.begin(), got.end(), absl::StrCat("after-", i % kGroups)),
         got.end())
         << "client " << i;
   }
+  EXPECT_EQ(gw1.Metric("channel_gateway_gap_notices_total") +
+                gw2.Metric("channel_gateway_gap_notices_total"),
+            kClients);
   EXPECT_EQ(again.Metric("channel_broker_subscriptions"), 2 + 2 * kGroups);
 }
 
@@ -107,9 +115,10 @@ TEST(GatewayFaultTest, BrokerFrozenDetectedByHeartbeatAndRecovered) {
           "3"),
       Ok(3));
   // The sender's own copy is delivered locally, so it may come before or
-  // after the {"ok":true}.
-  auto got = ws.WaitForMessages(a, 4);
-  ASSERT_EQ(got.size(), 4u);
+  // after the {"ok":true}; before both, the gap notice of the recovery.
+  auto got = ws.WaitForMessages(a, 5);
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_NE(got[2].find(R"("code":"gap")"), std::string::npos) << got[2];
   EXPECT_NE(std::find(got.end() - 2, got.end(), "back"), got.end());
 }
 

@@ -108,7 +108,7 @@ class WorkerPartsTest : public ::testing::Test, public Authenticator::Host {
  protected:
   WorkerPartsTest()
       : link_(io_, 0, 1, BrokerClientOptions{}, "gw/0", &stats_, &limits_),
-        membership_(2, &link_, &stats_, &limits_),
+        membership_(2, 3, &link_, &stats_, &limits_),
         auth_(options_, nullptr, &membership_, &stats_, this),
         dispatcher_(options_, &link_, &membership_, &auth_, &stats_, this) {
     options_.rate_limit_close_after = 2;
@@ -152,6 +152,20 @@ TEST_F(WorkerPartsTest, MembershipKeepsTheBrokerSubscriptionInStep) {
   EXPECT_EQ(stats_.local_groups, 2);
   EXPECT_EQ(limits_.groups, 2);
   EXPECT_EQ(stats_.broker_subscriptions, 2);
+  // The worker's limit (3) counts distinct groups: a third is taken, a
+  // fourth refused, while joining one the worker holds still works.
+  ConnectionData c;
+  c.id = 3;
+  EXPECT_EQ(membership_.Join(&c, "j", nullptr),
+            Membership::JoinResult::kJoined);
+  EXPECT_EQ(membership_.Join(&c, "k", nullptr),
+            Membership::JoinResult::kWorkerFull);
+  EXPECT_EQ(membership_.group_count(), 3u);
+  EXPECT_EQ(membership_.Join(&a, "j", nullptr),
+            Membership::JoinResult::kJoined);
+  membership_.LeaveAll(&c);
+  EXPECT_TRUE(membership_.Leave(&a, "j"));
+  EXPECT_EQ(membership_.group_count(), 2u);
   EXPECT_TRUE(membership_.Leave(&a, "g"));
   EXPECT_FALSE(membership_.Leave(&a, "g"));
   EXPECT_EQ(stats_.broker_subscriptions, 2);  // b is still in g
