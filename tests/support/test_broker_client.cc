@@ -112,6 +112,14 @@ absl::StatusOr<uint64_t> TestBrokerClient::Publish(const std::string& channel,
   });
 }
 
+absl::StatusOr<uint64_t> TestBrokerClient::PublishMany(
+    const std::vector<std::string>& channels, const std::string& payload) {
+  return Request([this, channels, payload](BrokerClient::Done done) {
+    absl::Status s = client_->Publish(channels, payload, nullptr, done);
+    if (!s.ok()) done(s, 0);
+  });
+}
+
 absl::Status TestBrokerClient::PublishNoWait(const std::string& channel,
                                              const std::string& payload) {
   return RunOnIo([&] { return client_->Publish({channel}, payload); });

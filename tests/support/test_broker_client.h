@@ -43,6 +43,9 @@ class TestBrokerClient {
   absl::StatusOr<uint64_t> Publish(const std::string& channel,
                                    const std::string& payload,
                                    const v1::Metadata* meta = nullptr);
+  // One publish to several channels, waiting for the Ack.
+  absl::StatusOr<uint64_t> PublishMany(const std::vector<std::string>& channels,
+                                       const std::string& payload);
   // Publishes without waiting for an Ack.
   absl::Status PublishNoWait(const std::string& channel,
                              const std::string& payload);
