@@ -73,6 +73,9 @@ export class Client {
   on(event: 'state', handler: (state: State, info: { code?: number; reason?: string }) => void): () => void;
   on(event: 'message', handler: (message: Message) => void): () => void;
   on(event: 'error', handler: (error: ChannelError) => void): () => void;
+  /** Messages may have been missed: the gateway's broker link was down
+   * ('gateway'), or this client reconnected ('reconnect'). */
+  on(event: 'gap', handler: (gap: { reason: 'gateway' | 'reconnect'; message: string }) => void): () => void;
   onGroup(group: string | number, handler: (message: Message) => void): () => void;
   join(group: string | number, options?: { token?: string }): Promise<void>;
   leave(group: string | number): Promise<void>;

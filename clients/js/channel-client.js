@@ -76,7 +76,7 @@ export class Client {
                                this.opts.random);
     /** @type {'connecting'|'connected'|'disconnected'|'closed'} */
     this.state = 'connecting';
-    this.listeners = { state: new Set(), message: new Set(), error: new Set() };
+    this.listeners = { state: new Set(), message: new Set(), error: new Set(), gap: new Set() };
     /** @type {Map<string, Set<Function>>} */
     this.groupHandlers = new Map();
     /** @type {Map<string, {token?: string}>} groups to (re)join */
@@ -86,12 +86,13 @@ export class Client {
     this.nextId = 1;
     this.ws = null;
     this.ready = false;  // socket open, authenticated, groups re-joined
+    this.wasReady = false;  // some earlier connection was ready
     this.retryTimer = null;
     this.refreshTimer = null;
     this.open();
   }
 
-  /** @param {'state'|'message'|'error'} event @param {Function} handler */
+  /** @param {'state'|'message'|'error'|'gap'} event @param {Function} handler */
   on(event, handler) {
     this.listeners[event].add(handler);
     return () => this.listeners[event].delete(handler);
@@ -215,6 +216,13 @@ export class Client {
     this.ready = true;
     this.backoff.reset();
     this.setState('connected');
+    // Messages sent while this client had no connection are not replayed:
+    // say so once the groups are live again.
+    if (this.wasReady) {
+      this.emit('gap', { reason: 'reconnect',
+                         message: 'the connection was lost; messages sent meanwhile may be missing' });
+    }
+    this.wasReady = true;
     const queued = this.queue;
     this.queue = [];
     for (const q of queued) this.raw(q.msg).then(q.resolve, q.reject);
@@ -243,6 +251,11 @@ export class Client {
     } catch {
       return;
     }
+    if (msg && msg.type === 'gap') {
+      // The gateway lost its broker link for a while (docs/CLIENT-PROTOCOL.md).
+      this.emit('gap', { reason: 'gateway', message: msg.message });
+      return;
+    }
     if (msg && msg.type === 'message') {
       this.emit('message', msg);
       if (msg.group !== undefined) {
@@ -263,6 +276,12 @@ export class Client {
       if (err.code === 'join_expired') {
         for (const g of this.groups.keys()) {
           if (err.message.includes(`group ${g} `)) this.groups.delete(g);
+        }
+      }
+      if (err.code === 'join_refused') {
+        // Unsolicited: the broker refused a group this client had joined.
+        for (const g of this.groups.keys()) {
+          if (err.message.startsWith(`add_group ${JSON.stringify(g)}:`)) this.groups.delete(g);
         }
       }
       this.emit('error', err);

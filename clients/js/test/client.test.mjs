@@ -221,3 +221,34 @@ test('close() ends everything', async () => {
   clock.advance(100000);
   assert.equal(sockets.length, 1, 'no reconnect after close');
 });
+
+test('gaps are surfaced: the gateway\'s notice and the client\'s own reconnect', async () => {
+  const { client, clock } = make({ backoffInitialMs: 100, backoffMaxMs: 1000 });
+  const gaps = [];
+  const errors = [];
+  client.on('gap', (g) => gaps.push(g.reason));
+  client.on('error', (e) => errors.push(e.code));
+  await tick();
+  sockets[0].open();
+  await tick();
+  const j1 = client.join('a'); sockets[0].ack(); await j1;
+  const j2 = client.join('b'); sockets[0].ack(); await j2;
+  assert.deepEqual(gaps, [], 'no gap on the first connection');
+  // The gateway's broker link came back: it says so.
+  sockets[0].reply({ type: 'gap', message: 'the gateway\'s broker link was down for 5 ms' });
+  assert.deepEqual(gaps, ['gateway']);
+  // The broker refused group b's subscription: b is no longer re-joined.
+  sockets[0].reply({ error: { code: 'join_refused', message: 'add_group "b": the broker refused' } });
+  assert.deepEqual(errors, ['join_refused']);
+  // The client's own connection drops: after the re-join, a gap.
+  sockets[0].closeWith(1006, '');
+  clock.advance(100);
+  await tick();
+  sockets[1].open();
+  await tick();
+  assert.deepEqual(sockets[1].sent.map((m) => m.group_id), ['a']);
+  sockets[1].ack(0);
+  await tick();
+  assert.equal(client.state, 'connected');
+  assert.deepEqual(gaps, ['gateway', 'reconnect']);
+});
