@@ -316,5 +316,33 @@ TEST(GatewayTokenKeyTest, Es256PublicKeyFromFile) {
             std::string::npos);
 }
 
+// Issue 19 item 8: a user channel the broker refuses (its link is at its
+// channel limit: "all", alice's and her group) must not leave the user
+// unreachable without a sign: the connection is closed with 1013.
+TEST(GatewayUserChannelTest, RefusedUserChannelClosesItsConnection) {
+  BrokerProcess broker = BrokerProcess::Start({"--max_channels_per_link=3"});
+  GatewayProcess gw =
+      GatewayProcess::Start(broker.port, {"--token_hmac_secret=" + kSecret});
+  WsTestClients ws;
+  const int alice =
+      ws.Connect(gw.uri() + "/?token=" + Token("alice", R"("groups":["x"])"));
+  ASSERT_GE(alice, 0);
+  // alice is reachable as herself.
+  TestBrokerClient pub(broker.port);
+  ASSERT_TRUE(pub.WaitConnected());
+  // Her join is subscribed after her user channel (one link, in order).
+  ASSERT_EQ(
+      ws.Request(alice, R"({"cmd":"add_group","group_id":"x","id":1})", "1"),
+      Ok(1));
+  EXPECT_EQ(*pub.Publish("user:alice", "hi alice"), 1u);
+  const int bob = ws.Connect(gw.uri() + "/?token=" + Token("bob"));
+  ASSERT_GE(bob, 0);
+  EXPECT_EQ(ws.WaitClosed(bob), 1013);
+  EXPECT_NE(ws.CloseReason(bob).find("user's broker channel"),
+            std::string::npos)
+      << ws.CloseReason(bob);
+  EXPECT_TRUE(ws.IsOpen(alice));
+}
+
 }  // namespace
 }  // namespace channel::testing
