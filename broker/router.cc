@@ -85,11 +85,10 @@ absl::Status Router::Subscribe(Subscriber* session,
   const size_t limit = session->IsLink() ? options_.max_channels_per_link
                                          : options_.max_channels_per_connection;
   if (current + new_channels > limit) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("subscribing would hold ", current + new_channels,
-                     " channels; the "
-                     "limit per ",
-                     session->IsLink() ? "link" : "connection", " is ", limit));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "subscribing would hold ", current + new_channels, " channels; the ",
+        session->IsLink() ? "limit per link" : "limit per connection", " is ",
+        limit));
   }
   bool bridge_joined = false;
   for (const std::string* channel : distinct_) {
@@ -186,7 +185,7 @@ absl::Status Router::Admit(const v1::Publish& request, const Subscriber* skip) {
                       96;
   size_t total = 0;
   link_need_.clear();
-  stalled_.clear();
+  full_.clear();
   for (const std::string* channel : distinct_) {
     const auto* subscribers = index_.Find(*channel);
     // In a cluster every channel is forwarded, subscribed here or not.
@@ -197,7 +196,7 @@ absl::Status Router::Admit(const v1::Publish& request, const Subscriber* skip) {
     for (Subscriber* s : *subscribers) {
       if (s == skip || !s->IsLink()) continue;
       if (distinct_.size() == 1) {
-        if (s->QueueRoom() < frame) stalled_.push_back(s);
+        if (s->QueueRoom() < frame) full_.push_back(s);
       } else {
         link_need_[s] += frame;
       }
@@ -213,16 +212,16 @@ absl::Status Router::Admit(const v1::Publish& request, const Subscriber* skip) {
         "channels per publish"));
   }
   for (const auto& [s, need] : link_need_) {
-    if (s->QueueRoom() < need) stalled_.push_back(s);
+    if (s->QueueRoom() < need) full_.push_back(s);
   }
-  if (stalled_.empty()) return absl::OkStatus();
+  if (full_.empty()) return absl::OkStatus();
   ++stats_->publishes_refused_backpressure;
   // A link that stopped reading altogether would refuse its channels'
   // publishes for ever: close it (its gateway re-links and tells its
   // members). Closing changes the index: only now, after the iteration.
   size_t closed = 0;
-  for (Subscriber* s : stalled_) closed += s->CloseIfStalled() ? 1 : 0;
-  stalled_.clear();
+  for (Subscriber* s : full_) closed += s->CloseIfStalled() ? 1 : 0;
+  full_.clear();
   return absl::AbortedError(absl::StrCat(
       "a gateway link with subscribers of this publish cannot take it now "
       "(its output queue is full",

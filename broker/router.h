@@ -132,7 +132,7 @@ class Router {
   // Admission scratch: bytes a multi-channel publish adds per link, and the
   // links that cannot take it.
   absl::flat_hash_map<Subscriber*, size_t> link_need_;
-  std::vector<Subscriber*> stalled_;
+  std::vector<Subscriber*> full_;
   // publishLoop's turn per channel. Entries of channels that lost every
   // subscriber are pruned when the map outgrows the index.
   absl::flat_hash_map<std::string, uint64_t> loop_turns_;
