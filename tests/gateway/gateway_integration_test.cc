@@ -516,8 +516,9 @@ TEST_F(GatewayIntegrationTest, SlowClientClosedOthersKeepReceiving) {
   ASSERT_EQ(ws_.Request(fast, Join("flood", 1), "1"), Ok(1));
   const std::string payload(1000, 'p');
   // ~12 MB: far beyond the kernel's socket buffers plus the 256 KiB bound.
-  // Every 20th send waits for its Ack, so the fast client, which reads, is
-  // never more than a few KiB behind.
+  // Every 20th send waits for its Ack and for the fast client to have
+  // everything so far, so the fast client is never more than 20 KiB behind
+  // however loaded the machine is (it never has to out-run the sender).
   constexpr int kCount = 12000;
   for (int i = 0; i < kCount; ++i) {
     const std::string text = absl::StrCat(i, "-", payload);
@@ -530,6 +531,8 @@ TEST_F(GatewayIntegrationTest, SlowClientClosedOthersKeepReceiving) {
                   text, R"(","id":)", 1000 + i, "}"),
               std::to_string(1000 + i)),
           Ok(1000 + i));
+      ASSERT_EQ(ws_.WaitForMessages(fast, 2 + i, seconds(30)).size(),
+                static_cast<size_t>(2 + i));
     } else {
       ASSERT_TRUE(ws_.Send(sender, SendTo("flood", text)));
     }
