@@ -45,6 +45,15 @@ struct BrokerOptions {
   // Presence entries (groups + users) one reporting connection may hold.
   size_t max_presence_entries_per_connection = 1000000;
 
+  // Before a connection has said its Hello (with --auth_token set, and
+  // unless its source is in php_allow_from, whose PHP clients have no
+  // Hello): frames over this are refused, so that nobody unauthenticated
+  // makes the broker buffer a large frame.
+  uint32_t max_unauthenticated_frame_bytes = 16 << 10;
+  // Connections that have not said their Hello (or first PHP frame) yet, at
+  // most; past it the oldest of them is closed. With the frame bound above
+  // this bounds the memory all unauthenticated connections hold together.
+  size_t max_pending_handshakes = 1000;
   std::chrono::milliseconds hello_timeout{5000};
   std::chrono::milliseconds heartbeat_interval{10000};
   std::chrono::milliseconds idle_timeout{35000};

@@ -116,8 +116,21 @@ void BrokerServer::DoAccept() {
         const uint64_t id = next_session_id_++;
         auto session = std::make_shared<Session>(std::move(socket), id, this);
         sessions_.emplace(id, session);
+        pending_.emplace(id, session.get());
         ++stats_.connections_accepted;
         session->Start();
+        if (pending_.size() > options_.max_pending_handshakes) {
+          // Shed the oldest: an honest client says Hello at once, so what
+          // has waited longest is the likeliest to be holding a slot.
+          Session* oldest = pending_.begin()->second;
+          pending_.erase(pending_.begin());
+          ++stats_.pending_handshakes_shed;
+          oldest->Close(v1::Error::UNAUTHENTICATED,
+                        absl::StrFormat("more than %d connections are waiting "
+                                        "to say Hello; the oldest is closed",
+                                        options_.max_pending_handshakes),
+                        false, "pending_shed");
+        }
         if (sessions_.size() > options_.max_connections) {
           ++stats_.connections_rejected;
           session->Close(v1::Error::TOO_MANY_CONNECTIONS,
@@ -141,7 +154,15 @@ void BrokerServer::FlushAll() {
   flushing_.clear();
 }
 
+bool BrokerServer::LimitFramesBeforeHello(
+    const asio::ip::address& address) const {
+  if (options_.auth_token.empty()) return false;
+  return !(options_.php_enabled && !php_allow_.empty() &&
+           php_allow_.Contains(address));
+}
+
 void BrokerServer::OnSessionFinished(uint64_t id) {
+  pending_.erase(id);
   auto it = sessions_.find(id);
   if (it != sessions_.end()) {
     // The session is inside its own callback: destroy it on a later turn.
@@ -303,6 +324,13 @@ std::string BrokerServer::RenderMetrics() const {
             stats_.connections_closed);
   m.Counter("channel_broker_handshakes_total", "Successful Hello handshakes.",
             stats_.handshakes);
+  m.Gauge("channel_broker_pending_handshakes",
+          "Connections that have not said their Hello yet.",
+          static_cast<double>(pending_.size()));
+  m.Counter("channel_broker_pending_handshakes_shed_total",
+            "Connections closed because more than --max_pending_handshakes "
+            "were waiting to say Hello (the oldest first).",
+            stats_.pending_handshakes_shed);
   m.Counter("channel_broker_auth_failures_total",
             "Connections refused for a missing or wrong token or no Hello.",
             stats_.auth_failures);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -91,6 +92,12 @@ class BrokerServer : public FramedStream::FlushScheduler {
   // `address`: listed in --php_allow_from, or any source when neither that
   // nor --auth_token is set.
   bool PhpAllowedFrom(const asio::ip::address& address) const;
+  // Whether a connection from `address` gets the small frame bound before
+  // its Hello: with --auth_token, unless the source may speak PHP.
+  bool LimitFramesBeforeHello(const asio::ip::address& address) const;
+  // The session said its Hello (or its first PHP frame): no longer counted
+  // among the pending handshakes.
+  void SessionEstablished(uint64_t id) { pending_.erase(id); }
   // Queues `stream` for the end-of-pass flush (one post per pass for all).
   void ScheduleFlush(std::shared_ptr<FramedStream> stream) override;
   // The session has left the Router and closed its socket; it is destroyed
@@ -124,6 +131,8 @@ class BrokerServer : public FramedStream::FlushScheduler {
   PhpLimits php_limits_;
   NetworkList php_allow_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Session>> sessions_;
+  // Sessions that have not said their Hello yet, oldest (lowest id) first.
+  std::map<uint64_t, Session*> pending_;
   uint64_t next_session_id_ = 1;
   std::vector<std::shared_ptr<Session>> retired_;
   std::vector<std::shared_ptr<FramedStream>> flush_list_;

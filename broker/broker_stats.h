@@ -23,6 +23,7 @@ struct BrokerStats {
   uint64_t connections_closed = 0;
   uint64_t handshakes = 0;
   uint64_t auth_failures = 0;
+  uint64_t pending_handshakes_shed = 0;  // over --max_pending_handshakes
   StreamCounters stream;  // bytes and frames of every session together
   uint64_t publishes = 0;
   // Publishes refused by admission (Router::Publish): over

@@ -49,6 +49,12 @@ ABSL_FLAG(uint32_t, max_channels_per_request, 2000,
           "Channel names one Subscribe, Unsubscribe or Publish may carry "
           "(more: LIMIT_EXCEEDED). Bounds the work one frame can cause.");
 ABSL_FLAG(uint32_t, max_connections, 100000, "Open connections at most.");
+ABSL_FLAG(uint32_t, max_unauthenticated_frame_bytes, 16 << 10,
+          "With --auth_token: largest frame accepted before a connection's "
+          "Hello (sources in --php_allow_from excepted).");
+ABSL_FLAG(uint32_t, max_pending_handshakes, 1000,
+          "Connections that have not said Hello yet, at most; past it the "
+          "oldest of them is closed.");
 ABSL_FLAG(uint32_t, hello_timeout_ms, 5000,
           "A connection must complete its Hello within this time.");
 ABSL_FLAG(uint32_t, heartbeat_interval_ms, 10000,
@@ -157,6 +163,10 @@ int main(int argc, char** argv) {
   options.max_connections = absl::GetFlag(FLAGS_max_connections);
   options.hello_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_hello_timeout_ms));
+  options.max_unauthenticated_frame_bytes = std::max<uint32_t>(
+      64, absl::GetFlag(FLAGS_max_unauthenticated_frame_bytes));
+  options.max_pending_handshakes =
+      std::max<uint32_t>(1, absl::GetFlag(FLAGS_max_pending_handshakes));
   options.heartbeat_interval =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_heartbeat_interval_ms));
   options.idle_timeout =

@@ -18,9 +18,14 @@ std::string CodeKind(v1::Error::Code code) {
   return absl::AsciiStrToLower(v1::Error::Code_Name(code));
 }
 
-FramedStream::Options StreamOptions(const BrokerOptions& options) {
+FramedStream::Options StreamOptions(const BrokerOptions& options,
+                                    bool limit_before_hello) {
   FramedStream::Options o;
   o.max_frame_bytes = options.max_frame_bytes;
+  if (limit_before_hello) {
+    o.max_frame_bytes_before_established =
+        options.max_unauthenticated_frame_bytes;
+  }
   o.max_queued_bytes = options.max_queued_bytes;
   o.handshake_timeout = options.hello_timeout;
   return o;
@@ -30,11 +35,14 @@ FramedStream::Options StreamOptions(const BrokerOptions& options) {
 
 Session::Session(asio::ip::tcp::socket socket, uint64_t id,
                  BrokerServer* server)
-    : id_(id),
-      server_(server),
-      stream_(std::make_shared<FramedStream>(
-          std::move(socket), StreamOptions(server->options()), this,
-          &server->stats().stream, server)) {}
+    : id_(id), server_(server) {
+  std::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  const bool limit = !ec && server->LimitFramesBeforeHello(remote.address());
+  stream_ = std::make_shared<FramedStream>(
+      std::move(socket), StreamOptions(server->options(), limit), this,
+      &server->stats().stream, server);
+}
 
 Session::~Session() { stream_->Detach(); }
 
@@ -76,8 +84,7 @@ void Session::OnFrame(absl::string_view body) {
       codec_ = std::make_unique<PhpCodec>(this);
       const BrokerOptions& options = server_->options();
       // No heartbeats: PHP clients cannot parse them.
-      stream_->SetEstablished(std::chrono::milliseconds(0),
-                              options.php_idle_timeout);
+      SetEstablished(std::chrono::milliseconds(0), options.php_idle_timeout);
     } else {
       codec_ = std::make_unique<ProtobufCodec>(this);
     }
@@ -95,6 +102,15 @@ void Session::Leave() {
 }
 
 void Session::OnInvalidFrame(absl::string_view error) {
+  if (!stream_->established()) {
+    Close(v1::Error::PROTOCOL_ERROR,
+          absl::StrCat(error,
+                       " (before its Hello a connection may send only "
+                       "small frames: --max_unauthenticated_frame_"
+                       "bytes)"),
+          false, "bad_length");
+    return;
+  }
   Close(v1::Error::PROTOCOL_ERROR, error, false, "bad_length");
 }
 
@@ -122,6 +138,7 @@ void Session::BeforeFlush() {
 void Session::SetEstablished(std::chrono::milliseconds heartbeat_interval,
                              std::chrono::milliseconds idle_timeout) {
   stream_->SetEstablished(heartbeat_interval, idle_timeout);
+  server_->SessionEstablished(id_);
 }
 
 bool Session::Deliver(OutgoingEvent& event) {

@@ -33,6 +33,12 @@ class FrameDecoder {
   // Append or Next call.
   Result Next(absl::string_view* body);
 
+  // Changes the bound for frames whose header is not yet read (a stream
+  // that authenticated may send larger frames than before).
+  void set_max_frame_bytes(uint32_t max_frame_bytes) {
+    max_frame_bytes_ = max_frame_bytes;
+  }
+
   // Why the stream is invalid; empty while it is not.
   const std::string& error() const { return error_; }
 

@@ -21,7 +21,10 @@ FramedStream::FramedStream(asio::ip::tcp::socket socket, const Options& options,
       counters_(counters),
       scheduler_(scheduler),
       now_(now ? std::move(now) : NowFn([] { return Clock::now(); })),
-      decoder_(options.max_frame_bytes) {
+      decoder_(options.max_frame_bytes_before_established != 0
+                   ? std::min(options.max_frame_bytes,
+                              options.max_frame_bytes_before_established)
+                   : options.max_frame_bytes) {
   std::error_code ec;
   const auto remote = socket_.remote_endpoint(ec);
   peer_ = ec ? "unknown"
@@ -44,6 +47,7 @@ void FramedStream::Start() {
 void FramedStream::SetEstablished(std::chrono::milliseconds heartbeat_interval,
                                   std::chrono::milliseconds idle_timeout) {
   established_ = true;
+  decoder_.set_max_frame_bytes(options_.max_frame_bytes);
   heartbeat_interval_ =
       heartbeat_interval.count() == 0
           ? heartbeat_interval

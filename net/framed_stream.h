@@ -87,7 +87,10 @@ class FramedStream : public std::enable_shared_from_this<FramedStream> {
 
   struct Options {
     uint32_t max_frame_bytes = 16 << 20;  // total frame length, header incl.
-    size_t max_queued_bytes = 32 << 20;   // unsent bytes; Send refuses past it
+    // The bound until SetEstablished (0: max_frame_bytes): a peer that has
+    // not authenticated may not make the owner buffer a large frame.
+    uint32_t max_frame_bytes_before_established = 0;
+    size_t max_queued_bytes = 32 << 20;  // unsent bytes; Send refuses past it
     std::chrono::milliseconds handshake_timeout{5000};
   };
 

@@ -2,6 +2,8 @@
 // the client library and by raw sockets.
 #include <signal.h>
 
+#include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -601,6 +603,78 @@ TEST(BrokerIntegrationTest, SoleInterestHandOverHoldsTheNewcomersAck) {
   ASSERT_TRUE(ack_h && ack_h->has_ack());
   EXPECT_EQ(ack_h->ack().request_id(), 9u);
   EXPECT_EQ(broker.Metric("channel_broker_sole_revokes_total"), 2);
+}
+
+// Resident memory of process `pid` in KiB (VmRSS), or -1.
+long RssKiB(int pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// Issue 19 item 3: with a token, 40 connections that never say Hello each
+// declared a 16 MiB frame and sent 4 MiB of it; the broker buffered all of
+// it (9 -> 541 MiB with more). Now a frame over the small bound before the
+// Hello is refused at once, the broker's memory stays put, and a client
+// with the token is served meanwhile.
+TEST(BrokerIntegrationTest, NoLargeFrameBeforeHello) {
+  BrokerProcess broker = BrokerProcess::Start({"--auth_token=s3cret"});
+  const long rss_before = RssKiB(broker.process->pid());
+  ASSERT_GT(rss_before, 0);
+  const std::string header = {0x01, 0x00, 0x00, 0x00};  // 16 MiB declared
+  const std::string chunk(1 << 20, 'x');
+  std::vector<std::unique_ptr<RawFrameSocket>> attackers;
+  for (int i = 0; i < 40; ++i) {
+    attackers.push_back(std::make_unique<RawFrameSocket>(broker.port));
+    RawFrameSocket& a = *attackers.back();
+    ASSERT_TRUE(a.connected());
+    // Refused as soon as the header is read: later sends may fail.
+    a.SendRaw(header + chunk);
+    for (int k = 0; k < 3; ++k) a.SendRaw(chunk);
+  }
+  for (auto& a : attackers) {
+    std::optional<v1::Envelope> last;
+    while (auto envelope = a->ReadEnvelope(seconds(5))) last = envelope;
+    ASSERT_TRUE(last && last->has_error());
+    EXPECT_EQ(last->error().code(), v1::Error::PROTOCOL_ERROR);
+    EXPECT_NE(last->error().message().find("before its Hello"),
+              std::string::npos)
+        << last->error().message();
+  }
+  // Generous: 40 x 4 MiB would be 160 MiB.
+  EXPECT_LT(RssKiB(broker.process->pid()) - rss_before, 32 * 1024);
+  TestBrokerClient client(broker.port, "s3cret");
+  ASSERT_TRUE(client.WaitConnected());
+  ASSERT_TRUE(client.Subscribe({"b"}).ok());
+  EXPECT_EQ(*client.Publish("b", std::string(1 << 20, 'y')), 1u);
+}
+
+// Issue 19 item 3: connections that never say Hello are bounded in number;
+// past --max_pending_handshakes the oldest is closed, so a newcomer that
+// says Hello gets in.
+TEST(BrokerIntegrationTest, PendingHandshakesShedTheOldest) {
+  BrokerProcess broker = BrokerProcess::Start(
+      {"--auth_token=s3cret", "--max_pending_handshakes=50"});
+  std::vector<std::unique_ptr<RawFrameSocket>> idle;
+  for (int i = 0; i < 60; ++i) {
+    idle.push_back(std::make_unique<RawFrameSocket>(broker.port));
+    ASSERT_TRUE(idle.back()->connected());
+  }
+  TestBrokerClient client(broker.port, "s3cret");
+  ASSERT_TRUE(client.WaitConnected());
+  ASSERT_TRUE(client.Subscribe({"p"}).ok());
+  // The first ten (the oldest) were told why and closed.
+  for (int i = 0; i < 10; ++i) {
+    auto error = idle[i]->ReadEnvelope(seconds(5));
+    ASSERT_TRUE(error && error->has_error()) << i;
+    EXPECT_NE(error->error().message().find("waiting to say Hello"),
+              std::string::npos);
+  }
+  EXPECT_GE(broker.Metric("channel_broker_pending_handshakes_shed_total"), 10);
+  EXPECT_LE(broker.Metric("channel_broker_pending_handshakes"), 50);
 }
 
 }  // namespace
