@@ -85,7 +85,8 @@ struct BrokerOptions {
   // Work queues (enqueue/reserve): items per queue, queues, bytes in all.
   size_t php_max_queue_items = 100000;
   size_t php_max_queues = 10000;
-  size_t php_max_queue_bytes = 64 << 20;
+  size_t php_max_queue_bytes = 64 << 20;  // what the items really cost
+  size_t php_max_queued_items = 1000000;  // over all queues
 };
 
 }  // namespace channel

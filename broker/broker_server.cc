@@ -28,9 +28,9 @@ BrokerServer::BrokerServer(asio::io_context& io, BrokerOptions options)
       broker_id_(RandomBrokerId()),
       acceptor_(io),
       router_(options_, &stats_),
-      work_queues_(WorkQueues::Limits{options_.php_max_queue_items,
-                                      options_.php_max_queues,
-                                      options_.php_max_queue_bytes}),
+      work_queues_(WorkQueues::Limits{
+          options_.php_max_queue_items, options_.php_max_queues,
+          options_.php_max_queue_bytes, options_.php_max_queued_items}),
       php_bridge_(&router_, options_.php_group_channel),
       presence_(options_.max_presence_entries_per_connection),
       presence_tick_(io),
@@ -447,7 +447,8 @@ std::string BrokerServer::RenderMetrics() const {
   m.Gauge("channel_broker_php_queue_items", "Items waiting in work queues.",
           static_cast<double>(work_queues_.item_count()));
   m.Gauge("channel_broker_php_queue_bytes",
-          "Bytes of the items waiting in work queues.",
+          "Bytes the items waiting in work queues cost (text and "
+          "bookkeeping).",
           static_cast<double>(work_queues_.bytes()));
   m.Counter("channel_broker_php_queue_rejected_total",
             "Enqueues refused over a queue bound.", stats_.php_queue_rejected);

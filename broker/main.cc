@@ -97,7 +97,10 @@ ABSL_FLAG(uint32_t, php_max_queue_items, 100000,
           "refused, counted and logged.");
 ABSL_FLAG(uint32_t, php_max_queues, 10000, "Work queues at most.");
 ABSL_FLAG(uint64_t, php_max_queue_bytes, 64 << 20,
-          "Bytes all work queues may hold together.");
+          "Bytes all work queues may hold together, counting what each item "
+          "really costs (its text plus ~40-60 bytes of bookkeeping).");
+ABSL_FLAG(uint32_t, php_max_queued_items, 1000000,
+          "Items all work queues may hold together.");
 ABSL_FLAG(std::string, api_listen, "127.0.0.1",
           "Address of the HTTP API for backends (docs/API.md). Beyond "
           "loopback only with --api_key.");
@@ -191,6 +194,7 @@ int main(int argc, char** argv) {
   options.php_max_queue_items = absl::GetFlag(FLAGS_php_max_queue_items);
   options.php_max_queues = absl::GetFlag(FLAGS_php_max_queues);
   options.php_max_queue_bytes = absl::GetFlag(FLAGS_php_max_queue_bytes);
+  options.php_max_queued_items = absl::GetFlag(FLAGS_php_max_queued_items);
   if (options.max_frame_bytes < 64 || options.max_channels_per_request == 0 ||
       options.heartbeat_interval.count() == 0 ||
       options.idle_timeout <= options.heartbeat_interval) {

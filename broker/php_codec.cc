@@ -89,6 +89,10 @@ void PhpCodec::OnBody(absl::string_view body) {
           ++stats.php_queue_rejected;
           Refused(type, "queues hold --php_max_queue_bytes already");
           break;
+        case WorkQueues::EnqueueResult::kTooManyItems:
+          ++stats.php_queue_rejected;
+          Refused(type, "queues hold --php_max_queued_items already");
+          break;
       }
     }
   } else if (type == "reserve") {

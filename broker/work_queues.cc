@@ -36,9 +36,9 @@ void WorkQueues::Unwatch(Consumer* consumer, absl::string_view name) {
 
 WorkQueues::EnqueueResult WorkQueues::Enqueue(absl::string_view name,
                                               absl::string_view data) {
-  if (bytes_ + data.size() > limits_.max_bytes) {
-    return EnqueueResult::kNoMemory;
-  }
+  const size_t cost = ItemCost(data.size());
+  if (bytes_ + cost > limits_.max_bytes) return EnqueueResult::kNoMemory;
+  if (items_ >= limits_.max_items) return EnqueueResult::kTooManyItems;
   Queue* queue = Get(name, true);
   if (queue == nullptr) return EnqueueResult::kTooManyQueues;
   if (queue->items.size() >= limits_.max_items_per_queue) {
@@ -46,7 +46,7 @@ WorkQueues::EnqueueResult WorkQueues::Enqueue(absl::string_view name,
   }
   queue->items.emplace_back(data);
   ++items_;
-  bytes_ += data.size();
+  bytes_ += cost;
   Dispatch(std::string(name), queue);
   return EnqueueResult::kQueued;
 }
@@ -73,7 +73,7 @@ void WorkQueues::Dispatch(const std::string& name, Queue* queue) {
     Consumer* consumer = queue->consumers.front();
     queue->consumers.pop_front();
     if (!consumer->SendQueueItem(name, queue->items.front())) continue;
-    bytes_ -= queue->items.front().size();
+    bytes_ -= ItemCost(queue->items.front().size());
     --items_;
     queue->items.pop_front();
   }

@@ -1,6 +1,7 @@
 #ifndef CHANNEL_BROKER_WORK_QUEUES_H_
 #define CHANNEL_BROKER_WORK_QUEUES_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -19,10 +20,13 @@ namespace channel {
 // that reserved first, which then has to reserve again for the next one.
 // Items wait in FIFO order while no consumer is ready.
 //
-// Bounded: items per queue, number of queues and bytes over all queues;
-// when a bound would be passed the new item is refused (Enqueue returns
-// false and the caller counts and logs it). Owned by the broker's io
-// thread.
+// Bounded: items per queue, items over all queues, number of queues and
+// bytes over all queues, where an item's bytes are what it really costs
+// (ItemCost: its text plus the string object, its slot in the queue and the
+// allocator's overhead; a two-byte "N;" costs 33 bytes of heap and counts
+// 40, not 2); when a bound would be passed the new item is refused (Enqueue
+// says which and the caller counts and logs it). Items outlive the connection
+// that enqueued them. Owned by the broker's io thread.
 class WorkQueues {
  public:
   class Consumer {
@@ -39,9 +43,29 @@ class WorkQueues {
     size_t max_items_per_queue = 100000;
     size_t max_queues = 10000;
     size_t max_bytes = 64 << 20;
+    size_t max_items = 1000000;  // over all queues
   };
 
-  enum class EnqueueResult { kQueued, kQueueFull, kTooManyQueues, kNoMemory };
+  enum class EnqueueResult {
+    kQueued,
+    kQueueFull,
+    kTooManyQueues,
+    kNoMemory,      // max_bytes
+    kTooManyItems,  // max_items
+  };
+
+  // What holding one item of `size` bytes costs the broker, in bytes: the
+  // std::string in the deque (with the deque's block and map share), and
+  // for texts past the small-string buffer their heap block as malloc
+  // rounds it. Measured against the heap in the tests.
+  static size_t ItemCost(size_t size) {
+    constexpr size_t kSlot = 40;    // 32-byte string + its deque block share
+    constexpr size_t kInline = 15;  // libstdc++'s small-string capacity
+    if (size <= kInline) return kSlot;
+    // malloc: 8 bytes of header, 16-byte granules, at least 32 bytes.
+    const size_t block = std::max<size_t>(32, (size + 1 + 8 + 15) / 16 * 16);
+    return kSlot + block;
+  }
 
   explicit WorkQueues(Limits limits) : limits_(limits) {}
 
@@ -57,6 +81,7 @@ class WorkQueues {
 
   size_t queue_count() const { return queues_.size(); }
   size_t item_count() const { return items_; }
+  // What the items held cost (ItemCost), not just their texts' length.
   size_t bytes() const { return bytes_; }
 
  private:

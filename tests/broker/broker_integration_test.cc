@@ -2,7 +2,6 @@
 // the client library and by raw sockets.
 #include <signal.h>
 
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -605,16 +604,6 @@ TEST(BrokerIntegrationTest, SoleInterestHandOverHoldsTheNewcomersAck) {
   EXPECT_EQ(broker.Metric("channel_broker_sole_revokes_total"), 2);
 }
 
-// Resident memory of process `pid` in KiB (VmRSS), or -1.
-long RssKiB(int pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
 // Issue 19 item 3: with a token, 40 connections that never say Hello each
 // declared a 16 MiB frame and sent 4 MiB of it; the broker buffered all of
 // it (9 -> 541 MiB with more). Now a frame over the small bound before the
@@ -622,7 +611,7 @@ long RssKiB(int pid) {
 // with the token is served meanwhile.
 TEST(BrokerIntegrationTest, NoLargeFrameBeforeHello) {
   BrokerProcess broker = BrokerProcess::Start({"--auth_token=s3cret"});
-  const long rss_before = RssKiB(broker.process->pid());
+  const long rss_before = ProcessRssKiB(broker.process->pid());
   ASSERT_GT(rss_before, 0);
   const std::string header = {0x01, 0x00, 0x00, 0x00};  // 16 MiB declared
   const std::string chunk(1 << 20, 'x');
@@ -645,7 +634,7 @@ TEST(BrokerIntegrationTest, NoLargeFrameBeforeHello) {
         << last->error().message();
   }
   // Generous: 40 x 4 MiB would be 160 MiB.
-  EXPECT_LT(RssKiB(broker.process->pid()) - rss_before, 32 * 1024);
+  EXPECT_LT(ProcessRssKiB(broker.process->pid()) - rss_before, 32 * 1024);
   TestBrokerClient client(broker.port, "s3cret");
   ASSERT_TRUE(client.WaitConnected());
   ASSERT_TRUE(client.Subscribe({"b"}).ok());

@@ -198,5 +198,46 @@ TEST(PhpCodecBrokerTest, PhpClientsGetNoHeartbeatAndKeepTheirRhythm) {
   EXPECT_NE(frame->find("s:2:\"ok\""), std::string::npos) << *frame;
 }
 
+// Issue 19 item 10: work queue items count what they cost. A PHP client
+// (no credentials needed by default) enqueues two-byte "N;" items, 2,000
+// per frame, until refused: the broker's memory grows by about the bound,
+// not 17 times it, and the metric tells the truth.
+TEST(PhpCodecBrokerTest, WorkQueueItemsCountWhatTheyCost) {
+  constexpr long kBoundBytes = 8 << 20;
+  BrokerProcess broker = BrokerProcess::Start(
+      {absl::StrCat("--php_max_queue_bytes=", kBoundBytes),
+       "--php_max_queue_items=10000000", "--php_max_queued_items=10000000"});
+  const long rss_before = ProcessRssKiB(broker.process->pid());
+  std::string channels;
+  for (int i = 0; i < 2000; ++i) {
+    channels += absl::StrCat("i:", i, ";s:2:\"", "q", i % 10, "\";");
+  }
+  const std::string frame = PhpFrame(
+      absl::StrCat(R"(a:3:{s:4:"type";s:7:"enqueue";s:8:"channels";a:2000:{)",
+                   channels, R"(}s:4:"data";N;})"));
+  RawFrameSocket php(broker.port);
+  // 8 MiB / 2 bytes would be 4 M items; at their real cost ~200,000 fit.
+  // 200 frames are 400,000 items.
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(php.SendRaw(frame));
+  // A later subscriber's ack orders it after the enqueues (one broker
+  // thread, and the PHP frames were read first: the same client sends a
+  // publish it then receives).
+  ASSERT_TRUE(php.SendRaw(PhpFrame(
+      R"(a:2:{s:4:"type";s:9:"subscribe";s:8:"channels";a:1:{i:0;s:4:"done";}})")));
+  ASSERT_TRUE(php.SendRaw(PhpFrame(
+      R"(a:3:{s:4:"type";s:7:"publish";s:8:"channels";a:1:{i:0;s:4:"done";})"
+      R"(s:4:"data";s:1:"x";})")));
+  ASSERT_TRUE(php.ReadFrame(seconds(30)));
+  const double held = broker.Metric("channel_broker_php_queue_bytes");
+  EXPECT_LE(held, kBoundBytes);
+  EXPECT_GT(held, kBoundBytes * 0.9);
+  EXPECT_GE(broker.Metric("channel_broker_php_queue_rejected_total"), 1);
+  EXPECT_LT(broker.Metric("channel_broker_php_queue_items"), 250000);
+  // The heap grows by what was counted (plus the allocator's slack), far
+  // from the 4 M items x 33 bytes the old accounting allowed.
+  EXPECT_LT(ProcessRssKiB(broker.process->pid()) - rss_before,
+            3 * kBoundBytes / 1024);
+}
+
 }  // namespace
 }  // namespace channel::testing

@@ -58,6 +58,9 @@ class DaemonProcess {
   bool eof_ = false;
 };
 
+// Resident memory of process `pid` in KiB (VmRSS), or -1.
+long ProcessRssKiB(pid_t pid);
+
 }  // namespace channel::testing
 
 #endif  // CHANNEL_TESTS_SUPPORT_DAEMON_PROCESS_H_
