@@ -35,6 +35,10 @@ namespace {
 
 using Clock = HttpConnection::Clock;
 
+// A closing connection reads and discards at most this much, this long.
+constexpr size_t kMaxDrainBytes = 1 << 20;
+constexpr std::chrono::seconds kMaxDrainTime{2};
+
 HttpRequest HeadOf(const HttpRequestParser& parser) {
   HttpRequest head;
   head.method = parser.get_method();
@@ -91,7 +95,8 @@ void HttpConnection::Close() {
 }
 
 void HttpConnection::Read() {
-  if (reading_ || (state_ != State::kIdle && state_ != State::kReading)) {
+  if (reading_ || (state_ != State::kIdle && state_ != State::kReading &&
+                   state_ != State::kDraining)) {
     return;
   }
   reading_ = true;
@@ -112,6 +117,15 @@ void HttpConnection::Read() {
         }
         if (n <= 0) {  // closed by the peer, or an error
           self->Close();
+          return;
+        }
+        if (self->state_ == State::kDraining) {
+          self->drained_ += static_cast<size_t>(n);
+          if (self->drained_ > kMaxDrainBytes) {
+            self->Close();
+          } else {
+            self->Read();
+          }
           return;
         }
         self->last_read_ = Clock::now();
@@ -220,7 +234,7 @@ void HttpConnection::Fail(int status, absl::string_view code,
 }
 
 void HttpConnection::Respond(HttpResponse response, bool close) {
-  if (state_ == State::kClosed || state_ == State::kWriting) return;
+  if (state_ != State::kReading && state_ != State::kHandling) return;
   websocketpp::http::parser::response out;
   out.set_version("HTTP/1.1");
   out.set_status(
@@ -269,7 +283,12 @@ void HttpConnection::Send(std::string bytes) {
 void HttpConnection::OnWritten() {
   if (state_ != State::kWriting) return;  // a 100 Continue went out
   if (close_after_write_) {
-    Close();
+    std::error_code ec;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    state_ = State::kDraining;
+    waiting_since_ = Clock::now();
+    ArmTimer();
+    Read();
     return;
   }
   state_ = State::kIdle;
@@ -297,6 +316,10 @@ void HttpConnection::ArmTimer() {
     case State::kWriting:
       expiry = waiting_since_ + o.idle_timeout;
       break;
+    case State::kDraining:
+      expiry = waiting_since_ +
+               std::min<Clock::duration>(o.idle_timeout, kMaxDrainTime);
+      break;
     case State::kHandling:
     case State::kClosed:
       timer_.cancel();
@@ -315,6 +338,7 @@ void HttpConnection::ArmTimer() {
         break;
       case State::kIdle:
       case State::kWriting:
+      case State::kDraining:
         self->Close();
         break;
       default:

@@ -39,14 +39,20 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // No complete request in hand (idle, or still sending one): may be shed
   // when the server is full.
   bool Sheddable() const {
-    return state_ == State::kIdle || state_ == State::kReading;
+    return state_ == State::kIdle || state_ == State::kReading ||
+           state_ == State::kDraining;
   }
   // When its current wait began (accept, end of last response, or first
   // byte of the request being read).
   Clock::time_point waiting_since() const { return waiting_since_; }
 
  private:
-  enum class State { kIdle, kReading, kHandling, kWriting, kClosed };
+  // kDraining: the response is out and the connection is closing: its
+  // sending side is shut, and what the client still sends (a refused
+  // request's body) is read and discarded for a short bounded time, so
+  // that the kernel does not answer it with a reset that could destroy the
+  // response before the client reads it.
+  enum class State { kIdle, kReading, kHandling, kWriting, kDraining, kClosed };
 
   void Read();
   void Feed(const char* data, size_t size);
@@ -74,6 +80,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   bool writing_ = false;
   Clock::time_point waiting_since_;
   Clock::time_point last_read_;
+  size_t drained_ = 0;   // bytes discarded while draining
   std::string pending_;  // bytes after the request in hand (pipelining)
   std::string queued_;   // to write after `sending_`
   std::string sending_;  // being written
