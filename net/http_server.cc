@@ -11,7 +11,7 @@ namespace channel {
 
 HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options,
                        HttpHandlers handlers)
-    : options_(std::move(options)),
+    : options_(options),
       handlers_(std::move(handlers)),
       acceptor_(io),
       accept_retry_(io) {}
