@@ -34,6 +34,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // Closes the socket and leaves the server. Idempotent.
   void Close();
 
+  bool closed() const { return state_ == State::kClosed; }
   uint64_t id() const { return id_; }
   const std::string& source() const { return source_; }
   // No complete request in hand (idle, or still sending one): may be shed
