@@ -27,7 +27,7 @@ struct HttpServerOptions {
   // an idle keep-alive connection (closed quietly past it). Also the
   // longest a response may take to be written.
   std::chrono::milliseconds idle_timeout{5000};
-  // Largest Content-Length (413 past it, before any body byte is read).
+  // Largest Content-Length (413 past it, without waiting for the body).
   size_t max_body_bytes = 1 << 20;
   // Open connections in all. At the cap a newcomer sheds the connection
   // that has waited longest without a complete request (idle keep-alive
@@ -35,8 +35,9 @@ struct HttpServerOptions {
   // newcomer is refused with 503.
   size_t max_connections = 1024;
   // Open connections from one source address; past it the newcomer is
-  // refused with 503. This and max_connections / max_connections_per_source
-  // sources are what many slow clients can hold: never all of the server.
+  // refused with 503. Slow clients from one address hold at most this many
+  // slots; from many addresses, shedding at max_connections still makes
+  // room for a newcomer while any connection lacks a complete request.
   size_t max_connections_per_source = 32;
 };
 
