@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
@@ -53,6 +54,13 @@ bool ReadId(const rapidjson::Value& v, const ApiLimits& limits,
                              limits.max_id_bytes, " bytes"));
   }
   return true;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
 }
 
 }  // namespace
@@ -146,6 +154,10 @@ std::string ApiErrorJson(const ApiError& error) {
   w.StartObject();
   w.Key("ok");
   w.Bool(false);
+  if (error.not_published) {
+    w.Key("published");
+    w.Bool(false);
+  }
   w.Key("error");
   w.StartObject();
   w.Key("code");
@@ -157,6 +169,34 @@ std::string ApiErrorJson(const ApiError& error) {
   w.EndObject();
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::optional<std::string> ApiQueryParam(absl::string_view query,
+                                         absl::string_view name) {
+  for (absl::string_view pair : absl::StrSplit(query, '&')) {
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    const absl::string_view raw = eq == absl::string_view::npos
+                                      ? absl::string_view()
+                                      : pair.substr(eq + 1);
+    std::string value;
+    value.reserve(raw.size());
+    for (size_t i = 0; i < raw.size(); ++i) {
+      int hi, lo;
+      if (raw[i] == '+') {
+        value += ' ';
+      } else if (raw[i] == '%' && i + 2 < raw.size() &&
+                 (hi = HexValue(raw[i + 1])) >= 0 &&
+                 (lo = HexValue(raw[i + 2])) >= 0) {
+        value += static_cast<char>(hi * 16 + lo);
+        i += 2;
+      } else {
+        value += raw[i];
+      }
+    }
+    return value;
+  }
+  return std::nullopt;
 }
 
 }  // namespace channel

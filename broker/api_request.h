@@ -2,6 +2,7 @@
 #define CHANNEL_BROKER_API_REQUEST_H_
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,8 @@ struct ApiError {
   int status = 400;
   std::string code;     // invalid_json, missing_target, invalid_field, ...
   std::string message;  // for humans; never echoes unbounded input
+  // A publish refused as a whole: adds "published":false to the JSON.
+  bool not_published = false;
 };
 
 struct ApiLimits {
@@ -38,8 +41,15 @@ struct ApiLimits {
 bool ParseApiPublish(absl::string_view body, const ApiLimits& limits,
                      ApiPublish* out, ApiError* error);
 
-// {"ok":false,"error":{"code":...,"message":...}}
+// {"ok":false,"error":{"code":...,"message":...}}, with "published":false
+// after "ok" when error.not_published.
 std::string ApiErrorJson(const ApiError& error);
+
+// The value of query parameter `name` in `query` (the text after '?'):
+// the first occurrence, percent-decoded, '+' as a space; nullopt when
+// absent. Malformed escapes are kept as they are.
+std::optional<std::string> ApiQueryParam(absl::string_view query,
+                                         absl::string_view name);
 
 }  // namespace channel
 

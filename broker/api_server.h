@@ -2,11 +2,10 @@
 #define CHANNEL_BROKER_API_SERVER_H_
 
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -16,14 +15,11 @@
 #include "absl/synchronization/mutex.h"
 #include "asio/io_context.hpp"
 #include "broker/api_request.h"
+#include "broker/broker_hop.h"
 #include "common/prometheus_text.h"
 #include "common/token_bucket.h"
-
-namespace httplib {
-class Server;
-struct Request;
-struct Response;
-}  // namespace httplib
+#include "net/http_message.h"
+#include "net/http_server.h"
 
 namespace channel {
 
@@ -35,19 +31,29 @@ struct ApiOptions {
   std::string api_key;  // empty: only a loopback listen is allowed
   size_t max_body_bytes = 1 << 20;
   double max_requests_per_sec = 0;  // 0: no limit; else 429 past it
-  int threads = 4;                  // HTTP worker threads
+  // Silence allowed inside a request and on an idle keep-alive connection.
   std::chrono::milliseconds read_timeout{5000};
+  // A request's first byte to its last (408 past it).
+  std::chrono::milliseconds request_timeout{10000};
+  size_t max_connections = 1024;
+  size_t max_connections_per_source = 32;
+  // Longest a request waits for the broker loop to take it up; past it,
+  // 503 and the work never runs.
+  std::chrono::milliseconds broker_wait{5000};
   ApiLimits limits;
 };
 
 // The HTTP API for backends (docs/API.md): POST /api/publish, GET
 // /api/presence, GET /api/groups, on a port of its own (never the admin
 // port: metrics are often open inside a cluster, publishing must not be).
-// cpp-httplib (Debian's libcpp-httplib) serves HTTP on its own threads;
-// every handler hands its work to the broker's io thread with a post and
-// waits for the answer (at most kBrokerWait, else 503), so the Router,
-// presence and sessions keep one owner, and a slow or stuck API client
-// holds an HTTP thread (until --api_read_timeout_ms), never the broker.
+// HTTP is served by an event-driven HttpServer on one API thread of its
+// own (which also parses the JSON), so a slow client holds a connection
+// slot for a bounded time, never a thread. The key, the route and the
+// rate are judged once the headers are in, before the body is read. The
+// broker part of each request hops to the broker's loop (BrokerHop) and
+// its result hops back: the Router, presence and sessions keep one owner,
+// no thread blocks, and a request the broker loop did not take up within
+// broker_wait is answered 503 and never runs.
 class ApiServer {
  public:
   ApiServer(asio::io_context& broker_io, BrokerServer* broker,
@@ -56,7 +62,8 @@ class ApiServer {
 
   // Checks the options (no key: loopback only), binds and starts serving.
   absl::Status Start();
-  // Stops accepting and joins the HTTP threads. Idempotent.
+  // Stops serving and joins the API thread; requests in hand are dropped
+  // (their broker work, if it runs, is not answered). Idempotent.
   void Stop();
   uint16_t port() const { return port_; }
 
@@ -65,21 +72,28 @@ class ApiServer {
   void AppendMetrics(PrometheusText* m) const;
 
  private:
-  // The key and the request rate; false (answered 401/429) to refuse.
-  bool Admit(const httplib::Request& req, httplib::Response& res,
-             const std::string& route);
-  // Runs `fn` on the broker thread; false if it did not run in time.
-  bool OnBroker(std::function<void()> fn);
+  // The route, the key and the request rate; a response refuses.
+  std::optional<HttpResponse> OnHeaders(const HttpRequest& head);
+  void OnRequest(HttpRequest request, HttpReply reply);
+  void Publish(const HttpRequest& request, HttpReply reply);
+  void Presence(const HttpRequest& request, HttpReply reply);
+  void Groups(const HttpRequest& request, HttpReply reply);
+  // Counts and sends.
+  void Answer(const HttpReply& reply, const char* route,
+              std::chrono::steady_clock::time_point t0, HttpResponse response);
   void Count(const std::string& route, int status,
              std::chrono::steady_clock::duration latency);
 
   asio::io_context& broker_io_;
   BrokerServer* const broker_;
   const ApiOptions options_;
-  std::unique_ptr<httplib::Server> http_;
+  // The API loop and what lives on it (declared after it: destroyed first).
+  asio::io_context io_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<BrokerHop> hop_;
   std::thread thread_;
   uint16_t port_ = 0;
-  std::atomic<bool> stopping_{false};
+  bool stopped_ = false;
 
   static constexpr std::array<double, 11> kBuckets = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};

@@ -114,9 +114,19 @@ ABSL_FLAG(uint64_t, api_max_body_bytes, 1 << 20,
 ABSL_FLAG(double, api_max_requests_per_sec, 0,
           "API requests per second over all clients (429 past it; 0: no "
           "limit).");
-ABSL_FLAG(int32_t, api_threads, 4, "HTTP API worker threads.");
+ABSL_FLAG(int32_t, api_threads, 0,
+          "Ignored (kept so old command lines start): the API is served by "
+          "one event-driven thread.");
 ABSL_FLAG(uint32_t, api_read_timeout_ms, 5000,
-          "Drop API clients that send nothing for this long.");
+          "Drop API clients that send nothing for this long (inside a "
+          "request: 408; idle keep-alive: closed).");
+ABSL_FLAG(uint32_t, api_request_timeout_ms, 10000,
+          "An API request's first byte to its last: past it, 408 and closed.");
+ABSL_FLAG(uint32_t, api_max_connections, 1024,
+          "Open API connections in all; at the cap a newcomer closes the one "
+          "waiting longest without a complete request (503 if none).");
+ABSL_FLAG(uint32_t, api_max_connections_per_source, 32,
+          "Open API connections from one address; more are refused (503).");
 ABSL_FLAG(std::string, log_level, "info",
           "trace, debug, info, warn, error, critical or off.");
 
@@ -241,9 +251,19 @@ int main(int argc, char** argv) {
     api_options.max_body_bytes = absl::GetFlag(FLAGS_api_max_body_bytes);
     api_options.max_requests_per_sec =
         absl::GetFlag(FLAGS_api_max_requests_per_sec);
-    api_options.threads = absl::GetFlag(FLAGS_api_threads);
+    if (absl::GetFlag(FLAGS_api_threads) != 0) {
+      spdlog::warn(
+          "--api_threads is ignored: the API has one event-driven "
+          "thread");
+    }
     api_options.read_timeout =
         std::chrono::milliseconds(absl::GetFlag(FLAGS_api_read_timeout_ms));
+    api_options.request_timeout =
+        std::chrono::milliseconds(absl::GetFlag(FLAGS_api_request_timeout_ms));
+    api_options.max_connections =
+        std::max<uint32_t>(1, absl::GetFlag(FLAGS_api_max_connections));
+    api_options.max_connections_per_source = std::max<uint32_t>(
+        1, absl::GetFlag(FLAGS_api_max_connections_per_source));
     api = std::make_unique<channel::ApiServer>(io, &broker, api_options);
     if (absl::Status s = api->Start(); !s.ok()) {
       spdlog::critical("{}", s.message());

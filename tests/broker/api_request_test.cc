@@ -111,3 +111,30 @@ TEST(ApiPublishTest, DeepMessageRefused) {
 
 }  // namespace
 }  // namespace channel
+
+namespace channel {
+namespace {
+
+TEST(ApiQueryParamTest, FirstOccurrencePercentDecoded) {
+  EXPECT_EQ(ApiQueryParam("group_id=a%20b&x=1", "group_id"), "a b");
+  EXPECT_EQ(ApiQueryParam("x=1&group_id=r+1&group_id=2", "group_id"), "r 1");
+  EXPECT_EQ(ApiQueryParam("limit=", "limit"), "");
+  EXPECT_EQ(ApiQueryParam("limit", "limit"), "");
+  EXPECT_EQ(ApiQueryParam("bad=%zz%4", "bad"), "%zz%4");
+  EXPECT_EQ(ApiQueryParam("prefix=x", "limit"), std::nullopt);
+  EXPECT_EQ(ApiQueryParam("", "limit"), std::nullopt);
+}
+
+TEST(ApiErrorJsonTest, NotPublishedSaysSo) {
+  ApiError e;
+  e.status = 503;
+  e.code = "unavailable";
+  e.message = "m";
+  e.not_published = true;
+  EXPECT_EQ(ApiErrorJson(e),
+            R"({"ok":false,"published":false,"error":{"code":"unavailable",)"
+            R"("message":"m"}})");
+}
+
+}  // namespace
+}  // namespace channel
