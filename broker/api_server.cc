@@ -169,7 +169,9 @@ void ApiServer::Publish(const HttpRequest& request, HttpReply reply) {
                                     options_.broker_wait.count(),
                                     " ms; it was not published"),
                        /*not_published=*/true));
-        } else if (absl::IsResourceExhausted(job->status)) {
+        } else if (absl::IsAborted(job->status)) {
+          // BACKPRESSURE: a gateway link is full, or the broker restarted
+          // moments ago (Router::Publish, BrokerServer::RestartGrace).
           HttpResponse r = Error(503, "backpressure", job->status.message(),
                                  /*not_published=*/true);
           r.headers.emplace_back("Retry-After", "1");
@@ -179,8 +181,11 @@ void ApiServer::Publish(const HttpRequest& request, HttpReply reply) {
                  Error(503, "unavailable", job->status.message(),
                        /*not_published=*/true));
         } else if (!job->status.ok()) {
+          // Refused before anything was delivered (e.g. over
+          // --max_publish_fanout_bytes): resending it will not help.
           Answer(reply, "publish", t0,
-                 Error(400, "refused", job->status.message()));
+                 Error(400, "refused", job->status.message(),
+                       /*not_published=*/true));
         } else {
           Answer(reply, "publish", t0,
                  Json(200,

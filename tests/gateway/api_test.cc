@@ -294,5 +294,74 @@ TEST_F(ApiTest, SlowApiClientDoesNotStallTheBroker) {
   ::close(slow);
 }
 
+// Issue 19 item 2 through the API: the 1,000-group 40 KB publish that used
+// to answer 200 and then cut the gateway's link is refused whole (400,
+// published:false); a publish a stopped gateway's full link cannot take is
+// 503 backpressure with Retry-After, and nothing is lost once it reads.
+TEST(ApiFlowTest, LargePublishRefusedAndFullLinkIsBackpressure) {
+  BrokerProcess broker = BrokerProcess::Start(
+      {"--api_port=0", "--api_key=" + kKey, "--api_max_body_bytes=2000000",
+       "--max_queued_bytes=8388608"});
+  const int api_port = broker.process->WaitForPort("api listening on");
+  httplib::Client client("127.0.0.1", api_port);
+  client.set_read_timeout(30, 0);
+  const httplib::Headers auth = {{"Authorization", "Bearer " + kKey}};
+  GatewayProcess gw = GatewayProcess::Start(
+      broker.port, {"--rate_limit_per_sec=100000", "--rate_limit_burst=100000",
+                    "--max_queued_bytes=268435456"});
+  WsTestClients ws;
+  const int member = ws.Connect(gw.uri());
+  ASSERT_GE(member, 0);
+  std::string ids;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string group = absl::StrCat("g", i);
+    ids += absl::StrCat(i ? "," : "", "\"", group, "\"");
+    ASSERT_TRUE(ws.Send(
+        member, absl::StrCat(R"({"cmd":"add_group","group_id":")", group, "\"",
+                             i == 999 ? R"(,"id":1})" : "}")));
+  }
+  ASSERT_EQ(ws.WaitForMessages(member, 1).at(0), Ok(1));
+
+  auto r =
+      client.Post("/api/publish", auth,
+                  absl::StrCat(R"({"group_ids":[)", ids, R"(],"message":")",
+                               std::string(40000, 'x'), R"("})"),
+                  "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find(R"("published":false)"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("max_publish_fanout_bytes"), std::string::npos)
+      << r->body;
+
+  gw.process->Signal(SIGSTOP);
+  const std::string big = std::string(1 << 20, 'b');
+  int accepted = 0;
+  bool refused = false;
+  for (int i = 0; i < 200 && !refused; ++i) {
+    r = client.Post(
+        "/api/publish", auth,
+        absl::StrCat(R"({"group_id":"g7","message":")", i, ":", big, R"("})"),
+        "application/json");
+    ASSERT_TRUE(r);
+    if (r->status == 200) {
+      ++accepted;
+      continue;
+    }
+    refused = true;
+    EXPECT_EQ(r->status, 503) << r->body;
+    EXPECT_NE(r->body.find(R"("code":"backpressure")"), std::string::npos)
+        << r->body;
+    EXPECT_NE(r->body.find(R"("published":false)"), std::string::npos);
+    EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  }
+  gw.process->Signal(SIGCONT);
+  ASSERT_TRUE(refused);
+  ASSERT_GT(accepted, 0);
+  // Every accepted one arrives: the link was never cut.
+  const auto got = ws.WaitForMessages(member, 1 + accepted, seconds(60));
+  ASSERT_EQ(got.size(), static_cast<size_t>(1 + accepted));
+  EXPECT_EQ(gw.Metric("channel_gateway_broker_disconnects_total"), 0);
+}
+
 }  // namespace
 }  // namespace channel::testing
