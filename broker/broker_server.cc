@@ -8,6 +8,7 @@
 #include "asio/post.hpp"
 #include "broker/api_server.h"
 #include "broker/session.h"
+#include "common/log_limiter.h"
 #include "common/logging.h"
 #include "common/prometheus_text.h"
 #include "net/socket_io.h"
@@ -67,7 +68,8 @@ absl::Status BrokerServer::Listen() {
     callbacks.on_dropped = [this](const std::string& channel) {
       // NATS dropped messages of this channel: its local subscribers missed
       // some. Tell them (they reconnect and re-subscribe), never stay silent.
-      spdlog::error(
+      CHANNEL_LOG_LIMITED(
+          spdlog::level::err,
           "NATS slow consumer on channel '{}': closing its {} local "
           "subscriber(s)",
           absl::CHexEscape(channel.substr(0, 64)),
@@ -109,7 +111,8 @@ void BrokerServer::DoAccept() {
           if (ec == asio::error::operation_aborted || shutting_down_) return;
           // EMFILE and friends: log and keep accepting; the next accept may
           // succeed once connections close.
-          spdlog::error("accept failed: {}", ec.message());
+          CHANNEL_LOG_LIMITED(spdlog::level::err, "accept failed: {}",
+                              ec.message());
           DoAccept();
           return;
         }
@@ -462,6 +465,10 @@ std::string BrokerServer::RenderMetrics() const {
             "groups, by direction.",
             static_cast<double>(php_bridge_.to_php()),
             {{"direction", "to_php"}});
+  m.Counter("channel_broker_log_lines_suppressed_total",
+            "Log lines left out by the per-site rate limit (peers cannot "
+            "flood the log).",
+            static_cast<double>(LogLimiter::SuppressedTotal()));
   if (api_ != nullptr) api_->AppendMetrics(&m);
   for (const auto& [kind, count] : stats_.errors_by_kind) {
     m.Counter("channel_broker_errors_total",

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "common/log_limiter.h"
 #include "common/logging.h"
 
 namespace channel {
@@ -182,9 +183,9 @@ void ClusterPresence::OnMessage(absl::string_view bytes,
         ++malformed_;
         table_->RemoveReporter(key.get());
         remote.reporters.erase(message.reporter());
-        spdlog::warn("presence from broker {}: {}",
-                     absl::CHexEscape(message.broker_id().substr(0, 64)),
-                     s.message());
+        CHANNEL_LOG_LIMITED(spdlog::level::warn, "presence from broker {}: {}",
+                            absl::CHexEscape(message.broker_id().substr(0, 64)),
+                            s.message());
       }
       return;
     }

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "asio/post.hpp"
+#include "common/log_limiter.h"
 #include "common/logging.h"
 
 namespace channel {
@@ -278,9 +279,9 @@ void NatsLink::Interest(const std::string& channel, bool first) {
         natsConnection_Subscribe(&sub, connection_, subject.c_str(),
                                  &NatsCallbacks::OnMessage, self_.get());
     if (s != NATS_OK) {
-      spdlog::error("NATS subscribe to channel '{}' failed: {}",
-                    absl::CHexEscape(channel.substr(0, 64)),
-                    natsStatus_GetText(s));
+      CHANNEL_LOG_LIMITED(
+          spdlog::level::err, "NATS subscribe to channel '{}' failed: {}",
+          absl::CHexEscape(channel.substr(0, 64)), natsStatus_GetText(s));
       return;
     }
     natsSubscription_SetPendingLimits(sub, options_.max_pending_messages,

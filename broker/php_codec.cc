@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "broker/broker_server.h"
 #include "broker/session.h"
+#include "common/log_limiter.h"
 #include "common/logging.h"
 
 namespace channel {
@@ -150,8 +151,9 @@ void PhpCodec::Publish(const PhpValue& body, bool loop) {
 
 void PhpCodec::Refused(absl::string_view type, absl::string_view why) {
   session_->CountError(v1::Error::LIMIT_EXCEEDED, "php_refused");
-  spdlog::warn("conn {} from {} (PHP): {} refused: {}", session_->id(),
-               session_->peer(), type, why);
+  CHANNEL_LOG_LIMITED(spdlog::level::warn,
+                      "conn {} from {} (PHP): {} refused: {}", session_->id(),
+                      session_->peer(), type, why);
 }
 
 bool PhpCodec::SendQueueItem(absl::string_view queue, absl::string_view data) {

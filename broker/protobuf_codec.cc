@@ -8,6 +8,7 @@
 #include "broker/session.h"
 #include "common/constant_time.h"
 #include "common/envelope_codec.h"
+#include "common/log_limiter.h"
 #include "common/logging.h"
 #include "common/version.h"
 
@@ -244,8 +245,9 @@ void ProtobufCodec::HandleHello(const v1::Hello& hello) {
   const std::string& token = server->options().auth_token;
   if (!token.empty() && !ConstantTimeEquals(hello.auth_token(), token)) {
     ++server->stats().auth_failures;
-    spdlog::warn("conn {} from {} ({}): authentication failed", session_->id(),
-                 session_->peer(), session_->client_name());
+    CHANNEL_LOG_LIMITED(
+        spdlog::level::warn, "conn {} from {} ({}): authentication failed",
+        session_->id(), session_->peer(), session_->client_name());
     session_->Close(v1::Error::UNAUTHENTICATED,
                     hello.auth_token().empty()
                         ? "this broker requires an auth token"
@@ -258,8 +260,9 @@ void ProtobufCodec::HandleHello(const v1::Hello& hello) {
   session_->set_link(hello.link());
   if (hello.resuming()) server->NoteResumingClient();
   ++server->stats().handshakes;
-  spdlog::info("conn {} from {} authenticated as '{}'", session_->id(),
-               session_->peer(), session_->client_name());
+  CHANNEL_LOG_LIMITED(spdlog::level::info,
+                      "conn {} from {} authenticated as '{}'", session_->id(),
+                      session_->peer(), session_->client_name());
   const BrokerOptions& options = server->options();
   v1::Envelope reply;
   v1::Welcome* welcome = reply.mutable_welcome();

@@ -6,6 +6,7 @@
 #include "broker/php_codec.h"
 #include "broker/protobuf_codec.h"
 #include "common/envelope_codec.h"
+#include "common/log_limiter.h"
 #include "common/logging.h"
 
 namespace channel {
@@ -73,7 +74,8 @@ void Session::OnFrame(absl::string_view body) {
       if (!server_->PhpAllowedFrom(stream_->remote_address())) {
         ++server_->stats().php_refused;
         CountError(v1::Error::UNAUTHENTICATED, "php_not_allowed");
-        spdlog::warn(
+        CHANNEL_LOG_LIMITED(
+            spdlog::level::warn,
             "conn {} from {}: PHP client refused: the PHP protocol has no "
             "token, and this source is not in --php_allow_from",
             id_, stream_->peer());
@@ -207,11 +209,13 @@ void Session::Close(v1::Error::Code code, absl::string_view reason,
   CountError(code, kind);
   if (code == v1::Error::PROTOCOL_ERROR || code == v1::Error::UNAUTHENTICATED ||
       code == v1::Error::SLOW_CONSUMER || code == v1::Error::VERSION_MISMATCH) {
-    spdlog::warn("conn {} from {} ('{}'): closing: {}", id_, stream_->peer(),
-                 client_name_, reason);
+    CHANNEL_LOG_LIMITED(spdlog::level::warn,
+                        "conn {} from {} ('{}'): closing: {}", id_,
+                        stream_->peer(), client_name_, reason);
   } else {
-    spdlog::info("conn {} from {} ('{}'): closing: {}", id_, stream_->peer(),
-                 client_name_, reason);
+    CHANNEL_LOG_LIMITED(spdlog::level::info,
+                        "conn {} from {} ('{}'): closing: {}", id_,
+                        stream_->peer(), client_name_, reason);
   }
   Leave();
   // Before the codec is known the peer has sent nothing: answer in the
@@ -227,8 +231,8 @@ void Session::OnFinished(absl::string_view reason) {
   if (codec_ != nullptr) {
     --server_->stats().connections_by_codec[std::string(codec_->name())];
   }
-  spdlog::info("conn {} from {} ('{}') closed: {}", id_, stream_->peer(),
-               client_name_, reason);
+  CHANNEL_LOG_LIMITED(spdlog::level::info, "conn {} from {} ('{}') closed: {}",
+                      id_, stream_->peer(), client_name_, reason);
   server_->OnSessionFinished(id_);  // may destroy this session: last
 }
 

@@ -12,6 +12,7 @@
 #include "common/backoff.h"
 #include "common/envelope_codec.h"
 #include "common/frame_encoder.h"
+#include "common/log_limiter.h"
 #include "common/logging.h"
 #include "net/framed_stream.h"
 #include "net/tcp_connector.h"
@@ -317,7 +318,8 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
             // and the owner hears which, so that nobody stays a member of
             // a channel that no longer reaches it.
             if (!status.ok() && !absl::IsUnavailable(status)) {
-              spdlog::error(
+              CHANNEL_LOG_LIMITED(
+                  spdlog::level::err,
                   "re-subscribe of {} channel(s) refused by the broker: {}",
                   names.size(), status.message());
               for (const std::string& c : names) desired_.erase(c);
@@ -365,8 +367,9 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
                               })) {
           return;
         }
-        spdlog::warn("broker error {}: {}", v1::Error::Code_Name(error.code()),
-                     error.message());
+        CHANNEL_LOG_LIMITED(spdlog::level::warn, "broker error {}: {}",
+                            v1::Error::Code_Name(error.code()),
+                            error.message());
         return;  // a fatal error is followed by the broker closing the link
       }
       default:

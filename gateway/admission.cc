@@ -1,5 +1,6 @@
 #include "gateway/admission.h"
 
+#include "common/log_limiter.h"
 #include "common/logging.h"
 
 namespace channel {
@@ -40,7 +41,9 @@ Admission::Verdict Admission::Validate(ConnectionData* con,
     if (!allowed) {
       Bump(stats_->handshakes_refused_origin);
       ReleaseSlot(con);
-      spdlog::info("refused handshake from origin '{}'", origin.substr(0, 128));
+      CHANNEL_LOG_LIMITED(spdlog::level::info,
+                          "refused handshake from origin '{}'",
+                          origin.substr(0, 128));
       return {false, 403, "origin not allowed\n"};
     }
   }

@@ -5,6 +5,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/log_limiter.h"
 #include "common/logging.h"
 
 namespace channel {
@@ -120,9 +121,10 @@ void CommandDispatcher::OnChannelRefused(const std::string& channel,
   const std::vector<ConnectionData*> all(members->begin(), members->end());
   std::string id;
   const ChannelKind kind = ParseBrokerChannel(channel, &id);
-  spdlog::error("the broker refused channel '{}' ({} local member(s)): {}",
-                absl::CHexEscape(channel.substr(0, 64)), all.size(),
-                status.message());
+  CHANNEL_LOG_LIMITED(
+      spdlog::level::err,
+      "the broker refused channel '{}' ({} local member(s)): {}",
+      absl::CHexEscape(channel.substr(0, 64)), all.size(), status.message());
   for (ConnectionData* con : all) {
     if (kind == ChannelKind::kGroup) {
       if (membership_->Leave(con, id)) auth_->OnLeave(con, id);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "asio/post.hpp"
 #include "asio/ssl/context.hpp"
+#include "common/log_limiter.h"
 #include "common/logging.h"
 #include "common/prometheus_text.h"
 
@@ -197,6 +198,10 @@ std::string GatewayServer::RenderMetrics() const {
   m.Counter("channel_gateway_bytes_sent_total",
             "Bytes queued to clients (frames included).",
             sum(&WorkerStats::bytes_out));
+  m.Counter("channel_gateway_log_lines_suppressed_total",
+            "Log lines left out by the per-site rate limit (clients cannot "
+            "flood the log).",
+            static_cast<double>(LogLimiter::SuppressedTotal()));
   m.Counter("channel_gateway_gap_notices_total",
             "Connections told that they may have missed messages (the "
             "worker's broker link was down).",

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
 #include "asio/steady_timer.hpp"
+#include "common/log_limiter.h"
 #include "common/logging.h"
 #include "gateway/admission.h"
 #include "gateway/authenticator.h"
@@ -448,8 +449,9 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
 
   void CloseSlow(Connection* con) {
     Bump(stats_.slow_client_closes);
-    spdlog::info("closing slow client {}: more than {} bytes queued", con->id,
-                 options_.max_queued_bytes);
+    CHANNEL_LOG_LIMITED(spdlog::level::info,
+                        "closing slow client {}: more than {} bytes queued",
+                        con->id, options_.max_queued_bytes);
     Close(SharedOf(*con), close_code::policy_violation,
           absl::StrCat("slow client: more than ", options_.max_queued_bytes,
                        " bytes queued"));

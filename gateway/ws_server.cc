@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/log_limiter.h"
 #include "common/logging.h"
 #include "net/socket_io.h"
 
@@ -50,7 +51,7 @@ void WsServer::Accept() {
         if (ec) {
           // Out of descriptors or memory, or a connection reset before it was
           // taken: try again shortly rather than spin on the error.
-          spdlog::warn("accept: {}", ec.message());
+          CHANNEL_LOG_LIMITED(spdlog::level::warn, "accept: {}", ec.message());
           retry_timer_.expires_after(std::chrono::milliseconds(100));
           retry_timer_.async_wait([this](const std::error_code& wait_ec) {
             if (!wait_ec && acceptor_.is_open()) Accept();

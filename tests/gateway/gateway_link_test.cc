@@ -347,5 +347,34 @@ TEST(GatewayLinkTest, RefusedJoinIsToldAndMakesNoMember) {
   EXPECT_TRUE(Deliveries(ws.Messages(b)).empty());
 }
 
+// Item 11: 2,000 joins the broker refuses, from one client, within a few
+// seconds: each is reported to the client (no id needed), but the
+// gateway's log gets a bounded number of lines; the metric counts the rest.
+TEST(GatewayLinkTest, RefusalFloodIsToldToTheClientNotToTheLog) {
+  BrokerProcess broker = BrokerProcess::Start({"--max_channels_per_link=1"});
+  GatewayProcess gw = GatewayProcess::Start(broker.port, kNoRateLimit);
+  WsTestClients ws;
+  const int c = ws.Connect(gw.uri());
+  ASSERT_GE(c, 0);
+  constexpr int kJoins = 2000;
+  for (int i = 0; i < kJoins; ++i) {
+    ASSERT_TRUE(ws.Send(c, JoinNoId(absl::StrCat("f", i))));
+  }
+  const auto got = ws.WaitForMessages(c, kJoins, seconds(60));
+  ASSERT_EQ(got.size(), static_cast<size_t>(kJoins));
+  for (const auto& m : got) ASSERT_TRUE(Has(m, "join_refused")) << m;
+  const std::string log = gw.process->Output();
+  size_t lines = 0;
+  for (size_t at = log.find("the broker refused channel");
+       at != std::string::npos;
+       at = log.find("the broker refused channel", at + 1)) {
+    ++lines;
+  }
+  // 20 per second per site: the whole flood takes seconds, not minutes.
+  EXPECT_LT(lines, 400u);
+  EXPECT_GE(gw.Metric("channel_gateway_log_lines_suppressed_total"),
+            kJoins - lines);
+}
+
 }  // namespace
 }  // namespace channel::testing
