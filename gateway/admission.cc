@@ -5,20 +5,29 @@
 
 namespace channel {
 
-bool Admission::OnAccepted(ConnectionData* con) {
+Admission::Accept Admission::OnAccepted(ConnectionData* con,
+                                        const std::string& source) {
   con->pending_counted = true;
+  pending_sources_[con] = source;
+  const int64_t from_source = limits_->AddPendingFrom(source, 1);
   const int64_t pending = limits_->pending_handshakes.fetch_add(1) + 1;
-  if (pending > options_.max_pending_handshakes) {
-    Bump(stats_->handshakes_refused_pending);
-    return false;
+  if (from_source > options_.max_pending_handshakes_per_source) {
+    Bump(stats_->handshakes_refused_pending_source);
+    return Accept::kRefuse;
   }
-  return true;
+  if (pending > options_.max_pending_handshakes) return Accept::kShedOldest;
+  return Accept::kAdmit;
 }
 
 void Admission::EndPending(ConnectionData* con) {
   if (con->pending_counted) {
     con->pending_counted = false;
     limits_->pending_handshakes.fetch_sub(1);
+    auto it = pending_sources_.find(con);
+    if (it != pending_sources_.end()) {
+      limits_->AddPendingFrom(it->second, -1);
+      pending_sources_.erase(it);
+    }
   }
 }
 

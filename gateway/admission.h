@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "gateway/connection_data.h"
 #include "gateway/gateway_options.h"
@@ -10,21 +11,38 @@
 
 namespace channel {
 
-// Who may open a WebSocket: the pending-handshake cap (slow-loris), the
+// Who may open a WebSocket: the pending-handshake caps (slow-loris), the
 // process-wide connection cap, allowed origins and shutdown. Pure policy
 // over ConnectionData and the shared GatewayLimits; the worker applies the
-// answers to websocketpp. One per worker, on its thread; GatewayLimits is
-// shared between workers through atomics (touched once per connection,
-// never per message).
+// answers. One per worker, on its thread; GatewayLimits is shared between
+// workers (atomics, and a mutex for the per-source counts: touched once
+// per connection, never per message).
+//
+// Pending handshakes (accepted, not yet upgraded): at most
+// --max_pending_handshakes_per_source from one source address, refused
+// past it, so one source cannot take the process-wide budget; at most
+// --max_pending_handshakes in all, and past that the worker ends its own
+// oldest pending connection to take the newcomer (an honest client
+// upgrades in milliseconds, so what has waited longest is the likeliest
+// attacker). Connections are spread over workers by the kernel
+// (SO_REUSEPORT), so each worker's oldest is a fair stand-in for the
+// process's; a worker with none of its own pending refuses the newcomer.
 class Admission {
  public:
   Admission(const GatewayOptions& options, GatewayLimits* limits,
             WorkerStats* stats)
       : options_(options), limits_(limits), stats_(stats) {}
 
-  // TCP accepted. False: over --max_pending_handshakes; drop the socket
-  // (the handshake then fails and EndPending runs).
-  bool OnAccepted(ConnectionData* con);
+  enum class Accept {
+    kAdmit,
+    kShedOldest,  // over the process-wide bound: admit after ending the
+                  // worker's oldest pending connection, else refuse
+    kRefuse,      // over the bound of its source address
+  };
+  // TCP accepted from `source` (the address's bytes). The connection is
+  // counted as pending whatever the answer: a refused one is dropped, its
+  // handshake fails and EndPending runs.
+  Accept OnAccepted(ConnectionData* con, const std::string& source);
   // The upgrade completed or failed: no longer pending.
   void EndPending(ConnectionData* con);
 
@@ -45,6 +63,8 @@ class Admission {
   const GatewayOptions& options_;
   GatewayLimits* const limits_;
   WorkerStats* const stats_;
+  // The source of each pending connection, to uncount it.
+  absl::flat_hash_map<ConnectionData*, std::string> pending_sources_;
 };
 
 }  // namespace channel

@@ -46,6 +46,7 @@ struct GatewayOptions {
   int rate_limit_close_after = 100;       // refused in a row, then close 1008
   int64_t max_connections = 100000;       // per process
   int64_t max_pending_handshakes = 1000;  // accepted, not yet upgraded
+  int64_t max_pending_handshakes_per_source = 64;  // from one address
   std::chrono::milliseconds handshake_timeout{5000};
 
   // Tokens (docs/CLIENT-PROTOCOL.md "Tokens"); see TokenVerifier.

@@ -151,7 +151,8 @@ std::string GatewayServer::RenderMetrics() const {
             sum(&WorkerStats::connections_closed));
   const char* kRefusedHelp =
       "WebSocket handshakes refused, by reason (origin not allowed, "
-      "shutting down, --max_connections, --max_pending_handshakes).";
+      "shutting down, --max_connections, --max_pending_handshakes, "
+      "--max_pending_handshakes_per_source).";
   m.Counter("channel_gateway_handshakes_refused_total", kRefusedHelp,
             sum(&WorkerStats::handshakes_refused_origin),
             {{"reason", "origin"}});
@@ -164,6 +165,13 @@ std::string GatewayServer::RenderMetrics() const {
   m.Counter("channel_gateway_handshakes_refused_total", kRefusedHelp,
             sum(&WorkerStats::handshakes_refused_pending),
             {{"reason", "max_pending_handshakes"}});
+  m.Counter("channel_gateway_handshakes_refused_total", kRefusedHelp,
+            sum(&WorkerStats::handshakes_refused_pending_source),
+            {{"reason", "max_pending_handshakes_per_source"}});
+  m.Counter("channel_gateway_handshakes_shed_total",
+            "Pending handshakes ended, oldest first, to take a newcomer "
+            "over --max_pending_handshakes.",
+            sum(&WorkerStats::handshakes_shed_pending));
   m.Gauge("channel_gateway_pending_handshakes",
           "Connections accepted whose WebSocket upgrade is not complete.",
           static_cast<double>(limits_.pending_handshakes.load()));

@@ -66,9 +66,12 @@ ABSL_FLAG(int32_t, rate_limit_close_after, 100,
           "row.");
 ABSL_FLAG(int64_t, max_connections, 100000,
           "WebSocket connections per process; more are refused with 503.");
+ABSL_FLAG(int64_t, max_pending_handshakes_per_source, 64,
+          "Connections from one source address that may be in their opening "
+          "handshake at once; more are dropped at accept.");
 ABSL_FLAG(int64_t, max_pending_handshakes, 1000,
-          "Connections accepted but not yet upgraded; more are dropped at "
-          "once (slow-loris defence).");
+          "Connections accepted but not yet upgraded; past it each newcomer "
+          "ends its worker's oldest pending one (slow-loris defence).");
 ABSL_FLAG(uint32_t, handshake_timeout_ms, 5000,
           "A connection must complete its WebSocket upgrade within this time.");
 ABSL_FLAG(uint32_t, broker_heartbeat_ms, 10000,
@@ -142,6 +145,8 @@ int main(int argc, char** argv) {
   options.rate_limit_close_after = absl::GetFlag(FLAGS_rate_limit_close_after);
   options.max_connections = absl::GetFlag(FLAGS_max_connections);
   options.max_pending_handshakes = absl::GetFlag(FLAGS_max_pending_handshakes);
+  options.max_pending_handshakes_per_source =
+      absl::GetFlag(FLAGS_max_pending_handshakes_per_source);
   options.handshake_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_handshake_timeout_ms));
   if (options.rate_limit_per_sec > 0 && options.rate_limit_burst < 1) {

@@ -43,6 +43,22 @@ BrokerClientOptions LinkOptions(const GatewayOptions& options,
   return link;
 }
 
+// The bytes of a peer's address, the key of the per-source bounds; empty
+// when unknown (all unknown peers share one key).
+template <typename Socket>
+std::string SourceKey(Socket& socket) {
+  std::error_code ec;
+  const auto endpoint = socket.remote_endpoint(ec);
+  if (ec) return std::string();
+  const asio::ip::address a = endpoint.address();
+  if (a.is_v4()) {
+    const auto b = a.to_v4().to_bytes();
+    return std::string(b.begin(), b.end());
+  }
+  const auto b = a.to_v6().to_bytes();
+  return std::string(b.begin(), b.end());
+}
+
 }  // namespace
 
 // The worker's interface to its implementation, one per transport.
@@ -209,7 +225,21 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
       server.max_queued_bytes = options_.max_queued_bytes;
       WsServer::Events events;
       events.accepted = [this](WsConnection& con) {
-        return admission_.OnAccepted(&con);
+        switch (admission_.OnAccepted(&con, SourceKey(con.socket()))) {
+          case Admission::Accept::kAdmit:
+            return true;
+          case Admission::Accept::kRefuse:
+            return false;
+          case Admission::Accept::kShedOldest:
+            if (endpoint_.ShedOldestPending(
+                    "too many pending handshakes: the oldest is ended")) {
+              Bump(stats_.handshakes_shed_pending);
+              return true;
+            }
+            Bump(stats_.handshakes_refused_pending);
+            return false;
+        }
+        return false;
       };
       events.validate = [this](WsConnection& con) {
         return admission_.Validate(&con, con.origin(), shutting_down_);
@@ -255,7 +285,15 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     });
     endpoint_.set_tcp_post_init_handler([this](Hdl hdl) {
       auto con = Lock(hdl);
-      if (con && !admission_.OnAccepted(con.get())) {
+      if (!con) return;
+      // wss does not shed (websocketpp keeps no accept order): over the
+      // process-wide bound a newcomer is refused.
+      const auto verdict =
+          admission_.OnAccepted(con.get(), SourceKey(con->get_raw_socket()));
+      if (verdict != Admission::Accept::kAdmit) {
+        if (verdict == Admission::Accept::kShedOldest) {
+          Bump(stats_.handshakes_refused_pending);
+        }
         std::error_code ec;
         con->get_raw_socket().close(ec);  // the handshake then fails
       }

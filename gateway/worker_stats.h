@@ -4,8 +4,12 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 
 namespace channel {
 
@@ -37,6 +41,20 @@ struct GatewayLimits {
   std::atomic<int64_t> pending_handshakes{0};  // accepted, not yet open
   std::atomic<int64_t> links_up{0};  // workers whose broker link is up
   std::atomic<int64_t> groups{0};    // local groups, summed over workers
+
+  // Pending handshakes by source address (its bytes), over all workers.
+  // Adds `delta` and returns the new count; an entry at zero is removed.
+  int64_t AddPendingFrom(const std::string& source, int64_t delta) {
+    absl::MutexLock lock(&pending_mu);
+    int64_t& n = pending_by_source[source];
+    n += delta;
+    const int64_t now = n;
+    if (now <= 0) pending_by_source.erase(source);
+    return now;
+  }
+  absl::Mutex pending_mu;
+  absl::flat_hash_map<std::string, int64_t> pending_by_source
+      ABSL_GUARDED_BY(pending_mu);
 };
 
 // Counters of one worker thread. Written only by that thread (relaxed
@@ -62,7 +80,9 @@ struct WorkerStats {
   Counter ping_timeouts{0};
   Counter rate_limit_closes{0};
   Counter handshakes_refused_pending{0};  // over --max_pending_handshakes
-  Counter handshakes_refused_full{0};     // over --max_connections
+  Counter handshakes_refused_pending_source{0};  // over the per-source bound
+  Counter handshakes_shed_pending{0};  // oldest pending ended for a newcomer
+  Counter handshakes_refused_full{0};  // over --max_connections
   // The worker's broker link (ShardLink).
   std::atomic<int64_t> broker_up{0};
   std::atomic<int64_t> broker_subscriptions{0};

@@ -61,12 +61,31 @@ void WsServer::Accept() {
         auto con = std::make_shared<WsConnection>(this, std::move(socket));
         if (events_.accepted(*con)) {
           Watch(con, Clock::now() + options_.handshake_timeout);
+          TrimAcceptOrder();
+          accept_order_.push_back(con);
           con->Start();
         } else {
           con->Terminate("refused at accept");
         }
         Accept();
       });
+}
+
+void WsServer::TrimAcceptOrder() {
+  while (!accept_order_.empty()) {
+    auto front = accept_order_.front().lock();
+    if (front && front->state() == WsConnection::State::kHandshake) return;
+    accept_order_.pop_front();
+  }
+}
+
+bool WsServer::ShedOldestPending(absl::string_view why) {
+  TrimAcceptOrder();
+  if (accept_order_.empty()) return false;
+  auto oldest = accept_order_.front().lock();
+  accept_order_.pop_front();
+  oldest->Terminate(why);  // its fail event runs inside
+  return true;
 }
 
 void WsServer::Watch(std::shared_ptr<WsConnection> con,

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -70,6 +71,10 @@ class WsServer {
   // For WsConnection.
   const Options& options() const { return options_; }
   const Events& events() const { return events_; }
+  // Ends the oldest connection still in its opening handshake. False when
+  // there is none.
+  bool ShedOldestPending(absl::string_view why);
+
   // Holds `con` and ends it at `deadline` unless it leaves first.
   void Watch(std::shared_ptr<WsConnection> con,
              std::chrono::steady_clock::time_point deadline);
@@ -77,6 +82,8 @@ class WsServer {
 
  private:
   void Accept();
+  // Drops the front of accept_order_ while it is not pending.
+  void TrimAcceptOrder();
   void ArmSweep();
   void Sweep();
 
@@ -92,6 +99,10 @@ class WsServer {
     std::chrono::steady_clock::time_point deadline;
   };
   absl::flat_hash_map<WsConnection*, Watched> watched_;
+  // Accepted connections in accept order, trimmed from the front of those
+  // no longer in their handshake: the oldest pending is found in amortized
+  // constant time. Holds at most the accepts of one handshake timeout.
+  std::deque<std::weak_ptr<WsConnection>> accept_order_;
 };
 
 }  // namespace channel

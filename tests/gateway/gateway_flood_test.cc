@@ -28,6 +28,23 @@ std::string Ok(int id) { return absl::StrCat("{\"id\":", id, ",\"ok\":true}"); }
 class RawTcp {
  public:
   explicit RawTcp(int port) : fd_(ConnectLoopback(port)) {}
+  // From another loopback address (127.0.0.2 ...: Linux routes all of
+  // 127/8 to lo), to be another source.
+  RawTcp(int port, const char* source) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    inet_pton(AF_INET, source, &from.sin_addr);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0 ||
+        connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+  }
   ~RawTcp() { close(fd_); }
   bool connected() const { return fd_ >= 0; }
   void Send(const std::string& bytes) {
@@ -132,30 +149,73 @@ TEST_F(GatewayFloodTest, SilentConnectionClosedAfterHandshakeTimeout) {
   EXPECT_EQ(gw.Metric("channel_gateway_pending_handshakes"), 0);
 }
 
-TEST_F(GatewayFloodTest, PendingHandshakeCapDropsNewcomers) {
+TEST_F(GatewayFloodTest, PendingHandshakeCapShedsTheOldest) {
   GatewayProcess gw = GatewayProcess::Start(
       broker_.port, {"--max_pending_handshakes=2",
                      "--handshake_timeout_ms=10000", "--threads=1"});
-  auto a = std::make_unique<RawTcp>(gw.port);
-  auto b = std::make_unique<RawTcp>(gw.port);
-  // The third pending connection is dropped at once, long before the
-  // handshake timeout.
+  RawTcp a(gw.port);
+  RawTcp b(gw.port);
+  // One acceptor takes connections in the order the kernel queued them:
+  // a and b are pending when c comes.
+  // The third takes the place of the oldest, long before the timeout.
   RawTcp c(gw.port);
-  EXPECT_TRUE(c.ReadUntilClosed(seconds(3)).has_value());
-  EXPECT_EQ(gw.Metric("channel_gateway_handshakes_refused_total{reason=\"max_"
-                      "pending_handshakes\"}"),
-            1);
-  // Once the idle ones go away (the gateway logs each failed handshake),
-  // real clients get in.
-  size_t from = 0;
-  ASSERT_TRUE(
-      gw.process->WaitForLine("handshake failed", seconds(5), &from));  // c
-  a.reset();
-  b.reset();
-  ASSERT_TRUE(gw.process->WaitForLine("handshake failed", seconds(5), &from));
-  ASSERT_TRUE(gw.process->WaitForLine("handshake failed", seconds(5), &from));
-  EXPECT_EQ(gw.Metric("channel_gateway_pending_handshakes"), 0);
+  EXPECT_TRUE(a.ReadUntilClosed(seconds(3)).has_value());
+  EXPECT_EQ(gw.Metric("channel_gateway_handshakes_shed_total"), 1);
+  EXPECT_EQ(gw.Metric("channel_gateway_pending_handshakes"), 2);
+  // A real client gets in the same way.
   EXPECT_GE(ws_.Connect(gw.uri()), 0);
+  EXPECT_TRUE(b.ReadUntilClosed(seconds(3)).has_value());
+}
+
+// Issue 19 item 5: 1,100 idle TCP sockets used to lock every new WebSocket
+// client out (0 of 29 upgrades). Now each newcomer past the bound ends the
+// oldest idle one: every honest client gets in during the attack.
+TEST_F(GatewayFloodTest, IdleSocketsDoNotLockOutHonestClients) {
+  GatewayProcess gw = GatewayProcess::Start(
+      broker_.port, {"--max_pending_handshakes=1000",
+                     "--max_pending_handshakes_per_source=100000",
+                     "--handshake_timeout_ms=30000", "--threads=2"});
+  std::vector<std::unique_ptr<RawTcp>> idle;
+  for (int i = 0; i < 1100; ++i) {
+    idle.push_back(std::make_unique<RawTcp>(gw.port));
+    ASSERT_TRUE(idle.back()->connected()) << i;
+  }
+  int honest = 0;
+  for (int i = 0; i < 29; ++i) {
+    const int c = ws_.Connect(gw.uri());
+    if (c >= 0 && ws_.Request(c, R"({"cmd":"add_group","group_id":"h","id":1})",
+                              "1") == R"({"id":1,"ok":true})") {
+      ++honest;
+    }
+  }
+  EXPECT_EQ(honest, 29);
+  EXPECT_LE(gw.Metric("channel_gateway_pending_handshakes"), 1000);
+  EXPECT_GE(gw.Metric("channel_gateway_handshakes_shed_total"), 100);
+}
+
+// Issue 19 item 5: one source may hold at most
+// --max_pending_handshakes_per_source pending handshakes; past it its
+// sockets are dropped at accept and nobody else is affected.
+TEST_F(GatewayFloodTest, PendingHandshakesBoundedPerSource) {
+  GatewayProcess gw = GatewayProcess::Start(
+      broker_.port, {"--max_pending_handshakes=1000",
+                     "--max_pending_handshakes_per_source=50",
+                     "--handshake_timeout_ms=30000", "--threads=2"});
+  std::vector<std::unique_ptr<RawTcp>> attacker;
+  for (int i = 0; i < 100; ++i) {
+    attacker.push_back(std::make_unique<RawTcp>(gw.port, "127.0.0.2"));
+    ASSERT_TRUE(attacker.back()->connected()) << i;
+  }
+  // The last ones are dropped at once.
+  EXPECT_TRUE(attacker.back()->ReadUntilClosed(seconds(5)).has_value());
+  EXPECT_GE(gw.Metric("channel_gateway_handshakes_refused_total{reason=\"max_"
+                      "pending_handshakes_per_source\"}"),
+            50);
+  EXPECT_LE(gw.Metric("channel_gateway_pending_handshakes"), 50);
+  const int c = ws_.Connect(gw.uri());  // from 127.0.0.1
+  ASSERT_GE(c, 0);
+  EXPECT_EQ(ws_.Request(c, R"({"cmd":"add_group","group_id":"h","id":1})", "1"),
+            R"({"id":1,"ok":true})");
 }
 
 TEST_F(GatewayFloodTest, OversizeHeadersRefused) {

@@ -19,6 +19,34 @@ namespace {
 
 using Clock = ConnectionData::Clock;
 
+// The per-source bound counts over all workers (shared limits) and is
+// given back by EndPending.
+TEST(AdmissionTest, PendingHandshakesPerSource) {
+  GatewayOptions options;
+  options.max_pending_handshakes = 100;
+  options.max_pending_handshakes_per_source = 2;
+  GatewayLimits limits;
+  WorkerStats stats1, stats2;
+  Admission worker1(options, &limits, &stats1);
+  Admission worker2(options, &limits, &stats2);
+  ConnectionData a, b, c, d;
+  EXPECT_EQ(worker1.OnAccepted(&a, "src"), Admission::Accept::kAdmit);
+  EXPECT_EQ(worker2.OnAccepted(&b, "src"), Admission::Accept::kAdmit);
+  EXPECT_EQ(worker1.OnAccepted(&c, "src"), Admission::Accept::kRefuse);
+  EXPECT_EQ(worker2.OnAccepted(&d, "other"), Admission::Accept::kAdmit);
+  worker1.EndPending(&c);
+  EXPECT_EQ(stats1.handshakes_refused_pending_source, 1u);
+  worker1.EndPending(&a);
+  EXPECT_EQ(worker1.OnAccepted(&c, "src"), Admission::Accept::kAdmit);
+  for (auto [w, con] : {std::pair{&worker1, &c}, std::pair{&worker2, &b},
+                        std::pair{&worker2, &d}}) {
+    w->EndPending(con);
+  }
+  EXPECT_EQ(limits.pending_handshakes, 0);
+  absl::MutexLock lock(&limits.pending_mu);
+  EXPECT_TRUE(limits.pending_by_source.empty());
+}
+
 TEST(AdmissionTest, PendingCapConnectionCapOriginsAndShutdown) {
   GatewayOptions options;
   options.max_pending_handshakes = 1;
@@ -28,10 +56,10 @@ TEST(AdmissionTest, PendingCapConnectionCapOriginsAndShutdown) {
   WorkerStats stats;
   Admission admission(options, &limits, &stats);
   ConnectionData a, b, c, d;
-  EXPECT_TRUE(admission.OnAccepted(&a));
-  EXPECT_FALSE(admission.OnAccepted(&b));  // over the pending cap
+  EXPECT_EQ(admission.OnAccepted(&a, "x"), Admission::Accept::kAdmit);
+  // Over the pending cap: the worker is to end its oldest for it.
+  EXPECT_EQ(admission.OnAccepted(&b, "y"), Admission::Accept::kShedOldest);
   admission.EndPending(&b);
-  EXPECT_EQ(stats.handshakes_refused_pending, 1u);
 
   EXPECT_TRUE(admission.Validate(&a, "https://ok.example", false).allowed);
   admission.EndPending(&a);
