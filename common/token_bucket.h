@@ -17,14 +17,18 @@ class TokenBucket {
       : rate_(rate), burst_(burst), tokens_(burst), last_(now) {}
 
   // Takes one token if available. False means "over the limit".
-  bool TryTake(Clock::time_point now) {
+  bool TryTake(Clock::time_point now) { return TryTake(now, 1); }
+
+  // Takes `cost` tokens (a message's bytes, say) if that many are stored;
+  // otherwise takes nothing. A cost over the burst never passes.
+  bool TryTake(Clock::time_point now, double cost) {
     if (rate_ <= 0) return true;
     const double elapsed = std::chrono::duration<double>(now - last_).count();
     last_ = now;
     tokens_ = tokens_ + elapsed * rate_;
     if (tokens_ > burst_) tokens_ = burst_;
-    if (tokens_ < 1) return false;
-    tokens_ -= 1;
+    if (tokens_ < cost) return false;
+    tokens_ -= cost;
     return true;
   }
 

@@ -5,7 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "rapidjson/document.h"
+#include "rapidjson/encodedstream.h"
 #include "rapidjson/error/en.h"
+#include "rapidjson/memorystream.h"
+#include "rapidjson/reader.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 
@@ -39,6 +42,74 @@ size_t Depth(const rapidjson::Value& root, size_t limit) {
   }
   return max_depth;
 }
+
+// RapidJSON's Document as the SAX handler of its Reader, with nesting
+// counted: the reader stops at the first array or object deeper than
+// `limit`, so a deeply nested frame (1 MB of '[') costs the parse of its
+// first `limit` bytes, never a DOM of a million levels.
+class DepthLimitedHandler {
+ public:
+  using Ch = char;
+  DepthLimitedHandler(rapidjson::Document& doc, size_t limit)
+      : doc_(doc), limit_(limit) {}
+  bool Null() { return doc_.Null(); }
+  bool Bool(bool b) { return doc_.Bool(b); }
+  bool Int(int i) { return doc_.Int(i); }
+  bool Uint(unsigned u) { return doc_.Uint(u); }
+  bool Int64(int64_t i) { return doc_.Int64(i); }
+  bool Uint64(uint64_t u) { return doc_.Uint64(u); }
+  bool Double(double d) { return doc_.Double(d); }
+  bool RawNumber(const Ch* str, rapidjson::SizeType length, bool copy) {
+    return doc_.RawNumber(str, length, copy);
+  }
+  bool String(const Ch* str, rapidjson::SizeType length, bool copy) {
+    return doc_.String(str, length, copy);
+  }
+  bool Key(const Ch* str, rapidjson::SizeType length, bool copy) {
+    return doc_.Key(str, length, copy);
+  }
+  bool StartObject() { return Deeper() && doc_.StartObject(); }
+  bool EndObject(rapidjson::SizeType members) {
+    --depth_;
+    return doc_.EndObject(members);
+  }
+  bool StartArray() { return Deeper() && doc_.StartArray(); }
+  bool EndArray(rapidjson::SizeType elements) {
+    --depth_;
+    return doc_.EndArray(elements);
+  }
+  bool exceeded() const { return exceeded_; }
+
+ private:
+  bool Deeper() {
+    if (++depth_ <= limit_) return true;
+    exceeded_ = true;
+    return false;
+  }
+  rapidjson::Document& doc_;
+  const size_t limit_;
+  size_t depth_ = 0;
+  bool exceeded_ = false;
+};
+
+// Fills a Document from `text` (Document::Populate's generator).
+struct DepthLimitedParse {
+  absl::string_view text;
+  size_t limit;
+  rapidjson::ParseResult result;
+  bool exceeded = false;
+  bool operator()(rapidjson::Document& doc) {
+    DepthLimitedHandler handler(doc, limit);
+    rapidjson::MemoryStream memory(text.data(), text.size());
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream>
+        in(memory);
+    rapidjson::Reader reader;
+    // Iterative: no recursion, whatever the nesting.
+    result = reader.Parse<rapidjson::kParseIterativeFlag>(in, handler);
+    exceeded = handler.exceeded();
+    return !result.IsError();
+  }
+};
 
 bool Fail(CommandError* error, absl::string_view code, std::string message) {
   error->code = std::string(code);
@@ -124,13 +195,21 @@ bool ParseCommand(absl::string_view text, const CommandLimits& limits,
                   Command* command, CommandError* error) {
   error->id_json.clear();
   rapidjson::Document doc;
-  // Iterative parsing: no recursion, so nesting cannot exhaust the stack.
-  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
-  if (doc.HasParseError()) {
+  // Nesting is bounded for the whole command while it is parsed, before
+  // anything deeper is built; the message's own (smaller) bound is checked
+  // below.
+  DepthLimitedParse parse{text, limits.max_command_depth, {}};
+  doc.Populate(parse);
+  if (parse.exceeded) {
+    return Fail(error, "invalid_field",
+                absl::StrCat("the command is nested deeper than ",
+                             limits.max_command_depth, " levels"));
+  }
+  if (parse.result.IsError()) {
     return Fail(
         error, "invalid_json",
-        absl::StrCat("invalid JSON at offset ", doc.GetErrorOffset(), ": ",
-                     rapidjson::GetParseError_En(doc.GetParseError())));
+        absl::StrCat("invalid JSON at offset ", parse.result.Offset(), ": ",
+                     rapidjson::GetParseError_En(parse.result.Code())));
   }
   if (!doc.IsObject()) {
     return Fail(error, "not_an_object", "a command must be a JSON object");

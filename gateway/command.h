@@ -39,6 +39,10 @@ struct CommandLimits {
   size_t max_group_id_bytes = 128;
   size_t max_id_bytes = 64;       // serialized "id"
   size_t max_message_depth = 32;  // nesting of a non-string message
+  // Nesting of the whole frame, bounded while it is parsed (any field, any
+  // garbage): past it the parse stops, so its cost stays that of a few
+  // bytes.
+  size_t max_command_depth = 64;
   size_t max_token_bytes = 8192;
 };
 

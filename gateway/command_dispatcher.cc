@@ -16,14 +16,24 @@ CommandDispatcher::Verdict CommandDispatcher::OnMessage(
   con->last_seen = now;
   Bump(stats_->messages_received);
   Bump(stats_->bytes_in, payload.size());
-  if (!con->bucket.TryTake(now)) {
+  // Messages, then their bytes: what one connection can make its worker
+  // parse is bounded per second, not just its message count.
+  const bool count_ok = con->bucket.TryTake(now);
+  const bool bytes_ok =
+      count_ok &&
+      con->byte_bucket.TryTake(now, static_cast<double>(payload.size()));
+  if (!bytes_ok) {
     if (++con->refused_in_row > options_.rate_limit_close_after) {
       Bump(stats_->rate_limit_closes);
       return Verdict::kCloseRateLimited;
     }
-    ReplyError(con->id, "", "rate_limited",
-               absl::StrCat("more than ", options_.rate_limit_per_sec,
-                            " messages per second; this one was dropped"));
+    ReplyError(
+        con->id, "", "rate_limited",
+        count_ok ? absl::StrCat("more than ", options_.rate_limit_bytes_per_sec,
+                                " bytes of messages per second; this one was "
+                                "dropped")
+                 : absl::StrCat("more than ", options_.rate_limit_per_sec,
+                                " messages per second; this one was dropped"));
     return Verdict::kHandled;
   }
   con->refused_in_row = 0;

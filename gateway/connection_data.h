@@ -25,7 +25,8 @@ struct ConnectionData {
   bool pending_counted = false;  // counted in GatewayLimits::pending_handshakes
   bool slot_counted = false;     // holds one of GatewayLimits::connections
   int refused_in_row = 0;        // messages refused by the rate limit
-  TokenBucket bucket{0, 0, {}};
+  TokenBucket bucket{0, 0, {}};  // messages per second
+  TokenBucket byte_bucket{0, 0, {}};  // message bytes per second
   Clock::time_point last_seen;
   Clock::time_point close_deadline;
   // With token authentication (docs/CLIENT-PROTOCOL.md "Tokens"): the

@@ -43,6 +43,10 @@ struct GatewayOptions {
   // Floods and slow-loris clients.
   double rate_limit_per_sec = 200;  // messages per connection; 0: no limit
   double rate_limit_burst = 400;
+  // Bytes of messages per connection and second (token bucket, burst twice
+  // --max_message_bytes or the rate, whichever is larger): bounds the CPU
+  // one connection can make its worker spend on parsing. 0: no limit.
+  double rate_limit_bytes_per_sec = 2 << 20;
   int rate_limit_close_after = 100;       // refused in a row, then close 1008
   int64_t max_connections = 100000;       // per process
   int64_t max_pending_handshakes = 1000;  // accepted, not yet upgraded

@@ -61,6 +61,10 @@ ABSL_FLAG(double, rate_limit_per_sec, 200,
           "Messages per second one connection may send (token bucket; 0: no "
           "limit). Over it, messages are refused with rate_limited.");
 ABSL_FLAG(double, rate_limit_burst, 400, "Token bucket size.");
+ABSL_FLAG(double, rate_limit_bytes_per_sec, 2 << 20,
+          "Bytes of messages per connection and second (burst: twice "
+          "--max_message_bytes); over it messages are refused with "
+          "rate_limited. Bounds the CPU one connection takes. 0: no limit.");
 ABSL_FLAG(int32_t, rate_limit_close_after, 100,
           "Close a connection (1008) after this many refused messages in a "
           "row.");
@@ -142,6 +146,8 @@ int main(int argc, char** argv) {
   options.tls_key = absl::GetFlag(FLAGS_tls_key);
   options.rate_limit_per_sec = absl::GetFlag(FLAGS_rate_limit_per_sec);
   options.rate_limit_burst = absl::GetFlag(FLAGS_rate_limit_burst);
+  options.rate_limit_bytes_per_sec =
+      absl::GetFlag(FLAGS_rate_limit_bytes_per_sec);
   options.rate_limit_close_after = absl::GetFlag(FLAGS_rate_limit_close_after);
   options.max_connections = absl::GetFlag(FLAGS_max_connections);
   options.max_pending_handshakes = absl::GetFlag(FLAGS_max_pending_handshakes);

@@ -368,6 +368,11 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     admission_.EndPending(con.get());
     con->bucket = TokenBucket(options_.rate_limit_per_sec,
                               options_.rate_limit_burst, Clock::now());
+    con->byte_bucket = TokenBucket(
+        options_.rate_limit_bytes_per_sec,
+        std::max(2.0 * static_cast<double>(options_.max_message_bytes),
+                 options_.rate_limit_bytes_per_sec),
+        Clock::now());
     con->id = (uint64_t(worker_index_) << 48) | next_conn_++;
     con->last_seen = con->opened = Clock::now();
     conns_.emplace(con->id, con);

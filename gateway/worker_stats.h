@@ -14,7 +14,7 @@
 namespace channel {
 
 // Error codes a client can receive, in reply or as the reason of a close.
-inline constexpr std::array<absl::string_view, 16> kClientErrorCodes = {
+inline constexpr std::array<absl::string_view, 19> kClientErrorCodes = {
     "invalid_json",       "not_an_object",
     "unknown_cmd",        "missing_field",
     "invalid_field",      "group_id_too_long",
@@ -22,7 +22,9 @@ inline constexpr std::array<absl::string_view, 16> kClientErrorCodes = {
     "broker_unavailable", "message_too_big",
     "publish_failed",     "rate_limited",
     "unauthorized",       "forbidden",
-    "auth_disabled",      "join_expired"};
+    "auth_disabled",      "join_expired",
+    "join_refused",       "gateway_full",
+    "backpressure"};
 
 // Token verification outcomes counted per reason (TokenVerifier).
 inline constexpr std::array<absl::string_view, 10> kAuthResults = {

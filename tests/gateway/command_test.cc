@@ -7,6 +7,12 @@
 namespace channel {
 namespace {
 
+std::string Repeat(const std::string& s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += s;
+  return out;
+}
+
 struct GoodCase {
   const char* name;
   std::string json;
@@ -128,7 +134,24 @@ INSTANTIATE_TEST_SUITE_P(
                 "{\"cmd\":\"send_to_all\",\"message\":" + std::string(40, '[') +
                     std::string(40, ']') + "}",
                 "invalid_field", ""},
-        BadCase{"bomb", std::string(1 << 20, '['), "invalid_json", ""}),
+        // Nesting is bounded for the whole frame while it is parsed (issue
+        // 19 item 7): in any field, in garbage, of arrays or objects.
+        BadCase{"bomb", std::string(1 << 20, '['), "invalid_field", ""},
+        BadCase{"object_bomb", R"({"cmd":)" + Repeat(R"({"a":)", 100000),
+                "invalid_field", ""},
+        BadCase{"deep_unknown_field",
+                R"({"cmd":"send_to_all","message":"m","x":)" +
+                    std::string(70, '[') + std::string(70, ']') + "}",
+                "invalid_field", ""},
+        BadCase{"deep_group_id",
+                R"({"cmd":"add_group","group_id":)" + std::string(70, '[') +
+                    std::string(70, ']') + "}",
+                "invalid_field", ""},
+        // Under the frame's bound, a group_id that is an array is still
+        // refused for its type.
+        BadCase{"shallow_group_id_array",
+                R"({"cmd":"add_group","group_id":[[1]]})", "invalid_field",
+                ""}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(CommandRepliesTest, AreValidJson) {

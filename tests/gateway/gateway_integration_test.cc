@@ -483,7 +483,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "{\"cmd\":\"send_to_all\",\"message\":" +
                      std::string(10000, '[') + std::string(10000, ']') + "}",
                  "invalid_field"},
-        BadInput{"deep_json_bomb", std::string(100000, '['), "invalid_json"},
+        BadInput{"deep_json_bomb", std::string(100000, '['), "invalid_field"},
         BadInput{"binary_frame", std::string("\x00\x01\x02", 3),
                  "binary_not_supported"}),
     [](const auto& info) { return std::string(info.param.name); });

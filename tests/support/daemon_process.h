@@ -60,6 +60,9 @@ class DaemonProcess {
 
 // Resident memory of process `pid` in KiB (VmRSS), or -1.
 long ProcessRssKiB(pid_t pid);
+// CPU time (user + system) process `pid` has used, in seconds, or -1: the
+// cost of some input, whatever else the machine is doing.
+double ProcessCpuSeconds(pid_t pid);
 
 }  // namespace channel::testing
 
