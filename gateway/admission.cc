@@ -11,7 +11,12 @@ Admission::Accept Admission::OnAccepted(ConnectionData* con,
   pending_sources_[con] = source;
   const int64_t from_source = limits_->AddPendingFrom(source, 1);
   const int64_t pending = limits_->pending_handshakes.fetch_add(1) + 1;
-  if (from_source > options_.max_pending_handshakes_per_source) {
+  // The per-source bound applies once half the budget is taken: a source
+  // may take more while nobody else is short (all clients behind one
+  // proxy share a source), never the whole budget.
+  if (options_.max_pending_handshakes_per_source > 0 &&
+      pending > options_.max_pending_handshakes / 2 &&
+      from_source > options_.max_pending_handshakes_per_source) {
     Bump(stats_->handshakes_refused_pending_source);
     return Accept::kRefuse;
   }

@@ -18,9 +18,11 @@ namespace channel {
 // workers (atomics, and a mutex for the per-source counts: touched once
 // per connection, never per message).
 //
-// Pending handshakes (accepted, not yet upgraded): at most
-// --max_pending_handshakes_per_source from one source address, refused
-// past it, so one source cannot take the process-wide budget; at most
+// Pending handshakes (accepted, not yet upgraded): once half the
+// process-wide budget is taken, at most --max_pending_handshakes_per_source
+// from one source address (0: no such bound), refused past it, so one
+// source cannot take the budget (while it is less than half taken, a
+// source may hold more: clients behind one proxy share a source); at most
 // --max_pending_handshakes in all, and past that the worker ends its own
 // oldest pending connection to take the newcomer (an honest client
 // upgrades in milliseconds, so what has waited longest is the likeliest

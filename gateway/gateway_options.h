@@ -50,7 +50,8 @@ struct GatewayOptions {
   int rate_limit_close_after = 100;       // refused in a row, then close 1008
   int64_t max_connections = 100000;       // per process
   int64_t max_pending_handshakes = 1000;  // accepted, not yet upgraded
-  int64_t max_pending_handshakes_per_source = 64;  // from one address
+  // From one address, once half of max_pending_handshakes is taken; 0: off.
+  int64_t max_pending_handshakes_per_source = 64;
   std::chrono::milliseconds handshake_timeout{5000};
 
   // Tokens (docs/CLIENT-PROTOCOL.md "Tokens"); see TokenVerifier.

@@ -70,9 +70,12 @@ ABSL_FLAG(int32_t, rate_limit_close_after, 100,
           "row.");
 ABSL_FLAG(int64_t, max_connections, 100000,
           "WebSocket connections per process; more are refused with 503.");
-ABSL_FLAG(int64_t, max_pending_handshakes_per_source, 64,
-          "Connections from one source address that may be in their opening "
-          "handshake at once; more are dropped at accept.");
+ABSL_FLAG(
+    int64_t, max_pending_handshakes_per_source, 64,
+    "Once half of --max_pending_handshakes is taken: connections from one "
+    "source address that may be in their opening handshake at once; "
+    "more are dropped at accept. 0: no such bound (e.g. every client "
+    "behind one proxy).");
 ABSL_FLAG(int64_t, max_pending_handshakes, 1000,
           "Connections accepted but not yet upgraded; past it each newcomer "
           "ends its worker's oldest pending one (slow-loris defence).");

@@ -307,8 +307,9 @@ TEST(ApiFlowTest, LargePublishRefusedAndFullLinkIsBackpressure) {
   client.set_read_timeout(30, 0);
   const httplib::Headers auth = {{"Authorization", "Bearer " + kKey}};
   GatewayProcess gw = GatewayProcess::Start(
-      broker.port, {"--rate_limit_per_sec=100000", "--rate_limit_burst=100000",
-                    "--max_queued_bytes=268435456"});
+      broker.port,
+      {"--rate_limit_per_sec=100000", "--rate_limit_burst=100000",
+       "--rate_limit_bytes_per_sec=0", "--max_queued_bytes=268435456"});
   WsTestClients ws;
   const int member = ws.Connect(gw.uri());
   ASSERT_GE(member, 0);

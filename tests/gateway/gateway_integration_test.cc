@@ -502,8 +502,8 @@ TEST_F(GatewayIntegrationTest, OversizeMessageClosesWith1009) {
 
 TEST_F(GatewayIntegrationTest, SlowClientClosedOthersKeepReceiving) {
   GatewayProcess gw = GatewayProcess::Start(
-      broker_.port,
-      {"--max_queued_bytes=262144", "--threads=1", "--rate_limit_per_sec=0"});
+      broker_.port, {"--max_queued_bytes=262144", "--threads=1",
+                     "--rate_limit_per_sec=0", "--rate_limit_bytes_per_sec=0"});
   RawWsSocket slow(gw.port, /*receive_buffer=*/4096);
   ASSERT_TRUE(slow.ok());
   ASSERT_TRUE(slow.SendText(R"({"cmd":"add_group","group_id":"flood"})"));

@@ -45,7 +45,8 @@ std::vector<std::string> Deliveries(const std::vector<std::string>& got) {
 }
 
 const std::vector<std::string> kNoRateLimit = {"--rate_limit_per_sec=100000",
-                                               "--rate_limit_burst=100000"};
+                                               "--rate_limit_burst=100000",
+                                               "--rate_limit_bytes_per_sec=0"};
 
 // Item 2: one publish to 1,000 groups of 40 KB, every group with a member
 // on one gateway worker. It used to be routed (200 ok) and then cut that

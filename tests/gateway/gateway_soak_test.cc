@@ -63,8 +63,9 @@ void Settle(WsTestClients& ws, int connection, int id) {
 
 TEST(GatewaySoakTest, FdsReturnToBaselineAndRssStaysBounded) {
   BrokerProcess broker = BrokerProcess::Start({"--log_level=info"});
-  const std::vector<std::string> flags = {"--threads=1", "--log_level=info",
-                                          "--rate_limit_per_sec=0"};
+  const std::vector<std::string> flags = {
+      "--threads=1", "--log_level=info", "--rate_limit_per_sec=0",
+      "--rate_limit_bytes_per_sec=0", "--max_pending_handshakes_per_source=0"};
   GatewayProcess gw1 = GatewayProcess::Start(broker.port, flags);
   GatewayProcess gw2 = GatewayProcess::Start(broker.port, flags);
   const pid_t pids[] = {broker.process->pid(), gw1.process->pid(),

@@ -19,11 +19,11 @@ namespace {
 
 using Clock = ConnectionData::Clock;
 
-// The per-source bound counts over all workers (shared limits) and is
-// given back by EndPending.
+// The per-source bound counts over all workers (shared limits), applies
+// once half the budget is taken, and is given back by EndPending.
 TEST(AdmissionTest, PendingHandshakesPerSource) {
   GatewayOptions options;
-  options.max_pending_handshakes = 100;
+  options.max_pending_handshakes = 4;
   options.max_pending_handshakes_per_source = 2;
   GatewayLimits limits;
   WorkerStats stats1, stats2;

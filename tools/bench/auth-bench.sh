@@ -29,7 +29,7 @@ run() {  # run NAME SUFFIX GATEWAY-FLAGS...
   local name=$1 suffix=$2; shift 2
   local port; port=$(free_port)
   "$build/gateway/ws-gateway" --listen=127.0.0.1 --port="$port" --admin_port=-1 \
-    --threads=1 --broker="127.0.0.1:$bport" --log_level=info --rate_limit_per_sec=0 \
+    --threads=1 --broker="127.0.0.1:$bport" --log_level=info --rate_limit_per_sec=0 --rate_limit_bytes_per_sec=0 --max_pending_handshakes_per_source=0 \
     --max_queued_bytes=16777216 --max_pending_handshakes=20000 "$@" 2>"$tmp/gw.log" &
   local gpid=$!
   wait_log "$tmp/gw.log" "broker link up"

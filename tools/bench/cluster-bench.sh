@@ -36,7 +36,7 @@ run() {  # run MODE SHAPE
   for i in 0 1; do
     local gp; gp=$(free_port)
     "$build/gateway/ws-gateway" --listen=127.0.0.1 --port="$gp" --admin_port=-1 --threads=1 \
-      --broker="127.0.0.1:${bports[$((i % nb))]}" --log_level=info --rate_limit_per_sec=0 \
+      --broker="127.0.0.1:${bports[$((i % nb))]}" --log_level=info --rate_limit_per_sec=0 --rate_limit_bytes_per_sec=0 --max_pending_handshakes_per_source=0 \
       --max_queued_bytes=16777216 2>"$tmp/gw$i.log" &
     all+=($!); pids+=($!)
     wait_log "$tmp/gw$i.log" "broker link up"

@@ -18,7 +18,7 @@ start_gateways() {  # start_gateways N THREADS
     local port; port=$(free_port)
     "$build/gateway/ws-gateway" --listen=127.0.0.1 --port="$port" --admin_port=-1 \
       --threads="$2" --broker="127.0.0.1:$bport" --log_level=info \
-      --max_queued_bytes=16777216 --rate_limit_per_sec=0 \
+      --max_queued_bytes=16777216 --rate_limit_per_sec=0 --rate_limit_bytes_per_sec=0 --max_pending_handshakes_per_source=0 \
       --max_pending_handshakes=20000 2>"$tmp/gw$n.log" &
     gw_pids+=($!); pids+=($!)
     wait_log "$tmp/gw$n.log" "broker link up"

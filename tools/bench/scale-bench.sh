@@ -57,7 +57,7 @@ for i in $(seq 0 $((parts - 1))); do
   gp=$(free_port)
   "$build/gateway/ws-gateway" --listen=127.0.0.1 --port="$gp" --admin_port=-1 --threads=1 \
     --broker="127.0.0.1:${bports[$((i % brokers))]},127.0.0.1:${bports[$(((i + 1) % brokers))]}" \
-    --log_level=info --rate_limit_per_sec=0 --max_connections=$((per + 1000)) \
+    --log_level=info --rate_limit_per_sec=0 --rate_limit_bytes_per_sec=0 --max_pending_handshakes_per_source=0 --max_connections=$((per + 1000)) \
     2>"$tmp/gw$i.log" &
   pids+=($!); gw_pids+=($!)
   wait_log "$tmp/gw$i.log" "broker link up"

@@ -26,7 +26,7 @@ uris=(); gws=()
 for n in 1 2; do
   port=$(free_port)
   "$build/gateway/ws-gateway" --listen=127.0.0.1 --port="$port" --admin_port=-1 \
-    --threads=1 --broker="127.0.0.1:$bport" --rate_limit_per_sec=0 \
+    --threads=1 --broker="127.0.0.1:$bport" --rate_limit_per_sec=0 --rate_limit_bytes_per_sec=0 --max_pending_handshakes_per_source=0 \
     --max_pending_handshakes=20000 --log_level=info 2>"$tmp/gw$n.log" &
   gws+=($!); pids+=($!)
   wait_log "$tmp/gw$n.log" "broker link up"

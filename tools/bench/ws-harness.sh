@@ -22,7 +22,7 @@ for shape in "${shapes[@]}"; do
     --log_level=warn 2>"$tmp/broker.log" &
   bpid=$!; pids+=("$bpid")
   "$build/gateway/ws-gateway" --listen=127.0.0.1 --port="$gport" --admin_port=-1 \
-    --threads=1 --broker="127.0.0.1:$bport" --log_level=info --rate_limit_per_sec=0 \
+    --threads=1 --broker="127.0.0.1:$bport" --log_level=info --rate_limit_per_sec=0 --rate_limit_bytes_per_sec=0 --max_pending_handshakes_per_source=0 \
     --max_queued_bytes=16777216 2>"$tmp/gw.log" &
   gpid=$!; pids+=("$gpid")
   wait_log "$tmp/gw.log" "broker link up"
