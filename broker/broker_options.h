@@ -33,7 +33,8 @@ struct BrokerOptions {
   // moved for this long (its peer stopped reading) is closed as a slow
   // consumer; its gateway re-links and tells its members (gap).
   std::chrono::milliseconds link_stall_timeout{10000};
-  // After a start, while resuming clients (Hello.resuming) show that the
+  // After a start, while resuming clients (Hello.resuming_from another
+  // broker's id; standalone only) show that the
   // broker restarted under them: publishes are refused with BACKPRESSURE
   // until this long after the start, so that no publish is acknowledged
   // before the subscribers that are still re-linking could re-subscribe.

@@ -205,7 +205,13 @@ void BrokerServer::MaybeDrained() {
 }
 
 void BrokerServer::NoteResumingClient() {
-  if (restarted_ || options_.resubscribe_grace.count() == 0) return;
+  // In a cluster, clients that move here come from another broker that
+  // lost NATS or stopped, and publishes travel through NATS to every
+  // broker's subscribers: no grace (a moved gateway tells its members).
+  if (restarted_ || options_.resubscribe_grace.count() == 0 ||
+      nats_ != nullptr) {
+    return;
+  }
   const auto age = std::chrono::steady_clock::now() - started_;
   if (age >= options_.resubscribe_grace) return;
   restarted_ = true;

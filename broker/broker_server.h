@@ -54,9 +54,10 @@ class BrokerServer : public FramedStream::FlushScheduler {
   // *deliveries: events queued to subscribers.
   absl::Status PublishFromApi(const std::vector<std::string>& channels,
                               const std::string& message, uint64_t* deliveries);
-  // A client said Hello with `resuming` (it held subscriptions on an
-  // earlier link): if this broker is younger than --resubscribe_grace_ms,
-  // it restarted under its clients, and publishes wait for the grace's end.
+  // A client said Hello resuming from another broker's id (it held
+  // subscriptions on an earlier link): if this broker is standalone and
+  // younger than --resubscribe_grace_ms, it restarted under its clients,
+  // and publishes wait for the grace's end.
   void NoteResumingClient();
   // BACKPRESSURE (Aborted) while that grace runs: subscribers still
   // re-linking could not yet re-subscribe, so no publish may be

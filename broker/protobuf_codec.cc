@@ -195,7 +195,9 @@ void ProtobufCodec::OnClose() {
 
 void ProtobufCodec::BeforeFlush() {
   if (cumulative_due_ == 0) return;
-  if (session_->queued_bytes() == 0 && !ack_overdue_) {
+  // A link delivers its own publishes to its members once confirmed
+  // (ShardLink): no waiting for company there.
+  if (session_->queued_bytes() == 0 && !ack_overdue_ && !session_->IsLink()) {
     // Nothing to travel with: wait a little for company.
     if (!ack_timer_armed_) {
       ack_timer_armed_ = true;
@@ -258,7 +260,10 @@ void ProtobufCodec::HandleHello(const v1::Hello& hello) {
   authenticated_ = true;
   wants_sole_interest_ = hello.sole_interest();
   session_->set_link(hello.link());
-  if (hello.resuming()) server->NoteResumingClient();
+  if (!hello.resuming_from().empty() &&
+      hello.resuming_from() != server->broker_id()) {
+    server->NoteResumingClient();
+  }
   ++server->stats().handshakes;
   CHANNEL_LOG_LIMITED(spdlog::level::info,
                       "conn {} from {} authenticated as '{}'", session_->id(),

@@ -197,6 +197,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   StateHandler state_handler_;
   QuietFailureHandler quiet_failure_handler_;
   SubscriptionLostHandler lost_handler_;
+  QuietConfirmedHandler quiet_confirmed_handler_;
 
  private:
   static void BuildPublish(const std::vector<std::string>& channels,
@@ -269,9 +270,12 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     hello.mutable_hello()->set_auth_token(options_.auth_token);
     hello.mutable_hello()->set_sole_interest(options_.sole_interest);
     hello.mutable_hello()->set_link(options_.link);
-    // A broker that hears this while it is young knows it restarted under
-    // its clients (it then holds publishes back while they re-subscribe).
-    hello.mutable_hello()->set_resuming(ever_welcomed_ && !desired_.empty());
+    // A broker that hears another broker's id here while it is young knows
+    // it restarted under its clients (it then holds publishes back while
+    // they re-subscribe); its own id means only this link was lost.
+    if (!desired_.empty()) {
+      hello.mutable_hello()->set_resuming_from(last_broker_id_);
+    }
     stream_->Send(EncodeFrame(hello));
     stream_->Start();
   }
@@ -279,7 +283,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   void OnWelcome(const v1::Welcome& welcome) {
     handshaking_ = false;
     welcomed_ = true;
-    ever_welcomed_ = true;
+    last_broker_id_ = welcome.broker_id();
     backoff_.Reset();
     auto heartbeat = options_.heartbeat_interval;
     idle_timeout_ = options_.idle_timeout;
@@ -351,7 +355,9 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
         if (event_handler_) event_handler_(*envelope_.mutable_event());
         return;
       case v1::Envelope::kAck:
-        requests_.OnAck(envelope_.ack());
+        requests_.OnAck(envelope_.ack(), [this](uint64_t tag) {
+          if (quiet_confirmed_handler_) quiet_confirmed_handler_(tag);
+        });
         return;
       case v1::Envelope::kPresenceInfo:
         requests_.OnPresenceInfo(envelope_.presence_info());
@@ -462,7 +468,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   bool running_ = false;
   bool handshaking_ = false;
   bool welcomed_ = false;       // Welcome received: requests may be sent
-  bool ever_welcomed_ = false;  // some earlier link was welcomed
+  std::string last_broker_id_;  // of the last link welcomed, if any
   bool connected_ = false;      // welcomed_ and every re-subscribe acknowledged
   int resubscribes_pending_ = 0;
   uint32_t max_frame_bytes_ = 0;  // ours, or the broker's if smaller
@@ -492,6 +498,9 @@ void BrokerClient::set_quiet_failure_handler(QuietFailureHandler handler) {
 void BrokerClient::set_subscription_lost_handler(
     SubscriptionLostHandler handler) {
   impl_->lost_handler_ = std::move(handler);
+}
+void BrokerClient::set_quiet_confirmed_handler(QuietConfirmedHandler handler) {
+  impl_->quiet_confirmed_handler_ = std::move(handler);
 }
 void BrokerClient::Start() { impl_->Start(); }
 void BrokerClient::Stop() { impl_->Stop(); }

@@ -101,6 +101,10 @@ class BrokerClient {
   void set_state_handler(StateHandler handler);
   void set_quiet_failure_handler(QuietFailureHandler handler);
   void set_subscription_lost_handler(SubscriptionLostHandler handler);
+  // A PublishQuiet the broker confirmed (cumulatively; called once per
+  // publish, in publish order). `tag` is the caller's.
+  using QuietConfirmedHandler = std::function<void(uint64_t tag)>;
+  void set_quiet_confirmed_handler(QuietConfirmedHandler handler);
 
   // Starts connecting; keeps the link up until Stop.
   void Start();

@@ -28,11 +28,13 @@ void RequestTracker::Fail(uint64_t id, const absl::Status& status) {
   done(status, 0);
 }
 
-void RequestTracker::OnAck(const v1::Ack& ack) {
+void RequestTracker::OnAck(const v1::Ack& ack, QuietConfirmed confirmed) {
   if (ack.cumulative()) {
     while (!unconfirmed_.empty() &&
            unconfirmed_.front().request_id <= ack.request_id()) {
+      const uint64_t tag = unconfirmed_.front().tag;
       unconfirmed_.pop_front();
+      confirmed(tag);
     }
     return;
   }

@@ -17,7 +17,7 @@ namespace channel {
 //  - tracked requests, answered one by one by an Ack, a PresenceInfo or an
 //    Error carrying their request id;
 //  - quiet publishes (cumulative_ack), confirmed by cumulative Acks in id
-//    order, reported only when they fail.
+//    order (each reported to QuietConfirmed, in order) or failed.
 // Request ids increase for the tracker's life; 0 means "no answer wanted".
 // Every answer is delivered at most once: the entry is removed first.
 class RequestTracker {
@@ -29,6 +29,9 @@ class RequestTracker {
   // A quiet publish that failed: its caller's tag.
   using QuietFailed =
       absl::FunctionRef<void(uint64_t tag, const absl::Status& status)>;
+
+  // A quiet publish the broker confirmed: its caller's tag.
+  using QuietConfirmed = absl::FunctionRef<void(uint64_t tag)>;
 
   // A fresh id, tracked by nobody (quiet publishes take theirs here).
   uint64_t NextId() { return next_id_++; }
@@ -50,7 +53,10 @@ class RequestTracker {
 
   // Answers from the broker. Unknown ids are ignored (late answers after a
   // drop). OnError returns false when no request had that id.
-  void OnAck(const v1::Ack& ack);
+  void OnAck(const v1::Ack& ack) {
+    OnAck(ack, [](uint64_t) {});
+  }
+  void OnAck(const v1::Ack& ack, QuietConfirmed confirmed);
   void OnPresenceInfo(const v1::PresenceInfo& info);
   bool OnError(uint64_t request_id, const absl::Status& status,
                QuietFailed quiet_failed);

@@ -21,9 +21,20 @@ ShardLink::ShardLink(asio::io_context& io, int index, int workers,
     OnState(connected, reason);
   });
   client_.set_quiet_failure_handler(
-      [this](uint64_t sender, const absl::Status& status) {
+      [this](uint64_t tag, const absl::Status& status) {
+        auto it = awaiting_.find(tag);
+        if (it == awaiting_.end()) return;
+        const uint64_t sender = it->second.sender;
+        awaiting_.erase(it);
         if (failure_) failure_(sender, status);
       });
+  client_.set_quiet_confirmed_handler([this](uint64_t tag) {
+    auto it = awaiting_.find(tag);
+    if (it == awaiting_.end()) return;
+    Delivery local = std::move(it->second.local);
+    awaiting_.erase(it);
+    Enqueue(std::move(local));
+  });
   client_.set_subscription_lost_handler(
       [this](const std::vector<std::string>& channels,
              const absl::Status& status) {
@@ -125,33 +136,39 @@ absl::Status ShardLink::Publish(const std::string* group,
   } else {
     channels_[0].assign(kBroadcastChannel);
   }
-  // no_echo: the broker does not send this publish back on this link; this
-  // worker's own members get it from Enqueue below, in the same batch as
-  // the events of this loop turn. When the broker told this link that it
-  // alone holds the channel, nobody else would receive it: not sent at all.
-  absl::Status status;
-  if (client_.HoldsAlone(channels_[0])) {
-    Bump(stats_->sole_publishes);
-    if (done)
-      asio::post(io_, [done = std::move(done)] { done(absl::OkStatus()); });
-  } else if (!done) {
-    status = client_.PublishQuiet(channels_, message, &meta_, sender,
-                                  /*no_echo=*/true);
-  } else {
-    status = client_.Publish(
-        channels_, message, &meta_,
-        [done = std::move(done)](const absl::Status& s, uint64_t) { done(s); },
-        /*no_echo=*/true);
-  }
-  if (!status.ok()) return status;
   Delivery local;
   local.to_all = group == nullptr;
   if (group != nullptr) local.channel = channels_[0];
   if (exclude_sender) local.exclude.push_back(sender);
   local.sender = user;
   local.payload = std::make_shared<const std::string>(message);
-  Enqueue(std::move(local));
-  return absl::OkStatus();
+  // no_echo: the broker does not send this publish back on this link; this
+  // worker's own members get it once the broker accepted it. When the
+  // broker told this link that it alone holds the channel, nobody else
+  // would receive it: not sent at all, delivered now.
+  if (client_.HoldsAlone(channels_[0])) {
+    Bump(stats_->sole_publishes);
+    if (done)
+      asio::post(io_, [done = std::move(done)] { done(absl::OkStatus()); });
+    Enqueue(std::move(local));
+    return absl::OkStatus();
+  }
+  if (!done) {
+    const uint64_t tag = next_tag_++;
+    absl::Status status = client_.PublishQuiet(channels_, message, &meta_, tag,
+                                               /*no_echo=*/true);
+    if (!status.ok()) return status;
+    awaiting_.emplace(tag, Awaiting{sender, std::move(local)});
+    return absl::OkStatus();
+  }
+  return client_.Publish(
+      channels_, message, &meta_,
+      [this, local = std::move(local), done = std::move(done)](
+          const absl::Status& s, uint64_t) mutable {
+        if (s.ok()) Enqueue(std::move(local));
+        done(s);
+      },
+      /*no_echo=*/true);
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "asio/io_context.hpp"
@@ -25,9 +26,13 @@ namespace channel {
 // event per worker, which the broker's encode-once fan-out makes cheap.
 //
 // Own publishes are delivered locally: the link publishes with no_echo (the
-// broker does not send them back on this link) and hands them to this
-// worker's members in the same per-turn batch as the broker's events. Other
-// workers and gateways get them from the broker. When the broker told this
+// broker does not send them back on this link) and, once the broker has
+// accepted them (its Ack, or the cumulative one of quiet publishes, which
+// the broker sends a link without delay), hands them to this worker's
+// members in the per-turn batch with the broker's events. A publish the
+// broker refuses (backpressure, a restart, a limit) reaches nobody, here
+// included, so a client that retries it never duplicates it. Other workers
+// and gateways get them from the broker. When the broker told this
 // link that it alone holds the channel (sole interest, docs/PROTOCOL.md),
 // the publish is not sent at all: nobody else would receive it, and the
 // broker's revoke is answered before any later publish, so a subscriber the
@@ -113,6 +118,11 @@ class ShardLink {
 
  private:
   void OnEvent(v1::Event& event);
+  // A publish waiting for the broker's verdict before its local delivery.
+  struct Awaiting {
+    uint64_t sender = 0;
+    Delivery local;
+  };
   void OnState(bool connected, absl::string_view reason);
   // Queues one delivery for this turn's batch.
   void Enqueue(Delivery delivery);
@@ -133,6 +143,10 @@ class ShardLink {
   bool was_up_ = false;      // some earlier link was up
   std::chrono::steady_clock::time_point down_since_;
   std::vector<Delivery> pending_;
+  // Quiet publishes by tag, until confirmed (delivered here) or failed
+  // (reported). Bounded by the client's max_unconfirmed.
+  absl::flat_hash_map<uint64_t, Awaiting> awaiting_;
+  uint64_t next_tag_ = 1;
   bool flush_posted_ = false;
   size_t pending_at_post_ = 0;  // pending_.size() when the flush was posted
   int flush_hops_ = 0;          // re-posts of the current flush

@@ -1,7 +1,8 @@
 // Driven by multihost_test.sh, inside the client namespace. See there.
 import { execFileSync } from 'node:child_process';
 import {
-  startDaemon as start, killAll, waitLog, client as connect, request, expectOnce,
+  startDaemon as start, killAll, waitLog, client as connect, request,
+  requestUntilOk, expectOnce,
 } from './multihost_lib.mjs';
 
 const [prefix, brokerBin, gatewayBin, gw1SwitchPort] = process.argv.slice(2);
@@ -75,8 +76,14 @@ try {
   broker = startBroker();
   await waitLog(gw1, 'broker link up', 3);
   await waitLog(gw2, 'broker link up', 2);
-  await request(b1, { cmd: 'send_to_group', group_id: 'mh', message: 'm4 after broker restart' });
+  // Until the gateways could re-subscribe, the new broker refuses sends
+  // (backpressure); once one is acknowledged every member gets it, and each
+  // was told it may have missed messages (gap).
+  await requestUntilOk(b1, { cmd: 'send_to_group', group_id: 'mh', message: 'm4 after broker restart' });
   await expectOnce(all, 'm4 after broker restart');
+  for (const c of all) {
+    if (!c.got.some((m) => m.includes('"code":"gap"'))) throw new Error(`${c.gw}: no gap notice`);
+  }
   console.log('ok: broker restart survived; clients kept their groups');
   for (const c of all) c.ws.close();
   ok = true;

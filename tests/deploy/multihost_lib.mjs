@@ -62,6 +62,20 @@ export async function request(c, cmd) {
   return c.got.find((m) => m.startsWith(`{"id":${id},`));
 }
 
+// Sends until the gateway says ok, as a client would: right after a broker
+// restart the broker refuses publishes (backpressure) while gateways
+// re-subscribe. Bounded: 100 attempts, 100 ms apart.
+export async function requestUntilOk(c, cmd) {
+  let reply = '';
+  for (let i = 0; i < 100; ++i) {
+    reply = await request(c, cmd);
+    if (reply.includes('"ok":true')) return reply;
+    if (!reply.includes('backpressure') && !reply.includes('broker_unavailable')) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${c.gw}: never acknowledged: ${reply}`);
+}
+
 // Every client got `message` exactly once.
 export async function expectOnce(clients, message) {
   for (const c of clients) await waitFor(c, (g) => g.includes(message), `"${message}"`);
