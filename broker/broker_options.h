@@ -33,12 +33,12 @@ struct BrokerOptions {
   // moved for this long (its peer stopped reading) is closed as a slow
   // consumer; its gateway re-links and tells its members (gap).
   std::chrono::milliseconds link_stall_timeout{10000};
-  // After a start, while resuming clients (Hello.resuming_from another
-  // broker's id; standalone only) show that the
-  // broker restarted under them: publishes are refused with BACKPRESSURE
-  // until this long after the start, so that no publish is acknowledged
-  // before the subscribers that are still re-linking could re-subscribe.
-  // 0: never.
+  // When the first client resuming from another broker's id
+  // (Hello.resuming_from; standalone only) comes while this broker is young
+  // (30 s, or six of these), the broker restarted under its clients:
+  // publishes are refused with BACKPRESSURE for this long from then, so
+  // that no publish is acknowledged before the subscribers still
+  // re-linking could re-subscribe. 0: never.
   std::chrono::milliseconds resubscribe_grace{5000};
   // Names in one Subscribe, Unsubscribe or Publish: bounds a frame's work.
   size_t max_channels_per_request = 2000;

@@ -208,27 +208,41 @@ void BrokerServer::NoteResumingClient() {
   // In a cluster, clients that move here come from another broker that
   // lost NATS or stopped, and publishes travel through NATS to every
   // broker's subscribers: no grace (a moved gateway tells its members).
-  if (restarted_ || options_.resubscribe_grace.count() == 0 ||
+  if (grace_ != Grace::kNotYet || options_.resubscribe_grace.count() == 0 ||
       nats_ != nullptr) {
     return;
   }
-  const auto age = std::chrono::steady_clock::now() - started_;
-  if (age >= options_.resubscribe_grace) return;
-  restarted_ = true;
+  const auto now = std::chrono::steady_clock::now();
+  const auto age = now - started_;
+  // Only a young broker restarted under its clients. The window is wide
+  // and the grace counts from this first resuming client, not from the
+  // start: on a loaded machine the broker and its clients may be slow to
+  // start, but the clients re-link within their backoff of each other.
+  const auto window = std::max<std::chrono::steady_clock::duration>(
+      std::chrono::seconds(30), 6 * options_.resubscribe_grace);
+  if (age >= window) {
+    grace_ = Grace::kOver;
+    return;
+  }
+  grace_ = Grace::kActive;
+  grace_until_ = now + options_.resubscribe_grace;
+  // Nobody holds a channel alone meanwhile: its publishes would bypass the
+  // broker and miss the members whose gateways re-link later.
+  router_.PauseSole(true);
   spdlog::warn(
-      "a client re-linked {} ms after this broker started: it restarted "
-      "under its clients; publishes are refused until {} ms after the start "
+      "a client re-linked from another broker {} ms after this one started: "
+      "it restarted under its clients; publishes are refused for {} ms "
       "while subscribers re-subscribe (--resubscribe_grace_ms)",
       std::chrono::duration_cast<std::chrono::milliseconds>(age).count(),
       options_.resubscribe_grace.count());
 }
 
 absl::Status BrokerServer::RestartGrace() {
-  if (!restarted_) return absl::OkStatus();
-  const auto left =
-      started_ + options_.resubscribe_grace - std::chrono::steady_clock::now();
+  if (grace_ != Grace::kActive) return absl::OkStatus();
+  const auto left = grace_until_ - std::chrono::steady_clock::now();
   if (left <= std::chrono::steady_clock::duration::zero()) {
-    restarted_ = false;  // over for good
+    grace_ = Grace::kOver;
+    router_.PauseSole(false);
     return absl::OkStatus();
   }
   ++stats_.publishes_refused_restarting;
@@ -281,6 +295,11 @@ void BrokerServer::ArmSoleTick() {
   sole_tick_.async_wait([this](const std::error_code& ec) {
     if (ec) return;
     router_.ExpireSole(SoleInterest::Clock::now());
+    if (grace_ == Grace::kActive &&
+        std::chrono::steady_clock::now() >= grace_until_) {
+      grace_ = Grace::kOver;
+      router_.PauseSole(false);
+    }
     ArmSoleTick();
   });
 }

@@ -56,8 +56,8 @@ class BrokerServer : public FramedStream::FlushScheduler {
                               const std::string& message, uint64_t* deliveries);
   // A client said Hello resuming from another broker's id (it held
   // subscriptions on an earlier link): if this broker is standalone and
-  // younger than --resubscribe_grace_ms, it restarted under its clients,
-  // and publishes wait for the grace's end.
+  // young (30 s, or six graces), it restarted under its clients, and
+  // publishes are refused for --resubscribe_grace_ms from now.
   void NoteResumingClient();
   // BACKPRESSURE (Aborted) while that grace runs: subscribers still
   // re-linking could not yet re-subscribe, so no publish may be
@@ -142,7 +142,11 @@ class BrokerServer : public FramedStream::FlushScheduler {
   std::function<void()> on_drained_;
   const std::chrono::steady_clock::time_point started_ =
       std::chrono::steady_clock::now();
-  bool restarted_ = false;  // a resuming client came within the grace
+  // The restart grace: not yet decided, running until grace_until_, or over
+  // (ran, or the broker was too old when the first client resumed).
+  enum class Grace { kNotYet, kActive, kOver };
+  Grace grace_ = Grace::kNotYet;
+  std::chrono::steady_clock::time_point grace_until_;
 };
 
 }  // namespace channel

@@ -42,9 +42,9 @@ ABSL_FLAG(uint32_t, link_stall_timeout_ms, 10000,
           "A link refusing publishes for backpressure whose output queue has "
           "not moved for this long is closed as a slow consumer.");
 ABSL_FLAG(uint32_t, resubscribe_grace_ms, 5000,
-          "After a restart under resuming gateways, publishes are refused "
-          "(BACKPRESSURE) until this long after the start, while subscribers "
-          "re-subscribe. 0: never.");
+          "After a restart under resuming gateways (the first re-links "
+          "within 30 s of the start), publishes are refused (BACKPRESSURE) "
+          "for this long, while subscribers re-subscribe. 0: never.");
 ABSL_FLAG(uint32_t, max_channels_per_request, 2000,
           "Channel names one Subscribe, Unsubscribe or Publish may carry "
           "(more: LIMIT_EXCEEDED). Bounds the work one frame can cause.");

@@ -17,8 +17,15 @@ Router::Router(const BrokerOptions& options, BrokerStats* stats)
       sole_(options.sole_release_timeout, std::string(kGroupPrefix)) {}
 
 bool Router::SoleEnabled() const {
-  // A cluster's other brokers may have subscribers this one cannot see.
-  return options_.sole_interest && cluster_ == nullptr;
+  // A cluster's other brokers may have subscribers this one cannot see; a
+  // restarted broker's gateways may not all have re-linked yet.
+  return options_.sole_interest && cluster_ == nullptr && !sole_paused_;
+}
+
+void Router::PauseSole(bool paused) {
+  if (paused == sole_paused_) return;
+  sole_paused_ = paused;
+  if (paused) sole_.RevokeWatched();
 }
 
 Subscriber* Router::SoleCandidate(const std::string& channel) const {

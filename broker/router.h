@@ -98,6 +98,11 @@ class Router {
   // `holder` answered a revoke: grant `grant` of `channel` is released.
   void ReleaseSole(Subscriber* holder, const std::string& channel,
                    uint64_t grant);
+  // While paused (a restart's grace: not every subscriber has re-linked
+  // yet, so nobody may be told that it holds a channel alone), no grant is
+  // given, and group grants given before are revoked. Unpaused, channels
+  // get grants again as their subscribers change.
+  void PauseSole(bool paused);
   // Closes holders that did not release a revoked grant by its deadline.
   void ExpireSole(SoleInterest::Clock::time_point now);
   const SoleInterest& sole_interest() const { return sole_; }
@@ -138,6 +143,7 @@ class Router {
   absl::flat_hash_map<std::string, uint64_t> loop_turns_;
   ClusterLink* cluster_ = nullptr;
   SoleInterest sole_;
+  bool sole_paused_ = false;
 };
 
 }  // namespace channel

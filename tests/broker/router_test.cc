@@ -301,5 +301,36 @@ TEST(RouterFlowLimitsTest, NoEchoPublisherIsNotAdmitted) {
   EXPECT_TRUE(absl::IsAborted(router.Publish(&again).status()));
 }
 
+// A restart's grace pauses sole interest: a gateway that re-links first
+// must not be told it holds a group alone (its publishes would skip the
+// broker and the members whose gateways re-link later); its grant is
+// revoked if it had one.
+class SoleWanter : public FakeSubscriber {
+ public:
+  bool WantsSoleInterest() const override { return true; }
+  bool SendInterest(const std::string& channel, uint64_t, bool sole) override {
+    (sole ? grants : revokes).push_back(channel);
+    return true;
+  }
+  std::vector<std::string> grants, revokes;
+};
+
+TEST(RouterSolePauseTest, PausedDuringARestartGrace) {
+  BrokerOptions options;
+  BrokerStats stats;
+  Router router(options, &stats);
+  SoleWanter early, later;
+  ASSERT_TRUE(router.Subscribe(&early, SubscribeTo({"group:a"})).ok());
+  EXPECT_EQ(early.grants, std::vector<std::string>{"group:a"});
+  router.PauseSole(true);
+  EXPECT_EQ(early.revokes, std::vector<std::string>{"group:a"});
+  ASSERT_TRUE(router.Subscribe(&later, SubscribeTo({"group:b"})).ok());
+  EXPECT_TRUE(later.grants.empty());
+  router.PauseSole(false);
+  // Grants come back as subscribers change.
+  ASSERT_TRUE(router.Subscribe(&later, SubscribeTo({"group:c"})).ok());
+  EXPECT_EQ(later.grants, std::vector<std::string>{"group:c"});
+}
+
 }  // namespace
 }  // namespace channel
