@@ -234,9 +234,16 @@ TEST(PhpCodecBrokerTest, WorkQueueItemsCountWhatTheyCost) {
   EXPECT_GE(broker.Metric("channel_broker_php_queue_rejected_total"), 1);
   EXPECT_LT(broker.Metric("channel_broker_php_queue_items"), 250000);
   // The heap grows by what was counted (plus the allocator's slack), far
-  // from the 4 M items x 33 bytes the old accounting allowed.
+  // from the 4 M items x 33 bytes the old accounting allowed. (Not under
+  // the sanitizers, whose allocators add redzones and a quarantine; the
+  // accounting itself is checked against their allocator statistics in
+  // WorkQueuesTest.CountedBytesMatchTheHeap.)
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   EXPECT_LT(ProcessRssKiB(broker.process->pid()) - rss_before,
             3 * kBoundBytes / 1024);
+#else
+  (void)rss_before;
+#endif
 }
 
 }  // namespace
