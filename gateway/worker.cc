@@ -231,11 +231,15 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
           case Admission::Accept::kRefuse:
             return false;
           case Admission::Accept::kShedOldest:
+            // Counted before the shed closes the oldest: whoever sees that
+            // close finds it counted.
+            Bump(stats_.handshakes_shed_pending);
             if (endpoint_.ShedOldestPending(
                     "too many pending handshakes: the oldest is ended")) {
-              Bump(stats_.handshakes_shed_pending);
               return true;
             }
+            stats_.handshakes_shed_pending.fetch_sub(1,
+                                                     std::memory_order_relaxed);
             Bump(stats_.handshakes_refused_pending);
             return false;
         }
