@@ -136,9 +136,12 @@ TEST_F(ApiAttackTest, SlowLorisSocketsDoNotStarveAnHonestClient) {
       std::this_thread::sleep_for(milliseconds(200));  // the attack's pace
     }
   });
-  // Let the first bytes of every attacker arrive before the honest client
-  // starts: 3 rounds of the attacker's pace.
-  std::this_thread::sleep_for(milliseconds(600));
+  // The honest client starts once the API holds every attacker's
+  // connection (bounded: 2,000 looks at the gauge).
+  for (int i = 0;
+       i < 2000 && broker_.Metric("channel_broker_api_connections") < 64; ++i) {
+  }
+  ASSERT_GE(broker_.Metric("channel_broker_api_connections"), 64);
 
   auto honest = Honest();
   int ok = 0;
