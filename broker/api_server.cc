@@ -70,7 +70,7 @@ ApiServer::~ApiServer() { Stop(); }
 void ApiServer::Count(const std::string& route, int status,
                       Clock::duration latency) {
   const double seconds = std::chrono::duration<double>(latency).count();
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   ++requests_[absl::StrCat(route, "|", status)];
   size_t i = 0;
   while (i < kBuckets.size() && seconds > kBuckets[i]) ++i;
@@ -110,7 +110,7 @@ std::optional<HttpResponse> ApiServer::OnHeaders(const HttpRequest& head) {
   if (options_.max_requests_per_sec > 0) {
     bool limited;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       limited = !bucket_.TryTake(Clock::now());
     }
     if (limited) {
@@ -360,7 +360,7 @@ void ApiServer::Stop() {
 
 void ApiServer::AppendMetrics(PrometheusText* m) const {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [key, count] : requests_) {
       const std::vector<absl::string_view> parts = absl::StrSplit(key, '|');
       m->Counter("channel_broker_api_requests_total",

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -12,7 +13,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "asio/io_context.hpp"
 #include "broker/api_request.h"
 #include "broker/broker_hop.h"
@@ -97,7 +97,7 @@ class ApiServer {
 
   static constexpr std::array<double, 11> kBuckets = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   absl::flat_hash_map<std::string, uint64_t> requests_ ABSL_GUARDED_BY(mu_);
   std::array<uint64_t, kBuckets.size() + 1> latency_ ABSL_GUARDED_BY(mu_){};
   double latency_sum_ ABSL_GUARDED_BY(mu_) = 0;

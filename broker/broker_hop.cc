@@ -1,9 +1,9 @@
 #include "broker/broker_hop.h"
 
 #include <atomic>
+#include <mutex>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "asio/post.hpp"
 
 namespace channel {
@@ -19,7 +19,7 @@ struct BrokerHop::Shared {
 // How the broker thread reaches the API loop; cut by Stop. Shared with
 // the broker's queued jobs, so that it outlives the BrokerHop.
 struct BrokerHop::ReturnPath {
-  absl::Mutex mu;
+  std::mutex mu;
   BrokerHop* hop ABSL_GUARDED_BY(mu);
   explicit ReturnPath(BrokerHop* h) : hop(h) {}
 };
@@ -52,7 +52,7 @@ void BrokerHop::Call(std::function<void()> work,
     }
     shared->work();
     shared->work = nullptr;
-    absl::MutexLock lock(&path->mu);
+    std::lock_guard<std::mutex> lock(path->mu);
     if (path->hop == nullptr) return;
     BrokerHop* hop = path->hop;
     asio::post(hop->api_io_, [hop, id] { hop->Finish(id, Outcome::kRan); });
@@ -80,7 +80,7 @@ void BrokerHop::Finish(uint64_t id, Outcome outcome) {
 
 void BrokerHop::Stop() {
   {
-    absl::MutexLock lock(&return_path_->mu);
+    std::lock_guard<std::mutex> lock(return_path_->mu);
     return_path_->hop = nullptr;
   }
   pending_.clear();

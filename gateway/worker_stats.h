@@ -4,12 +4,12 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 
 namespace channel {
 
@@ -47,14 +47,14 @@ struct GatewayLimits {
   // Pending handshakes by source address (its bytes), over all workers.
   // Adds `delta` and returns the new count; an entry at zero is removed.
   int64_t AddPendingFrom(const std::string& source, int64_t delta) {
-    absl::MutexLock lock(&pending_mu);
+    std::lock_guard<std::mutex> lock(pending_mu);
     int64_t& n = pending_by_source[source];
     n += delta;
     const int64_t now = n;
     if (now <= 0) pending_by_source.erase(source);
     return now;
   }
-  absl::Mutex pending_mu;
+  std::mutex pending_mu;  // std::mutex: tools/lint.sh says why
   absl::flat_hash_map<std::string, int64_t> pending_by_source
       ABSL_GUARDED_BY(pending_mu);
 };

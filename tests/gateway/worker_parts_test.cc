@@ -43,7 +43,7 @@ TEST(AdmissionTest, PendingHandshakesPerSource) {
     w->EndPending(con);
   }
   EXPECT_EQ(limits.pending_handshakes, 0);
-  absl::MutexLock lock(&limits.pending_mu);
+  std::lock_guard<std::mutex> lock(limits.pending_mu);
   EXPECT_TRUE(limits.pending_by_source.empty());
 }
 
