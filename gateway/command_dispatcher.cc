@@ -92,8 +92,8 @@ void CommandDispatcher::AddGroup(ConnectionData* con, const Command& command) {
     // it must not receive what others of the group receive. A refusal of
     // the group's subscription also reaches members that joined without an
     // id (OnChannelRefused).
-    live = [this, conn_id = con->id, id_json = command.id_json,
-            group = command.group_id](const absl::Status& status) {
+    live = Owed(con, [this, conn_id = con->id, id_json = command.id_json,
+                      group = command.group_id](const absl::Status& status) {
       if (status.ok()) {
         replies_->Reply(conn_id, OkReply(id_json));
         return;
@@ -102,9 +102,16 @@ void CommandDispatcher::AddGroup(ConnectionData* con, const Command& command) {
         if (membership_->Leave(c, group)) auth_->OnLeave(c, group);
       }
       ReportFailure(conn_id, id_json, "join_refused", status);
-    };
+    });
   }
-  switch (membership_->Join(con, command.group_id, std::move(live))) {
+  const Membership::JoinResult joined =
+      membership_->Join(con, command.group_id, std::move(live));
+  if (joined != Membership::JoinResult::kJoined &&
+      joined != Membership::JoinResult::kAlreadyMember &&
+      !command.id_json.empty()) {
+    Unowe(con);  // refused before the broker: `live` never runs
+  }
+  switch (joined) {
     case Membership::JoinResult::kJoined:
     case Membership::JoinResult::kAlreadyMember:
       break;
@@ -169,13 +176,14 @@ void CommandDispatcher::Send(ConnectionData* con, const Command& command) {
   if (!auth_->MaySend(con, command, joined)) return;
   ShardLink::Done done;
   if (!command.id_json.empty()) {
-    done = ReplyWhenDone(con->id, command.id_json, "publish_failed");
+    done = Owed(con, ReplyWhenDone(con->id, command.id_json, "publish_failed"));
   }
   const bool to_all = command.type == Command::Type::kSendToAll;
   absl::Status s = link_->Publish(
       to_all ? nullptr : &command.group_id, command.message, con->id,
       command.exclude_self, con->user_id, std::move(done));
   if (!s.ok()) {
+    if (!command.id_json.empty()) Unowe(con);  // `done` never runs
     ReplyError(con->id, command.id_json,
                absl::IsUnavailable(s) ? "broker_unavailable" : "publish_failed",
                s.message());
@@ -197,16 +205,17 @@ void CommandDispatcher::Presence(ConnectionData* con, const Command& command) {
   }
   link_->QueryPresence(
       command.group_id,
-      [this, conn_id = con->id, id_json = command.id_json,
-       group = command.group_id](const absl::Status& status,
-                                 uint64_t connections, uint64_t users) {
-        if (!status.ok()) {
-          ReportFailure(conn_id, id_json, "broker_unavailable", status);
-          return;
-        }
-        replies_->Reply(conn_id,
-                        PresenceReply(id_json, group, connections, users));
-      });
+      Owed(con,
+           [this, conn_id = con->id, id_json = command.id_json,
+            group = command.group_id](const absl::Status& status,
+                                      uint64_t connections, uint64_t users) {
+             if (!status.ok()) {
+               ReportFailure(conn_id, id_json, "broker_unavailable", status);
+               return;
+             }
+             replies_->Reply(conn_id,
+                             PresenceReply(id_json, group, connections, users));
+           }));
 }
 
 void CommandDispatcher::ReplyError(uint64_t conn_id, const std::string& id_json,

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -58,6 +59,25 @@ class CommandDispatcher {
   }
 
  private:
+  // Wraps a reply that the broker owes `con` (its completion `fn`): counted
+  // in con->awaiting_replies from now until `fn` runs, so that a drain
+  // closes the connection only after it (worker.cc). A wrapped callback
+  // that will never run must be given back with Unowe.
+  template <typename Fn>
+  auto Owed(ConnectionData* con, Fn fn) {
+    ++con->awaiting_replies;
+    return [this, conn_id = con->id, fn = std::move(fn)](auto&&... args) {
+      if (ConnectionData* c = replies_->Find(conn_id);
+          c != nullptr && c->awaiting_replies > 0) {
+        --c->awaiting_replies;
+      }
+      fn(std::forward<decltype(args)>(args)...);
+    };
+  }
+  static void Unowe(ConnectionData* con) {
+    if (con->awaiting_replies > 0) --con->awaiting_replies;
+  }
+
   void AddGroup(ConnectionData* con, const Command& command);
   void Send(ConnectionData* con, const Command& command);
   void Presence(ConnectionData* con, const Command& command);

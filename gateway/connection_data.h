@@ -25,6 +25,11 @@ struct ConnectionData {
   bool pending_counted = false;  // counted in GatewayLimits::pending_handshakes
   bool slot_counted = false;     // holds one of GatewayLimits::connections
   int refused_in_row = 0;        // messages refused by the rate limit
+  // Commands whose reply waits for the broker (a join, a send or a presence
+  // query with an id): a drain closes the connection only once they are
+  // answered (CommandDispatcher counts them, the worker reads them).
+  uint32_t awaiting_replies = 0;
+  bool drain_close = false;      // drain chose it: close once nothing awaits
   TokenBucket bucket{0, 0, {}};  // messages per second
   TokenBucket byte_bucket{0, 0, {}};  // message bytes per second
   Clock::time_point last_seen;

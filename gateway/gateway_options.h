@@ -31,6 +31,10 @@ struct GatewayOptions {
   std::chrono::milliseconds ping_interval{25000};
   std::chrono::milliseconds pong_timeout{10000};
   std::chrono::milliseconds close_timeout{3000};  // closing peers get this long
+  // SIGTERM: clients are closed (1012) evenly over `drain`, each once the
+  // replies it awaits are sent; then those still closing get
+  // `shutdown_grace` before the process exits anyway.
+  std::chrono::milliseconds drain{5000};
   std::chrono::milliseconds shutdown_grace{10000};
 
   std::vector<std::string> allowed_origins;  // empty: any origin

@@ -96,9 +96,11 @@ void GatewayServer::Shutdown(std::function<void()> done) {
   if (shutting_down_) return;
   shutting_down_ = true;
   on_shutdown_done_ = std::move(done);
-  spdlog::info("shutting down: closing clients with 1001 (grace {} ms)",
-               options_.shutdown_grace.count());
-  grace_timer_.expires_after(options_.shutdown_grace);
+  spdlog::info(
+      "shutting down: not ready, not accepting; closing clients with 1012 "
+      "over {} ms (then a grace of {} ms)",
+      options_.drain.count(), options_.shutdown_grace.count());
+  grace_timer_.expires_after(options_.drain + options_.shutdown_grace);
   grace_timer_.async_wait([this](const std::error_code& ec) {
     if (ec) return;
     spdlog::warn("grace period over with clients still closing; exiting");
@@ -115,6 +117,18 @@ void GatewayServer::Shutdown(std::function<void()> done) {
 
 void GatewayServer::FinishShutdown() {
   if (!on_shutdown_done_) return;
+  uint64_t drained = 0;
+  uint64_t after_close = 0;
+  for (const auto& w : workers_) {
+    drained += w->stats().drain_closes.load(std::memory_order_relaxed);
+    after_close +=
+        w->stats().messages_after_close.load(std::memory_order_relaxed);
+  }
+  // Tests read this line: the gateway's own account of its drain.
+  spdlog::info(
+      "drained {} connection(s); {} client message(s) arrived after their "
+      "connection's close frame and were not answered",
+      drained, after_close);
   grace_timer_.cancel();
   for (auto& w : workers_) w->Stop();
   for (auto& t : threads_) t.join();
@@ -214,6 +228,13 @@ std::string GatewayServer::RenderMetrics() const {
             "Connections told that they may have missed messages (the "
             "worker's broker link was down).",
             sum(&WorkerStats::gap_notices));
+  m.Counter("channel_gateway_drain_closes_total",
+            "Connections closed by a drain (SIGTERM; WebSocket 1012).",
+            sum(&WorkerStats::drain_closes));
+  m.Counter("channel_gateway_messages_after_close_total",
+            "Client messages read after the gateway's close frame: not "
+            "answered (the client saw the close first).",
+            sum(&WorkerStats::messages_after_close));
   m.Counter("channel_gateway_slow_client_closes_total",
             "Connections closed for exceeding --max_queued_bytes.",
             sum(&WorkerStats::slow_client_closes));

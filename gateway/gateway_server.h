@@ -30,9 +30,10 @@ class GatewayServer {
   uint16_t port() const { return port_; }
   const std::string& gateway_id() const { return gateway_id_; }
 
-  // Readiness goes false, workers stop accepting and close clients with
-  // 1001, and once they are all closed (or the grace period ends) the
-  // threads stop and `done` runs. Main thread only.
+  // The drain: readiness goes false, workers stop accepting and close
+  // clients with 1012 spread over --drain_ms (Worker::PostShutdown), and
+  // once they are all closed (or drain + grace has passed) the threads
+  // stop and `done` runs. Main thread only.
   void Shutdown(std::function<void()> done);
 
   // Admin endpoints; main thread only.

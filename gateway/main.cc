@@ -49,8 +49,13 @@ ABSL_FLAG(uint32_t, ping_interval_ms, 25000,
           "WebSocket ping to every client this often.");
 ABSL_FLAG(uint32_t, pong_timeout_ms, 10000,
           "Close clients silent for ping_interval + this.");
+ABSL_FLAG(uint32_t, drain_ms, 5000,
+          "On SIGTERM, close clients (WebSocket 1012, reconnect elsewhere) "
+          "spread evenly over this long, so their reconnects do not reach "
+          "the other gateways at once. 0: all at once.");
 ABSL_FLAG(uint32_t, shutdown_grace_ms, 10000,
-          "On SIGTERM, wait this long for clients to close before exiting.");
+          "On SIGTERM, after the drain, wait this long for clients to "
+          "close before exiting.");
 ABSL_FLAG(std::string, allowed_origins, "",
           "Comma-separated Origin values allowed to connect (empty: any).");
 ABSL_FLAG(std::string, tls_cert, "",
@@ -143,6 +148,7 @@ int main(int argc, char** argv) {
       std::chrono::milliseconds(absl::GetFlag(FLAGS_ping_interval_ms));
   options.pong_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_pong_timeout_ms));
+  options.drain = std::chrono::milliseconds(absl::GetFlag(FLAGS_drain_ms));
   options.shutdown_grace =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms));
   options.tls_cert = absl::GetFlag(FLAGS_tls_cert);

@@ -1,7 +1,11 @@
 #include "gateway/worker.h"
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
+#include <random>
 #include <type_traits>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -13,6 +17,7 @@
 #include "gateway/authenticator.h"
 #include "gateway/command_dispatcher.h"
 #include "gateway/connection_ops.h"
+#include "gateway/drain_schedule.h"
 #include "gateway/fanout_batch.h"
 #include "gateway/fanout_writer.h"
 #include "gateway/http_request.h"
@@ -28,6 +33,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 namespace close_code = websocketpp::close::status;
+// RFC 6455's registry: "Service Restart". The drain's close: reconnect now,
+// to another gateway (docs/CLIENT-PROTOCOL.md).
+constexpr uint16_t kCloseServiceRestart = 1012;
 
 BrokerClientOptions LinkOptions(const GatewayOptions& options,
                                 const std::string& gateway_id, int index) {
@@ -203,16 +211,56 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
         std::error_code ec;
         if (endpoint_.is_listening()) endpoint_.stop_listening(ec);
       }
-      std::vector<ConnectionPtr> all;
-      for (auto& [id, con] : conns_) all.push_back(con);
-      for (auto& con : all) {
-        Close(con, close_code::going_away, "server shutting down");
-      }
-      MaybeIdle();
+      // The drain: every connection open now, in random order (groups and
+      // users spread over the whole drain), closed evenly over --drain_ms.
+      drain_order_.reserve(conns_.size());
+      for (auto& [id, con] : conns_) drain_order_.push_back(id);
+      std::shuffle(drain_order_.begin(), drain_order_.end(),
+                   std::mt19937_64(std::random_device{}()));
+      drain_.emplace(drain_order_.size(), Clock::now(), options_.drain,
+                     kDrainTick);
+      spdlog::info("worker {}: draining {} connection(s) over {} ms",
+                   worker_index_, drain_order_.size(), options_.drain.count());
+      DrainTick();
     });
   }
 
  private:
+  static constexpr std::chrono::milliseconds kDrainTick{10};
+
+  // ---- Drain --------------------------------------------------------------
+
+  // Closes the connections the schedule says are due, then waits a tick.
+  // A connection awaiting replies from the broker is closed when the last
+  // one is sent (Reply), so no command read before its close goes
+  // unanswered; the shutdown grace bounds how long that may take.
+  void DrainTick() {
+    for (size_t due = drain_->Due(Clock::now()); due > 0; --due) {
+      const uint64_t id = drain_order_[drain_next_++];
+      auto it = conns_.find(id);
+      if (it == conns_.end() || it->second->closing) continue;
+      Bump(stats_.drain_closes);
+      if (it->second->awaiting_replies > 0) {
+        it->second->drain_close = true;
+      } else {
+        DrainClose(it->second);
+      }
+    }
+    if (drain_->done()) {
+      drain_order_ = {};
+      MaybeIdle();
+      return;
+    }
+    drain_timer_.expires_after(kDrainTick);
+    drain_timer_.async_wait([this](const std::error_code& ec) {
+      if (!ec) DrainTick();
+    });
+  }
+
+  void DrainClose(const ConnectionPtr& con) {
+    Close(con, kCloseServiceRestart, "draining: reconnect now");
+  }
+
   // ---- Transport glue -------------------------------------------------
 
   // The own server's events call the lifecycle below directly.
@@ -258,6 +306,9 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
       events.message = [this](WsConnection& con, const std::string& payload,
                               bool is_text) {
         OnMessage(con.shared_from_this(), payload, is_text);
+      };
+      events.message_after_close = [this](WsConnection&) {
+        Bump(stats_.messages_after_close);
       };
       events.pong = [](WsConnection& con) { con.last_seen = Clock::now(); };
       events.http = [this](absl::string_view resource) {
@@ -415,7 +466,18 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
   }
 
   void MaybeIdle() {
-    if (shutting_down_ && conns_.empty() && on_idle_) {
+    // Idle once every connection is closed and the drain has ended: a
+    // connection opened meanwhile (its handshake began before the drain)
+    // is closed at the drain's end.
+    if (shutting_down_ && drain_ && drain_->done() && !conns_.empty()) {
+      std::vector<ConnectionPtr> late;
+      for (auto& [id, con] : conns_) {
+        if (!con->closing && !con->drain_close) late.push_back(con);
+      }
+      for (auto& con : late) DrainClose(con);
+    }
+    if (shutting_down_ && drain_ && drain_->done() && conns_.empty() &&
+        on_idle_) {
       auto done = std::move(on_idle_);
       on_idle_ = nullptr;
       done();
@@ -451,11 +513,18 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     auto it = conns_.find(conn_id);
     if (it == conns_.end() || it->second->closing) return;
     if (SendText(*it->second, text)) Bump(stats_.bytes_out, text.size());
+    if (it->second->drain_close && it->second->awaiting_replies == 0) {
+      DrainClose(it->second);
+    }
   }
 
   void OnMessage(const ConnectionPtr& con, const std::string& payload,
                  bool is_text) {
-    if (con->closing) return;
+    if (con->closing) {
+      // Read after our close frame: no reply may follow it (RFC 6455 5.5.1).
+      Bump(stats_.messages_after_close);
+      return;
+    }
     if (dispatcher_.OnMessage(con.get(), payload, is_text, Clock::now()) ==
         CommandDispatcher::Verdict::kCloseRateLimited) {
       Close(con, close_code::policy_violation, "rate limit exceeded");
@@ -541,6 +610,10 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
   absl::flat_hash_map<uint64_t, ConnectionPtr> conns_;
   bool shutting_down_ = false;
   std::function<void()> on_idle_;
+  std::optional<DrainSchedule> drain_;
+  std::vector<uint64_t> drain_order_;  // connection ids, shuffled
+  size_t drain_next_ = 0;
+  asio::steady_timer drain_timer_{io_};
   FanoutBatch batch_;  // scratch, reused across deliveries
   FanoutWriter<Connection> writer_;
   LivenessSweep<Connection> liveness_;

@@ -67,8 +67,10 @@ class Worker {
   void Run();
 
   // Thread-safe: each posts to the worker's thread.
-  // Stops accepting and closes every connection with 1001; `on_idle` runs on
-  // the worker thread once it has no connection left.
+  // Stops accepting and closes every connection with 1012 (reconnect
+  // elsewhere), evenly over options.drain in random order, each once the
+  // replies it awaits are sent; `on_idle` runs on the worker thread once
+  // the drain has ended and no connection is left.
   void PostShutdown(std::function<void()> on_idle);
   // Closes the broker link and ends Run.
   void Stop();

@@ -78,7 +78,11 @@ struct WorkerStats {
   Counter bytes_in{0};
   Counter bytes_out{0};
   Counter slow_client_closes{0};
-  Counter gap_notices{0};  // connections told of a broker link loss
+  Counter gap_notices{0};   // connections told of a broker link loss
+  Counter drain_closes{0};  // connections a drain closed (1012)
+  // Client messages read after the gateway's close frame (no reply may
+  // follow it): the client sees the close before any answer.
+  Counter messages_after_close{0};
   Counter ping_timeouts{0};
   Counter rate_limit_closes{0};
   Counter handshakes_refused_pending{0};  // over --max_pending_handshakes

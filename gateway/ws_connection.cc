@@ -135,6 +135,9 @@ void WsConnection::Dispatch() {
       if (state_ == State::kOpen) {
         server_->events().message(*this, message->get_payload(),
                                   message->get_opcode() == opcode::text);
+      } else if (local_close_code_ != 0 &&
+                 server_->events().message_after_close) {
+        server_->events().message_after_close(*this);
       }
       break;
     case opcode::ping:

@@ -52,6 +52,9 @@ class WsServer {
     std::function<void(WsConnection&, absl::string_view why)> fail;
     std::function<void(WsConnection&, const std::string& payload, bool is_text)>
         message;
+    // A data message read after this side's close frame: never delivered
+    // (nothing may answer it), only reported. Optional.
+    std::function<void(WsConnection&)> message_after_close;
     std::function<void(WsConnection&)> pong;
     // The answer to a plain HTTP request (no upgrade) for a resource.
     std::function<PlainHttpReply(absl::string_view resource)> http;

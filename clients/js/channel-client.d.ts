@@ -28,6 +28,9 @@ export interface ConnectOptions {
   random?: () => number;
 }
 
+/** The gateway's drain close code (1012): reconnect now, elsewhere. */
+export const CLOSE_DRAIN: 1012;
+
 export interface WebSocketLike {
   readyState: number;
   send(data: string): void;
@@ -68,8 +71,10 @@ export class Backoff {
 export function tokenExpiry(token: string): number | undefined;
 
 export class Client {
-  constructor(url: string, options: ConnectOptions);
+  constructor(url: string | string[], options: ConnectOptions);
   readonly state: State;
+  /** The URL in use (or tried next). */
+  readonly url: string;
   on(event: 'state', handler: (state: State, info: { code?: number; reason?: string }) => void): () => void;
   on(event: 'message', handler: (message: Message) => void): () => void;
   on(event: 'error', handler: (error: ChannelError) => void): () => void;
@@ -85,4 +90,7 @@ export class Client {
   close(): void;
 }
 
-export function connect(url: string, options?: ConnectOptions): Client;
+/** One URL, or several: the client moves to the next when its gateway
+ * drains (close 1012: reconnect at once, within backoffInitialMs) or a
+ * connect fails. */
+export function connect(url: string | string[], options?: ConnectOptions): Client;

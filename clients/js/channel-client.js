@@ -43,10 +43,15 @@ export function tokenExpiry(token) {
   }
 }
 
+/** The gateway's drain close (RFC 6455 1012 "Service Restart"): the gateway
+ * is going away; reconnect now, to another one. */
+export const CLOSE_DRAIN = 1012;
+
 /**
- * Opens a client for a ws-gateway URL (ws:// or wss://). See
- * channel-client.d.ts for the options.
- * @param {string} url
+ * Opens a client for a ws-gateway URL (ws:// or wss://), or for several:
+ * the client moves to the next one when its gateway drains (1012) or a
+ * connect fails. See channel-client.d.ts for the options.
+ * @param {string | string[]} url
  * @param {import('./channel-client').ConnectOptions} [options]
  * @returns {Client}
  */
@@ -55,9 +60,12 @@ export function connect(url, options = {}) {
 }
 
 export class Client {
-  /** @param {string} url @param {import('./channel-client').ConnectOptions} options */
+  /** @param {string | string[]} url @param {import('./channel-client').ConnectOptions} options */
   constructor(url, options) {
-    this.url = url;
+    this.urls = Array.isArray(url) ? [...url] : [url];
+    if (this.urls.length === 0) throw new Error('connect: no URL');
+    this.urlIndex = 0;
+    this.url = this.urls[0];
     this.opts = {
       backoffInitialMs: 200,
       backoffMaxMs: 10000,
@@ -177,7 +185,11 @@ export class Client {
     const sep = this.url.includes('?') ? '&' : '?';
     const ws = new this.WebSocket(`${this.url}${sep}format=json`);
     this.ws = ws;
-    ws.onopen = () => this.onOpen(ws, token);
+    this.opened = false;
+    ws.onopen = () => {
+      this.opened = true;
+      this.onOpen(ws, token);
+    };
     ws.onmessage = (e) => this.onMessage(typeof e.data === 'string' ? e.data : String(e.data));
     ws.onclose = (e) => this.onClose(ws, e.code, e.reason);
     ws.onerror = () => {};  // onclose follows
@@ -192,15 +204,18 @@ export class Client {
       // Re-join everything before reporting "connected". A gateway whose
       // broker link is not up yet (just restarted) refuses with
       // broker_unavailable: the group is kept and the connection retried
-      // after the backoff; any other refusal drops the group.
+      // after the backoff. A re-join cut by the connection's own end
+      // (disconnected, timeout) keeps the group too: the next connect
+      // re-joins it. Any other refusal drops the group.
       let retry = false;
       await Promise.all([...this.groups].map(([group, { token: joinToken }]) =>
         this.raw({ cmd: 'add_group', group_id: group, ...(joinToken ? { token: joinToken } : {}) })
           .catch((err) => {
-            if (err.code === 'broker_unavailable') {
+            if (err.code === 'broker_unavailable' || err.code === 'timeout') {
               retry = true;
               return;
             }
+            if (err.code === 'disconnected') return;  // onClose retries
             this.groups.delete(group);
             this.emit('error', err);
           })));
@@ -296,7 +311,23 @@ export class Client {
     this.failAll('disconnected', `connection closed (${code} ${reason || ''})`.trim());
     if (this.state === 'closed') return;
     this.setState('disconnected', { code, reason });
+    if (code === CLOSE_DRAIN) {
+      // The gateway spreads its drain over time: reconnect now (within one
+      // initial backoff, jittered), to the next URL if there are several.
+      this.nextUrl();
+      this.backoff.reset();
+      this.clearTimeout(this.retryTimer);
+      this.retryTimer = this.setTimeout(() => this.open(),
+          Math.floor((this.opts.random || Math.random)() * this.opts.backoffInitialMs));
+      return;
+    }
+    if (!this.opened) this.nextUrl();  // this one did not answer: try another
     this.scheduleRetry(reason);
+  }
+
+  nextUrl() {
+    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+    this.url = this.urls[this.urlIndex];
   }
 
   scheduleRetry() {

@@ -619,13 +619,18 @@ TEST_F(GatewayIntegrationTest, AllowedOriginsRefusesOthers) {
   EXPECT_GE(ws_.Connect(gw.uri(), {{"Origin", "https://b.example"}}), 0);
 }
 
-TEST_F(GatewayIntegrationTest, SigtermClosesClientsWith1001AndExitsZero) {
+// SIGTERM drains (the default --drain_ms, 5 s): every client is closed with
+// 1012 ("reconnect now, elsewhere") and the gateway exits 0 once they are.
+TEST_F(GatewayIntegrationTest, SigtermDrainsClientsWith1012AndExitsZero) {
   const int a = ws_.Connect(gw1_.uri());
+  const int b = ws_.Connect(gw1_.uri());
   ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
   ASSERT_EQ(ws_.Request(a, Join("bye", 1), "1"), Ok(1));
   gw1_.process->Signal(SIGTERM);
-  EXPECT_EQ(ws_.WaitClosed(a), 1001);
-  EXPECT_EQ(gw1_.process->Wait(seconds(15)), 0);
+  EXPECT_EQ(ws_.WaitClosed(a, seconds(30)), 1012);
+  EXPECT_EQ(ws_.WaitClosed(b, seconds(30)), 1012);
+  EXPECT_EQ(gw1_.process->Wait(seconds(30)), 0);
 }
 
 }  // namespace

@@ -252,3 +252,48 @@ test('gaps are surfaced: the gateway\'s notice and the client\'s own reconnect',
   assert.equal(client.state, 'connected');
   assert.deepEqual(gaps, ['gateway', 'reconnect']);
 });
+
+test('a drain (1012) reconnects at once to the next URL; a failed connect moves on too', async () => {
+  sockets.length = 0;
+  const clock = new FakeClock();
+  const client = connect(['ws://a', 'ws://b'], {
+    WebSocket: FakeSocket, timers: clock, random: () => 0.5,
+    backoffInitialMs: 100, backoffMaxMs: 10000 });
+  const states = [];
+  client.on('state', (s, info) => states.push([s, info.code]));
+  await tick();
+  assert.match(sockets[0].url, /^ws:\/\/a\?format=json$/);
+  // ws://a never answers: the next try goes to ws://b, after the backoff.
+  sockets[0].closeWith(1006, '');
+  clock.advance(50);
+  await tick();
+  assert.match(sockets[1].url, /^ws:\/\/b/);
+  sockets[1].open();
+  await tick();
+  const j = client.join('g'); sockets[1].ack(); await j;
+  assert.equal(client.state, 'connected');
+  // Grow the backoff: two failures on b (opened, then closed 1006).
+  sockets[1].closeWith(1006, '');
+  clock.advance(50);
+  await tick();
+  sockets[2].open(); await tick(); sockets[2].closeWith(1006, '');
+  assert.equal(client.backoff.attempt, 2);
+  clock.advance(100);  // 0.5 * 200
+  await tick();
+  assert.equal(sockets.length, 4);
+  assert.match(sockets[3].url, /^ws:\/\/b/, 'an opened connection that drops retries the same URL');
+  sockets[3].open(); await tick(); sockets[3].ack(); await tick();
+  assert.equal(client.state, 'connected');
+  // The drain: reconnect within half of backoffInitialMs (random 0.5), to a.
+  sockets[3].closeWith(1012, 'draining: reconnect now');
+  assert.deepEqual(states.at(-1), ['disconnected', 1012]);
+  clock.advance(49);
+  await tick();
+  assert.equal(sockets.length, 4);
+  clock.advance(1);
+  await tick();
+  assert.equal(sockets.length, 5);
+  assert.match(sockets[4].url, /^ws:\/\/a/);
+  sockets[4].open(); await tick();
+  assert.deepEqual(sockets[4].sent.map((m) => [m.cmd, m.group_id]), [['add_group', 'g']]);
+});

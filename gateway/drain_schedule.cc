@@ -1,0 +1,43 @@
+#include "gateway/drain_schedule.h"
+
+#include <algorithm>
+
+namespace channel {
+
+DrainSchedule::DrainSchedule(size_t total, Clock::time_point start,
+                             std::chrono::milliseconds drain,
+                             std::chrono::milliseconds tick)
+    : total_(total), start_(start), drain_(drain) {
+  if (drain_.count() <= 0 || tick.count() <= 0 || tick >= drain_) {
+    max_per_tick_ = total_;
+    if (drain_.count() <= 0) drain_ = std::chrono::milliseconds(0);
+    return;
+  }
+  // ceil(total * tick / drain), twice: the share of two ticks.
+  const auto share = static_cast<size_t>(
+      (static_cast<unsigned long long>(total_) * tick.count() + drain_.count() -
+       1) /
+      drain_.count());
+  max_per_tick_ = std::max<size_t>(1, 2 * share);
+}
+
+size_t DrainSchedule::Due(Clock::time_point now) {
+  if (closed_ >= total_) return 0;
+  size_t target = total_;
+  if (drain_.count() > 0 && now < start_ + drain_) {
+    const auto elapsed =
+        std::chrono::duration_cast<std::chrono::microseconds>(now - start_);
+    const auto span =
+        std::chrono::duration_cast<std::chrono::microseconds>(drain_);
+    target = elapsed.count() <= 0
+                 ? 0
+                 : static_cast<size_t>(static_cast<long double>(total_) *
+                                       elapsed.count() / span.count());
+  }
+  if (target <= closed_) return 0;
+  const size_t due = std::min(target - closed_, max_per_tick_);
+  closed_ += due;
+  return due;
+}
+
+}  // namespace channel
