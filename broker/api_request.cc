@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/channel_names.h"
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
@@ -83,9 +84,10 @@ bool ParseApiPublish(absl::string_view body, const ApiLimits& limits,
     const char* prefix;
     bool many;
   };
-  for (const Field& f :
-       {Field{"group_id", "group:", false}, Field{"group_ids", "group:", true},
-        Field{"user_id", "user:", false}, Field{"user_ids", "user:", true}}) {
+  for (const Field& f : {Field{"group_id", kGroupChannelPrefix, false},
+                         Field{"group_ids", kGroupChannelPrefix, true},
+                         Field{"user_id", kUserChannelPrefix, false},
+                         Field{"user_ids", kUserChannelPrefix, true}}) {
     auto it = doc.FindMember(f.name);
     if (it == doc.MemberEnd()) continue;
     ++kinds;
@@ -115,7 +117,7 @@ bool ParseApiPublish(absl::string_view body, const ApiLimits& limits,
     }
     if (all->value.GetBool()) {
       ++kinds;
-      out->channels.push_back("all");
+      out->channels.emplace_back(kBroadcastChannel);
     }
   }
   if (kinds == 0) {

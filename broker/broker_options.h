@@ -70,7 +70,8 @@ struct BrokerOptions {
   std::string nats_token;
   std::string nats_user;
   std::string nats_password;
-  int nats_ping_interval_ms = 2000;  // NATS liveness (NatsLink::Options)
+  int nats_ping_interval_ms = 2000;        // NATS liveness (NatsLink::Options)
+  size_t nats_max_inbox_bytes = 64 << 20;  // NatsLink::Options
 
   // Workerman Channel (PHP serialize()) clients on the same port.
   bool php_enabled = true;

@@ -1,7 +1,5 @@
 #include "broker/broker_server.h"
 
-#include <random>
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -11,22 +9,14 @@
 #include "common/log_limiter.h"
 #include "common/logging.h"
 #include "common/prometheus_text.h"
+#include "common/random_id.h"
 #include "net/socket_io.h"
 
 namespace channel {
-namespace {
-
-std::string RandomBrokerId() {
-  std::random_device rd;
-  return absl::StrFormat("%08x%08x", rd(), rd());
-}
-
-}  // namespace
-
 BrokerServer::BrokerServer(asio::io_context& io, BrokerOptions options)
     : io_(io),
       options_(std::move(options)),
-      broker_id_(RandomBrokerId()),
+      broker_id_(RandomId()),
       acceptor_(io),
       router_(options_, &stats_),
       work_queues_(WorkQueues::Limits{
@@ -54,6 +44,7 @@ absl::Status BrokerServer::Listen() {
     nats.user = options_.nats_user;
     nats.password = options_.nats_password;
     nats.ping_interval_ms = options_.nats_ping_interval_ms;
+    nats.max_inbox_bytes = options_.nats_max_inbox_bytes;
     nats.name = absl::StrCat("channel-broker/", broker_id_);
     NatsLink::Callbacks callbacks;
     callbacks.on_event = [this](const v1::Envelope& event) {
@@ -66,19 +57,20 @@ absl::Status BrokerServer::Listen() {
       cluster_presence_->OnMessage(bytes, ClusterPresence::Clock::now());
     };
     callbacks.on_dropped = [this](const std::string& channel) {
-      // NATS dropped messages of this channel: its local subscribers missed
+      // Messages of this channel were dropped between brokers (NATS's slow
+      // consumer, or NatsLink's inbox bound): its local subscribers missed
       // some. Tell them (they reconnect and re-subscribe), never stay silent.
       CHANNEL_LOG_LIMITED(
           spdlog::level::err,
-          "NATS slow consumer on channel '{}': closing its {} local "
-          "subscriber(s)",
+          "events of channel '{}' dropped between brokers (NATS slow consumer "
+          "or --nats_max_inbox_bytes): closing its {} local subscriber(s)",
           absl::CHexEscape(channel.substr(0, 64)),
           router_.SubscribersOf(channel).size());
       for (Subscriber* s : router_.SubscribersOf(channel)) {
         static_cast<Session*>(s)->Close(
             v1::Error::CLUSTER_UNAVAILABLE,
-            "messages of a subscribed channel were dropped between brokers "
-            "(NATS slow consumer); reconnect and re-subscribe",
+            "messages of a subscribed channel were dropped between brokers; "
+            "reconnect and re-subscribe",
             false);
       }
     };
@@ -456,6 +448,9 @@ std::string BrokerServer::RenderMetrics() const {
     m.Counter("channel_broker_nats_dropped_total",
               "Events lost between brokers, by reason.", n.dropped_undecodable,
               {{"reason", "undecodable"}});
+    m.Counter("channel_broker_nats_dropped_total",
+              "Events lost between brokers, by reason.", n.dropped_inbox_full,
+              {{"reason", "inbox_full"}});
     m.Counter("channel_broker_nats_dropped_total",
               "Events lost between brokers, by reason.",
               stats_.cluster_forward_failures, {{"reason", "publish_failed"}});

@@ -72,6 +72,12 @@ ABSL_FLAG(std::string, nats_password, "",
 ABSL_FLAG(uint32_t, nats_ping_interval_ms, 2000,
           "Ping NATS this often; two unanswered pings mean NATS is lost "
           "(the broker then stops being ready and sends its clients away).");
+ABSL_FLAG(uint64_t, nats_max_inbox_bytes, 64 << 20,
+          "Bytes received from NATS that the broker thread has not taken "
+          "yet; past it events are dropped (counted as "
+          "channel_broker_nats_dropped_total{reason=\"inbox_full\"}) and "
+          "their channels' subscribers are closed (CLUSTER_UNAVAILABLE) so "
+          "they re-subscribe and hear of the gap.");
 ABSL_FLAG(bool, sole_interest, true,
           "Tell clients that ask (ws-gateway) when they are a channel's only "
           "subscriber, so they deliver their own publishes to it without "
@@ -193,6 +199,7 @@ int main(int argc, char** argv) {
   options.nats_password = absl::GetFlag(FLAGS_nats_password);
   options.nats_ping_interval_ms = static_cast<int>(std::clamp<uint32_t>(
       absl::GetFlag(FLAGS_nats_ping_interval_ms), 100, 3600000));
+  options.nats_max_inbox_bytes = absl::GetFlag(FLAGS_nats_max_inbox_bytes);
   options.sole_interest = absl::GetFlag(FLAGS_sole_interest);
   options.sole_release_timeout = std::chrono::milliseconds(std::clamp<uint32_t>(
       absl::GetFlag(FLAGS_sole_release_timeout_ms), 10, 3600000));

@@ -39,18 +39,36 @@ struct NatsLink::Shared : std::enable_shared_from_this<NatsLink::Shared> {
 
   std::atomic<NatsLink*> link{nullptr};
   asio::io_context* io = nullptr;
+  size_t max_inbox_bytes = 0;
   // Messages from NATS waiting for the broker thread. Filled on libnats'
   // delivery thread; one post drains all that arrived meanwhile, so a burst
-  // wakes the broker thread once, not once per message. Bounded by the
-  // subscriptions' pending limits upstream (slow consumer past them).
+  // wakes the broker thread once, not once per message. libnats' pending
+  // limits do not bound it (libnats has handed these messages over), so it
+  // is bounded here, in bytes (Options::max_inbox_bytes): past the bound a
+  // message is dropped and its subject remembered, and the broker thread
+  // treats it as NATS's own slow-consumer drop (its subscribers are told).
   std::mutex mu;
   std::vector<Incoming> inbox;
+  size_t inbox_bytes = 0;
+  absl::flat_hash_map<std::string, uint64_t> dropped;  // subject -> count
+  uint64_t dropped_presence = 0;
   bool drain_posted = false;
 
   void Enqueue(Incoming incoming) {
     {
       std::lock_guard<std::mutex> lock(mu);
-      inbox.push_back(std::move(incoming));
+      const size_t cost = incoming.subject.size() + incoming.data.size();
+      if (inbox_bytes + cost > max_inbox_bytes) {
+        // One entry per subscribed subject at most: bounded by them.
+        if (incoming.presence) {
+          ++dropped_presence;
+        } else {
+          ++dropped[incoming.subject];
+        }
+      } else {
+        inbox_bytes += cost;
+        inbox.push_back(std::move(incoming));
+      }
       if (drain_posted) return;
       drain_posted = true;
     }
@@ -59,14 +77,22 @@ struct NatsLink::Shared : std::enable_shared_from_this<NatsLink::Shared> {
 
   void Drain() {
     std::vector<Incoming> batch;
+    absl::flat_hash_map<std::string, uint64_t> lost;
+    uint64_t lost_presence = 0;
     {
       std::lock_guard<std::mutex> lock(mu);
       batch.swap(inbox);
+      lost.swap(dropped);
+      lost_presence = dropped_presence;
+      dropped_presence = 0;
+      inbox_bytes = 0;
       drain_posted = false;
     }
     NatsLink* l = link.load();
     if (l == nullptr) return;
     for (Incoming& in : batch) l->Receive(in.presence, in.subject, in.data);
+    l->stats_.dropped_inbox_full += lost_presence;
+    for (const auto& [subject, count] : lost) l->Dropped(subject, count);
   }
 };
 
@@ -129,11 +155,7 @@ struct NatsCallbacks {
     if (NatsLink* link = Link(closure)) {
       link->Post([subject = std::move(subject)](NatsLink* l) {
         ++l->stats_.dropped_slow_consumer;
-        std::string channel;
-        if (NatsLink::ChannelOf(subject, &channel) &&
-            l->callbacks_.on_dropped) {
-          l->callbacks_.on_dropped(channel);
-        }
+        l->TellDropped(subject);
       });
     }
   }
@@ -146,6 +168,7 @@ NatsLink::NatsLink(asio::io_context& io, Options options, Callbacks callbacks)
       self_(std::make_shared<Shared>()) {
   self_->link = this;
   self_->io = &io_;
+  self_->max_inbox_bytes = options_.max_inbox_bytes;
 }
 
 NatsLink::~NatsLink() {
@@ -160,6 +183,18 @@ NatsLink::~NatsLink() {
     // still be running with self_ (which dies with this link) as closure.
     // One NatsLink per process: tearing the library down is ours to do.
     nats_CloseAndWait(2000);
+  }
+}
+
+void NatsLink::Dropped(const std::string& subject, uint64_t count) {
+  stats_.dropped_inbox_full += count;
+  TellDropped(subject);
+}
+
+void NatsLink::TellDropped(const std::string& subject) {
+  std::string channel;
+  if (ChannelOf(subject, &channel) && callbacks_.on_dropped) {
+    callbacks_.on_dropped(channel);
   }
 }
 

@@ -48,13 +48,18 @@ class NatsLink : public ClusterLink {
     // Pending limit per subscription before NATS reports a slow consumer.
     int max_pending_messages = 1 << 20;
     int max_pending_bytes = 256 << 20;
+    // Bytes received from NATS and not yet taken by the broker thread; past
+    // it messages are dropped, counted and their channels' subscribers told
+    // (on_dropped), as for a slow consumer.
+    size_t max_inbox_bytes = 64 << 20;
   };
   struct Callbacks {
     // An event published on another broker (broker thread).
     std::function<void(const v1::Envelope& event)> on_event;
     // Connected (true) or lost (false, with the reason) (broker thread).
     std::function<void(bool up, const std::string& reason)> on_state;
-    // NATS dropped messages of `channel` (slow consumer) (broker thread).
+    // Messages of `channel` were dropped: NATS's slow consumer, or this
+    // link's inbox bound (broker thread).
     std::function<void(const std::string& channel)> on_dropped;
     // A message on kPresenceSubject from another broker (broker thread).
     std::function<void(const std::string& bytes)> on_presence;
@@ -63,6 +68,7 @@ class NatsLink : public ClusterLink {
     uint64_t messages_in = 0, bytes_in = 0, messages_out = 0, bytes_out = 0;
     uint64_t reconnects = 0, disconnects = 0;
     uint64_t dropped_slow_consumer = 0, dropped_undecodable = 0;
+    uint64_t dropped_inbox_full = 0;  // over Options::max_inbox_bytes
   };
 
   NatsLink(asio::io_context& io, Options options, Callbacks callbacks);
@@ -94,6 +100,10 @@ class NatsLink : public ClusterLink {
   struct Shared;                // what they share with the broker thread
   // Runs `fn` on the broker thread if the link still exists then.
   void Post(std::function<void(NatsLink*)> fn);
+  // `count` messages of `subject` dropped at the inbox bound.
+  void Dropped(const std::string& subject, uint64_t count);
+  // Tells on_dropped about `subject`'s channel.
+  void TellDropped(const std::string& subject);
   // One message from NATS, on the broker thread.
   void Receive(bool presence, const std::string& subject,
                const std::string& data);

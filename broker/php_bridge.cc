@@ -3,14 +3,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/channel_names.h"
 
 namespace channel {
-namespace {
-
-// The gateways' channel names (gateway/delivery.h).
-constexpr absl::string_view kGroupPrefix = "group:";
-
-}  // namespace
 
 void PhpBridge::FromPhp(absl::string_view channel, const PhpValue& data) {
   if (!enabled() || channel != group_channel_) return;
@@ -22,7 +17,7 @@ void PhpBridge::FromPhp(absl::string_view channel, const PhpValue& data) {
     return;  // not the seed's shape: nothing to bridge
   }
   v1::Publish publish;
-  publish.add_channels(absl::StrCat(kGroupPrefix, group_id));
+  publish.add_channels(absl::StrCat(kGroupChannelPrefix, group_id));
   if (message->kind == PhpValue::Kind::kString) {
     publish.set_payload(message->str.data(), message->str.size());
   } else {
@@ -33,12 +28,11 @@ void PhpBridge::FromPhp(absl::string_view channel, const PhpValue& data) {
 
 void PhpBridge::FromChannel(absl::string_view channel,
                             absl::string_view message) {
-  if (!enabled() || !absl::StartsWith(channel, kGroupPrefix) ||
+  absl::string_view group = channel;
+  if (!enabled() || !absl::ConsumePrefix(&group, kGroupChannelPrefix) ||
       !router_->HasSubscribers(group_channel_)) {
     return;
   }
-  absl::string_view group = channel;
-  group.remove_prefix(kGroupPrefix.size());
   std::string data = "a:2:{s:8:\"group_id\";";
   AppendPhpKey(group, &data);
   data.append("s:7:\"message\";");

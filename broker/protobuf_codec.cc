@@ -6,6 +6,7 @@
 #include "asio/post.hpp"
 #include "broker/broker_server.h"
 #include "broker/session.h"
+#include "common/channel_names.h"
 #include "common/constant_time.h"
 #include "common/envelope_codec.h"
 #include "common/log_limiter.h"
@@ -162,7 +163,7 @@ void ProtobufCodec::HandlePublish(v1::Publish* request) {
   if (bridge.enabled() &&
       session_->server()->router().HasSubscribers(bridge.group_channel())) {
     for (const std::string& channel : request->channels()) {
-      if (absl::StartsWith(channel, "group:")) {
+      if (IsGroupChannel(channel)) {
         bridged_channels.push_back(channel);
       }
     }

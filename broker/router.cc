@@ -2,19 +2,14 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/channel_names.h"
 
 namespace channel {
-namespace {
-
-// The gateways' group channels, which the PHP bridge also feeds.
-constexpr absl::string_view kGroupPrefix = "group:";
-
-}  // namespace
 
 Router::Router(const BrokerOptions& options, BrokerStats* stats)
     : options_(options),
       stats_(stats),
-      sole_(options.sole_release_timeout, std::string(kGroupPrefix)) {}
+      sole_(options.sole_release_timeout, std::string(kGroupChannelPrefix)) {}
 
 bool Router::SoleEnabled() const {
   // A cluster's other brokers may have subscribers this one cannot see; a
@@ -37,7 +32,7 @@ Subscriber* Router::SoleCandidate(const std::string& channel) const {
   // The PHP bridge (PhpBridge) copies group publishes to its channel's
   // subscribers: while it has any, group channels are never held alone.
   const std::string& bridge = options_.php_group_channel;
-  if (!bridge.empty() && absl::StartsWith(channel, kGroupPrefix) &&
+  if (!bridge.empty() && absl::StartsWith(channel, kGroupChannelPrefix) &&
       index_.Find(bridge) != nullptr) {
     return nullptr;
   }

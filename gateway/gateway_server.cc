@@ -1,7 +1,5 @@
 #include "gateway/gateway_server.h"
 
-#include <random>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "asio/post.hpp"
@@ -9,17 +7,9 @@
 #include "common/log_limiter.h"
 #include "common/logging.h"
 #include "common/prometheus_text.h"
+#include "common/random_id.h"
 
 namespace channel {
-namespace {
-
-std::string RandomId() {
-  std::random_device rd;
-  return absl::StrFormat("%08x%08x", rd(), rd());
-}
-
-}  // namespace
-
 GatewayServer::GatewayServer(asio::io_context& main_io, GatewayOptions options)
     : main_io_(main_io),
       options_(std::move(options)),

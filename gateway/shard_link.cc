@@ -221,9 +221,10 @@ void ShardLink::FlushDeliveries() {
   // speculatively) and its handler is queued behind this flush. While the
   // batch keeps growing between two runs of this handler, go once more
   // round the queue (at most kMaxFlushHops times, kMaxFlushBatch
-  // deliveries): a burst arriving in many small reads (the gateway reads
-  // 2 KiB per client read) still makes one batch, one write per member;
-  // a lone message is flushed on the first run, with no delay.
+  // deliveries): a burst arriving in many small reads (a client socket
+  // read takes at most 16 KiB, a broker link read at most 64 KiB) still
+  // makes one batch, one write per member; a lone message is flushed on
+  // the first run, with no delay.
   if (pending_.size() > pending_at_post_ && flush_hops_ < kMaxFlushHops &&
       pending_.size() < kMaxFlushBatch) {
     pending_at_post_ = pending_.size();

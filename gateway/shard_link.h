@@ -21,7 +21,8 @@ namespace channel {
 // independent shards sharing the WebSocket port through SO_REUSEPORT: each
 // worker owns its connections, their membership and this link, all on its
 // io_context, so nothing on the data path crosses threads (no link thread,
-// no posts, no locks). The broker holds one subscription per worker that
+// no locks; the posts it makes go to its own io_context: the batch flush
+// and the completion of a publish it did not send). The broker holds one subscription per worker that
 // has members of a group; a group spread over several workers costs one
 // event per worker, which the broker's encode-once fan-out makes cheap.
 //

@@ -19,6 +19,7 @@
 #include "asio/signal_set.hpp"
 #include "asio/steady_timer.hpp"
 #include "client/broker_client.h"
+#include "common/channel_names.h"
 #include "common/flags_env.h"
 #include "common/host_port.h"
 #include "common/logging.h"
@@ -120,11 +121,9 @@ int main(int argc, char** argv) {
   if (command == "publish" || command == "publish-group" ||
       command == "publish-user") {
     if (args.size() != 4) return Usage();
-    // ws-gateway's channel names (docs/CLIENT-PROTOCOL.md).
-    const std::string prefix = command == "publish-group"  ? "group:"
-                               : command == "publish-user" ? "user:"
-                                                           : "";
-    channel_name = prefix + args[2];
+    channel_name = command == "publish-group"  ? channel::GroupChannel(args[2])
+                   : command == "publish-user" ? channel::UserChannel(args[2])
+                                               : args[2];
     message = args[3];
     client.set_state_handler([&](bool connected, absl::string_view) {
       if (!connected || sent) return;

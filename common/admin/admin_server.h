@@ -8,13 +8,17 @@
 
 #include "absl/status/status.h"
 #include "asio/io_context.hpp"
+#include "net/http_message.h"
 
 namespace channel {
 
-// The admin HTTP port of both daemons: GET /healthz, /readyz, /metrics.
-// HTTP is parsed by websocketpp's endpoint (plain HTTP requests on a
-// WebSocket server), not by hand. Runs its handlers on the io_context it is
-// given, so callbacks may read state owned by that thread without locks.
+class HttpServer;
+
+// The admin HTTP port of both daemons: GET /healthz, /readyz, /metrics, on
+// the project's one HTTP server (net/http_server.h: keep-alive, slow
+// clients bounded in time and number). Runs its handlers on the io_context
+// it is given, so callbacks may read state owned by that thread without
+// locks.
 class AdminServer {
  public:
   struct Handlers {
@@ -36,12 +40,14 @@ class AdminServer {
   // The bound port, after a successful Listen.
   uint16_t port() const { return port_; }
 
-  // Stops accepting; requests in progress finish.
+  // Stops accepting and closes every connection.
   void Stop();
 
  private:
-  class Impl;
-  std::unique_ptr<Impl> impl_;
+  HttpResponse Answer(const HttpRequest& request) const;
+
+  Handlers handlers_;
+  std::unique_ptr<HttpServer> server_;
   uint16_t port_ = 0;
 };
 

@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/gateway_fixture.h"
+#include "tests/support/test_broker_client.h"
 #include "tests/support/ws_test_clients.h"
 
 namespace channel::testing {
@@ -368,6 +369,45 @@ TEST_F(ClusterTest, NatsNodeKilledDeliveryGoesOnAndItRejoins) {
   StartNats(1);
   ASSERT_TRUE(nats_[1]->WaitForLine("Route connection created", seconds(10)));
   WaitRouted(sender, "n", members);
+}
+
+// What NATS has handed a broker and its thread has not taken yet is bounded
+// in bytes (--nats_max_inbox_bytes; libnats' pending limits no longer apply
+// to it). Past the bound an event is dropped, counted, and its channel's
+// subscribers are closed (CLUSTER_UNAVAILABLE): they re-subscribe and hear
+// of the gap, never a silent loss. A 1-byte bound drops everything.
+TEST(ClusterInboxTest, InboxBoundDropsCountsAndTellsTheSubscribers) {
+  const int nats_port = FreePort();
+  auto nats = DaemonProcess::Start(
+      CHANNEL_NATS_SERVER_BIN,
+      {"-a", "127.0.0.1", "-p", std::to_string(nats_port)});
+  const std::string nats_flag =
+      absl::StrCat("--nats=nats://127.0.0.1:", nats_port);
+  BrokerProcess a = BrokerProcess::Start({nats_flag});
+  BrokerProcess b =
+      BrokerProcess::Start({nats_flag, "--nats_max_inbox_bytes=1"});
+  ASSERT_TRUE(a.process->WaitForLine("NATS connected", seconds(10)));
+  ASSERT_TRUE(b.process->WaitForLine("NATS connected", seconds(10)));
+  TestBrokerClient subscriber(b.port);
+  ASSERT_TRUE(subscriber.WaitConnected());
+  ASSERT_TRUE(subscriber.Subscribe({"group:x"}).ok());
+  TestBrokerClient publisher(a.port);
+  ASSERT_TRUE(publisher.WaitConnected());
+  // NATS spreads b's interest asynchronously: publish until b drops one
+  // (bounded: 200 publishes, each waiting for its Ack).
+  bool told = false;
+  for (int i = 0; i < 200 && !told; ++i) {
+    ASSERT_TRUE(publisher.Publish("group:x", "m").ok());
+    // Closed: down now, or already up again (a second connect).
+    told = subscriber.WaitDisconnected(milliseconds(50)) ||
+           subscriber.WaitConnected(2, milliseconds(0));
+  }
+  EXPECT_TRUE(told) << b.process->Output();
+  EXPECT_EQ(subscriber.EventCount(), 0u);
+  EXPECT_GE(
+      b.Metric(R"(channel_broker_nats_dropped_total{reason="inbox_full"})"), 1);
+  EXPECT_TRUE(
+      b.process->WaitForLine("closing its 1 local subscriber", seconds(10)));
 }
 
 }  // namespace
