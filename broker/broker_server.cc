@@ -22,10 +22,12 @@ BrokerServer::BrokerServer(asio::io_context& io, BrokerOptions options)
       work_queues_(WorkQueues::Limits{
           options_.php_max_queue_items, options_.php_max_queues,
           options_.php_max_queue_bytes, options_.php_max_queued_items}),
-      php_bridge_(&router_, options_.php_group_channel),
+      php_bridge_(&router_, options_.php_group_channel, php_limits_),
       presence_(options_.max_presence_entries_per_connection),
       presence_tick_(io),
-      sole_tick_(io) {}
+      sole_tick_(io) {
+  if (php_bridge_.enabled()) router_.set_observer(&php_bridge_);
+}
 
 BrokerServer::~BrokerServer() = default;
 
@@ -255,7 +257,6 @@ absl::Status BrokerServer::PublishFromApi(
   absl::StatusOr<uint64_t> receivers = router_.Publish(&publish);
   if (!receivers.ok()) return receivers.status();
   *deliveries = *receivers;
-  for (const std::string& c : channels) php_bridge_.FromChannel(c, message);
   return absl::OkStatus();
 }
 

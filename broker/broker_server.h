@@ -81,7 +81,6 @@ class BrokerServer : public FramedStream::FlushScheduler {
   BrokerStats& stats() { return stats_; }
   Router& router() { return router_; }
   WorkQueues& work_queues() { return work_queues_; }
-  PhpBridge& php_bridge() { return php_bridge_; }
   PresenceTable& presence() { return presence_; }
   // A client connection's presence report, and its going away: applied to
   // the table and, in a cluster, shared with the other brokers.
@@ -120,6 +119,7 @@ class BrokerServer : public FramedStream::FlushScheduler {
   asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;
   BrokerStats stats_;
+  const PhpLimits php_limits_;  // before php_bridge_, which copies it
   Router router_;
   WorkQueues work_queues_;
   PhpBridge php_bridge_;
@@ -129,7 +129,6 @@ class BrokerServer : public FramedStream::FlushScheduler {
   std::unique_ptr<ClusterPresence> cluster_presence_;  // cluster mode only
   asio::steady_timer presence_tick_;
   asio::steady_timer sole_tick_;
-  PhpLimits php_limits_;
   NetworkList php_allow_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Session>> sessions_;
   // Sessions that have not said their Hello yet, oldest (lowest id) first.

@@ -7,6 +7,27 @@
 
 namespace channel {
 
+void PhpBridge::OnPublished(const std::string& channel,
+                            const v1::Event& event) {
+  if (!enabled()) return;
+  if (channel == group_channel_) {
+    // The seed's ['group_id'=>G, 'message'=>M]: only PHP values have it.
+    if (event.meta().payload_codec() != "php") return;
+    PhpValue data;
+    std::string error;
+    if (ParsePhp(event.payload(), limits_, &data, &error)) {
+      FromPhp(channel, data);
+    }
+    return;
+  }
+  FromChannel(channel, event.payload());
+}
+
+bool PhpBridge::Needs(absl::string_view channel) const {
+  return enabled() && IsGroupChannel(channel) &&
+         router_->HasSubscribers(group_channel_);
+}
+
 void PhpBridge::FromPhp(absl::string_view channel, const PhpValue& data) {
   if (!enabled() || channel != group_channel_) return;
   const PhpValue* group = data.Find("group_id");

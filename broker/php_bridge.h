@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "broker/publish_observer.h"
 #include "broker/router.h"
 #include "common/php_serialize.h"
 
@@ -20,19 +21,31 @@ namespace channel {
 //  - a publish to group:G (a gateway's send_to_group, a backend) is also
 //    delivered to the group channel's subscribers as
 //    ['group_id'=>G, 'message'=>M] (G as i: when PHP would key it so).
-// Neither direction feeds the other: the bridge publishes through the
-// Router directly, and only codecs call it.
-class PhpBridge {
+// It is the Router's PublishObserver (set when enabled): it sees every
+// local publish whatever its codec or path (protobuf, PHP, the HTTP API),
+// and neither direction feeds the other (the Router does not observe the
+// bridge's own publishes). While the group channel has subscribers, group
+// channels are never held alone (sole interest): the bridge must see them.
+class PhpBridge : public PublishObserver {
  public:
-  PhpBridge(Router* router, std::string group_channel)
-      : router_(router), group_channel_(std::move(group_channel)) {}
+  PhpBridge(Router* router, std::string group_channel, PhpLimits limits = {})
+      : router_(router),
+        group_channel_(std::move(group_channel)),
+        limits_(limits) {}
 
   bool enabled() const { return !group_channel_.empty(); }
   const std::string& group_channel() const { return group_channel_; }
 
-  // A PHP client published `data` on `channel`.
+  // PublishObserver.
+  void OnPublished(const std::string& channel, const v1::Event& event) override;
+  bool Needs(absl::string_view channel) const override;
+  bool Wakes(absl::string_view channel) const override {
+    return enabled() && channel == group_channel_;
+  }
+
+  // A PHP value `data` was published on `channel`.
   void FromPhp(absl::string_view channel, const PhpValue& data);
-  // Someone published `message` on broker channel `channel`.
+  // `message` was published on broker channel `channel`.
   void FromChannel(absl::string_view channel, absl::string_view message);
 
   uint64_t to_groups() const { return to_groups_; }
@@ -41,6 +54,7 @@ class PhpBridge {
  private:
   Router* const router_;
   const std::string group_channel_;
+  const PhpLimits limits_;
   uint64_t to_groups_ = 0;
   uint64_t to_php_ = 0;
 };

@@ -144,9 +144,6 @@ void PhpCodec::Publish(const PhpValue& body, bool loop) {
     Refused(loop ? "publishLoop" : "publish", receivers.status().message());
     return;
   }
-  if (loop) return;
-  PhpBridge& bridge = session_->server()->php_bridge();
-  for (const std::string& channel : channels_) bridge.FromPhp(channel, *data);
 }
 
 void PhpCodec::Refused(absl::string_view type, absl::string_view why) {

@@ -155,27 +155,8 @@ void ProtobufCodec::HandlePublish(v1::Publish* request) {
     ReplyError(ErrorCodeFromStatus(s), s.message(), request_id);
     return;
   }
-  // A group message also reaches the PHP seed's channel (PhpBridge), when
-  // it has subscribers: keep what the Router is about to take.
-  PhpBridge& bridge = session_->server()->php_bridge();
-  std::vector<std::string> bridged_channels;
-  std::string bridged_payload;
-  if (bridge.enabled() &&
-      session_->server()->router().HasSubscribers(bridge.group_channel())) {
-    for (const std::string& channel : request->channels()) {
-      if (IsGroupChannel(channel)) {
-        bridged_channels.push_back(channel);
-      }
-    }
-    if (!bridged_channels.empty()) bridged_payload = request->payload();
-  }
   absl::StatusOr<uint64_t> receivers =
       session_->server()->router().Publish(request, session_);
-  if (receivers.ok()) {
-    for (const std::string& channel : bridged_channels) {
-      bridge.FromChannel(channel, bridged_payload);
-    }
-  }
   if (!receivers.ok()) {
     ReplyError(ErrorCodeFromStatus(receivers.status()),
                receivers.status().message(), request_id);

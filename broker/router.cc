@@ -29,13 +29,9 @@ Subscriber* Router::SoleCandidate(const std::string& channel) const {
   if (subscribers == nullptr || subscribers->size() != 1) return nullptr;
   Subscriber* only = *subscribers->begin();
   if (!only->WantsSoleInterest()) return nullptr;
-  // The PHP bridge (PhpBridge) copies group publishes to its channel's
-  // subscribers: while it has any, group channels are never held alone.
-  const std::string& bridge = options_.php_group_channel;
-  if (!bridge.empty() && absl::StartsWith(channel, kGroupChannelPrefix) &&
-      index_.Find(bridge) != nullptr) {
-    return nullptr;
-  }
+  // A channel the observer needs (the PHP bridge's group channels while it
+  // has subscribers) is never held alone.
+  if (observer_ != nullptr && observer_->Needs(channel)) return nullptr;
   return only;
 }
 
@@ -92,7 +88,7 @@ absl::Status Router::Subscribe(Subscriber* session,
         session->IsLink() ? "limit per link" : "limit per connection", " is ",
         limit));
   }
-  bool bridge_joined = false;
+  bool woken = false;
   for (const std::string* channel : distinct_) {
     const auto change = index_.Add(session, *channel);
     if (change.channel_edge && cluster_ != nullptr) {
@@ -100,13 +96,14 @@ absl::Status Router::Subscribe(Subscriber* session,
     }
     if (!change.changed) continue;
     UpdateSole(*channel);
-    if (change.channel_edge && *channel == options_.php_group_channel) {
-      bridge_joined = true;
+    if (change.channel_edge && observer_ != nullptr &&
+        observer_->Wakes(*channel)) {
+      woken = true;
     }
   }
-  // The bridge's first subscriber: no group channel is held alone any more.
+  // The observer now needs channels that may be held alone: revoke them.
   std::vector<std::string> revoked;
-  if (bridge_joined) revoked = sole_.RevokeWatched();
+  if (woken) revoked = sole_.RevokeWatched();
   // Nothing is being revoked (the usual case): nothing to wait for.
   if (on_released && sole_.revoking() > 0) {
     std::vector<absl::string_view> names(distinct_.size() + revoked.size());
@@ -175,6 +172,16 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request,
   }
   recipients_.clear();
   stats_->events_delivered += receivers;
+  if (observer_ != nullptr && !observing_) {
+    // Copied first: the observer may publish, which reuses distinct_.
+    observed_.clear();
+    for (const std::string* channel : distinct_) observed_.push_back(*channel);
+    observing_ = true;
+    for (const std::string& channel : observed_) {
+      observer_->OnPublished(channel, *event);
+    }
+    observing_ = false;
+  }
   return receivers;
 }
 

@@ -13,6 +13,7 @@
 #include "broker/broker_options.h"
 #include "broker/broker_stats.h"
 #include "broker/cluster_link.h"
+#include "broker/publish_observer.h"
 #include "broker/sole_interest.h"
 #include "broker/subscriber.h"
 #include "common/subscription_index.h"
@@ -89,6 +90,9 @@ class Router {
   // Cluster mode (--nats): interest goes to `cluster`, local publishes are
   // forwarded to it, and refused while it is down. Null: standalone.
   void set_cluster(ClusterLink* cluster) { cluster_ = cluster; }
+  // Sees every local publish after its delivery (the PHP bridge); null:
+  // none. Not owned.
+  void set_observer(PublishObserver* observer) { observer_ = observer; }
   // An event published on another broker: local subscribers only.
   uint64_t DeliverRemote(const v1::Envelope& envelope);
 
@@ -142,6 +146,9 @@ class Router {
   // subscriber are pruned when the map outgrows the index.
   absl::flat_hash_map<std::string, uint64_t> loop_turns_;
   ClusterLink* cluster_ = nullptr;
+  PublishObserver* observer_ = nullptr;
+  bool observing_ = false;             // inside observer_->OnPublished
+  std::vector<std::string> observed_;  // scratch: the channels to observe
   SoleInterest sole_;
   bool sole_paused_ = false;
 };

@@ -332,5 +332,55 @@ TEST(RouterSolePauseTest, PausedDuringARestartGrace) {
   EXPECT_EQ(later.grants, std::vector<std::string>{"group:c"});
 }
 
+// The publish hook (PublishObserver, the PHP bridge's seam): it sees every
+// channel of every admitted local publish, with its payload, after the
+// subscribers; a publish it makes itself is delivered but not observed
+// again; a refused publish is not observed; nor is an event from another
+// broker (its origin observed it).
+class RecordingObserver : public PublishObserver {
+ public:
+  explicit RecordingObserver(Router* router) : router_(router) {}
+  void OnPublished(const std::string& channel,
+                   const v1::Event& event) override {
+    seen.push_back(channel + "=" + event.payload());
+    if (channel == "echo") {
+      v1::Publish derived = PublishTo({"derived"}, "from " + event.payload());
+      EXPECT_TRUE(router_->Publish(&derived).ok());
+    }
+  }
+  bool Needs(absl::string_view) const override { return false; }
+  bool Wakes(absl::string_view) const override { return false; }
+  std::vector<std::string> seen;
+
+ private:
+  Router* const router_;
+};
+
+TEST(RouterTest, TheObserverSeesEveryLocalPublishOnce) {
+  BrokerOptions options = SmallLimits();
+  BrokerStats stats;
+  Router router(options, &stats);
+  RecordingObserver observer(&router);
+  router.set_observer(&observer);
+  FakeSubscriber sub;
+  ASSERT_TRUE(router.Subscribe(&sub, SubscribeTo({"a", "derived"})).ok());
+  v1::Publish publish = PublishTo({"a", "b", "a"}, "p");
+  ASSERT_TRUE(router.Publish(&publish).ok());
+  EXPECT_EQ(observer.seen, (std::vector<std::string>{"a=p", "b=p"}));
+  observer.seen.clear();
+  v1::Publish echo = PublishTo({"echo"}, "q");
+  ASSERT_TRUE(router.Publish(&echo).ok());
+  EXPECT_EQ(observer.seen, std::vector<std::string>{"echo=q"});
+  EXPECT_EQ(sub.payloads, (std::vector<std::string>{"p", "from q"}));
+  observer.seen.clear();
+  v1::Publish refused = PublishTo({"123456789"}, "r");  // name over limit
+  EXPECT_FALSE(router.Publish(&refused).ok());
+  v1::Envelope remote;
+  remote.mutable_event()->set_channel("a");
+  remote.mutable_event()->set_payload("s");
+  EXPECT_EQ(router.DeliverRemote(remote), 1u);
+  EXPECT_TRUE(observer.seen.empty());
+}
+
 }  // namespace
 }  // namespace channel

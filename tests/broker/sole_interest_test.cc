@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/php_bridge.h"
 #include "broker/router.h"
 #include "gtest/gtest.h"
 
@@ -284,6 +285,8 @@ TEST_F(RouterSoleTest, AHolderLateToReleaseIsClosed) {
 
 TEST_F(RouterSoleTest, ThePhpBridgeChannelKeepsGroupsShared) {
   Router router(options_, &stats_);
+  PhpBridge bridge(&router, options_.php_group_channel);
+  router.set_observer(&bridge);  // as BrokerServer does when it is enabled
   FakeHolder a;
   FakeHolder php(/*wants=*/false);
   ASSERT_TRUE(router.Subscribe(&a, SubscribeTo("group:1")).ok());
