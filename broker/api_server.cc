@@ -7,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "asio/ip/address.hpp"
-#include "broker/broker_server.h"
 #include "common/constant_time.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
@@ -57,7 +56,7 @@ std::string QueryParam(const HttpRequest& request, absl::string_view name) {
 
 }  // namespace
 
-ApiServer::ApiServer(asio::io_context& broker_io, BrokerServer* broker,
+ApiServer::ApiServer(asio::io_context& broker_io, ApiBackend* broker,
                      ApiOptions options)
     : broker_io_(broker_io),
       broker_(broker),
@@ -150,7 +149,7 @@ void ApiServer::Publish(const HttpRequest& request, HttpReply reply) {
     Answer(reply, "publish", t0, Json(error.status, ApiErrorJson(error)));
     return;
   }
-  BrokerServer* broker = broker_;
+  ApiBackend* broker = broker_;
   hop_->Call(
       [job, broker] {
         if (std::string reason = broker->NotReadyReason(); !reason.empty()) {
@@ -171,7 +170,7 @@ void ApiServer::Publish(const HttpRequest& request, HttpReply reply) {
                        /*not_published=*/true));
         } else if (absl::IsAborted(job->status)) {
           // BACKPRESSURE: a gateway link is full, or the broker restarted
-          // moments ago (Router::Publish, BrokerServer::RestartGrace).
+          // moments ago (Router::Publish, RestartGrace).
           HttpResponse r = Error(503, "backpressure", job->status.message(),
                                  /*not_published=*/true);
           r.headers.emplace_back("Retry-After", "1");
@@ -211,7 +210,7 @@ void ApiServer::Presence(const HttpRequest& request, HttpReply reply) {
   };
   auto job = std::make_shared<Job>();
   job->group = group;
-  BrokerServer* broker = broker_;
+  ApiBackend* broker = broker_;
   hop_->Call(
       [job, broker] { job->counts = broker->presence().Get(job->group); },
       [this, job, reply = std::move(reply), t0](BrokerHop::Outcome outcome) {
@@ -261,7 +260,7 @@ void ApiServer::Groups(const HttpRequest& request, HttpReply reply) {
            Error(400, "invalid_field", "prefix and after: 128 bytes"));
     return;
   }
-  BrokerServer* broker = broker_;
+  ApiBackend* broker = broker_;
   hop_->Call(
       [job, broker] {
         // One more than asked: tells whether a next page exists.

@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "asio/io_context.hpp"
+#include "broker/api_backend.h"
 #include "broker/api_request.h"
 #include "broker/broker_hop.h"
 #include "common/prometheus_text.h"
@@ -22,8 +23,6 @@
 #include "net/http_server.h"
 
 namespace channel {
-
-class BrokerServer;
 
 struct ApiOptions {
   std::string listen_host = "127.0.0.1";
@@ -56,7 +55,7 @@ struct ApiOptions {
 // broker_wait is answered 503 and never runs.
 class ApiServer {
  public:
-  ApiServer(asio::io_context& broker_io, BrokerServer* broker,
+  ApiServer(asio::io_context& broker_io, ApiBackend* broker,
             ApiOptions options);
   ~ApiServer();
 
@@ -85,7 +84,7 @@ class ApiServer {
              std::chrono::steady_clock::duration latency);
 
   asio::io_context& broker_io_;
-  BrokerServer* const broker_;
+  ApiBackend* const broker_;
   const ApiOptions options_;
   // The API loop and what lives on it (declared after it: destroyed first).
   asio::io_context io_;

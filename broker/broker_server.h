@@ -14,28 +14,36 @@
 #include "asio/io_context.hpp"
 #include "asio/ip/tcp.hpp"
 #include "asio/steady_timer.hpp"
+#include "broker/api_backend.h"
+#include "broker/broker_context.h"
 #include "broker/broker_options.h"
 #include "broker/broker_stats.h"
-#include "broker/cluster_presence.h"
-#include "broker/nats_link.h"
-#include "broker/network_list.h"
+#include "broker/cluster_node.h"
 #include "broker/php_bridge.h"
-#include "broker/presence_table.h"
+#include "broker/presence_service.h"
+#include "broker/restart_grace.h"
 #include "broker/router.h"
+#include "broker/source_policy.h"
 #include "broker/work_queues.h"
 #include "common/php_serialize.h"
+#include "common/prometheus_text.h"
 #include "net/framed_stream.h"
 
 namespace channel {
 
-class ApiServer;
 class Session;
 
 // The broker: accepts connections on one io_context (one thread, like Redis:
-// no locks anywhere), owns the sessions, the router and the counters, and
-// batches writes: frames queued during one pass of the event loop go out in
-// one gathered write per session at the end of the pass.
-class BrokerServer : public FramedStream::FlushScheduler {
+// no locks anywhere) and owns the sessions and the broker's parts, which it
+// hands to sessions and codecs as a BrokerContext (never itself). Its own
+// jobs: accepting (bounded: --max_connections, --max_pending_handshakes
+// shed oldest first), the session registry, the end-of-pass flush (frames
+// queued during one pass of the event loop go out in one gathered write
+// per session at the end of the pass), the ticks, and shutdown. The
+// cluster is a ClusterNode, the restart grace a RestartGrace, the sources'
+// rights a SourcePolicy, presence a PresenceService, metrics
+// broker_metrics.cc.
+class BrokerServer : public SessionHost, public ApiBackend {
  public:
   BrokerServer(asio::io_context& io, BrokerOptions options);
   ~BrokerServer() override;
@@ -44,73 +52,41 @@ class BrokerServer : public FramedStream::FlushScheduler {
   // options.listen_host:options.port and starts accepting.
   absl::Status Listen();
   uint16_t port() const { return port_; }
+  const std::string& broker_id() const { return broker_id_; }
 
   // Graceful stop: stop accepting, send every session SHUTTING_DOWN after its
   // queued frames, call on_drained once all are closed.
   void Shutdown(std::function<void()> on_drained);
 
-  // The HTTP API's publish (on this thread): each channel validated like a
-  // Publish; group channels are also bridged to PHP subscribers.
-  // *deliveries: events queued to subscribers.
+  // ApiBackend (the HTTP API, on this thread).
+  std::string NotReadyReason() const override;
   absl::Status PublishFromApi(const std::vector<std::string>& channels,
-                              const std::string& message, uint64_t* deliveries);
-  // A client said Hello resuming from another broker's id (it held
-  // subscriptions on an earlier link): if this broker is standalone and
-  // young (30 s, or six graces), it restarted under its clients, and
-  // publishes are refused for --resubscribe_grace_ms from now.
-  void NoteResumingClient();
-  // BACKPRESSURE (Aborted) while that grace runs: subscribers still
-  // re-linking could not yet re-subscribe, so no publish may be
-  // acknowledged; OK otherwise.
-  absl::Status RestartGrace();
+                              const std::string& message,
+                              uint64_t* deliveries) override;
+  const PresenceTable& presence() const override { return presence_.table(); }
 
-  // False while a cluster broker (--nats) cannot reach NATS: new
-  // connections are then turned away with CLUSTER_UNAVAILABLE.
-  bool ClusterReady() const { return nats_ == nullptr || nats_->up(); }
-
-  // The API server whose metrics /metrics includes (may be null).
-  void set_api(const ApiServer* api) { api_ = api; }
-
-  // Admin endpoints.
-  std::string RenderMetrics() const;
-  std::string NotReadyReason() const;
-
-  // For sessions.
-  const BrokerOptions& options() const { return options_; }
-  const std::string& broker_id() const { return broker_id_; }
-  BrokerStats& stats() { return stats_; }
-  Router& router() { return router_; }
-  WorkQueues& work_queues() { return work_queues_; }
-  PresenceTable& presence() { return presence_; }
-  // A client connection's presence report, and its going away: applied to
-  // the table and, in a cluster, shared with the other brokers.
-  absl::Status ApplyPresence(const Session* reporter,
-                             const v1::Presence& report);
-  void PresenceGone(const Session* reporter);
-  const PhpLimits& php_limits() const { return php_limits_; }
-  // Whether a PHP client (no token in its protocol) may connect from
-  // `address`: listed in --php_allow_from, or any source when neither that
-  // nor --auth_token is set.
-  bool PhpAllowedFrom(const asio::ip::address& address) const;
-  // Whether a connection from `address` gets the small frame bound before
-  // its Hello: with --auth_token, unless the source may speak PHP.
-  bool LimitFramesBeforeHello(const asio::ip::address& address) const;
-  // The session said its Hello (or its first PHP frame): no longer counted
-  // among the pending handshakes.
-  void SessionEstablished(uint64_t id) { pending_.erase(id); }
-  // Queues `stream` for the end-of-pass flush (one post per pass for all).
+  // SessionHost.
+  bool ClusterReady() const override {
+    return cluster_ == nullptr || cluster_->up();
+  }
+  void SessionEstablished(uint64_t id) override { pending_.erase(id); }
+  void OnSessionFinished(uint64_t id) override;
   void ScheduleFlush(std::shared_ptr<FramedStream> stream) override;
-  // The session has left the Router and closed its socket; it is destroyed
-  // on a later loop turn (it may be calling this from its own callback).
-  void OnSessionFinished(uint64_t id);
+
+  // /metrics. `extra` appends more series (the HTTP API's).
+  std::string RenderMetrics() const;
+  void set_extra_metrics(std::function<void(PrometheusText*)> extra) {
+    extra_metrics_ = std::move(extra);
+  }
 
  private:
   void DoAccept();
   void FlushAll();
   void MaybeDrained();
-  void OnClusterState(bool up, const std::string& reason);
-  void ArmPresenceTick();
-  // Standalone with sole interest: closes holders late to release (1 s).
+  // Closes every session with `code` and `reason` (NATS lost, shutdown).
+  void CloseAll(v1::Error::Code code, const std::string& reason);
+  // Standalone with sole interest: closes holders late to release, and
+  // ends the restart grace when due (once a second).
   void ArmSoleTick();
 
   asio::io_context& io_;
@@ -123,13 +99,12 @@ class BrokerServer : public FramedStream::FlushScheduler {
   Router router_;
   WorkQueues work_queues_;
   PhpBridge php_bridge_;
-  PresenceTable presence_;
-  const ApiServer* api_ = nullptr;
-  std::unique_ptr<NatsLink> nats_;                     // cluster mode only
-  std::unique_ptr<ClusterPresence> cluster_presence_;  // cluster mode only
-  asio::steady_timer presence_tick_;
+  PresenceService presence_;
+  RestartGrace grace_;
+  SourcePolicy sources_;  // set by Listen
+  BrokerContext context_;
+  std::unique_ptr<ClusterNode> cluster_;  // cluster mode only
   asio::steady_timer sole_tick_;
-  NetworkList php_allow_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Session>> sessions_;
   // Sessions that have not said their Hello yet, oldest (lowest id) first.
   std::map<uint64_t, Session*> pending_;
@@ -139,13 +114,7 @@ class BrokerServer : public FramedStream::FlushScheduler {
   std::vector<std::shared_ptr<FramedStream>> flushing_;
   bool shutting_down_ = false;
   std::function<void()> on_drained_;
-  const std::chrono::steady_clock::time_point started_ =
-      std::chrono::steady_clock::now();
-  // The restart grace: not yet decided, running until grace_until_, or over
-  // (ran, or the broker was too old when the first client resumed).
-  enum class Grace { kNotYet, kActive, kOver };
-  Grace grace_ = Grace::kNotYet;
-  std::chrono::steady_clock::time_point grace_until_;
+  std::function<void(PrometheusText*)> extra_metrics_;
 };
 
 }  // namespace channel

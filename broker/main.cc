@@ -276,7 +276,9 @@ int main(int argc, char** argv) {
       spdlog::critical("{}", s.message());
       return 1;
     }
-    broker.set_api(api.get());
+    broker.set_extra_metrics([api = api.get()](channel::PrometheusText* m) {
+      api->AppendMetrics(m);
+    });
     spdlog::info("api listening on {}:{}", api_options.listen_host,
                  api->port());
   }

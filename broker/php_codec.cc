@@ -1,7 +1,7 @@
 #include "broker/php_codec.h"
 
 #include "absl/strings/str_cat.h"
-#include "broker/broker_server.h"
+#include "broker/broker_context.h"
 #include "broker/session.h"
 #include "common/log_limiter.h"
 #include "common/logging.h"
@@ -14,10 +14,10 @@ const PhpValue kNull;  // 'data' missing: PHP reads it as null
 }  // namespace
 
 void PhpCodec::OnBody(absl::string_view body) {
-  BrokerServer* server = session_->server();
-  BrokerStats& stats = server->stats();
+  BrokerContext& ctx = session_->context();
+  BrokerStats& stats = ctx.stats;
   std::string error;
-  if (!ParsePhp(body, server->php_limits(), &body_, &error) ||
+  if (!ParsePhp(body, ctx.php_limits, &body_, &error) ||
       body_.kind != PhpValue::Kind::kArray) {
     ++stats.php_bad_bodies;
     if (error.empty()) error = "the body is not an array";
@@ -32,8 +32,8 @@ void PhpCodec::OnBody(absl::string_view body) {
       type_value != nullptr && type_value->kind == PhpValue::Kind::kString
           ? type_value->str
           : absl::string_view();
-  Router& router = server->router();
-  WorkQueues& queues = server->work_queues();
+  Router& router = ctx.router;
+  WorkQueues& queues = ctx.work_queues;
   if (type == "subscribe" || type == "unsubscribe") {
     if (!ReadChannels(body_)) return;
     v1::Subscribe request;  // same field layout for both
@@ -52,13 +52,13 @@ void PhpCodec::OnBody(absl::string_view body) {
     Publish(body_, type == "publishLoop");
   } else if (type == "watch" || type == "unwatch") {
     if (!ReadChannels(body_)) return;
-    if (channels_.size() > server->options().max_channels_per_request) {
+    if (channels_.size() > ctx.options.max_channels_per_request) {
       return Refused(type, "too many channels in one request");
     }
     for (const std::string& channel : channels_) {
       if (type == "watch") {
         if (queues.WatchCount(this) >=
-            server->options().max_channels_per_connection) {
+            ctx.options.max_channels_per_connection) {
           return Refused(type, "too many queues watched by one connection");
         }
         queues.Watch(this, channel);
@@ -68,7 +68,7 @@ void PhpCodec::OnBody(absl::string_view body) {
     }
   } else if (type == "enqueue") {
     if (!ReadChannels(body_)) return;
-    if (channels_.size() > server->options().max_channels_per_request) {
+    if (channels_.size() > ctx.options.max_channels_per_request) {
       return Refused(type, "too many channels in one request");
     }
     const PhpValue* data = body_.Find("data");
@@ -137,7 +137,7 @@ void PhpCodec::Publish(const PhpValue& body, bool loop) {
     request.set_payload(data->raw.data(), data->raw.size());
     request.mutable_meta()->set_payload_codec("php");
   }
-  Router& router = session_->server()->router();
+  Router& router = session_->context().router;
   absl::StatusOr<uint64_t> receivers =
       loop ? router.PublishLoop(&request) : router.Publish(&request, session_);
   if (!receivers.ok()) {
@@ -161,6 +161,6 @@ bool PhpCodec::SendQueueItem(absl::string_view queue, absl::string_view data) {
   return session_->TrySend(OutgoingEvent::EncodePhpMessage("queue", item));
 }
 
-void PhpCodec::OnClose() { session_->server()->work_queues().RemoveAll(this); }
+void PhpCodec::OnClose() { session_->context().work_queues.RemoveAll(this); }
 
 }  // namespace channel

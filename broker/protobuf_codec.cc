@@ -4,7 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
-#include "broker/broker_server.h"
+#include "broker/broker_context.h"
 #include "broker/session.h"
 #include "common/channel_names.h"
 #include "common/constant_time.h"
@@ -50,7 +50,7 @@ void ProtobufCodec::OnBody(absl::string_view body) {
                     "the first frame must be a Hello", false, "no_hello");
     return;
   }
-  Router& router = session_->server()->router();
+  Router& router = session_->context().router;
   switch (envelope_.msg_case()) {
     case v1::Envelope::kHello:
       HandleHello(envelope_.hello());
@@ -81,15 +81,15 @@ void ProtobufCodec::OnBody(absl::string_view body) {
       return;
     }
     case v1::Envelope::kPresence: {
-      absl::Status s =
-          session_->server()->ApplyPresence(session_, envelope_.presence());
+      absl::Status s = session_->context().presence.Apply(
+          session_, session_->id(), envelope_.presence());
       if (!s.ok()) ReplyError(ErrorCodeFromStatus(s), s.message(), 0);
       return;
     }
     case v1::Envelope::kPresenceQuery: {
       const auto& query = envelope_.presence_query();
       const PresenceTable::Counts counts =
-          session_->server()->presence().Get(query.group());
+          session_->context().presence.table().Get(query.group());
       v1::Envelope reply;
       v1::PresenceInfo* info = reply.mutable_presence_info();
       info->set_request_id(query.request_id());
@@ -120,7 +120,7 @@ void ProtobufCodec::HandleSubscribe(const v1::Subscribe& request) {
     };
   }
   bool waiting = false;
-  absl::Status s = session_->server()->router().Subscribe(
+  absl::Status s = session_->context().router.Subscribe(
       session_, request, std::move(ack_later), &waiting);
   if (!s.ok()) {
     ReplyError(ErrorCodeFromStatus(s), s.message(), request_id);
@@ -144,19 +144,19 @@ void ProtobufCodec::HandlePublish(v1::Publish* request) {
                  "payload_codec must be empty or \"php\"", request_id);
       return;
     }
-    if (!ParsePhp(request->payload(), session_->server()->php_limits(), &value,
+    if (!ParsePhp(request->payload(), session_->context().php_limits, &value,
                   &error)) {
       ReplyError(v1::Error::INVALID_REQUEST,
                  absl::StrCat("payload_codec php: ", error), request_id);
       return;
     }
   }
-  if (absl::Status s = session_->server()->RestartGrace(); !s.ok()) {
+  if (absl::Status s = session_->context().grace.Check(); !s.ok()) {
     ReplyError(ErrorCodeFromStatus(s), s.message(), request_id);
     return;
   }
   absl::StatusOr<uint64_t> receivers =
-      session_->server()->router().Publish(request, session_);
+      session_->context().router.Publish(request, session_);
   if (!receivers.ok()) {
     ReplyError(ErrorCodeFromStatus(receivers.status()),
                receivers.status().message(), request_id);
@@ -172,7 +172,7 @@ void ProtobufCodec::HandlePublish(v1::Publish* request) {
 
 void ProtobufCodec::OnClose() {
   // A gateway's members leave with its connection.
-  session_->server()->PresenceGone(session_);
+  session_->context().presence.Gone(session_, session_->id());
 }
 
 void ProtobufCodec::BeforeFlush() {
@@ -216,7 +216,7 @@ void ProtobufCodec::HandleHello(const v1::Hello& hello) {
     if (!absl::ascii_isprint(static_cast<unsigned char>(c))) c = '?';
   }
   session_->set_client_name(std::move(name));
-  BrokerServer* server = session_->server();
+  BrokerContext& ctx = session_->context();
   if (hello.protocol_version() != kProtocolVersion) {
     session_->Close(
         v1::Error::VERSION_MISMATCH,
@@ -226,9 +226,9 @@ void ProtobufCodec::HandleHello(const v1::Hello& hello) {
         false);
     return;
   }
-  const std::string& token = server->options().auth_token;
+  const std::string& token = ctx.options.auth_token;
   if (!token.empty() && !ConstantTimeEquals(hello.auth_token(), token)) {
-    ++server->stats().auth_failures;
+    ++ctx.stats.auth_failures;
     CHANNEL_LOG_LIMITED(
         spdlog::level::warn, "conn {} from {} ({}): authentication failed",
         session_->id(), session_->peer(), session_->client_name());
@@ -243,17 +243,17 @@ void ProtobufCodec::HandleHello(const v1::Hello& hello) {
   wants_sole_interest_ = hello.sole_interest();
   session_->set_link(hello.link());
   if (!hello.resuming_from().empty() &&
-      hello.resuming_from() != server->broker_id()) {
-    server->NoteResumingClient();
+      hello.resuming_from() != ctx.broker_id) {
+    ctx.grace.NoteResumingClient();
   }
-  ++server->stats().handshakes;
+  ++ctx.stats.handshakes;
   CHANNEL_LOG_LIMITED(spdlog::level::info,
                       "conn {} from {} authenticated as '{}'", session_->id(),
                       session_->peer(), session_->client_name());
-  const BrokerOptions& options = server->options();
+  const BrokerOptions& options = ctx.options;
   v1::Envelope reply;
   v1::Welcome* welcome = reply.mutable_welcome();
-  welcome->set_broker_id(server->broker_id());
+  welcome->set_broker_id(ctx.broker_id);
   welcome->set_broker_version(kVersion);
   welcome->set_protocol_version(kProtocolVersion);
   welcome->set_heartbeat_interval_ms(

@@ -2,9 +2,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "broker/broker_server.h"
-#include "broker/php_codec.h"
-#include "broker/protobuf_codec.h"
+#include "broker/broker_context.h"
+#include "broker/session_codecs.h"
 #include "common/envelope_codec.h"
 #include "common/log_limiter.h"
 #include "common/logging.h"
@@ -35,14 +34,15 @@ FramedStream::Options StreamOptions(const BrokerOptions& options,
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket socket, uint64_t id,
-                 BrokerServer* server)
-    : id_(id), server_(server) {
+                 BrokerContext* context)
+    : id_(id), ctx_(context) {
   std::error_code ec;
   const auto remote = socket.remote_endpoint(ec);
-  const bool limit = !ec && server->LimitFramesBeforeHello(remote.address());
+  const bool limit =
+      !ec && ctx_->sources.LimitFramesBeforeHello(remote.address());
   stream_ = std::make_shared<FramedStream>(
-      std::move(socket), StreamOptions(server->options(), limit), this,
-      &server->stats().stream, server);
+      std::move(socket), StreamOptions(ctx_->options, limit), this,
+      &ctx_->stats.stream, &ctx_->host);
 }
 
 Session::~Session() { stream_->Detach(); }
@@ -53,44 +53,29 @@ void Session::Start() {
 }
 
 void Session::OnFrame(absl::string_view body) {
-  if (codec_ == nullptr && !server_->ClusterReady()) {
+  if (codec_ == nullptr && !ctx_->host.ClusterReady()) {
     Close(v1::Error::CLUSTER_UNAVAILABLE,
           "this broker has lost its cluster (NATS); connect to another broker",
           false);
     return;
   }
   if (codec_ == nullptr) {
-    // The first frame decides the codec for the connection's life: a PHP
-    // serialize() array starts with 'a' (0x61), which no protobuf Envelope
-    // can (proto/channel.proto reserves field 12).
-    if (body[0] == 'a') {
-      if (!server_->options().php_enabled) {
-        Close(v1::Error::PROTOCOL_ERROR,
-              "PHP serialize() bodies (Workerman Channel clients) are not "
-              "enabled on this broker (--php_codec); send a protobuf Envelope",
-              false, "php_codec");
+    // The first frame decides the codec for the connection's life.
+    CodecChoice choice = ChooseCodec(body, this);
+    switch (choice.action) {
+      case CodecChoice::Action::kSpeak:
+        break;
+      case CodecChoice::Action::kRefuse:
+        Close(choice.code, choice.reason, false, choice.error_kind);
         return;
-      }
-      if (!server_->PhpAllowedFrom(stream_->remote_address())) {
-        ++server_->stats().php_refused;
-        CountError(v1::Error::UNAUTHENTICATED, "php_not_allowed");
-        CHANNEL_LOG_LIMITED(
-            spdlog::level::warn,
-            "conn {} from {}: PHP client refused: the PHP protocol has no "
-            "token, and this source is not in --php_allow_from",
-            id_, stream_->peer());
+      case CodecChoice::Action::kAbort:
+        CountError(choice.code, choice.error_kind);
         left_channels_ = true;
-        stream_->Abort("PHP client not allowed from this source");
+        stream_->Abort(choice.reason);
         return;
-      }
-      codec_ = std::make_unique<PhpCodec>(this);
-      const BrokerOptions& options = server_->options();
-      // No heartbeats: PHP clients cannot parse them.
-      SetEstablished(std::chrono::milliseconds(0), options.php_idle_timeout);
-    } else {
-      codec_ = std::make_unique<ProtobufCodec>(this);
     }
-    ++server_->stats().connections_by_codec[std::string(codec_->name())];
+    codec_ = std::move(choice.codec);
+    ++ctx_->stats.connections_by_codec[std::string(codec_->name())];
     spdlog::debug("conn {} speaks {}", id_, codec_->name());
   }
   codec_->OnBody(body);
@@ -99,7 +84,7 @@ void Session::OnFrame(absl::string_view body) {
 void Session::Leave() {
   if (left_channels_) return;
   left_channels_ = true;
-  server_->router().RemoveAll(this);
+  ctx_->router.RemoveAll(this);
   if (codec_ != nullptr) codec_->OnClose();
 }
 
@@ -117,16 +102,16 @@ void Session::OnInvalidFrame(absl::string_view error) {
 }
 
 void Session::OnTimeout(FramedStream::Timeout which) {
-  const BrokerOptions& options = server_->options();
+  const BrokerOptions& options = ctx_->options;
   if (which == FramedStream::Timeout::kHandshake) {
-    ++server_->stats().auth_failures;
+    ++ctx_->stats.auth_failures;
     Close(
         v1::Error::UNAUTHENTICATED,
         absl::StrCat("no Hello within ", options.hello_timeout.count(), " ms"),
         false);
     return;
   }
-  ++server_->stats().idle_timeouts;
+  ++ctx_->stats.idle_timeouts;
   Close(v1::Error::IDLE_TIMEOUT,
         absl::StrCat("nothing received for ", options.idle_timeout.count(),
                      " ms"),
@@ -140,7 +125,7 @@ void Session::BeforeFlush() {
 void Session::SetEstablished(std::chrono::milliseconds heartbeat_interval,
                              std::chrono::milliseconds idle_timeout) {
   stream_->SetEstablished(heartbeat_interval, idle_timeout);
-  server_->SessionEstablished(id_);
+  ctx_->host.SessionEstablished(id_);
 }
 
 bool Session::Deliver(OutgoingEvent& event) {
@@ -163,15 +148,15 @@ void Session::CloseUnreleased(absl::string_view reason) {
 }
 
 size_t Session::QueueRoom() const {
-  const size_t bound = server_->options().max_queued_bytes;
+  const size_t bound = ctx_->options.max_queued_bytes;
   const size_t queued = stream_->queued_bytes();
   return queued >= bound ? 0 : bound - queued;
 }
 
 bool Session::CloseIfStalled() {
-  const auto timeout = server_->options().link_stall_timeout;
+  const auto timeout = ctx_->options.link_stall_timeout;
   if (stream_->closing() || !stream_->WriteStalled(timeout)) return false;
-  ++server_->stats().slow_consumer_disconnects;
+  ++ctx_->stats.slow_consumer_disconnects;
   Close(v1::Error::SLOW_CONSUMER,
         absl::StrCat("link wrote nothing for ", timeout.count(), " ms with ",
                      stream_->queued_bytes(),
@@ -189,17 +174,16 @@ bool Session::Send(SharedFrame frame) {
     case FramedStream::SendResult::kOverflow:
       break;
   }
-  ++server_->stats().slow_consumer_disconnects;
+  ++ctx_->stats.slow_consumer_disconnects;
   Close(v1::Error::SLOW_CONSUMER,
-        absl::StrCat("output queue exceeded ",
-                     server_->options().max_queued_bytes,
+        absl::StrCat("output queue exceeded ", ctx_->options.max_queued_bytes,
                      " bytes; the subscriber is not reading fast enough"),
         true);
   return false;
 }
 
 void Session::CountError(v1::Error::Code code, absl::string_view kind) {
-  ++server_->stats()
+  ++ctx_->stats
         .errors_by_kind[kind.empty() ? CodeKind(code) : std::string(kind)];
 }
 
@@ -229,11 +213,11 @@ void Session::Close(v1::Error::Code code, absl::string_view reason,
 void Session::OnFinished(absl::string_view reason) {
   Leave();
   if (codec_ != nullptr) {
-    --server_->stats().connections_by_codec[std::string(codec_->name())];
+    --ctx_->stats.connections_by_codec[std::string(codec_->name())];
   }
   CHANNEL_LOG_LIMITED(spdlog::level::info, "conn {} from {} ('{}') closed: {}",
                       id_, stream_->peer(), client_name_, reason);
-  server_->OnSessionFinished(id_);  // may destroy this session: last
+  ctx_->host.OnSessionFinished(id_);  // may destroy this session: last
 }
 
 }  // namespace channel

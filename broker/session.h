@@ -15,7 +15,7 @@
 
 namespace channel {
 
-class BrokerServer;
+struct BrokerContext;
 
 // One client connection of the broker: a FramedStream (socket, framing,
 // bounded output queue, heartbeats, deadlines) plus the codec chosen from
@@ -28,7 +28,7 @@ class BrokerServer;
 // silently skipped.
 class Session : public Subscriber, public FramedStream::Handler {
  public:
-  Session(asio::ip::tcp::socket socket, uint64_t id, BrokerServer* server);
+  Session(asio::ip::tcp::socket socket, uint64_t id, BrokerContext* context);
   ~Session() override;
 
   // Starts reading and the handshake deadline.
@@ -82,7 +82,11 @@ class Session : public Subscriber, public FramedStream::Handler {
   uint64_t id() const { return id_; }
   bool closing() const { return stream_->closing(); }
   const std::string& peer() const { return stream_->peer(); }
-  BrokerServer* server() const { return server_; }
+  const asio::ip::address& remote_address() const {
+    return stream_->remote_address();
+  }
+  // The broker's parts this session and its codec use.
+  BrokerContext& context() const { return *ctx_; }
   void set_client_name(std::string name) { client_name_ = std::move(name); }
   const std::string& client_name() const { return client_name_; }
 
@@ -95,7 +99,7 @@ class Session : public Subscriber, public FramedStream::Handler {
 
  private:
   const uint64_t id_;
-  BrokerServer* const server_;
+  BrokerContext* const ctx_;
   std::shared_ptr<FramedStream> stream_;
   std::unique_ptr<SessionCodec> codec_;  // null until the first frame
   std::string client_name_;

@@ -32,7 +32,7 @@ TEST(ApiServerTest, BrokerLoopStallAnswers503NotPublishedAndNeverPublishes) {
   api_options.broker_wait = milliseconds(300);
   ApiServer api(io, &broker, api_options);
   ASSERT_TRUE(api.Start().ok());
-  broker.set_api(&api);
+  broker.set_extra_metrics([&api](PrometheusText* m) { api.AppendMetrics(m); });
   std::thread loop([&io] { io.run(); });
 
   testing::TestBrokerClient subscriber(broker.port());

@@ -1,0 +1,33 @@
+#ifndef CHANNEL_BROKER_BROKER_METRICS_H_
+#define CHANNEL_BROKER_BROKER_METRICS_H_
+
+#include <cstddef>
+
+#include "broker/broker_stats.h"
+#include "broker/cluster_node.h"
+#include "broker/php_bridge.h"
+#include "broker/presence_table.h"
+#include "broker/router.h"
+#include "broker/work_queues.h"
+#include "common/prometheus_text.h"
+
+namespace channel {
+
+// What the broker's /metrics is made of (read on the broker's thread).
+struct BrokerMetricsInputs {
+  const BrokerStats& stats;
+  size_t sessions;  // open connections
+  size_t pending;   // connections that have not said Hello
+  const Router& router;
+  const WorkQueues& queues;
+  const PhpBridge& bridge;
+  const PresenceTable& presence;
+  const ClusterNode* cluster;  // null when standalone
+};
+
+// Appends the broker's series (channel_broker_*, docs/PROTOCOL.md).
+void AppendBrokerMetrics(const BrokerMetricsInputs& in, PrometheusText* m);
+
+}  // namespace channel
+
+#endif  // CHANNEL_BROKER_BROKER_METRICS_H_
