@@ -22,9 +22,10 @@ namespace channel {
 // worker owns its connections, their membership and this link, all on its
 // io_context, so nothing on the data path crosses threads (no link thread,
 // no locks; the posts it makes go to its own io_context: the batch flush
-// and the completion of a publish it did not send). The broker holds one subscription per worker that
-// has members of a group; a group spread over several workers costs one
-// event per worker, which the broker's encode-once fan-out makes cheap.
+// and the completion of a publish it did not send). The broker holds one
+// subscription per worker that has members of a group; a group spread over
+// several workers costs one event per worker, which the broker's encode-once
+// fan-out makes cheap.
 //
 // Own publishes are delivered locally: the link publishes with no_echo (the
 // broker does not send them back on this link) and, once the broker has
