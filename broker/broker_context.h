@@ -4,13 +4,13 @@
 #include <cstdint>
 #include <string>
 
+#include "broker/admission/restart_grace.h"
+#include "broker/admission/source_policy.h"
 #include "broker/broker_options.h"
 #include "broker/broker_stats.h"
-#include "broker/presence_service.h"
-#include "broker/restart_grace.h"
-#include "broker/router.h"
-#include "broker/source_policy.h"
-#include "broker/work_queues.h"
+#include "broker/php/work_queues.h"
+#include "broker/routing/presence_service.h"
+#include "broker/routing/router.h"
 #include "common/php_serialize.h"
 #include "net/framed_stream.h"
 

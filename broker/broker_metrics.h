@@ -4,11 +4,11 @@
 #include <cstddef>
 
 #include "broker/broker_stats.h"
-#include "broker/cluster_node.h"
-#include "broker/php_bridge.h"
-#include "broker/presence_table.h"
-#include "broker/router.h"
-#include "broker/work_queues.h"
+#include "broker/cluster/cluster_node.h"
+#include "broker/php/php_bridge.h"
+#include "broker/php/work_queues.h"
+#include "broker/routing/presence_table.h"
+#include "broker/routing/router.h"
 #include "common/prometheus_text.h"
 
 namespace channel {

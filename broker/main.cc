@@ -8,7 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "asio/io_context.hpp"
-#include "broker/api_server.h"
+#include "broker/api/api_server.h"
 #include "broker/broker_server.h"
 #include "common/admin/serve_until_signal.h"
 #include "common/flags_env.h"

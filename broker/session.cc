@@ -3,7 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "broker/broker_context.h"
-#include "broker/session_codecs.h"
+#include "broker/codec/session_codecs.h"
 #include "common/envelope_codec.h"
 #include "common/log_limiter.h"
 #include "common/logging.h"

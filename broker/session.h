@@ -8,8 +8,8 @@
 
 #include "absl/strings/string_view.h"
 #include "asio/ip/tcp.hpp"
-#include "broker/session_codec.h"
-#include "broker/subscriber.h"
+#include "broker/codec/session_codec.h"
+#include "broker/routing/subscriber.h"
 #include "net/framed_stream.h"
 #include "proto/channel.pb.h"
 

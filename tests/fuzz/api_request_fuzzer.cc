@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "broker/api_request.h"
+#include "broker/api/api_request.h"
 #include "rapidjson/document.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -11,7 +11,7 @@
 
 #include "broker/broker_options.h"
 #include "broker/broker_stats.h"
-#include "broker/router.h"
+#include "broker/routing/router.h"
 #include "common/envelope_codec.h"
 #include "common/frame_decoder.h"
 

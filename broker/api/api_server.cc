@@ -1,0 +1,406 @@
+#include "broker/api/api_server.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "asio/ip/address.hpp"
+#include "common/constant_time.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+
+namespace channel {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+HttpResponse Json(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse Error(int status, absl::string_view code,
+                   absl::string_view message, bool not_published = false) {
+  ApiError e;
+  e.status = status;
+  e.code = std::string(code);
+  e.message = std::string(message);
+  e.not_published = not_published;
+  return Json(status, ApiErrorJson(e));
+}
+
+void WriteCounts(JsonWriter& w, const PresenceTable::Counts& c) {
+  w.Key("connections");
+  w.Uint64(c.connections);
+  w.Key("users");
+  w.Uint64(c.users);
+}
+
+// The route of a method and path, or null.
+const char* RouteOf(const HttpRequest& head) {
+  const absl::string_view path = head.Path();
+  if (head.method == "POST" && path == "/api/publish") return "publish";
+  if (head.method == "GET" && path == "/api/presence") return "presence";
+  if (head.method == "GET" && path == "/api/groups") return "groups";
+  return nullptr;
+}
+
+std::string QueryParam(const HttpRequest& request, absl::string_view name) {
+  return ApiQueryParam(request.Query(), name).value_or("");
+}
+
+}  // namespace
+
+ApiServer::ApiServer(asio::io_context& broker_io, ApiBackend* broker,
+                     ApiOptions options)
+    : broker_io_(broker_io),
+      broker_(broker),
+      options_(std::move(options)),
+      bucket_(options_.max_requests_per_sec,
+              std::max(1.0, options_.max_requests_per_sec), Clock::now()) {}
+
+ApiServer::~ApiServer() { Stop(); }
+
+void ApiServer::Count(const std::string& route, int status,
+                      Clock::duration latency) {
+  const double seconds = std::chrono::duration<double>(latency).count();
+  std::lock_guard<std::mutex> lock(mu_);
+  ++requests_[absl::StrCat(route, "|", status)];
+  size_t i = 0;
+  while (i < kBuckets.size() && seconds > kBuckets[i]) ++i;
+  ++latency_[i];
+  latency_sum_ += seconds;
+  ++latency_count_;
+}
+
+void ApiServer::Answer(const HttpReply& reply, const char* route,
+                       Clock::time_point t0, HttpResponse response) {
+  Count(route, response.status, Clock::now() - t0);
+  reply(std::move(response));
+}
+
+std::optional<HttpResponse> ApiServer::OnHeaders(const HttpRequest& head) {
+  const char* route = RouteOf(head);
+  if (route == nullptr) {
+    return Error(404, "not_found",
+                 "routes: POST /api/publish, GET /api/presence, GET "
+                 "/api/groups");
+  }
+  if (!options_.api_key.empty()) {
+    const absl::string_view header = head.Header("Authorization");
+    constexpr absl::string_view kBearer = "Bearer ";
+    const bool ok =
+        header.size() > kBearer.size() &&
+        header.substr(0, kBearer.size()) == kBearer &&
+        ConstantTimeEquals(std::string(header.substr(kBearer.size())),
+                           options_.api_key);
+    if (!ok) {
+      Count(route, 401, Clock::duration::zero());
+      return Error(401, "unauthorized",
+                   header.empty() ? "send Authorization: Bearer <api key>"
+                                  : "wrong API key");
+    }
+  }
+  if (options_.max_requests_per_sec > 0) {
+    bool limited;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      limited = !bucket_.TryTake(Clock::now());
+    }
+    if (limited) {
+      Count(route, 429, Clock::duration::zero());
+      return Error(429, "rate_limited",
+                   absl::StrCat("more than ", options_.max_requests_per_sec,
+                                " API requests per second"));
+    }
+  }
+  return std::nullopt;
+}
+
+void ApiServer::OnRequest(HttpRequest request, HttpReply reply) {
+  // OnHeaders let only the three routes through.
+  const absl::string_view route = RouteOf(request);
+  if (route == "publish") {
+    Publish(request, std::move(reply));
+  } else if (route == "presence") {
+    Presence(request, std::move(reply));
+  } else {
+    Groups(request, std::move(reply));
+  }
+}
+
+void ApiServer::Publish(const HttpRequest& request, HttpReply reply) {
+  const auto t0 = Clock::now();
+  // Inputs and outputs of the broker part, owned by it (it may run after
+  // the client has gone).
+  struct Job {
+    ApiPublish publish;
+    absl::Status status;
+    uint64_t deliveries = 0;
+  };
+  auto job = std::make_shared<Job>();
+  ApiError error;
+  if (!ParseApiPublish(request.body, options_.limits, &job->publish, &error)) {
+    Answer(reply, "publish", t0, Json(error.status, ApiErrorJson(error)));
+    return;
+  }
+  ApiBackend* broker = broker_;
+  hop_->Call(
+      [job, broker] {
+        if (std::string reason = broker->NotReadyReason(); !reason.empty()) {
+          job->status = absl::UnavailableError(reason);
+          return;
+        }
+        job->status = broker->PublishFromApi(
+            job->publish.channels, job->publish.message, &job->deliveries);
+      },
+      [this, job, reply = std::move(reply), t0](BrokerHop::Outcome outcome) {
+        if (outcome == BrokerHop::Outcome::kNotRun) {
+          Answer(reply, "publish", t0,
+                 Error(503, "unavailable",
+                       absl::StrCat("the broker did not take the request up "
+                                    "within ",
+                                    options_.broker_wait.count(),
+                                    " ms; it was not published"),
+                       /*not_published=*/true));
+        } else if (absl::IsAborted(job->status)) {
+          // BACKPRESSURE: a gateway link is full, or the broker restarted
+          // moments ago (Router::Publish, RestartGrace).
+          HttpResponse r = Error(503, "backpressure", job->status.message(),
+                                 /*not_published=*/true);
+          r.headers.emplace_back("Retry-After", "1");
+          Answer(reply, "publish", t0, std::move(r));
+        } else if (absl::IsUnavailable(job->status)) {
+          Answer(reply, "publish", t0,
+                 Error(503, "unavailable", job->status.message(),
+                       /*not_published=*/true));
+        } else if (!job->status.ok()) {
+          // Refused before anything was delivered (e.g. over
+          // --max_publish_fanout_bytes): resending it will not help.
+          Answer(reply, "publish", t0,
+                 Error(400, "refused", job->status.message(),
+                       /*not_published=*/true));
+        } else {
+          Answer(reply, "publish", t0,
+                 Json(200,
+                      absl::StrCat(R"({"ok":true,"channels":)",
+                                   job->publish.channels.size(),
+                                   R"(,"deliveries":)", job->deliveries, "}")));
+        }
+      });
+}
+
+void ApiServer::Presence(const HttpRequest& request, HttpReply reply) {
+  const auto t0 = Clock::now();
+  const std::string group = QueryParam(request, "group_id");
+  if (group.empty() || group.size() > options_.limits.max_id_bytes) {
+    Answer(reply, "presence", t0,
+           Error(400, "invalid_field",
+                 "group_id: 1 to 128 bytes, in the query string"));
+    return;
+  }
+  struct Job {
+    std::string group;
+    PresenceTable::Counts counts;
+  };
+  auto job = std::make_shared<Job>();
+  job->group = group;
+  ApiBackend* broker = broker_;
+  hop_->Call(
+      [job, broker] { job->counts = broker->presence().Get(job->group); },
+      [this, job, reply = std::move(reply), t0](BrokerHop::Outcome outcome) {
+        if (outcome == BrokerHop::Outcome::kNotRun) {
+          Answer(
+              reply, "presence", t0,
+              Error(503, "unavailable", "the broker did not answer in time"));
+          return;
+        }
+        rapidjson::StringBuffer buffer;
+        JsonWriter w(buffer);
+        w.StartObject();
+        w.Key("ok");
+        w.Bool(true);
+        w.Key("group_id");
+        w.String(job->group.data(),
+                 static_cast<rapidjson::SizeType>(job->group.size()));
+        WriteCounts(w, job->counts);
+        w.EndObject();
+        Answer(reply, "presence", t0,
+               Json(200, std::string(buffer.GetString(), buffer.GetSize())));
+      });
+}
+
+void ApiServer::Groups(const HttpRequest& request, HttpReply reply) {
+  const auto t0 = Clock::now();
+  struct Job {
+    std::string prefix;
+    std::string after;
+    size_t limit = 100;
+    std::vector<std::pair<std::string, PresenceTable::Counts>> page;
+  };
+  auto job = std::make_shared<Job>();
+  job->prefix = QueryParam(request, "prefix");
+  job->after = QueryParam(request, "after");
+  if (std::optional<std::string> limit =
+          ApiQueryParam(request.Query(), "limit");
+      limit && (!absl::SimpleAtoi(*limit, &job->limit) || job->limit == 0 ||
+                job->limit > 1000)) {
+    Answer(reply, "groups", t0,
+           Error(400, "invalid_field", "limit: 1 to 1000"));
+    return;
+  }
+  if (job->prefix.size() > options_.limits.max_id_bytes ||
+      job->after.size() > options_.limits.max_id_bytes) {
+    Answer(reply, "groups", t0,
+           Error(400, "invalid_field", "prefix and after: 128 bytes"));
+    return;
+  }
+  ApiBackend* broker = broker_;
+  hop_->Call(
+      [job, broker] {
+        // One more than asked: tells whether a next page exists.
+        job->page =
+            broker->presence().List(job->prefix, job->after, job->limit + 1);
+      },
+      [this, job, reply = std::move(reply), t0](BrokerHop::Outcome outcome) {
+        if (outcome == BrokerHop::Outcome::kNotRun) {
+          Answer(
+              reply, "groups", t0,
+              Error(503, "unavailable", "the broker did not answer in time"));
+          return;
+        }
+        auto& page = job->page;
+        const bool more = page.size() > job->limit;
+        if (more) page.pop_back();
+        rapidjson::StringBuffer buffer;
+        JsonWriter w(buffer);
+        w.StartObject();
+        w.Key("ok");
+        w.Bool(true);
+        w.Key("groups");
+        w.StartArray();
+        for (const auto& [group, counts] : page) {
+          w.StartObject();
+          w.Key("group_id");
+          w.String(group.data(),
+                   static_cast<rapidjson::SizeType>(group.size()));
+          WriteCounts(w, counts);
+          w.EndObject();
+        }
+        w.EndArray();
+        w.Key("next");
+        if (more) {
+          w.String(page.back().first.data(),
+                   static_cast<rapidjson::SizeType>(page.back().first.size()));
+        } else {
+          w.Null();
+        }
+        w.EndObject();
+        Answer(reply, "groups", t0,
+               Json(200, std::string(buffer.GetString(), buffer.GetSize())));
+      });
+}
+
+absl::Status ApiServer::Start() {
+  std::error_code ec;
+  const auto address = asio::ip::make_address(options_.listen_host, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--api_listen '", options_.listen_host, "': ", ec.message()));
+  }
+  if (options_.api_key.empty() && !address.is_loopback()) {
+    return absl::InvalidArgumentError(
+        "the HTTP API has no --api_key (CHANNEL_API_KEY): it may only "
+        "listen on loopback");
+  }
+  HttpServerOptions http_options;
+  http_options.request_timeout = options_.request_timeout;
+  http_options.idle_timeout = options_.read_timeout;
+  http_options.max_body_bytes = options_.max_body_bytes;
+  http_options.max_connections = options_.max_connections;
+  http_options.max_connections_per_source = options_.max_connections_per_source;
+  HttpHandlers handlers;
+  handlers.on_headers = [this](const HttpRequest& head) {
+    return OnHeaders(head);
+  };
+  handlers.on_request = [this](HttpRequest request, HttpReply reply) {
+    OnRequest(std::move(request), std::move(reply));
+  };
+  handlers.error = [](int status, absl::string_view code,
+                      absl::string_view message) {
+    return Error(status, code, message);
+  };
+  http_ = std::make_unique<HttpServer>(io_, http_options, std::move(handlers));
+  hop_ = std::make_unique<BrokerHop>(io_, broker_io_, options_.broker_wait);
+  if (absl::Status s = http_->Listen(options_.listen_host, options_.port);
+      !s.ok()) {
+    return absl::UnavailableError(absl::StrCat("API ", s.message()));
+  }
+  port_ = http_->port();
+  thread_ = std::thread([this] { io_.run(); });
+  return absl::OkStatus();
+}
+
+void ApiServer::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (hop_) hop_->Stop();  // the broker thread posts no more results
+  io_.stop();
+  if (thread_.joinable()) thread_.join();
+  // No thread runs the API loop now.
+  if (http_) http_->Close();
+  if (hop_) hop_->Stop();
+}
+
+void ApiServer::AppendMetrics(PrometheusText* m) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, count] : requests_) {
+      const std::vector<absl::string_view> parts = absl::StrSplit(key, '|');
+      m->Counter("channel_broker_api_requests_total",
+                 "HTTP API requests, by route and status.",
+                 static_cast<double>(count),
+                 {{"route", parts[0]}, {"status", parts[1]}});
+    }
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= kBuckets.size(); ++i) {
+      cumulative += latency_[i];
+      const std::string le =
+          i < kBuckets.size() ? absl::StrCat(kBuckets[i]) : "+Inf";
+      m->Histogram("channel_broker_api_request_seconds",
+                   "HTTP API request latency (handled requests).", "_bucket",
+                   static_cast<double>(cumulative), {{"le", le}});
+    }
+    m->Histogram("channel_broker_api_request_seconds", "", "_sum", latency_sum_,
+                 {});
+    m->Histogram("channel_broker_api_request_seconds", "", "_count",
+                 static_cast<double>(latency_count_), {});
+  }
+  if (!http_) return;
+  const HttpServer::Stats& s = http_->stats();
+  m->Gauge("channel_broker_api_connections", "Open HTTP API connections.",
+           static_cast<double>(s.connections.load()), {});
+  m->Counter("channel_broker_api_connections_refused_total",
+             "HTTP API connections refused with 503 at accept: over "
+             "--api_max_connections_per_source, or all busy at "
+             "--api_max_connections.",
+             static_cast<double>(s.refused_per_source.load()),
+             {{"reason", "per_source"}});
+  m->Counter("channel_broker_api_connections_refused_total", "",
+             static_cast<double>(s.refused_full.load()), {{"reason", "full"}});
+  m->Counter("channel_broker_api_connections_shed_total",
+             "HTTP API connections without a complete request closed to "
+             "make room at --api_max_connections.",
+             static_cast<double>(s.shed.load()), {});
+  m->Counter("channel_broker_api_request_timeouts_total",
+             "HTTP API requests cut with 408 (whole-request deadline or "
+             "silence between reads).",
+             static_cast<double>(s.timed_out.load()), {});
+}
+
+}  // namespace channel

@@ -1,0 +1,29 @@
+#ifndef CHANNEL_BROKER_CLUSTER_CLUSTER_LINK_H_
+#define CHANNEL_BROKER_CLUSTER_CLUSTER_LINK_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "proto/channel.pb.h"
+
+namespace channel {
+
+// What the Router needs of a cluster of brokers (NatsLink, or a fake in
+// tests): interest per channel, forwarding of local publishes, and whether
+// the cluster is reachable. Called on the broker's io thread.
+class ClusterLink {
+ public:
+  virtual ~ClusterLink() = default;
+  // False while the cluster cannot be reached: publishes are refused
+  // rather than delivered to local subscribers only.
+  virtual bool up() const = 0;
+  // `channel` gained its first (first=true) or lost its last local
+  // subscriber.
+  virtual void Interest(const std::string& channel, bool first) = 0;
+  // Sends one event (Envelope{event}) published here to the other brokers.
+  virtual absl::Status Forward(const v1::Envelope& event) = 0;
+};
+
+}  // namespace channel
+
+#endif  // CHANNEL_BROKER_CLUSTER_CLUSTER_LINK_H_

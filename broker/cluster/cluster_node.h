@@ -1,0 +1,63 @@
+#ifndef CHANNEL_BROKER_CLUSTER_CLUSTER_NODE_H_
+#define CHANNEL_BROKER_CLUSTER_CLUSTER_NODE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "asio/io_context.hpp"
+#include "asio/steady_timer.hpp"
+#include "broker/broker_options.h"
+#include "broker/cluster/cluster_presence.h"
+#include "broker/cluster/nats_link.h"
+#include "broker/routing/presence_service.h"
+#include "broker/routing/router.h"
+
+namespace channel {
+
+// This broker as one node of a cluster (--nats): the NATS link that carries
+// events between brokers, the presence shared through it, and what the
+// broker does when either fails. Events from other brokers go to the
+// Router's local subscribers; local interest and publishes reach NATS
+// through the Router (its ClusterLink). Broker thread only.
+class ClusterNode {
+ public:
+  struct Hooks {
+    // NATS was lost: the broker's clients would see only part of the
+    // traffic; close them all (they move to another broker).
+    std::function<void(const std::string& reason)> on_lost;
+    // Events of a channel were dropped between brokers: close this
+    // subscriber of it (it re-subscribes and hears of the gap).
+    std::function<void(Subscriber* subscriber)> close_subscriber;
+  };
+
+  ClusterNode(asio::io_context& io, const BrokerOptions& options,
+              const std::string& broker_id, Router* router,
+              PresenceService* presence, Hooks hooks);
+  ~ClusterNode();
+
+  // Connects to NATS (and keeps retrying) and starts sharing presence.
+  absl::Status Start();
+  void Stop();
+
+  bool up() const { return nats_->up(); }
+  const NatsLink& nats() const { return *nats_; }
+  const ClusterPresence& presence() const { return *presence_; }
+
+ private:
+  void OnState(bool up, const std::string& reason);
+  void OnDropped(const std::string& channel);
+  void ArmPresenceTick();
+
+  Router* const router_;
+  PresenceService* const presence_service_;
+  Hooks hooks_;
+  std::unique_ptr<NatsLink> nats_;
+  std::unique_ptr<ClusterPresence> presence_;
+  asio::steady_timer presence_tick_;
+};
+
+}  // namespace channel
+
+#endif  // CHANNEL_BROKER_CLUSTER_CLUSTER_NODE_H_

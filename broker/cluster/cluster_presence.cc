@@ -1,0 +1,215 @@
+#include "broker/cluster/cluster_presence.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "common/log_limiter.h"
+#include "common/logging.h"
+
+namespace channel {
+
+ClusterPresence::ClusterPresence(std::string broker_id, PresenceTable* table,
+                                 Publish publish, Clock::duration expiry)
+    : broker_id_(std::move(broker_id)),
+      table_(table),
+      publish_(std::move(publish)),
+      expiry_(expiry) {}
+
+ClusterPresence::~ClusterPresence() {
+  std::vector<std::string> brokers;
+  for (const auto& [broker, remote] : remote_) brokers.push_back(broker);
+  for (const std::string& broker : brokers) DropRemote(broker);
+}
+
+void ClusterPresence::Send(v1::ClusterPresence::Kind kind, uint64_t reporter,
+                           const v1::Presence* report,
+                           const std::string& target) {
+  v1::ClusterPresence message;
+  message.set_broker_id(broker_id_);
+  message.set_kind(kind);
+  message.set_reporter(reporter);
+  // Numbered even when the publish is dropped (NATS down): the gap tells
+  // the others to resynchronise.
+  message.set_seq(++seq_);
+  if (report != nullptr) *message.mutable_report() = *report;
+  if (!target.empty()) message.set_target(target);
+  message.SerializeToString(&scratch_);
+  publish_(scratch_);
+}
+
+void ClusterPresence::SendReport(uint64_t id, const v1::Presence& report) {
+  if (report.ByteSizeLong() <= kMaxReportBytes) {
+    Send(v1::ClusterPresence::REPORT, id, &report);
+    return;
+  }
+  // Too large for one NATS message: the same changes in parts (only the
+  // first replaces; the rest add), each delta's user lists split as needed.
+  v1::Presence part;
+  part.set_reset(report.reset());
+  size_t part_bytes = 0;
+  auto flush = [&] {
+    if (part.deltas_size() == 0 && !part.reset()) return;
+    Send(v1::ClusterPresence::REPORT, id, &part);
+    part.Clear();
+    part_bytes = 0;
+  };
+  auto add = [&](v1::PresenceDelta&& delta) {
+    const size_t bytes = delta.ByteSizeLong() + 8;
+    if (part_bytes + bytes > kMaxReportBytes) flush();
+    *part.add_deltas() = std::move(delta);
+    part_bytes += bytes;
+  };
+  for (const v1::PresenceDelta& d : report.deltas()) {
+    if (d.ByteSizeLong() <= kMaxReportBytes / 2) {
+      add(v1::PresenceDelta(d));
+      continue;
+    }
+    v1::PresenceDelta piece;
+    piece.set_group(d.group());
+    piece.set_connections(d.connections());
+    size_t piece_bytes = d.group().size();
+    auto take = [&](const std::string& user, bool joined) {
+      if (piece_bytes + user.size() + 8 > kMaxReportBytes / 2) {
+        add(std::move(piece));
+        piece = v1::PresenceDelta();
+        piece.set_group(d.group());
+        piece_bytes = d.group().size();
+      }
+      (joined ? piece.add_users_joined() : piece.add_users_left())
+          ->assign(user);
+      piece_bytes += user.size() + 8;
+    };
+    for (const std::string& u : d.users_joined()) take(u, true);
+    for (const std::string& u : d.users_left()) take(u, false);
+    add(std::move(piece));
+  }
+  flush();
+}
+
+void ClusterPresence::LocalReport(const void* reporter, uint64_t id,
+                                  const v1::Presence& report) {
+  local_[id] = reporter;
+  SendReport(id, report);
+}
+
+void ClusterPresence::LocalGone(uint64_t id) {
+  if (local_.erase(id) == 0) return;  // never reported: nothing to undo
+  Send(v1::ClusterPresence::GONE, id);
+}
+
+void ClusterPresence::SendSnapshots() {
+  for (const auto& [id, key] : local_) {
+    SendReport(id, table_->Snapshot(key));
+  }
+  Send(v1::ClusterPresence::SYNC_DONE);
+}
+
+void ClusterPresence::OnConnected() { Send(v1::ClusterPresence::HEARTBEAT); }
+
+void ClusterPresence::Resync(const std::string& broker, Remote& remote,
+                             Clock::time_point now) {
+  for (const auto& [id, key] : remote.reporters) {
+    table_->RemoveReporter(key.get());
+  }
+  remote.reporters.clear();
+  remote.synced = false;
+  remote.sync_requested = now;
+  ++syncs_requested_;
+  Send(v1::ClusterPresence::SYNC_REQUEST, 0, nullptr, broker);
+}
+
+void ClusterPresence::OnDisconnected() {
+  std::vector<std::string> brokers;
+  for (const auto& [broker, remote] : remote_) brokers.push_back(broker);
+  for (const std::string& broker : brokers) DropRemote(broker);
+}
+
+void ClusterPresence::DropRemote(const std::string& broker) {
+  auto it = remote_.find(broker);
+  if (it == remote_.end()) return;
+  for (const auto& [id, key] : it->second.reporters) {
+    table_->RemoveReporter(key.get());
+  }
+  remote_.erase(it);
+}
+
+void ClusterPresence::OnMessage(absl::string_view bytes,
+                                Clock::time_point now) {
+  v1::ClusterPresence message;
+  if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+      message.broker_id().empty() || message.broker_id() == broker_id_) {
+    ++malformed_;
+    return;
+  }
+  auto [it, first_contact] = remote_.try_emplace(message.broker_id());
+  Remote& remote = it->second;
+  remote.last_heard = now;
+  if (first_contact || message.seq() != remote.last_seq + 1) {
+    Resync(message.broker_id(), remote, now);
+  }
+  remote.last_seq = message.seq();
+  switch (message.kind()) {
+    case v1::ClusterPresence::HEARTBEAT:
+      return;
+    case v1::ClusterPresence::SYNC_REQUEST:
+      if (message.target().empty() || message.target() == broker_id_) {
+        SendSnapshots();
+      }
+      return;
+    case v1::ClusterPresence::SYNC_DONE:
+      remote.synced = true;
+      return;
+    case v1::ClusterPresence::GONE: {
+      auto r = remote.reporters.find(message.reporter());
+      if (r == remote.reporters.end()) return;
+      table_->RemoveReporter(r->second.get());
+      remote.reporters.erase(r);
+      return;
+    }
+    case v1::ClusterPresence::REPORT: {
+      // Until the sync is in, a change counts only for a reporter whose
+      // snapshot (reset) came since the drop: a change to a state we
+      // dropped means nothing (its snapshot, later, covers it), while the
+      // parts of a large snapshot follow its first part.
+      if (!remote.synced && !message.report().reset() &&
+          !remote.reporters.contains(message.reporter())) {
+        return;
+      }
+      auto& key = remote.reporters[message.reporter()];
+      if (!key) key = std::make_unique<char>();
+      if (absl::Status s = table_->Apply(key.get(), message.report());
+          !s.ok()) {
+        ++malformed_;
+        table_->RemoveReporter(key.get());
+        remote.reporters.erase(message.reporter());
+        CHANNEL_LOG_LIMITED(spdlog::level::warn, "presence from broker {}: {}",
+                            absl::CHexEscape(message.broker_id().substr(0, 64)),
+                            s.message());
+      }
+      return;
+    }
+    default:
+      ++malformed_;
+      return;
+  }
+}
+
+void ClusterPresence::Tick(Clock::time_point now) {
+  Send(v1::ClusterPresence::HEARTBEAT);
+  std::vector<std::string> silent;
+  for (auto& [broker, remote] : remote_) {
+    if (now - remote.last_heard > expiry_) {
+      silent.push_back(broker);
+    } else if (!remote.synced && now - remote.sync_requested > expiry_ / 2) {
+      Resync(broker, remote, now);  // the request or its answer was lost
+    }
+  }
+  for (const std::string& broker : silent) {
+    spdlog::info("broker {} silent: dropping its presence",
+                 absl::CHexEscape(broker.substr(0, 64)));
+    DropRemote(broker);
+  }
+}
+
+}  // namespace channel

@@ -1,0 +1,355 @@
+#include "broker/cluster/nats_link.h"
+
+#include <nats/nats.h>
+
+#include <mutex>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "asio/post.hpp"
+#include "common/log_limiter.h"
+#include "common/logging.h"
+
+namespace channel {
+namespace {
+
+constexpr absl::string_view kSubjectPrefix = "chan.";
+
+absl::Status FromNats(natsStatus s, absl::string_view what) {
+  if (s == NATS_OK) return absl::OkStatus();
+  return absl::UnavailableError(
+      absl::StrCat(what, ": ", natsStatus_GetText(s)));
+}
+
+}  // namespace
+
+// What libnats' callbacks share with the broker thread. It outlives the
+// NatsLink for posts still queued (they hold it); `link` is null once the
+// NatsLink is gone.
+struct NatsLink::Shared : std::enable_shared_from_this<NatsLink::Shared> {
+  struct Incoming {
+    bool presence = false;
+    std::string subject;
+    std::string data;
+  };
+
+  std::atomic<NatsLink*> link{nullptr};
+  asio::io_context* io = nullptr;
+  size_t max_inbox_bytes = 0;
+  // Messages from NATS waiting for the broker thread. Filled on libnats'
+  // delivery thread; one post drains all that arrived meanwhile, so a burst
+  // wakes the broker thread once, not once per message. libnats' pending
+  // limits do not bound it (libnats has handed these messages over), so it
+  // is bounded here, in bytes (Options::max_inbox_bytes): past the bound a
+  // message is dropped and its subject remembered, and the broker thread
+  // treats it as NATS's own slow-consumer drop (its subscribers are told).
+  std::mutex mu;
+  std::vector<Incoming> inbox;
+  size_t inbox_bytes = 0;
+  absl::flat_hash_map<std::string, uint64_t> dropped;  // subject -> count
+  uint64_t dropped_presence = 0;
+  bool drain_posted = false;
+
+  void Enqueue(Incoming incoming) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      const size_t cost = incoming.subject.size() + incoming.data.size();
+      if (inbox_bytes + cost > max_inbox_bytes) {
+        // One entry per subscribed subject at most: bounded by them.
+        if (incoming.presence) {
+          ++dropped_presence;
+        } else {
+          ++dropped[incoming.subject];
+        }
+      } else {
+        inbox_bytes += cost;
+        inbox.push_back(std::move(incoming));
+      }
+      if (drain_posted) return;
+      drain_posted = true;
+    }
+    asio::post(*io, [self = shared_from_this()] { self->Drain(); });
+  }
+
+  void Drain() {
+    std::vector<Incoming> batch;
+    absl::flat_hash_map<std::string, uint64_t> lost;
+    uint64_t lost_presence = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      batch.swap(inbox);
+      lost.swap(dropped);
+      lost_presence = dropped_presence;
+      dropped_presence = 0;
+      inbox_bytes = 0;
+      drain_posted = false;
+    }
+    NatsLink* l = link.load();
+    if (l == nullptr) return;
+    for (Incoming& in : batch) l->Receive(in.presence, in.subject, in.data);
+    l->stats_.dropped_inbox_full += lost_presence;
+    for (const auto& [subject, count] : lost) l->Dropped(subject, count);
+  }
+};
+
+// libnats calls these on its threads: copy, then hand to the broker thread.
+struct NatsCallbacks {
+  static NatsLink* Link(void* closure) {
+    return static_cast<NatsLink::Shared*>(closure)->link.load();
+  }
+  static void OnMessage(natsConnection*, natsSubscription*, natsMsg* msg,
+                        void* closure) {
+    NatsLink::Shared::Incoming in;
+    in.subject = natsMsg_GetSubject(msg);
+    in.data.assign(natsMsg_GetData(msg),
+                   static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    natsMsg_Destroy(msg);
+    static_cast<NatsLink::Shared*>(closure)->Enqueue(std::move(in));
+  }
+  static void OnPresence(natsConnection*, natsSubscription*, natsMsg* msg,
+                         void* closure) {
+    NatsLink::Shared::Incoming in;
+    in.presence = true;
+    in.data.assign(natsMsg_GetData(msg),
+                   static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    natsMsg_Destroy(msg);
+    static_cast<NatsLink::Shared*>(closure)->Enqueue(std::move(in));
+  }
+  static void OnConnected(natsConnection*, void* closure) {
+    if (NatsLink* link = Link(closure)) {
+      link->Post([](NatsLink* l) {
+        l->up_ = true;
+        if (l->callbacks_.on_state) l->callbacks_.on_state(true, "");
+      });
+    }
+  }
+  static void OnReconnected(natsConnection*, void* closure) {
+    if (NatsLink* link = Link(closure)) {
+      link->Post([](NatsLink* l) {
+        ++l->stats_.reconnects;
+        l->up_ = true;
+        if (l->callbacks_.on_state) l->callbacks_.on_state(true, "");
+      });
+    }
+  }
+  static void OnDisconnected(natsConnection*, void* closure) {
+    if (NatsLink* link = Link(closure)) {
+      link->Post([](NatsLink* l) {
+        if (!l->up_) return;
+        ++l->stats_.disconnects;
+        l->up_ = false;
+        if (l->callbacks_.on_state) {
+          l->callbacks_.on_state(false, "the NATS connection was lost");
+        }
+      });
+    }
+  }
+  static void OnError(natsConnection*, natsSubscription* sub, natsStatus err,
+                      void* closure) {
+    if (err != NATS_SLOW_CONSUMER || sub == nullptr) return;
+    std::string subject = natsSubscription_GetSubject(sub);
+    if (NatsLink* link = Link(closure)) {
+      link->Post([subject = std::move(subject)](NatsLink* l) {
+        ++l->stats_.dropped_slow_consumer;
+        l->TellDropped(subject);
+      });
+    }
+  }
+};
+
+NatsLink::NatsLink(asio::io_context& io, Options options, Callbacks callbacks)
+    : io_(io),
+      options_(std::move(options)),
+      callbacks_(std::move(callbacks)),
+      self_(std::make_shared<Shared>()) {
+  self_->link = this;
+  self_->io = &io_;
+  self_->max_inbox_bytes = options_.max_inbox_bytes;
+}
+
+NatsLink::~NatsLink() {
+  self_->link = nullptr;
+  if (presence_sub_ != nullptr) natsSubscription_Destroy(presence_sub_);
+  for (auto& [channel, sub] : subscriptions_) natsSubscription_Destroy(sub);
+  subscriptions_.clear();
+  if (connection_ != nullptr) {
+    natsConnection_Close(connection_);
+    natsConnection_Destroy(connection_);
+    // Waits (bounded) for libnats' threads to end, so that no callback can
+    // still be running with self_ (which dies with this link) as closure.
+    // One NatsLink per process: tearing the library down is ours to do.
+    nats_CloseAndWait(2000);
+  }
+}
+
+void NatsLink::Dropped(const std::string& subject, uint64_t count) {
+  stats_.dropped_inbox_full += count;
+  TellDropped(subject);
+}
+
+void NatsLink::TellDropped(const std::string& subject) {
+  std::string channel;
+  if (ChannelOf(subject, &channel) && callbacks_.on_dropped) {
+    callbacks_.on_dropped(channel);
+  }
+}
+
+void NatsLink::Post(std::function<void(NatsLink*)> fn) {
+  asio::post(io_, [self = self_, fn = std::move(fn)] {
+    if (NatsLink* link = self->link.load()) fn(link);
+  });
+}
+
+void NatsLink::Receive(bool presence, const std::string& subject,
+                       const std::string& data) {
+  stats_.bytes_in += data.size();
+  if (presence) {  // not an event: bytes only
+    if (callbacks_.on_presence) callbacks_.on_presence(data);
+    return;
+  }
+  ++stats_.messages_in;
+  std::string channel;
+  if (!ChannelOf(subject, &channel) ||
+      !incoming_.mutable_event()->ParseFromString(data) ||
+      incoming_.event().channel() != channel) {
+    ++stats_.dropped_undecodable;
+    return;
+  }
+  if (callbacks_.on_event) callbacks_.on_event(incoming_);
+}
+
+std::string NatsLink::Subject(absl::string_view channel) {
+  return absl::StrCat(kSubjectPrefix, absl::BytesToHexString(channel));
+}
+
+bool NatsLink::ChannelOf(absl::string_view subject, std::string* channel) {
+  if (!absl::ConsumePrefix(&subject, kSubjectPrefix) || subject.size() % 2) {
+    return false;
+  }
+  for (char c : subject) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  *channel = absl::HexStringToBytes(subject);
+  return true;
+}
+
+absl::Status NatsLink::Start() {
+  natsOptions* opts = nullptr;
+  if (natsOptions_Create(&opts) != NATS_OK) {
+    return absl::InternalError("natsOptions_Create failed");
+  }
+  std::vector<const char*> servers;
+  for (const auto& s : options_.servers) servers.push_back(s.c_str());
+  natsStatus s = natsOptions_SetServers(opts, servers.data(),
+                                        static_cast<int>(servers.size()));
+  void* closure = self_.get();
+  if (s == NATS_OK) s = natsOptions_SetName(opts, options_.name.c_str());
+  if (s == NATS_OK) s = natsOptions_SetNoEcho(opts, true);
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 200);
+  if (s == NATS_OK) s = natsOptions_SetReconnectJitter(opts, 100, 100);
+  // One shared delivery thread instead of libnats' default of one thread
+  // per subscription: a broker subscribes to a subject per channel with
+  // local subscribers (thousands of threads, ~40 KiB of stack each, and a
+  // context switch to a different thread per message otherwise).
+  if (s == NATS_OK) s = natsOptions_UseGlobalMessageDelivery(opts, true);
+  if (s == NATS_OK) {
+    s = natsOptions_SetPingInterval(opts, options_.ping_interval_ms);
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetMaxPingsOut(opts, options_.max_pings_out);
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetRetryOnFailedConnect(
+        opts, true, &NatsCallbacks::OnConnected, closure);
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetDisconnectedCB(opts, &NatsCallbacks::OnDisconnected,
+                                      closure);
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetReconnectedCB(opts, &NatsCallbacks::OnReconnected,
+                                     closure);
+  }
+  if (s == NATS_OK) {
+    s = natsOptions_SetErrorHandler(opts, &NatsCallbacks::OnError, closure);
+  }
+  if (s == NATS_OK && !options_.token.empty()) {
+    s = natsOptions_SetToken(opts, options_.token.c_str());
+  }
+  if (s == NATS_OK && !options_.user.empty()) {
+    s = natsOptions_SetUserInfo(opts, options_.user.c_str(),
+                                options_.password.c_str());
+  }
+  if (s == NATS_OK) s = natsConnection_Connect(&connection_, opts);
+  natsOptions_Destroy(opts);
+  // Presence is shared from the start (libnats sends the subscription as
+  // soon as it is connected).
+  if ((s == NATS_OK || s == NATS_NOT_YET_CONNECTED) && callbacks_.on_presence) {
+    const natsStatus sub =
+        natsConnection_Subscribe(&presence_sub_, connection_, kPresenceSubject,
+                                 &NatsCallbacks::OnPresence, self_.get());
+    if (sub != NATS_OK) return FromNats(sub, "NATS subscribe (presence)");
+  }
+  // With retry on failed connect, NATS_NOT_YET_CONNECTED means "connecting
+  // in the background": OnConnected reports it.
+  if (s == NATS_NOT_YET_CONNECTED) return absl::OkStatus();
+  if (s == NATS_OK) {
+    up_ = true;
+    if (callbacks_.on_state) callbacks_.on_state(true, "");
+    return absl::OkStatus();
+  }
+  return FromNats(s, "NATS connect");
+}
+
+void NatsLink::Interest(const std::string& channel, bool first) {
+  if (first) {
+    natsSubscription* sub = nullptr;
+    const std::string subject = Subject(channel);
+    natsStatus s =
+        natsConnection_Subscribe(&sub, connection_, subject.c_str(),
+                                 &NatsCallbacks::OnMessage, self_.get());
+    if (s != NATS_OK) {
+      CHANNEL_LOG_LIMITED(
+          spdlog::level::err, "NATS subscribe to channel '{}' failed: {}",
+          absl::CHexEscape(channel.substr(0, 64)), natsStatus_GetText(s));
+      return;
+    }
+    natsSubscription_SetPendingLimits(sub, options_.max_pending_messages,
+                                      options_.max_pending_bytes);
+    subscriptions_[channel] = sub;
+    return;
+  }
+  auto it = subscriptions_.find(channel);
+  if (it == subscriptions_.end()) return;
+  natsSubscription_Unsubscribe(it->second);
+  natsSubscription_Destroy(it->second);
+  subscriptions_.erase(it);
+}
+
+void NatsLink::PublishPresence(const std::string& bytes) {
+  if (!up_) return;
+  if (natsConnection_Publish(connection_, kPresenceSubject, bytes.data(),
+                             static_cast<int>(bytes.size())) == NATS_OK) {
+    stats_.bytes_out += bytes.size();  // not an event: bytes only
+  }
+}
+
+absl::Status NatsLink::Forward(const v1::Envelope& event) {
+  if (!up_) return absl::UnavailableError("NATS is down");
+  event.event().SerializeToString(&scratch_);
+  const std::string subject = Subject(event.event().channel());
+  natsStatus s =
+      natsConnection_Publish(connection_, subject.c_str(), scratch_.data(),
+                             static_cast<int>(scratch_.size()));
+  if (s != NATS_OK) return FromNats(s, "NATS publish");
+  ++stats_.messages_out;
+  stats_.bytes_out += scratch_.size();
+  return absl::OkStatus();
+}
+
+}  // namespace channel

@@ -1,0 +1,144 @@
+#include "broker/routing/presence_table.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace channel {
+
+void PresenceTable::AddToTotals(const std::string& group,
+                                const GroupState& state, int sign) {
+  if (state.connections == 0 && state.users.empty()) return;
+  Total& total = groups_[group];
+  if (sign > 0) {
+    total.connections += static_cast<uint64_t>(state.connections);
+    for (const auto& [user, count] : state.users) ++total.users[user];
+  } else {
+    total.connections -= static_cast<uint64_t>(state.connections);
+    for (const auto& [user, count] : state.users) {
+      auto it = total.users.find(user);
+      if (it != total.users.end() && --it->second == 0) total.users.erase(it);
+    }
+  }
+  if (total.connections == 0 && total.users.empty()) groups_.erase(group);
+}
+
+absl::Status PresenceTable::Apply(const void* reporter,
+                                  const v1::Presence& presence) {
+  Reporter& r = reporters_[reporter];
+  // Work on a copy of the touched groups so a refused report changes
+  // nothing; the report's size is bounded by the frame limit.
+  absl::flat_hash_map<std::string, GroupState> next;
+  auto state_of = [&](const std::string& group) -> GroupState& {
+    auto it = next.find(group);
+    if (it != next.end()) return it->second;
+    GroupState& s = next[group];
+    if (!presence.reset()) {
+      auto old = r.groups.find(group);
+      if (old != r.groups.end()) s = old->second;
+    }
+    return s;
+  };
+  for (const v1::PresenceDelta& d : presence.deltas()) {
+    if (d.group().empty()) continue;
+    GroupState& s = state_of(d.group());
+    s.connections += d.connections();
+    if (s.connections < 0) {
+      if (r.groups.empty()) reporters_.erase(reporter);
+      return absl::InvalidArgumentError(absl::StrCat(
+          "presence of group ", d.group().substr(0, 64), " went negative"));
+    }
+    for (const std::string& user : d.users_joined()) {
+      ++s.users[user];
+    }
+    for (const std::string& user : d.users_left()) {
+      auto it = s.users.find(user);
+      if (it == s.users.end()) continue;
+      if (--it->second <= 0) s.users.erase(it);
+    }
+  }
+  // The reporter's entries after this report, exactly: its current count
+  // (none on reset), less the touched groups' old entries, plus their new
+  // ones. Linear in the report, not in the reporter's state.
+  size_t after = presence.reset() ? 0 : r.entries;
+  for (const auto& [group, state] : next) {
+    if (!presence.reset()) {
+      auto old = r.groups.find(group);
+      if (old != r.groups.end()) after -= 1 + old->second.users.size();
+    }
+    if (state.connections != 0 || !state.users.empty()) {
+      after += 1 + state.users.size();
+    }
+  }
+  if (after > max_entries_) {
+    if (r.groups.empty()) reporters_.erase(reporter);
+    return absl::ResourceExhaustedError(
+        absl::StrCat("presence report would hold ", after,
+                     " entries; the limit per connection is ", max_entries_));
+  }
+  // Commit: take the old states of the touched groups (or all, on reset)
+  // out of the totals, and the new ones in.
+  if (presence.reset()) {
+    for (const auto& [group, state] : r.groups) AddToTotals(group, state, -1);
+    r.groups.clear();
+  }
+  for (auto& [group, state] : next) {
+    auto old = r.groups.find(group);
+    if (old != r.groups.end()) {
+      AddToTotals(group, old->second, -1);
+      r.groups.erase(old);
+    }
+    if (state.connections != 0 || !state.users.empty()) {
+      AddToTotals(group, state, +1);
+      r.groups.emplace(group, std::move(state));
+    }
+  }
+  r.entries = after;
+  if (r.groups.empty()) reporters_.erase(reporter);
+  return absl::OkStatus();
+}
+
+void PresenceTable::RemoveReporter(const void* reporter) {
+  auto it = reporters_.find(reporter);
+  if (it == reporters_.end()) return;
+  for (const auto& [group, state] : it->second.groups) {
+    AddToTotals(group, state, -1);
+  }
+  reporters_.erase(it);
+}
+
+v1::Presence PresenceTable::Snapshot(const void* reporter) const {
+  v1::Presence out;
+  out.set_reset(true);
+  auto it = reporters_.find(reporter);
+  if (it == reporters_.end()) return out;
+  for (const auto& [group, state] : it->second.groups) {
+    v1::PresenceDelta* d = out.add_deltas();
+    d->set_group(group);
+    d->set_connections(state.connections);
+    for (const auto& [user, count] : state.users) {
+      for (int64_t i = 0; i < count; ++i) d->add_users_joined(user);
+    }
+  }
+  return out;
+}
+
+PresenceTable::Counts PresenceTable::Get(absl::string_view group) const {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) return {};
+  return {it->second.connections, it->second.users.size()};
+}
+
+std::vector<std::pair<std::string, PresenceTable::Counts>> PresenceTable::List(
+    absl::string_view prefix, absl::string_view after, size_t limit) const {
+  std::vector<std::pair<std::string, Counts>> out;
+  auto it = after.empty() || after < prefix ? groups_.lower_bound(prefix)
+                                            : groups_.upper_bound(after);
+  for (; it != groups_.end() && out.size() < limit; ++it) {
+    if (!absl::StartsWith(it->first, prefix)) break;
+    out.push_back(
+        {it->first, {it->second.connections, it->second.users.size()}});
+  }
+  return out;
+}
+
+}  // namespace channel

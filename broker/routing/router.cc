@@ -1,0 +1,322 @@
+#include "broker/routing/router.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/channel_names.h"
+
+namespace channel {
+
+Router::Router(const BrokerOptions& options, BrokerStats* stats)
+    : options_(options),
+      stats_(stats),
+      sole_(options.sole_release_timeout, std::string(kGroupChannelPrefix)) {}
+
+bool Router::SoleEnabled() const {
+  // A cluster's other brokers may have subscribers this one cannot see; a
+  // restarted broker's gateways may not all have re-linked yet.
+  return options_.sole_interest && cluster_ == nullptr && !sole_paused_;
+}
+
+void Router::PauseSole(bool paused) {
+  if (paused == sole_paused_) return;
+  sole_paused_ = paused;
+  if (paused) sole_.RevokeWatched();
+}
+
+Subscriber* Router::SoleCandidate(const std::string& channel) const {
+  if (!SoleEnabled()) return nullptr;
+  const auto* subscribers = index_.Find(channel);
+  if (subscribers == nullptr || subscribers->size() != 1) return nullptr;
+  Subscriber* only = *subscribers->begin();
+  if (!only->WantsSoleInterest()) return nullptr;
+  // A channel the observer needs (the PHP bridge's group channels while it
+  // has subscribers) is never held alone.
+  if (observer_ != nullptr && observer_->Needs(channel)) return nullptr;
+  return only;
+}
+
+void Router::UpdateSole(const std::string& channel) {
+  sole_.Update(channel, SoleCandidate(channel));
+}
+
+absl::Status Router::ValidateAndDedupe(const Names& channels) {
+  distinct_.clear();
+  if (channels.empty()) {
+    return absl::InvalidArgumentError("no channels given");
+  }
+  // Checked first, so that a request's cost is bounded by the flag whatever
+  // it holds.
+  if (static_cast<size_t>(channels.size()) >
+      options_.max_channels_per_request) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("request names ", channels.size(),
+                     " channels; the limit per request is ",
+                     options_.max_channels_per_request));
+  }
+  seen_.clear();
+  for (const std::string& channel : channels) {
+    if (channel.empty()) {
+      return absl::InvalidArgumentError("empty channel name");
+    }
+    if (channel.size() > options_.max_channel_name_bytes) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "channel name of ", channel.size(), " bytes exceeds the limit of ",
+          options_.max_channel_name_bytes));
+    }
+    if (seen_.insert(channel).second) distinct_.push_back(&channel);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Router::Subscribe(Subscriber* session,
+                               const v1::Subscribe& request,
+                               std::function<void()> on_released,
+                               bool* waiting) {
+  if (absl::Status s = ValidateAndDedupe(request.channels()); !s.ok()) {
+    return s;
+  }
+  size_t new_channels = 0;
+  for (const std::string* channel : distinct_) {
+    if (!index_.Contains(session, *channel)) ++new_channels;
+  }
+  const size_t current = index_.CountFor(session);
+  const size_t limit = session->IsLink() ? options_.max_channels_per_link
+                                         : options_.max_channels_per_connection;
+  if (current + new_channels > limit) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "subscribing would hold ", current + new_channels, " channels; the ",
+        session->IsLink() ? "limit per link" : "limit per connection", " is ",
+        limit));
+  }
+  bool woken = false;
+  for (const std::string* channel : distinct_) {
+    const auto change = index_.Add(session, *channel);
+    if (change.channel_edge && cluster_ != nullptr) {
+      cluster_->Interest(*channel, true);
+    }
+    if (!change.changed) continue;
+    UpdateSole(*channel);
+    if (change.channel_edge && observer_ != nullptr &&
+        observer_->Wakes(*channel)) {
+      woken = true;
+    }
+  }
+  // The observer now needs channels that may be held alone: revoke them.
+  std::vector<std::string> revoked;
+  if (woken) revoked = sole_.RevokeWatched();
+  // Nothing is being revoked (the usual case): nothing to wait for.
+  if (on_released && sole_.revoking() > 0) {
+    std::vector<absl::string_view> names(distinct_.size() + revoked.size());
+    for (size_t i = 0; i < distinct_.size(); ++i) names[i] = *distinct_[i];
+    for (size_t i = 0; i < revoked.size(); ++i) {
+      names[distinct_.size() + i] = revoked[i];
+    }
+    const bool kept = sole_.WaitFor(names, std::move(on_released));
+    if (waiting != nullptr) *waiting = kept;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Router::Unsubscribe(Subscriber* session,
+                                 const v1::Unsubscribe& request) {
+  if (absl::Status s = ValidateAndDedupe(request.channels()); !s.ok()) {
+    return s;
+  }
+  for (const std::string* channel : distinct_) {
+    const auto change = index_.Remove(session, *channel);
+    if (change.channel_edge && cluster_ != nullptr) {
+      cluster_->Interest(*channel, false);
+    }
+    if (change.changed) UpdateSole(*channel);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request,
+                                         const Subscriber* publisher) {
+  if (absl::Status s = ValidateAndDedupe(request->channels()); !s.ok()) {
+    return s;
+  }
+  if (cluster_ != nullptr && !cluster_->up()) {
+    // Local subscribers only would be a partial delivery reported as a
+    // success: refuse the whole publish.
+    return absl::UnavailableError(
+        "this broker has lost its cluster (NATS); publish through another "
+        "broker");
+  }
+  const Subscriber* skip = request->no_echo() ? publisher : nullptr;
+  if (absl::Status s = Admit(*request, skip); !s.ok()) return s;
+  ++stats_->publishes;
+  uint64_t receivers = 0;
+  v1::Envelope envelope;
+  v1::Event* event = envelope.mutable_event();
+  // The payload and metadata move into the event once, not per channel.
+  event->mutable_payload()->swap(*request->mutable_payload());
+  if (request->has_meta()) event->mutable_meta()->Swap(request->mutable_meta());
+
+  for (const std::string* channel : distinct_) {
+    event->set_channel(*channel);
+    if (cluster_ != nullptr) {
+      // Other brokers' subscribers, whether or not this one has any.
+      if (absl::Status s = cluster_->Forward(envelope); !s.ok()) {
+        ++stats_->cluster_forward_failures;
+      }
+    }
+    const auto* subscribers = index_.Find(*channel);
+    if (subscribers == nullptr) continue;
+    OutgoingEvent outgoing(envelope);
+    recipients_.assign(subscribers->begin(), subscribers->end());
+    for (Subscriber* session : recipients_) {
+      if (session != skip && session->Deliver(outgoing)) ++receivers;
+    }
+  }
+  recipients_.clear();
+  stats_->events_delivered += receivers;
+  if (observer_ != nullptr && !observing_) {
+    // Copied first: the observer may publish, which reuses distinct_.
+    observed_.clear();
+    for (const std::string* channel : distinct_) observed_.push_back(*channel);
+    observing_ = true;
+    for (const std::string& channel : observed_) {
+      observer_->OnPublished(channel, *event);
+    }
+    observing_ = false;
+  }
+  return receivers;
+}
+
+absl::Status Router::Admit(const v1::Publish& request, const Subscriber* skip) {
+  // What one channel's event frame costs, in any codec: the payload and
+  // metadata, the channel name, and the codecs' framing (the PHP one is the
+  // larger, under 100 bytes). An estimate from above, never an encode.
+  const size_t base = request.payload().size() +
+                      (request.has_meta() ? request.meta().ByteSizeLong() : 0) +
+                      96;
+  size_t total = 0;
+  link_need_.clear();
+  full_.clear();
+  for (const std::string* channel : distinct_) {
+    const auto* subscribers = index_.Find(*channel);
+    // In a cluster every channel is forwarded, subscribed here or not.
+    if (subscribers == nullptr && cluster_ == nullptr) continue;
+    const size_t frame = base + channel->size();
+    total += frame;
+    if (subscribers == nullptr) continue;
+    for (Subscriber* s : *subscribers) {
+      if (s == skip || !s->IsLink()) continue;
+      if (distinct_.size() == 1) {
+        if (s->QueueRoom() < frame) full_.push_back(s);
+      } else {
+        link_need_[s] += frame;
+      }
+    }
+  }
+  if (total > options_.max_publish_fanout_bytes) {
+    ++stats_->publishes_refused_too_large;
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "this publish would queue ", total, " bytes of events over its ",
+        distinct_.size(), " channels; the limit is ",
+        options_.max_publish_fanout_bytes,
+        " (--max_publish_fanout_bytes): send a smaller message or fewer "
+        "channels per publish"));
+  }
+  for (const auto& [s, need] : link_need_) {
+    if (s->QueueRoom() < need) full_.push_back(s);
+  }
+  if (full_.empty()) return absl::OkStatus();
+  ++stats_->publishes_refused_backpressure;
+  // A link that stopped reading altogether would refuse its channels'
+  // publishes for ever: close it (its gateway re-links and tells its
+  // members). Closing changes the index: only now, after the iteration.
+  size_t closed = 0;
+  for (Subscriber* s : full_) closed += s->CloseIfStalled() ? 1 : 0;
+  full_.clear();
+  return absl::AbortedError(absl::StrCat(
+      "a gateway link with subscribers of this publish cannot take it now "
+      "(its output queue is full",
+      closed > 0 ? "; a link that stopped reading was closed" : "",
+      "); nothing was published: retry shortly"));
+}
+
+uint64_t Router::DeliverRemote(const v1::Envelope& envelope) {
+  const auto* subscribers = index_.Find(envelope.event().channel());
+  if (subscribers == nullptr) return 0;
+  uint64_t receivers = 0;
+  OutgoingEvent outgoing(envelope);
+  recipients_.assign(subscribers->begin(), subscribers->end());
+  for (Subscriber* session : recipients_) {
+    if (session->Deliver(outgoing)) ++receivers;
+  }
+  recipients_.clear();
+  stats_->events_delivered += receivers;
+  return receivers;
+}
+
+absl::StatusOr<uint64_t> Router::PublishLoop(v1::Publish* request) {
+  if (absl::Status s = ValidateAndDedupe(request->channels()); !s.ok()) {
+    return s;
+  }
+  ++stats_->publishes;
+  uint64_t receivers = 0;
+  v1::Envelope envelope;
+  v1::Event* event = envelope.mutable_event();
+  event->mutable_payload()->swap(*request->mutable_payload());
+  if (request->has_meta()) event->mutable_meta()->Swap(request->mutable_meta());
+  if (loop_turns_.size() > 2 * index_.channel_count() + 1024) {
+    absl::erase_if(loop_turns_, [this](const auto& entry) {
+      return index_.Find(entry.first) == nullptr;
+    });
+  }
+  for (const std::string* channel : distinct_) {
+    const auto* subscribers = index_.Find(*channel);
+    if (subscribers == nullptr) continue;
+    // The k-th subscriber in the set's order: linear in the subscribers,
+    // like a publish's fan-out, which costs as much.
+    uint64_t& turn = loop_turns_[*channel];
+    auto it = subscribers->begin();
+    std::advance(it, turn++ % subscribers->size());
+    event->set_channel(*channel);
+    OutgoingEvent outgoing(envelope);
+    if ((*it)->Deliver(outgoing)) ++receivers;
+  }
+  stats_->events_delivered += receivers;
+  return receivers;
+}
+
+void Router::RemoveAll(Subscriber* session) {
+  // The channels it leaves, for the grants below; not copied when grants
+  // cannot exist.
+  std::vector<std::string> left;
+  if (SoleEnabled()) {
+    index_.ForEachChannelOf(session, [&left](const std::string& channel) {
+      left.push_back(channel);
+    });
+  }
+  for (const std::string& channel : index_.RemoveAll(session)) {
+    if (cluster_ != nullptr) cluster_->Interest(channel, false);
+  }
+  // Its own grants end at once; the channels it left may now have one
+  // subscriber (grant) or lose theirs (revoke).
+  for (const std::string& channel : sole_.HolderGone(session)) {
+    UpdateSole(channel);
+  }
+  for (const std::string& channel : left) UpdateSole(channel);
+}
+
+void Router::ReleaseSole(Subscriber* holder, const std::string& channel,
+                         uint64_t grant) {
+  if (sole_.Released(holder, channel, grant)) UpdateSole(channel);
+}
+
+void Router::ExpireSole(SoleInterest::Clock::time_point now) {
+  for (Subscriber* holder : sole_.Overdue(now)) {
+    holder->CloseUnreleased(
+        absl::StrCat("a revoked sole-interest grant was not released within ",
+                     std::chrono::duration_cast<std::chrono::milliseconds>(
+                         options_.sole_release_timeout)
+                         .count(),
+                     " ms"));
+  }
+}
+
+}  // namespace channel

@@ -1,0 +1,158 @@
+#ifndef CHANNEL_BROKER_ROUTING_ROUTER_H_
+#define CHANNEL_BROKER_ROUTING_ROUTER_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "broker/broker_options.h"
+#include "broker/broker_stats.h"
+#include "broker/cluster/cluster_link.h"
+#include "broker/routing/publish_observer.h"
+#include "broker/routing/sole_interest.h"
+#include "broker/routing/subscriber.h"
+#include "common/subscription_index.h"
+#include "proto/channel.pb.h"
+
+namespace channel {
+
+// Channel routing of one broker: who is subscribed to what, and fan-out of a
+// publish to exactly the current subscribers. Each event is encoded once per
+// codec (OutgoingEvent) and the same immutable frame is queued to every
+// subscriber speaking it.
+//
+// Owned by the broker's io thread. Subscribers (sessions) are registered by
+// pointer and must call RemoveAll before they are destroyed.
+//
+// Cost contract: every call is linear in the size of its request (names are
+// de-duplicated through a hash set, never compared pairwise) plus the
+// deliveries it makes; a request naming more than
+// options.max_channels_per_request channels is refused before any work.
+class Router {
+ public:
+  Router(const BrokerOptions& options, BrokerStats* stats);
+
+  // Subscribes `session` to every channel of the request, or to none:
+  // InvalidArgument for no channel or an empty name, ResourceExhausted for
+  // an over-long name, too many names in one request, or when the
+  // connection would exceed its channel limit. Subscribing twice (or naming
+  // a channel twice) counts once.
+  //
+  // Sole interest: when the request joins channels whose grant is being
+  // revoked (SoleInterest), `on_released` (if given) is kept and runs once
+  // every one of them was released, and *waiting is set; the caller
+  // acknowledges the request then, not now. on_released must not call back
+  // into the Router synchronously (it runs inside a Router call: post).
+  absl::Status Subscribe(Subscriber* session, const v1::Subscribe& request,
+                         std::function<void()> on_released = nullptr,
+                         bool* waiting = nullptr);
+
+  // Unsubscribes; channels the session does not have are ignored. The same
+  // validation as Subscribe (a request is bounded however it is used).
+  absl::Status Unsubscribe(Subscriber* session, const v1::Unsubscribe& request);
+
+  // Delivers one Event per distinct channel to each subscriber of it, the
+  // publisher included unless the request says no_echo (then `publisher`
+  // is skipped). Returns the number of events queued. Validation as
+  // Subscribe, then admission, all or nothing, before anything is
+  // delivered or forwarded:
+  // - ResourceExhausted when the events of all its channels would exceed
+  //   options.max_publish_fanout_bytes (the memory one request may cost);
+  // - Aborted (BACKPRESSURE) when a link subscriber's output queue cannot
+  //   take its events now: links carry many end users and are never cut
+  //   for one burst; a link whose queue has not moved for
+  //   options.link_stall_timeout is closed then instead.
+  absl::StatusOr<uint64_t> Publish(v1::Publish* request,
+                                   const Subscriber* publisher = nullptr);
+
+  // Workerman's publishLoop: per distinct channel, one event to one
+  // subscriber, taking the subscribers in turn (round robin per channel).
+  // Returns the number of events queued. Validation as Subscribe.
+  absl::StatusOr<uint64_t> PublishLoop(v1::Publish* request);
+
+  // The local subscribers of `channel` (a copy).
+  std::vector<Subscriber*> SubscribersOf(absl::string_view channel) const {
+    const auto* subs = index_.Find(channel);
+    return subs == nullptr
+               ? std::vector<Subscriber*>()
+               : std::vector<Subscriber*>(subs->begin(), subs->end());
+  }
+
+  bool HasSubscribers(absl::string_view channel) const {
+    return index_.Find(channel) != nullptr;
+  }
+
+  // Cluster mode (--nats): interest goes to `cluster`, local publishes are
+  // forwarded to it, and refused while it is down. Null: standalone.
+  void set_cluster(ClusterLink* cluster) { cluster_ = cluster; }
+  // Sees every local publish after its delivery (the PHP bridge); null:
+  // none. Not owned.
+  void set_observer(PublishObserver* observer) { observer_ = observer; }
+  // An event published on another broker: local subscribers only.
+  uint64_t DeliverRemote(const v1::Envelope& envelope);
+
+  // Leaves every channel (connection closed); its grants end.
+  void RemoveAll(Subscriber* session);
+
+  // `holder` answered a revoke: grant `grant` of `channel` is released.
+  void ReleaseSole(Subscriber* holder, const std::string& channel,
+                   uint64_t grant);
+  // While paused (a restart's grace: not every subscriber has re-linked
+  // yet, so nobody may be told that it holds a channel alone), no grant is
+  // given, and group grants given before are revoked. Unpaused, channels
+  // get grants again as their subscribers change.
+  void PauseSole(bool paused);
+  // Closes holders that did not release a revoked grant by its deadline.
+  void ExpireSole(SoleInterest::Clock::time_point now);
+  const SoleInterest& sole_interest() const { return sole_; }
+
+  size_t channel_count() const { return index_.channel_count(); }
+  size_t subscription_count() const { return index_.subscription_count(); }
+
+ private:
+  using Names = google::protobuf::RepeatedPtrField<std::string>;
+
+  // Publish's admission over distinct_ (see Publish).
+  absl::Status Admit(const v1::Publish& request, const Subscriber* skip);
+  // Checks the request's names and fills distinct_ with them, each once, in
+  // request order.
+  absl::Status ValidateAndDedupe(const Names& channels);
+  // `channel`'s subscribers changed: grant, keep or revoke its grant.
+  void UpdateSole(const std::string& channel);
+  // Grants are possible at all (standalone, --sole_interest).
+  bool SoleEnabled() const;
+  // The subscriber that may hold `channel` alone, or null.
+  Subscriber* SoleCandidate(const std::string& channel) const;
+
+  const BrokerOptions& options_;
+  BrokerStats* stats_;
+  SubscriptionIndex<Subscriber*> index_;
+  // Scratch, reused across requests (no allocation per request once warm).
+  absl::flat_hash_set<absl::string_view> seen_;
+  std::vector<const std::string*> distinct_;
+  // A fan-out's recipients: a slow consumer closed during a fan-out leaves
+  // the index, which must not change under the iteration.
+  std::vector<Subscriber*> recipients_;
+  // Admission scratch: bytes a multi-channel publish adds per link, and the
+  // links that cannot take it.
+  absl::flat_hash_map<Subscriber*, size_t> link_need_;
+  std::vector<Subscriber*> full_;
+  // publishLoop's turn per channel. Entries of channels that lost every
+  // subscriber are pruned when the map outgrows the index.
+  absl::flat_hash_map<std::string, uint64_t> loop_turns_;
+  ClusterLink* cluster_ = nullptr;
+  PublishObserver* observer_ = nullptr;
+  bool observing_ = false;             // inside observer_->OnPublished
+  std::vector<std::string> observed_;  // scratch: the channels to observe
+  SoleInterest sole_;
+  bool sole_paused_ = false;
+};
+
+}  // namespace channel
+
+#endif  // CHANNEL_BROKER_ROUTING_ROUTER_H_
