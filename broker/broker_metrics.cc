@@ -1,6 +1,6 @@
 #include "broker/broker_metrics.h"
 
-#include "common/log_limiter.h"
+#include "common/ops/log_limiter.h"
 
 namespace channel {
 

@@ -9,7 +9,7 @@
 #include "broker/php/work_queues.h"
 #include "broker/routing/presence_table.h"
 #include "broker/routing/router.h"
-#include "common/prometheus_text.h"
+#include "common/ops/prometheus_text.h"
 
 namespace channel {
 

@@ -6,8 +6,8 @@
 #include "asio/post.hpp"
 #include "broker/broker_metrics.h"
 #include "broker/session.h"
-#include "common/log_limiter.h"
-#include "common/logging.h"
+#include "common/ops/log_limiter.h"
+#include "common/ops/logging.h"
 #include "common/random_id.h"
 #include "net/socket_io.h"
 

@@ -25,8 +25,8 @@
 #include "broker/php/work_queues.h"
 #include "broker/routing/presence_service.h"
 #include "broker/routing/router.h"
-#include "common/php_serialize.h"
-#include "common/prometheus_text.h"
+#include "common/ops/prometheus_text.h"
+#include "common/php/php_serialize.h"
 #include "net/framed_stream.h"
 
 namespace channel {

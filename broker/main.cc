@@ -11,8 +11,8 @@
 #include "broker/api/api_server.h"
 #include "broker/broker_server.h"
 #include "common/admin/serve_until_signal.h"
-#include "common/flags_env.h"
-#include "common/logging.h"
+#include "common/ops/flags_env.h"
+#include "common/ops/logging.h"
 #include "common/version.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0", "Address to listen on for clients.");

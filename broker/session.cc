@@ -4,9 +4,9 @@
 #include "absl/strings/str_cat.h"
 #include "broker/broker_context.h"
 #include "broker/codec/session_codecs.h"
-#include "common/envelope_codec.h"
-#include "common/log_limiter.h"
-#include "common/logging.h"
+#include "common/framing/envelope_codec.h"
+#include "common/ops/log_limiter.h"
+#include "common/ops/logging.h"
 
 namespace channel {
 namespace {

@@ -1,7 +1,7 @@
 #include "gateway/admission.h"
 
-#include "common/log_limiter.h"
-#include "common/logging.h"
+#include "common/ops/log_limiter.h"
+#include "common/ops/logging.h"
 
 namespace channel {
 

@@ -5,8 +5,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "common/log_limiter.h"
-#include "common/logging.h"
+#include "common/ops/log_limiter.h"
+#include "common/ops/logging.h"
 
 namespace channel {
 

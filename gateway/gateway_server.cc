@@ -4,9 +4,9 @@
 #include "absl/strings/str_format.h"
 #include "asio/post.hpp"
 #include "asio/ssl/context.hpp"
-#include "common/log_limiter.h"
-#include "common/logging.h"
-#include "common/prometheus_text.h"
+#include "common/ops/log_limiter.h"
+#include "common/ops/logging.h"
+#include "common/ops/prometheus_text.h"
 #include "common/random_id.h"
 
 namespace channel {

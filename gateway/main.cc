@@ -10,10 +10,10 @@
 #include "asio/io_context.hpp"
 #include "asio/ip/address.hpp"
 #include "common/admin/serve_until_signal.h"
-#include "common/flags_env.h"
 #include "common/host_port.h"
-#include "common/logging.h"
-#include "common/read_file.h"
+#include "common/ops/flags_env.h"
+#include "common/ops/logging.h"
+#include "common/ops/read_file.h"
 #include "common/version.h"
 #include "gateway/gateway_server.h"
 

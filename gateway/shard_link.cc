@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
-#include "common/logging.h"
+#include "common/ops/logging.h"
 
 namespace channel {
 

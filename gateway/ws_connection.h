@@ -9,8 +9,8 @@
 #include "absl/strings/string_view.h"
 #include "asio/io_context.hpp"
 #include "asio/ip/tcp.hpp"
-#include "common/frame_encoder.h"
-#include "common/frame_queue.h"
+#include "common/framing/frame_encoder.h"
+#include "common/framing/frame_queue.h"
 #include "gateway/connection_data.h"
 
 namespace channel {

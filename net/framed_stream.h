@@ -12,9 +12,9 @@
 #include "absl/strings/string_view.h"
 #include "asio/ip/tcp.hpp"
 #include "asio/steady_timer.hpp"
-#include "common/frame_decoder.h"
-#include "common/frame_encoder.h"
-#include "common/frame_queue.h"
+#include "common/framing/frame_decoder.h"
+#include "common/framing/frame_encoder.h"
+#include "common/framing/frame_queue.h"
 
 namespace channel {
 

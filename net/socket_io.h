@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "asio/ip/tcp.hpp"
 #include "asio/socket_base.hpp"
-#include "common/frame_queue.h"
+#include "common/framing/frame_queue.h"
 
 namespace channel {
 

@@ -20,9 +20,9 @@
 #include "asio/steady_timer.hpp"
 #include "client/broker_client.h"
 #include "common/channel_names.h"
-#include "common/flags_env.h"
 #include "common/host_port.h"
-#include "common/logging.h"
+#include "common/ops/flags_env.h"
+#include "common/ops/logging.h"
 
 ABSL_FLAG(std::string, broker, "127.0.0.1:2206",
           "Broker address, HOST:PORT; several as HOST:PORT,HOST:PORT.");

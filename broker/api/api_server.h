@@ -17,7 +17,7 @@
 #include "broker/api/api_backend.h"
 #include "broker/api/api_request.h"
 #include "broker/api/broker_hop.h"
-#include "common/prometheus_text.h"
+#include "common/ops/prometheus_text.h"
 #include "common/token_bucket.h"
 #include "net/http_message.h"
 #include "net/http_server.h"

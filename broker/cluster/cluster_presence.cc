@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
-#include "common/log_limiter.h"
-#include "common/logging.h"
+#include "common/ops/log_limiter.h"
+#include "common/ops/logging.h"
 
 namespace channel {
 

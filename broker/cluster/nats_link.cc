@@ -11,8 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "asio/post.hpp"
-#include "common/log_limiter.h"
-#include "common/logging.h"
+#include "common/ops/log_limiter.h"
+#include "common/ops/logging.h"
 
 namespace channel {
 namespace {

@@ -1,6 +1,6 @@
 #include "broker/codec/outgoing_event.h"
 
-#include "common/php_serialize.h"
+#include "common/php/php_serialize.h"
 
 namespace channel {
 

@@ -2,7 +2,7 @@
 #define CHANNEL_BROKER_CODEC_OUTGOING_EVENT_H_
 
 #include "absl/strings/string_view.h"
-#include "common/frame_encoder.h"
+#include "common/framing/frame_encoder.h"
 #include "proto/channel.pb.h"
 
 namespace channel {

@@ -3,8 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "broker/broker_context.h"
 #include "broker/session.h"
-#include "common/log_limiter.h"
-#include "common/logging.h"
+#include "common/ops/log_limiter.h"
+#include "common/ops/logging.h"
 
 namespace channel {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "broker/codec/session_codec.h"
 #include "broker/php/work_queues.h"
-#include "common/php_serialize.h"
+#include "common/php/php_serialize.h"
 
 namespace channel {
 

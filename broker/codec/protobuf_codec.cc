@@ -8,9 +8,9 @@
 #include "broker/session.h"
 #include "common/channel_names.h"
 #include "common/constant_time.h"
-#include "common/envelope_codec.h"
-#include "common/log_limiter.h"
-#include "common/logging.h"
+#include "common/framing/envelope_codec.h"
+#include "common/ops/log_limiter.h"
+#include "common/ops/logging.h"
 #include "common/version.h"
 
 namespace channel {

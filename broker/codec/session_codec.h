@@ -3,7 +3,7 @@
 
 #include "absl/strings/string_view.h"
 #include "broker/codec/outgoing_event.h"
-#include "common/frame_encoder.h"
+#include "common/framing/frame_encoder.h"
 #include "proto/channel.pb.h"
 
 namespace channel {

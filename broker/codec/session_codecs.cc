@@ -4,8 +4,8 @@
 #include "broker/codec/php_codec.h"
 #include "broker/codec/protobuf_codec.h"
 #include "broker/session.h"
-#include "common/log_limiter.h"
-#include "common/logging.h"
+#include "common/ops/log_limiter.h"
+#include "common/ops/logging.h"
 
 namespace channel {
 namespace {

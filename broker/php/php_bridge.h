@@ -7,7 +7,7 @@
 #include "absl/strings/string_view.h"
 #include "broker/routing/publish_observer.h"
 #include "broker/routing/router.h"
-#include "common/php_serialize.h"
+#include "common/php/php_serialize.h"
 
 namespace channel {
 

@@ -3,7 +3,7 @@
 #include <csignal>
 
 #include "asio/signal_set.hpp"
-#include "common/logging.h"
+#include "common/ops/logging.h"
 
 namespace channel {
 

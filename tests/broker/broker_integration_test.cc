@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/frame_encoder.h"
+#include "common/framing/frame_encoder.h"
 #include "gtest/gtest.h"
 #include "tests/broker/broker_fixture.h"
 #include "tests/support/raw_frame_socket.h"

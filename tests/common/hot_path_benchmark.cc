@@ -4,10 +4,10 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "common/envelope_codec.h"
-#include "common/frame_decoder.h"
-#include "common/frame_encoder.h"
-#include "common/frame_queue.h"
+#include "common/framing/envelope_codec.h"
+#include "common/framing/frame_decoder.h"
+#include "common/framing/frame_encoder.h"
+#include "common/framing/frame_queue.h"
 #include "common/subscription_index.h"
 
 namespace channel {

@@ -2,8 +2,8 @@
 // text, environment names of flags.
 #include "common/backoff.h"
 #include "common/constant_time.h"
-#include "common/flags_env.h"
-#include "common/prometheus_text.h"
+#include "common/ops/flags_env.h"
+#include "common/ops/prometheus_text.h"
 #include "common/version.h"
 #include "gtest/gtest.h"
 

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "absl/strings/escaping.h"
-#include "common/frame_encoder.h"
+#include "common/framing/frame_encoder.h"
 #include "gtest/gtest.h"
 
 namespace channel {

@@ -12,8 +12,8 @@
 #include "broker/broker_options.h"
 #include "broker/broker_stats.h"
 #include "broker/routing/router.h"
-#include "common/envelope_codec.h"
-#include "common/frame_decoder.h"
+#include "common/framing/envelope_codec.h"
+#include "common/framing/frame_decoder.h"
 
 namespace {
 

@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "common/envelope_codec.h"
-#include "common/frame_decoder.h"
+#include "common/framing/envelope_codec.h"
+#include "common/framing/frame_decoder.h"
 #include "gateway/delivery.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "common/php_serialize.h"
+#include "common/php/php_serialize.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/frame_encoder.h"
+#include "common/framing/frame_encoder.h"
 #include "tests/support/loopback.h"
 
 namespace channel::testing {

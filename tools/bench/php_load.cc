@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "asio/connect.hpp"
 #include "asio/ip/tcp.hpp"
-#include "common/php_serialize.h"
+#include "common/php/php_serialize.h"
 #include "net/framed_stream.h"
 #include "tools/bench/load_run.h"
 

@@ -28,7 +28,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/flags_env.h"
+#include "common/ops/flags_env.h"
 #include "tools/bench/scale_scenario.h"
 #include "tools/bench/ws_load_client.h"
 

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/envelope_codec.h"
-#include "common/frame_decoder.h"
+#include "common/framing/envelope_codec.h"
+#include "common/framing/frame_decoder.h"
 #include "gtest/gtest.h"
 
 namespace channel {

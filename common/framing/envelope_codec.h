@@ -1,5 +1,5 @@
-#ifndef CHANNEL_COMMON_ENVELOPE_CODEC_H_
-#define CHANNEL_COMMON_ENVELOPE_CODEC_H_
+#ifndef CHANNEL_COMMON_FRAMING_ENVELOPE_CODEC_H_
+#define CHANNEL_COMMON_FRAMING_ENVELOPE_CODEC_H_
 
 #include <cstdint>
 
@@ -36,4 +36,4 @@ BodyKind ParseBody(absl::string_view body, v1::Envelope* out);
 
 }  // namespace channel
 
-#endif  // CHANNEL_COMMON_ENVELOPE_CODEC_H_
+#endif  // CHANNEL_COMMON_FRAMING_ENVELOPE_CODEC_H_

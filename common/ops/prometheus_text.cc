@@ -1,4 +1,4 @@
-#include "common/prometheus_text.h"
+#include "common/ops/prometheus_text.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"

@@ -1,6 +1,6 @@
 // LogLimiter with an injected clock: a burst per second per site, the rest
 // counted and reported with the next line written.
-#include "common/log_limiter.h"
+#include "common/ops/log_limiter.h"
 
 #include "gtest/gtest.h"
 

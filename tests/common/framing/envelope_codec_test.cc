@@ -1,4 +1,4 @@
-#include "common/envelope_codec.h"
+#include "common/framing/envelope_codec.h"
 
 #include <string>
 

@@ -1,5 +1,5 @@
-#ifndef CHANNEL_COMMON_FRAME_ENCODER_H_
-#define CHANNEL_COMMON_FRAME_ENCODER_H_
+#ifndef CHANNEL_COMMON_FRAMING_FRAME_ENCODER_H_
+#define CHANNEL_COMMON_FRAMING_FRAME_ENCODER_H_
 
 #include <memory>
 #include <string>
@@ -32,4 +32,4 @@ v1::Envelope MakeError(v1::Error::Code code, absl::string_view message,
 
 }  // namespace channel
 
-#endif  // CHANNEL_COMMON_FRAME_ENCODER_H_
+#endif  // CHANNEL_COMMON_FRAMING_FRAME_ENCODER_H_

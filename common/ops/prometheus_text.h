@@ -1,5 +1,5 @@
-#ifndef CHANNEL_COMMON_PROMETHEUS_TEXT_H_
-#define CHANNEL_COMMON_PROMETHEUS_TEXT_H_
+#ifndef CHANNEL_COMMON_OPS_PROMETHEUS_TEXT_H_
+#define CHANNEL_COMMON_OPS_PROMETHEUS_TEXT_H_
 
 #include <cstdint>
 #include <string>
@@ -40,4 +40,4 @@ class PrometheusText {
 
 }  // namespace channel
 
-#endif  // CHANNEL_COMMON_PROMETHEUS_TEXT_H_
+#endif  // CHANNEL_COMMON_OPS_PROMETHEUS_TEXT_H_

@@ -1,5 +1,5 @@
-#ifndef CHANNEL_COMMON_FLAGS_ENV_H_
-#define CHANNEL_COMMON_FLAGS_ENV_H_
+#ifndef CHANNEL_COMMON_OPS_FLAGS_ENV_H_
+#define CHANNEL_COMMON_OPS_FLAGS_ENV_H_
 
 #include <string>
 #include <vector>
@@ -31,4 +31,4 @@ std::string EnvironmentNameForFlag(absl::string_view flag_name);
 
 }  // namespace channel
 
-#endif  // CHANNEL_COMMON_FLAGS_ENV_H_
+#endif  // CHANNEL_COMMON_OPS_FLAGS_ENV_H_

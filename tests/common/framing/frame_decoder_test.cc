@@ -1,9 +1,9 @@
-#include "common/frame_decoder.h"
+#include "common/framing/frame_decoder.h"
 
 #include <string>
 #include <vector>
 
-#include "common/frame_encoder.h"
+#include "common/framing/frame_encoder.h"
 #include "gtest/gtest.h"
 
 namespace channel {

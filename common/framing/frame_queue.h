@@ -1,12 +1,12 @@
-#ifndef CHANNEL_COMMON_FRAME_QUEUE_H_
-#define CHANNEL_COMMON_FRAME_QUEUE_H_
+#ifndef CHANNEL_COMMON_FRAMING_FRAME_QUEUE_H_
+#define CHANNEL_COMMON_FRAMING_FRAME_QUEUE_H_
 
 #include <sys/uio.h>
 
 #include <cstddef>
 #include <deque>
 
-#include "common/frame_encoder.h"
+#include "common/framing/frame_encoder.h"
 
 namespace channel {
 
@@ -47,4 +47,4 @@ class FrameQueue {
 
 }  // namespace channel
 
-#endif  // CHANNEL_COMMON_FRAME_QUEUE_H_
+#endif  // CHANNEL_COMMON_FRAMING_FRAME_QUEUE_H_

@@ -1,11 +1,11 @@
-#ifndef CHANNEL_COMMON_LOG_LIMITER_H_
-#define CHANNEL_COMMON_LOG_LIMITER_H_
+#ifndef CHANNEL_COMMON_OPS_LOG_LIMITER_H_
+#define CHANNEL_COMMON_OPS_LOG_LIMITER_H_
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 
-#include "common/logging.h"
+#include "common/ops/logging.h"
 
 namespace channel {
 
@@ -62,4 +62,4 @@ class LogLimiter {
     }                                                                \
   } while (0)
 
-#endif  // CHANNEL_COMMON_LOG_LIMITER_H_
+#endif  // CHANNEL_COMMON_OPS_LOG_LIMITER_H_

@@ -1,4 +1,4 @@
-#include "common/read_file.h"
+#include "common/ops/read_file.h"
 
 #include <cerrno>
 #include <cstring>

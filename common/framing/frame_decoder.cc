@@ -1,4 +1,4 @@
-#include "common/frame_decoder.h"
+#include "common/framing/frame_decoder.h"
 
 #include <cstring>
 

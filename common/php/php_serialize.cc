@@ -1,4 +1,4 @@
-#include "common/php_serialize.h"
+#include "common/php/php_serialize.h"
 
 #include <cmath>
 #include <cstring>

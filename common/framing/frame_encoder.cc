@@ -1,4 +1,4 @@
-#include "common/frame_encoder.h"
+#include "common/framing/frame_encoder.h"
 
 namespace channel {
 

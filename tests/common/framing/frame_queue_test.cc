@@ -1,4 +1,4 @@
-#include "common/frame_queue.h"
+#include "common/framing/frame_queue.h"
 
 #include <memory>
 #include <string>

@@ -1,5 +1,5 @@
-#ifndef CHANNEL_COMMON_READ_FILE_H_
-#define CHANNEL_COMMON_READ_FILE_H_
+#ifndef CHANNEL_COMMON_OPS_READ_FILE_H_
+#define CHANNEL_COMMON_OPS_READ_FILE_H_
 
 #include <cstddef>
 #include <string>
@@ -15,4 +15,4 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path,
 
 }  // namespace channel
 
-#endif  // CHANNEL_COMMON_READ_FILE_H_
+#endif  // CHANNEL_COMMON_OPS_READ_FILE_H_

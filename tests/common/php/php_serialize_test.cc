@@ -1,7 +1,7 @@
 // The PHP serialize() codec: what PHP 8.2's serialize() emits parses, what
 // the strict parser refuses is refused with a reason, and the encoders
 // write what PHP would. tests/php/ checks the same against real php-cli.
-#include "common/php_serialize.h"
+#include "common/php/php_serialize.h"
 
 #include <string>
 

@@ -1,4 +1,4 @@
-#include "common/flags_env.h"
+#include "common/ops/flags_env.h"
 
 #include <cstdio>
 #include <cstdlib>

@@ -1,5 +1,5 @@
-#ifndef CHANNEL_COMMON_FRAME_DECODER_H_
-#define CHANNEL_COMMON_FRAME_DECODER_H_
+#ifndef CHANNEL_COMMON_FRAMING_FRAME_DECODER_H_
+#define CHANNEL_COMMON_FRAMING_FRAME_DECODER_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -58,4 +58,4 @@ class FrameDecoder {
 
 }  // namespace channel
 
-#endif  // CHANNEL_COMMON_FRAME_DECODER_H_
+#endif  // CHANNEL_COMMON_FRAMING_FRAME_DECODER_H_

@@ -1,5 +1,5 @@
-#ifndef CHANNEL_COMMON_PHP_SERIALIZE_H_
-#define CHANNEL_COMMON_PHP_SERIALIZE_H_
+#ifndef CHANNEL_COMMON_PHP_PHP_SERIALIZE_H_
+#define CHANNEL_COMMON_PHP_PHP_SERIALIZE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -62,4 +62,4 @@ std::string PhpToJson(const PhpValue& value);
 
 }  // namespace channel
 
-#endif  // CHANNEL_COMMON_PHP_SERIALIZE_H_
+#endif  // CHANNEL_COMMON_PHP_PHP_SERIALIZE_H_

@@ -1,4 +1,4 @@
-#include "common/log_limiter.h"
+#include "common/ops/log_limiter.h"
 
 namespace channel {
 

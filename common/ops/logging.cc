@@ -1,4 +1,4 @@
-#include "common/logging.h"
+#include "common/ops/logging.h"
 
 #include <string>
 

@@ -1,5 +1,5 @@
-#ifndef CHANNEL_COMMON_LOGGING_H_
-#define CHANNEL_COMMON_LOGGING_H_
+#ifndef CHANNEL_COMMON_OPS_LOGGING_H_
+#define CHANNEL_COMMON_OPS_LOGGING_H_
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -25,4 +25,4 @@ struct fmt::formatter<absl::string_view> : fmt::formatter<fmt::string_view> {
   }
 };
 
-#endif  // CHANNEL_COMMON_LOGGING_H_
+#endif  // CHANNEL_COMMON_OPS_LOGGING_H_
