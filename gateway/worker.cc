@@ -13,6 +13,7 @@
 #include "gateway/command_dispatcher.h"
 #include "gateway/fanout_batch.h"
 #include "gateway/fanout_writer.h"
+#include "gateway/heap_trimmer.h"
 #include "gateway/http_request.h"
 #include "gateway/liveness_sweep.h"
 #include "gateway/membership.h"
@@ -205,6 +206,7 @@ class Worker::Impl : public Authenticator::Host {
   void OnFailed(WsConnection& con, absl::string_view why) {
     admission_.EndPending(&con);
     admission_.ReleaseSlot(&con);
+    if (tls_ != nullptr) trimmer_.Handshake();
     if (tls_ != nullptr && !con.tls_established()) {
       // Garbage or plain HTTP on the wss port, a client that never sent
       // its ClientHello, a peer gone mid-handshake: counted, logged
@@ -218,6 +220,7 @@ class Worker::Impl : public Authenticator::Host {
 
   void OnOpen(const ConnectionPtr& con) {
     admission_.EndPending(con.get());
+    if (tls_ != nullptr) trimmer_.Handshake();
     con->bucket = TokenBucket(options_.rate_limit_per_sec,
                               options_.rate_limit_burst, Clock::now());
     con->byte_bucket = TokenBucket(
@@ -369,6 +372,7 @@ class Worker::Impl : public Authenticator::Host {
       link_.SendPresence(delta).IgnoreError();
     }
     liveness_.Run(conns_, Clock::now());
+    trimmer_.Sweep();
     ArmSweep();
   }
 
@@ -392,6 +396,7 @@ class Worker::Impl : public Authenticator::Host {
   FanoutBatch batch_;  // scratch, reused across deliveries
   FanoutWriter writer_;
   LivenessSweep liveness_;
+  HeapTrimmer trimmer_;  // wss only
 };
 
 Worker::Worker(int index, const GatewayOptions& options,
