@@ -74,10 +74,6 @@ TlsStream::Result TlsStream::Read(char* out, size_t max) {
   return Fail(r);
 }
 
-bool TlsStream::HasPending() const {
-  return ssl_ != nullptr && SSL_has_pending(ssl_) == 1;
-}
-
 TlsStream::Result TlsStream::Write(const char* data, size_t size) {
   ERR_clear_error();
   errno = 0;

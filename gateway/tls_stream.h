@@ -66,13 +66,14 @@ class TlsStream {
 
   // Advances the server handshake (ClientHello in, the server's flight
   // out). kOk: established; application data may follow at once, already
-  // inside the session (HasPending) or in the socket.
+  // inside the session or in the socket: read without waiting.
   Result Handshake();
   // Reads at most `max` bytes of plaintext (at most one record's worth).
+  // What is left of a record larger than `max` stays inside the session,
+  // where the socket's readiness does not announce it: a caller that got
+  // `max` bytes must call again without waiting. kWantRead means no
+  // plaintext is left inside.
   Result Read(char* out, size_t max);
-  // True when plaintext or record bytes wait inside the session: the
-  // socket's readiness will not announce them.
-  bool HasPending() const;
   // Writes at most kMaxWrite bytes of `data` (see the retry rule above).
   Result Write(const char* data, size_t size);
   // Writes the front of `queue` (at most one record; pieces are gathered

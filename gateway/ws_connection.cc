@@ -142,6 +142,8 @@ WsConnection::ReadEnd WsConnection::ReadSome(char* buffer, size_t* size,
         *size += r.bytes;
         continue;
       case TlsStream::Status::kWantRead:
+        // No plaintext waits inside the session (OpenSSL returns what it
+        // has first); a partial record waits for the socket.
         return ReadEnd::kWait;
       case TlsStream::Status::kWantWrite:
         return ReadEnd::kWaitWritable;
@@ -151,7 +153,10 @@ WsConnection::ReadEnd WsConnection::ReadSome(char* buffer, size_t* size,
         return ReadEnd::kEnd;
     }
   }
-  return ReadEnd::kMore;  // the budget is spent; more may wait inside TLS
+  // The budget is spent. Plaintext may be left inside the session (a
+  // record larger than what was left of the budget), which readiness
+  // would not announce: the next turn reads it.
+  return ReadEnd::kMore;
 }
 
 void WsConnection::PostRead() {
