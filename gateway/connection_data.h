@@ -13,10 +13,10 @@
 
 namespace channel {
 
-// What the gateway keeps per WebSocket connection. websocketpp's connection
-// derives from it (the config's connection_base), so the membership index
-// and the fan-out hold ConnectionData* without knowing websocketpp. Owned
-// by the worker thread of its connection.
+// What the gateway keeps per WebSocket connection. WsConnection derives
+// from it, so the membership index, admission and the command handlers hold
+// ConnectionData* without knowing the connection. Owned by the worker
+// thread of its connection.
 struct ConnectionData {
   using Clock = std::chrono::steady_clock;
   uint64_t id = 0;  // worker index << 48 | per-worker counter; 0: not open

@@ -1,6 +1,7 @@
 #include "gateway/drain_schedule.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace channel {
 
@@ -29,10 +30,13 @@ size_t DrainSchedule::Due(Clock::time_point now) {
         std::chrono::duration_cast<std::chrono::microseconds>(now - start_);
     const auto span =
         std::chrono::duration_cast<std::chrono::microseconds>(drain_);
-    target = elapsed.count() <= 0
-                 ? 0
-                 : static_cast<size_t>(static_cast<long double>(total_) *
-                                       elapsed.count() / span.count());
+    // Rounded up: the first connection goes at the first tick, the last
+    // one at (total - 1) / total of the drain, not at its very end.
+    const auto t = static_cast<uint64_t>(total_);
+    const auto e = static_cast<uint64_t>(elapsed.count());
+    const auto d = static_cast<uint64_t>(span.count());
+    target =
+        elapsed.count() <= 0 ? 0 : static_cast<size_t>((t * e + d - 1) / d);
   }
   if (target <= closed_) return 0;
   const size_t due = std::min(target - closed_, max_per_tick_);

@@ -11,9 +11,10 @@ namespace channel {
 // "Draining"): their reconnects reach the other gateways spread out, not in
 // one second.
 //
-// Contract: Due(now) returns how many more to close now. The sum of all
-// answers never exceeds `total`; by `start + drain` (with ticks at least
-// every `tick`) it reaches `total`. One answer is never more than two
+// Contract: Due(now) returns how many more to close now: by time t into
+// the drain, ceil(total * t / drain) in all (the first at the first tick).
+// The sum of all answers never exceeds `total`; by `start + drain` (with
+// ticks at least every `tick`) it reaches `total`. One answer is never more than two
 // ticks' share (2 * ceil(total * tick / drain)): a tick that comes late
 // (a loaded machine) does not turn into a burst, the drain runs a little
 // longer instead. With drain <= 0 everything is due at once.

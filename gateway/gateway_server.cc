@@ -3,11 +3,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "asio/post.hpp"
-#include "asio/ssl/context.hpp"
 #include "common/ops/log_limiter.h"
 #include "common/ops/logging.h"
 #include "common/ops/prometheus_text.h"
 #include "common/random_id.h"
+#include "gateway/tls_context.h"
 
 namespace channel {
 GatewayServer::GatewayServer(asio::io_context& main_io, GatewayOptions options)
@@ -18,31 +18,16 @@ GatewayServer::GatewayServer(asio::io_context& main_io, GatewayOptions options)
 
 // Builds the wss context from --tls_cert/--tls_key; leaves *out null for ws.
 static absl::Status LoadTls(const GatewayOptions& options,
-                            std::shared_ptr<asio::ssl::context>* out) {
+                            std::unique_ptr<TlsContext>* out) {
   if (options.tls_cert.empty() && options.tls_key.empty())
     return absl::OkStatus();
   if (options.tls_cert.empty() || options.tls_key.empty()) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
   }
-  auto ctx =
-      std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
-  std::error_code ec;
-  ctx->set_options(
-      asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-          asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-          asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
-      ec);
-  ctx->use_certificate_chain_file(options.tls_cert, ec);
-  if (ec) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("--tls_cert %s: %s", options.tls_cert, ec.message()));
-  }
-  ctx->use_private_key_file(options.tls_key, asio::ssl::context::pem, ec);
-  if (ec) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("--tls_key %s: %s", options.tls_key, ec.message()));
-  }
-  *out = std::move(ctx);
+  absl::StatusOr<std::unique_ptr<TlsContext>> tls =
+      TlsContext::Load(options.tls_cert, options.tls_key);
+  if (!tls.ok()) return tls.status();
+  *out = *std::move(tls);
   return absl::OkStatus();
 }
 
@@ -63,8 +48,8 @@ absl::Status GatewayServer::Start() {
   }
   verifier_ = *std::move(verifier);
   for (int i = 0; i < options_.threads; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, options_, gateway_id_,
-                                                &limits_, &verifier_, tls_));
+    workers_.push_back(std::make_unique<Worker>(
+        i, options_, gateway_id_, &limits_, &verifier_, tls_.get()));
   }
   uint16_t port = options_.port;
   for (auto& worker : workers_) {
@@ -172,6 +157,12 @@ std::string GatewayServer::RenderMetrics() const {
   m.Counter("channel_gateway_handshakes_refused_total", kRefusedHelp,
             sum(&WorkerStats::handshakes_refused_pending_source),
             {{"reason", "max_pending_handshakes_per_source"}});
+  m.Counter("channel_gateway_tls_handshakes_failed_total",
+            "wss connections that ended before their TLS handshake "
+            "completed: not TLS (plain HTTP, garbage), a TLS error, no "
+            "ClientHello within --handshake_timeout_ms, the peer gone, or "
+            "shed as the oldest pending handshake.",
+            sum(&WorkerStats::tls_handshakes_failed));
   m.Counter("channel_gateway_handshakes_shed_total",
             "Pending handshakes ended, oldest first, to take a newcomer "
             "over --max_pending_handshakes.",

@@ -11,6 +11,7 @@
 #include "asio/io_context.hpp"
 #include "asio/steady_timer.hpp"
 #include "gateway/gateway_options.h"
+#include "gateway/tls_context.h"
 #include "gateway/worker.h"
 
 namespace channel {
@@ -48,7 +49,7 @@ class GatewayServer {
   const std::string gateway_id_;
   GatewayLimits limits_;
   TokenVerifier verifier_;  // shared by the workers, immutable once started
-  std::shared_ptr<asio::ssl::context> tls_;  // null: plain ws
+  std::unique_ptr<TlsContext> tls_;  // null: plain ws
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;

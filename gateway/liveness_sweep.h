@@ -1,8 +1,19 @@
 #ifndef CHANNEL_GATEWAY_LIVENESS_SWEEP_H_
 #define CHANNEL_GATEWAY_LIVENESS_SWEEP_H_
 
-// The worker's periodic checks of its connections' liveness. Included only
-// by worker.cc (the websocketpp translation unit).
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "gateway/gateway_options.h"
+#include "gateway/ws_connection.h"
+
+namespace channel {
+
+// The worker's periodic checks of its connections' liveness.
 //
 // Contracts, per Run (the worker calls it every Tick()):
 //  - a connection whose close handshake started (Closing) and whose peer
@@ -14,23 +25,11 @@
 //    delivery for seconds). Each open connection is pinged, and checked for
 //    silence past ping_interval + pong_timeout, once every `phases` runs
 //    (about one ping_interval); a silent one goes to `on_dead`.
-#include <algorithm>
-#include <chrono>
-#include <functional>
-#include <memory>
-#include <vector>
-
-#include "absl/container/flat_hash_map.h"
-#include "gateway/connection_ops.h"
-#include "gateway/gateway_options.h"
-
-namespace channel {
-
-template <typename Connection>
+// Worker thread only.
 class LivenessSweep {
  public:
   using Clock = std::chrono::steady_clock;
-  using ConnectionPtr = std::shared_ptr<Connection>;
+  using ConnectionPtr = std::shared_ptr<WsConnection>;
   using Connections = absl::flat_hash_map<uint64_t, ConnectionPtr>;
 
   // `options` outlives the sweep; `on_dead` closes a silent connection.
@@ -51,33 +50,7 @@ class LivenessSweep {
   void Closing(ConnectionPtr con) { closing_.push_back(std::move(con)); }
 
   // `open`: the worker's connections (closed ones already removed).
-  void Run(const Connections& open, Clock::time_point now) {
-    for (size_t i = 0; i < closing_.size();) {
-      ConnectionPtr& con = closing_[i];
-      if (!open.contains(con->id)) {  // closed: nothing left to cut
-        closing_[i] = std::move(closing_.back());
-        closing_.pop_back();
-        continue;
-      }
-      if (now >= con->close_deadline) CutSocket(*con);
-      ++i;
-    }
-    const uint64_t phases =
-        std::max<uint64_t>(1, options_.ping_interval / Tick());
-    phase_ = (phase_ + 1) % phases;
-    const auto dead_after = options_.ping_interval + options_.pong_timeout;
-    dead_.clear();
-    for (const auto& [id, con] : open) {
-      if (id % phases != phase_ || con->closing) continue;
-      if (now - con->last_seen > dead_after) {
-        dead_.push_back(con);
-      } else {
-        SendPing(*con);
-      }
-    }
-    for (const ConnectionPtr& con : dead_) on_dead_(con);
-    dead_.clear();
-  }
+  void Run(const Connections& open, Clock::time_point now);
 
  private:
   static constexpr std::chrono::milliseconds kMaxTick{500};

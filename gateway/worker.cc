@@ -4,7 +4,6 @@
 #include <chrono>
 #include <optional>
 #include <random>
-#include <type_traits>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -16,23 +15,21 @@
 #include "gateway/admission.h"
 #include "gateway/authenticator.h"
 #include "gateway/command_dispatcher.h"
-#include "gateway/connection_ops.h"
 #include "gateway/drain_schedule.h"
 #include "gateway/fanout_batch.h"
 #include "gateway/fanout_writer.h"
+#include "gateway/heap_trimmer.h"
 #include "gateway/http_request.h"
 #include "gateway/liveness_sweep.h"
 #include "gateway/membership.h"
 #include "gateway/shard_link.h"
-#include "gateway/websocketpp_private.h"
-#include "gateway/worker_config.h"
 #include "gateway/ws_server.h"
 
 namespace channel {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-namespace close_code = websocketpp::close::status;
+using ConnectionPtr = std::shared_ptr<WsConnection>;
 // RFC 6455's registry: "Service Restart". The drain's close: reconnect now,
 // to another gateway (docs/CLIENT-PROTOCOL.md).
 constexpr uint16_t kCloseServiceRestart = 1012;
@@ -53,8 +50,7 @@ BrokerClientOptions LinkOptions(const GatewayOptions& options,
 
 // The bytes of a peer's address, the key of the per-source bounds; empty
 // when unknown (all unknown peers share one key).
-template <typename Socket>
-std::string SourceKey(Socket& socket) {
+std::string SourceKey(const WsConnection::Socket& socket) {
   std::error_code ec;
   const auto endpoint = socket.remote_endpoint(ec);
   if (ec) return std::string();
@@ -69,49 +65,20 @@ std::string SourceKey(Socket& socket) {
 
 }  // namespace
 
-// The worker's interface to its implementation, one per transport.
-class Worker::Impl {
+// One plain class for ws and wss: the connections are WsConnections either
+// way (wss ones run TLS underneath, ws_connection.h).
+class Worker::Impl : public Authenticator::Host {
  public:
-  virtual ~Impl() = default;
-  virtual absl::Status Listen(const std::string& host, uint16_t port,
-                              uint16_t* bound) = 0;
-  virtual void Run() = 0;
-  virtual void Stop() = 0;
-  virtual void PostShutdown(std::function<void()> on_idle) = 0;
-
+  // Read through Worker (stats(), index()). Declared first: the members
+  // below hold pointers to stats_ from their construction on.
   WorkerStats stats_;
   int worker_index_ = 0;
-};
 
-namespace {
-
-// The two kinds of connection a worker runs: its own WsConnection for plain
-// TCP (ws_connection.h says why), websocketpp's for TLS.
-struct OwnNet {
-  static constexpr bool kOwn = true;
-  using Endpoint = WsServer;
-  using Connection = WsConnection;
-};
-struct TlsNet {
-  static constexpr bool kOwn = false;
-  using Config = TlsConfig;
-  using Endpoint = websocketpp::server<TlsConfig>;
-  using Connection = Endpoint::connection_type;
-};
-
-template <typename Net>
-class WorkerImpl : public Worker::Impl, public Authenticator::Host {
- public:
-  using Endpoint = typename Net::Endpoint;
-  using Connection = typename Net::Connection;
-  using ConnectionPtr = std::shared_ptr<Connection>;
-  using Hdl = websocketpp::connection_hdl;
-
-  WorkerImpl(int index, const GatewayOptions& options,
-             const std::string& gateway_id, GatewayLimits* limits,
-             const TokenVerifier* verifier,
-             std::shared_ptr<asio::ssl::context> tls)
+  Impl(int index, const GatewayOptions& options, const std::string& gateway_id,
+       GatewayLimits* limits, const TokenVerifier* verifier,
+       const TlsContext* tls)
       : options_(options),
+        tls_(tls),
         limits_(limits),
         link_(io_, index, options.threads,
               LinkOptions(options, gateway_id, index),
@@ -124,18 +91,16 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
         dispatcher_(options, &link_, &membership_, &auth_, &stats_, this),
         sweep_(io_),
         writer_(options.max_queued_bytes, &stats_,
-                [this](Connection* con) { CloseSlow(con); }),
+                [this](WsConnection* con) { CloseSlow(con); }),
         liveness_(options, [this](const ConnectionPtr& con) {
           Bump(stats_.ping_timeouts);
-          Close(con, close_code::policy_violation, "ping timeout");
+          Close(con, ws_close::kPolicyViolation, "ping timeout");
         }) {
     worker_index_ = index;
-    // websocketpp 0.8.2's _htonll lazily sets a plain function-local static
-    // on first use; every worker thread building its first extended frame
-    // header (a ping, say) at once is a data race (ThreadSanitizer found
-    // it). Worker objects are built on the main thread before any worker
-    // thread starts, so settling it here orders it before all of them.
-    websocketpp::lib::net::_htonll(0);
+    // Worker objects are built on the main thread before any worker
+    // thread starts: what WsConnection shares between threads is settled
+    // here, before all of them.
+    WsConnection::SettleSharedState();
     link_.set_deliver([this](std::vector<Delivery>& batch) { Deliver(batch); });
     link_.set_failure([this](uint64_t conn_id, const absl::Status& status) {
       dispatcher_.OnPublishFailure(conn_id, status);
@@ -157,60 +122,32 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
       }
       if (down.count() > 0) SendGap(down);
     });
-    if constexpr (!Net::kOwn) SetUpWebsocketpp(std::move(tls));
   }
 
-  absl::Status Listen(const std::string& host, uint16_t port,
-                      uint16_t* bound) override {
-    if constexpr (Net::kOwn) {
-      return endpoint_.Listen(host, port, bound);
-    } else {
-      if (init_error_) {
-        return absl::InternalError(
-            absl::StrCat("WebSocket endpoint: ", init_error_.message()));
-      }
-      std::error_code ec;
-      const auto address = asio::ip::make_address(host, ec);
-      if (ec) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("listen address '", host, "': ", ec.message()));
-      }
-      endpoint_.listen(asio::ip::tcp::endpoint(address, port), ec);
-      if (ec) {
-        return absl::UnavailableError(
-            absl::StrCat("listen on ", host, ":", port, ": ", ec.message()));
-      }
-      endpoint_.start_accept(ec);
-      if (ec) return absl::InternalError(ec.message());
-      *bound = endpoint_.get_local_endpoint(ec).port();
-      return absl::OkStatus();
-    }
+  // Binds host:port (0: any) with SO_REUSEPORT; *bound gets the port.
+  absl::Status Listen(const std::string& host, uint16_t port, uint16_t* bound) {
+    return endpoint_.Listen(host, port, bound);
   }
 
-  void Run() override {
+  void Run() {
     ArmSweep();
     link_.Start();
     auto guard = asio::make_work_guard(io_);
     io_.run();
   }
 
-  void Stop() override {
+  void Stop() {
     asio::post(io_, [this] {
       link_.Stop();
       io_.stop();
     });
   }
 
-  void PostShutdown(std::function<void()> on_idle) override {
+  void PostShutdown(std::function<void()> on_idle) {
     asio::post(io_, [this, on_idle = std::move(on_idle)]() mutable {
       shutting_down_ = true;
       on_idle_ = std::move(on_idle);
-      if constexpr (Net::kOwn) {
-        endpoint_.StopListening();
-      } else {
-        std::error_code ec;
-        if (endpoint_.is_listening()) endpoint_.stop_listening(ec);
-      }
+      endpoint_.StopListening();
       // The drain: every connection open now, in random order (groups and
       // users spread over the whole drain), closed evenly over --drain_ms.
       drain_order_.reserve(conns_.size());
@@ -263,164 +200,78 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
 
   // ---- Transport glue -------------------------------------------------
 
-  // The own server's events call the lifecycle below directly.
-  Endpoint NewEndpoint() {
-    if constexpr (Net::kOwn) {
-      WsServer::Options server;
-      server.max_message_bytes = options_.max_message_bytes;
-      server.handshake_timeout = options_.handshake_timeout;
-      server.close_timeout = options_.close_timeout;
-      server.max_queued_bytes = options_.max_queued_bytes;
-      WsServer::Events events;
-      events.accepted = [this](WsConnection& con) {
-        switch (admission_.OnAccepted(&con, SourceKey(con.socket()))) {
-          case Admission::Accept::kAdmit:
+  // The server's events call the lifecycle below directly.
+  WsServer NewEndpoint() {
+    WsServer::Options server;
+    server.max_message_bytes = options_.max_message_bytes;
+    server.handshake_timeout = options_.handshake_timeout;
+    server.close_timeout = options_.close_timeout;
+    server.max_queued_bytes = options_.max_queued_bytes;
+    server.tls = tls_;
+    WsServer::Events events;
+    events.accepted = [this](WsConnection& con) {
+      switch (admission_.OnAccepted(&con, SourceKey(con.socket()))) {
+        case Admission::Accept::kAdmit:
+          return true;
+        case Admission::Accept::kRefuse:
+          return false;
+        case Admission::Accept::kShedOldest:
+          // Counted before the shed closes the oldest: whoever sees that
+          // close finds it counted.
+          Bump(stats_.handshakes_shed_pending);
+          if (endpoint_.ShedOldestPending(
+                  "too many pending handshakes: the oldest is ended")) {
             return true;
-          case Admission::Accept::kRefuse:
-            return false;
-          case Admission::Accept::kShedOldest:
-            // Counted before the shed closes the oldest: whoever sees that
-            // close finds it counted.
-            Bump(stats_.handshakes_shed_pending);
-            if (endpoint_.ShedOldestPending(
-                    "too many pending handshakes: the oldest is ended")) {
-              return true;
-            }
-            stats_.handshakes_shed_pending.fetch_sub(1,
-                                                     std::memory_order_relaxed);
-            Bump(stats_.handshakes_refused_pending);
-            return false;
-        }
-        return false;
-      };
-      events.validate = [this](WsConnection& con) {
-        return admission_.Validate(&con, con.origin(), shutting_down_);
-      };
-      events.open = [this](WsConnection& con) {
-        OnOpen(con.shared_from_this());
-      };
-      events.close = [this](WsConnection& con) { OnClose(con); };
-      events.fail = [this](WsConnection& con, absl::string_view why) {
-        OnFailed(con, why);
-      };
-      events.message = [this](WsConnection& con, const std::string& payload,
-                              bool is_text) {
-        OnMessage(con.shared_from_this(), payload, is_text);
-      };
-      events.message_after_close = [this](WsConnection&) {
-        Bump(stats_.messages_after_close);
-      };
-      events.pong = [](WsConnection& con) { con.last_seen = Clock::now(); };
-      events.http = [this](absl::string_view resource) {
-        return PlainHttpResponse(resource, options_.demo_page);
-      };
-      return WsServer(io_, server, std::move(events));
-    } else {
-      return Endpoint();
-    }
-  }
-
-  // websocketpp's handlers (wss) find the connection by handle and call
-  // the same lifecycle.
-  void SetUpWebsocketpp(std::shared_ptr<asio::ssl::context> tls) {
-    endpoint_.set_tls_init_handler([tls](Hdl) { return tls; });
-    endpoint_.clear_access_channels(websocketpp::log::alevel::all);
-    endpoint_.clear_error_channels(websocketpp::log::elevel::all);
-    endpoint_.init_asio(&io_, init_error_);
-    endpoint_.set_reuse_addr(true);
-    endpoint_.set_max_message_size(options_.max_message_bytes);
-    endpoint_.set_open_handshake_timeout(options_.handshake_timeout.count());
-    endpoint_.set_listen_backlog(1024);
-    endpoint_.set_tcp_pre_bind_handler([](auto acceptor) {
-      std::error_code ec;
-      acceptor->set_option(
-          asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true),
-          ec);
-      return ec;
-    });
-    endpoint_.set_tcp_post_init_handler([this](Hdl hdl) {
-      auto con = Lock(hdl);
-      if (!con) return;
-      // wss does not shed (websocketpp keeps no accept order): over the
-      // process-wide bound a newcomer is refused.
-      const auto verdict =
-          admission_.OnAccepted(con.get(), SourceKey(con->get_raw_socket()));
-      if (verdict != Admission::Accept::kAdmit) {
-        if (verdict == Admission::Accept::kShedOldest) {
-          Bump(stats_.handshakes_refused_pending);
-        }
-        std::error_code ec;
-        con->get_raw_socket().close(ec);  // the handshake then fails
-      }
-    });
-    endpoint_.set_fail_handler([this](Hdl hdl) {
-      if (auto con = Lock(hdl)) OnFailed(*con, con->get_ec().message());
-    });
-    endpoint_.set_validate_handler([this](Hdl hdl) {
-      auto con = Lock(hdl);
-      if (!con) return false;
-      const Admission::Verdict verdict =
-          admission_.Validate(con.get(), con->get_origin(), shutting_down_);
-      if (!verdict.allowed) {
-        con->set_status(static_cast<websocketpp::http::status_code::value>(
-            verdict.http_status));
-        if (!verdict.body.empty()) con->set_body(verdict.body);
-      }
-      return verdict.allowed;
-    });
-    endpoint_.set_open_handler([this](Hdl hdl) {
-      auto con = Lock(hdl);
-      if (!con) return;
-      // No Nagle delay (websocketpp's socket_init_handler runs before the
-      // socket is open, too early).
-      std::error_code ec;
-      con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ec);
-      OnOpen(con);
-      ReleaseHandshake(*con);  // nothing reads the request after this
-    });
-    endpoint_.set_close_handler([this](Hdl hdl) {
-      if (auto con = Lock(hdl)) OnClose(*con);
-    });
-    endpoint_.set_message_handler(
-        [this](Hdl hdl, typename Endpoint::message_ptr msg) {
-          if (auto con = Lock(hdl)) {
-            OnMessage(con, msg->get_payload(),
-                      msg->get_opcode() == websocketpp::frame::opcode::text);
           }
-        });
-    endpoint_.set_pong_handler([this](Hdl hdl, std::string) {
-      if (auto con = Lock(hdl)) con->last_seen = Clock::now();
-    });
-    endpoint_.set_http_handler([this](Hdl hdl) {
-      auto con = Lock(hdl);
-      if (!con) return;
-      const PlainHttpReply reply =
-          PlainHttpResponse(con->get_resource(), options_.demo_page);
-      con->set_status(
-          static_cast<websocketpp::http::status_code::value>(reply.status));
-      if (!reply.content_type.empty()) {
-        con->append_header("Content-Type", std::string(reply.content_type));
+          stats_.handshakes_shed_pending.fetch_sub(1,
+                                                   std::memory_order_relaxed);
+          Bump(stats_.handshakes_refused_pending);
+          return false;
       }
-      con->set_body(std::string(reply.body));
-    });
-  }
-
-  ConnectionPtr Lock(Hdl hdl) {
-    std::error_code ec;
-    auto con = endpoint_.get_con_from_hdl(hdl, ec);
-    return ec ? nullptr : con;
+      return false;
+    };
+    events.validate = [this](WsConnection& con) {
+      return admission_.Validate(&con, con.origin(), shutting_down_);
+    };
+    events.open = [this](WsConnection& con) { OnOpen(con.shared_from_this()); };
+    events.close = [this](WsConnection& con) { OnClose(con); };
+    events.fail = [this](WsConnection& con, absl::string_view why) {
+      OnFailed(con, why);
+    };
+    events.message = [this](WsConnection& con, const std::string& payload,
+                            bool is_text) {
+      OnMessage(con.shared_from_this(), payload, is_text);
+    };
+    events.message_after_close = [this](WsConnection&) {
+      Bump(stats_.messages_after_close);
+    };
+    events.pong = [](WsConnection& con) { con.last_seen = Clock::now(); };
+    events.http = [this](absl::string_view resource) {
+      return PlainHttpResponse(resource, options_.demo_page);
+    };
+    return WsServer(io_, server, std::move(events));
   }
 
   // ---- Connection lifecycle -------------------------------------------
 
-  void OnFailed(Connection& con, absl::string_view why) {
+  void OnFailed(WsConnection& con, absl::string_view why) {
     admission_.EndPending(&con);
     admission_.ReleaseSlot(&con);
+    if (tls_ != nullptr) trimmer_.Handshake();
+    if (tls_ != nullptr && !con.tls_established()) {
+      // Garbage or plain HTTP on the wss port, a client that never sent
+      // its ClientHello, a peer gone mid-handshake: counted, logged
+      // rate-limited (a peer can trigger it at will).
+      Bump(stats_.tls_handshakes_failed);
+      CHANNEL_LOG_LIMITED(spdlog::level::info, "TLS handshake failed: {}", why);
+      return;
+    }
     spdlog::debug("handshake failed: {}", why);
   }
 
   void OnOpen(const ConnectionPtr& con) {
     admission_.EndPending(con.get());
+    if (tls_ != nullptr) trimmer_.Handshake();
     con->bucket = TokenBucket(options_.rate_limit_per_sec,
                               options_.rate_limit_burst, Clock::now());
     con->byte_bucket = TokenBucket(
@@ -434,8 +285,8 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     stats_.connections.fetch_add(1, std::memory_order_relaxed);
     Bump(stats_.connections_accepted);
     // Never log the resource: it may carry ?token=.
-    spdlog::debug("conn {} opened from {}", con->id, RemoteEndpoint(*con));
-    const std::string resource = Resource(*con);
+    spdlog::debug("conn {} opened from {}", con->id, con->remote_endpoint());
+    const std::string resource(con->resource());
     if (QueryParam(resource, "format") == "json") {
       con->json_framing = true;
       ++json_connections_;
@@ -443,7 +294,7 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     auth_.OnOpen(con.get(), QueryParam(resource, "token"));
   }
 
-  void OnClose(Connection& con) {
+  void OnClose(WsConnection& con) {
     if (con.id == 0) return;
     // Keeps the connection alive through the bookkeeping below.
     auto it = conns_.find(con.id);
@@ -455,13 +306,13 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     admission_.ReleaseSlot(&con);
     stats_.connections.fetch_sub(1, std::memory_order_relaxed);
     Bump(stats_.connections_closed);
-    if (RemoteCloseCode(con) == close_code::message_too_big ||
-        LocalCloseCode(con) == close_code::message_too_big) {
+    if (con.remote_close_code() == ws_close::kMessageTooBig ||
+        con.local_close_code() == ws_close::kMessageTooBig) {
       stats_.CountError("message_too_big");
     }
     // Logged after the bookkeeping: tests read /metrics once they see it.
     spdlog::debug("conn {} closed (local code {}, remote code {})", con.id,
-                  LocalCloseCode(con), RemoteCloseCode(con));
+                  con.local_close_code(), con.remote_close_code());
     MaybeIdle();
   }
 
@@ -493,7 +344,7 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     con->close_deadline = Clock::now() + options_.close_timeout;
     membership_.LeaveAll(con.get());
     liveness_.Closing(con);
-    StartClose(*con, code, reason);
+    con->Close(code, reason);
   }
 
   // ---- Replies ----------------------------------------------------------
@@ -512,7 +363,7 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
   void Reply(uint64_t conn_id, const std::string& text) override {
     auto it = conns_.find(conn_id);
     if (it == conns_.end() || it->second->closing) return;
-    if (SendText(*it->second, text)) Bump(stats_.bytes_out, text.size());
+    if (it->second->SendText(text)) Bump(stats_.bytes_out, text.size());
     if (it->second->drain_close && it->second->awaiting_replies == 0) {
       DrainClose(it->second);
     }
@@ -527,7 +378,7 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     }
     if (dispatcher_.OnMessage(con.get(), payload, is_text, Clock::now()) ==
         CommandDispatcher::Verdict::kCloseRateLimited) {
-      Close(con, close_code::policy_violation, "rate limit exceeded");
+      Close(con, ws_close::kPolicyViolation, "rate limit exceeded");
     }
   }
 
@@ -551,7 +402,7 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
     for (auto& [id, con] : conns_) {
       if (con->closing) continue;
       const std::string& text = con->json_framing ? json : plain;
-      if (SendText(*con, text)) {
+      if (con->SendText(text)) {
         Bump(stats_.bytes_out, text.size());
         ++told;
       }
@@ -563,12 +414,12 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
         worker_index_, down.count(), told);
   }
 
-  void CloseSlow(Connection* con) {
+  void CloseSlow(WsConnection* con) {
     Bump(stats_.slow_client_closes);
     CHANNEL_LOG_LIMITED(spdlog::level::info,
                         "closing slow client {}: more than {} bytes queued",
                         con->id, options_.max_queued_bytes);
-    Close(SharedOf(*con), close_code::policy_violation,
+    Close(con->shared_from_this(), ws_close::kPolicyViolation,
           absl::StrCat("slow client: more than ", options_.max_queued_bytes,
                        " bytes queued"));
   }
@@ -590,10 +441,12 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
       link_.SendPresence(delta).IgnoreError();
     }
     liveness_.Run(conns_, Clock::now());
+    trimmer_.Sweep();
     ArmSweep();
   }
 
   const GatewayOptions& options_;
+  const TlsContext* const tls_;  // null: ws
   GatewayLimits* const limits_;
   asio::io_context io_{1};
   ShardLink link_;
@@ -602,8 +455,7 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
   Admission admission_;
   Authenticator auth_;
   CommandDispatcher dispatcher_;
-  Endpoint endpoint_{NewEndpoint()};
-  std::error_code init_error_;  // websocketpp's init_asio
+  WsServer endpoint_{NewEndpoint()};
   asio::steady_timer sweep_;
   uint64_t next_conn_ = 1;
   int64_t json_connections_ = 0;  // open connections with ?format=json
@@ -615,24 +467,16 @@ class WorkerImpl : public Worker::Impl, public Authenticator::Host {
   size_t drain_next_ = 0;
   asio::steady_timer drain_timer_{io_};
   FanoutBatch batch_;  // scratch, reused across deliveries
-  FanoutWriter<Connection> writer_;
-  LivenessSweep<Connection> liveness_;
+  FanoutWriter writer_;
+  LivenessSweep liveness_;
+  HeapTrimmer trimmer_;  // wss only
 };
-
-}  // namespace
 
 Worker::Worker(int index, const GatewayOptions& options,
                const std::string& gateway_id, GatewayLimits* limits,
-               const TokenVerifier* verifier,
-               std::shared_ptr<asio::ssl::context> tls) {
-  if (tls) {
-    impl_ = std::make_unique<WorkerImpl<TlsNet>>(index, options, gateway_id,
-                                                 limits, verifier, tls);
-  } else {
-    impl_ = std::make_unique<WorkerImpl<OwnNet>>(index, options, gateway_id,
-                                                 limits, verifier, nullptr);
-  }
-}
+               const TokenVerifier* verifier, const TlsContext* tls)
+    : impl_(std::make_unique<Impl>(index, options, gateway_id, limits, verifier,
+                                   tls)) {}
 Worker::~Worker() = default;
 
 absl::Status Worker::Listen(const std::string& host, uint16_t port,

@@ -7,15 +7,13 @@
 #include <string>
 
 #include "absl/status/status.h"
-
-namespace asio::ssl {
-class context;
-}  // namespace asio::ssl
 #include "gateway/gateway_options.h"
 #include "gateway/token_verifier.h"
 #include "gateway/worker_stats.h"
 
 namespace channel {
+
+class TlsContext;
 
 // One gateway shard: a thread with its own io_context running
 //  - a WebSocket endpoint on the shared port (SO_REUSEPORT: the kernel
@@ -42,20 +40,19 @@ namespace channel {
 // concatenated WebSocket frames per group (FanoutBatch), and the same
 // buffer is handed to every local member.
 //
-// Connections: plain ws on the gateway's own WsConnection (WsServer), wss
-// on websocketpp's connection. The implementation (worker.cc) and
-// ws_connection.cc (websocketpp's parsers only) are the gateway's
-// websocketpp translation units (compile cost).
+// Connections: WsConnection (WsServer) for ws and wss alike; wss runs TLS
+// under the same WebSocket code (ws_connection.h). websocketpp is used
+// only as a parser, in ws_connection.cc and ws_connection_handshake.cc
+// (compile cost).
 class Worker {
  public:
   // `gateway_id` names the process (broker client name, origin of its
   // publishes). `limits` is shared by all workers of the process. With
-  // `tls`, the worker speaks wss (TLS with that context) instead of ws.
+  // `tls` (outlives the worker), the worker speaks wss instead of ws.
   // `verifier` (shared, immutable) checks tokens when enabled.
   Worker(int index, const GatewayOptions& options,
          const std::string& gateway_id, GatewayLimits* limits,
-         const TokenVerifier* verifier,
-         std::shared_ptr<asio::ssl::context> tls);
+         const TokenVerifier* verifier, const TlsContext* tls);
   ~Worker();
 
   // Binds host:port (port 0: any free port) with SO_REUSEPORT; *bound gets

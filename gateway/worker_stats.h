@@ -89,6 +89,7 @@ struct WorkerStats {
   Counter handshakes_refused_pending_source{0};  // over the per-source bound
   Counter handshakes_shed_pending{0};  // oldest pending ended for a newcomer
   Counter handshakes_refused_full{0};  // over --max_connections
+  Counter tls_handshakes_failed{0};    // wss: ended before TLS completed
   // The worker's broker link (ShardLink).
   std::atomic<int64_t> broker_up{0};
   std::atomic<int64_t> broker_subscriptions{0};

@@ -24,16 +24,22 @@ constexpr size_t kReadBytesPerTurn = 16 * 1024;
 
 }  // namespace
 
-const std::shared_ptr<PlainConfig::con_msg_manager_type>& WsMessageManager() {
+const std::shared_ptr<WsParserConfig::con_msg_manager_type>&
+WsMessageManager() {
   static const auto* manager =
-      new std::shared_ptr<PlainConfig::con_msg_manager_type>(
-          std::make_shared<PlainConfig::con_msg_manager_type>());
+      new std::shared_ptr<WsParserConfig::con_msg_manager_type>(
+          std::make_shared<WsParserConfig::con_msg_manager_type>());
   return *manager;
 }
 
-PlainConfig::rng_type& WsRng() {
-  static PlainConfig::rng_type rng;
+WsParserConfig::rng_type& WsRng() {
+  static WsParserConfig::rng_type rng;
   return rng;
+}
+
+void WsConnection::SettleSharedState() {
+  websocketpp::lib::net::_htonll(0);
+  WsMessageManager();
 }
 
 WsConnection::WsConnection(WsServer* server, Socket socket)
@@ -66,45 +72,120 @@ void WsConnection::ArmRead() {
 }
 
 void WsConnection::OnReadable() {
+  if (tls_.enabled() && !tls_.established()) {
+    StepTls();
+    return;
+  }
   static_assert(kReadBytesPerTurn <= kThreadReadBufferBytes);
   char* buffer = ThreadReadBuffer();
-  ssize_t n;
-  do {
-    n = ::recv(socket_.native_handle(), buffer, kReadBytesPerTurn,
-               MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  if (n == 0) {
-    Terminate("connection closed by peer");
-    return;
-  }
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      ArmRead();
+  size_t size = 0;
+  std::string why;
+  const ReadEnd end = ReadSome(buffer, &size, &why);
+  if (size > 0) {
+    if (state_ == State::kHandshake) {
+      ConsumeRequest(buffer, size);
     } else {
-      Terminate(std::error_code(errno, std::system_category()).message());
+      ConsumeFrames(buffer, size);
     }
-    return;
+    // A reply being written to a refused request: nothing more is read.
+    if (state_ == State::kClosed ||
+        (state_ == State::kHandshake && end_on_flush_)) {
+      return;
+    }
   }
-  const size_t size = static_cast<size_t>(n);
-  if (state_ == State::kHandshake) {
-    ConsumeRequest(buffer, size);
-  } else {
-    ConsumeFrames(buffer, size);
+  switch (end) {
+    case ReadEnd::kMore:
+      // Maybe more waiting: read it on a later turn, after other work.
+      PostRead();
+      break;
+    case ReadEnd::kWait:
+      ArmRead();
+      break;
+    case ReadEnd::kWaitWritable:
+      read_on_writable_ = true;
+      reading_ = true;
+      ArmWrite();
+      break;
+    case ReadEnd::kEnd:
+      Terminate(why);
+      break;
   }
-  // A reply being written to a refused request: nothing more is read.
-  if (state_ == State::kClosed ||
-      (state_ == State::kHandshake && end_on_flush_)) {
-    return;
+}
+
+WsConnection::ReadEnd WsConnection::ReadSome(char* buffer, size_t* size,
+                                             std::string* why) {
+  if (!tls_.enabled()) {
+    ssize_t n;
+    do {
+      n = ::recv(socket_.native_handle(), buffer, kReadBytesPerTurn,
+                 MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n == 0) {
+      *why = "connection closed by peer";
+      return ReadEnd::kEnd;
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return ReadEnd::kWait;
+      *why = std::error_code(errno, std::system_category()).message();
+      return ReadEnd::kEnd;
+    }
+    *size = static_cast<size_t>(n);
+    return *size == kReadBytesPerTurn ? ReadEnd::kMore : ReadEnd::kWait;
   }
-  if (size == kReadBytesPerTurn) {
-    // Maybe more waiting: read it on a later turn, after other work.
-    reading_ = true;
-    asio::post(socket_.get_executor(), [self = shared_from_this()] {
-      self->reading_ = false;
-      if (self->state_ != State::kClosed) self->OnReadable();
-    });
-  } else {
-    ArmRead();
+  // A record per call: bounded by the turn's budget, not by the peer.
+  while (*size < kReadBytesPerTurn) {
+    const TlsStream::Result r =
+        tls_.Read(buffer + *size, kReadBytesPerTurn - *size);
+    switch (r.status) {
+      case TlsStream::Status::kOk:
+        if (r.bytes == 0) return ReadEnd::kMore;  // never, by OpenSSL's rules
+        *size += r.bytes;
+        continue;
+      case TlsStream::Status::kWantRead:
+        // No plaintext waits inside the session (OpenSSL returns what it
+        // has first); a partial record waits for the socket.
+        return ReadEnd::kWait;
+      case TlsStream::Status::kWantWrite:
+        return ReadEnd::kWaitWritable;
+      case TlsStream::Status::kClosed:
+      case TlsStream::Status::kError:
+        *why = r.why;
+        return ReadEnd::kEnd;
+    }
+  }
+  // The budget is spent. Plaintext may be left inside the session (a
+  // record larger than what was left of the budget), which readiness
+  // would not announce: the next turn reads it.
+  return ReadEnd::kMore;
+}
+
+void WsConnection::PostRead() {
+  reading_ = true;
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    self->reading_ = false;
+    if (self->state_ != State::kClosed) self->OnReadable();
+  });
+}
+
+void WsConnection::StepTls() {
+  const TlsStream::Result r = tls_.Handshake();
+  switch (r.status) {
+    case TlsStream::Status::kOk:
+      // The request may already wait, in the socket or inside TLS.
+      PostRead();
+      return;
+    case TlsStream::Status::kWantRead:
+      ArmRead();
+      return;
+    case TlsStream::Status::kWantWrite:
+      read_on_writable_ = true;
+      reading_ = true;
+      ArmWrite();
+      return;
+    case TlsStream::Status::kClosed:
+    case TlsStream::Status::kError:
+      Terminate(absl::StrCat("TLS handshake: ", r.why));
+      return;
   }
 }
 
@@ -247,22 +328,16 @@ bool WsConnection::Write(absl::string_view bytes, const SharedFrame* shared) {
   if (state_ == State::kClosed || cut_) return false;
   size_t written = 0;
   if (!out_) {
-    ssize_t n;
-    do {
-      n = ::send(socket_.native_handle(), bytes.data(), bytes.size(),
-                 MSG_DONTWAIT | MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        Cut(std::error_code(errno, std::system_category()).message());
-        return false;
-      }
-      n = 0;
+    std::string why;
+    if (!WriteNow(bytes, &written, &why)) {
+      Cut(why);
+      return false;
     }
-    written = static_cast<size_t>(n);
     if (written == bytes.size()) return true;
     out_ = std::make_unique<FrameQueue>();
   }
+  // wss: TLS holds the record it could not finish; what follows in the
+  // queue starts with those same bytes (TlsStream's retry rule).
   if (written == 0 && shared != nullptr) {
     out_->Push(*shared);
   } else {
@@ -276,6 +351,44 @@ bool WsConnection::Write(absl::string_view bytes, const SharedFrame* shared) {
   return false;
 }
 
+bool WsConnection::WriteNow(absl::string_view bytes, size_t* written,
+                            std::string* why) {
+  if (!tls_.enabled()) {
+    ssize_t n;
+    do {
+      n = ::send(socket_.native_handle(), bytes.data(), bytes.size(),
+                 MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+      *why = std::error_code(errno, std::system_category()).message();
+      return false;
+    }
+    *written = static_cast<size_t>(n);
+    return true;
+  }
+  // A record per call; bounded by `bytes`: each call takes some or stops.
+  while (*written < bytes.size()) {
+    const TlsStream::Result r =
+        tls_.Write(bytes.data() + *written, bytes.size() - *written);
+    switch (r.status) {
+      case TlsStream::Status::kOk:
+        *written += r.bytes;
+        continue;
+      case TlsStream::Status::kWantWrite:
+        return true;
+      case TlsStream::Status::kWantRead:  // renegotiation is off: never
+        *why = "TLS write wants a read";
+        return false;
+      case TlsStream::Status::kClosed:
+      case TlsStream::Status::kError:
+        *why = r.why;
+        return false;
+    }
+  }
+  return true;
+}
+
 void WsConnection::ArmWrite() {
   if (writing_) return;
   writing_ = true;
@@ -287,12 +400,34 @@ void WsConnection::ArmWrite() {
                          self->Terminate(ec.message());
                          return;
                        }
-                       self->Flush();
+                       self->OnWritable();
                      });
+}
+
+void WsConnection::OnWritable() {
+  if (read_on_writable_) {  // TLS wanted to write before reading on
+    read_on_writable_ = false;
+    reading_ = false;
+    OnReadable();
+    if (state_ == State::kClosed) return;
+  }
+  if (out_) Flush();
 }
 
 void WsConnection::Flush() {
   while (out_ && !out_->empty()) {
+    if (tls_.enabled()) {
+      const TlsStream::Result r = tls_.WriteQueued(out_.get());
+      if (r.status == TlsStream::Status::kOk) continue;
+      if (r.status == TlsStream::Status::kWantWrite) {
+        ArmWrite();
+        return;
+      }
+      Terminate(r.status == TlsStream::Status::kWantRead
+                    ? "TLS write wants a read"
+                    : r.why);
+      return;
+    }
     if (SendGathered(socket_.native_handle(), out_.get()) < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         ArmWrite();
@@ -334,6 +469,7 @@ void WsConnection::Terminate(absl::string_view why) {
   if (state_ == State::kClosed) return;
   const State was = state_;
   state_ = State::kClosed;
+  tls_.Close();  // close_notify when healthy; the session is freed
   std::error_code ec;
   socket_.close(ec);  // pending waits end with operation_aborted
   out_.reset();

@@ -12,12 +12,20 @@
 #include "common/framing/frame_encoder.h"
 #include "common/framing/frame_queue.h"
 #include "gateway/connection_data.h"
+#include "gateway/tls_stream.h"
 
 namespace channel {
 
 class WsServer;
 
-// One server-side plain-TCP WebSocket connection (RFC 6455). The parsing is
+// Close codes the gateway sends or counts (RFC 6455 7.4.1).
+namespace ws_close {
+inline constexpr uint16_t kGoingAway = 1001;
+inline constexpr uint16_t kPolicyViolation = 1008;
+inline constexpr uint16_t kMessageTooBig = 1009;
+}  // namespace ws_close
+
+// One server-side WebSocket connection (RFC 6455), ws or wss. The parsing is
 // websocketpp's (its HTTP request parser for the opening handshake, its
 // hybi13 processor for frames, in ws_connection.cc only); the socket
 // handling is this class, because websocketpp's connection object costs
@@ -26,7 +34,14 @@ class WsServer;
 // deque). An idle open connection here holds its socket, its frame
 // processor and ConnectionData; nothing else.
 //
-// Life: kHandshake (reading the request, answering it) -> kOpen -> kClosing
+// wss: when its server has a TlsContext the connection first completes a
+// TLS server handshake (TlsStream: OpenSSL on this socket), and every read
+// and write below then goes through TLS; nothing else differs. The TLS
+// handshake is part of kHandshake: it counts toward the handshake deadline
+// and the pending-handshake budget like the HTTP request does.
+//
+// Life: kHandshake (TLS for wss, then reading the request, answering it)
+// -> kOpen -> kClosing
 // (a close frame was sent; waiting for the peer's, or for the write to end)
 // -> kClosed. Every path ends in Terminate, which reports exactly once to
 // the server's events: `fail` if the connection never opened, else
@@ -39,11 +54,15 @@ class WsServer;
 // Reading: no buffer of its own. On readability one recv of at most 16 KiB
 // into the thread's read buffer (net/socket_io.h, used only inside that
 // call), whose bytes are parsed at once; a full read posts the next one
-// instead of looping, so one flooding client cannot hold the thread.
+// instead of looping, so one flooding client cannot hold the thread. wss:
+// TLS reads (a record each) fill the same 16 KiB at most per turn; when
+// that is full or plaintext is left inside the session, the next read is
+// posted likewise.
 //
-// Writing: bytes go straight to the socket while nothing is queued; what
-// the kernel does not take waits in a FrameQueue (allocated only while
-// something waits), written by SendGathered on writability, in order.
+// Writing: bytes go straight to the socket (wss: to TLS) while nothing is
+// queued; what is not taken waits in a FrameQueue (allocated only while
+// something waits), written on writability, in order (ws: SendGathered;
+// wss: TlsStream::WriteQueued, one record per call).
 // Nothing here ends the connection synchronously from a send: a failed
 // write ends it from a posted call, so callers iterating connections never
 // see one vanish.
@@ -62,7 +81,15 @@ class WsConnection : public ConnectionData,
   WsConnection(const WsConnection&) = delete;
   WsConnection& operator=(const WsConnection&) = delete;
 
-  // Starts reading the opening request (the server calls it once).
+  // Settles the parsers' process-wide state: call once on the main thread
+  // before any worker thread starts (websocketpp 0.8.2's _htonll lazily
+  // sets a plain function-local static on first use; threads building
+  // their first extended frame header at once race, ThreadSanitizer found
+  // it).
+  static void SettleSharedState();
+
+  // Starts the TLS handshake (wss) or reading the opening request (the
+  // server calls it once).
   void Start();
 
   State state() const { return state_; }
@@ -78,6 +105,9 @@ class WsConnection : public ConnectionData,
   // Bytes written by the caller that the kernel has not taken yet.
   size_t buffered_amount() const { return out_ ? out_->bytes() : 0; }
   Socket& socket() { return socket_; }
+  // wss: the TLS handshake completed (false for ws, and for a wss
+  // connection that ended before it).
+  bool tls_established() const { return tls_.established(); }
 
   // Sends one text frame carrying `payload`. False: not open.
   bool SendText(absl::string_view payload);
@@ -114,20 +144,38 @@ class WsConnection : public ConnectionData,
   void SendControl(int opcode, uint16_t code, absl::string_view payload);
   // Writes `bytes` (already held by *shared when shared is not null).
   bool Write(absl::string_view bytes, const SharedFrame* shared);
+  // Hands `bytes` to the kernel (wss: to TLS) now; *written gets what was
+  // taken. False: the connection is broken (`why` says how).
+  bool WriteNow(absl::string_view bytes, size_t* written, std::string* why);
   void ArmWrite();
+  void OnWritable();
   void Flush();
   void EndAfterFlush();
+  // wss, in kHandshake before the HTTP request: one TLS handshake step.
+  void StepTls();
+  // What a read turn found beyond the bytes it returned.
+  enum class ReadEnd : uint8_t {
+    kMore,          // more may wait: read again on a later turn (posted)
+    kWait,          // wait for readability
+    kWaitWritable,  // TLS must write before it reads on: wait to write
+    kEnd,           // EOF or an error (`why`): end the connection
+  };
+  // Reads at most 16 KiB into `buffer`; *size gets the count.
+  ReadEnd ReadSome(char* buffer, size_t* size, std::string* why);
+  void PostRead();
 
   WsServer* const server_;
   Socket socket_;
+  TlsStream tls_;                         // wss only
   std::unique_ptr<Handshake> handshake_;  // until open
   std::unique_ptr<Codec> codec_;          // from the upgrade on
   std::unique_ptr<FrameQueue> out_;       // only while bytes wait
   State state_ = State::kHandshake;
-  bool reading_ = false;       // a read wait or posted read is pending
-  bool writing_ = false;       // a write wait is pending
-  bool end_on_flush_ = false;  // terminate once the queue is written
-  bool cut_ = false;           // a posted Terminate is pending
+  bool reading_ = false;           // a read wait or posted read is pending
+  bool writing_ = false;           // a write wait is pending
+  bool end_on_flush_ = false;      // terminate once the queue is written
+  bool cut_ = false;               // a posted Terminate is pending
+  bool read_on_writable_ = false;  // TLS must write before it can read
   uint16_t local_close_code_ = 0;
   uint16_t remote_close_code_ = 0;
 };

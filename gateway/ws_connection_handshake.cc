@@ -1,8 +1,9 @@
-// WsConnection's opening handshake: the request read and parsed
-// (websocketpp's HTTP parser), answered with 101, a refusal, or a plain
+// WsConnection's opening handshake (after TLS's, for wss): the request read and
+// parsed (websocketpp's HTTP parser), answered with 101, a refusal, or a plain
 // HTTP reply. The rest of the class is in ws_connection.cc.
 #include <string>
 
+#include "gateway/tls_context.h"
 #include "gateway/ws_connection.h"
 #include "gateway/ws_connection_parts.h"
 #include "gateway/ws_server.h"
@@ -24,6 +25,13 @@ void WsConnection::Start() {
   std::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);
+  if (const TlsContext* tls = server_->options().tls; tls != nullptr) {
+    tls_ = tls->NewStream(socket_.native_handle());
+    if (!tls_.enabled()) {
+      Cut("TLS session: out of memory");
+      return;
+    }
+  }
   ArmRead();
 }
 

@@ -7,8 +7,8 @@
 // those two.
 #include <memory>
 
-#include "gateway/worker_config.h"
 #include "gateway/ws_connection.h"
+#include "gateway/ws_parser_config.h"
 #include "websocketpp/close.hpp"
 #include "websocketpp/http/request.hpp"
 #include "websocketpp/http/response.hpp"
@@ -16,14 +16,14 @@
 
 namespace channel {
 
-using WsProcessor = websocketpp::processor::hybi13<PlainConfig>;
-using WsMessagePtr = PlainConfig::message_type::ptr;
+using WsProcessor = websocketpp::processor::hybi13<WsParserConfig>;
+using WsMessagePtr = WsParserConfig::message_type::ptr;
 
 // Stateless, shared by every processor of the process: the message
 // manager only allocates messages, and a server never masks (no random
 // numbers are drawn).
-const std::shared_ptr<PlainConfig::con_msg_manager_type>& WsMessageManager();
-PlainConfig::rng_type& WsRng();
+const std::shared_ptr<WsParserConfig::con_msg_manager_type>& WsMessageManager();
+WsParserConfig::rng_type& WsRng();
 
 struct WsConnection::Handshake {
   websocketpp::http::parser::request request;

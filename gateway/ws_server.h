@@ -20,7 +20,9 @@
 
 namespace channel {
 
-// A worker's plain-TCP WebSocket listener (WsConnection is the connection).
+class TlsContext;
+
+// A worker's WebSocket listener, ws or wss (WsConnection is the connection).
 // Accepts on a SO_REUSEPORT socket, owns each connection until it opens,
 // ends the ones whose opening handshake or self-started close outlasts its
 // deadline. Lives on the worker's thread; the events run there.
@@ -38,6 +40,9 @@ class WsServer {
     // client that pings or commands without reading costs bounded memory.
     size_t max_queued_bytes = 16 * 1024 * 1024;
     int backlog = 1024;
+    // Not null: wss, every connection completes a TLS handshake first
+    // (within handshake_timeout). Outlives the server.
+    const TlsContext* tls = nullptr;
   };
   // Every event gets the connection; none may destroy the server.
   struct Events {

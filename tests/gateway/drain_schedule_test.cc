@@ -50,13 +50,15 @@ INSTANTIATE_TEST_SUITE_P(
         // Past the drain the rest is due, still two ticks' share at a time.
         DrainCase{
             "after_the_end", 100, 1000, 10, {5000, 5001, 5002}, {2, 2, 2}},
-        // Fewer connections than ticks: one at a time, spread.
+        // Fewer connections than ticks: one at a time, spread, the first
+        // at once (a lone connection does not wait for the whole drain).
         DrainCase{"few",
                   3,
                   3000,
                   10,
-                  {500, 1000, 1500, 2000, 3000, 4000},
-                  {0, 1, 0, 1, 1, 0}},
+                  {10, 500, 1000, 1500, 2000, 2500},
+                  {1, 0, 0, 1, 0, 1}},
+        DrainCase{"one", 1, 5000, 10, {10, 20}, {1, 0}},
         // No drain: everything at once.
         DrainCase{"no_drain", 500, 0, 10, {0, 10}, {500, 0}},
         DrainCase{"nothing", 0, 5000, 10, {0, 6000}, {0, 0}}),

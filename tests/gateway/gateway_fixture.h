@@ -40,6 +40,10 @@ struct GatewayProcess {
   }
 
   std::string uri() const { return "ws://127.0.0.1:" + std::to_string(port); }
+  // For a gateway started with --tls_cert / --tls_key.
+  std::string wss_uri() const {
+    return "wss://127.0.0.1:" + std::to_string(port);
+  }
   std::string Metrics() const { return HttpGet(admin_port, "/metrics").body; }
   double Metric(const std::string& series) const {
     return MetricValue(Metrics(), series);

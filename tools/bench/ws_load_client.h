@@ -12,9 +12,11 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 #include <websocketpp/client.hpp>
 #include <websocketpp/concurrency/none.hpp>
+#include <websocketpp/config/asio_client.hpp>
 #include <websocketpp/config/asio_no_tls_client.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -25,18 +27,21 @@ namespace channel::bench::ws {
 
 using Clock = std::chrono::steady_clock;
 
-struct ClientConfig : public websocketpp::config::asio_client {
-  typedef ClientConfig type;
-  typedef websocketpp::config::asio_client base;
+// websocketpp's client over Asio for one thread, ws (asio_client) or wss
+// (asio_tls_client).
+template <typename Base>
+struct ClientConfigT : public Base {
+  typedef ClientConfigT type;
+  typedef Base base;
   typedef websocketpp::concurrency::none concurrency_type;
   typedef websocketpp::log::basic<concurrency_type, websocketpp::log::elevel>
       elog_type;
   typedef websocketpp::log::basic<concurrency_type, websocketpp::log::alevel>
       alog_type;
-  struct transport_config : public base::transport_config {
-    typedef type::concurrency_type concurrency_type;
-    typedef type::alog_type alog_type;
-    typedef type::elog_type elog_type;
+  struct transport_config : public Base::transport_config {
+    typedef typename type::concurrency_type concurrency_type;
+    typedef typename type::alog_type alog_type;
+    typedef typename type::elog_type elog_type;
     static bool const enable_multithreading = false;
   };
   typedef websocketpp::transport::asio::endpoint<transport_config>
@@ -45,7 +50,8 @@ struct ClientConfig : public websocketpp::config::asio_client {
   static const long timeout_open_handshake = 20000;
 };
 
-using Client = websocketpp::client<ClientConfig>;
+using ClientConfig = ClientConfigT<websocketpp::config::asio_client>;
+using TlsClientConfig = ClientConfigT<websocketpp::config::asio_tls_client>;
 
 inline int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -78,10 +84,15 @@ inline ServerSample Sample(const std::vector<int>& gateways, int broker) {
   return s;
 }
 
-class LoadGen {
+// Many connections of one kind (Config: ClientConfig for ws://,
+// TlsClientConfig for wss://, any certificate accepted) on one thread.
+template <typename Config>
+class LoadGenT {
  public:
+  using Client = websocketpp::client<Config>;
+  static constexpr bool kTls = std::is_same_v<Config, TlsClientConfig>;
   struct Conn {
-    Client::connection_ptr con;
+    typename Client::connection_ptr con;
     bool open = false;
     bool closed = false;
     int acks = 0;
@@ -90,7 +101,14 @@ class LoadGen {
     std::function<void(const std::string&)> on_text;
   };
 
-  LoadGen() {
+  LoadGenT() {
+    if constexpr (kTls) {
+      auto tls =
+          std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+      tls->set_verify_mode(asio::ssl::verify_none);
+      client_.set_tls_init_handler(
+          [tls](websocketpp::connection_hdl) { return tls; });
+    }
     client_.clear_access_channels(websocketpp::log::alevel::all);
     client_.clear_error_channels(websocketpp::log::elevel::all);
     std::error_code ec;
@@ -135,7 +153,7 @@ class LoadGen {
       ++closed_count_;
     });
     con->set_message_handler(
-        [c](websocketpp::connection_hdl, Client::message_ptr msg) {
+        [c](websocketpp::connection_hdl, typename Client::message_ptr msg) {
           const std::string& text = msg->get_payload();
           if (text.compare(0, 6, "{\"id\":") == 0) {
             ++c->acks;
@@ -208,10 +226,14 @@ struct Latencies {
   }
 };
 
+using LoadGen = LoadGenT<ClientConfig>;
+using TlsLoadGen = LoadGenT<TlsClientConfig>;
+
 // Opens `n` members over the gateways, joins `group_of(i)`, waits for acks.
-inline bool OpenMembers(LoadGen& g, const std::vector<std::string>& uris, int n,
-                        const std::function<std::string(int)>& group_of,
-                        std::vector<int>* members) {
+template <typename LoadGen>
+bool OpenMembers(LoadGen& g, const std::vector<std::string>& uris, int n,
+                 const std::function<std::string(int)>& group_of,
+                 std::vector<int>* members) {
   for (int i = 0; i < n; ++i) members->push_back(g.Open(uris[i % uris.size()]));
   if (!g.RunUntil([&] { return g.open_count_ + g.failed_count_ >= n; },
                   std::chrono::seconds(60)) ||

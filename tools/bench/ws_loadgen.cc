@@ -10,6 +10,7 @@
 //                  (gateways + broker) per routed message
 //   churn          connect, join, close, repeated
 //   idle           C idle connections; gateway RSS per connection
+// (fanout-burst, fanout-paced and idle also against wss:// gateways)
 //   scale-members  a share of a many-process scale run, and its paced
 //   scale-send     stream (scale_scenario.h, tools/bench/scale-bench.sh)
 //
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/ops/flags_env.h"
@@ -72,13 +74,14 @@ using channel::bench::ws::ParsePids;
 using channel::bench::ws::Sample;
 using channel::bench::ws::ServerSample;
 
+template <typename LoadGenKind>
 int FanoutBurst(const std::vector<std::string>& uris,
                 const std::vector<int>& gw_pids, int broker_pid) {
   const int n = absl::GetFlag(FLAGS_members);
   const int m = absl::GetFlag(FLAGS_messages);
   const int payload = absl::GetFlag(FLAGS_payload);
   const int window = absl::GetFlag(FLAGS_window);
-  LoadGen g;
+  LoadGenKind g;
   std::vector<int> members;
   int64_t delivered = 0;
   if (!OpenMembers(
@@ -137,6 +140,7 @@ int FanoutBurst(const std::vector<std::string>& uris,
   return done && lost == 0 && dup == 0 ? 0 : 1;
 }
 
+template <typename LoadGenKind>
 int FanoutPaced(const std::vector<std::string>& uris,
                 const std::vector<int>& gw_pids, int broker_pid) {
   const int n = absl::GetFlag(FLAGS_members);
@@ -144,7 +148,7 @@ int FanoutPaced(const std::vector<std::string>& uris,
   const int secs = absl::GetFlag(FLAGS_seconds);
   const int payload = absl::GetFlag(FLAGS_payload);
   const int m = rate * secs;
-  LoadGen g;
+  LoadGenKind g;
   std::vector<int> members;
   Latencies lat;
   lat.ns.reserve(static_cast<size_t>(m) * n);
@@ -360,10 +364,11 @@ int Churn(const std::vector<std::string>& uris, const std::vector<int>& gw_pids,
   return 0;
 }
 
+template <typename LoadGenKind>
 int Idle(const std::vector<std::string>& uris, const std::vector<int>& gw_pids,
          int broker_pid) {
   const int n = absl::GetFlag(FLAGS_connections);
-  LoadGen g;
+  LoadGenKind g;
   const ServerSample before = Sample(gw_pids, broker_pid);
   const auto t0 = Clock::now();
   for (int i = 0; i < n; ++i) {
@@ -392,15 +397,17 @@ int Idle(const std::vector<std::string>& uris, const std::vector<int>& gw_pids,
   g.RunUntil([&] { return Clock::now() >= hold_until; },
              std::chrono::seconds(absl::GetFlag(FLAGS_seconds) + 5));
   const ServerSample held = Sample(gw_pids, broker_pid);
+  const double per_connection = 1.0 / std::max(1, g.open_count_);
   std::printf("idle %d connections (%d failed): gateway rss %" PRId64
               " -> %" PRId64
               " KiB = %.2f KiB per connection; after %d s idle %" PRId64
-              " KiB; gateway cpu while idle %.2f s\n",
+              " KiB = %.2f KiB per connection; gateway cpu while idle %.2f "
+              "s\n",
               g.open_count_, g.failed_count_, before.gateway_rss_kib,
               open.gateway_rss_kib,
-              (open.gateway_rss_kib - before.gateway_rss_kib) /
-                  static_cast<double>(std::max(1, g.open_count_)),
+              (open.gateway_rss_kib - before.gateway_rss_kib) * per_connection,
               absl::GetFlag(FLAGS_seconds), held.gateway_rss_kib,
+              (held.gateway_rss_kib - before.gateway_rss_kib) * per_connection,
               held.gateway_cpu - open.gateway_cpu);
   return g.failed_count_ == 0 ? 0 : 1;
 }
@@ -416,11 +423,37 @@ int main(int argc, char** argv) {
   const std::vector<int> gw_pids = ParsePids(absl::GetFlag(FLAGS_gateway_pids));
   const int broker_pid = absl::GetFlag(FLAGS_broker_pid);
   const std::string scenario = absl::GetFlag(FLAGS_scenario);
-  if (scenario == "fanout-burst") return FanoutBurst(uris, gw_pids, broker_pid);
-  if (scenario == "fanout-paced") return FanoutPaced(uris, gw_pids, broker_pid);
+  // wss:// gateways (any certificate accepted): the scenarios that measure
+  // what TLS costs, fan-out and idle memory.
+  const bool tls = !uris.empty() && absl::StartsWith(uris[0], "wss://");
+  for (const std::string& uri : uris) {
+    if (absl::StartsWith(uri, "wss://") != tls) {
+      std::fprintf(stderr, "--gateways: all ws:// or all wss://\n");
+      return 2;
+    }
+  }
+  if (tls) {
+    using channel::bench::ws::TlsLoadGen;
+    if (scenario == "fanout-burst") {
+      return FanoutBurst<TlsLoadGen>(uris, gw_pids, broker_pid);
+    }
+    if (scenario == "fanout-paced") {
+      return FanoutPaced<TlsLoadGen>(uris, gw_pids, broker_pid);
+    }
+    if (scenario == "idle") return Idle<TlsLoadGen>(uris, gw_pids, broker_pid);
+    std::fprintf(stderr,
+                 "wss:// gateways: fanout-burst, fanout-paced or idle only\n");
+    return 2;
+  }
+  if (scenario == "fanout-burst") {
+    return FanoutBurst<LoadGen>(uris, gw_pids, broker_pid);
+  }
+  if (scenario == "fanout-paced") {
+    return FanoutPaced<LoadGen>(uris, gw_pids, broker_pid);
+  }
   if (scenario == "many-groups") return ManyGroups(uris, gw_pids, broker_pid);
   if (scenario == "churn") return Churn(uris, gw_pids, broker_pid);
-  if (scenario == "idle") return Idle(uris, gw_pids, broker_pid);
+  if (scenario == "idle") return Idle<LoadGen>(uris, gw_pids, broker_pid);
   if (scenario == "scale-members" || scenario == "scale-send") {
     channel::bench::ws::ScaleParams p;
     p.first = absl::GetFlag(FLAGS_first_connection);
