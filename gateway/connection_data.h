@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/token_bucket.h"
-#include "gateway/token_verifier.h"
+#include "gateway/auth/token_verifier.h"
 
 namespace channel {
 

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "client/broker_client.h"
-#include "gateway/command.h"
-#include "gateway/token_verifier.h"
+#include "gateway/auth/token_verifier.h"
+#include "gateway/commands/command.h"
 
 namespace channel {
 

@@ -7,7 +7,7 @@
 #include "common/ops/logging.h"
 #include "common/ops/prometheus_text.h"
 #include "common/random_id.h"
-#include "gateway/tls_context.h"
+#include "gateway/tls/tls_context.h"
 
 namespace channel {
 GatewayServer::GatewayServer(asio::io_context& main_io, GatewayOptions options)

@@ -11,7 +11,7 @@
 #include "asio/io_context.hpp"
 #include "asio/steady_timer.hpp"
 #include "gateway/gateway_options.h"
-#include "gateway/tls_context.h"
+#include "gateway/tls/tls_context.h"
 #include "gateway/worker.h"
 
 namespace channel {

@@ -7,8 +7,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "gateway/auth/token_verifier.h"
 #include "gateway/gateway_options.h"
-#include "gateway/token_verifier.h"
 #include "gateway/worker_stats.h"
 
 namespace channel {

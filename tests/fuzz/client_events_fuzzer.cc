@@ -7,7 +7,7 @@
 
 #include "common/framing/envelope_codec.h"
 #include "common/framing/frame_decoder.h"
-#include "gateway/delivery.h"
+#include "gateway/fanout/delivery.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   channel::FrameDecoder decoder(1 << 16);

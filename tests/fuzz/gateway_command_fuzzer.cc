@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "gateway/command.h"
-#include "gateway/token_verifier.h"
+#include "gateway/auth/token_verifier.h"
+#include "gateway/commands/command.h"
 #include "rapidjson/document.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

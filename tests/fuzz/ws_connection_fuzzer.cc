@@ -1,5 +1,5 @@
 // libFuzzer target: the bytes a client sends to the gateway's own
-// WebSocket connection (gateway/ws_connection.h), from the opening request
+// WebSocket connection (gateway/ws/ws_connection.h), from the opening request
 // on, then end of stream. Checks what must hold whatever arrives: the
 // connection ends, and reports exactly one end (fail if it never opened,
 // close if it did, never both); messages arrive only while it is open, none
@@ -12,7 +12,7 @@
 #include <memory>
 
 #include "asio/io_context.hpp"
-#include "gateway/ws_server.h"
+#include "gateway/ws/ws_server.h"
 
 namespace {
 

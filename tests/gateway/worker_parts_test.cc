@@ -6,12 +6,12 @@
 #include <vector>
 
 #include "asio/io_context.hpp"
-#include "gateway/admission.h"
-#include "gateway/command_dispatcher.h"
-#include "gateway/fanout_batch.h"
-#include "gateway/membership.h"
-#include "gateway/shard_link.h"
-#include "gateway/ws_text_frame.h"
+#include "gateway/auth/admission.h"
+#include "gateway/commands/command_dispatcher.h"
+#include "gateway/fanout/fanout_batch.h"
+#include "gateway/fanout/membership.h"
+#include "gateway/link/shard_link.h"
+#include "gateway/ws/ws_text_frame.h"
 #include "gtest/gtest.h"
 
 namespace channel {

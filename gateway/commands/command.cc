@@ -1,0 +1,361 @@
+#include "gateway/commands/command.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "rapidjson/document.h"
+#include "rapidjson/encodedstream.h"
+#include "rapidjson/error/en.h"
+#include "rapidjson/memorystream.h"
+#include "rapidjson/reader.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+
+namespace channel {
+namespace {
+
+std::string ToJson(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+// Nesting depth of `root`, computed without recursion (RapidJSON's Writer
+// recurses, so depth is bounded before anything is serialized).
+size_t Depth(const rapidjson::Value& root, size_t limit) {
+  std::vector<std::pair<const rapidjson::Value*, size_t>> stack{{&root, 1}};
+  size_t max_depth = 0;
+  while (!stack.empty()) {
+    auto [value, depth] = stack.back();
+    stack.pop_back();
+    max_depth = std::max(max_depth, depth);
+    if (max_depth > limit) return max_depth;
+    if (value->IsArray()) {
+      for (const auto& v : value->GetArray()) stack.emplace_back(&v, depth + 1);
+    } else if (value->IsObject()) {
+      for (const auto& m : value->GetObject()) {
+        stack.emplace_back(&m.value, depth + 1);
+      }
+    }
+  }
+  return max_depth;
+}
+
+// RapidJSON's Document as the SAX handler of its Reader, with nesting
+// counted: the reader stops at the first array or object deeper than
+// `limit`, so a deeply nested frame (1 MB of '[') costs the parse of its
+// first `limit` bytes, never a DOM of a million levels.
+class DepthLimitedHandler {
+ public:
+  using Ch = char;
+  DepthLimitedHandler(rapidjson::Document& doc, size_t limit)
+      : doc_(doc), limit_(limit) {}
+  bool Null() { return doc_.Null(); }
+  bool Bool(bool b) { return doc_.Bool(b); }
+  bool Int(int i) { return doc_.Int(i); }
+  bool Uint(unsigned u) { return doc_.Uint(u); }
+  bool Int64(int64_t i) { return doc_.Int64(i); }
+  bool Uint64(uint64_t u) { return doc_.Uint64(u); }
+  bool Double(double d) { return doc_.Double(d); }
+  bool RawNumber(const Ch* str, rapidjson::SizeType length, bool copy) {
+    return doc_.RawNumber(str, length, copy);
+  }
+  bool String(const Ch* str, rapidjson::SizeType length, bool copy) {
+    return doc_.String(str, length, copy);
+  }
+  bool Key(const Ch* str, rapidjson::SizeType length, bool copy) {
+    return doc_.Key(str, length, copy);
+  }
+  bool StartObject() { return Deeper() && doc_.StartObject(); }
+  bool EndObject(rapidjson::SizeType members) {
+    --depth_;
+    return doc_.EndObject(members);
+  }
+  bool StartArray() { return Deeper() && doc_.StartArray(); }
+  bool EndArray(rapidjson::SizeType elements) {
+    --depth_;
+    return doc_.EndArray(elements);
+  }
+  bool exceeded() const { return exceeded_; }
+
+ private:
+  bool Deeper() {
+    if (++depth_ <= limit_) return true;
+    exceeded_ = true;
+    return false;
+  }
+  rapidjson::Document& doc_;
+  const size_t limit_;
+  size_t depth_ = 0;
+  bool exceeded_ = false;
+};
+
+// Fills a Document from `text` (Document::Populate's generator).
+struct DepthLimitedParse {
+  absl::string_view text;
+  size_t limit;
+  rapidjson::ParseResult result;
+  bool exceeded = false;
+  bool operator()(rapidjson::Document& doc) {
+    DepthLimitedHandler handler(doc, limit);
+    rapidjson::MemoryStream memory(text.data(), text.size());
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream>
+        in(memory);
+    rapidjson::Reader reader;
+    // Iterative: no recursion, whatever the nesting.
+    result = reader.Parse<rapidjson::kParseIterativeFlag>(in, handler);
+    exceeded = handler.exceeded();
+    return !result.IsError();
+  }
+};
+
+bool Fail(CommandError* error, absl::string_view code, std::string message) {
+  error->code = std::string(code);
+  error->message = std::move(message);
+  return false;
+}
+
+// Reads a group id: a non-empty string, or an integer meaning its decimal
+// text ("123" and 123 are one group).
+bool ReadGroupId(const rapidjson::Value& object, const CommandLimits& limits,
+                 std::string* out, CommandError* error) {
+  auto it = object.FindMember("group_id");
+  if (it == object.MemberEnd()) {
+    return Fail(error, "missing_field", "\"group_id\" is required");
+  }
+  const rapidjson::Value& v = it->value;
+  if (v.IsString()) {
+    out->assign(v.GetString(), v.GetStringLength());
+  } else if (v.IsInt64()) {
+    *out = absl::StrCat(v.GetInt64());
+  } else if (v.IsUint64()) {
+    *out = absl::StrCat(v.GetUint64());
+  } else {
+    return Fail(error, "invalid_field",
+                "\"group_id\" must be a string or an integer");
+  }
+  if (out->empty()) {
+    return Fail(error, "invalid_field", "\"group_id\" must not be empty");
+  }
+  if (out->size() > limits.max_group_id_bytes) {
+    return Fail(
+        error, "group_id_too_long",
+        absl::StrCat("\"group_id\" is ", out->size(), " bytes; the limit is ",
+                     limits.max_group_id_bytes));
+  }
+  return true;
+}
+
+// An optional (or required) "token": a string of at most max_token_bytes.
+bool ReadToken(const rapidjson::Value& object, const CommandLimits& limits,
+               bool required, std::string* out, CommandError* error) {
+  out->clear();
+  auto it = object.FindMember("token");
+  if (it == object.MemberEnd()) {
+    return required ? Fail(error, "missing_field", "\"token\" is required")
+                    : true;
+  }
+  if (!it->value.IsString()) {
+    return Fail(error, "invalid_field", "\"token\" must be a string");
+  }
+  if (it->value.GetStringLength() > limits.max_token_bytes) {
+    return Fail(error, "invalid_field",
+                absl::StrCat("\"token\" is longer than ",
+                             limits.max_token_bytes, " bytes"));
+  }
+  out->assign(it->value.GetString(), it->value.GetStringLength());
+  return true;
+}
+
+bool ReadMessage(const rapidjson::Value& object, const CommandLimits& limits,
+                 std::string* out, CommandError* error) {
+  auto it = object.FindMember("message");
+  if (it == object.MemberEnd()) {
+    return Fail(error, "missing_field", "\"message\" is required");
+  }
+  const rapidjson::Value& v = it->value;
+  if (v.IsString()) {
+    out->assign(v.GetString(), v.GetStringLength());
+    return true;
+  }
+  if (Depth(v, limits.max_message_depth) > limits.max_message_depth) {
+    return Fail(error, "invalid_field",
+                absl::StrCat("\"message\" is nested deeper than ",
+                             limits.max_message_depth, " levels"));
+  }
+  *out = ToJson(v);
+  return true;
+}
+
+}  // namespace
+
+bool ParseCommand(absl::string_view text, const CommandLimits& limits,
+                  Command* command, CommandError* error) {
+  error->id_json.clear();
+  rapidjson::Document doc;
+  // Nesting is bounded for the whole command while it is parsed, before
+  // anything deeper is built; the message's own (smaller) bound is checked
+  // below.
+  DepthLimitedParse parse{text, limits.max_command_depth, {}};
+  doc.Populate(parse);
+  if (parse.exceeded) {
+    return Fail(error, "invalid_field",
+                absl::StrCat("the command is nested deeper than ",
+                             limits.max_command_depth, " levels"));
+  }
+  if (parse.result.IsError()) {
+    return Fail(
+        error, "invalid_json",
+        absl::StrCat("invalid JSON at offset ", parse.result.Offset(), ": ",
+                     rapidjson::GetParseError_En(parse.result.Code())));
+  }
+  if (!doc.IsObject()) {
+    return Fail(error, "not_an_object", "a command must be a JSON object");
+  }
+  command->id_json.clear();
+  if (auto id = doc.FindMember("id"); id != doc.MemberEnd()) {
+    if (!id->value.IsString() && !id->value.IsNumber()) {
+      return Fail(error, "invalid_field",
+                  "\"id\" must be a string or a number");
+    }
+    if (id->value.IsString() &&
+        id->value.GetStringLength() > limits.max_id_bytes) {
+      return Fail(error, "invalid_field",
+                  absl::StrCat("\"id\" is longer than ", limits.max_id_bytes,
+                               " bytes"));
+    }
+    command->id_json = ToJson(id->value);
+    error->id_json = command->id_json;
+  }
+  auto cmd = doc.FindMember("cmd");
+  if (cmd == doc.MemberEnd()) {
+    return Fail(error, "missing_field", "\"cmd\" is required");
+  }
+  if (!cmd->value.IsString()) {
+    return Fail(error, "invalid_field", "\"cmd\" must be a string");
+  }
+  const absl::string_view name(cmd->value.GetString(),
+                               cmd->value.GetStringLength());
+  if (name == "add_group") {
+    command->type = Command::Type::kAddGroup;
+    return ReadGroupId(doc, limits, &command->group_id, error) &&
+           ReadToken(doc, limits, false, &command->token, error);
+  }
+  if (name == "presence") {
+    command->type = Command::Type::kPresence;
+    return ReadGroupId(doc, limits, &command->group_id, error);
+  }
+  if (name == "auth") {
+    command->type = Command::Type::kAuth;
+    return ReadToken(doc, limits, true, &command->token, error);
+  }
+  if (name == "leave_group") {
+    command->type = Command::Type::kLeaveGroup;
+    return ReadGroupId(doc, limits, &command->group_id, error);
+  }
+  if (name == "send_to_group" || name == "send_to_all") {
+    const bool to_all = name == "send_to_all";
+    command->type =
+        to_all ? Command::Type::kSendToAll : Command::Type::kSendToGroup;
+    if (!to_all && !ReadGroupId(doc, limits, &command->group_id, error)) {
+      return false;
+    }
+    command->exclude_self = false;
+    if (auto ex = doc.FindMember("exclude_self"); ex != doc.MemberEnd()) {
+      if (!ex->value.IsBool()) {
+        return Fail(error, "invalid_field",
+                    "\"exclude_self\" must be a boolean");
+      }
+      command->exclude_self = ex->value.GetBool();
+    }
+    return ReadMessage(doc, limits, &command->message, error);
+  }
+  // Name the command back only when it is short: replies never echo
+  // unbounded input.
+  if (name.size() <= 32) {
+    rapidjson::Value quoted(name.data(),
+                            static_cast<rapidjson::SizeType>(name.size()));
+    return Fail(error, "unknown_cmd",
+                absl::StrCat("unknown cmd ", ToJson(quoted),
+                             "; expected add_group, leave_group, "
+                             "send_to_group, send_to_all, presence or auth"));
+  }
+  return Fail(error, "unknown_cmd",
+              "unknown cmd; expected add_group, leave_group, send_to_group, "
+              "send_to_all, presence or auth");
+}
+
+namespace {
+
+// Opens a reply object and writes its "id" (raw JSON, as the client sent
+// it) when the command had one.
+void StartReply(rapidjson::Writer<rapidjson::StringBuffer>& writer,
+                absl::string_view id_json) {
+  writer.StartObject();
+  if (!id_json.empty()) {
+    writer.Key("id");
+    writer.RawValue(id_json.data(), id_json.size(), rapidjson::kStringType);
+  }
+}
+
+}  // namespace
+
+std::string OkReply(absl::string_view id_json) {
+  return absl::StrCat("{\"id\":", id_json, ",\"ok\":true}");
+}
+
+std::string PresenceReply(absl::string_view id_json, absl::string_view group,
+                          uint64_t connections, uint64_t users) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  StartReply(writer, id_json);
+  writer.Key("ok");
+  writer.Bool(true);
+  writer.Key("group_id");
+  writer.String(group.data(), static_cast<rapidjson::SizeType>(group.size()));
+  writer.Key("connections");
+  writer.Uint64(connections);
+  writer.Key("users");
+  writer.Uint64(users);
+  writer.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::string ErrorReply(absl::string_view id_json, absl::string_view code,
+                       absl::string_view message) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  StartReply(writer, id_json);
+  writer.Key("error");
+  writer.StartObject();
+  writer.Key("code");
+  writer.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
+  writer.Key("message");
+  writer.String(message.data(),
+                static_cast<rapidjson::SizeType>(message.size()));
+  writer.EndObject();
+  writer.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::string GapNotice(bool json_framing, int64_t down_ms) {
+  const std::string message = absl::StrCat(
+      "the gateway's broker link was down for ", down_ms,
+      " ms: messages sent to your groups (and to all) meanwhile may be "
+      "missing; your groups are joined again");
+  if (!json_framing) return ErrorReply("", "gap", message);
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("type");
+  writer.String("gap");
+  writer.Key("message");
+  writer.String(message.data(),
+                static_cast<rapidjson::SizeType>(message.size()));
+  writer.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+}  // namespace channel

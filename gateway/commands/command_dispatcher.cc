@@ -1,0 +1,250 @@
+#include "gateway/commands/command_dispatcher.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/ops/log_limiter.h"
+#include "common/ops/logging.h"
+
+namespace channel {
+
+CommandDispatcher::Verdict CommandDispatcher::OnMessage(
+    ConnectionData* con, absl::string_view payload, bool is_text,
+    ConnectionData::Clock::time_point now) {
+  con->last_seen = now;
+  Bump(stats_->messages_received);
+  Bump(stats_->bytes_in, payload.size());
+  // Messages, then their bytes: what one connection can make its worker
+  // parse is bounded per second, not just its message count.
+  const bool count_ok = con->bucket.TryTake(now);
+  const bool bytes_ok =
+      count_ok &&
+      con->byte_bucket.TryTake(now, static_cast<double>(payload.size()));
+  if (!bytes_ok) {
+    if (++con->refused_in_row > options_.rate_limit_close_after) {
+      Bump(stats_->rate_limit_closes);
+      return Verdict::kCloseRateLimited;
+    }
+    ReplyError(
+        con->id, "", "rate_limited",
+        count_ok ? absl::StrCat("more than ", options_.rate_limit_bytes_per_sec,
+                                " bytes of messages per second; this one was "
+                                "dropped")
+                 : absl::StrCat("more than ", options_.rate_limit_per_sec,
+                                " messages per second; this one was dropped"));
+    return Verdict::kHandled;
+  }
+  con->refused_in_row = 0;
+  if (!is_text) {
+    ReplyError(con->id, "", "binary_not_supported",
+               "binary frames are not supported; send JSON text frames");
+    return Verdict::kHandled;
+  }
+  Command command;
+  CommandError error;
+  if (!ParseCommand(payload, options_.command_limits, &command, &error)) {
+    ReplyError(con->id, error.id_json, error.code, error.message);
+    return Verdict::kHandled;
+  }
+  if (command.type == Command::Type::kAuth) {
+    auth_->OnAuth(con, command);
+    return Verdict::kHandled;
+  }
+  if (!auth_->CheckAuthenticated(con, command)) return Verdict::kHandled;
+  switch (command.type) {
+    case Command::Type::kAuth:
+      break;
+    case Command::Type::kAddGroup:
+      AddGroup(con, command);
+      break;
+    case Command::Type::kLeaveGroup:
+      // Effective at once: nothing more of the group reaches it.
+      membership_->Leave(con, command.group_id);
+      auth_->OnLeave(con, command.group_id);
+      if (!command.id_json.empty()) {
+        replies_->Reply(con->id, OkReply(command.id_json));
+      }
+      break;
+    case Command::Type::kSendToGroup:
+    case Command::Type::kSendToAll:
+      Send(con, command);
+      break;
+    case Command::Type::kPresence:
+      Presence(con, command);
+      break;
+  }
+  return Verdict::kHandled;
+}
+
+void CommandDispatcher::AddGroup(ConnectionData* con, const Command& command) {
+  if (!link_->up()) {
+    ReplyError(con->id, command.id_json, "broker_unavailable",
+               "the gateway has no broker link; nothing was joined; retry "
+               "later");
+    return;
+  }
+  if (!auth_->MayJoin(con, command)) return;
+  ShardLink::Done live;
+  if (!command.id_json.empty()) {
+    // On failure the connection is not a member ("nothing was joined"):
+    // it must not receive what others of the group receive. A refusal of
+    // the group's subscription also reaches members that joined without an
+    // id (OnChannelRefused).
+    live = Owed(con, [this, conn_id = con->id, id_json = command.id_json,
+                      group = command.group_id](const absl::Status& status) {
+      if (status.ok()) {
+        replies_->Reply(conn_id, OkReply(id_json));
+        return;
+      }
+      if (ConnectionData* c = replies_->Find(conn_id); c != nullptr) {
+        if (membership_->Leave(c, group)) auth_->OnLeave(c, group);
+      }
+      ReportFailure(conn_id, id_json, "join_refused", status);
+    });
+  }
+  const Membership::JoinResult joined =
+      membership_->Join(con, command.group_id, std::move(live));
+  if (joined != Membership::JoinResult::kJoined &&
+      joined != Membership::JoinResult::kAlreadyMember &&
+      !command.id_json.empty()) {
+    Unowe(con);  // refused before the broker: `live` never runs
+  }
+  switch (joined) {
+    case Membership::JoinResult::kJoined:
+    case Membership::JoinResult::kAlreadyMember:
+      break;
+    case Membership::JoinResult::kTooManyGroups:
+      ReplyError(con->id, command.id_json, "too_many_groups",
+                 absl::StrCat("a connection may join at most ",
+                              options_.max_groups_per_connection, " groups"));
+      break;
+    case Membership::JoinResult::kWorkerFull:
+      ReplyError(con->id, command.id_json, "gateway_full",
+                 absl::StrCat("this gateway worker holds its limit of ",
+                              options_.max_groups_per_worker,
+                              " distinct groups (--max_groups_per_worker); "
+                              "nothing was joined; try another gateway or "
+                              "later"));
+      break;
+  }
+}
+
+void CommandDispatcher::OnChannelRefused(const std::string& channel,
+                                         const absl::Status& status) {
+  const Membership::Members* members = membership_->Find(channel);
+  if (members == nullptr) return;
+  const std::vector<ConnectionData*> all(members->begin(), members->end());
+  std::string id;
+  const ChannelKind kind = ParseBrokerChannel(channel, &id);
+  CHANNEL_LOG_LIMITED(
+      spdlog::level::err,
+      "the broker refused channel '{}' ({} local member(s)): {}",
+      absl::CHexEscape(channel.substr(0, 64)), all.size(), status.message());
+  for (ConnectionData* con : all) {
+    if (kind == ChannelKind::kGroup) {
+      if (membership_->Leave(con, id)) auth_->OnLeave(con, id);
+      ReplyError(con->id, "", "join_refused",
+                 absl::StrCat("add_group \"", id,
+                              "\": the broker refused the group's "
+                              "subscription, so you are not a member: ",
+                              status.message()));
+    } else {
+      // A user channel that does not reach its connections: they must not
+      // look reachable. Reconnecting subscribes it again.
+      replies_->CloseConnection(con->id, 1013,
+                                "the user's broker channel could not be "
+                                "subscribed; reconnect later");
+    }
+  }
+}
+
+// Publishes on the worker's broker link. With an id the broker acknowledges
+// the message and the client gets {"ok":true}; without one the publish is
+// confirmed cumulatively, and a failure is still reported
+// (OnPublishFailure): never lost silently.
+void CommandDispatcher::Send(ConnectionData* con, const Command& command) {
+  if (!link_->up()) {
+    ReplyError(con->id, command.id_json, "broker_unavailable",
+               "the gateway has no broker link; the message was not sent");
+    return;
+  }
+  const bool joined = auth_->required() &&
+                      command.type == Command::Type::kSendToGroup &&
+                      membership_->IsMember(con, command.group_id);
+  if (!auth_->MaySend(con, command, joined)) return;
+  ShardLink::Done done;
+  if (!command.id_json.empty()) {
+    done = Owed(con, ReplyWhenDone(con->id, command.id_json, "publish_failed"));
+  }
+  const bool to_all = command.type == Command::Type::kSendToAll;
+  absl::Status s = link_->Publish(
+      to_all ? nullptr : &command.group_id, command.message, con->id,
+      command.exclude_self, con->user_id, std::move(done));
+  if (!s.ok()) {
+    if (!command.id_json.empty()) Unowe(con);  // `done` never runs
+    ReplyError(con->id, command.id_json,
+               absl::IsUnavailable(s) ? "broker_unavailable" : "publish_failed",
+               s.message());
+    return;
+  }
+  Bump(stats_->messages_published);
+}
+
+// Members of a group over every gateway, as the broker's presence table
+// has them (gateways report within a second).
+void CommandDispatcher::Presence(ConnectionData* con, const Command& command) {
+  const bool joined =
+      auth_->required() && membership_->IsMember(con, command.group_id);
+  if (!auth_->MayQueryPresence(con, command, joined)) return;
+  if (!link_->up()) {
+    ReplyError(con->id, command.id_json, "broker_unavailable",
+               "the gateway has no broker link; retry later");
+    return;
+  }
+  link_->QueryPresence(
+      command.group_id,
+      Owed(con,
+           [this, conn_id = con->id, id_json = command.id_json,
+            group = command.group_id](const absl::Status& status,
+                                      uint64_t connections, uint64_t users) {
+             if (!status.ok()) {
+               ReportFailure(conn_id, id_json, "broker_unavailable", status);
+               return;
+             }
+             replies_->Reply(conn_id,
+                             PresenceReply(id_json, group, connections, users));
+           }));
+}
+
+void CommandDispatcher::ReplyError(uint64_t conn_id, const std::string& id_json,
+                                   absl::string_view code,
+                                   absl::string_view message) {
+  stats_->CountError(code);
+  replies_->Reply(conn_id, ErrorReply(id_json, code, message));
+}
+
+void CommandDispatcher::ReportFailure(uint64_t conn_id,
+                                      const std::string& id_json,
+                                      absl::string_view failure_code,
+                                      const absl::Status& status) {
+  absl::string_view code = failure_code;
+  if (absl::IsUnavailable(status)) code = "broker_unavailable";
+  if (absl::IsAborted(status)) code = "backpressure";
+  ReplyError(conn_id, id_json, code, status.message());
+}
+
+ShardLink::Done CommandDispatcher::ReplyWhenDone(
+    uint64_t conn_id, std::string id_json, absl::string_view failure_code) {
+  return [this, conn_id, id_json = std::move(id_json),
+          failure_code](const absl::Status& status) {
+    if (!status.ok()) {
+      ReportFailure(conn_id, id_json, failure_code, status);
+      return;
+    }
+    replies_->Reply(conn_id, OkReply(id_json));
+  };
+}
+
+}  // namespace channel

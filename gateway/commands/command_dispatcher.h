@@ -1,0 +1,103 @@
+#ifndef CHANNEL_GATEWAY_COMMANDS_COMMAND_DISPATCHER_H_
+#define CHANNEL_GATEWAY_COMMANDS_COMMAND_DISPATCHER_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "gateway/auth/authenticator.h"
+#include "gateway/commands/command.h"
+#include "gateway/connection_data.h"
+#include "gateway/fanout/membership.h"
+#include "gateway/gateway_options.h"
+#include "gateway/link/shard_link.h"
+#include "gateway/worker_stats.h"
+
+namespace channel {
+
+// What one worker does with a client's message: rate limit, decode
+// (docs/CLIENT-PROTOCOL.md), authentication and permissions (Authenticator,
+// when tokens are on), then join / leave / publish through the worker's
+// Membership and ShardLink, with replies. Knows nothing of
+// websocketpp: replies go through the Replies interface, by connection id,
+// because an answer from the broker may come after the connection closed.
+// Same thread as its worker.
+class CommandDispatcher {
+ public:
+  // Replies go to a connection by id, if it is still open (the worker).
+  using Replies = Authenticator::Host;
+
+  CommandDispatcher(const GatewayOptions& options, ShardLink* link,
+                    Membership* membership, Authenticator* auth,
+                    WorkerStats* stats, Replies* replies)
+      : options_(options),
+        link_(link),
+        membership_(membership),
+        auth_(auth),
+        stats_(stats),
+        replies_(replies) {}
+
+  enum class Verdict { kHandled, kCloseRateLimited };
+
+  // One complete client message (text or binary). kCloseRateLimited: the
+  // connection exceeded the rate limit --rate_limit_close_after times in a
+  // row and must be closed (1008).
+  Verdict OnMessage(ConnectionData* con, absl::string_view payload,
+                    bool is_text, ConnectionData::Clock::time_point now);
+
+  // The broker refused `channel`'s subscription (Membership's RefusedFn,
+  // or a re-subscribe after a reconnect): its members on this worker leave
+  // it and hear why (join_refused); a user channel's connections close
+  // (1013), since they would be unreachable as that user.
+  void OnChannelRefused(const std::string& channel, const absl::Status& status);
+
+  // A send without an id that the broker refused or may not have routed.
+  void OnPublishFailure(uint64_t conn_id, const absl::Status& status) {
+    ReportFailure(conn_id, "", "publish_failed", status);
+  }
+
+ private:
+  // Wraps a reply that the broker owes `con` (its completion `fn`): counted
+  // in con->awaiting_replies from now until `fn` runs, so that a drain
+  // closes the connection only after it (worker.cc). A wrapped callback
+  // that will never run must be given back with Unowe.
+  template <typename Fn>
+  auto Owed(ConnectionData* con, Fn fn) {
+    ++con->awaiting_replies;
+    return [this, conn_id = con->id, fn = std::move(fn)](auto&&... args) {
+      if (ConnectionData* c = replies_->Find(conn_id);
+          c != nullptr && c->awaiting_replies > 0) {
+        --c->awaiting_replies;
+      }
+      fn(std::forward<decltype(args)>(args)...);
+    };
+  }
+  static void Unowe(ConnectionData* con) {
+    if (con->awaiting_replies > 0) --con->awaiting_replies;
+  }
+
+  void AddGroup(ConnectionData* con, const Command& command);
+  void Send(ConnectionData* con, const Command& command);
+  void Presence(ConnectionData* con, const Command& command);
+  void ReplyError(uint64_t conn_id, const std::string& id_json,
+                  absl::string_view code, absl::string_view message);
+  void ReportFailure(uint64_t conn_id, const std::string& id_json,
+                     absl::string_view failure_code,
+                     const absl::Status& status);
+  // {"ok":true} once the broker confirmed, or the error.
+  ShardLink::Done ReplyWhenDone(uint64_t conn_id, std::string id_json,
+                                absl::string_view failure_code);
+
+  const GatewayOptions& options_;
+  ShardLink* const link_;
+  Membership* const membership_;
+  Authenticator* const auth_;
+  WorkerStats* const stats_;
+  Replies* const replies_;
+};
+
+}  // namespace channel
+
+#endif  // CHANNEL_GATEWAY_COMMANDS_COMMAND_DISPATCHER_H_

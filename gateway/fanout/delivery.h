@@ -1,0 +1,31 @@
+#ifndef CHANNEL_GATEWAY_FANOUT_DELIVERY_H_
+#define CHANNEL_GATEWAY_FANOUT_DELIVERY_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/channel_names.h"  // the channel names a Delivery carries
+
+namespace channel {
+
+// One broker event on its way from a worker's broker link (ShardLink) to
+// that worker's connections. The payload is shared by the recipients of the
+// worker: copied once into a WebSocket frame batch, never per recipient.
+struct Delivery {
+  bool to_all = false;  // send_to_all: every connection of the worker
+  std::string channel;  // when !to_all: "group:G" or "user:U"
+  std::shared_ptr<const std::string> payload;
+  // Connection ids of this gateway that must not receive it (exclude_self).
+  std::vector<uint64_t> exclude;
+  std::string sender;  // the sending user's id, if known (JSON framing)
+};
+
+// Exclusions read from one event at most (a gateway sends one: the sender
+// of an exclude_self message).
+inline constexpr int kMaxExclude = 8;
+
+}  // namespace channel
+
+#endif  // CHANNEL_GATEWAY_FANOUT_DELIVERY_H_

@@ -1,0 +1,42 @@
+// JSON command parsing (RapidJSON) per client frame: the gateway's per-message
+// parse cost. Speed is reported, never asserted.
+#include <string>
+
+#include "benchmark/benchmark.h"
+#include "gateway/commands/command.h"
+
+namespace channel {
+namespace {
+
+void BM_ParseCommand(benchmark::State& state, const std::string& json) {
+  CommandLimits limits;
+  Command command;
+  CommandError error;
+  for (auto _ : state) {
+    bool ok = ParseCommand(json, limits, &command, &error);
+    benchmark::DoNotOptimize(ok);
+    benchmark::DoNotOptimize(command.message.data());
+  }
+  state.SetBytesProcessed(state.iterations() * json.size());
+}
+
+BENCHMARK_CAPTURE(
+    BM_ParseCommand, seed_send_to_group,
+    std::string(
+        R"({"cmd":"send_to_group","group_id":"123","message":"Esta é a mensagem"})"));
+BENCHMARK_CAPTURE(BM_ParseCommand, add_group_int,
+                  std::string(R"({"cmd":"add_group","group_id":123,"id":7})"));
+BENCHMARK_CAPTURE(BM_ParseCommand, send_1kib_string,
+                  R"({"cmd":"send_to_group","group_id":"g","message":")" +
+                      std::string(1024, 'x') + R"("})");
+BENCHMARK_CAPTURE(
+    BM_ParseCommand, send_object_message,
+    std::string(
+        R"({"cmd":"send_to_group","group_id":"g","message":{"user":"ana","text":"hi","tags":[1,2,3]}})"));
+BENCHMARK_CAPTURE(BM_ParseCommand, invalid_json,
+                  std::string(R"({"cmd":"send_to_group","group_id":)"));
+
+}  // namespace
+}  // namespace channel
+
+BENCHMARK_MAIN();
