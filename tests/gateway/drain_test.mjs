@@ -25,7 +25,9 @@ const [brokerBin, gatewayBin] = process.argv.slice(2);
 const CLIENTS = Number(process.env.CHANNEL_DRAIN_CLIENTS || 10000);
 const GROUPS = 100;
 const SENDERS = 200;
-const DRAIN_MS = 5000;
+// CHANNEL_DRAIN_MS=0 measures the old behaviour (all at once; the spread
+// checks then fail, after the numbers are printed).
+const DRAIN_MS = Number(process.env.CHANNEL_DRAIN_MS ?? 5000);
 
 function check(cond, what) {
   if (!cond) throw new Error(what);
@@ -180,7 +182,8 @@ try {
   const first = Math.min(...reconnectedAt);
   const last = Math.max(...reconnectedAt);
   console.log(`reconnects to B: ${reconnectedAt.length}, first ${first} ms, last ${last} ms ` +
-              `after SIGTERM; peak ${peak} per 100 ms (even: ${CLIENTS * 100 / DRAIN_MS})`);
+              `after SIGTERM; peak ${peak} per 100 ms (even: ` +
+              `${DRAIN_MS > 0 ? CLIENTS * 100 / DRAIN_MS : '-'})`);
   check(reconnectedAt.length >= CLIENTS, `${reconnectedAt.length} reconnects to B`);
   check(peak <= CLIENTS / 10, `peak ${peak} reconnects per 100 ms`);
   check(last - first >= DRAIN_MS / 2, `reconnects spread over ${last - first} ms only`);
