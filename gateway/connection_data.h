@@ -20,7 +20,6 @@ namespace channel {
 struct ConnectionData {
   using Clock = std::chrono::steady_clock;
   uint64_t id = 0;  // worker index << 48 | per-worker counter; 0: not open
-  bool closing = false;
   bool json_framing = false;     // ?format=json: deliveries as JSON objects
   bool pending_counted = false;  // counted in GatewayLimits::pending_handshakes
   bool slot_counted = false;     // holds one of GatewayLimits::connections
@@ -33,7 +32,6 @@ struct ConnectionData {
   TokenBucket bucket{0, 0, {}};  // messages per second
   TokenBucket byte_bucket{0, 0, {}};  // message bytes per second
   Clock::time_point last_seen;
-  Clock::time_point close_deadline;
   // With token authentication (docs/CLIENT-PROTOCOL.md "Tokens"): the
   // user id once authenticated (empty before, and always without tokens),
   // and what the token grants.

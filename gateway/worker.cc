@@ -175,7 +175,7 @@ class Worker::Impl : public Authenticator::Host {
     for (size_t due = drain_->Due(Clock::now()); due > 0; --due) {
       const uint64_t id = drain_order_[drain_next_++];
       auto it = conns_.find(id);
-      if (it == conns_.end() || it->second->closing) continue;
+      if (it == conns_.end() || !it->second->is_open()) continue;
       Bump(stats_.drain_closes);
       if (it->second->awaiting_replies > 0) {
         it->second->drain_close = true;
@@ -323,7 +323,7 @@ class Worker::Impl : public Authenticator::Host {
     if (shutting_down_ && drain_ && drain_->done() && !conns_.empty()) {
       std::vector<ConnectionPtr> late;
       for (auto& [id, con] : conns_) {
-        if (!con->closing && !con->drain_close) late.push_back(con);
+        if (con->is_open() && !con->drain_close) late.push_back(con);
       }
       for (auto& con : late) DrainClose(con);
     }
@@ -335,23 +335,24 @@ class Worker::Impl : public Authenticator::Host {
     }
   }
 
-  // Starts a close handshake and leaves every group at once; the sweep
-  // drops the socket if the peer does not complete it in time.
+  // Starts a close handshake and leaves every group at once; the
+  // connection cuts its socket if the peer does not complete it within
+  // close_timeout (WsConnection::Close).
   void Close(const ConnectionPtr& con, uint16_t code,
              const std::string& reason) {
-    if (con->closing) return;
-    con->closing = true;
-    con->close_deadline = Clock::now() + options_.close_timeout;
+    if (!con->is_open()) return;
     membership_.LeaveAll(con.get());
-    liveness_.Closing(con);
-    con->Close(code, reason);
+    con->Close(code, reason);  // the connection owns its close deadline
   }
 
   // ---- Replies ----------------------------------------------------------
 
+  // Open connections only: a closing one has left its groups and may be
+  // sent nothing more.
   ConnectionData* Find(uint64_t conn_id) override {
     auto it = conns_.find(conn_id);
-    return it == conns_.end() ? nullptr : it->second.get();
+    return it == conns_.end() || !it->second->is_open() ? nullptr
+                                                        : it->second.get();
   }
 
   void CloseConnection(uint64_t conn_id, uint16_t code,
@@ -362,7 +363,7 @@ class Worker::Impl : public Authenticator::Host {
 
   void Reply(uint64_t conn_id, const std::string& text) override {
     auto it = conns_.find(conn_id);
-    if (it == conns_.end() || it->second->closing) return;
+    if (it == conns_.end() || !it->second->is_open()) return;
     if (it->second->SendText(text)) Bump(stats_.bytes_out, text.size());
     if (it->second->drain_close && it->second->awaiting_replies == 0) {
       DrainClose(it->second);
@@ -371,11 +372,8 @@ class Worker::Impl : public Authenticator::Host {
 
   void OnMessage(const ConnectionPtr& con, const std::string& payload,
                  bool is_text) {
-    if (con->closing) {
-      // Read after our close frame: no reply may follow it (RFC 6455 5.5.1).
-      Bump(stats_.messages_after_close);
-      return;
-    }
+    // Only open connections deliver messages (WsConnection); one read after
+    // our close frame is counted by events.message_after_close instead.
     if (dispatcher_.OnMessage(con.get(), payload, is_text, Clock::now()) ==
         CommandDispatcher::Verdict::kCloseRateLimited) {
       Close(con, ws_close::kPolicyViolation, "rate limit exceeded");
@@ -400,7 +398,7 @@ class Worker::Impl : public Authenticator::Host {
     const std::string json = GapNotice(true, down.count());
     size_t told = 0;
     for (auto& [id, con] : conns_) {
-      if (con->closing) continue;
+      if (!con->is_open()) continue;
       const std::string& text = con->json_framing ? json : plain;
       if (con->SendText(text)) {
         Bump(stats_.bytes_out, text.size());

@@ -206,7 +206,7 @@ void Authenticator::Sweep() {
     Deadline d = deadlines_.top();
     deadlines_.pop();
     ConnectionData* con = host_->Find(d.conn_id);
-    if (con == nullptr || con->closing) continue;
+    if (con == nullptr) continue;  // gone, or closing
     switch (d.kind) {
       case Kind::kAuth:
         if (con->user_id.empty()) {

@@ -31,7 +31,7 @@ void FanoutWriter::Write(const FanoutBatch& batch, const Membership& membership,
 
 void FanoutWriter::Send(WsConnection* con, const std::string& frames,
                         uint64_t count, SharedFrame* shared) {
-  if (con->closing) return;
+  if (!con->is_open()) return;  // closing: it left its groups
   // Past the bound already: this client has not read what it was sent.
   // (Checked before adding, so one batch larger than the bound still goes
   // to a client that keeps up; the queue peaks at bound + one batch.)
@@ -39,7 +39,6 @@ void FanoutWriter::Send(WsConnection* con, const std::string& frames,
     on_slow_(con);
     return;
   }
-  if (!con->is_open()) return;
   if (con->SendFrames(frames, shared)) Bump(stats_->direct_writes);
   Bump(stats_->deliveries, count);
   Bump(stats_->bytes_out, frames.size());

@@ -16,8 +16,6 @@ namespace channel {
 // The worker's periodic checks of its connections' liveness.
 //
 // Contracts, per Run (the worker calls it every Tick()):
-//  - a connection whose close handshake started (Closing) and whose peer
-//    has not completed it by its close_deadline has its socket cut;
 //  - pings are spread over the interval: each run takes one phase of the
 //    connections (ids are sequential, so a phase holds 1/phases of them),
 //    so a worker with many connections never pings them all at once, nor
@@ -45,10 +43,6 @@ class LivenessSweep {
                               options_.pong_timeout / 4}));
   }
 
-  // A connection whose close handshake has started (its close_deadline
-  // set): its socket is cut if the peer does not finish in time.
-  void Closing(ConnectionPtr con) { closing_.push_back(std::move(con)); }
-
   // `open`: the worker's connections (closed ones already removed).
   void Run(const Connections& open, Clock::time_point now);
 
@@ -57,7 +51,6 @@ class LivenessSweep {
 
   const GatewayOptions& options_;
   const std::function<void(const ConnectionPtr&)> on_dead_;
-  std::vector<ConnectionPtr> closing_;
   std::vector<ConnectionPtr> dead_;  // scratch
   uint64_t phase_ = 0;               // the phase the last run pinged
 };

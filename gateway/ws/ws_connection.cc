@@ -322,6 +322,9 @@ void WsConnection::Close(uint16_t code, absl::string_view reason) {
   local_close_code_ = code;
   SendControl(opcode::close, code, reason);
   state_ = State::kClosing;
+  // The peer has close_timeout to answer; then the server ends it.
+  server_->Watch(shared_from_this(), std::chrono::steady_clock::now() +
+                                         server_->options().close_timeout);
 }
 
 bool WsConnection::Write(absl::string_view bytes, const SharedFrame* shared) {
@@ -468,19 +471,21 @@ void WsConnection::Cut(absl::string_view why) {
 void WsConnection::Terminate(absl::string_view why) {
   if (state_ == State::kClosed) return;
   const State was = state_;
-  state_ = State::kClosed;
-  tls_.Close();  // close_notify when healthy; the session is freed
-  std::error_code ec;
-  socket_.close(ec);  // pending waits end with operation_aborted
-  out_.reset();
+  state_ = State::kClosed;  // nothing is written from here on
   // The events may drop the last other owner: keep this alive to the end.
   const std::shared_ptr<WsConnection> self = shared_from_this();
   server_->Unwatch(this);
+  // The events (the worker's bookkeeping and counters) run before the
+  // socket closes: a peer that sees its end finds it counted.
   if (was == State::kHandshake) {
     server_->events().fail(*this, why);
   } else {
     server_->events().close(*this);
   }
+  tls_.Close();  // close_notify when healthy; the session is freed
+  std::error_code ec;
+  socket_.close(ec);  // pending waits end with operation_aborted
+  out_.reset();
   handshake_.reset();
 }
 

@@ -119,7 +119,8 @@ class WsConnection : public ConnectionData,
   void Ping();
   // Starts the close handshake (only while open): the close frame goes out
   // after what is queued, nothing more is sent, and the connection ends
-  // when the peer answers (or when the worker's sweep cuts it).
+  // when the peer answers, or at the server's close_timeout. The close
+  // state and its deadline are this connection's (state()).
   void Close(uint16_t code, absl::string_view reason);
   // Ends the connection from a posted call: the socket closes, the close
   // (or fail) event follows. Safe anywhere, any number of times.
