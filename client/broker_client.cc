@@ -18,6 +18,13 @@
 #include "net/tcp_connector.h"
 
 namespace channel {
+namespace {
+
+// The largest frame accepted from a broker before its Welcome: only a
+// Welcome or an Error comes then, both small.
+constexpr uint32_t kMaxFrameBytesBeforeWelcome = 64 << 10;
+
+}  // namespace
 
 // Shared with its own async handlers so that it outlives them; BrokerClient
 // detaches the user's callbacks on destruction. Each link is one
@@ -260,6 +267,10 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
     stream_options.max_frame_bytes = options_.max_frame_bytes;
     stream_options.max_queued_bytes = options_.max_queued_bytes;
     stream_options.handshake_timeout = options_.connect_timeout;
+    // Whatever answers on the broker's address cannot make the client
+    // buffer a large frame before it has said Welcome.
+    stream_options.max_frame_bytes_before_established =
+        kMaxFrameBytesBeforeWelcome;
     max_frame_bytes_ = options_.max_frame_bytes;
     stream_ = std::make_shared<FramedStream>(std::move(socket), stream_options,
                                              this, &stats_.stream);

@@ -133,6 +133,30 @@ TEST_F(BrokerClientTest, HelloThenResubscribeBeforeConnected) {
   client_.reset();
 }
 
+// Before the Welcome only small frames are accepted: a peer on the
+// broker's address that declares a 16 MiB frame is dropped at once, not
+// buffered until the connect timeout.
+TEST_F(BrokerClientTest, LargeFrameBeforeWelcomeDropsTheLinkAtOnce) {
+  std::atomic<bool> dropped{false};
+  std::atomic<bool> done{false};
+  Script([&] {
+    auto conn = broker_.Accept();
+    auto hello = conn->ReadEnvelope(seconds(5));
+    if (hello && hello->has_hello() &&
+        conn->SendRaw(std::string("\x01\x00\x00\x00", 4))) {
+      dropped = conn->WaitForEof(seconds(4));
+    }
+    done = true;
+  });
+  BrokerClientOptions options;
+  options.connect_timeout = seconds(60);  // only the frame bound may end it
+  StartClient(options);
+  EXPECT_TRUE(RunUntil([&] { return done.load(); }));
+  EXPECT_TRUE(dropped);
+  EXPECT_EQ(ups_, 0);
+  client_.reset();
+}
+
 // Sole interest: a grant makes HoldsAlone true for this link only; a
 // revoke is released at once (answered with the grant's id) and the link's
 // end forgets every grant.
