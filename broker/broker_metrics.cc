@@ -145,7 +145,7 @@ void AppendBrokerMetrics(const BrokerMetricsInputs& in, PrometheusText* m) {
   m->Gauge("channel_broker_php_queue_items", "Items waiting in work queues.",
            static_cast<double>(in.queues.item_count()));
   m->Gauge("channel_broker_php_queue_bytes",
-           "Bytes the items waiting in work queues cost (text and "
+           "Bytes the work queues and their waiting items cost (text and "
            "bookkeeping).",
            static_cast<double>(in.queues.bytes()));
   m->Counter("channel_broker_php_queue_rejected_total",

@@ -104,7 +104,8 @@ ABSL_FLAG(uint32_t, php_max_queue_items, 100000,
 ABSL_FLAG(uint32_t, php_max_queues, 10000, "Work queues at most.");
 ABSL_FLAG(uint64_t, php_max_queue_bytes, 64 << 20,
           "Bytes all work queues may hold together, counting what each item "
-          "really costs (its text plus ~40-60 bytes of bookkeeping).");
+          "really costs (its text plus ~40-60 bytes of bookkeeping) and each "
+          "queue (~1.7 KiB).");
 ABSL_FLAG(uint32_t, php_max_queued_items, 1000000,
           "Items all work queues may hold together.");
 ABSL_FLAG(std::string, api_listen, "127.0.0.1",

@@ -8,6 +8,11 @@ WorkQueues::Queue* WorkQueues::Get(absl::string_view name, bool create) {
   auto it = queues_.find(name);
   if (it != queues_.end()) return &it->second;
   if (!create || queues_.size() >= limits_.max_queues) return nullptr;
+  return Create(name);
+}
+
+WorkQueues::Queue* WorkQueues::Create(absl::string_view name) {
+  bytes_ += QueueCost(name.size());
   return &queues_[std::string(name)];
 }
 
@@ -37,11 +42,20 @@ void WorkQueues::Unwatch(Consumer* consumer, absl::string_view name) {
 WorkQueues::EnqueueResult WorkQueues::Enqueue(absl::string_view name,
                                               absl::string_view data) {
   const size_t cost = ItemCost(data.size());
-  if (bytes_ + cost > limits_.max_bytes) return EnqueueResult::kNoMemory;
+  auto it = queues_.find(name);
+  Queue* queue = it != queues_.end() ? &it->second : nullptr;
+  // A new queue must fit with its first item.
+  const size_t needed = cost + (queue == nullptr ? QueueCost(name.size()) : 0);
+  if (bytes_ + needed > limits_.max_bytes) return EnqueueResult::kNoMemory;
   if (items_ >= limits_.max_items) return EnqueueResult::kTooManyItems;
-  Queue* queue = Get(name, true);
-  if (queue == nullptr) return EnqueueResult::kTooManyQueues;
+  if (queue == nullptr) {
+    if (queues_.size() >= limits_.max_queues) {
+      return EnqueueResult::kTooManyQueues;
+    }
+    queue = Create(name);
+  }
   if (queue->items.size() >= limits_.max_items_per_queue) {
+    MaybeErase(name);  // one just created for nothing
     return EnqueueResult::kQueueFull;
   }
   queue->items.emplace_back(data);
@@ -95,6 +109,7 @@ void WorkQueues::MaybeErase(absl::string_view name) {
   auto it = queues_.find(name);
   if (it != queues_.end() && it->second.items.empty() &&
       it->second.watchers.empty() && it->second.consumers.empty()) {
+    bytes_ -= QueueCost(it->first.size());
     queues_.erase(it);
   }
 }

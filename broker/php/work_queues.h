@@ -24,7 +24,8 @@ namespace channel {
 // bytes over all queues, where an item's bytes are what it really costs
 // (ItemCost: its text plus the string object, its slot in the queue and the
 // allocator's overhead; a two-byte "N;" costs 33 bytes of heap and counts
-// 40, not 2); when a bound would be passed the new item is refused (Enqueue
+// 40, not 2) and a queue's own cost is counted while it exists
+// (QueueCost); when a bound would be passed the new item is refused (Enqueue
 // says which and the caller counts and logs it). Items outlive the connection
 // that enqueued them. Owned by the broker's io thread.
 class WorkQueues {
@@ -67,6 +68,23 @@ class WorkQueues {
     return kSlot + block;
   }
 
+  // What one queue costs besides its items (counted in bytes() while it
+  // exists): its slot in the map (name and Queue; the table may be half
+  // empty after it grows, so twice), its two deques, which libstdc++ gives
+  // a map of 8 pointers and a 512-byte block even when empty, and its
+  // name's heap block. About 1.5 KiB; measured against the heap in the
+  // tests.
+  static size_t QueueCost(size_t name_size) {
+    // malloc chunks of the deque's map (64 bytes) and block (512 bytes).
+    constexpr size_t kEmptyDeque = 80 + 528;
+    const size_t name_heap =
+        name_size <= 15
+            ? 0
+            : std::max<size_t>(32, (name_size + 1 + 8 + 15) / 16 * 16);
+    return 2 * (sizeof(std::string) + sizeof(Queue)) + 2 * kEmptyDeque +
+           name_heap;
+  }
+
   explicit WorkQueues(Limits limits) : limits_(limits) {}
 
   void Watch(Consumer* consumer, absl::string_view queue);
@@ -81,7 +99,8 @@ class WorkQueues {
 
   size_t queue_count() const { return queues_.size(); }
   size_t item_count() const { return items_; }
-  // What the items held cost (ItemCost), not just their texts' length.
+  // What the items and queues held cost (ItemCost, QueueCost), not just
+  // the items' texts' length.
   size_t bytes() const { return bytes_; }
 
  private:
@@ -92,6 +111,8 @@ class WorkQueues {
   };
 
   Queue* Get(absl::string_view name, bool create);
+  // Creates queue `name` (the caller checked max_queues) and counts it.
+  Queue* Create(absl::string_view name);
   void Dispatch(const std::string& name, Queue* queue);
   void MaybeErase(absl::string_view name);
 

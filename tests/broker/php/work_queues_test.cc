@@ -59,7 +59,10 @@ TEST_P(WorkQueuesBoundTest, AcceptsUpToTheBoundThenRefuses) {
   }
   EXPECT_EQ(accepted, c.accepted);
   EXPECT_EQ(queues.item_count(), static_cast<size_t>(c.accepted));
-  EXPECT_EQ(queues.bytes(), c.accepted * WorkQueues::ItemCost(c.item_bytes));
+  // Names "q0".."q4": two bytes each.
+  EXPECT_EQ(queues.bytes(),
+            c.accepted * WorkQueues::ItemCost(c.item_bytes) +
+                queues.queue_count() * WorkQueues::QueueCost(2));
   EXPECT_LE(queues.bytes(), c.limits.max_bytes);
 }
 
@@ -77,11 +80,14 @@ INSTANTIATE_TEST_SUITE_P(
                   Result::kTooManyItems},
         BoundCase{"queues", L(1000, 3, 1 << 20, 1000), 5, 2, 5, 3,
                   Result::kTooManyQueues},
-        // A two-byte "N;" costs its bookkeeping: 4000 bytes hold 100.
-        BoundCase{"tiny_items_cost_their_slot", L(100000, 10, 4000, 100000), 1,
-                  2, 1000, 100, Result::kNoMemory},
-        BoundCase{"large_items", L(1000, 10, 10 * 1100, 1000), 1, 1000, 20, 10,
-                  Result::kNoMemory}),
+        // A two-byte "N;" costs its bookkeeping: 4000 bytes (besides the
+        // queue's own cost) hold 100.
+        BoundCase{"tiny_items_cost_their_slot",
+                  L(100000, 10, WorkQueues::QueueCost(2) + 4000, 100000), 1, 2,
+                  1000, 100, Result::kNoMemory},
+        BoundCase{"large_items",
+                  L(1000, 10, WorkQueues::QueueCost(2) + 10 * 1100, 1000), 1,
+                  1000, 20, 10, Result::kNoMemory}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // Consumed items give their cost back exactly.
@@ -104,8 +110,11 @@ TEST(WorkQueuesTest, DispatchGivesTheCostBack) {
   queues.Watch(&sink, "q");
   for (int i = 0; i < 6; ++i) queues.Reserve(&sink);
   EXPECT_EQ(sink.got, 6);
-  EXPECT_EQ(queues.bytes(), 0u);
+  // The watched queue stays, and so does its own cost.
+  EXPECT_EQ(queues.bytes(), WorkQueues::QueueCost(1));
   EXPECT_EQ(queues.item_count(), 0u);
+  queues.RemoveAll(&sink);
+  EXPECT_EQ(queues.bytes(), 0u);
 }
 
 // The accounting is an upper bound of what the heap really holds for the
@@ -125,6 +134,42 @@ TEST(WorkQueuesTest, CountedBytesMatchTheHeap) {
     EXPECT_LE(grown, counted) << n << "-byte items";
     EXPECT_GE(grown, counted * 0.5) << n << "-byte items";
   }
+}
+
+// A queue costs more than its items: a map slot and two deques, each with
+// a map and a block even when empty. Many queues of one tiny item each
+// (what `enqueue` to distinct names makes) are counted at that cost too,
+// and so are queues that only have watchers.
+TEST(WorkQueuesTest, ManyQueuesAreCountedAtWhatTheyCost) {
+  auto queues =
+      std::make_unique<WorkQueues>(L(1000000, 100000, 1 << 30, 1000000));
+  std::vector<std::string> names;
+  for (int i = 0; i < 5000; ++i) names.push_back("queue-" + std::to_string(i));
+  const size_t before = HeapInUse();
+  for (const std::string& name : names) {
+    ASSERT_EQ(queues->Enqueue(name, "N;"), Result::kQueued);
+  }
+  const double grown = static_cast<double>(HeapInUse() - before);
+  const double counted = static_cast<double>(queues->bytes());
+  EXPECT_LE(grown, counted);
+  EXPECT_GE(grown, counted * 0.5);
+  // Watching creates a queue; unwatching the last one gives its cost back.
+  Sink sink;
+  const size_t held = queues->bytes();
+  queues->Watch(&sink, "watched-only");
+  EXPECT_EQ(queues->bytes(), held + WorkQueues::QueueCost(12));
+  queues->Unwatch(&sink, "watched-only");
+  EXPECT_EQ(queues->bytes(), held);
+}
+
+// Past the memory bound a new queue is refused even for a tiny item.
+TEST(WorkQueuesTest, ANewQueueMustFitTheMemoryBound) {
+  WorkQueues queues(L(
+      1000, 100, WorkQueues::QueueCost(1) + 3 * WorkQueues::ItemCost(2), 1000));
+  ASSERT_EQ(queues.Enqueue("a", "N;"), Result::kQueued);
+  EXPECT_EQ(queues.Enqueue("b", "N;"), Result::kNoMemory);
+  EXPECT_EQ(queues.Enqueue("a", "N;"), Result::kQueued);
+  EXPECT_EQ(queues.queue_count(), 1u);
 }
 
 }  // namespace
