@@ -70,21 +70,30 @@ bool TestBrokerClient::WaitDisconnected(std::chrono::milliseconds timeout) {
 
 absl::StatusOr<uint64_t> TestBrokerClient::Request(
     std::function<void(BrokerClient::Done)> issue) {
-  auto promise = std::make_shared<std::promise<absl::StatusOr<uint64_t>>>();
+  // Plain values cross the threads, never an absl::Status: a non-OK one
+  // shares a reference-counted payload whose count lives in Debian's
+  // uninstrumented Abseil, which TSan reports as a race.
+  struct Outcome {
+    absl::StatusCode code = absl::StatusCode::kOk;
+    std::string message;
+    uint64_t receivers = 0;
+  };
+  auto promise = std::make_shared<std::promise<Outcome>>();
   auto future = promise->get_future();
   asio::post(io_, [issue = std::move(issue), promise] {
     issue([promise](const absl::Status& status, uint64_t receivers) {
-      if (status.ok()) {
-        promise->set_value(receivers);
-      } else {
-        promise->set_value(status);
-      }
+      promise->set_value(
+          Outcome{status.code(), std::string(status.message()), receivers});
     });
   });
   if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
     return absl::DeadlineExceededError("no answer from the broker in 10 s");
   }
-  return future.get();
+  Outcome outcome = future.get();
+  if (outcome.code != absl::StatusCode::kOk) {
+    return absl::Status(outcome.code, outcome.message);
+  }
+  return outcome.receivers;
 }
 
 absl::Status TestBrokerClient::Subscribe(
