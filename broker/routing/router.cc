@@ -5,6 +5,18 @@
 #include "common/channel_names.h"
 
 namespace channel {
+namespace {
+
+// The request's payload and metadata move into the envelope's event once,
+// not per channel; the caller sets the channel.
+v1::Event* MoveIntoEvent(v1::Publish* request, v1::Envelope* envelope) {
+  v1::Event* event = envelope->mutable_event();
+  event->mutable_payload()->swap(*request->mutable_payload());
+  if (request->has_meta()) event->mutable_meta()->Swap(request->mutable_meta());
+  return event;
+}
+
+}  // namespace
 
 Router::Router(const BrokerOptions& options, BrokerStats* stats)
     : options_(options),
@@ -149,10 +161,7 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request,
   ++stats_->publishes;
   uint64_t receivers = 0;
   v1::Envelope envelope;
-  v1::Event* event = envelope.mutable_event();
-  // The payload and metadata move into the event once, not per channel.
-  event->mutable_payload()->swap(*request->mutable_payload());
-  if (request->has_meta()) event->mutable_meta()->Swap(request->mutable_meta());
+  v1::Event* event = MoveIntoEvent(request, &envelope);
 
   for (const std::string* channel : distinct_) {
     event->set_channel(*channel);
@@ -173,12 +182,12 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request,
   recipients_.clear();
   stats_->events_delivered += receivers;
   if (observer_ != nullptr && !observing_) {
-    // Copied first: the observer may publish, which reuses distinct_.
-    observed_.clear();
-    for (const std::string* channel : distinct_) observed_.push_back(*channel);
+    // The names point into the request, which outlives this call; the
+    // list is copied because the observer may publish, reusing distinct_.
+    observed_.assign(distinct_.begin(), distinct_.end());
     observing_ = true;
-    for (const std::string& channel : observed_) {
-      observer_->OnPublished(channel, *event);
+    for (const std::string* channel : observed_) {
+      observer_->OnPublished(*channel, *event);
     }
     observing_ = false;
   }
@@ -259,9 +268,7 @@ absl::StatusOr<uint64_t> Router::PublishLoop(v1::Publish* request) {
   ++stats_->publishes;
   uint64_t receivers = 0;
   v1::Envelope envelope;
-  v1::Event* event = envelope.mutable_event();
-  event->mutable_payload()->swap(*request->mutable_payload());
-  if (request->has_meta()) event->mutable_meta()->Swap(request->mutable_meta());
+  v1::Event* event = MoveIntoEvent(request, &envelope);
   if (loop_turns_.size() > 2 * index_.channel_count() + 1024) {
     absl::erase_if(loop_turns_, [this](const auto& entry) {
       return index_.Find(entry.first) == nullptr;

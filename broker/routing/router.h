@@ -147,8 +147,10 @@ class Router {
   absl::flat_hash_map<std::string, uint64_t> loop_turns_;
   ClusterLink* cluster_ = nullptr;
   PublishObserver* observer_ = nullptr;
-  bool observing_ = false;             // inside observer_->OnPublished
-  std::vector<std::string> observed_;  // scratch: the channels to observe
+  bool observing_ = false;  // inside observer_->OnPublished
+  // Scratch: the channels to observe (the request's own names; distinct_
+  // is reused by the observer's publishes).
+  std::vector<const std::string*> observed_;
   SoleInterest sole_;
   bool sole_paused_ = false;
 };
