@@ -14,6 +14,14 @@ void AppendBrokerMetrics(const BrokerMetricsInputs& in, PrometheusText* m) {
              in.stats.connections_rejected);
   m->Counter("channel_broker_connections_closed_total", "Connections closed.",
              in.stats.connections_closed);
+  m->Counter("channel_broker_drain_moves_total",
+             "Clients asked to move to another broker (GoAway) while this "
+             "broker drained.",
+             in.stats.drain_moves);
+  m->Counter("channel_broker_drain_closes_total",
+             "Clients closed at their turn of the drain: their codec cannot "
+             "be asked to move (PHP), or they had not said Hello.",
+             in.stats.drain_closes);
   m->Counter("channel_broker_handshakes_total", "Successful Hello handshakes.",
              in.stats.handshakes);
   m->Gauge("channel_broker_pending_handshakes",

@@ -40,6 +40,13 @@ struct BrokerOptions {
   // that no publish is acknowledged before the subscribers still
   // re-linking could re-subscribe. 0: never.
   std::chrono::milliseconds resubscribe_grace{5000};
+  // Shutdown (SIGTERM): the broker stops accepting and asks its clients to
+  // move to another broker (GoAway), spread evenly over `drain`; PHP
+  // clients, which cannot be asked, are closed at their turn. Whoever is
+  // still connected `shutdown_grace` after the drain is closed with
+  // SHUTTING_DOWN.
+  std::chrono::milliseconds drain{5000};
+  std::chrono::milliseconds shutdown_grace{5000};
   // Names in one Subscribe, Unsubscribe or Publish: bounds a frame's work.
   size_t max_channels_per_request = 2000;
   size_t max_connections = 100000;

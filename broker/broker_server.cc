@@ -1,5 +1,6 @@
 #include "broker/broker_server.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_format.h"
@@ -28,7 +29,9 @@ BrokerServer::BrokerServer(asio::io_context& io, BrokerOptions options)
              &router_, &stats_),
       context_{options_,  broker_id_, stats_,   router_,     work_queues_,
                presence_, grace_,     sources_, php_limits_, *this},
-      sole_tick_(io) {
+      sole_tick_(io),
+      drain_(io),
+      final_close_(io) {
   if (php_bridge_.enabled()) router_.set_observer(&php_bridge_);
 }
 
@@ -149,11 +152,44 @@ void BrokerServer::Shutdown(std::function<void()> on_drained) {
   on_drained_ = std::move(on_drained);
   std::error_code ec;
   acceptor_.close(ec);
-  if (cluster_ != nullptr) cluster_->Stop();
-  sole_tick_.cancel();
-  spdlog::info("shutting down: closing {} connections", sessions_.size());
-  CloseAll(v1::Error::SHUTTING_DOWN, "broker shutting down");
+  std::vector<uint64_t> ids;
+  ids.reserve(sessions_.size());
+  for (const auto& [id, session] : sessions_) ids.push_back(id);
+  spdlog::info(
+      "draining: asking {} connection(s) to move to another broker over {} "
+      "ms; closing the rest {} ms later",
+      ids.size(), options_.drain.count(), options_.shutdown_grace.count());
+  final_close_at_ = std::chrono::steady_clock::now() + options_.drain +
+                    options_.shutdown_grace;
+  final_close_.expires_at(final_close_at_);
+  final_close_.async_wait([this](const std::error_code& error) {
+    if (error) return;
+    if (!sessions_.empty()) {
+      spdlog::info("drain over: closing {} connection(s) still open",
+                   sessions_.size());
+    }
+    CloseAll(v1::Error::SHUTTING_DOWN, "broker shutting down");
+  });
+  drain_.Start(
+      std::move(ids), options_.drain, std::chrono::milliseconds(10),
+      [this](uint64_t id) { MoveOrClose(id); }, nullptr);
   MaybeDrained();
+}
+
+void BrokerServer::MoveOrClose(uint64_t id) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return;
+  const std::shared_ptr<Session> session = it->second;
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      final_close_at_ - std::chrono::steady_clock::now());
+  if (session->AskToMove(
+          static_cast<uint32_t>(std::max<int64_t>(left.count(), 0)),
+          "broker shutting down")) {
+    ++stats_.drain_moves;
+    return;
+  }
+  ++stats_.drain_closes;
+  session->Close(v1::Error::SHUTTING_DOWN, "broker shutting down", false);
 }
 
 void BrokerServer::CloseAll(v1::Error::Code code, const std::string& reason) {
@@ -168,7 +204,15 @@ void BrokerServer::MaybeDrained() {
   if (shutting_down_ && sessions_.empty() && on_drained_) {
     auto done = std::move(on_drained_);
     on_drained_ = nullptr;
-    done();
+    drain_.Cancel();
+    final_close_.cancel();
+    sole_tick_.cancel();
+    // The last client has gone: nobody needs the cluster any more. On a
+    // later turn: this may run inside one of the cluster's own callbacks.
+    asio::post(io_, [this, done = std::move(done)] {
+      if (cluster_ != nullptr) cluster_->Stop();
+      done();
+    });
   }
 }
 

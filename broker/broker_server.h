@@ -25,6 +25,7 @@
 #include "broker/php/work_queues.h"
 #include "broker/routing/presence_service.h"
 #include "broker/routing/router.h"
+#include "common/lifecycle/drain_runner.h"
 #include "common/ops/prometheus_text.h"
 #include "common/php/php_serialize.h"
 #include "net/framed_stream.h"
@@ -54,8 +55,13 @@ class BrokerServer : public SessionHost, public ApiBackend {
   uint16_t port() const { return port_; }
   const std::string& broker_id() const { return broker_id_; }
 
-  // Graceful stop: stop accepting, send every session SHUTTING_DOWN after its
-  // queued frames, call on_drained once all are closed.
+  // Graceful stop (docs/PROTOCOL.md, "Draining"): not ready, stop
+  // accepting, then ask each client to move to another broker (GoAway) or,
+  // when its codec cannot be asked, close it, in random order spread evenly
+  // over options.drain; options.shutdown_grace later, close whoever is
+  // left with SHUTTING_DOWN (after its queued frames). The broker keeps
+  // routing (and its cluster link) until the last session is gone, then
+  // calls on_drained.
   void Shutdown(std::function<void()> on_drained);
 
   // ApiBackend (the HTTP API, on this thread).
@@ -83,6 +89,8 @@ class BrokerServer : public SessionHost, public ApiBackend {
   void DoAccept();
   void FlushAll();
   void MaybeDrained();
+  // The drain's turn of session `id`: GoAway, or close.
+  void MoveOrClose(uint64_t id);
   // Closes every session with `code` and `reason` (NATS lost, shutdown).
   void CloseAll(v1::Error::Code code, const std::string& reason);
   // Standalone with sole interest: closes holders late to release, and
@@ -105,6 +113,9 @@ class BrokerServer : public SessionHost, public ApiBackend {
   BrokerContext context_;
   std::unique_ptr<ClusterNode> cluster_;  // cluster mode only
   asio::steady_timer sole_tick_;
+  DrainRunner drain_;
+  asio::steady_timer final_close_;  // the end of the shutdown grace
+  std::chrono::steady_clock::time_point final_close_at_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<Session>> sessions_;
   // Sessions that have not said their Hello yet, oldest (lowest id) first.
   std::map<uint64_t, Session*> pending_;

@@ -24,6 +24,10 @@ struct BrokerStats {
   uint64_t handshakes = 0;
   uint64_t auth_failures = 0;
   uint64_t pending_handshakes_shed = 0;  // over --max_pending_handshakes
+  // Shutdown's drain: clients asked to move (GoAway), clients closed at
+  // their turn because their codec cannot be asked (PHP, no Hello yet).
+  uint64_t drain_moves = 0;
+  uint64_t drain_closes = 0;
   StreamCounters stream;  // bytes and frames of every session together
   uint64_t publishes = 0;
   // Publishes refused by admission (Router::Publish): over

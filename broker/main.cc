@@ -41,6 +41,12 @@ ABSL_FLAG(uint64_t, max_publish_fanout_bytes, 16 << 20,
 ABSL_FLAG(uint32_t, link_stall_timeout_ms, 10000,
           "A link refusing publishes for backpressure whose output queue has "
           "not moved for this long is closed as a slow consumer.");
+ABSL_FLAG(uint32_t, drain_ms, 5000,
+          "On SIGTERM: stop accepting and ask clients to move to another "
+          "broker (GoAway), spread evenly over this long (0: all at once).");
+ABSL_FLAG(uint32_t, shutdown_grace_ms, 5000,
+          "After the drain, clients still connected get this long to leave "
+          "before they are closed (SHUTTING_DOWN).");
 ABSL_FLAG(uint32_t, resubscribe_grace_ms, 5000,
           "After a restart under resuming gateways (the first re-links "
           "within 30 s of the start), publishes are refused (BACKPRESSURE) "
@@ -178,6 +184,9 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_max_publish_fanout_bytes);
   options.link_stall_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_link_stall_timeout_ms));
+  options.drain = std::chrono::milliseconds(absl::GetFlag(FLAGS_drain_ms));
+  options.shutdown_grace =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms));
   options.resubscribe_grace =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_resubscribe_grace_ms));
   options.max_connections = absl::GetFlag(FLAGS_max_connections);

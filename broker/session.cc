@@ -165,6 +165,14 @@ bool Session::CloseIfStalled() {
   return true;
 }
 
+bool Session::AskToMove(uint32_t close_in_ms, absl::string_view reason) {
+  if (codec_ == nullptr || stream_->closing()) return false;
+  SharedFrame frame = codec_->MoveFrame(close_in_ms, reason);
+  // Past the output bound the peer is not reading: it will not read this
+  // either, and is closed at the drain's end.
+  return frame != nullptr && TrySend(std::move(frame));
+}
+
 bool Session::Send(SharedFrame frame) {
   switch (stream_->Send(std::move(frame))) {
     case FramedStream::SendResult::kQueued:

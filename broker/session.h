@@ -66,6 +66,11 @@ class Session : public Subscriber, public FramedStream::Handler {
   void Close(v1::Error::Code code, absl::string_view reason, bool drop_queued,
              absl::string_view kind = {});
 
+  // The broker drains: asks the peer to move to another broker (GoAway)
+  // when its codec can, and returns true; false (nothing sent) when it
+  // cannot or the session is closing. The session keeps working.
+  bool AskToMove(uint32_t close_in_ms, absl::string_view reason);
+
   // Counts an error sent to the peer, by kind (or the code's name).
   void CountError(v1::Error::Code code, absl::string_view kind = {});
 

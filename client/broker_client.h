@@ -61,12 +61,16 @@ struct BrokerClientStats {
   uint64_t quiet_failures = 0;  // PublishQuiet reported to the failure handler
   uint64_t sole_grants = 0;     // sole-interest grants received
   uint64_t sole_releases = 0;   // revoked grants released
+  uint64_t moves = 0;  // GoAways followed: a draining broker left for another
   StreamCounters stream;        // bytes and frames over every link
 };
 
 // Asynchronous client of channel-broker: connect, Hello, subscribe,
 // unsubscribe, publish, heartbeats. Reconnects with exponential backoff and
 // jitter, and after every reconnect re-subscribes every channel it holds.
+// A draining broker's GoAway moves it to the next broker while the link
+// still works (broker_client_link.cc, "Moving"); the state handler hears
+// the switch as a short disconnect.
 //
 // All methods and callbacks run on the io_context's thread (one thread).
 // Events published while the link is down are not replayed (the broker keeps

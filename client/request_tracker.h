@@ -50,6 +50,11 @@ class RequestTracker {
     unconfirmed_.push_back({id, tag});
   }
   size_t unconfirmed() const { return unconfirmed_.size(); }
+  // Nothing is in flight: every request was answered or failed.
+  bool empty() const {
+    return pending_.empty() && unconfirmed_.empty() &&
+           presence_pending_.empty();
+  }
 
   // Answers from the broker. Unknown ids are ignored (late answers after a
   // drop). OnError returns false when no request had that id.

@@ -134,6 +134,10 @@ class FramedStream : public std::enable_shared_from_this<FramedStream> {
   void Abort(absl::string_view reason);
   // The owner is going away: closes the socket, no callback ever again.
   void Detach();
+  // Hands the stream to another handler: every later callback, including
+  // one for a frame of the same read pass, goes to `handler` (a client
+  // that dials with one handler and keeps the link with another).
+  void set_handler(Handler* handler) { handler_ = handler; }
 
   // Applies the deadline and heartbeat policy at now(). Run by the stream's
   // timer; tests with a fake clock call it directly.

@@ -270,6 +270,15 @@ SharedFrame ProtobufCodec::CloseFrame(v1::Error::Code code,
   return EncodeFrame(MakeError(code, reason));
 }
 
+SharedFrame ProtobufCodec::MoveFrame(uint32_t close_in_ms,
+                                     absl::string_view reason) {
+  if (!authenticated_) return nullptr;
+  v1::Envelope envelope;
+  envelope.mutable_go_away()->set_close_in_ms(close_in_ms);
+  envelope.mutable_go_away()->set_reason(reason.data(), reason.size());
+  return EncodeFrame(envelope);
+}
+
 void ProtobufCodec::Reply(const v1::Envelope& envelope) {
   session_->Send(EncodeFrame(envelope));
 }

@@ -27,6 +27,9 @@ class ProtobufCodec : public SessionCodec {
   }
   SharedFrame CloseFrame(v1::Error::Code code,
                          absl::string_view reason) override;
+  // GoAway, once the Hello was accepted (before it, the peer is closed).
+  SharedFrame MoveFrame(uint32_t close_in_ms,
+                        absl::string_view reason) override;
   // Sends the cumulative Ack when other frames go to the connection anyway,
   // or once kCumulativeAckDelay has passed since the oldest publish it
   // confirms: a client publishing at a low rate is not woken by an Ack per

@@ -29,6 +29,13 @@ class SessionCodec {
   // has no way to say it.
   virtual SharedFrame CloseFrame(v1::Error::Code code,
                                  absl::string_view reason) = 0;
+  // The frame asking the peer to move to another broker because this one
+  // drains (it closes the connection `close_in_ms` from now); null when
+  // the codec has no way to ask (the session is then closed at its turn).
+  virtual SharedFrame MoveFrame(uint32_t /*close_in_ms*/,
+                                absl::string_view /*reason*/) {
+    return nullptr;
+  }
   // The peer asked for sole-interest grants (protobuf Hello).
   virtual bool wants_sole_interest() const { return false; }
   // Once per loop turn before the session's frames are written.

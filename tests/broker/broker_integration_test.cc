@@ -515,18 +515,59 @@ TEST(BrokerIntegrationTest, RestartClientReconnectsAndResubscribes) {
   EXPECT_EQ(again.Metric("channel_broker_subscriptions"), 2);
 }
 
-TEST(BrokerIntegrationTest, SigtermClosesClientsWithReasonAndExitsZero) {
-  BrokerProcess broker = BrokerProcess::Start();
-  RawFrameSocket raw(broker.port);
-  ASSERT_TRUE(raw.SendHello());
-  ASSERT_TRUE(raw.ReadEnvelope(seconds(5)));
+// SIGTERM drains: not ready, no new connections, each client asked to move
+// (GoAway, saying when the broker will close it) spread over --drain_ms;
+// whoever stays is closed with SHUTTING_DOWN after --shutdown_grace_ms;
+// exit 0. A client that leaves at once lets the broker exit early.
+TEST(BrokerIntegrationTest, SigtermAsksClientsToMoveThenClosesThem) {
+  BrokerProcess broker = BrokerProcess::Start(
+      {"--drain_ms=200", "--shutdown_grace_ms=5000"});
+  RawFrameSocket stays(broker.port);
+  ASSERT_TRUE(stays.SendHello());
+  ASSERT_TRUE(stays.ReadEnvelope(seconds(5)));
   EXPECT_EQ(HttpGet(broker.admin_port, "/readyz").status, 200);
   EXPECT_EQ(HttpGet(broker.admin_port, "/healthz").status, 200);
   broker.process->Signal(SIGTERM);
-  auto reply = raw.ReadEnvelope(seconds(5));
+  auto go_away = stays.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(go_away && go_away->has_go_away()) << go_away->DebugString();
+  EXPECT_GT(go_away->go_away().close_in_ms(), 0u);
+  EXPECT_LE(go_away->go_away().close_in_ms(), 5200u);
+  EXPECT_EQ(HttpGet(broker.admin_port, "/readyz").status, 503);
+  // The link still works while it drains.
+  v1::Envelope subscribe;
+  subscribe.mutable_subscribe()->add_channels("c");
+  subscribe.mutable_subscribe()->set_request_id(7);
+  ASSERT_TRUE(stays.SendEnvelope(subscribe));
+  auto ack = stays.ReadEnvelope(seconds(5));
+  ASSERT_TRUE(ack && ack->has_ack()) << ack->DebugString();
+  EXPECT_EQ(ack->ack().request_id(), 7u);
+  auto reply = stays.ReadEnvelope(seconds(10));
   ASSERT_TRUE(reply && reply->has_error());
   EXPECT_EQ(reply->error().code(), v1::Error::SHUTTING_DOWN);
   EXPECT_EQ(broker.process->Wait(seconds(10)), 0);
+}
+
+TEST(BrokerIntegrationTest, SigtermExitsOnceEveryClientHasMoved) {
+  // A grace far longer than the test: the broker can only exit early
+  // because its clients left when asked.
+  BrokerProcess broker = BrokerProcess::Start(
+      {"--drain_ms=100", "--shutdown_grace_ms=600000"});
+  std::vector<std::unique_ptr<RawFrameSocket>> clients;
+  for (int i = 0; i < 5; ++i) {
+    clients.push_back(std::make_unique<RawFrameSocket>(broker.port));
+    ASSERT_TRUE(clients.back()->SendHello());
+    ASSERT_TRUE(clients.back()->ReadEnvelope(seconds(5)));
+  }
+  broker.process->Signal(SIGTERM);
+  for (auto& client : clients) {
+    auto go_away = client->ReadEnvelope(seconds(5));
+    ASSERT_TRUE(go_away && go_away->has_go_away());
+    client.reset();  // moved away
+  }
+  EXPECT_EQ(broker.process->Wait(seconds(10)), 0);
+  EXPECT_TRUE(broker.process->Output().find("draining: asking 5 connection") !=
+              std::string::npos)
+      << broker.process->Output();
 }
 
 // Sole interest over the wire: the only subscriber that asked is granted

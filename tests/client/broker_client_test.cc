@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <functional>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -316,4 +317,127 @@ TEST_F(BrokerClientTest, RequestsAreBoundedByFrameLimitAndQueue) {
 }
 
 }  // namespace
+v1::Envelope GoAway(uint32_t close_in_ms) {
+  v1::Envelope e;
+  e.mutable_go_away()->set_close_in_ms(close_in_ms);
+  e.mutable_go_away()->set_reason("broker shutting down");
+  return e;
+}
+
+v1::Envelope AckOf(uint64_t request_id) {
+  v1::Envelope e;
+  e.mutable_ack()->set_request_id(request_id);
+  return e;
+}
+
+// A draining broker's GoAway: the client dials the next broker while the
+// old link still works, starts no new publish on it (Unavailable: nothing
+// sent), lets the publish in flight be acknowledged there, and only then
+// closes the old link and subscribes on the new one. The switch is one
+// down/up for the state handler; nothing is subscribed twice at once.
+TEST_F(BrokerClientTest, GoAwayMovesToTheNextBrokerAfterItsRequestsSettle) {
+  FakeBroker next;
+  std::promise<void> next_welcomed, unavailable_seen;
+  std::atomic<bool> old_acked{false}, old_closed{false}, next_ok{false};
+  std::thread next_script([&] {
+    auto conn = next.Accept();
+    auto hello = conn->ReadEnvelope(seconds(5));
+    ASSERT_TRUE(hello && hello->has_hello());
+    // Resuming from the draining broker: a young broker learns it was not
+    // the one that restarted only if it knows where its clients came from.
+    EXPECT_EQ(hello->hello().resuming_from(), "old");
+    conn->SendEnvelope(Welcome());
+    next_welcomed.set_value();
+    auto sub = conn->ReadEnvelope(seconds(5));
+    ASSERT_TRUE(sub && sub->has_subscribe());
+    // Subscribed here only after the old link's request was answered.
+    EXPECT_TRUE(old_acked.load());
+    EXPECT_EQ(sub->subscribe().channels_size(), 1);
+    conn->SendEnvelope(AckOf(sub->subscribe().request_id()));
+    next_ok = true;
+    conn->WaitForEof(seconds(5));
+  });
+  Script([&] {
+    auto conn = broker_.Accept();
+    conn->ReadEnvelope(seconds(5));
+    v1::Envelope welcome = Welcome();
+    welcome.mutable_welcome()->set_broker_id("old");
+    conn->SendEnvelope(welcome);
+    auto sub = conn->ReadEnvelope(seconds(5));
+    ASSERT_TRUE(sub && sub->has_subscribe());
+    conn->SendEnvelope(AckOf(sub->subscribe().request_id()));
+    auto publish = conn->ReadEnvelope(seconds(5));
+    ASSERT_TRUE(publish && publish->has_publish());
+    conn->SendEnvelope(GoAway(10000));
+    // The old link keeps working until the publish in flight is answered.
+    ASSERT_EQ(next_welcomed.get_future().wait_for(seconds(5)),
+              std::future_status::ready);
+    ASSERT_EQ(unavailable_seen.get_future().wait_for(seconds(5)),
+              std::future_status::ready);
+    old_acked = true;
+    conn->SendEnvelope(AckOf(publish->publish().request_id()));
+    old_closed = conn->WaitForEof(seconds(5));
+  });
+  BrokerClientOptions options;
+  options.endpoints = {{"127.0.0.1", static_cast<uint16_t>(broker_.port())},
+                       {"127.0.0.1", static_cast<uint16_t>(next.port())}};
+  StartClient(options);
+  client_->Subscribe({"a"});
+  ASSERT_TRUE(RunUntil([&] { return ups_ == 1; }));
+  absl::Status published = absl::UnknownError("not answered");
+  ASSERT_TRUE(client_
+                  ->Publish({"a"}, "p", nullptr,
+                            [&](const absl::Status& s, uint64_t) {
+                              published = s;
+                            })
+                  .ok());
+  ASSERT_TRUE(RunUntil([&] { return client_->stats().moves == 1; }));
+  // Moving: no new publish starts on the draining link.
+  EXPECT_TRUE(absl::IsUnavailable(client_->Publish({"a"}, "q")));
+  unavailable_seen.set_value();
+  ASSERT_TRUE(RunUntil([&] { return ups_ == 2; }));
+  EXPECT_TRUE(published.ok()) << published;
+  EXPECT_EQ(downs_, 1);
+  EXPECT_TRUE(client_->connected());
+  EXPECT_EQ(client_->subscription_count(), 1u);
+  EXPECT_TRUE(RunUntil([&] { return old_closed.load() && next_ok.load(); }));
+  client_.reset();
+  next_script.join();
+}
+
+// Nowhere to go (the only broker drains; the next attempt is refused): the
+// client stays on the draining link, which keeps serving subscriptions,
+// until the broker closes it.
+TEST_F(BrokerClientTest, GoAwayWithNowhereToGoStaysOnTheDrainingBroker) {
+  std::promise<void> subscribed_again;
+  std::atomic<bool> refused{false};
+  Script([&] {
+    auto conn = broker_.Accept();
+    conn->ReadEnvelope(seconds(5));
+    conn->SendEnvelope(Welcome());
+    conn->SendEnvelope(GoAway(10000));
+    // The client's attempt to move: refused.
+    auto attempt = broker_.Accept();
+    attempt.reset();
+    refused = true;
+    auto sub = conn->ReadEnvelope(seconds(5));
+    ASSERT_TRUE(sub && sub->has_subscribe());
+    conn->SendEnvelope(AckOf(sub->subscribe().request_id()));
+    ASSERT_EQ(subscribed_again.get_future().wait_for(seconds(5)),
+              std::future_status::ready);
+  });
+  StartClient();
+  ASSERT_TRUE(RunUntil([&] { return ups_ == 1 && refused.load(); }));
+  absl::Status subscribed = absl::UnknownError("not answered");
+  client_->Subscribe({"b"},
+                     [&](const absl::Status& s, uint64_t) { subscribed = s; });
+  ASSERT_TRUE(RunUntil([&] { return subscribed.code() != absl::StatusCode::kUnknown; }));
+  EXPECT_TRUE(subscribed.ok()) << subscribed;
+  EXPECT_TRUE(client_->connected());
+  EXPECT_EQ(downs_, 0);
+  EXPECT_EQ(client_->stats().moves, 1u);
+  subscribed_again.set_value();
+  client_.reset();
+}
+
 }  // namespace channel

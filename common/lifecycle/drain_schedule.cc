@@ -1,4 +1,4 @@
-#include "gateway/lifecycle/drain_schedule.h"
+#include "common/lifecycle/drain_schedule.h"
 
 #include <algorithm>
 #include <cstdint>
