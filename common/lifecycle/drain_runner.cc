@@ -26,8 +26,9 @@ void DrainRunner::Cancel() {
   ++generation_;
   running_ = false;
   timer_.cancel();
-  visit_ = nullptr;
-  done_ = nullptr;
+  // visit_ and done_ stay until the next Start: Cancel may run inside
+  // visit_, which must not be destroyed while it runs. The generation
+  // keeps them from being called.
   schedule_.reset();
   order_ = {};
 }
@@ -37,7 +38,7 @@ void DrainRunner::Tick() {
   for (size_t due = schedule_->Due(DrainSchedule::Clock::now()); due > 0;
        --due) {
     visit_(order_[next_++]);
-    if (gen != generation_) return;  // the visit cancelled or restarted us
+    if (gen != generation_) return;  // the visit cancelled us
   }
   if (schedule_->done()) {
     order_ = {};

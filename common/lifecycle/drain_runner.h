@@ -32,6 +32,7 @@ class DrainRunner {
 
   // Starts the drain of `ids` (shuffled here). The first visits happen on
   // this call's first tick, synchronously. A running drain is replaced.
+  // Not from inside `visit` (Cancel may be).
   void Start(std::vector<uint64_t> ids, std::chrono::milliseconds drain,
              std::chrono::milliseconds tick, Visit visit,
              std::function<void()> done);

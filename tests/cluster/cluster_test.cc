@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,8 +56,10 @@ class ClusterTest : public ::testing::Test {
           << nats_[i]->Output();
     }
     for (int i = 0; i < 3; ++i) {
-      brokers_.push_back(BrokerProcess::Start(
-          {absl::StrCat("--nats=nats://127.0.0.1:", client_ports_[i])}));
+      std::vector<std::string> flags = broker_flags_[i];
+      flags.push_back(
+          absl::StrCat("--nats=nats://127.0.0.1:", client_ports_[i]));
+      brokers_.push_back(BrokerProcess::Start(flags));
       ASSERT_TRUE(
           brokers_[i].process->WaitForLine("NATS connected", seconds(10)));
     }
@@ -65,8 +68,9 @@ class ClusterTest : public ::testing::Test {
       for (int k = 0; k < 3; ++k) {
         list.push_back(absl::StrCat("127.0.0.1:", brokers_[(i + k) % 3].port));
       }
-      gateways_.push_back(GatewayProcess::Start(
-          brokers_[i].port, {"--broker=" + absl::StrJoin(list, ",")}));
+      std::vector<std::string> flags = gateway_flags_[i];
+      flags.push_back("--broker=" + absl::StrJoin(list, ","));
+      gateways_.push_back(GatewayProcess::Start(brokers_[i].port, flags));
     }
   }
 
@@ -173,6 +177,8 @@ class ClusterTest : public ::testing::Test {
     return m.rfind(R"({"error":{"code":"gap")", 0) == 0;
   }
 
+  // Extra flags of each broker and gateway: set before SetUp.
+  std::vector<std::vector<std::string>> broker_flags_{3}, gateway_flags_{3};
   std::vector<int> client_ports_, route_ports_;
   std::vector<std::unique_ptr<DaemonProcess>> nats_;
   std::vector<BrokerProcess> brokers_;
@@ -300,6 +306,109 @@ TEST_F(ClusterTest, BrokerKilledMidStreamThousandClientsGetEveryLaterMessage) {
     // A subsequence of the stream (nothing twice, nothing reordered), then
     // every message after the move.
     // Told that it may have missed some: never a silent gap.
+    const auto all_got = ws_.Messages(c);
+    EXPECT_EQ(std::count_if(all_got.begin(), all_got.end(), IsGap), 1)
+        << "client " << c;
+    const std::vector<std::string> got = Real(c);
+    ASSERT_GE(got.size(), after.size()) << "client " << c;
+    ASSERT_TRUE(
+        std::equal(after.begin(), after.end(), got.end() - after.size()))
+        << "client " << c;
+    size_t next = 0;
+    for (size_t k = 0; k + after.size() < got.size(); ++k) {
+      while (next < stream.size() && stream[next] != got[k]) ++next;
+      ASSERT_LT(next, stream.size())
+          << "client " << c << ": '" << got[k] << "' twice or out of order";
+      ++next;
+    }
+  }
+}
+
+// Broker 0 drains (SIGTERM) while a stream flows from gateway 1. Its grace
+// is longer than the test, so it exits early only if gateway 0's worker
+// links move to the next broker of their list when asked (GoAway). Members
+// on the other gateways get the whole stream exactly once, in order;
+// members on gateway 0 (two workers, two links, asked ~500 ms apart) get a
+// subsequence (nothing twice, nothing reordered), are told `gap` once
+// (their worker's move), then get every
+// later message. Every command with an id sent through gateway 0 while it
+// moves is answered (ok, or broker_unavailable while its link moves).
+class ClusterDrainTest : public ClusterTest {
+ protected:
+  ClusterDrainTest() {
+    broker_flags_[0] = {"--drain_ms=1000", "--shutdown_grace_ms=600000"};
+    gateway_flags_[0] = {"--threads=2"};  // two links to move, spread
+  }
+};
+
+TEST_F(ClusterDrainTest, DrainingBrokerMovesItsGatewaysAndExits) {
+  constexpr int kClients = 300;
+  std::vector<int> on0, others, all;
+  for (int i = 0; i < kClients; ++i) {
+    const int c = ws_.Connect(gateways_[i % 3].uri());
+    ASSERT_GE(c, 0) << "client " << i;
+    ASSERT_TRUE(ws_.Send(c, R"({"cmd":"add_group","group_id":"k","id":1})"));
+    (i % 3 == 0 ? on0 : others).push_back(c);
+    all.push_back(c);
+  }
+  for (int c : all) {
+    ASSERT_EQ(ws_.WaitForMessages(c, 1).at(0), Ok(1)) << "client " << c;
+  }
+  const int sender = ws_.Connect(gateways_[1].uri());
+  const int asker = ws_.Connect(gateways_[0].uri());
+  WaitRouted(sender, "k", all);
+
+  auto send = [&](const std::string& text) {
+    ASSERT_TRUE(ws_.Send(
+        sender,
+        absl::StrCat(R"({"cmd":"send_to_group","group_id":"k","message":")",
+                     text, R"("})")));
+  };
+  std::vector<std::string> stream;
+  brokers_[0].process->Signal(SIGTERM);
+  // The stream goes on while broker 0 drains (bounded: at most 2,000
+  // rounds, each waiting for one reply through gateway 0).
+  std::optional<int> exit_code;
+  int answered = 0, unavailable = 0;
+  for (int i = 0; !exit_code && i < 2000; ++i) {
+    stream.push_back(absl::StrCat("s", i));
+    send(stream.back());
+    const std::string id = std::to_string(100 + i);
+    const std::string reply = ws_.Request(
+        asker,
+        absl::StrCat(R"({"cmd":"send_to_group","group_id":"z","message":"m","id":)",
+                     id, "}"),
+        id);
+    if (reply == absl::StrCat(R"({"id":)", id, R"(,"ok":true})")) {
+      ++answered;
+    } else if (reply.find("broker_unavailable") != std::string::npos) {
+      ++unavailable;
+    } else {
+      ADD_FAILURE() << "command " << id << " answered " << reply;
+      break;
+    }
+    exit_code = brokers_[0].process->Wait(milliseconds(1));
+  }
+  ASSERT_EQ(exit_code, std::optional<int>(0))
+      << "broker 0 did not exit after its gateways moved\n"
+      << brokers_[0].process->Output() << gateways_[0].process->Output();
+  EXPECT_GT(answered, 0);
+  ASSERT_TRUE(gateways_[0].process->WaitForLine("moving to another broker",
+                                                seconds(1)));
+  WaitRouted(sender, "k", all);
+  std::vector<std::string> after;
+  for (int i = 0; i < 10; ++i) {
+    after.push_back(absl::StrCat("after", i));
+    send(after.back());
+  }
+  for (int c : all) WaitFor(c, after.back());
+
+  std::vector<std::string> whole = stream;
+  whole.insert(whole.end(), after.begin(), after.end());
+  for (int c : others) {
+    ASSERT_EQ(Real(c), whole) << "client " << c << " (unaffected gateway)";
+  }
+  for (int c : on0) {
     const auto all_got = ws_.Messages(c);
     EXPECT_EQ(std::count_if(all_got.begin(), all_got.end(), IsGap), 1)
         << "client " << c;
