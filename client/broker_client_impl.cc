@@ -189,7 +189,7 @@ void BrokerClient::Impl::OnInvalidFrame(absl::string_view error) {
 
 void BrokerClient::Impl::OnTimeout(FramedStream::Timeout) {
   // Only the idle timeout: the handshake's belongs to the dialer.
-  Fail("broker silent for longer than its idle timeout");
+  Fail(absl::StrCat("broker silent for ", idle_timeout_.count(), " ms"));
 }
 
 void BrokerClient::Impl::OnFinished(absl::string_view reason) {

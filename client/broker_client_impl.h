@@ -18,8 +18,9 @@
 
 namespace channel {
 
-// BrokerClient's state, shared with its own async handlers so that it
-// outlives them; BrokerClient detaches the user's callbacks on destruction.
+// BrokerClient's state. Its timers' handlers hold it weakly (it may go
+// away with its BrokerClient while they are queued); BrokerClient detaches
+// the user's callbacks on destruction.
 // Each link is one FramedStream (framing, bounded queue, heartbeats, idle
 // timeout) dialled by a LinkDialer; this class keeps the protocol:
 // requests and their Acks, re-subscription, reconnects, and moving to
@@ -137,6 +138,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   bool connected_ = false;  // stream_ and every re-subscribe acknowledged
   int resubscribes_pending_ = 0;
   uint32_t max_frame_bytes_ = 0;  // ours, or the broker's if smaller
+  std::chrono::milliseconds idle_timeout_{0};  // the current link's
 
   // Moving (GoAway): the next link, once welcomed, and the deadline after
   // which the switch no longer waits for the current link's requests.

@@ -73,6 +73,9 @@ void BrokerClient::Impl::Adopt(std::shared_ptr<FramedStream> stream,
   last_broker_id_ = welcome.broker_id();
   backoff_.Reset();
   max_frame_bytes_ = options_.max_frame_bytes;
+  idle_timeout_ = welcome.idle_timeout_ms() > 0
+                      ? std::chrono::milliseconds(welcome.idle_timeout_ms())
+                      : options_.idle_timeout;
   if (welcome.max_frame_bytes() > 0) {
     max_frame_bytes_ = std::min(max_frame_bytes_, welcome.max_frame_bytes());
   }
@@ -173,8 +176,8 @@ void BrokerClient::Impl::Fail(absl::string_view reason) {
   }
   retry_timer_.expires_after(delay);
   retry_timer_.async_wait(
-      [self = shared_from_this()](const std::error_code& ec) {
-        if (!ec) self->Dial();
+      [weak = weak_from_this()](const std::error_code& ec) {
+        if (auto self = weak.lock(); self && !ec) self->Dial();
       });
 }
 
@@ -208,8 +211,9 @@ void BrokerClient::Impl::OnGoAway(const v1::GoAway& go_away) {
   move_timer_.expires_after(wait);
   const uint64_t gen = generation_;
   move_timer_.async_wait(
-      [self = shared_from_this(), gen](const std::error_code& ec) {
-        if (ec || gen != self->generation_ || !self->moving_) return;
+      [weak = weak_from_this(), gen](const std::error_code& ec) {
+        auto self = weak.lock();
+        if (!self || ec || gen != self->generation_ || !self->moving_) return;
         self->move_overdue_ = true;
         self->MaybeSwitch();
       });
@@ -254,8 +258,9 @@ void BrokerClient::Impl::ParkedLost(absl::string_view reason) {
   const uint64_t gen = generation_;
   retry_timer_.expires_after(delay);
   retry_timer_.async_wait(
-      [self = shared_from_this(), gen](const std::error_code& ec) {
-        if (!ec && gen == self->generation_ && self->moving_) {
+      [weak = weak_from_this(), gen](const std::error_code& ec) {
+        auto self = weak.lock();
+        if (self && !ec && gen == self->generation_ && self->moving_) {
           self->DialNext();
         }
       });

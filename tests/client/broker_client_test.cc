@@ -337,7 +337,11 @@ v1::Envelope AckOf(uint64_t request_id) {
 // down/up for the state handler; nothing is subscribed twice at once.
 TEST_F(BrokerClientTest, GoAwayMovesToTheNextBrokerAfterItsRequestsSettle) {
   FakeBroker next;
+  // Futures taken here: the promises die with this body, possibly before
+  // a script thread would get to them.
   std::promise<void> next_welcomed, unavailable_seen;
+  std::future<void> next_welcomed_f = next_welcomed.get_future();
+  std::future<void> unavailable_seen_f = unavailable_seen.get_future();
   std::atomic<bool> old_acked{false}, old_closed{false}, next_ok{false};
   std::thread next_script([&] {
     auto conn = next.Accept();
@@ -370,9 +374,9 @@ TEST_F(BrokerClientTest, GoAwayMovesToTheNextBrokerAfterItsRequestsSettle) {
     ASSERT_TRUE(publish && publish->has_publish());
     conn->SendEnvelope(GoAway(10000));
     // The old link keeps working until the publish in flight is answered.
-    ASSERT_EQ(next_welcomed.get_future().wait_for(seconds(5)),
+    ASSERT_EQ(next_welcomed_f.wait_for(seconds(5)),
               std::future_status::ready);
-    ASSERT_EQ(unavailable_seen.get_future().wait_for(seconds(5)),
+    ASSERT_EQ(unavailable_seen_f.wait_for(seconds(5)),
               std::future_status::ready);
     old_acked = true;
     conn->SendEnvelope(AckOf(publish->publish().request_id()));
@@ -403,6 +407,7 @@ TEST_F(BrokerClientTest, GoAwayMovesToTheNextBrokerAfterItsRequestsSettle) {
   EXPECT_TRUE(RunUntil([&] { return old_closed.load() && next_ok.load(); }));
   client_.reset();
   next_script.join();
+  script_.join();  // both scripts use this body's locals
 }
 
 // Nowhere to go (the only broker drains; the next attempt is refused): the
@@ -410,6 +415,7 @@ TEST_F(BrokerClientTest, GoAwayMovesToTheNextBrokerAfterItsRequestsSettle) {
 // until the broker closes it.
 TEST_F(BrokerClientTest, GoAwayWithNowhereToGoStaysOnTheDrainingBroker) {
   std::promise<void> subscribed_again;
+  std::future<void> subscribed_again_f = subscribed_again.get_future();
   std::atomic<bool> refused{false};
   Script([&] {
     auto conn = broker_.Accept();
@@ -423,7 +429,7 @@ TEST_F(BrokerClientTest, GoAwayWithNowhereToGoStaysOnTheDrainingBroker) {
     auto sub = conn->ReadEnvelope(seconds(5));
     ASSERT_TRUE(sub && sub->has_subscribe());
     conn->SendEnvelope(AckOf(sub->subscribe().request_id()));
-    ASSERT_EQ(subscribed_again.get_future().wait_for(seconds(5)),
+    ASSERT_EQ(subscribed_again_f.wait_for(seconds(5)),
               std::future_status::ready);
   });
   StartClient();
@@ -437,6 +443,7 @@ TEST_F(BrokerClientTest, GoAwayWithNowhereToGoStaysOnTheDrainingBroker) {
   EXPECT_EQ(downs_, 0);
   EXPECT_EQ(client_->stats().moves, 1u);
   subscribed_again.set_value();
+  script_.join();  // it uses this body's locals
   client_.reset();
 }
 
