@@ -277,6 +277,10 @@ std::string GatewayServer::RenderMetrics() const {
   m.Counter("channel_gateway_broker_disconnects_total",
             "Broker links lost, over all workers.",
             sum(&WorkerStats::broker_disconnects));
+  m.Counter("channel_gateway_broker_moves_total",
+            "Broker links moved to another broker because theirs drained "
+            "(GoAway); each is also one disconnect and one connect.",
+            sum(&WorkerStats::broker_moves));
   m.Counter("channel_gateway_broker_events_received_total",
             "Events received from the broker, over all workers.",
             sum(&WorkerStats::broker_events));

@@ -95,6 +95,8 @@ struct WorkerStats {
   std::atomic<int64_t> broker_subscriptions{0};
   Counter broker_connects{0};
   Counter broker_disconnects{0};
+  // Links moved off a draining broker (its GoAway), not lost.
+  Counter broker_moves{0};
   Counter broker_events{0};
   // Publishes delivered here only: this worker held the channel alone.
   Counter sole_publishes{0};

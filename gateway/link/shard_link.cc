@@ -88,6 +88,10 @@ void ShardLink::OnState(bool connected, absl::string_view reason) {
     was_up_ = true;
     if (on_up_) on_up_(down);
   } else {
+    // A move is counted by the client when the broker asks; it shows here
+    // as this disconnect.
+    stats_->broker_moves.store(client_.stats().moves,
+                               std::memory_order_relaxed);
     down_since_ = std::chrono::steady_clock::now();
     Bump(stats_->broker_disconnects);
     if (counted_up_) {

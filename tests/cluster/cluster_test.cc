@@ -395,6 +395,7 @@ TEST_F(ClusterDrainTest, DrainingBrokerMovesItsGatewaysAndExits) {
   EXPECT_GT(answered, 0);
   ASSERT_TRUE(gateways_[0].process->WaitForLine("moving to another broker",
                                                 seconds(1)));
+  EXPECT_EQ(gateways_[0].Metric("channel_gateway_broker_moves_total"), 2);
   WaitRouted(sender, "k", all);
   std::vector<std::string> after;
   for (int i = 0; i < 10; ++i) {
