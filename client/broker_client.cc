@@ -27,6 +27,9 @@ void BrokerClient::set_subscription_lost_handler(
 void BrokerClient::set_quiet_confirmed_handler(QuietConfirmedHandler handler) {
   impl_->quiet_confirmed_handler_ = std::move(handler);
 }
+void BrokerClient::set_channel_source(const ChannelSource* source) {
+  impl_->source_ = source;
+}
 void BrokerClient::Start() { impl_->Start(); }
 void BrokerClient::Stop() { impl_->Stop(); }
 void BrokerClient::Subscribe(const std::vector<std::string>& channels,

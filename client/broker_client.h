@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "asio/io_context.hpp"
@@ -77,6 +78,22 @@ struct BrokerClientStats {
 // no history); Publish reports Unavailable instead of losing them silently.
 class BrokerClient {
  public:
+  // The channel set's owner, for an owner that keeps the set anyway (a
+  // gateway worker's membership index): the client then keeps no copy.
+  // Subscribe and Unsubscribe still send their requests but record
+  // nothing; after every (re)connect the client subscribes exactly what
+  // ForEachChannel lists; channels of a refused re-subscribe go to the
+  // subscription-lost handler and the owner must drop them. The owner
+  // changes its set before asking the client to subscribe or unsubscribe.
+  // Same thread as the client.
+  class ChannelSource {
+   public:
+    virtual ~ChannelSource() = default;
+    virtual size_t ChannelCount() const = 0;
+    virtual void ForEachChannel(
+        absl::FunctionRef<void(const std::string&)> fn) const = 0;
+  };
+
   // `status` is OK once the broker confirmed the request (Ack); Unavailable
   // when the link dropped first; the broker's error otherwise. `receivers`
   // is the broker's count for a Publish.
@@ -109,6 +126,8 @@ class BrokerClient {
   // publish, in publish order). `tag` is the caller's.
   using QuietConfirmedHandler = std::function<void(uint64_t tag)>;
   void set_quiet_confirmed_handler(QuietConfirmedHandler handler);
+  // Before Start; `source` outlives the client. Null: the client's own set.
+  void set_channel_source(const ChannelSource* source);
 
   // Starts connecting; keeps the link up until Stop.
   void Start();
@@ -123,9 +142,8 @@ class BrokerClient {
   // and changes nothing.
   //
   // The set is the library's own copy of what it must re-subscribe after a
-  // reconnect, so that a caller never has to replay its state; a caller
-  // with finer membership (the gateway's per-connection index) keeps that
-  // separately.
+  // reconnect, so that a caller never has to replay its state, unless the
+  // caller owns the set (set_channel_source).
   void Subscribe(const std::vector<std::string>& channels, Done done = nullptr);
   void Unsubscribe(const std::vector<std::string>& channels,
                    Done done = nullptr);

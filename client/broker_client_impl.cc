@@ -34,7 +34,7 @@ BrokerClient::Impl::~Impl() {
 void BrokerClient::Impl::Subscribe(const std::vector<std::string>& channels,
                                    Done done) {
   if (stream_ == nullptr) {
-    for (const auto& channel : channels) desired_.insert(channel);
+    Hold(channels);
     if (done) done(absl::UnavailableError("not connected to the broker"), 0);
     return;
   }
@@ -47,7 +47,7 @@ void BrokerClient::Impl::Subscribe(const std::vector<std::string>& channels,
     requests_.Fail(id, s);
     return;
   }
-  for (const auto& channel : channels) desired_.insert(channel);
+  Hold(channels);
 }
 
 void BrokerClient::Impl::Unsubscribe(const std::vector<std::string>& channels,
@@ -55,7 +55,7 @@ void BrokerClient::Impl::Unsubscribe(const std::vector<std::string>& channels,
   if (stream_ == nullptr) {
     // Nothing to undo at the broker: the link is down, and the channel
     // will not be re-subscribed.
-    for (const auto& channel : channels) desired_.erase(channel);
+    for (const auto& channel : channels) Release(channel);
     if (done) done(absl::OkStatus(), 0);
     return;
   }
@@ -69,7 +69,7 @@ void BrokerClient::Impl::Unsubscribe(const std::vector<std::string>& channels,
     return;
   }
   for (const auto& channel : channels) {
-    desired_.erase(channel);
+    Release(channel);
     held_alone_.erase(channel);  // the broker revokes it; answered then
   }
 }
@@ -252,6 +252,26 @@ void BrokerClient::Impl::OnInterest(const v1::Interest& interest) {
   // A full queue leaves it unanswered: the broker closes the link after
   // its release timeout, which ends the grant too.
   if (SendRequest(release).ok()) ++stats_.sole_releases;
+}
+
+void BrokerClient::Impl::Hold(const std::vector<std::string>& channels) {
+  if (source_ != nullptr) return;
+  for (const auto& channel : channels) desired_.insert(channel);
+}
+
+void BrokerClient::Impl::Release(const std::string& channel) {
+  if (source_ == nullptr) desired_.erase(channel);
+}
+
+std::vector<std::string> BrokerClient::Impl::HeldChannels() const {
+  std::vector<std::string> all;
+  if (source_ == nullptr) {
+    all.assign(desired_.begin(), desired_.end());
+    return all;
+  }
+  all.reserve(source_->ChannelCount());
+  source_->ForEachChannel([&](const std::string& c) { all.push_back(c); });
+  return all;
 }
 
 void BrokerClient::Impl::QuietFailed(uint64_t tag, const absl::Status& status) {

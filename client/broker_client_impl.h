@@ -53,7 +53,9 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   }
   size_t held_alone_count() const { return held_alone_.size(); }
   bool connected() const { return connected_; }
-  size_t subscription_count() const { return desired_.size(); }
+  size_t subscription_count() const {
+    return source_ != nullptr ? source_->ChannelCount() : desired_.size();
+  }
   const BrokerClientStats& stats() const { return stats_; }
 
   // FramedStream::Handler (the current link).
@@ -67,6 +69,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   QuietFailureHandler quiet_failure_handler_;
   SubscriptionLostHandler lost_handler_;
   QuietConfirmedHandler quiet_confirmed_handler_;
+  const ChannelSource* source_ = nullptr;  // null: desired_ is the set
 
  private:
   // The next link while moving: dialled and welcomed, waiting for the
@@ -98,6 +101,10 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   void HandleEnvelope();
   void OnInterest(const v1::Interest& interest);
   void QuietFailed(uint64_t tag, const absl::Status& status);
+  // The set of channels to hold: desired_, or nothing when source_ owns it.
+  void Hold(const std::vector<std::string>& channels);
+  void Release(const std::string& channel);
+  std::vector<std::string> HeldChannels() const;
 
   // ---- the link (broker_client_link.cc) ----
   const std::pair<std::string, uint16_t>& Endpoint() const;
@@ -151,6 +158,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   uint16_t next_port_ = 0;
   ParkedLink parked_{this};
 
+  // The channels to hold, unless source_ owns them.
   absl::flat_hash_set<std::string> desired_;
   // Sole-interest grants of the current link: channel -> grant id.
   absl::flat_hash_map<std::string, uint64_t> held_alone_;

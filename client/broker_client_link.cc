@@ -42,7 +42,7 @@ v1::Envelope BrokerClient::Impl::MakeHello() const {
   // A broker that hears another broker's id here while it is young knows
   // it restarted under its clients (it then holds publishes back while
   // they re-subscribe); its own id means only this link was lost.
-  if (!desired_.empty()) {
+  if (subscription_count() > 0) {
     hello.mutable_hello()->set_resuming_from(last_broker_id_);
   }
   return hello;
@@ -84,7 +84,7 @@ void BrokerClient::Impl::Adopt(std::shared_ptr<FramedStream> stream,
   // Re-subscribe everything held, in batches; the link counts as connected
   // once the broker has acknowledged them all, so that "connected" means
   // "subscriptions are live".
-  std::vector<std::string> all(desired_.begin(), desired_.end());
+  std::vector<std::string> all = HeldChannels();
   resubscribes_pending_ = 0;
   const size_t batch = std::max<size_t>(1, options_.resubscribe_batch);
   for (size_t i = 0; i < all.size(); i += batch) {
@@ -108,7 +108,7 @@ void BrokerClient::Impl::Adopt(std::shared_ptr<FramedStream> stream,
                 spdlog::level::err,
                 "re-subscribe of {} channel(s) refused by the broker: {}",
                 names.size(), status.message());
-            for (const std::string& c : names) desired_.erase(c);
+            for (const std::string& c : names) Release(c);
             if (lost_handler_) lost_handler_(names, status);
           }
           if (--resubscribes_pending_ == 0) MarkConnected();

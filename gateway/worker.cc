@@ -109,6 +109,7 @@ class Worker::Impl : public Authenticator::Host {
         [this](const std::string& channel, const absl::Status& status) {
           dispatcher_.OnChannelRefused(channel, status);
         });
+    link_.set_channel_source(&membership_);
     link_.set_on_lost(
         [this](const std::string& channel, const absl::Status& status) {
           dispatcher_.OnChannelRefused(channel, status);

@@ -1,6 +1,7 @@
 #include "gateway/fanout/membership.h"
 
 #include "absl/strings/match.h"
+#include "common/channel_names.h"
 
 namespace channel {
 
@@ -22,6 +23,13 @@ Membership::JoinResult Membership::Join(ConnectionData* con,
   }
   Added(channel, change, std::move(live));
   return change.changed ? JoinResult::kJoined : JoinResult::kAlreadyMember;
+}
+
+void Membership::ForEachChannel(
+    absl::FunctionRef<void(const std::string&)> fn) const {
+  static const std::string kAll(kBroadcastChannel);
+  fn(kAll);
+  index_.ForEachChannel([&](const std::string& channel) { fn(channel); });
 }
 
 void Membership::JoinUser(ConnectionData* con, const std::string& user_id) {

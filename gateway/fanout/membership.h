@@ -4,6 +4,8 @@
 #include <functional>
 #include <string>
 
+#include "absl/functional/function_ref.h"
+#include "client/broker_client.h"
 #include "common/subscription_index.h"
 #include "gateway/connection_data.h"
 #include "gateway/fanout/presence_reporter.h"
@@ -20,7 +22,10 @@ namespace channel {
 // limit per connection counts groups only; the worker's limit counts the
 // distinct groups it holds, so that with one user channel per connection
 // they stay within the broker's --max_channels_per_link.
-class Membership {
+//
+// It is also the worker's broker link's channel set (ChannelSource): the
+// link keeps no copy of its own and re-subscribes from here.
+class Membership : public BrokerClient::ChannelSource {
  public:
   using Members = SubscriptionIndex<ConnectionData*>::Subscribers;
   // The broker refused the subscription of `channel` (not a link drop): no
@@ -64,6 +69,12 @@ class Membership {
   void JoinUser(ConnectionData* con, const std::string& user_id);
   // Removes `con` from every channel (close).
   void LeaveAll(ConnectionData* con);
+  // BrokerClient::ChannelSource: the broadcast channel (every connection
+  // receives send_to_all) and every channel with a member here.
+  size_t ChannelCount() const override { return index_.channel_count() + 1; }
+  void ForEachChannel(
+      absl::FunctionRef<void(const std::string&)> fn) const override;
+
   // Distinct groups with members on this worker.
   size_t group_count() const { return groups_; }
 

@@ -85,6 +85,11 @@ class ShardLink {
   void set_on_lost(LostFn fn) { on_lost_ = std::move(fn); }
   void set_failure(FailureFn fn) { failure_ = std::move(fn); }
 
+  // The channels the link holds are `source`'s (the worker's Membership),
+  // not a copy. Before Start.
+  void set_channel_source(const BrokerClient::ChannelSource* source) {
+    client_.set_channel_source(source);
+  }
   void Start();
   void Stop();
 

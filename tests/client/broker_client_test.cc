@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <future>
@@ -444,6 +445,49 @@ TEST_F(BrokerClientTest, GoAwayWithNowhereToGoStaysOnTheDrainingBroker) {
   EXPECT_EQ(client_->stats().moves, 1u);
   subscribed_again.set_value();
   script_.join();  // it uses this body's locals
+  client_.reset();
+}
+
+
+// A caller that owns the channel set (a gateway's membership) lends it: the
+// client keeps no copy, re-subscribes exactly what the source lists, and
+// counts the source's channels.
+TEST_F(BrokerClientTest, ChannelSourceIsTheSetTheClientResubscribes) {
+  class Source : public BrokerClient::ChannelSource {
+   public:
+    size_t ChannelCount() const override { return channels.size(); }
+    void ForEachChannel(
+        absl::FunctionRef<void(const std::string&)> fn) const override {
+      for (const std::string& c : channels) fn(c);
+    }
+    std::vector<std::string> channels{"x", "y"};
+  } source;
+  std::vector<std::string> subscribed;
+  Script([&] {
+    auto conn = broker_.Accept();
+    conn->ReadEnvelope(seconds(5));
+    conn->SendEnvelope(Welcome());
+    auto sub = conn->ReadEnvelope(seconds(5));
+    ASSERT_TRUE(sub && sub->has_subscribe());
+    for (const auto& c : sub->subscribe().channels()) subscribed.push_back(c);
+    conn->SendEnvelope(AckOf(sub->subscribe().request_id()));
+  });
+  BrokerClientOptions options;
+  options.host = "127.0.0.1";
+  options.port = static_cast<uint16_t>(broker_.port());
+  client_ = std::make_unique<BrokerClient>(io_, options);
+  client_->set_channel_source(&source);
+  client_->set_state_handler(
+      [this](bool up, absl::string_view) { up ? ++ups_ : ++downs_; });
+  client_->Subscribe({"ignored-while-down"});  // the source's set counts
+  client_->Start();
+  ASSERT_TRUE(RunUntil([&] { return ups_ == 1; }));
+  script_.join();  // `subscribed` is complete
+  std::sort(subscribed.begin(), subscribed.end());
+  EXPECT_EQ(subscribed, (std::vector<std::string>{"x", "y"}));
+  source.channels.push_back("z");  // the owner adds first, then subscribes
+  client_->Subscribe({"z"});
+  EXPECT_EQ(client_->subscription_count(), 3u);
   client_.reset();
 }
 
