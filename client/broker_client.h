@@ -63,7 +63,7 @@ struct BrokerClientStats {
   uint64_t sole_grants = 0;     // sole-interest grants received
   uint64_t sole_releases = 0;   // revoked grants released
   uint64_t moves = 0;  // GoAways followed: a draining broker left for another
-  StreamCounters stream;        // bytes and frames over every link
+  StreamCounters stream;  // bytes and frames over every link
 };
 
 // Asynchronous client of channel-broker: connect, Hello, subscribe,

@@ -14,11 +14,10 @@ namespace channel {
 BrokerClient::Impl::Impl(asio::io_context& io, BrokerClientOptions options)
     : options_(std::move(options)),
       dialer_(io,
-              LinkDialer::Options{options_.connect_timeout,
-                                  options_.max_frame_bytes,
-                                  options_.max_queued_bytes,
-                                  options_.heartbeat_interval,
-                                  options_.idle_timeout},
+              LinkDialer::Options{
+                  options_.connect_timeout, options_.max_frame_bytes,
+                  options_.max_queued_bytes, options_.heartbeat_interval,
+                  options_.idle_timeout},
               &stats_.stream),
       retry_timer_(io),
       backoff_(options_.backoff_initial, options_.backoff_max,

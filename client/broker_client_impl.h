@@ -142,7 +142,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   uint64_t generation_ = 0;  // bumped whenever the current link changes
   bool running_ = false;
   std::string last_broker_id_;  // of the last link welcomed, if any
-  bool connected_ = false;  // stream_ and every re-subscribe acknowledged
+  bool connected_ = false;      // stream_ and every re-subscribe acknowledged
   int resubscribes_pending_ = 0;
   uint32_t max_frame_bytes_ = 0;  // ours, or the broker's if smaller
   std::chrono::milliseconds idle_timeout_{0};  // the current link's

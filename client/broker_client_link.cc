@@ -52,17 +52,17 @@ void BrokerClient::Impl::Dial() {
   if (!running_) return;
   host_ = Endpoint().first;
   port_ = Endpoint().second;
-  dialer_.Dial(host_, port_, MakeHello(),
-               [this](const absl::Status& status,
-                      std::shared_ptr<FramedStream> stream,
-                      const v1::Welcome& welcome) {
-                 if (!status.ok()) {
-                   ++stats_.connect_failures;
-                   Fail(status.message());
-                   return;
-                 }
-                 Adopt(std::move(stream), welcome);
-               });
+  dialer_.Dial(
+      host_, port_, MakeHello(),
+      [this](const absl::Status& status, std::shared_ptr<FramedStream> stream,
+             const v1::Welcome& welcome) {
+        if (!status.ok()) {
+          ++stats_.connect_failures;
+          Fail(status.message());
+          return;
+        }
+        Adopt(std::move(stream), welcome);
+      });
 }
 
 void BrokerClient::Impl::Adopt(std::shared_ptr<FramedStream> stream,
@@ -175,10 +175,9 @@ void BrokerClient::Impl::Fail(absl::string_view reason) {
                   why, delay.count());
   }
   retry_timer_.expires_after(delay);
-  retry_timer_.async_wait(
-      [weak = weak_from_this()](const std::error_code& ec) {
-        if (auto self = weak.lock(); self && !ec) self->Dial();
-      });
+  retry_timer_.async_wait([weak = weak_from_this()](const std::error_code& ec) {
+    if (auto self = weak.lock(); self && !ec) self->Dial();
+  });
 }
 
 // ---- Moving --------------------------------------------------------------

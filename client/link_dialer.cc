@@ -84,7 +84,8 @@ void LinkDialer::OnFrame(absl::string_view body) {
 }
 
 void LinkDialer::OnInvalidFrame(absl::string_view error) {
-  Finish(absl::UnavailableError(absl::StrCat("bad frame from broker: ", error)));
+  Finish(
+      absl::UnavailableError(absl::StrCat("bad frame from broker: ", error)));
 }
 
 void LinkDialer::OnTimeout(FramedStream::Timeout) {

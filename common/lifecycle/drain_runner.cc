@@ -12,7 +12,8 @@ void DrainRunner::Start(std::vector<uint64_t> ids,
                         std::function<void()> done) {
   Cancel();
   order_ = std::move(ids);
-  std::shuffle(order_.begin(), order_.end(), std::mt19937_64{std::random_device{}()});
+  std::shuffle(order_.begin(), order_.end(),
+               std::mt19937_64{std::random_device{}()});
   next_ = 0;
   tick_ = tick;
   visit_ = std::move(visit);

@@ -520,8 +520,8 @@ TEST(BrokerIntegrationTest, RestartClientReconnectsAndResubscribes) {
 // whoever stays is closed with SHUTTING_DOWN after --shutdown_grace_ms;
 // exit 0. A client that leaves at once lets the broker exit early.
 TEST(BrokerIntegrationTest, SigtermAsksClientsToMoveThenClosesThem) {
-  BrokerProcess broker = BrokerProcess::Start(
-      {"--drain_ms=200", "--shutdown_grace_ms=5000"});
+  BrokerProcess broker =
+      BrokerProcess::Start({"--drain_ms=200", "--shutdown_grace_ms=5000"});
   RawFrameSocket stays(broker.port);
   ASSERT_TRUE(stays.SendHello());
   ASSERT_TRUE(stays.ReadEnvelope(seconds(5)));
@@ -550,8 +550,8 @@ TEST(BrokerIntegrationTest, SigtermAsksClientsToMoveThenClosesThem) {
 TEST(BrokerIntegrationTest, SigtermExitsOnceEveryClientHasMoved) {
   // A grace far longer than the test: the broker can only exit early
   // because its clients left when asked.
-  BrokerProcess broker = BrokerProcess::Start(
-      {"--drain_ms=100", "--shutdown_grace_ms=600000"});
+  BrokerProcess broker =
+      BrokerProcess::Start({"--drain_ms=100", "--shutdown_grace_ms=600000"});
   std::vector<std::unique_ptr<RawFrameSocket>> clients;
   for (int i = 0; i < 5; ++i) {
     clients.push_back(std::make_unique<RawFrameSocket>(broker.port));

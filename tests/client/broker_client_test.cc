@@ -375,8 +375,7 @@ TEST_F(BrokerClientTest, GoAwayMovesToTheNextBrokerAfterItsRequestsSettle) {
     ASSERT_TRUE(publish && publish->has_publish());
     conn->SendEnvelope(GoAway(10000));
     // The old link keeps working until the publish in flight is answered.
-    ASSERT_EQ(next_welcomed_f.wait_for(seconds(5)),
-              std::future_status::ready);
+    ASSERT_EQ(next_welcomed_f.wait_for(seconds(5)), std::future_status::ready);
     ASSERT_EQ(unavailable_seen_f.wait_for(seconds(5)),
               std::future_status::ready);
     old_acked = true;
@@ -390,12 +389,11 @@ TEST_F(BrokerClientTest, GoAwayMovesToTheNextBrokerAfterItsRequestsSettle) {
   client_->Subscribe({"a"});
   ASSERT_TRUE(RunUntil([&] { return ups_ == 1; }));
   absl::Status published = absl::UnknownError("not answered");
-  ASSERT_TRUE(client_
-                  ->Publish({"a"}, "p", nullptr,
-                            [&](const absl::Status& s, uint64_t) {
-                              published = s;
-                            })
-                  .ok());
+  ASSERT_TRUE(
+      client_
+          ->Publish({"a"}, "p", nullptr,
+                    [&](const absl::Status& s, uint64_t) { published = s; })
+          .ok());
   ASSERT_TRUE(RunUntil([&] { return client_->stats().moves == 1; }));
   // Moving: no new publish starts on the draining link.
   EXPECT_TRUE(absl::IsUnavailable(client_->Publish({"a"}, "q")));
@@ -438,7 +436,8 @@ TEST_F(BrokerClientTest, GoAwayWithNowhereToGoStaysOnTheDrainingBroker) {
   absl::Status subscribed = absl::UnknownError("not answered");
   client_->Subscribe({"b"},
                      [&](const absl::Status& s, uint64_t) { subscribed = s; });
-  ASSERT_TRUE(RunUntil([&] { return subscribed.code() != absl::StatusCode::kUnknown; }));
+  ASSERT_TRUE(RunUntil(
+      [&] { return subscribed.code() != absl::StatusCode::kUnknown; }));
   EXPECT_TRUE(subscribed.ok()) << subscribed;
   EXPECT_TRUE(client_->connected());
   EXPECT_EQ(downs_, 0);
@@ -447,7 +446,6 @@ TEST_F(BrokerClientTest, GoAwayWithNowhereToGoStaysOnTheDrainingBroker) {
   script_.join();  // it uses this body's locals
   client_.reset();
 }
-
 
 // A caller that owns the channel set (a gateway's membership) lends it: the
 // client keeps no copy, re-subscribes exactly what the source lists, and

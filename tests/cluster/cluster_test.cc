@@ -376,8 +376,9 @@ TEST_F(ClusterDrainTest, DrainingBrokerMovesItsGatewaysAndExits) {
     const std::string id = std::to_string(100 + i);
     const std::string reply = ws_.Request(
         asker,
-        absl::StrCat(R"({"cmd":"send_to_group","group_id":"z","message":"m","id":)",
-                     id, "}"),
+        absl::StrCat(
+            R"({"cmd":"send_to_group","group_id":"z","message":"m","id":)", id,
+            "}"),
         id);
     if (reply == absl::StrCat(R"({"id":)", id, R"(,"ok":true})")) {
       ++answered;
