@@ -102,13 +102,12 @@ void LinkDialer::OnFinished(absl::string_view reason) {
 void LinkDialer::Finish(const absl::Status& status) {
   Done done = std::move(done_);
   done_ = nullptr;
-  // `status` may refer to the stream's own text: copy before detaching.
-  const absl::Status copy = status;
+  // `status` owns its text (never the stream's): safe past the detach.
   if (stream_) {
     stream_->Detach();
     stream_.reset();
   }
-  if (done) done(copy, nullptr, v1::Welcome());
+  if (done) done(status, nullptr, v1::Welcome());
 }
 
 }  // namespace channel
