@@ -107,7 +107,9 @@ TEST_P(ParseCommandBadTest, Refuses) {
   EXPECT_EQ(CommandErrorId(status), c.id_json);
   EXPECT_FALSE(status.message().empty());
   EXPECT_LT(status.message().size(), 200u);
-  if (!c.message.empty()) EXPECT_EQ(status.message(), c.message);
+  if (!c.message.empty()) {
+    EXPECT_EQ(status.message(), c.message);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
