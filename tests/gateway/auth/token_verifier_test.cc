@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "tests/support/test_tokens.h"
+#include "tests/support/credentials/test_tokens.h"
 
 namespace channel {
 namespace {
