@@ -130,12 +130,15 @@ void ApiServer::Publish(const HttpRequest& request, HttpReply reply) {
     absl::Status status;
     uint64_t deliveries = 0;
   };
-  auto job = std::make_shared<Job>();
-  ApiError error;
-  if (!ParseApiPublish(request.body, options_.limits, &job->publish, &error)) {
+  absl::StatusOr<ApiPublish> parsed =
+      ParseApiPublish(request.body, options_.limits);
+  if (!parsed.ok()) {
+    const ApiError error = ApiErrorOf(parsed.status());
     Answer(reply, "publish", t0, Json(error.status, ApiErrorJson(error)));
     return;
   }
+  auto job = std::make_shared<Job>();
+  job->publish = *std::move(parsed);
   ApiBackend* broker = broker_;
   hop_->Call(
       [job, broker] {
