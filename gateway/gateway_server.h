@@ -12,7 +12,7 @@
 #include "asio/steady_timer.hpp"
 #include "gateway/gateway_options.h"
 #include "gateway/tls/tls_context.h"
-#include "gateway/worker.h"
+#include "gateway/worker/worker.h"
 
 namespace channel {
 

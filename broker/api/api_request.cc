@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/channel_names.h"
@@ -12,12 +13,12 @@
 namespace channel {
 namespace {
 
-bool Fail(ApiError* error, int status, absl::string_view code,
-          std::string message) {
-  error->status = status;
-  error->code = std::string(code);
-  error->message = std::move(message);
-  return false;
+// A refusal of the body (HTTP 400): the message for the client, the code
+// as a payload (ApiErrorOf).
+absl::Status Refuse(absl::string_view code, absl::string_view message) {
+  absl::Status status = absl::InvalidArgumentError(message);
+  status.SetPayload(kApiErrorCodeUrl, absl::Cord(code));
+  return status;
 }
 
 // Nesting depth, without recursion (RapidJSON's Writer recurses).
@@ -37,8 +38,8 @@ size_t Depth(const rapidjson::Value& root, size_t limit) {
   return max_depth;
 }
 
-bool ReadId(const rapidjson::Value& v, const ApiLimits& limits,
-            absl::string_view field, std::string* out, ApiError* error) {
+absl::Status ReadId(const rapidjson::Value& v, const ApiLimits& limits,
+                    absl::string_view field, std::string* out) {
   if (v.IsString()) {
     out->assign(v.GetString(), v.GetStringLength());
   } else if (v.IsInt64()) {
@@ -46,15 +47,16 @@ bool ReadId(const rapidjson::Value& v, const ApiLimits& limits,
   } else if (v.IsUint64()) {
     *out = absl::StrCat(v.GetUint64());
   } else {
-    return Fail(error, 400, "invalid_field",
-                absl::StrCat("\"", field, "\" must hold strings or integers"));
+    return Refuse(
+        "invalid_field",
+        absl::StrCat("\"", field, "\" must hold strings or integers"));
   }
   if (out->empty() || out->size() > limits.max_id_bytes) {
-    return Fail(error, 400, "invalid_field",
-                absl::StrCat("ids in \"", field, "\" must have 1 to ",
-                             limits.max_id_bytes, " bytes"));
+    return Refuse("invalid_field",
+                  absl::StrCat("ids in \"", field, "\" must have 1 to ",
+                               limits.max_id_bytes, " bytes"));
   }
-  return true;
+  return absl::OkStatus();
 }
 
 int HexValue(char c) {
@@ -66,17 +68,17 @@ int HexValue(char c) {
 
 }  // namespace
 
-bool ParseApiPublish(absl::string_view body, const ApiLimits& limits,
-                     ApiPublish* out, ApiError* error) {
-  out->channels.clear();
+absl::StatusOr<ApiPublish> ParseApiPublish(absl::string_view body,
+                                           const ApiLimits& limits) {
+  ApiPublish publish;
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
   if (doc.HasParseError()) {
-    return Fail(error, 400, "invalid_json",
-                absl::StrCat("invalid JSON at offset ", doc.GetErrorOffset()));
+    return Refuse("invalid_json", absl::StrCat("invalid JSON at offset ",
+                                               doc.GetErrorOffset()));
   }
   if (!doc.IsObject()) {
-    return Fail(error, 400, "invalid_json", "the body must be a JSON object");
+    return Refuse("invalid_json", "the body must be a JSON object");
   }
   int kinds = 0;
   struct Field {
@@ -93,61 +95,73 @@ bool ParseApiPublish(absl::string_view body, const ApiLimits& limits,
     ++kinds;
     std::string id;
     if (!f.many) {
-      if (!ReadId(it->value, limits, f.name, &id, error)) return false;
-      out->channels.push_back(absl::StrCat(f.prefix, id));
+      if (absl::Status s = ReadId(it->value, limits, f.name, &id); !s.ok()) {
+        return s;
+      }
+      publish.channels.push_back(absl::StrCat(f.prefix, id));
       continue;
     }
     if (!it->value.IsArray() || it->value.Empty()) {
-      return Fail(error, 400, "invalid_field",
-                  absl::StrCat("\"", f.name, "\" must be a non-empty array"));
+      return Refuse("invalid_field",
+                    absl::StrCat("\"", f.name, "\" must be a non-empty array"));
     }
     if (it->value.Size() > limits.max_targets) {
-      return Fail(
-          error, 400, "too_many_targets",
+      return Refuse(
+          "too_many_targets",
           absl::StrCat("at most ", limits.max_targets, " targets per request"));
     }
     for (const auto& v : it->value.GetArray()) {
-      if (!ReadId(v, limits, f.name, &id, error)) return false;
-      out->channels.push_back(absl::StrCat(f.prefix, id));
+      if (absl::Status s = ReadId(v, limits, f.name, &id); !s.ok()) return s;
+      publish.channels.push_back(absl::StrCat(f.prefix, id));
     }
   }
   if (auto all = doc.FindMember("all"); all != doc.MemberEnd()) {
     if (!all->value.IsBool()) {
-      return Fail(error, 400, "invalid_field", "\"all\" must be true");
+      return Refuse("invalid_field", "\"all\" must be true");
     }
     if (all->value.GetBool()) {
       ++kinds;
-      out->channels.emplace_back(kBroadcastChannel);
+      publish.channels.emplace_back(kBroadcastChannel);
     }
   }
   if (kinds == 0) {
-    return Fail(error, 400, "missing_target",
-                "name one target: group_id, group_ids, user_id, user_ids or "
-                "\"all\": true");
+    return Refuse("missing_target",
+                  "name one target: group_id, group_ids, user_id, user_ids or "
+                  "\"all\": true");
   }
   if (kinds > 1) {
-    return Fail(error, 400, "invalid_field", "name exactly one target kind");
+    return Refuse("invalid_field", "name exactly one target kind");
   }
   auto message = doc.FindMember("message");
   if (message == doc.MemberEnd()) {
-    return Fail(error, 400, "missing_field", "\"message\" is required");
+    return Refuse("missing_field", "\"message\" is required");
   }
   if (message->value.IsString()) {
-    out->message.assign(message->value.GetString(),
-                        message->value.GetStringLength());
-    return true;
+    publish.message.assign(message->value.GetString(),
+                           message->value.GetStringLength());
+    return publish;
   }
   if (Depth(message->value, limits.max_message_depth) >
       limits.max_message_depth) {
-    return Fail(error, 400, "invalid_field",
-                absl::StrCat("\"message\" is nested deeper than ",
-                             limits.max_message_depth, " levels"));
+    return Refuse("invalid_field",
+                  absl::StrCat("\"message\" is nested deeper than ",
+                               limits.max_message_depth, " levels"));
   }
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   message->value.Accept(writer);
-  out->message.assign(buffer.GetString(), buffer.GetSize());
-  return true;
+  publish.message.assign(buffer.GetString(), buffer.GetSize());
+  return publish;
+}
+
+ApiError ApiErrorOf(const absl::Status& status) {
+  ApiError error;
+  error.status = 400;
+  if (const auto code = status.GetPayload(kApiErrorCodeUrl); code) {
+    error.code = std::string(*code);
+  }
+  error.message = std::string(status.message());
+  return error;
 }
 
 std::string ApiErrorJson(const ApiError& error) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace channel {
@@ -19,7 +21,8 @@ struct ApiPublish {
   std::string message;
 };
 
-// A request refused: a stable code and the HTTP status.
+// A request refused, as the reply tells it (ApiErrorJson): a stable code
+// and the HTTP status.
 struct ApiError {
   int status = 400;
   std::string code;     // invalid_json, missing_target, invalid_field, ...
@@ -37,9 +40,19 @@ struct ApiLimits {
 // Parses one publish body with RapidJSON (iterative: nesting cannot exhaust
 // the stack). Exactly one target kind: group_id, group_ids, user_id,
 // user_ids or "all": true. Group ids may be strings or integers ("123" and
-// 123 are one group), as browsers send them.
-bool ParseApiPublish(absl::string_view body, const ApiLimits& limits,
-                     ApiPublish* out, ApiError* error);
+// 123 are one group), as browsers send them. A refusal is InvalidArgument:
+// its message is the client's text, and it carries the stable code
+// (invalid_json, missing_target, ...) as a payload under kApiErrorCodeUrl;
+// ApiErrorOf turns it into the reply.
+absl::StatusOr<ApiPublish> ParseApiPublish(absl::string_view body,
+                                           const ApiLimits& limits);
+
+// The payload type URL of a ParseApiPublish refusal's code.
+inline constexpr absl::string_view kApiErrorCodeUrl =
+    "type.channel/channel.ApiError.code";
+
+// The reply to a ParseApiPublish refusal: HTTP 400, its code and message.
+ApiError ApiErrorOf(const absl::Status& status);
 
 // {"ok":false,"error":{"code":...,"message":...}}, with "published":false
 // after "ok" when error.not_published.

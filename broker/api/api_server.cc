@@ -5,7 +5,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "asio/ip/address.hpp"
 #include "common/constant_time.h"
 #include "rapidjson/stringbuffer.h"
@@ -66,21 +65,9 @@ ApiServer::ApiServer(asio::io_context& broker_io, ApiBackend* broker,
 
 ApiServer::~ApiServer() { Stop(); }
 
-void ApiServer::Count(const std::string& route, int status,
-                      Clock::duration latency) {
-  const double seconds = std::chrono::duration<double>(latency).count();
-  std::lock_guard<std::mutex> lock(mu_);
-  ++requests_[absl::StrCat(route, "|", status)];
-  size_t i = 0;
-  while (i < kBuckets.size() && seconds > kBuckets[i]) ++i;
-  ++latency_[i];
-  latency_sum_ += seconds;
-  ++latency_count_;
-}
-
 void ApiServer::Answer(const HttpReply& reply, const char* route,
                        Clock::time_point t0, HttpResponse response) {
-  Count(route, response.status, Clock::now() - t0);
+  metrics_.Count(route, response.status, Clock::now() - t0);
   reply(std::move(response));
 }
 
@@ -100,7 +87,7 @@ std::optional<HttpResponse> ApiServer::OnHeaders(const HttpRequest& head) {
         ConstantTimeEquals(std::string(header.substr(kBearer.size())),
                            options_.api_key);
     if (!ok) {
-      Count(route, 401, Clock::duration::zero());
+      metrics_.Count(route, 401, Clock::duration::zero());
       return Error(401, "unauthorized",
                    header.empty() ? "send Authorization: Bearer <api key>"
                                   : "wrong API key");
@@ -109,11 +96,11 @@ std::optional<HttpResponse> ApiServer::OnHeaders(const HttpRequest& head) {
   if (options_.max_requests_per_sec > 0) {
     bool limited;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::lock_guard<std::mutex> lock(bucket_mu_);
       limited = !bucket_.TryTake(Clock::now());
     }
     if (limited) {
-      Count(route, 429, Clock::duration::zero());
+      metrics_.Count(route, 429, Clock::duration::zero());
       return Error(429, "rate_limited",
                    absl::StrCat("more than ", options_.max_requests_per_sec,
                                 " API requests per second"));
@@ -143,12 +130,15 @@ void ApiServer::Publish(const HttpRequest& request, HttpReply reply) {
     absl::Status status;
     uint64_t deliveries = 0;
   };
-  auto job = std::make_shared<Job>();
-  ApiError error;
-  if (!ParseApiPublish(request.body, options_.limits, &job->publish, &error)) {
+  absl::StatusOr<ApiPublish> parsed =
+      ParseApiPublish(request.body, options_.limits);
+  if (!parsed.ok()) {
+    const ApiError error = ApiErrorOf(parsed.status());
     Answer(reply, "publish", t0, Json(error.status, ApiErrorJson(error)));
     return;
   }
+  auto job = std::make_shared<Job>();
+  job->publish = *std::move(parsed);
   ApiBackend* broker = broker_;
   hop_->Call(
       [job, broker] {
@@ -358,29 +348,7 @@ void ApiServer::Stop() {
 }
 
 void ApiServer::AppendMetrics(PrometheusText* m) const {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [key, count] : requests_) {
-      const std::vector<absl::string_view> parts = absl::StrSplit(key, '|');
-      m->Counter("channel_broker_api_requests_total",
-                 "HTTP API requests, by route and status.",
-                 static_cast<double>(count),
-                 {{"route", parts[0]}, {"status", parts[1]}});
-    }
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i <= kBuckets.size(); ++i) {
-      cumulative += latency_[i];
-      const std::string le =
-          i < kBuckets.size() ? absl::StrCat(kBuckets[i]) : "+Inf";
-      m->Histogram("channel_broker_api_request_seconds",
-                   "HTTP API request latency (handled requests).", "_bucket",
-                   static_cast<double>(cumulative), {{"le", le}});
-    }
-    m->Histogram("channel_broker_api_request_seconds", "", "_sum", latency_sum_,
-                 {});
-    m->Histogram("channel_broker_api_request_seconds", "", "_count",
-                 static_cast<double>(latency_count_), {});
-  }
+  metrics_.AppendTo(m);
   if (!http_) return;
   const HttpServer::Stats& s = http_->stats();
   m->Gauge("channel_broker_api_connections", "Open HTTP API connections.",

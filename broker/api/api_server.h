@@ -1,7 +1,6 @@
 #ifndef CHANNEL_BROKER_API_API_SERVER_H_
 #define CHANNEL_BROKER_API_API_SERVER_H_
 
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -11,10 +10,10 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "asio/io_context.hpp"
 #include "broker/api/api_backend.h"
+#include "broker/api/api_metrics.h"
 #include "broker/api/api_request.h"
 #include "broker/api/broker_hop.h"
 #include "common/ops/prometheus_text.h"
@@ -80,8 +79,6 @@ class ApiServer {
   // Counts and sends.
   void Answer(const HttpReply& reply, const char* route,
               std::chrono::steady_clock::time_point t0, HttpResponse response);
-  void Count(const std::string& route, int status,
-             std::chrono::steady_clock::duration latency);
 
   asio::io_context& broker_io_;
   ApiBackend* const broker_;
@@ -94,14 +91,10 @@ class ApiServer {
   uint16_t port_ = 0;
   bool stopped_ = false;
 
-  static constexpr std::array<double, 11> kBuckets = {
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
-  mutable std::mutex mu_;
-  absl::flat_hash_map<std::string, uint64_t> requests_ ABSL_GUARDED_BY(mu_);
-  std::array<uint64_t, kBuckets.size() + 1> latency_ ABSL_GUARDED_BY(mu_){};
-  double latency_sum_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t latency_count_ ABSL_GUARDED_BY(mu_) = 0;
-  TokenBucket bucket_ ABSL_GUARDED_BY(mu_);
+  ApiMetrics metrics_;  // any thread
+  // The request rate, taken at the headers on the API thread.
+  std::mutex bucket_mu_;
+  TokenBucket bucket_ ABSL_GUARDED_BY(bucket_mu_);
 };
 
 }  // namespace channel

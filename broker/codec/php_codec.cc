@@ -16,17 +16,18 @@ const PhpValue kNull;  // 'data' missing: PHP reads it as null
 void PhpCodec::OnBody(absl::string_view body) {
   BrokerContext& ctx = session_->context();
   BrokerStats& stats = ctx.stats;
-  std::string error;
-  if (!ParsePhp(body, ctx.php_limits, &body_, &error) ||
-      body_.kind != PhpValue::Kind::kArray) {
+  absl::StatusOr<PhpValue> parsed = ParsePhp(body, ctx.php_limits);
+  if (!parsed.ok() || parsed->kind != PhpValue::Kind::kArray) {
     ++stats.php_bad_bodies;
-    if (error.empty()) error = "the body is not an array";
+    const absl::string_view error =
+        parsed.ok() ? "the body is not an array" : parsed.status().message();
     session_->Close(
         v1::Error::PROTOCOL_ERROR,
         absl::StrCat("malformed PHP body of ", body.size(), " bytes: ", error),
         false, "php_bad_body");
     return;
   }
+  body_ = *std::move(parsed);
   const PhpValue* type_value = body_.Find("type");
   const absl::string_view type =
       type_value != nullptr && type_value->kind == PhpValue::Kind::kString

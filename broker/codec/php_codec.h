@@ -50,7 +50,7 @@ class PhpCodec : public SessionCodec, public WorkQueues::Consumer {
   void Refused(absl::string_view type, absl::string_view why);
 
   Session* const session_;
-  PhpValue body_;  // reused for every frame
+  PhpValue body_;  // the frame OnBody handles: views into its body
   std::vector<std::string> channels_;
   v1::Publish publish_;
 };

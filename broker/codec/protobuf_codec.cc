@@ -137,17 +137,17 @@ void ProtobufCodec::HandlePublish(v1::Publish* request) {
   // every PHP subscriber's stream.
   const std::string& codec = request->meta().payload_codec();
   if (!codec.empty()) {
-    PhpValue value;
-    std::string error;
     if (codec != "php") {
       ReplyError(v1::Error::INVALID_REQUEST,
                  "payload_codec must be empty or \"php\"", request_id);
       return;
     }
-    if (!ParsePhp(request->payload(), session_->context().php_limits, &value,
-                  &error)) {
+    if (absl::StatusOr<PhpValue> value =
+            ParsePhp(request->payload(), session_->context().php_limits);
+        !value.ok()) {
       ReplyError(v1::Error::INVALID_REQUEST,
-                 absl::StrCat("payload_codec php: ", error), request_id);
+                 absl::StrCat("payload_codec php: ", value.status().message()),
+                 request_id);
       return;
     }
   }

@@ -13,10 +13,9 @@ void PhpBridge::OnPublished(const std::string& channel,
   if (channel == group_channel_) {
     // The seed's ['group_id'=>G, 'message'=>M]: only PHP values have it.
     if (event.meta().payload_codec() != "php") return;
-    PhpValue data;
-    std::string error;
-    if (ParsePhp(event.payload(), limits_, &data, &error)) {
-      FromPhp(channel, data);
+    if (absl::StatusOr<PhpValue> data = ParsePhp(event.payload(), limits_);
+        data.ok()) {
+      FromPhp(channel, *data);
     }
     return;
   }

@@ -18,17 +18,18 @@ class Parser {
   Parser(absl::string_view input, const PhpLimits& limits)
       : in_(input), limits_(limits) {}
 
-  bool Parse(PhpValue* out, std::string* error) {
-    if (!Value(out, 0)) {
-      *error = absl::StrCat(error_, " at byte ", pos_);
-      return false;
+  absl::StatusOr<PhpValue> Parse() {
+    PhpValue out;
+    if (!Value(&out, 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(error_, " at byte ", pos_));
     }
     if (pos_ < in_.size() && in_[pos_] == '\n') ++pos_;
     if (pos_ != in_.size()) {
-      *error = absl::StrCat("trailing bytes after the value at byte ", pos_);
-      return false;
+      return absl::InvalidArgumentError(
+          absl::StrCat("trailing bytes after the value at byte ", pos_));
     }
-    return true;
+    return out;
   }
 
  private:
@@ -324,10 +325,9 @@ bool PhpValue::AsKeyText(std::string* out) const {
   return false;
 }
 
-bool ParsePhp(absl::string_view input, const PhpLimits& limits, PhpValue* out,
-              std::string* error) {
-  *out = PhpValue();
-  return Parser(input, limits).Parse(out, error);
+absl::StatusOr<PhpValue> ParsePhp(absl::string_view input,
+                                  const PhpLimits& limits) {
+  return Parser(input, limits).Parse();
 }
 
 void AppendPhpString(absl::string_view bytes, std::string* out) {

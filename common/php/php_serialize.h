@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace channel {
@@ -43,9 +44,10 @@ struct PhpLimits {
 // escaped strings (S) are refused; every length and count is checked
 // against the bytes left before anything is allocated; nesting and
 // element counts are capped. Work is linear in the input. On failure
-// returns false and *error says what and where.
-bool ParsePhp(absl::string_view input, const PhpLimits& limits, PhpValue* out,
-              std::string* error);
+// InvalidArgument, whose message says what and where ("bad length at byte
+// 4"); the broker quotes it to the peer as it is.
+absl::StatusOr<PhpValue> ParsePhp(absl::string_view input,
+                                  const PhpLimits& limits);
 
 // Appends serialize()'s text for a string: s:LEN:"BYTES";
 void AppendPhpString(absl::string_view bytes, std::string* out);

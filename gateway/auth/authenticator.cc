@@ -52,22 +52,22 @@ void Authenticator::OnAuth(ConnectionData* con, const Command& command) {
 bool Authenticator::Authenticate(ConnectionData* con, absl::string_view token,
                                  const std::string& id_json) {
   const int64_t now_ms = now_();
-  TokenVerifier::Result result = verifier_->Verify(token, now_ms / 1000);
+  absl::StatusOr<TokenClaims> verified =
+      verifier_->Verify(token, now_ms / 1000);
   const bool first = con->user_id.empty();
-  if (!result.ok) {
-    stats_->CountAuth(result.reason);
+  if (!verified.ok()) {
+    const absl::string_view reason = TokenRejectReason(verified.status());
+    stats_->CountAuth(reason);
     stats_->CountError("unauthorized");
-    host_->Reply(con->id,
-                 ErrorReply(id_json, "unauthorized",
-                            absl::StrCat("token rejected: ", result.reason)));
+    host_->Reply(con->id, ErrorReply(id_json, "unauthorized",
+                                     absl::StrCat("token rejected: ", reason)));
     if (first) {
-      host_->CloseConnection(
-          con->id, kCloseAuthFailed,
-          absl::StrCat("authentication failed: ", result.reason));
+      host_->CloseConnection(con->id, kCloseAuthFailed,
+                             absl::StrCat("authentication failed: ", reason));
     }
     return false;
   }
-  if (!first && result.claims.sub != con->user_id) {
+  if (!first && verified->sub != con->user_id) {
     stats_->CountAuth("bad_claims");
     stats_->CountError("unauthorized");
     host_->Reply(con->id,
@@ -76,7 +76,7 @@ bool Authenticator::Authenticate(ConnectionData* con, absl::string_view token,
     return false;
   }
   stats_->CountAuth("ok");
-  auto claims = std::make_shared<TokenClaims>(std::move(result.claims));
+  auto claims = std::make_shared<TokenClaims>(*std::move(verified));
   con->token_expires_ms = claims->exp ? *claims->exp * 1000 : 0;
   if (first) {
     con->user_id = claims->sub;
@@ -118,20 +118,21 @@ bool Authenticator::MayJoin(ConnectionData* con, const Command& command) {
   const std::string& group = command.group_id;
   if (!command.token.empty()) {
     // A join token: signed for this user and this group.
-    TokenVerifier::Result join =
+    absl::StatusOr<TokenClaims> join =
         verifier_->Verify(command.token, now_() / 1000);
-    if (!join.ok) {
+    if (!join.ok()) {
       Refused(con, command.id_json, "add_group", group,
-              absl::StrCat("join token rejected: ", join.reason));
+              absl::StrCat("join token rejected: ",
+                           TokenRejectReason(join.status())));
       return false;
     }
-    if (join.claims.sub != con->user_id || join.claims.group != group) {
+    if (join->sub != con->user_id || join->group != group) {
       Refused(con, command.id_json, "add_group", group,
               "the join token is for another user or group");
       return false;
     }
-    if (join.claims.exp) {
-      const int64_t expires = *join.claims.exp * 1000;
+    if (join->exp) {
+      const int64_t expires = *join->exp * 1000;
       ConnectionData::JoinGrant* grant = nullptr;
       for (auto& g : con->join_grants) {
         if (g.group == group) grant = &g;

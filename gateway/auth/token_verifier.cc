@@ -46,6 +46,11 @@ bool ReadSeconds(const rapidjson::Value& v, int64_t* out) {
   return false;
 }
 
+// A refusal: its message is the reason alone (TokenRejectReason).
+absl::Status Rejected(absl::string_view reason) {
+  return absl::UnauthenticatedError(reason);
+}
+
 bool ReadStrings(const rapidjson::Value& v, std::vector<std::string>* out) {
   if (!v.IsArray()) return false;
   for (const auto& item : v.GetArray()) {
@@ -69,6 +74,10 @@ bool MatchesAny(const std::vector<std::string>& patterns,
     }
   }
   return false;
+}
+
+absl::string_view TokenRejectReason(const absl::Status& status) {
+  return status.ok() ? absl::string_view() : status.message();
 }
 
 absl::StatusOr<TokenVerifier> TokenVerifier::Create(Options options) {
@@ -102,13 +111,11 @@ absl::StatusOr<TokenVerifier> TokenVerifier::Create(Options options) {
   return v;
 }
 
-TokenVerifier::Result TokenVerifier::Verify(absl::string_view token,
-                                            int64_t now) const {
-  Result result;
+absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token,
+                                                  int64_t now) const {
   if (token.empty() || token.size() > kMaxTokenBytes ||
       token.find('\0') != absl::string_view::npos) {
-    result.reason = "malformed";
-    return result;
+    return Rejected("malformed");
   }
   const std::string text(token);  // libjwt wants a C string
   JwtPtr jwt;
@@ -133,8 +140,7 @@ TokenVerifier::Result TokenVerifier::Verify(absl::string_view token,
     }
   }
   if (!jwt) {
-    result.reason = "bad_signature";
-    return result;
+    return Rejected("bad_signature");
   }
   // The algorithm must belong to the key that verified the token.
   const jwt_alg_t alg = jwt_get_alg(jwt.get());
@@ -143,58 +149,49 @@ TokenVerifier::Result TokenVerifier::Verify(absl::string_view token,
           ? (key_type_ == KeyType::kRsa ? IsRsa(alg) : IsEc(alg))
           : IsHmac(alg);
   if (!alg_ok) {
-    result.reason = "alg_not_allowed";
-    return result;
+    return Rejected("alg_not_allowed");
   }
   char* json = jwt_get_grants_json(jwt.get(), nullptr);
   if (json == nullptr) {
-    result.reason = "bad_claims";
-    return result;
+    return Rejected("bad_claims");
   }
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseIterativeFlag>(json);
   std::free(json);
   if (doc.HasParseError() || !doc.IsObject()) {
-    result.reason = "bad_claims";
-    return result;
+    return Rejected("bad_claims");
   }
-  TokenClaims& claims = result.claims;
+  TokenClaims claims;
   auto sub = doc.FindMember("sub");
   if (sub == doc.MemberEnd() || !sub->value.IsString() ||
       sub->value.GetStringLength() == 0 || sub->value.GetStringLength() > 128) {
-    result.reason = "missing_sub";
-    return result;
+    return Rejected("missing_sub");
   }
   claims.sub.assign(sub->value.GetString(), sub->value.GetStringLength());
   if (auto exp = doc.FindMember("exp"); exp != doc.MemberEnd()) {
     int64_t seconds;
     if (!ReadSeconds(exp->value, &seconds)) {
-      result.reason = "bad_claims";
-      return result;
+      return Rejected("bad_claims");
     }
     if (now >= seconds) {
-      result.reason = "expired";
-      return result;
+      return Rejected("expired");
     }
     claims.exp = seconds;
   }
   if (auto nbf = doc.FindMember("nbf"); nbf != doc.MemberEnd()) {
     int64_t seconds;
     if (!ReadSeconds(nbf->value, &seconds)) {
-      result.reason = "bad_claims";
-      return result;
+      return Rejected("bad_claims");
     }
     if (now < seconds) {
-      result.reason = "not_yet_valid";
-      return result;
+      return Rejected("not_yet_valid");
     }
   }
   if (!options_.issuer.empty()) {
     auto iss = doc.FindMember("iss");
     if (iss == doc.MemberEnd() || !iss->value.IsString() ||
         options_.issuer != iss->value.GetString()) {
-      result.reason = "bad_issuer";
-      return result;
+      return Rejected("bad_issuer");
     }
   }
   if (!options_.audience.empty()) {
@@ -210,27 +207,23 @@ TokenVerifier::Result TokenVerifier::Verify(absl::string_view token,
       }
     }
     if (!match) {
-      result.reason = "bad_audience";
-      return result;
+      return Rejected("bad_audience");
     }
   }
   if (auto groups = doc.FindMember("groups"); groups != doc.MemberEnd()) {
     if (!ReadStrings(groups->value, &claims.groups)) {
-      result.reason = "bad_claims";
-      return result;
+      return Rejected("bad_claims");
     }
   }
   if (auto send = doc.FindMember("send"); send != doc.MemberEnd()) {
     claims.send.emplace();
     if (!ReadStrings(send->value, &*claims.send)) {
-      result.reason = "bad_claims";
-      return result;
+      return Rejected("bad_claims");
     }
   }
   if (auto all = doc.FindMember("send_to_all"); all != doc.MemberEnd()) {
     if (!all->value.IsBool()) {
-      result.reason = "bad_claims";
-      return result;
+      return Rejected("bad_claims");
     }
     claims.send_to_all = all->value.GetBool();
   }
@@ -241,12 +234,10 @@ TokenVerifier::Result TokenVerifier::Verify(absl::string_view token,
     } else if (group->value.IsInt64()) {
       claims.group = std::to_string(group->value.GetInt64());
     } else {
-      result.reason = "bad_claims";
-      return result;
+      return Rejected("bad_claims");
     }
   }
-  result.ok = true;
-  return result;
+  return claims;
 }
 
 }  // namespace channel

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -25,6 +26,10 @@ struct TokenClaims {
 // True when `id` equals a pattern or starts with a pattern's text before
 // its final '*'.
 bool MatchesAny(const std::vector<std::string>& patterns, absl::string_view id);
+
+// The stable reason of a token TokenVerifier::Verify refused (the whole
+// message of its status); empty for an OK status.
+absl::string_view TokenRejectReason(const absl::Status& status);
 
 // Verifies signed tokens (JWT, RFC 7519) with libjwt: HS256/384/512 with a
 // shared secret, RS256/384/512 or ES256/384/512 with a public key (PEM).
@@ -51,16 +56,14 @@ class TokenVerifier {
     return !options_.hmac_secret.empty() || !options_.public_key_pem.empty();
   }
 
-  struct Result {
-    bool ok = false;
-    // When !ok, a stable reason: malformed, bad_signature, alg_not_allowed,
-    // expired, not_yet_valid, missing_sub, bad_issuer, bad_audience,
-    // bad_claims.
-    std::string reason;
-    TokenClaims claims;
-  };
-  // `now` in seconds since the epoch. Never logs the token.
-  Result Verify(absl::string_view token, int64_t now) const;
+  // The claims of a valid token; `now` in seconds since the epoch. A
+  // refused token is Unauthenticated, and its message is exactly one
+  // stable reason, nothing else (clients, logs and the auth metric's label
+  // show it as it is; TokenRejectReason reads it): malformed,
+  // bad_signature, alg_not_allowed, expired, not_yet_valid, missing_sub,
+  // bad_issuer, bad_audience, bad_claims. Never logs the token.
+  absl::StatusOr<TokenClaims> Verify(absl::string_view token,
+                                     int64_t now) const;
 
  private:
   Options options_;

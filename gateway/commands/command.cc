@@ -3,7 +3,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/commands/command_error.h"
 #include "rapidjson/document.h"
 #include "rapidjson/encodedstream.h"
 #include "rapidjson/error/en.h"
@@ -111,19 +113,17 @@ struct DepthLimitedParse {
   }
 };
 
-bool Fail(CommandError* error, absl::string_view code, std::string message) {
-  error->code = std::string(code);
-  error->message = std::move(message);
-  return false;
+absl::Status Refuse(absl::string_view code, absl::string_view message) {
+  return MakeCommandError(code, message);
 }
 
 // Reads a group id: a non-empty string, or an integer meaning its decimal
 // text ("123" and 123 are one group).
-bool ReadGroupId(const rapidjson::Value& object, const CommandLimits& limits,
-                 std::string* out, CommandError* error) {
+absl::Status ReadGroupId(const rapidjson::Value& object,
+                         const CommandLimits& limits, std::string* out) {
   auto it = object.FindMember("group_id");
   if (it == object.MemberEnd()) {
-    return Fail(error, "missing_field", "\"group_id\" is required");
+    return Refuse("missing_field", "\"group_id\" is required");
   }
   const rapidjson::Value& v = it->value;
   if (v.IsString()) {
@@ -133,67 +133,125 @@ bool ReadGroupId(const rapidjson::Value& object, const CommandLimits& limits,
   } else if (v.IsUint64()) {
     *out = absl::StrCat(v.GetUint64());
   } else {
-    return Fail(error, "invalid_field",
-                "\"group_id\" must be a string or an integer");
+    return Refuse("invalid_field",
+                  "\"group_id\" must be a string or an integer");
   }
   if (out->empty()) {
-    return Fail(error, "invalid_field", "\"group_id\" must not be empty");
+    return Refuse("invalid_field", "\"group_id\" must not be empty");
   }
   if (out->size() > limits.max_group_id_bytes) {
-    return Fail(
-        error, "group_id_too_long",
+    return Refuse(
+        "group_id_too_long",
         absl::StrCat("\"group_id\" is ", out->size(), " bytes; the limit is ",
                      limits.max_group_id_bytes));
   }
-  return true;
+  return absl::OkStatus();
 }
 
 // An optional (or required) "token": a string of at most max_token_bytes.
-bool ReadToken(const rapidjson::Value& object, const CommandLimits& limits,
-               bool required, std::string* out, CommandError* error) {
+absl::Status ReadToken(const rapidjson::Value& object,
+                       const CommandLimits& limits, bool required,
+                       std::string* out) {
   out->clear();
   auto it = object.FindMember("token");
   if (it == object.MemberEnd()) {
-    return required ? Fail(error, "missing_field", "\"token\" is required")
-                    : true;
+    return required ? Refuse("missing_field", "\"token\" is required")
+                    : absl::OkStatus();
   }
   if (!it->value.IsString()) {
-    return Fail(error, "invalid_field", "\"token\" must be a string");
+    return Refuse("invalid_field", "\"token\" must be a string");
   }
   if (it->value.GetStringLength() > limits.max_token_bytes) {
-    return Fail(error, "invalid_field",
-                absl::StrCat("\"token\" is longer than ",
-                             limits.max_token_bytes, " bytes"));
+    return Refuse("invalid_field",
+                  absl::StrCat("\"token\" is longer than ",
+                               limits.max_token_bytes, " bytes"));
   }
   out->assign(it->value.GetString(), it->value.GetStringLength());
-  return true;
+  return absl::OkStatus();
 }
 
-bool ReadMessage(const rapidjson::Value& object, const CommandLimits& limits,
-                 std::string* out, CommandError* error) {
+absl::Status ReadMessage(const rapidjson::Value& object,
+                         const CommandLimits& limits, std::string* out) {
   auto it = object.FindMember("message");
   if (it == object.MemberEnd()) {
-    return Fail(error, "missing_field", "\"message\" is required");
+    return Refuse("missing_field", "\"message\" is required");
   }
   const rapidjson::Value& v = it->value;
   if (v.IsString()) {
     out->assign(v.GetString(), v.GetStringLength());
-    return true;
+    return absl::OkStatus();
   }
   if (Depth(v, limits.max_message_depth) > limits.max_message_depth) {
-    return Fail(error, "invalid_field",
-                absl::StrCat("\"message\" is nested deeper than ",
-                             limits.max_message_depth, " levels"));
+    return Refuse("invalid_field",
+                  absl::StrCat("\"message\" is nested deeper than ",
+                               limits.max_message_depth, " levels"));
   }
   *out = ToJson(v);
-  return true;
+  return absl::OkStatus();
 }
 
-}  // namespace
+// The fields of the command named `name` into *command; its id is already
+// there.
+absl::Status ReadFields(const rapidjson::Document& doc, absl::string_view name,
+                        const CommandLimits& limits, Command* command) {
+  if (name == "add_group") {
+    command->type = Command::Type::kAddGroup;
+    if (absl::Status s = ReadGroupId(doc, limits, &command->group_id);
+        !s.ok()) {
+      return s;
+    }
+    return ReadToken(doc, limits, false, &command->token);
+  }
+  if (name == "presence") {
+    command->type = Command::Type::kPresence;
+    return ReadGroupId(doc, limits, &command->group_id);
+  }
+  if (name == "auth") {
+    command->type = Command::Type::kAuth;
+    return ReadToken(doc, limits, true, &command->token);
+  }
+  if (name == "leave_group") {
+    command->type = Command::Type::kLeaveGroup;
+    return ReadGroupId(doc, limits, &command->group_id);
+  }
+  if (name == "send_to_group" || name == "send_to_all") {
+    const bool to_all = name == "send_to_all";
+    command->type =
+        to_all ? Command::Type::kSendToAll : Command::Type::kSendToGroup;
+    if (!to_all) {
+      if (absl::Status s = ReadGroupId(doc, limits, &command->group_id);
+          !s.ok()) {
+        return s;
+      }
+    }
+    command->exclude_self = false;
+    if (auto ex = doc.FindMember("exclude_self"); ex != doc.MemberEnd()) {
+      if (!ex->value.IsBool()) {
+        return Refuse("invalid_field", "\"exclude_self\" must be a boolean");
+      }
+      command->exclude_self = ex->value.GetBool();
+    }
+    return ReadMessage(doc, limits, &command->message);
+  }
+  // Name the command back only when it is short: replies never echo
+  // unbounded input.
+  if (name.size() <= 32) {
+    rapidjson::Value quoted(name.data(),
+                            static_cast<rapidjson::SizeType>(name.size()));
+    return Refuse("unknown_cmd",
+                  absl::StrCat("unknown cmd ", ToJson(quoted),
+                               "; expected add_group, leave_group, "
+                               "send_to_group, send_to_all, presence or auth"));
+  }
+  return Refuse("unknown_cmd",
+                "unknown cmd; expected add_group, leave_group, send_to_group, "
+                "send_to_all, presence or auth");
+}
 
-bool ParseCommand(absl::string_view text, const CommandLimits& limits,
-                  Command* command, CommandError* error) {
-  error->id_json.clear();
+// ParseCommand without the id on a refusal (ParseCommand adds it from
+// command->id_json, set as soon as the id is read).
+absl::Status Decode(absl::string_view text, const CommandLimits& limits,
+                    Command* command) {
   rapidjson::Document doc;
   // Nesting is bounded for the whole command while it is parsed, before
   // anything deeper is built; the message's own (smaller) bound is checked
@@ -201,90 +259,56 @@ bool ParseCommand(absl::string_view text, const CommandLimits& limits,
   DepthLimitedParse parse{text, limits.max_command_depth, {}};
   doc.Populate(parse);
   if (parse.exceeded) {
-    return Fail(error, "invalid_field",
-                absl::StrCat("the command is nested deeper than ",
-                             limits.max_command_depth, " levels"));
+    return Refuse("invalid_field",
+                  absl::StrCat("the command is nested deeper than ",
+                               limits.max_command_depth, " levels"));
   }
   if (parse.result.IsError()) {
-    return Fail(
-        error, "invalid_json",
+    return Refuse(
+        "invalid_json",
         absl::StrCat("invalid JSON at offset ", parse.result.Offset(), ": ",
                      rapidjson::GetParseError_En(parse.result.Code())));
   }
   if (!doc.IsObject()) {
-    return Fail(error, "not_an_object", "a command must be a JSON object");
+    return Refuse("not_an_object", "a command must be a JSON object");
   }
-  command->id_json.clear();
   if (auto id = doc.FindMember("id"); id != doc.MemberEnd()) {
     if (!id->value.IsString() && !id->value.IsNumber()) {
-      return Fail(error, "invalid_field",
-                  "\"id\" must be a string or a number");
+      return Refuse("invalid_field", "\"id\" must be a string or a number");
     }
     if (id->value.IsString() &&
         id->value.GetStringLength() > limits.max_id_bytes) {
-      return Fail(error, "invalid_field",
-                  absl::StrCat("\"id\" is longer than ", limits.max_id_bytes,
-                               " bytes"));
+      return Refuse("invalid_field",
+                    absl::StrCat("\"id\" is longer than ", limits.max_id_bytes,
+                                 " bytes"));
     }
     command->id_json = ToJson(id->value);
-    error->id_json = command->id_json;
   }
   auto cmd = doc.FindMember("cmd");
   if (cmd == doc.MemberEnd()) {
-    return Fail(error, "missing_field", "\"cmd\" is required");
+    return Refuse("missing_field", "\"cmd\" is required");
   }
   if (!cmd->value.IsString()) {
-    return Fail(error, "invalid_field", "\"cmd\" must be a string");
+    return Refuse("invalid_field", "\"cmd\" must be a string");
   }
-  const absl::string_view name(cmd->value.GetString(),
-                               cmd->value.GetStringLength());
-  if (name == "add_group") {
-    command->type = Command::Type::kAddGroup;
-    return ReadGroupId(doc, limits, &command->group_id, error) &&
-           ReadToken(doc, limits, false, &command->token, error);
-  }
-  if (name == "presence") {
-    command->type = Command::Type::kPresence;
-    return ReadGroupId(doc, limits, &command->group_id, error);
-  }
-  if (name == "auth") {
-    command->type = Command::Type::kAuth;
-    return ReadToken(doc, limits, true, &command->token, error);
-  }
-  if (name == "leave_group") {
-    command->type = Command::Type::kLeaveGroup;
-    return ReadGroupId(doc, limits, &command->group_id, error);
-  }
-  if (name == "send_to_group" || name == "send_to_all") {
-    const bool to_all = name == "send_to_all";
-    command->type =
-        to_all ? Command::Type::kSendToAll : Command::Type::kSendToGroup;
-    if (!to_all && !ReadGroupId(doc, limits, &command->group_id, error)) {
-      return false;
+  return ReadFields(
+      doc,
+      absl::string_view(cmd->value.GetString(), cmd->value.GetStringLength()),
+      limits, command);
+}
+
+}  // namespace
+
+absl::StatusOr<Command> ParseCommand(absl::string_view text,
+                                     const CommandLimits& limits) {
+  Command command;
+  if (absl::Status s = Decode(text, limits, &command); !s.ok()) {
+    if (!command.id_json.empty()) {
+      s.SetPayload(kCommandErrorIdUrl, absl::Cord(command.id_json));
     }
-    command->exclude_self = false;
-    if (auto ex = doc.FindMember("exclude_self"); ex != doc.MemberEnd()) {
-      if (!ex->value.IsBool()) {
-        return Fail(error, "invalid_field",
-                    "\"exclude_self\" must be a boolean");
-      }
-      command->exclude_self = ex->value.GetBool();
-    }
-    return ReadMessage(doc, limits, &command->message, error);
+    return s;
   }
-  // Name the command back only when it is short: replies never echo
-  // unbounded input.
-  if (name.size() <= 32) {
-    rapidjson::Value quoted(name.data(),
-                            static_cast<rapidjson::SizeType>(name.size()));
-    return Fail(error, "unknown_cmd",
-                absl::StrCat("unknown cmd ", ToJson(quoted),
-                             "; expected add_group, leave_group, "
-                             "send_to_group, send_to_all, presence or auth"));
-  }
-  return Fail(error, "unknown_cmd",
-              "unknown cmd; expected add_group, leave_group, send_to_group, "
-              "send_to_all, presence or auth");
+  return command;
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace channel {
@@ -28,13 +29,6 @@ struct Command {
   std::string id_json;  // the "id" value re-encoded as JSON; empty if none
 };
 
-// A command refused, with what to tell the client.
-struct CommandError {
-  std::string code;     // stable, machine-readable: "invalid_json", ...
-  std::string message;  // for humans; never echoes unbounded input
-  std::string id_json;  // as in Command, when the id could be read
-};
-
 struct CommandLimits {
   size_t max_group_id_bytes = 128;
   size_t max_id_bytes = 64;       // serialized "id"
@@ -46,10 +40,12 @@ struct CommandLimits {
   size_t max_token_bytes = 8192;
 };
 
-// Decodes one text frame. Pure and allocation-light; on failure fills *error
-// and returns false. Never throws, whatever the input.
-bool ParseCommand(absl::string_view text, const CommandLimits& limits,
-                  Command* command, CommandError* error);
+// Decodes one text frame. Pure and allocation-light; never throws, whatever
+// the input. A refusal is InvalidArgument carrying the wire code and, when
+// it could be read, the command's id (command_error.h: CommandErrorCode,
+// CommandErrorId); its message is the text for the client.
+absl::StatusOr<Command> ParseCommand(absl::string_view text,
+                                     const CommandLimits& limits);
 
 // {"id":ID,"ok":true}
 std::string OkReply(absl::string_view id_json);

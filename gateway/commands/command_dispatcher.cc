@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ops/log_limiter.h"
 #include "common/ops/logging.h"
+#include "gateway/commands/command_error.h"
 
 namespace channel {
 
@@ -42,12 +43,14 @@ CommandDispatcher::Verdict CommandDispatcher::OnMessage(
                "binary frames are not supported; send JSON text frames");
     return Verdict::kHandled;
   }
-  Command command;
-  CommandError error;
-  if (!ParseCommand(payload, options_.command_limits, &command, &error)) {
-    ReplyError(con->id, error.id_json, error.code, error.message);
+  absl::StatusOr<Command> parsed =
+      ParseCommand(payload, options_.command_limits);
+  if (!parsed.ok()) {
+    ReplyError(con->id, CommandErrorId(parsed.status()),
+               CommandErrorCode(parsed.status()), parsed.status().message());
     return Verdict::kHandled;
   }
+  const Command& command = *parsed;
   if (command.type == Command::Type::kAuth) {
     auth_->OnAuth(con, command);
     return Verdict::kHandled;

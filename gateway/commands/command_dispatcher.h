@@ -61,8 +61,8 @@ class CommandDispatcher {
  private:
   // Wraps a reply that the broker owes `con` (its completion `fn`): counted
   // in con->awaiting_replies from now until `fn` runs, so that a drain
-  // closes the connection only after it (worker.cc). A wrapped callback
-  // that will never run must be given back with Unowe.
+  // closes the connection only after it (worker/worker_drain.cc). A wrapped
+  // callback that will never run must be given back with Unowe.
   template <typename Fn>
   auto Owed(ConnectionData* con, Fn fn) {
     ++con->awaiting_replies;

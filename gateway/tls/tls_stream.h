@@ -45,6 +45,12 @@ class TlsStream {
     kClosed,     // the peer ended the stream (close_notify, or EOF)
     kError,      // a TLS or socket error; the session is unusable
   };
+  // What one call did: an I/O readiness result, not an error report, so
+  // not an absl::Status. Most answers of a busy connection are kWantRead /
+  // kWantWrite, which say what to wait for next and are no failure, and
+  // kOk carries a byte count; every call returns one, on the data path,
+  // without allocating. Only kClosed and kError end the session, and their
+  // `why` becomes the connection's close reason.
   struct Result {
     Status status = Status::kOk;
     size_t bytes = 0;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "asio/io_context.hpp"
 #include "asio/ip/tcp.hpp"
@@ -27,7 +28,7 @@ inline constexpr uint16_t kMessageTooBig = 1009;
 
 // One server-side WebSocket connection (RFC 6455), ws or wss. The parsing is
 // websocketpp's (its HTTP request parser for the opening handshake, its
-// hybi13 processor for frames, in ws_connection.cc only); the socket
+// hybi13 processor for frames, in this class's source files only); the socket
 // handling is this class, because websocketpp's connection object costs
 // ~5 KiB per connection whatever it does (its Asio transport keeps two
 // fixed 1 KiB handler blocks, a fixed read buffer, ~20 handlers, a send
@@ -145,9 +146,10 @@ class WsConnection : public ConnectionData,
   void SendControl(int opcode, uint16_t code, absl::string_view payload);
   // Writes `bytes` (already held by *shared when shared is not null).
   bool Write(absl::string_view bytes, const SharedFrame* shared);
-  // Hands `bytes` to the kernel (wss: to TLS) now; *written gets what was
-  // taken. False: the connection is broken (`why` says how).
-  bool WriteNow(absl::string_view bytes, size_t* written, std::string* why);
+  // Hands `bytes` to the kernel (wss: to TLS) now: how many it took (0 when
+  // it would block). An error (Unavailable) means the connection is broken;
+  // its message says how and becomes the close reason.
+  absl::StatusOr<size_t> WriteNow(absl::string_view bytes);
   void ArmWrite();
   void OnWritable();
   void Flush();

@@ -1,6 +1,7 @@
 // WsConnection's opening handshake (after TLS's, for wss): the request read and
 // parsed (websocketpp's HTTP parser), answered with 101, a refusal, or a plain
-// HTTP reply. The rest of the class is in ws_connection.cc.
+// HTTP reply. The rest of the class is in ws_connection.cc and
+// ws_connection_write.cc.
 #include <string>
 
 #include "gateway/tls/tls_context.h"

@@ -1,10 +1,11 @@
 #ifndef CHANNEL_GATEWAY_WS_WS_CONNECTION_PARTS_H_
 #define CHANNEL_GATEWAY_WS_WS_CONNECTION_PARTS_H_
 
-// WsConnection's websocketpp-typed members and the helpers its two source
-// files share (ws_connection.cc: frames, sending, ending;
-// ws_connection_handshake.cc: the opening handshake). Included only by
-// those two.
+// WsConnection's websocketpp-typed members and the helpers its two
+// websocketpp source files share (ws_connection.cc: reading, frames,
+// control frames, ending; ws_connection_handshake.cc: the opening
+// handshake). Included only by those two; ws_connection_write.cc, the
+// write path, needs no websocketpp.
 #include <memory>
 
 #include "gateway/ws/ws_connection.h"

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/support/daemon_process.h"
-#include "tests/support/http_get.h"
+#include "tests/support/process/daemon_process.h"
+#include "tests/support/sockets/http_get.h"
 
 namespace channel::testing {
 

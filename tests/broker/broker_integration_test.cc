@@ -10,8 +10,8 @@
 #include "common/framing/frame_encoder.h"
 #include "gtest/gtest.h"
 #include "tests/broker/broker_fixture.h"
-#include "tests/support/raw_frame_socket.h"
-#include "tests/support/test_broker_client.h"
+#include "tests/support/clients/test_broker_client.h"
+#include "tests/support/sockets/raw_frame_socket.h"
 
 namespace channel::testing {
 namespace {

@@ -18,7 +18,7 @@
 
 #include "asio/io_context.hpp"
 #include "gtest/gtest.h"
-#include "tests/support/raw_frame_socket.h"
+#include "tests/support/sockets/raw_frame_socket.h"
 
 namespace channel {
 namespace {

@@ -12,9 +12,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view body(reinterpret_cast<const char*>(data), size);
   channel::ApiLimits limits;
   limits.max_targets = 8;
-  channel::ApiPublish publish;
-  channel::ApiError error;
-  if (channel::ParseApiPublish(body, limits, &publish, &error)) {
+  absl::StatusOr<channel::ApiPublish> parsed =
+      channel::ParseApiPublish(body, limits);
+  if (parsed.ok()) {
+    const channel::ApiPublish& publish = *parsed;
     if (publish.channels.empty() ||
         publish.channels.size() > 2 * limits.max_targets) {
       std::abort();
@@ -23,6 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (c.size() > limits.max_id_bytes + 6) std::abort();
     }
   } else {
+    const channel::ApiError error = channel::ApiErrorOf(parsed.status());
     if (error.code.empty() || error.status < 400 || error.status > 499) {
       std::abort();
     }

@@ -8,16 +8,17 @@
 
 #include "gateway/auth/token_verifier.h"
 #include "gateway/commands/command.h"
+#include "gateway/commands/command_error.h"
 #include "rapidjson/document.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view text(reinterpret_cast<const char*>(data), size);
   channel::CommandLimits limits;
   limits.max_group_id_bytes = 16;
-  channel::Command command;
-  channel::CommandError error;
+  absl::StatusOr<channel::Command> parsed = channel::ParseCommand(text, limits);
   std::string reply;
-  if (channel::ParseCommand(text, limits, &command, &error)) {
+  if (parsed.ok()) {
+    const channel::Command& command = *parsed;
     if (command.group_id.size() > limits.max_group_id_bytes) std::abort();
     if (command.type != channel::Command::Type::kSendToAll &&
         command.type != channel::Command::Type::kAuth &&
@@ -33,12 +34,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             *channel::TokenVerifier::Create(options));
       }();
       auto result = verifier->Verify(command.token, 1700000000);
-      if (!result.ok && result.reason.empty()) std::abort();
+      if (!result.ok() && channel::TokenRejectReason(result.status()).empty()) {
+        std::abort();
+      }
     }
     if (!command.id_json.empty()) reply = channel::OkReply(command.id_json);
   } else {
-    if (error.code.empty() || error.message.size() > 200) std::abort();
-    reply = channel::ErrorReply(error.id_json, error.code, error.message);
+    const std::string code = channel::CommandErrorCode(parsed.status());
+    if (code.empty() || parsed.status().message().size() > 200) std::abort();
+    reply = channel::ErrorReply(channel::CommandErrorId(parsed.status()), code,
+                                parsed.status().message());
   }
   if (!reply.empty()) {
     rapidjson::Document doc;

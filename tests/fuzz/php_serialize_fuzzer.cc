@@ -23,18 +23,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   channel::PhpLimits limits;
   limits.max_depth = 16;
   limits.max_elements = 4096;
-  channel::PhpValue value;
-  std::string error;
-  if (!channel::ParsePhp(input, limits, &value, &error)) {
-    if (error.empty()) std::abort();  // a refusal must say why
+  absl::StatusOr<channel::PhpValue> parsed = channel::ParsePhp(input, limits);
+  if (!parsed.ok()) {
+    if (parsed.status().message().empty()) std::abort();  // must say why
     return 0;
   }
+  const channel::PhpValue& value = *parsed;
   if (CountElements(value) > limits.max_elements) std::abort();
-  channel::PhpValue again;
   const std::string raw(value.raw);
-  if (!channel::ParsePhp(raw, limits, &again, &error) || again.raw != raw) {
-    std::abort();
-  }
+  absl::StatusOr<channel::PhpValue> again = channel::ParsePhp(raw, limits);
+  if (!again.ok() || again->raw != raw) std::abort();
   (void)value.Find("type");
   (void)value.Find("123");
   std::string key;

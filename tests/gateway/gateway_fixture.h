@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "tests/broker/broker_fixture.h"
-#include "tests/support/daemon_process.h"
-#include "tests/support/http_get.h"
+#include "tests/support/process/daemon_process.h"
+#include "tests/support/sockets/http_get.h"
 
 namespace channel::testing {
 

@@ -12,10 +12,10 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/gateway_fixture.h"
-#include "tests/support/daemon_process.h"
-#include "tests/support/loopback.h"
-#include "tests/support/raw_ws_socket.h"
-#include "tests/support/ws_test_clients.h"
+#include "tests/support/clients/ws_test_clients.h"
+#include "tests/support/process/daemon_process.h"
+#include "tests/support/sockets/loopback.h"
+#include "tests/support/sockets/raw_ws_socket.h"
 
 namespace channel::testing {
 namespace {

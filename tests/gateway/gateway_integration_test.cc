@@ -11,8 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/gateway_fixture.h"
-#include "tests/support/raw_ws_socket.h"
-#include "tests/support/ws_test_clients.h"
+#include "tests/support/clients/ws_test_clients.h"
+#include "tests/support/sockets/raw_ws_socket.h"
 
 namespace channel::testing {
 namespace {

@@ -12,8 +12,8 @@
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/gateway_fixture.h"
-#include "tests/support/test_broker_client.h"
-#include "tests/support/ws_test_clients.h"
+#include "tests/support/clients/test_broker_client.h"
+#include "tests/support/clients/ws_test_clients.h"
 
 namespace channel::testing {
 namespace {

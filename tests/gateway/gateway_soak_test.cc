@@ -9,8 +9,8 @@
 
 #include "gtest/gtest.h"
 #include "tests/gateway/gateway_fixture.h"
-#include "tests/support/test_certificate.h"
-#include "tests/support/ws_test_clients.h"
+#include "tests/support/clients/ws_test_clients.h"
+#include "tests/support/credentials/test_certificate.h"
 
 namespace channel::testing {
 namespace {

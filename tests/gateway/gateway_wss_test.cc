@@ -1,6 +1,6 @@
 // wss end to end: real ws-gateway processes with --tls_cert/--tls_key (a
 // certificate made by the test), driven by raw TLS WebSocket clients
-// (OpenSSL, tests/support/raw_ws_socket.h). Each test would fail if TLS
+// (OpenSSL, tests/support/sockets/raw_ws_socket.h). Each test would fail if TLS
 // under the gateway's own connection broke: deliveries byte for byte
 // between ws and wss, what is not TLS refused while others are served, the
 // handshake deadline and pending budget covering TLS, the slow-client
@@ -16,10 +16,10 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/gateway_fixture.h"
-#include "tests/support/loopback.h"
-#include "tests/support/raw_ws_socket.h"
-#include "tests/support/test_certificate.h"
-#include "tests/support/ws_test_clients.h"
+#include "tests/support/clients/ws_test_clients.h"
+#include "tests/support/credentials/test_certificate.h"
+#include "tests/support/sockets/loopback.h"
+#include "tests/support/sockets/raw_ws_socket.h"
 
 namespace channel::testing {
 namespace {

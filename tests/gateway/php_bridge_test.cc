@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/gateway_fixture.h"
-#include "tests/support/ws_test_clients.h"
+#include "tests/support/clients/ws_test_clients.h"
 
 namespace channel::testing {
 namespace {

@@ -18,8 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/broker/broker_fixture.h"
-#include "tests/support/loopback.h"
-#include "tests/support/test_broker_client.h"
+#include "tests/support/clients/test_broker_client.h"
+#include "tests/support/sockets/loopback.h"
 
 namespace channel::testing {
 namespace {

@@ -20,20 +20,21 @@ class ApiPublishTest : public ::testing::TestWithParam<PublishCase> {};
 
 TEST_P(ApiPublishTest, Parses) {
   const PublishCase& c = GetParam();
-  ApiPublish out;
-  ApiError error;
   ApiLimits limits;
   limits.max_targets = 3;
-  const bool ok = ParseApiPublish(c.body, limits, &out, &error);
+  absl::StatusOr<ApiPublish> out = ParseApiPublish(c.body, limits);
   if (c.channels.empty()) {
-    EXPECT_FALSE(ok);
+    ASSERT_FALSE(out.ok());
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+    const ApiError error = ApiErrorOf(out.status());
     EXPECT_EQ(error.code, c.message);
     EXPECT_EQ(error.status, 400);
+    EXPECT_EQ(error.message, out.status().message());
     return;
   }
-  ASSERT_TRUE(ok) << error.code << ": " << error.message;
-  EXPECT_EQ(out.channels, c.channels);
-  EXPECT_EQ(out.message, c.message);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->channels, c.channels);
+  EXPECT_EQ(out->message, c.message);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -103,10 +104,11 @@ TEST(ApiPublishTest, DeepMessageRefused) {
   for (int i = 0; i < 40; ++i) deep += "[";
   for (int i = 0; i < 40; ++i) deep += "]";
   deep += "}";
-  ApiPublish out;
-  ApiError error;
-  EXPECT_FALSE(ParseApiPublish(deep, ApiLimits{}, &out, &error));
-  EXPECT_EQ(error.code, "invalid_field");
+  absl::StatusOr<ApiPublish> out = ParseApiPublish(deep, ApiLimits{});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(ApiErrorOf(out.status()).code, "invalid_field");
+  EXPECT_EQ(out.status().message(),
+            "\"message\" is nested deeper than 32 levels");
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 #include "asio/post.hpp"
 #include "broker/broker_server.h"
 #include "gtest/gtest.h"
-#include "tests/support/test_broker_client.h"
+#include "tests/support/clients/test_broker_client.h"
 
 namespace channel {
 namespace {

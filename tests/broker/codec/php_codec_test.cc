@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/broker/broker_fixture.h"
-#include "tests/support/raw_frame_socket.h"
-#include "tests/support/test_broker_client.h"
+#include "tests/support/clients/test_broker_client.h"
+#include "tests/support/sockets/raw_frame_socket.h"
 
 namespace channel::testing {
 namespace {

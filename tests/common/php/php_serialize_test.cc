@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace channel {
@@ -19,13 +20,12 @@ struct GoodCase {
 class PhpParseGoodTest : public ::testing::TestWithParam<GoodCase> {};
 
 TEST_P(PhpParseGoodTest, Parses) {
-  PhpValue v;
-  std::string error;
-  ASSERT_TRUE(ParsePhp(GetParam().text, PhpLimits{}, &v, &error)) << error;
-  EXPECT_EQ(v.kind, GetParam().kind);
+  absl::StatusOr<PhpValue> v = ParsePhp(GetParam().text, PhpLimits{});
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->kind, GetParam().kind);
   std::string text = GetParam().text;
   if (!text.empty() && text.back() == '\n') text.pop_back();
-  EXPECT_EQ(v.raw, text);
+  EXPECT_EQ(v->raw, text);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -58,13 +58,14 @@ struct BadCase {
 class PhpParseBadTest : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(PhpParseBadTest, RefusedWithReason) {
-  PhpValue v;
-  std::string error;
   PhpLimits limits;
   limits.max_depth = 4;
   limits.max_elements = 8;
-  EXPECT_FALSE(ParsePhp(GetParam().text, limits, &v, &error));
-  EXPECT_NE(error.find(GetParam().error_part), std::string::npos) << error;
+  absl::StatusOr<PhpValue> v = ParsePhp(GetParam().text, limits);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(v.status().message(), GetParam().error_part))
+      << v.status();
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -99,11 +100,10 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(PhpValueTest, FindAcceptsIntegerAndStringKeysAlike) {
-  PhpValue v;
-  std::string error;
-  ASSERT_TRUE(ParsePhp("a:3:{i:123;s:1:\"a\";s:1:\"x\";i:5;s:2:\"07\";N;}",
-                       PhpLimits{}, &v, &error))
-      << error;
+  absl::StatusOr<PhpValue> parsed = ParsePhp(
+      "a:3:{i:123;s:1:\"a\";s:1:\"x\";i:5;s:2:\"07\";N;}", PhpLimits{});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const PhpValue& v = *parsed;
   ASSERT_NE(v.Find("123"), nullptr);
   EXPECT_EQ(v.Find("123")->str, "a");
   EXPECT_EQ(v.Find("x")->integer, 5);
@@ -154,10 +154,9 @@ TEST(PhpJsonTest, AsJsonEncodeWouldWriteIt) {
       {"a:1:{s:1:\"k\";a:0:{}}", "{\"k\":[]}"},
   };
   for (const auto& c : cases) {
-    PhpValue v;
-    std::string error;
-    ASSERT_TRUE(ParsePhp(c.php, PhpLimits{}, &v, &error)) << c.php << error;
-    EXPECT_EQ(PhpToJson(v), c.json) << c.php;
+    absl::StatusOr<PhpValue> v = ParsePhp(c.php, PhpLimits{});
+    ASSERT_TRUE(v.ok()) << c.php << v.status();
+    EXPECT_EQ(PhpToJson(*v), c.json) << c.php;
   }
 }
 

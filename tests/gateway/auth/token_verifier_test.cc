@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "tests/support/test_tokens.h"
+#include "tests/support/credentials/test_tokens.h"
 
 namespace channel {
 namespace {
@@ -58,13 +58,16 @@ TEST_P(TokenVerifierTest, Verdict) {
     o.audience = "channel";
   }
   TokenVerifier v = Make(o);
-  auto r = v.Verify(c.token(), UnixNow());
+  absl::StatusOr<TokenClaims> r = v.Verify(c.token(), UnixNow());
   if (std::string(c.reason).empty()) {
-    EXPECT_TRUE(r.ok) << r.reason;
-    EXPECT_EQ(r.claims.sub, "alice");
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->sub, "alice");
   } else {
-    EXPECT_FALSE(r.ok);
-    EXPECT_EQ(r.reason, c.reason);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kUnauthenticated);
+    // The reason is the whole message: clients and metrics see it as is.
+    EXPECT_EQ(r.status().message(), c.reason);
+    EXPECT_EQ(TokenRejectReason(r.status()), c.reason);
   }
 }
 
@@ -165,21 +168,25 @@ TEST(TokenVerifierClaimsTest, GroupsSendAndJoinClaims) {
   TokenVerifier::Options o;
   o.hmac_secret = kSecret;
   TokenVerifier v = Make(o);
-  auto r = v.Verify(
+  absl::StatusOr<TokenClaims> r = v.Verify(
       MintToken("HS256", kSecret,
                 Claims(R"("groups":["room-1","team:*"],"send":["room-1"],)"
                        R"("send_to_all":true,"group":"g7")")),
       UnixNow());
-  ASSERT_TRUE(r.ok) << r.reason;
-  EXPECT_TRUE(MatchesAny(r.claims.groups, "room-1"));
-  EXPECT_TRUE(MatchesAny(r.claims.groups, "team:blue"));
-  EXPECT_FALSE(MatchesAny(r.claims.groups, "room-2"));
-  EXPECT_FALSE(MatchesAny(r.claims.groups, "team"));
-  ASSERT_TRUE(r.claims.send.has_value());
-  EXPECT_EQ(*r.claims.send, std::vector<std::string>{"room-1"});
-  EXPECT_TRUE(r.claims.send_to_all);
-  EXPECT_EQ(r.claims.group, "g7");
-  ASSERT_TRUE(r.claims.exp.has_value());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(MatchesAny(r->groups, "room-1"));
+  EXPECT_TRUE(MatchesAny(r->groups, "team:blue"));
+  EXPECT_FALSE(MatchesAny(r->groups, "room-2"));
+  EXPECT_FALSE(MatchesAny(r->groups, "team"));
+  ASSERT_TRUE(r->send.has_value());
+  EXPECT_EQ(*r->send, std::vector<std::string>{"room-1"});
+  EXPECT_TRUE(r->send_to_all);
+  EXPECT_EQ(r->group, "g7");
+  ASSERT_TRUE(r->exp.has_value());
+}
+
+TEST(TokenVerifierClaimsTest, RejectReasonOfOkIsEmpty) {
+  EXPECT_EQ(TokenRejectReason(absl::OkStatus()), "");
 }
 
 TEST(TokenVerifierClaimsTest, NonKeyFileIsRefused) {

@@ -10,12 +10,10 @@ namespace {
 
 void BM_ParseCommand(benchmark::State& state, const std::string& json) {
   CommandLimits limits;
-  Command command;
-  CommandError error;
   for (auto _ : state) {
-    bool ok = ParseCommand(json, limits, &command, &error);
-    benchmark::DoNotOptimize(ok);
-    benchmark::DoNotOptimize(command.message.data());
+    absl::StatusOr<Command> command = ParseCommand(json, limits);
+    benchmark::DoNotOptimize(command.ok());
+    if (command.ok()) benchmark::DoNotOptimize(command->message.data());
   }
   state.SetBytesProcessed(state.iterations() * json.size());
 }

@@ -28,7 +28,7 @@
 #include "asio/post.hpp"
 #include "gateway/ws/ws_text_frame.h"
 #include "gtest/gtest.h"
-#include "tests/support/loopback.h"
+#include "tests/support/sockets/loopback.h"
 
 namespace channel {
 namespace {

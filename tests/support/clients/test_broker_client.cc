@@ -1,4 +1,4 @@
-#include "tests/support/test_broker_client.h"
+#include "tests/support/clients/test_broker_client.h"
 
 #include <future>
 

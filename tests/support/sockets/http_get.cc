@@ -1,4 +1,4 @@
-#include "tests/support/http_get.h"
+#include "tests/support/sockets/http_get.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "tests/support/loopback.h"
+#include "tests/support/sockets/loopback.h"
 
 namespace channel::testing {
 

@@ -1,4 +1,4 @@
-#include "tests/support/raw_frame_socket.h"
+#include "tests/support/sockets/raw_frame_socket.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "common/framing/frame_encoder.h"
-#include "tests/support/loopback.h"
+#include "tests/support/sockets/loopback.h"
 
 namespace channel::testing {
 

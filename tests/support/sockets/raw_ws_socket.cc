@@ -1,4 +1,4 @@
-#include "tests/support/raw_ws_socket.h"
+#include "tests/support/sockets/raw_ws_socket.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <csignal>
 #include <cstring>
 
-#include "tests/support/loopback.h"
+#include "tests/support/sockets/loopback.h"
 
 namespace channel::testing {
 namespace {

@@ -1,5 +1,5 @@
-#ifndef CHANNEL_TESTS_SUPPORT_LOOPBACK_H_
-#define CHANNEL_TESTS_SUPPORT_LOOPBACK_H_
+#ifndef CHANNEL_TESTS_SUPPORT_SOCKETS_LOOPBACK_H_
+#define CHANNEL_TESTS_SUPPORT_SOCKETS_LOOPBACK_H_
 
 #include <chrono>
 
@@ -15,4 +15,4 @@ bool WaitForPeerClose(int fd, std::chrono::milliseconds timeout);
 
 }  // namespace channel::testing
 
-#endif  // CHANNEL_TESTS_SUPPORT_LOOPBACK_H_
+#endif  // CHANNEL_TESTS_SUPPORT_SOCKETS_LOOPBACK_H_

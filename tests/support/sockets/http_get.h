@@ -1,5 +1,5 @@
-#ifndef CHANNEL_TESTS_SUPPORT_HTTP_GET_H_
-#define CHANNEL_TESTS_SUPPORT_HTTP_GET_H_
+#ifndef CHANNEL_TESTS_SUPPORT_SOCKETS_HTTP_GET_H_
+#define CHANNEL_TESTS_SUPPORT_SOCKETS_HTTP_GET_H_
 
 #include <string>
 
@@ -20,4 +20,4 @@ double MetricValue(const std::string& text, const std::string& series);
 
 }  // namespace channel::testing
 
-#endif  // CHANNEL_TESTS_SUPPORT_HTTP_GET_H_
+#endif  // CHANNEL_TESTS_SUPPORT_SOCKETS_HTTP_GET_H_

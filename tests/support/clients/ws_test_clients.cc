@@ -1,4 +1,4 @@
-#include "tests/support/ws_test_clients.h"
+#include "tests/support/clients/ws_test_clients.h"
 
 #include <condition_variable>
 #include <future>

@@ -1,4 +1,4 @@
-#include "tests/support/test_certificate.h"
+#include "tests/support/credentials/test_certificate.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "gtest/gtest.h"
-#include "tests/support/daemon_process.h"
+#include "tests/support/process/daemon_process.h"
 
 namespace channel::testing {
 

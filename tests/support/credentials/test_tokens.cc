@@ -1,4 +1,4 @@
-#include "tests/support/test_tokens.h"
+#include "tests/support/credentials/test_tokens.h"
 
 #include <jwt.h>
 #include <stdlib.h>

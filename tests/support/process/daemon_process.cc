@@ -1,4 +1,4 @@
-#include "tests/support/daemon_process.h"
+#include "tests/support/process/daemon_process.h"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -1,5 +1,5 @@
-#ifndef CHANNEL_GATEWAY_WORKER_H_
-#define CHANNEL_GATEWAY_WORKER_H_
+#ifndef CHANNEL_GATEWAY_WORKER_WORKER_H_
+#define CHANNEL_GATEWAY_WORKER_WORKER_H_
 
 #include <cstdint>
 #include <functional>
@@ -83,4 +83,4 @@ class Worker {
 
 }  // namespace channel
 
-#endif  // CHANNEL_GATEWAY_WORKER_H_
+#endif  // CHANNEL_GATEWAY_WORKER_WORKER_H_

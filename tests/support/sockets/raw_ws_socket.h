@@ -1,5 +1,5 @@
-#ifndef CHANNEL_TESTS_SUPPORT_RAW_WS_SOCKET_H_
-#define CHANNEL_TESTS_SUPPORT_RAW_WS_SOCKET_H_
+#ifndef CHANNEL_TESTS_SUPPORT_SOCKETS_RAW_WS_SOCKET_H_
+#define CHANNEL_TESTS_SUPPORT_SOCKETS_RAW_WS_SOCKET_H_
 
 #include <chrono>
 #include <deque>
@@ -87,4 +87,4 @@ class RawWsSocket {
 
 }  // namespace channel::testing
 
-#endif  // CHANNEL_TESTS_SUPPORT_RAW_WS_SOCKET_H_
+#endif  // CHANNEL_TESTS_SUPPORT_SOCKETS_RAW_WS_SOCKET_H_

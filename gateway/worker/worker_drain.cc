@@ -1,0 +1,87 @@
+// Worker::Impl's shutdown drain: every connection open when PostShutdown
+// arrives is closed with 1012, in random order, evenly over
+// options.drain; on_idle runs once the drain has ended and none is left.
+#include <algorithm>
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "asio/post.hpp"
+#include "common/ops/logging.h"
+#include "gateway/worker/worker_impl.h"
+
+namespace channel {
+namespace {
+
+// RFC 6455's registry: "Service Restart". The drain's close: reconnect now,
+// to another gateway (docs/CLIENT-PROTOCOL.md).
+constexpr uint16_t kCloseServiceRestart = 1012;
+
+}  // namespace
+
+void Worker::Impl::PostShutdown(std::function<void()> on_idle) {
+  asio::post(io_, [this, on_idle = std::move(on_idle)]() mutable {
+    shutting_down_ = true;
+    on_idle_ = std::move(on_idle);
+    endpoint_.StopListening();
+    // The drain: every connection open now, in random order (groups and
+    // users spread over the whole drain), closed evenly over --drain_ms.
+    drain_order_.reserve(conns_.size());
+    for (auto& [id, con] : conns_) drain_order_.push_back(id);
+    std::shuffle(drain_order_.begin(), drain_order_.end(),
+                 std::mt19937_64(std::random_device{}()));
+    drain_.emplace(drain_order_.size(), Clock::now(), options_.drain,
+                   kDrainTick);
+    spdlog::info("worker {}: draining {} connection(s) over {} ms",
+                 worker_index_, drain_order_.size(), options_.drain.count());
+    DrainTick();
+  });
+}
+
+void Worker::Impl::DrainTick() {
+  for (size_t due = drain_->Due(Clock::now()); due > 0; --due) {
+    const uint64_t id = drain_order_[drain_next_++];
+    auto it = conns_.find(id);
+    if (it == conns_.end() || !it->second->is_open()) continue;
+    Bump(stats_.drain_closes);
+    if (it->second->awaiting_replies > 0) {
+      it->second->drain_close = true;
+    } else {
+      DrainClose(it->second);
+    }
+  }
+  if (drain_->done()) {
+    drain_order_ = {};
+    MaybeIdle();
+    return;
+  }
+  drain_timer_.expires_after(kDrainTick);
+  drain_timer_.async_wait([this](const std::error_code& ec) {
+    if (!ec) DrainTick();
+  });
+}
+
+void Worker::Impl::DrainClose(const ConnectionPtr& con) {
+  Close(con, kCloseServiceRestart, "draining: reconnect now");
+}
+
+void Worker::Impl::MaybeIdle() {
+  // Idle once every connection is closed and the drain has ended: a
+  // connection opened meanwhile (its handshake began before the drain)
+  // is closed at the drain's end.
+  if (shutting_down_ && drain_ && drain_->done() && !conns_.empty()) {
+    std::vector<ConnectionPtr> late;
+    for (auto& [id, con] : conns_) {
+      if (con->is_open() && !con->drain_close) late.push_back(con);
+    }
+    for (auto& con : late) DrainClose(con);
+  }
+  if (shutting_down_ && drain_ && drain_->done() && conns_.empty() &&
+      on_idle_) {
+    auto done = std::move(on_idle_);
+    on_idle_ = nullptr;
+    done();
+  }
+}
+
+}  // namespace channel
