@@ -5,7 +5,8 @@
  *                                   that must report would-block; return the
  *                                   session handle.
  *   void lib_idle_tricks(void *s)   post-handshake shrinking (may be empty)
- *   void lib_pingpong2(void *s)     read "ping2", write "pong2", read->wouldblock
+ *   void lib_pingpong2(void *s)     read "ping2", write "pong2",
+ * read->wouldblock
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -24,7 +25,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void hdie(const char *m) { fprintf(stderr, "server: %s (errno %d)\n", m, errno); exit(1); }
+static void hdie(const char *m) {
+  fprintf(stderr, "server: %s (errno %d)\n", m, errno);
+  exit(1);
+}
 
 static void wait_fd(int fd, short ev) {
   struct pollfd p = {.fd = fd, .events = ev};
@@ -47,7 +51,7 @@ static long rss_kib(void) {
   return v;
 }
 
-static int g_ver = 13;        /* 12 or 13 */
+static int g_ver = 13;            /* 12 or 13 */
 static const char *g_tricks = ""; /* library-specific, comma separated */
 static int has_trick(const char *t) {
   const char *p = g_tricks;
@@ -65,7 +69,8 @@ void lib_pingpong2(void *s);
 void lib_init(void);
 /* writes all of buf with the library's non-blocking retry rules; returns how
  * many calls reported would-block and how many returned a short count */
-void lib_bigwrite(void *s, const unsigned char *buf, size_t len, int *wouldblock, int *partial);
+void lib_bigwrite(void *s, const unsigned char *buf, size_t len,
+                  int *wouldblock, int *partial);
 const char *lib_name(void);
 
 int main(int argc, char **argv) {
@@ -82,7 +87,8 @@ int main(int argc, char **argv) {
   setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   struct sockaddr_in a = {.sin_family = AF_INET};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, 4096)) hdie("listen");
+  if (bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, 4096))
+    hdie("listen");
   socklen_t al = sizeof a;
   getsockname(ls, (struct sockaddr *)&a, &al);
 
@@ -137,19 +143,25 @@ int main(int argc, char **argv) {
   int wb = 0, pw = 0;
   {
     static unsigned char big[1 << 20];
-    for (size_t i = 0; i < sizeof big; i++) big[i] = (unsigned char)(i * 7 + (i >> 12));
+    for (size_t i = 0; i < sizeof big; i++)
+      big[i] = (unsigned char)(i * 7 + (i >> 12));
     if (write(to_client[1], "B\n", 2) != 2) hdie("ctl");
     lib_bigwrite(ss[0], big, sizeof big, &wb, &pw);
     char ok[8] = {0};
-    if (read(from_client[0], ok, 3) != 3 || memcmp(ok, "ok\n", 3)) hdie("big write not received intact");
+    if (read(from_client[0], ok, 3) != 3 || memcmp(ok, "ok\n", 3))
+      hdie("big write not received intact");
   }
   close(to_client[1]);
   int st;
   waitpid(pid, &st, 0);
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) hdie("client failed");
-  printf("%-8s TLS1.%d N=%d tricks=%-40s idle=%7.0f  after_tricks=%7.0f  after_reuse=%7.0f B/session  rss_delta=%6.0f B/session  bigwrite: wouldblock=%d short=%d ok\n",
-         lib_name(), g_ver == 12 ? 2 : 3, n, *g_tricks ? g_tricks : "-",
-         (double)(after_hs - before) / n, (double)(after_tricks - before) / n,
-         (double)(after_reuse - before) / n, (rss_after - rss_before) * 1024.0 / n, wb, pw);
+  printf(
+      "%-8s TLS1.%d N=%d tricks=%-40s idle=%7.0f  after_tricks=%7.0f  "
+      "after_reuse=%7.0f B/session  rss_delta=%6.0f B/session  bigwrite: "
+      "wouldblock=%d short=%d ok\n",
+      lib_name(), g_ver == 12 ? 2 : 3, n, *g_tricks ? g_tricks : "-",
+      (double)(after_hs - before) / n, (double)(after_tricks - before) / n,
+      (double)(after_reuse - before) / n, (rss_after - rss_before) * 1024.0 / n,
+      wb, pw);
   return 0;
 }
