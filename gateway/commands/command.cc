@@ -301,12 +301,13 @@ absl::Status Decode(absl::string_view text, const CommandLimits& limits,
 
 absl::StatusOr<Command> ParseCommand(absl::string_view text,
                                      const CommandLimits& limits) {
-  Command command;
-  if (absl::Status s = Decode(text, limits, &command); !s.ok()) {
-    if (!command.id_json.empty()) {
-      s.SetPayload(kCommandErrorIdUrl, absl::Cord(command.id_json));
+  // Decoded in place and returned as one named object (no Command moved).
+  absl::StatusOr<Command> command(absl::in_place);
+  if (absl::Status s = Decode(text, limits, &*command); !s.ok()) {
+    if (!command->id_json.empty()) {
+      s.SetPayload(kCommandErrorIdUrl, absl::Cord(command->id_json));
     }
-    return s;
+    command = std::move(s);
   }
   return command;
 }
