@@ -1,8 +1,6 @@
 // Worker::Impl's shutdown drain: every connection open when PostShutdown
 // arrives is closed with 1012, in random order, evenly over
 // options.drain; on_idle runs once the drain has ended and none is left.
-#include <algorithm>
-#include <random>
 #include <utility>
 #include <vector>
 
@@ -26,39 +24,30 @@ void Worker::Impl::PostShutdown(std::function<void()> on_idle) {
     endpoint_.StopListening();
     // The drain: every connection open now, in random order (groups and
     // users spread over the whole drain), closed evenly over --drain_ms.
-    drain_order_.reserve(conns_.size());
-    for (auto& [id, con] : conns_) drain_order_.push_back(id);
-    std::shuffle(drain_order_.begin(), drain_order_.end(),
-                 std::mt19937_64(std::random_device{}()));
-    drain_.emplace(drain_order_.size(), Clock::now(), options_.drain,
-                   kDrainTick);
+    std::vector<uint64_t> ids;
+    ids.reserve(conns_.size());
+    for (auto& [id, con] : conns_) ids.push_back(id);
     spdlog::info("worker {}: draining {} connection(s) over {} ms",
-                 worker_index_, drain_order_.size(), options_.drain.count());
-    DrainTick();
+                 worker_index_, ids.size(), options_.drain.count());
+    drain_.Start(
+        std::move(ids), options_.drain, kDrainTick,
+        [this](uint64_t id) { DrainVisit(id); },
+        [this] {
+          drain_ended_ = true;
+          MaybeIdle();
+        });
   });
 }
 
-void Worker::Impl::DrainTick() {
-  for (size_t due = drain_->Due(Clock::now()); due > 0; --due) {
-    const uint64_t id = drain_order_[drain_next_++];
-    auto it = conns_.find(id);
-    if (it == conns_.end() || !it->second->is_open()) continue;
-    Bump(stats_.drain_closes);
-    if (it->second->awaiting_replies > 0) {
-      it->second->drain_close = true;
-    } else {
-      DrainClose(it->second);
-    }
+void Worker::Impl::DrainVisit(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end() || !it->second->is_open()) return;
+  Bump(stats_.drain_closes);
+  if (it->second->awaiting_replies > 0) {
+    it->second->drain_close = true;
+  } else {
+    DrainClose(it->second);
   }
-  if (drain_->done()) {
-    drain_order_ = {};
-    MaybeIdle();
-    return;
-  }
-  drain_timer_.expires_after(kDrainTick);
-  drain_timer_.async_wait([this](const std::error_code& ec) {
-    if (!ec) DrainTick();
-  });
 }
 
 void Worker::Impl::DrainClose(const ConnectionPtr& con) {
@@ -69,15 +58,14 @@ void Worker::Impl::MaybeIdle() {
   // Idle once every connection is closed and the drain has ended: a
   // connection opened meanwhile (its handshake began before the drain)
   // is closed at the drain's end.
-  if (shutting_down_ && drain_ && drain_->done() && !conns_.empty()) {
+  if (shutting_down_ && drain_ended_ && !conns_.empty()) {
     std::vector<ConnectionPtr> late;
     for (auto& [id, con] : conns_) {
       if (con->is_open() && !con->drain_close) late.push_back(con);
     }
     for (auto& con : late) DrainClose(con);
   }
-  if (shutting_down_ && drain_ && drain_->done() && conns_.empty() &&
-      on_idle_) {
+  if (shutting_down_ && drain_ended_ && conns_.empty() && on_idle_) {
     auto done = std::move(on_idle_);
     on_idle_ = nullptr;
     done();

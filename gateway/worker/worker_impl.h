@@ -19,7 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "asio/io_context.hpp"
 #include "asio/steady_timer.hpp"
-#include "common/lifecycle/drain_schedule.h"
+#include "common/lifecycle/drain_runner.h"
 #include "gateway/auth/admission.h"
 #include "gateway/auth/authenticator.h"
 #include "gateway/commands/command_dispatcher.h"
@@ -64,11 +64,11 @@ class Worker::Impl : public Authenticator::Host {
 
   // ---- Drain (worker_drain.cc) ----------------------------------------
 
-  // Closes the connections the schedule says are due, then waits a tick.
-  // A connection awaiting replies from the broker is closed when the last
+  // The drain's turn of connection `id` (DrainRunner paces them). A
+  // connection awaiting replies from the broker is closed when the last
   // one is sent (Reply), so no command read before its close goes
   // unanswered; the shutdown grace bounds how long that may take.
-  void DrainTick();
+  void DrainVisit(uint64_t id);
   void DrainClose(const ConnectionPtr& con);
   // Runs on_idle_ once the drain has ended and no connection is left;
   // closes connections opened during the drain once it has ended.
@@ -125,10 +125,8 @@ class Worker::Impl : public Authenticator::Host {
   absl::flat_hash_map<uint64_t, ConnectionPtr> conns_;
   bool shutting_down_ = false;
   std::function<void()> on_idle_;
-  std::optional<DrainSchedule> drain_;
-  std::vector<uint64_t> drain_order_;  // connection ids, shuffled
-  size_t drain_next_ = 0;
-  asio::steady_timer drain_timer_{io_};
+  DrainRunner drain_{io_};
+  bool drain_ended_ = false;
   FanoutBatch batch_;  // scratch, reused across deliveries
   FanoutWriter writer_;
   LivenessSweep liveness_;
