@@ -102,6 +102,40 @@ void AppendBrokerMetrics(const BrokerMetricsInputs& in, PrometheusText* m) {
   m->Counter("channel_broker_php_refused_total",
              "PHP clients refused for their source address.",
              in.stats.php_refused);
+  if (const HistoryStore* h = in.router.history()) {
+    const HistoryStats& s = h->stats();
+    m->Gauge("channel_broker_history_bytes",
+             "Memory history holds (events, streams, bookkeeping); bounded "
+             "by --history_max_bytes.",
+             static_cast<double>(h->bytes()));
+    m->Gauge("channel_broker_history_streams",
+             "Channels with a history stream (offsets).",
+             static_cast<double>(h->stream_count()));
+    m->Gauge("channel_broker_history_events", "Events kept in history.",
+             static_cast<double>(h->entry_count()));
+    m->Counter("channel_broker_history_appended_total",
+               "Events given an offset.", s.appended);
+    m->Counter("channel_broker_history_dropped_total",
+               "Kept events dropped before their group's size pushed them "
+               "out, by reason.",
+               s.evicted, {{"reason", "max_bytes"}});
+    m->Counter("channel_broker_history_dropped_total",
+               "Kept events dropped before their group's size pushed them "
+               "out, by reason.",
+               s.expired, {{"reason", "ttl"}});
+    m->Counter("channel_broker_history_streams_evicted_total",
+               "Empty streams dropped for --history_max_bytes (their next "
+               "event starts a new epoch).",
+               s.streams_evicted);
+    m->Counter("channel_broker_history_recoveries_total",
+               "Recoveries (a since), by result.", s.recoveries,
+               {{"result", "recovered"}});
+    m->Counter("channel_broker_history_recoveries_total",
+               "Recoveries (a since), by result.", s.recoveries_failed,
+               {{"result", "not_recovered"}});
+    m->Counter("channel_broker_history_reads_total", "History reads.",
+               s.reads);
+  }
   if (in.cluster != nullptr) {
     const NatsLink& nats = in.cluster->nats();
     const NatsLink::Stats& n = nats.stats();

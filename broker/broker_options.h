@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "common/history/history_rules.h"
+
 namespace channel {
 
 // Everything main.cc reads from flags, in one value so tests can build a
@@ -71,6 +73,12 @@ struct BrokerOptions {
   bool sole_interest = true;
   // A holder that has not released a revoked grant by then is closed.
   std::chrono::milliseconds sole_release_timeout{5000};
+
+  // History (docs/PROTOCOL.md "History"; standalone): groups matching a
+  // rule get offsets, an epoch and their last messages kept in memory.
+  HistoryRules history;
+  size_t history_max_bytes = 256 << 20;  // everything history holds
+  uint32_t history_recover_max = 300;    // events per recovery or read
 
   // Cluster mode: NATS servers (nats://host:port); empty: standalone.
   std::vector<std::string> nats_servers;

@@ -33,6 +33,14 @@ BrokerServer::BrokerServer(asio::io_context& io, BrokerOptions options)
       drain_(io),
       final_close_(io) {
   if (php_bridge_.enabled()) router_.set_observer(&php_bridge_);
+  if (options_.nats_servers.empty()) {
+    HistoryStoreOptions history;
+    history.rules = options_.history;
+    history.max_bytes = options_.history_max_bytes;
+    history.recover_max = options_.history_recover_max;
+    history_ = std::make_unique<HistoryStore>(std::move(history));
+    router_.set_history(history_.get());
+  }
 }
 
 BrokerServer::~BrokerServer() = default;
@@ -41,6 +49,12 @@ absl::Status BrokerServer::Listen() {
   absl::StatusOr<SourcePolicy> sources = SourcePolicy::Create(options_);
   if (!sources.ok()) return sources.status();
   sources_ = *std::move(sources);
+  if (!options_.nats_servers.empty() && !options_.history.empty()) {
+    return absl::InvalidArgumentError(
+        "--history is not available with --nats yet: offsets must be agreed "
+        "by every broker of a cluster (NATS JetStream), which this version "
+        "does not do; run one broker for history, or no --history");
+  }
   if (!options_.nats_servers.empty()) {
     ClusterNode::Hooks hooks;
     hooks.on_lost = [this](const std::string& reason) {
@@ -65,7 +79,7 @@ absl::Status BrokerServer::Listen() {
     cluster_ = std::make_unique<ClusterNode>(io_, options_, broker_id_,
                                              &router_, &presence_, hooks);
     if (absl::Status s = cluster_->Start(); !s.ok()) return s;
-  } else if (options_.sole_interest) {
+  } else {
     ArmSoleTick();
   }
   if (absl::Status s = OpenListener(
@@ -235,6 +249,7 @@ void BrokerServer::ArmSoleTick() {
     if (ec) return;
     router_.ExpireSole(SoleInterest::Clock::now());
     grace_.Tick();
+    if (history_ != nullptr) history_->Tick();
     ArmSoleTick();
   });
 }

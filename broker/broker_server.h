@@ -93,8 +93,8 @@ class BrokerServer : public SessionHost, public ApiBackend {
   void MoveOrClose(uint64_t id);
   // Closes every session with `code` and `reason` (NATS lost, shutdown).
   void CloseAll(v1::Error::Code code, const std::string& reason);
-  // Standalone with sole interest: closes holders late to release, and
-  // ends the restart grace when due (once a second).
+  // Standalone: closes holders late to release, ends the restart grace
+  // when due, expires history (once a second).
   void ArmSoleTick();
 
   asio::io_context& io_;
@@ -105,6 +105,8 @@ class BrokerServer : public SessionHost, public ApiBackend {
   BrokerStats stats_;
   const PhpLimits php_limits_;  // before php_bridge_, which copies it
   Router router_;
+  // Standalone only (null in a cluster): the broker is the sequencer.
+  std::unique_ptr<HistoryStore> history_;
   WorkQueues work_queues_;
   PhpBridge php_bridge_;
   PresenceService presence_;

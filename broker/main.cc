@@ -3,6 +3,8 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_split.h"
@@ -67,6 +69,18 @@ ABSL_FLAG(uint32_t, heartbeat_interval_ms, 10000,
           "Heartbeat sent to idle connections this often.");
 ABSL_FLAG(uint32_t, idle_timeout_ms, 35000,
           "Close connections silent for this long (clients heartbeat).");
+ABSL_FLAG(std::string, history, "",
+          "History for groups whose id matches PATTERN ('*' any bytes): "
+          "PATTERN:size=N[,ttl=DURATION], e.g. room-*:size=100,ttl=300s; "
+          "size=1 keeps the latest value, size=0 gives offsets only. "
+          "Repeatable (first match wins); in CHANNEL_HISTORY separate rules "
+          "with ';'. Standalone brokers only (docs/PROTOCOL.md \"History\").");
+ABSL_FLAG(uint64_t, history_max_bytes, 256ull << 20,
+          "Memory all history may hold; past it the oldest events are "
+          "dropped first (channel_broker_history_dropped_total).");
+ABSL_FLAG(uint32_t, history_recover_max, 300,
+          "Most messages one recovery or history read returns; a client "
+          "further behind is told recovered:false.");
 ABSL_FLAG(std::string, nats, "",
           "Cluster mode: comma-separated NATS servers "
           "(nats://h1:4222,nats://h2:4222). Empty: a standalone broker.");
@@ -154,8 +168,13 @@ bool IsLoopback(const std::string& host) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --history may be given several times: absl keeps a flag's last value.
+  std::vector<std::string> args =
+      channel::JoinRepeatedFlag(argc, argv, "history", ';');
+  std::vector<char*> arg_ptrs;
+  for (std::string& a : args) arg_ptrs.push_back(a.data());
   channel::ParseFlagsWithEnvironment(
-      argc, argv,
+      static_cast<int>(arg_ptrs.size()), arg_ptrs.data(),
       "pub/sub broker for ws-gateway and backend services.\n"
       "Every flag can also be set as CHANNEL_<FLAG_NAME> in the environment,\n"
       "e.g. CHANNEL_AUTH_TOKEN. Flags may be written --auth-token or "
@@ -204,6 +223,16 @@ int main(int argc, char** argv) {
        absl::StrSplit(absl::GetFlag(FLAGS_nats), ',', absl::SkipWhitespace())) {
     options.nats_servers.emplace_back(absl::StripAsciiWhitespace(server));
   }
+  absl::StatusOr<channel::HistoryRules> history =
+      channel::HistoryRules::Parse({absl::GetFlag(FLAGS_history)});
+  if (!history.ok()) {
+    spdlog::critical("{}", history.status().message());
+    return 1;
+  }
+  options.history = *std::move(history);
+  options.history_max_bytes = absl::GetFlag(FLAGS_history_max_bytes);
+  options.history_recover_max =
+      std::clamp<uint32_t>(absl::GetFlag(FLAGS_history_recover_max), 1, 100000);
   options.nats_token = absl::GetFlag(FLAGS_nats_token);
   options.nats_user = absl::GetFlag(FLAGS_nats_user);
   options.nats_password = absl::GetFlag(FLAGS_nats_password);
@@ -243,6 +272,9 @@ int main(int argc, char** argv) {
   }
   spdlog::info("listening on {}:{} (broker id {})", options.listen_host,
                broker.port(), broker.broker_id());
+  for (const channel::HistoryRule& rule : options.history.rules()) {
+    spdlog::info("history: groups {}", channel::HistoryRules::Describe(rule));
+  }
   if (options.auth_token.empty() && !IsLoopback(options.listen_host)) {
     spdlog::warn(
         "no --auth_token set and listening on {}: anyone who can reach port "

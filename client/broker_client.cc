@@ -27,6 +27,9 @@ void BrokerClient::set_subscription_lost_handler(
 void BrokerClient::set_quiet_confirmed_handler(QuietConfirmedHandler handler) {
   impl_->quiet_confirmed_handler_ = std::move(handler);
 }
+void BrokerClient::set_stream_handler(StreamHandler handler) {
+  impl_->stream_handler_ = std::move(handler);
+}
 void BrokerClient::set_channel_source(const ChannelSource* source) {
   impl_->source_ = source;
 }
@@ -56,6 +59,13 @@ absl::Status BrokerClient::SendPresence(const v1::Presence& presence) {
 }
 void BrokerClient::QueryPresence(const std::string& group, PresenceDone done) {
   impl_->QueryPresence(group, std::move(done));
+}
+void BrokerClient::QueryHistory(const v1::HistoryQuery& query,
+                                HistoryDone done) {
+  impl_->QueryHistory(query, std::move(done));
+}
+const HistoryRules& BrokerClient::history_rules() const {
+  return impl_->history_rules();
 }
 bool BrokerClient::HoldsAlone(absl::string_view channel) const {
   return impl_->HoldsAlone(channel);

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "asio/io_context.hpp"
+#include "common/history/history_rules.h"
 #include "net/framed_stream.h"
 #include "proto/channel.pb.h"
 
@@ -74,8 +75,9 @@ struct BrokerClientStats {
 // the switch as a short disconnect.
 //
 // All methods and callbacks run on the io_context's thread (one thread).
-// Events published while the link is down are not replayed (the broker keeps
-// no history); Publish reports Unavailable instead of losing them silently.
+// Events published while the link is down are not replayed unless the
+// channel has history and the channel source gives a position (Since);
+// Publish reports Unavailable instead of losing them silently.
 class BrokerClient {
  public:
   // The channel set's owner, for an owner that keeps the set anyway (a
@@ -92,6 +94,16 @@ class BrokerClient {
     virtual size_t ChannelCount() const = 0;
     virtual void ForEachChannel(
         absl::FunctionRef<void(const std::string&)> fn) const = 0;
+    // Where the owner stands in history channel `channel` (the last offset
+    // it delivered, and its epoch): a re-subscribe after a reconnect then
+    // asks the broker to resume from there (Subscribe.since). False: no
+    // position (not a history channel, or nothing known yet).
+    virtual bool Since(const std::string& /*channel*/,
+                       v1::StreamPosition* /*out*/) const {
+      return false;
+    }
+    // Whether `channel` is in the set (default: not known, true).
+    virtual bool Holds(const std::string& /*channel*/) const { return true; }
   };
 
   // `status` is OK once the broker confirmed the request (Ack); Unavailable
@@ -126,6 +138,11 @@ class BrokerClient {
   // publish, in publish order). `tag` is the caller's.
   using QuietConfirmedHandler = std::function<void(uint64_t tag)>;
   void set_quiet_confirmed_handler(QuietConfirmedHandler handler);
+  // Every StreamPosition of a Subscribe's Ack (history channels: where the
+  // subscription starts, and for a re-subscribe with since whether the
+  // broker resumed it), before the request's own callback runs.
+  using StreamHandler = std::function<void(const v1::StreamPosition& position)>;
+  void set_stream_handler(StreamHandler handler);
   // Before Start; `source` outlives the client. Null: the client's own set.
   void set_channel_source(const ChannelSource* source);
 
@@ -174,6 +191,17 @@ class BrokerClient {
   using PresenceDone = std::function<void(
       const absl::Status& status, uint64_t connections, uint64_t users)>;
   void QueryPresence(const std::string& group, PresenceDone done);
+
+  // Reads history (docs/PROTOCOL.md "History"): `reply` is valid during
+  // the call only. Unavailable when not connected; FailedPrecondition when
+  // the channel has no history.
+  using HistoryDone =
+      std::function<void(const absl::Status& status, v1::HistoryReply* reply)>;
+  void QueryHistory(const v1::HistoryQuery& query, HistoryDone done);
+
+  // The history policy of the broker of the current (or last) link, from
+  // its Welcome: which channels have offsets.
+  const HistoryRules& history_rules() const;
 
   // Sole interest (options.sole_interest): true while the link is up and
   // the broker has told this client that it is `channel`'s only

@@ -145,6 +145,23 @@ void BrokerClient::Impl::QueryPresence(const std::string& group,
   requests_.TrackPresence(id, std::move(done));
 }
 
+void BrokerClient::Impl::QueryHistory(const v1::HistoryQuery& query,
+                                      HistoryDone done) {
+  if (absl::Status s = CheckCanStart(); !s.ok()) {
+    done(s, nullptr);
+    return;
+  }
+  v1::Envelope envelope;
+  *envelope.mutable_history_query() = query;
+  const uint64_t id = requests_.NextId();
+  envelope.mutable_history_query()->set_request_id(id);
+  if (absl::Status s = SendRequest(envelope); !s.ok()) {
+    done(s, nullptr);
+    return;
+  }
+  requests_.TrackHistory(id, std::move(done));
+}
+
 void BrokerClient::Impl::BuildPublish(const std::vector<std::string>& channels,
                                       absl::string_view payload,
                                       const v1::Metadata* meta,
@@ -202,9 +219,18 @@ void BrokerClient::Impl::HandleEnvelope() {
       if (event_handler_) event_handler_(*envelope_.mutable_event());
       return;
     case v1::Envelope::kAck:
+      if (stream_handler_) {
+        for (const v1::StreamPosition& p : envelope_.ack().streams()) {
+          stream_handler_(p);
+        }
+      }
       requests_.OnAck(envelope_.ack(), [this](uint64_t tag) {
         if (quiet_confirmed_handler_) quiet_confirmed_handler_(tag);
       });
+      if (moving_) MaybeSwitch();
+      return;
+    case v1::Envelope::kHistoryReply:
+      requests_.OnHistoryReply(envelope_.mutable_history_reply());
       if (moving_) MaybeSwitch();
       return;
     case v1::Envelope::kPresenceInfo:

@@ -47,6 +47,8 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
                             uint64_t tag, bool no_echo);
   absl::Status SendPresence(const v1::Presence& presence);
   void QueryPresence(const std::string& group, PresenceDone done);
+  void QueryHistory(const v1::HistoryQuery& query, HistoryDone done);
+  const HistoryRules& history_rules() const { return history_rules_; }
 
   bool HoldsAlone(absl::string_view channel) const {
     return connected_ && !held_alone_.empty() && held_alone_.contains(channel);
@@ -69,6 +71,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   QuietFailureHandler quiet_failure_handler_;
   SubscriptionLostHandler lost_handler_;
   QuietConfirmedHandler quiet_confirmed_handler_;
+  StreamHandler stream_handler_;
   const ChannelSource* source_ = nullptr;  // null: desired_ is the set
 
  private:
@@ -158,6 +161,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   uint16_t next_port_ = 0;
   ParkedLink parked_{this};
 
+  HistoryRules history_rules_;  // the current (or last) broker's
   // The channels to hold, unless source_ owns them.
   absl::flat_hash_set<std::string> desired_;
   // Sole-interest grants of the current link: channel -> grant id.

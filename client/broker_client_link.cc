@@ -22,6 +22,7 @@ void BrokerClient::Impl::Stop() {
   event_handler_ = nullptr;
   state_handler_ = nullptr;
   quiet_failure_handler_ = nullptr;
+  stream_handler_ = nullptr;
   retry_timer_.cancel();
   Drop("client stopped");
 }
@@ -79,6 +80,7 @@ void BrokerClient::Impl::Adopt(std::shared_ptr<FramedStream> stream,
   if (welcome.max_frame_bytes() > 0) {
     max_frame_bytes_ = std::min(max_frame_bytes_, welcome.max_frame_bytes());
   }
+  history_rules_ = HistoryRules::FromProto(welcome.history());
   spdlog::info("connected to broker {}:{} (id {}, version {})", host_, port_,
                welcome.broker_id(), welcome.broker_version());
   // Re-subscribe everything held, in batches; the link counts as connected
@@ -91,7 +93,15 @@ void BrokerClient::Impl::Adopt(std::shared_ptr<FramedStream> stream,
     v1::Envelope envelope;
     auto* request = envelope.mutable_subscribe();
     const size_t end = std::min(all.size(), i + batch);
-    for (size_t j = i; j < end; ++j) request->add_channels(all[j]);
+    for (size_t j = i; j < end; ++j) {
+      request->add_channels(all[j]);
+      // Resume where the owner stands (history channels it knows).
+      v1::StreamPosition since;
+      if (source_ != nullptr && source_->Since(all[j], &since)) {
+        since.set_channel(all[j]);
+        *request->add_since() = std::move(since);
+      }
+    }
     ++resubscribes_pending_;
     const uint64_t gen = generation_;
     std::vector<std::string> names(all.begin() + i, all.begin() + end);

@@ -53,6 +53,18 @@ void RequestTracker::OnPresenceInfo(const v1::PresenceInfo& info) {
   done(absl::OkStatus(), info.connections(), info.users());
 }
 
+void RequestTracker::TrackHistory(uint64_t id, HistoryDone done) {
+  history_pending_.emplace(id, std::move(done));
+}
+
+void RequestTracker::OnHistoryReply(v1::HistoryReply* reply) {
+  auto it = history_pending_.find(reply->request_id());
+  if (it == history_pending_.end()) return;
+  HistoryDone done = std::move(it->second);
+  history_pending_.erase(it);
+  done(absl::OkStatus(), reply);
+}
+
 bool RequestTracker::OnError(uint64_t request_id, const absl::Status& status,
                              QuietFailed quiet_failed) {
   if (request_id == 0) return false;
@@ -67,6 +79,13 @@ bool RequestTracker::OnError(uint64_t request_id, const absl::Status& status,
     PresenceDone done = std::move(it->second);
     presence_pending_.erase(it);
     done(status, 0, 0);
+    return true;
+  }
+  if (auto it = history_pending_.find(request_id);
+      it != history_pending_.end()) {
+    HistoryDone done = std::move(it->second);
+    history_pending_.erase(it);
+    done(status, nullptr);
     return true;
   }
   // Quiet ids increase: a binary search.
@@ -88,7 +107,10 @@ void RequestTracker::FailAll(const absl::Status& lost,
   unconfirmed_.clear();
   auto presence = std::move(presence_pending_);
   presence_pending_.clear();
+  auto history = std::move(history_pending_);
+  history_pending_.clear();
   for (auto& [id, done] : pending) done(lost, 0);
+  for (auto& [id, done] : history) done(lost, nullptr);
   for (auto& [id, done] : presence) done(lost, 0, 0);
   for (const Unconfirmed& u : unconfirmed) quiet_failed(u.tag, lost);
 }

@@ -26,6 +26,9 @@ class RequestTracker {
       std::function<void(const absl::Status& status, uint64_t receivers)>;
   using PresenceDone = std::function<void(
       const absl::Status& status, uint64_t connections, uint64_t users)>;
+  // A HistoryReply (moved from; null with a failure).
+  using HistoryDone =
+      std::function<void(const absl::Status& status, v1::HistoryReply* reply)>;
   // A quiet publish that failed: its caller's tag.
   using QuietFailed =
       absl::FunctionRef<void(uint64_t tag, const absl::Status& status)>;
@@ -40,6 +43,7 @@ class RequestTracker {
   // `done` is empty.
   uint64_t Track(Done done);
   void TrackPresence(uint64_t id, PresenceDone done);
+  void TrackHistory(uint64_t id, HistoryDone done);
   // Forgets a tracked request without calling it (it never left).
   void Untrack(uint64_t id);
   // Reports a tracked request that never left with `status` now.
@@ -53,7 +57,7 @@ class RequestTracker {
   // Nothing is in flight: every request was answered or failed.
   bool empty() const {
     return pending_.empty() && unconfirmed_.empty() &&
-           presence_pending_.empty();
+           presence_pending_.empty() && history_pending_.empty();
   }
 
   // Answers from the broker. Unknown ids are ignored (late answers after a
@@ -63,6 +67,7 @@ class RequestTracker {
   }
   void OnAck(const v1::Ack& ack, QuietConfirmed confirmed);
   void OnPresenceInfo(const v1::PresenceInfo& info);
+  void OnHistoryReply(v1::HistoryReply* reply);
   bool OnError(uint64_t request_id, const absl::Status& status,
                QuietFailed quiet_failed);
 
@@ -80,6 +85,7 @@ class RequestTracker {
   absl::flat_hash_map<uint64_t, Done> pending_;
   std::deque<Unconfirmed> unconfirmed_;  // ids increasing
   absl::flat_hash_map<uint64_t, PresenceDone> presence_pending_;
+  absl::flat_hash_map<uint64_t, HistoryDone> history_pending_;
   uint64_t next_id_ = 1;
 };
 

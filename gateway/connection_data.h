@@ -29,6 +29,9 @@ struct ConnectionData {
   // answered (CommandDispatcher counts them, the worker reads them).
   uint32_t awaiting_replies = 0;
   bool drain_close = false;      // drain chose it: close once nothing awaits
+  // Joins resuming a history group whose live deliveries are held until
+  // the recovered ones are sent (Recoveries keeps them).
+  uint16_t recovering = 0;
   TokenBucket bucket{0, 0, {}};  // messages per second
   TokenBucket byte_bucket{0, 0, {}};  // message bytes per second
   Clock::time_point last_seen;

@@ -205,6 +205,19 @@ std::string GatewayServer::RenderMetrics() const {
             "Log lines left out by the per-site rate limit (clients cannot "
             "flood the log).",
             static_cast<double>(LogLimiter::SuppressedTotal()));
+  m.Counter("channel_gateway_recoveries_total",
+            "Joins that asked to resume a history group (since), by result.",
+            sum(&WorkerStats::recoveries), {{"result", "recovered"}});
+  m.Counter("channel_gateway_recoveries_total",
+            "Joins that asked to resume a history group (since), by result.",
+            sum(&WorkerStats::recoveries_failed),
+            {{"result", "not_recovered"}});
+  m.Counter("channel_gateway_history_reads_total",
+            "history commands answered.", sum(&WorkerStats::history_reads));
+  m.Counter("channel_gateway_duplicates_dropped_total",
+            "Broker events of a history group dropped because this worker "
+            "had delivered their offset already.",
+            sum(&WorkerStats::duplicates_dropped));
   m.Counter("channel_gateway_gap_notices_total",
             "Connections told that they may have missed messages (the "
             "worker's broker link was down).",

@@ -14,7 +14,7 @@
 namespace channel {
 
 // Error codes a client can receive, in reply or as the reason of a close.
-inline constexpr std::array<absl::string_view, 19> kClientErrorCodes = {
+inline constexpr std::array<absl::string_view, 20> kClientErrorCodes = {
     "invalid_json",       "not_an_object",
     "unknown_cmd",        "missing_field",
     "invalid_field",      "group_id_too_long",
@@ -24,7 +24,7 @@ inline constexpr std::array<absl::string_view, 19> kClientErrorCodes = {
     "unauthorized",       "forbidden",
     "auth_disabled",      "join_expired",
     "join_refused",       "gateway_full",
-    "backpressure"};
+    "backpressure",       "history_not_enabled"};
 
 // Token verification outcomes counted per reason (TokenVerifier).
 inline constexpr std::array<absl::string_view, 10> kAuthResults = {
@@ -33,8 +33,8 @@ inline constexpr std::array<absl::string_view, 10> kAuthResults = {
     "bad_audience", "bad_claims"};
 
 // Commands that can be refused as forbidden.
-inline constexpr std::array<absl::string_view, 4> kForbiddenCommands = {
-    "add_group", "send_to_group", "send_to_all", "presence"};
+inline constexpr std::array<absl::string_view, 5> kForbiddenCommands = {
+    "add_group", "send_to_group", "send_to_all", "presence", "history"};
 
 // Process-wide admission counters shared by all workers. Touched once per
 // connection (accept, open, close), never per message.
@@ -79,6 +79,13 @@ struct WorkerStats {
   Counter bytes_out{0};
   Counter slow_client_closes{0};
   Counter gap_notices{0};   // connections told of a broker link loss
+  // History (docs/CLIENT-PROTOCOL.md "History"): joins that asked to resume
+  // (add_group with since), by result; history reads; events dropped as
+  // already delivered (same epoch, offset not newer).
+  Counter recoveries{0};
+  Counter recoveries_failed{0};
+  Counter history_reads{0};
+  Counter duplicates_dropped{0};
   Counter drain_closes{0};  // connections a drain closed (1012)
   // Client messages read after the gateway's close frame (no reply may
   // follow it): the client sees the close before any answer.

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
 #include "broker/broker_context.h"
+#include "broker/history/history_replay.h"
 #include "broker/session.h"
 #include "common/channel_names.h"
 #include "common/constant_time.h"
@@ -86,6 +87,22 @@ void ProtobufCodec::OnBody(absl::string_view body) {
       if (!s.ok()) ReplyError(ErrorCodeFromStatus(s), s.message(), 0);
       return;
     }
+    case v1::Envelope::kHistoryQuery: {
+      const v1::HistoryQuery& query = envelope_.history_query();
+      v1::Envelope reply;
+      v1::HistoryReply* history = reply.mutable_history_reply();
+      history->set_request_id(query.request_id());
+      if (absl::Status s =
+              ReadHistory(router.history(), query,
+                          session_->context().options.max_channel_name_bytes,
+                          history);
+          !s.ok()) {
+        ReplyError(ErrorCodeFromStatus(s), s.message(), query.request_id());
+        return;
+      }
+      Reply(reply);
+      return;
+    }
     case v1::Envelope::kPresenceQuery: {
       const auto& query = envelope_.presence_query();
       const PresenceTable::Counts counts =
@@ -109,24 +126,36 @@ void ProtobufCodec::OnBody(absl::string_view body) {
 
 void ProtobufCodec::HandleSubscribe(const v1::Subscribe& request) {
   const uint64_t request_id = request.request_id();
+  Router& router = session_->context().router;
+  if (request.since_size() > request.channels_size()) {
+    ReplyError(v1::Error::INVALID_REQUEST,
+               "more since positions than channels", request_id);
+    return;
+  }
+  // The Ack: with the request's history positions, known once subscribed.
+  auto ack = std::make_shared<v1::Envelope>();
+  ack->mutable_ack()->set_request_id(request_id);
   std::function<void()> ack_later;
   if (request_id != 0) {
     // Runs inside a Router call once the channels' grants are released:
     // the Ack goes out from a handler of its own.
-    ack_later = [this, alive = alive_, request_id] {
-      asio::post(session_->executor(), [this, alive, request_id] {
-        if (*alive) Ack(request_id);
+    ack_later = [this, alive = alive_, ack] {
+      asio::post(session_->executor(), [this, alive, ack] {
+        if (*alive) Reply(*ack);
       });
     };
   }
   bool waiting = false;
-  absl::Status s = session_->context().router.Subscribe(
-      session_, request, std::move(ack_later), &waiting);
+  absl::Status s =
+      router.Subscribe(session_, request, std::move(ack_later), &waiting);
   if (!s.ok()) {
     ReplyError(ErrorCodeFromStatus(s), s.message(), request_id);
-  } else if (request_id != 0 && !waiting) {
-    Ack(request_id);
+    return;
   }
+  // Same turn: what a since asks for is queued before any live event.
+  ResumeStreams(router.history(), session_, request,
+                ack->mutable_ack()->mutable_streams());
+  if (request_id != 0 && !waiting) Reply(*ack);
 }
 
 void ProtobufCodec::HandlePublish(v1::Publish* request) {
@@ -261,6 +290,10 @@ void ProtobufCodec::HandleHello(const v1::Hello& hello) {
   welcome->set_idle_timeout_ms(
       static_cast<uint32_t>(options.idle_timeout.count()));
   welcome->set_max_frame_bytes(options.max_frame_bytes);
+  if (const HistoryStore* history = ctx.router.history()) {
+    history->options().rules.ToProto(welcome->mutable_history());
+    welcome->set_history_recover_max(history->options().recover_max);
+  }
   Reply(reply);
   session_->SetEstablished(options.heartbeat_interval, options.idle_timeout);
 }

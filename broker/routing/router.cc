@@ -41,6 +41,10 @@ Subscriber* Router::SoleCandidate(const std::string& channel) const {
   if (subscribers == nullptr || subscribers->size() != 1) return nullptr;
   Subscriber* only = *subscribers->begin();
   if (!only->WantsSoleInterest()) return nullptr;
+  // Every event of a history channel must reach the sequencer.
+  if (history_ != nullptr && history_->RuleFor(channel) != nullptr) {
+    return nullptr;
+  }
   // A channel the observer needs (the PHP bridge's group channels while it
   // has subscribers) is never held alone.
   if (observer_ != nullptr && observer_->Needs(channel)) return nullptr;
@@ -165,6 +169,12 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request,
 
   for (const std::string* channel : distinct_) {
     event->set_channel(*channel);
+    // A history channel's event gets its offset here, once, whoever
+    // published it; the others carry none.
+    if (history_ == nullptr || !history_->Append(event)) {
+      event->clear_offset();
+      event->clear_epoch();
+    }
     if (cluster_ != nullptr) {
       // Other brokers' subscribers, whether or not this one has any.
       if (absl::Status s = cluster_->Forward(envelope); !s.ok()) {

@@ -13,6 +13,7 @@
 #include "broker/broker_options.h"
 #include "broker/broker_stats.h"
 #include "broker/cluster/cluster_link.h"
+#include "broker/history/history_store.h"
 #include "broker/routing/publish_observer.h"
 #include "broker/routing/sole_interest.h"
 #include "broker/routing/subscriber.h"
@@ -90,6 +91,12 @@ class Router {
   // Cluster mode (--nats): interest goes to `cluster`, local publishes are
   // forwarded to it, and refused while it is down. Null: standalone.
   void set_cluster(ClusterLink* cluster) { cluster_ = cluster; }
+  // History (standalone): every event of a history channel published here
+  // gets its offset and epoch from `history` (and is kept there) before it
+  // is delivered; such channels are never held alone (sole interest), so
+  // that every publish reaches the sequencer. Null: no history. Not owned.
+  void set_history(HistoryStore* history) { history_ = history; }
+  HistoryStore* history() const { return history_; }
   // Sees every local publish after its delivery (the PHP bridge); null:
   // none. Not owned.
   void set_observer(PublishObserver* observer) { observer_ = observer; }
@@ -147,6 +154,7 @@ class Router {
   absl::flat_hash_map<std::string, uint64_t> loop_turns_;
   ClusterLink* cluster_ = nullptr;
   PublishObserver* observer_ = nullptr;
+  HistoryStore* history_ = nullptr;
   bool observing_ = false;  // inside observer_->OnPublished
   // Scratch: the channels to observe (the request's own names; distinct_
   // is reused by the observer's publishes).

@@ -10,6 +10,7 @@ v1::Error::Code ErrorCodeFromStatus(const absl::Status& status) {
   if (absl::IsInvalidArgument(status)) return v1::Error::INVALID_REQUEST;
   if (absl::IsUnauthenticated(status)) return v1::Error::UNAUTHENTICATED;
   if (absl::IsUnavailable(status)) return v1::Error::CLUSTER_UNAVAILABLE;
+  if (absl::IsFailedPrecondition(status)) return v1::Error::HISTORY_NOT_ENABLED;
   return v1::Error::UNKNOWN;
 }
 
@@ -25,6 +26,8 @@ absl::Status StatusFromError(const v1::Error& error) {
       return absl::UnauthenticatedError(text);
     case v1::Error::BACKPRESSURE:
       return absl::AbortedError(text);
+    case v1::Error::HISTORY_NOT_ENABLED:
+      return absl::FailedPreconditionError(text);
     default:
       return absl::UnavailableError(text);
   }

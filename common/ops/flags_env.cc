@@ -51,6 +51,43 @@ bool IsUsageFlag(absl::string_view name) {
 
 }  // namespace
 
+std::vector<std::string> JoinRepeatedFlag(int argc, char** argv,
+                                          absl::string_view name, char sep) {
+  std::vector<std::string> out;
+  size_t first = SIZE_MAX;  // index in out of the joined flag
+  std::string joined;
+  const std::string bare = absl::StrCat("--", name);
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = NormalizeFlagSpelling(argv[i]);
+    if (arg == "--") {  // the rest is positional
+      for (; i < argc; ++i) out.emplace_back(argv[i]);
+      break;
+    }
+    if (absl::StartsWith(arg, "-") && !absl::StartsWith(arg, "--")) {
+      arg.insert(0, "-");
+    }
+    std::string value;
+    if (absl::StartsWith(arg, bare + "=")) {
+      value = arg.substr(bare.size() + 1);
+    } else if (arg == bare && i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      out.emplace_back(argv[i]);
+      continue;
+    }
+    if (first == SIZE_MAX) {
+      first = out.size();
+      out.emplace_back();
+      joined = value;
+    } else {
+      joined.push_back(sep);
+      joined.append(value);
+    }
+  }
+  if (first != SIZE_MAX) out[first] = absl::StrCat(bare, "=", joined);
+  return out;
+}
+
 std::vector<char*> ParseFlagsWithEnvironment(int argc, char** argv,
                                              absl::string_view usage) {
   absl::SetProgramUsageMessage(usage);

@@ -22,6 +22,13 @@ namespace channel {
 std::vector<char*> ParseFlagsWithEnvironment(int argc, char** argv,
                                              absl::string_view usage);
 
+// Makes flag `name` repeatable: returns argv with every occurrence of
+// --NAME=V or --NAME V (dashes or underscores, one or two leading dashes)
+// folded into one "--NAME=V1<sep>V2..." where the first was (absl keeps only
+// a flag's last value). Everything else is left as it is.
+std::vector<std::string> JoinRepeatedFlag(int argc, char** argv,
+                                          absl::string_view name, char sep);
+
 // What --version prints: the program's file name and the project version,
 // e.g. "channel-broker 0.1.0\n".
 std::string VersionLine(absl::string_view argv0);

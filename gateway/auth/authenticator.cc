@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/ops/logging.h"
+#include "gateway/commands/replies.h"
 
 namespace channel {
 namespace {
@@ -184,13 +185,13 @@ bool Authenticator::MaySend(ConnectionData* con, const Command& command,
   return false;
 }
 
-bool Authenticator::MayQueryPresence(ConnectionData* con,
-                                     const Command& command, bool joined) {
+bool Authenticator::MayRead(ConnectionData* con, const Command& command,
+                            bool joined, absl::string_view what) {
   if (!required() || joined ||
       (con->claims && MatchesAny(con->claims->groups, command.group_id))) {
     return true;
   }
-  Refused(con, command.id_json, "presence", command.group_id,
+  Refused(con, command.id_json, what, command.group_id,
           "the token does not grant this group");
   return false;
 }

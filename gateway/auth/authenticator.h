@@ -68,12 +68,21 @@ class Authenticator {
 
   // presence: for groups the token lets the user join (or it is in).
   bool MayQueryPresence(ConnectionData* con, const Command& command,
-                        bool joined);
+                        bool joined) {
+    return MayRead(con, command, joined, "presence");
+  }
+  // history: the same as presence (the same permissions as a join).
+  bool MayReadHistory(ConnectionData* con, const Command& command,
+                      bool joined) {
+    return MayRead(con, command, joined, "history");
+  }
 
   // Applies the deadlines that are due. Called by the worker's sweep.
   void Sweep();
 
  private:
+  bool MayRead(ConnectionData* con, const Command& command, bool joined,
+               absl::string_view what);
   enum class Kind { kAuth, kToken, kJoin };
   struct Deadline {
     int64_t at_ms;

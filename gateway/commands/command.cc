@@ -190,6 +190,48 @@ absl::Status ReadMessage(const rapidjson::Value& object,
   return absl::OkStatus();
 }
 
+// An optional non-negative integer field (a JSON number without fraction).
+absl::Status ReadCount(const rapidjson::Value& object, const char* name,
+                       bool positive, uint64_t* out) {
+  auto it = object.FindMember(name);
+  if (it == object.MemberEnd()) return absl::OkStatus();
+  if (!it->value.IsUint64() || (positive && it->value.GetUint64() == 0)) {
+    return Refuse("invalid_field",
+                  absl::StrCat("\"", name, "\" must be a ",
+                               positive ? "positive" : "non-negative",
+                               " integer"));
+  }
+  *out = it->value.GetUint64();
+  return absl::OkStatus();
+}
+
+// add_group's optional "since":{"offset":N,"epoch":"E"}.
+absl::Status ReadSince(const rapidjson::Value& object,
+                       const CommandLimits& limits, Command* command) {
+  auto it = object.FindMember("since");
+  if (it == object.MemberEnd()) return absl::OkStatus();
+  const rapidjson::Value& since = it->value;
+  if (!since.IsObject()) {
+    return Refuse("invalid_field",
+                  "\"since\" must be an object {\"offset\":N,\"epoch\":\"E\"}");
+  }
+  auto offset = since.FindMember("offset");
+  auto epoch = since.FindMember("epoch");
+  if (offset == since.MemberEnd() || !offset->value.IsUint64() ||
+      epoch == since.MemberEnd() || !epoch->value.IsString() ||
+      epoch->value.GetStringLength() > limits.max_epoch_bytes) {
+    return Refuse("invalid_field",
+                  absl::StrCat("\"since\" needs \"offset\" (a non-negative "
+                               "integer) and \"epoch\" (a string of at most ",
+                               limits.max_epoch_bytes, " bytes)"));
+  }
+  command->has_since = true;
+  command->since_offset = offset->value.GetUint64();
+  command->since_epoch.assign(epoch->value.GetString(),
+                              epoch->value.GetStringLength());
+  return absl::OkStatus();
+}
+
 // The fields of the command named `name` into *command; its id is already
 // there.
 absl::Status ReadFields(const rapidjson::Document& doc, absl::string_view name,
@@ -197,6 +239,24 @@ absl::Status ReadFields(const rapidjson::Document& doc, absl::string_view name,
   if (name == "add_group") {
     command->type = Command::Type::kAddGroup;
     if (absl::Status s = ReadGroupId(doc, limits, &command->group_id);
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = ReadSince(doc, limits, command); !s.ok()) return s;
+    return ReadToken(doc, limits, false, &command->token);
+  }
+  if (name == "history") {
+    command->type = Command::Type::kHistory;
+    if (absl::Status s = ReadGroupId(doc, limits, &command->group_id);
+        !s.ok()) {
+      return s;
+    }
+    command->limit = kDefaultHistoryLimit;
+    if (absl::Status s = ReadCount(doc, "limit", true, &command->limit);
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = ReadCount(doc, "before", true, &command->before);
         !s.ok()) {
       return s;
     }
@@ -241,11 +301,11 @@ absl::Status ReadFields(const rapidjson::Document& doc, absl::string_view name,
     return Refuse("unknown_cmd",
                   absl::StrCat("unknown cmd ", ToJson(quoted),
                                "; expected add_group, leave_group, "
-                               "send_to_group, send_to_all, presence or auth"));
+                               "send_to_group, send_to_all, presence, history or auth"));
   }
   return Refuse("unknown_cmd",
                 "unknown cmd; expected add_group, leave_group, send_to_group, "
-                "send_to_all, presence or auth");
+                "send_to_all, presence, history or auth");
 }
 
 // ParseCommand without the id on a refusal (ParseCommand adds it from
@@ -310,77 +370,6 @@ absl::StatusOr<Command> ParseCommand(absl::string_view text,
     command = std::move(s);
   }
   return command;
-}
-
-namespace {
-
-// Opens a reply object and writes its "id" (raw JSON, as the client sent
-// it) when the command had one.
-void StartReply(rapidjson::Writer<rapidjson::StringBuffer>& writer,
-                absl::string_view id_json) {
-  writer.StartObject();
-  if (!id_json.empty()) {
-    writer.Key("id");
-    writer.RawValue(id_json.data(), id_json.size(), rapidjson::kStringType);
-  }
-}
-
-}  // namespace
-
-std::string OkReply(absl::string_view id_json) {
-  return absl::StrCat("{\"id\":", id_json, ",\"ok\":true}");
-}
-
-std::string PresenceReply(absl::string_view id_json, absl::string_view group,
-                          uint64_t connections, uint64_t users) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  StartReply(writer, id_json);
-  writer.Key("ok");
-  writer.Bool(true);
-  writer.Key("group_id");
-  writer.String(group.data(), static_cast<rapidjson::SizeType>(group.size()));
-  writer.Key("connections");
-  writer.Uint64(connections);
-  writer.Key("users");
-  writer.Uint64(users);
-  writer.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
-std::string ErrorReply(absl::string_view id_json, absl::string_view code,
-                       absl::string_view message) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  StartReply(writer, id_json);
-  writer.Key("error");
-  writer.StartObject();
-  writer.Key("code");
-  writer.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
-  writer.Key("message");
-  writer.String(message.data(),
-                static_cast<rapidjson::SizeType>(message.size()));
-  writer.EndObject();
-  writer.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
-std::string GapNotice(bool json_framing, int64_t down_ms) {
-  const std::string message = absl::StrCat(
-      "the gateway's broker link was down for ", down_ms,
-      " ms: messages sent to your groups (and to all) meanwhile may be "
-      "missing; your groups are joined again");
-  if (!json_framing) return ErrorReply("", "gap", message);
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  writer.StartObject();
-  writer.Key("type");
-  writer.String("gap");
-  writer.Key("message");
-  writer.String(message.data(),
-                static_cast<rapidjson::SizeType>(message.size()));
-  writer.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 }  // namespace channel

@@ -19,7 +19,8 @@ struct Command {
     kSendToGroup,
     kSendToAll,
     kAuth,
-    kPresence
+    kPresence,
+    kHistory
   };
   Type type = Type::kAddGroup;
   std::string group_id;  // decimal text when the client sent an integer
@@ -27,7 +28,16 @@ struct Command {
   bool exclude_self = false;
   std::string token;    // auth: the token; add_group: a join token, if any
   std::string id_json;  // the "id" value re-encoded as JSON; empty if none
+  // add_group: "since":{"offset":N,"epoch":"E"} (history groups resume).
+  bool has_since = false;
+  uint64_t since_offset = 0;
+  std::string since_epoch;
+  // history: "limit" (default kDefaultHistoryLimit) and "before" (0: none).
+  uint64_t limit = 0;
+  uint64_t before = 0;
 };
+
+inline constexpr uint64_t kDefaultHistoryLimit = 50;
 
 struct CommandLimits {
   size_t max_group_id_bytes = 128;
@@ -38,6 +48,7 @@ struct CommandLimits {
   // bytes.
   size_t max_command_depth = 64;
   size_t max_token_bytes = 8192;
+  size_t max_epoch_bytes = 64;
 };
 
 // Decodes one text frame. Pure and allocation-light; never throws, whatever
@@ -46,20 +57,6 @@ struct CommandLimits {
 // CommandErrorId); its message is the text for the client.
 absl::StatusOr<Command> ParseCommand(absl::string_view text,
                                      const CommandLimits& limits);
-
-// {"id":ID,"ok":true}
-std::string OkReply(absl::string_view id_json);
-// {"id":ID,"ok":true,"group_id":G,"connections":N,"users":U} ("id" omitted
-// if empty)
-std::string PresenceReply(absl::string_view id_json, absl::string_view group,
-                          uint64_t connections, uint64_t users);
-// {"id":ID,"error":{"code":CODE,"message":MESSAGE}} ("id" omitted if empty)
-std::string ErrorReply(absl::string_view id_json, absl::string_view code,
-                       absl::string_view message);
-// The notice that messages may have been missed (the worker's broker link
-// was down for `down_ms`): {"type":"gap","message":M} in JSON framing, the
-// unsolicited error {"error":{"code":"gap","message":M}} otherwise.
-std::string GapNotice(bool json_framing, int64_t down_ms);
 
 }  // namespace channel
 

@@ -8,6 +8,7 @@
 #include "common/ops/log_limiter.h"
 #include "common/ops/logging.h"
 #include "gateway/commands/command_error.h"
+#include "gateway/commands/replies.h"
 
 namespace channel {
 
@@ -66,6 +67,7 @@ CommandDispatcher::Verdict CommandDispatcher::OnMessage(
       // Effective at once: nothing more of the group reaches it.
       membership_->Leave(con, command.group_id);
       auth_->OnLeave(con, command.group_id);
+      EndResume(con, GroupChannel(command.group_id));
       if (!command.id_json.empty()) {
         replies_->Reply(con->id, OkReply(command.id_json));
       }
@@ -73,6 +75,9 @@ CommandDispatcher::Verdict CommandDispatcher::OnMessage(
     case Command::Type::kSendToGroup:
     case Command::Type::kSendToAll:
       Send(con, command);
+      break;
+    case Command::Type::kHistory:
+      History(con, command);
       break;
     case Command::Type::kPresence:
       Presence(con, command);
@@ -89,30 +94,43 @@ void CommandDispatcher::AddGroup(ConnectionData* con, const Command& command) {
     return;
   }
   if (!auth_->MayJoin(con, command)) return;
+  const std::string channel = GroupChannel(command.group_id);
+  // A history group joined with since: its live deliveries are held from
+  // now until what was missed is read and sent (ResumeJoined).
+  const bool resume = command.has_since && link_->HasOffsets(channel);
   ShardLink::Done live;
-  if (!command.id_json.empty()) {
+  if (!command.id_json.empty() || resume) {
     // On failure the connection is not a member ("nothing was joined"):
     // it must not receive what others of the group receive. A refusal of
     // the group's subscription also reaches members that joined without an
     // id (OnChannelRefused).
-    live = Owed(con, [this, conn_id = con->id, id_json = command.id_json,
-                      group = command.group_id](const absl::Status& status) {
+    live = Owed(con, [this, conn_id = con->id, command,
+                      resume](const absl::Status& status) {
       if (status.ok()) {
-        replies_->Reply(conn_id, OkReply(id_json));
+        if (resume) {
+          ResumeJoined(conn_id, command);
+        } else {
+          JoinedReply(conn_id, command);
+        }
         return;
       }
       if (ConnectionData* c = replies_->Find(conn_id); c != nullptr) {
-        if (membership_->Leave(c, group)) auth_->OnLeave(c, group);
+        if (resume) EndResume(c, GroupChannel(command.group_id));
+        if (membership_->Leave(c, command.group_id)) {
+          auth_->OnLeave(c, command.group_id);
+        }
       }
-      ReportFailure(conn_id, id_json, "join_refused", status);
+      ReportFailure(conn_id, command.id_json, "join_refused", status);
     });
   }
+  if (resume) recoveries_->Begin(con, channel);
+  const bool owed = live != nullptr;
   const Membership::JoinResult joined =
       membership_->Join(con, command.group_id, std::move(live));
   if (joined != Membership::JoinResult::kJoined &&
-      joined != Membership::JoinResult::kAlreadyMember &&
-      !command.id_json.empty()) {
-    Unowe(con);  // refused before the broker: `live` never runs
+      joined != Membership::JoinResult::kAlreadyMember) {
+    if (owed) Unowe(con);  // refused before the broker: `live` never runs
+    if (resume) EndResume(con, channel);
   }
   switch (joined) {
     case Membership::JoinResult::kJoined:

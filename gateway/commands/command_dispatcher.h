@@ -11,6 +11,7 @@
 #include "gateway/commands/command.h"
 #include "gateway/connection_data.h"
 #include "gateway/fanout/membership.h"
+#include "gateway/fanout/recoveries.h"
 #include "gateway/gateway_options.h"
 #include "gateway/link/shard_link.h"
 #include "gateway/worker_stats.h"
@@ -30,11 +31,12 @@ class CommandDispatcher {
   using Replies = Authenticator::Host;
 
   CommandDispatcher(const GatewayOptions& options, ShardLink* link,
-                    Membership* membership, Authenticator* auth,
-                    WorkerStats* stats, Replies* replies)
+                    Membership* membership, Recoveries* recoveries,
+                    Authenticator* auth, WorkerStats* stats, Replies* replies)
       : options_(options),
         link_(link),
         membership_(membership),
+        recoveries_(recoveries),
         auth_(auth),
         stats_(stats),
         replies_(replies) {}
@@ -79,6 +81,20 @@ class CommandDispatcher {
   }
 
   void AddGroup(ConnectionData* con, const Command& command);
+  // ---- history (command_dispatcher_history.cc) ----
+  // The join is live: {"ok":true}, with the position for a history group.
+  void JoinedReply(uint64_t conn_id, const Command& command);
+  // The join of a history group with since is live: reads what was missed
+  // and finishes the resume when the broker answers (FinishResume).
+  void ResumeJoined(uint64_t conn_id, const Command& command);
+  void FinishResume(uint64_t conn_id, const Command& command,
+                    const absl::Status& status, v1::HistoryReply* reply);
+  // Ends a resume that will not finish (the join failed, a leave); its
+  // held deliveries are dropped.
+  void EndResume(ConnectionData* con, const std::string& channel);
+  void History(ConnectionData* con, const Command& command);
+  // One delivery to one connection, in its framing.
+  void SendDelivery(ConnectionData* con, const Delivery& delivery);
   void Send(ConnectionData* con, const Command& command);
   void Presence(ConnectionData* con, const Command& command);
   void ReplyError(uint64_t conn_id, const std::string& id_json,
@@ -93,6 +109,7 @@ class CommandDispatcher {
   const GatewayOptions& options_;
   ShardLink* const link_;
   Membership* const membership_;
+  Recoveries* const recoveries_;
   Authenticator* const auth_;
   WorkerStats* const stats_;
   Replies* const replies_;

@@ -20,6 +20,10 @@ struct Delivery {
   // Connection ids of this gateway that must not receive it (exclude_self).
   std::vector<uint64_t> exclude;
   std::string sender;  // the sending user's id, if known (JSON framing)
+  // History channels: the event's offset in its stream and the stream's
+  // epoch (docs/CLIENT-PROTOCOL.md "History"); 0 otherwise.
+  uint64_t offset = 0;
+  std::string epoch;
 };
 
 // Exclusions read from one event at most (a gateway sends one: the sender

@@ -54,7 +54,7 @@ FanoutBatch::Segment& FanoutBatch::NextSegment(Target* target) {
 
 // {"type":"message","group":G,"message":M,"from":U} (or "all":true, or
 // "user":true for messages to the connection's user; "from" when known).
-void FanoutBatch::AppendJson(const Delivery& d, Segment* segment) {
+std::string FanoutBatch::Json(const Delivery& d) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   auto string = [&w](absl::string_view s) {
@@ -64,6 +64,7 @@ void FanoutBatch::AppendJson(const Delivery& d, Segment* segment) {
   w.Key("type");
   w.String("message");
   std::string id;
+  bool group = false;
   if (d.to_all) {
     w.Key("all");
     w.Bool(true);
@@ -73,6 +74,7 @@ void FanoutBatch::AppendJson(const Delivery& d, Segment* segment) {
   } else {
     w.Key("group");
     string(id);
+    group = true;
   }
   w.Key("message");
   string(*d.payload);
@@ -80,9 +82,20 @@ void FanoutBatch::AppendJson(const Delivery& d, Segment* segment) {
     w.Key("from");
     string(d.sender);
   }
+  // Offsets are shown for groups only: the broadcast channel's are the
+  // gateway's own business (exact gaps).
+  if (group && d.offset != 0) {
+    w.Key("offset");
+    w.Uint64(d.offset);
+    w.Key("epoch");
+    string(d.epoch);
+  }
   w.EndObject();
-  AppendTextFrame(absl::string_view(buffer.GetString(), buffer.GetSize()),
-                  &segment->json_frames);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+void FanoutBatch::AppendJson(const Delivery& d, Segment* segment) {
+  AppendTextFrame(Json(d), &segment->json_frames);
 }
 
 void FanoutBatch::Append(const std::string& payload, Segment* segment) {

@@ -65,6 +65,11 @@ class FanoutBatch {
     }
   }
 
+  // One delivery in the JSON framing (the object, not its frame):
+  // {"type":"message","group":G,"message":M[,"from":U][,"offset":N,
+  // "epoch":E]} (or "all":true / "user":true instead of "group").
+  static std::string Json(const Delivery& d);
+
   // The targets of the last Build, in the order first seen.
   absl::Span<const Target> targets() const { return {pool_.data(), used_}; }
 

@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "gateway/fanout/fanout_batch.h"
 #include "gateway/fanout/membership.h"
+#include "gateway/fanout/recoveries.h"
 #include "gateway/worker_stats.h"
 #include "gateway/ws/ws_connection.h"
 
@@ -41,8 +42,9 @@ class FanoutWriter {
 
   // Sends every live segment of `batch`: to every connection in `all` for
   // a to-all target, else to the members `membership` lists.
+  // Members whose deliveries of a group `recoveries` holds are skipped.
   void Write(const FanoutBatch& batch, const Membership& membership,
-             const Connections& all);
+             const Connections& all, const Recoveries& recoveries);
 
  private:
   void Send(WsConnection* con, const std::string& frames, uint64_t count,

@@ -72,8 +72,18 @@ class Membership : public BrokerClient::ChannelSource {
   // BrokerClient::ChannelSource: the broadcast channel (every connection
   // receives send_to_all) and every channel with a member here.
   size_t ChannelCount() const override { return index_.channel_count() + 1; }
+  bool Holds(const std::string& channel) const override {
+    return channel == kBroadcastChannel || index_.Find(channel) != nullptr;
+  }
   void ForEachChannel(
       absl::FunctionRef<void(const std::string&)> fn) const override;
+
+  // Calls fn(channel) for every broker channel `con` is in (groups as
+  // "group:G", its user channel).
+  template <typename Fn>
+  void ForEachChannelOf(ConnectionData* con, Fn&& fn) const {
+    index_.ForEachChannelOf(con, std::forward<Fn>(fn));
+  }
 
   // Distinct groups with members on this worker.
   size_t group_count() const { return groups_; }

@@ -32,9 +32,12 @@ ShardLink::ShardLink(asio::io_context& io, int index, int workers,
     auto it = awaiting_.find(tag);
     if (it == awaiting_.end()) return;
     Delivery local = std::move(it->second.local);
+    const bool deliver = it->second.deliver;
     awaiting_.erase(it);
-    Enqueue(std::move(local));
+    if (deliver) Enqueue(std::move(local));
   });
+  client_.set_stream_handler(
+      [this](const v1::StreamPosition& position) { OnStream(position); });
   client_.set_subscription_lost_handler(
       [this](const std::vector<std::string>& channels,
              const absl::Status& status) {
@@ -86,13 +89,22 @@ void ShardLink::OnState(bool connected, absl::string_view reason) {
                           std::chrono::steady_clock::now() - down_since_));
     }
     was_up_ = true;
-    if (on_up_) on_up_(down);
+    was_down_ = false;
+    if (on_up_) on_up_(down, recovered_);
+    recovered_.clear();
   } else {
+    // Every position must be resumed on the next link (Source::Since); the
+    // Acks say which were.
+    if (!was_down_) {
+      recovered_.clear();
+      for (auto& [channel, position] : positions_) position.resuming = true;
+    }
     // A move is counted by the client when the broker asks; it shows here
     // as this disconnect.
     stats_->broker_moves.store(client_.stats().moves,
                                std::memory_order_relaxed);
-    down_since_ = std::chrono::steady_clock::now();
+    if (!was_down_) down_since_ = std::chrono::steady_clock::now();
+    was_down_ = true;
     Bump(stats_->broker_disconnects);
     if (counted_up_) {
       counted_up_ = false;
@@ -102,14 +114,43 @@ void ShardLink::OnState(bool connected, absl::string_view reason) {
   }
 }
 
+bool ShardLink::Source::Since(const std::string& channel,
+                              v1::StreamPosition* out) const {
+  auto it = link_->positions_.find(channel);
+  if (it == link_->positions_.end()) return false;
+  out->set_offset(it->second.offset);
+  out->set_epoch(it->second.epoch);
+  return true;
+}
+
+// A Subscribe's Ack: where a history channel's subscription starts, and
+// after a reconnect whether the broker resumed it from our position (the
+// events after it came first, on this link, before this Ack).
+void ShardLink::OnStream(const v1::StreamPosition& position) {
+  const std::string& channel = position.channel();
+  if (!source_.Holds(channel)) return;  // left meanwhile
+  Position& p = positions_[channel];
+  if (p.resuming) {
+    p.resuming = false;
+    if (position.recovered() && position.epoch() == p.epoch) {
+      recovered_.insert(channel);
+    }
+  }
+  // Never backwards within an epoch: events may have come first.
+  if (p.epoch != position.epoch() || position.offset() > p.offset) {
+    p.offset = position.offset();
+    p.epoch = position.epoch();
+  }
+}
+
 void ShardLink::Join(const std::string& channel, bool first, Done done) {
   if (!first && !done) return;
-  BrokerClient::Done on_ack;
-  if (done) {
-    on_ack = [done = std::move(done)](const absl::Status& status, uint64_t) {
-      done(status);
-    };
-  }
+  // Always acknowledged: the Ack carries where a history channel's
+  // subscription starts, which a reconnect resumes from.
+  BrokerClient::Done on_ack = [done = std::move(done)](
+                                  const absl::Status& status, uint64_t) {
+    if (done) done(status);
+  };
   // Subscribing again is idempotent at the broker; its Ack comes after the
   // first Subscribe's (one connection, in order), so it also tells a later
   // joiner that the group is live.
@@ -120,6 +161,8 @@ void ShardLink::Join(const std::string& channel, bool first, Done done) {
 }
 
 void ShardLink::Leave(const std::string& channel) {
+  positions_.erase(channel);
+  recovered_.erase(channel);
   client_.Unsubscribe({channel});
   stats_->broker_subscriptions.store(
       static_cast<int64_t>(client_.subscription_count()),
@@ -146,6 +189,21 @@ absl::Status ShardLink::Publish(const std::string* group,
   if (exclude_sender) local.exclude.push_back(sender);
   local.sender = user;
   local.payload = std::make_shared<const std::string>(message);
+  // A channel with offsets: the broker sends it back with its offset, like
+  // any event; nothing is delivered here.
+  if (HasOffsets(channels_[0])) {
+    if (!done) {
+      const uint64_t tag = next_tag_++;
+      absl::Status status =
+          client_.PublishQuiet(channels_, message, &meta_, tag);
+      if (!status.ok()) return status;
+      awaiting_.emplace(tag, Awaiting{sender, Delivery(), false});
+      return absl::OkStatus();
+    }
+    return client_.Publish(
+        channels_, message, &meta_,
+        [done = std::move(done)](const absl::Status& s, uint64_t) { done(s); });
+  }
   // no_echo: the broker does not send this publish back on this link; this
   // worker's own members get it once the broker accepted it. When the
   // broker told this link that it alone holds the channel, nobody else
@@ -213,6 +271,25 @@ void ShardLink::OnEvent(v1::Event& event) {
     const int n = std::min(event.meta().exclude_size(), kMaxExclude);
     delivery.exclude.assign(event.meta().exclude().begin(),
                             event.meta().exclude().begin() + n);
+  }
+  if (event.offset() != 0 && !delivery.to_all &&
+      !source_.Holds(delivery.channel)) {
+    return;  // left meanwhile
+  }
+  if (event.offset() != 0) {
+    const std::string& channel =
+        delivery.to_all ? std::string(kBroadcastChannel) : delivery.channel;
+    Position& p = positions_[channel];
+    if (p.epoch == event.epoch() && event.offset() <= p.offset) {
+      // Delivered already (a resumed stream never overlaps; this guards
+      // the members against a broker that would).
+      Bump(stats_->duplicates_dropped);
+      return;
+    }
+    p.offset = event.offset();
+    p.epoch = event.epoch();
+    delivery.offset = event.offset();
+    delivery.epoch = std::move(*event.mutable_epoch());
   }
   delivery.sender = std::move(*event.mutable_meta()->mutable_sender());
   delivery.payload =

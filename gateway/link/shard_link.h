@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "asio/io_context.hpp"
@@ -38,7 +39,10 @@ namespace channel {
 // link that it alone holds the channel (sole interest, docs/PROTOCOL.md),
 // the publish is not sent at all: nobody else would receive it, and the
 // broker's revoke is answered before any later publish, so a subscriber the
-// broker has acknowledged is never skipped. Per publisher and group,
+// broker has acknowledged is never skipped. Channels with offsets (history,
+// docs/CLIENT-PROTOCOL.md) are the exception: their own publishes come back
+// from the broker like any event, carrying the offset the broker gave them,
+// and are never delivered locally or skipped. Per publisher and group,
 // order is kept everywhere; messages of different publishers may be seen
 // in a different order on different workers (as with NATS or Redis
 // Cluster), never lost or duplicated.
@@ -76,8 +80,12 @@ class ShardLink {
   void set_deliver(DeliverFn fn) { deliver_ = std::move(fn); }
   // Runs each time the link is up (again) with its subscriptions live;
   // `down` > 0 after a loss: how long this worker had no link, during which
-  // its members may have missed messages (the worker tells them: gap).
-  using UpFn = std::function<void(std::chrono::milliseconds down)>;
+  // its members may have missed messages, except in the channels of
+  // `recovered`: history channels the broker resumed from this worker's
+  // last offset (the worker tells the others' members: gap).
+  using Recovered = absl::flat_hash_set<std::string>;
+  using UpFn = std::function<void(std::chrono::milliseconds down,
+                                  const Recovered& recovered)>;
   void set_on_up(UpFn fn) { on_up_ = std::move(fn); }
   // Channels whose re-subscription after a reconnect the broker refused.
   using LostFn = std::function<void(const std::string& channel,
@@ -88,7 +96,8 @@ class ShardLink {
   // The channels the link holds are `source`'s (the worker's Membership),
   // not a copy. Before Start.
   void set_channel_source(const BrokerClient::ChannelSource* source) {
-    client_.set_channel_source(source);
+    source_.owner = source;
+    client_.set_channel_source(&source_);
   }
   void Start();
   void Stop();
@@ -103,6 +112,28 @@ class ShardLink {
   void Join(const std::string& channel, bool first, Done done);
   // `channel` lost its last member on this worker.
   void Leave(const std::string& channel);
+
+  // History (docs/CLIENT-PROTOCOL.md "History"). A channel has offsets when
+  // the broker's policy (its Welcome) gives it history, or it reported a
+  // stream position for it (the broadcast channel's offsets-only stream).
+  bool HasOffsets(const std::string& channel) const {
+    return positions_.contains(channel) ||
+           client_.history_rules().ForChannel(channel) != nullptr;
+  }
+  // The last offset this worker delivered of `channel` (or where its
+  // subscription started), if known.
+  bool PositionOf(const std::string& channel, uint64_t* offset,
+                  std::string* epoch) const {
+    auto it = positions_.find(channel);
+    if (it == positions_.end()) return false;
+    *offset = it->second.offset;
+    *epoch = it->second.epoch;
+    return true;
+  }
+  void QueryHistory(const v1::HistoryQuery& query,
+                    BrokerClient::HistoryDone done) {
+    client_.QueryHistory(query, std::move(done));
+  }
 
   // Presence report and query (PresenceReporter; the presence command).
   absl::Status SendPresence(const v1::Presence& presence) {
@@ -124,11 +155,42 @@ class ShardLink {
                        const std::string& user, Done done);
 
  private:
+  // Where this worker stands in a history channel: the last offset it
+  // delivered (or where its subscription started). `resuming`: the link
+  // was lost since; the next Subscribe Ack says whether the broker resumed
+  // it (recovered_).
+  struct Position {
+    uint64_t offset = 0;
+    std::string epoch;
+    bool resuming = false;
+  };
+  // The worker's channel set as the client sees it: the owner's channels,
+  // with this link's positions for the re-subscribe.
+  class Source : public BrokerClient::ChannelSource {
+   public:
+    explicit Source(const ShardLink* link) : link_(link) {}
+    size_t ChannelCount() const override { return owner->ChannelCount(); }
+    void ForEachChannel(
+        absl::FunctionRef<void(const std::string&)> fn) const override {
+      owner->ForEachChannel(fn);
+    }
+    bool Since(const std::string& channel,
+               v1::StreamPosition* out) const override;
+    bool Holds(const std::string& channel) const override {
+      return owner->Holds(channel);
+    }
+    const BrokerClient::ChannelSource* owner = nullptr;
+
+   private:
+    const ShardLink* const link_;
+  };
+  void OnStream(const v1::StreamPosition& position);
   void OnEvent(v1::Event& event);
   // A publish waiting for the broker's verdict before its local delivery.
   struct Awaiting {
     uint64_t sender = 0;
     Delivery local;
+    bool deliver = true;  // false: the broker echoes it (history channels)
   };
   void OnState(bool connected, absl::string_view reason);
   // Queues one delivery for this turn's batch.
@@ -148,7 +210,11 @@ class ShardLink {
   LostFn on_lost_;
   bool counted_up_ = false;  // counted in limits_->links_up
   bool was_up_ = false;      // some earlier link was up
+  bool was_down_ = false;    // lost since the last time it was up
   std::chrono::steady_clock::time_point down_since_;
+  Source source_{this};
+  absl::flat_hash_map<std::string, Position> positions_;
+  Recovered recovered_;  // since the link was lost
   std::vector<Delivery> pending_;
   // Quiet publishes by tag, until confirmed (delivered here) or failed
   // (reported). Bounded by the client's max_unconfirmed.

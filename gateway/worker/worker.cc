@@ -3,6 +3,7 @@
 // are in worker_connections.cc, the shutdown drain in worker_drain.cc.
 #include "gateway/worker/worker.h"
 
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "asio/post.hpp"
 #include "common/ops/log_limiter.h"
 #include "common/ops/logging.h"
+#include "gateway/commands/replies.h"
 #include "gateway/worker/worker_impl.h"
 #include "gateway/ws/http_request.h"
 
@@ -59,9 +61,11 @@ Worker::Impl::Impl(int index, const GatewayOptions& options,
       membership_(options.max_groups_per_connection,
                   options.max_groups_per_worker, &link_, &stats_, limits,
                   &presence_),
+      recoveries_(options.max_queued_bytes),
       admission_(options, limits, &stats_),
       auth_(options, verifier, &membership_, &stats_, this),
-      dispatcher_(options, &link_, &membership_, &auth_, &stats_, this),
+      dispatcher_(options, &link_, &membership_, &recoveries_, &auth_, &stats_,
+                  this),
       sweep_(io_),
       writer_(options.max_queued_bytes, &stats_,
               [this](WsConnection* con) { CloseSlow(con); }),
@@ -88,13 +92,15 @@ Worker::Impl::Impl(int index, const GatewayOptions& options,
         dispatcher_.OnChannelRefused(channel, status);
       });
   // After every (re)connect the broker gets this worker's whole presence,
-  // and after a loss every connection hears that it may have missed
-  // messages: never a silent gap.
-  link_.set_on_up([this](std::chrono::milliseconds down) {
+  // and after a loss every connection hears of the channels in which it
+  // may have missed messages: never a silent gap. History channels the
+  // broker resumed from this worker's offsets lost nothing.
+  link_.set_on_up([this](std::chrono::milliseconds down,
+                         const ShardLink::Recovered& recovered) {
     for (const v1::Presence& p : presence_.Snapshot(1 << 20)) {
       link_.SendPresence(p).IgnoreError();  // a failure drops the link
     }
-    if (down.count() > 0) SendGap(down);
+    if (down.count() > 0) SendGap(down, recovered);
   });
 }
 
@@ -163,22 +169,45 @@ WsServer Worker::Impl::NewEndpoint() {
 }
 
 void Worker::Impl::Deliver(std::vector<Delivery>& batch) {
+  // Before Build, which takes the exclusions.
+  if (!recoveries_.empty()) recoveries_.Capture(batch);
   batch_.Build(
       batch,
       [this](absl::string_view channel) {
         return membership_.Find(channel) != nullptr;
       },
       json_connections_ > 0);
-  writer_.Write(batch_, membership_, conns_);
+  writer_.Write(batch_, membership_, conns_, recoveries_);
 }
 
-void Worker::Impl::SendGap(std::chrono::milliseconds down) {
-  const std::string plain = GapNotice(false, down.count());
-  const std::string json = GapNotice(true, down.count());
+void Worker::Impl::SendGap(std::chrono::milliseconds down,
+                           const ShardLink::Recovered& recovered) {
+  const bool all_lost = !recovered.contains(kBroadcastChannel);
   size_t told = 0;
-  for (auto& [id, con] : conns_) {
+  GapInfo gap;
+  gap.down_ms = down.count();
+  std::string id;
+  for (auto& [conn_id, con] : conns_) {
     if (!con->is_open()) continue;
-    const std::string& text = con->json_framing ? json : plain;
+    gap.groups.clear();
+    gap.all = all_lost;
+    gap.user = false;
+    membership_.ForEachChannelOf(con.get(), [&](const std::string& channel) {
+      if (recovered.contains(channel)) return;
+      switch (ParseBrokerChannel(channel, &id)) {
+        case ChannelKind::kGroup:
+          gap.groups.push_back(
+              absl::string_view(channel).substr(strlen(kGroupChannelPrefix)));
+          break;
+        case ChannelKind::kUser:
+          gap.user = true;
+          break;
+        default:
+          break;
+      }
+    });
+    if (gap.groups.empty() && !gap.all && !gap.user) continue;
+    const std::string text = GapNotice(con->json_framing, gap);
     if (con->SendText(text)) {
       Bump(stats_.bytes_out, text.size());
       ++told;
@@ -186,9 +215,10 @@ void Worker::Impl::SendGap(std::chrono::milliseconds down) {
   }
   Bump(stats_.gap_notices, told);
   spdlog::warn(
-      "worker {}: broker link back after {} ms: told {} connection(s) "
-      "that they may have missed messages (gap)",
-      worker_index_, down.count(), told);
+      "worker {}: broker link back after {} ms: {} history channel(s) "
+      "resumed; told {} connection(s) that they may have missed messages "
+      "(gap)",
+      worker_index_, down.count(), recovered.size(), told);
 }
 
 void Worker::Impl::CloseSlow(WsConnection* con) {

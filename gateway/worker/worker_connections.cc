@@ -62,6 +62,7 @@ void Worker::Impl::OnClose(WsConnection& con) {
   conns_.erase(it);
   if (con.json_framing) --json_connections_;
   membership_.LeaveAll(&con);
+  recoveries_.Forget(&con);
   admission_.ReleaseSlot(&con);
   stats_.connections.fetch_sub(1, std::memory_order_relaxed);
   Bump(stats_.connections_closed);
@@ -79,6 +80,7 @@ void Worker::Impl::Close(const ConnectionPtr& con, uint16_t code,
                          const std::string& reason) {
   if (!con->is_open()) return;
   membership_.LeaveAll(con.get());
+  recoveries_.Forget(con.get());
   con->Close(code, reason);  // the connection owns its close deadline
 }
 

@@ -26,6 +26,7 @@
 #include "gateway/fanout/fanout_batch.h"
 #include "gateway/fanout/fanout_writer.h"
 #include "gateway/fanout/membership.h"
+#include "gateway/fanout/recoveries.h"
 #include "gateway/lifecycle/heap_trimmer.h"
 #include "gateway/lifecycle/liveness_sweep.h"
 #include "gateway/link/shard_link.h"
@@ -101,8 +102,10 @@ class Worker::Impl : public Authenticator::Host {
   // ---- Fan-out and the sweep (worker.cc) ------------------------------
 
   void Deliver(std::vector<Delivery>& batch);
-  // One notice per open connection (each framing's text built once).
-  void SendGap(std::chrono::milliseconds down);
+  // After a link loss: each open connection hears which of its channels
+  // may have missed messages (those not in `recovered`), if any.
+  void SendGap(std::chrono::milliseconds down,
+               const ShardLink::Recovered& recovered);
   void CloseSlow(WsConnection* con);
   // Tokens, presence, liveness, heap trimming: once per liveness tick.
   void ArmSweep();
@@ -115,6 +118,7 @@ class Worker::Impl : public Authenticator::Host {
   ShardLink link_;
   PresenceReporter presence_;
   Membership membership_;
+  Recoveries recoveries_;
   Admission admission_;
   Authenticator auth_;
   CommandDispatcher dispatcher_;

@@ -8,6 +8,7 @@
 
 #include "gateway/auth/token_verifier.h"
 #include "gateway/commands/command.h"
+#include "gateway/commands/replies.h"
 #include "gateway/commands/command_error.h"
 #include "rapidjson/document.h"
 

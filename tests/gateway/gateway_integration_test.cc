@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/commands/replies.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/gateway_fixture.h"

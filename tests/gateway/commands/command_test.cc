@@ -1,4 +1,5 @@
 #include "gateway/commands/command.h"
+#include "gateway/commands/replies.h"
 
 #include <string>
 
@@ -123,11 +124,11 @@ INSTANTIATE_TEST_SUITE_P(
                 "a command must be a JSON object"},
         BadCase{"unknown", R"({"cmd":"x","id":1})", "unknown_cmd", "1",
                 "unknown cmd \"x\"; expected add_group, leave_group, "
-                "send_to_group, send_to_all, presence or auth"},
+                "send_to_group, send_to_all, presence, history or auth"},
         BadCase{"huge_unknown", "{\"cmd\":\"" + std::string(5000, 'y') + "\"}",
                 "unknown_cmd", "",
                 "unknown cmd; expected add_group, leave_group, send_to_group, "
-                "send_to_all, presence or auth"},
+                "send_to_all, presence, history or auth"},
         BadCase{"no_cmd", R"({})", "missing_field", "", "\"cmd\" is required"},
         BadCase{
             "group_too_long", R"({"cmd":"add_group","group_id":"123456789"})",

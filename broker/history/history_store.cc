@@ -1,0 +1,263 @@
+#include "broker/history/history_store.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/channel_names.h"
+
+namespace channel {
+namespace {
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+HistoryStore::HistoryStore(HistoryStoreOptions options, Clock clock)
+    : options_(std::move(options)),
+      clock_(clock ? std::move(clock) : Clock(SteadyMs)),
+      broadcast_rule_{kBroadcastChannel, 0, std::chrono::milliseconds(0)},
+      random_(std::random_device{}()),
+      fifos_(options_.rules.rules().size()) {}
+
+const HistoryRule* HistoryStore::RuleFor(absl::string_view channel) const {
+  if (options_.broadcast_offsets && channel == kBroadcastChannel) {
+    return &broadcast_rule_;
+  }
+  return options_.rules.ForChannel(channel);
+}
+
+std::string HistoryStore::NewEpoch() {
+  // 48 random bits: 12 hex digits, within std::string's inline buffer.
+  return absl::StrFormat("%012x", random_() & 0xffffffffffffULL);
+}
+
+HistoryStream* HistoryStore::Find(absl::string_view channel) {
+  auto it = streams_.find(channel);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+HistoryStream* HistoryStore::FindOrCreate(const std::string& channel,
+                                          const HistoryRule* rule) {
+  if (HistoryStream* s = Find(channel)) return s;
+  auto stream =
+      std::make_unique<HistoryStream>(channel, next_id_++, NewEpoch(), rule);
+  HistoryStream* s = stream.get();
+  streams_.emplace(absl::string_view(s->channel()), std::move(stream));
+  by_id_.emplace(s->id(), s);
+  stream_order_.push_back(s->id());
+  bytes_ += StreamOverhead(*s);
+  return s;
+}
+
+bool HistoryStore::Append(v1::Event* event) {
+  const HistoryRule* rule = RuleFor(event->channel());
+  if (rule == nullptr) return false;
+  HistoryStream* s = FindOrCreate(event->channel(), rule);
+  const int64_t now = Now();
+  uint64_t offset = 0;
+  size_t dropped = 0;
+  std::string meta;
+  if (rule->size > 0 && event->has_meta()) event->meta().SerializeToString(&meta);
+  const int64_t delta =
+      s->Append(rule->size > 0 ? event->payload() : std::string(),
+                std::move(meta), now, &offset, &dropped);
+  bytes_ = static_cast<size_t>(static_cast<int64_t>(bytes_) + delta);
+  if (rule->size > 0) {
+    ++entries_;
+    entries_ -= dropped;
+    fifos_[rule - options_.rules.rules().data()].push_back(
+        Record{s->id(), offset, now});
+    bytes_ += kRecordBytes;
+  }
+  ++stats_.appended;
+  event->set_offset(offset);
+  event->set_epoch(s->epoch());
+  if (bytes_ > options_.max_bytes) Enforce();
+  return true;
+}
+
+bool HistoryStore::Position(const std::string& channel,
+                            v1::StreamPosition* out) {
+  const HistoryRule* rule = RuleFor(channel);
+  if (rule == nullptr) return false;
+  HistoryStream* s = FindOrCreate(channel, rule);
+  out->set_channel(channel);
+  out->set_offset(s->top());
+  out->set_epoch(s->epoch());
+  if (bytes_ > options_.max_bytes) Enforce();
+  return true;
+}
+
+absl::StatusOr<HistoryStore::Read> HistoryStore::Recover(
+    const std::string& channel, const v1::StreamPosition& since) {
+  const HistoryRule* rule = RuleFor(channel);
+  if (rule == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("\"", channel, "\" has no history"));
+  }
+  HistoryStream* s = FindOrCreate(channel, rule);
+  size_t dropped = 0;
+  const size_t freed = s->Expire(Now(), &dropped);
+  bytes_ -= freed;
+  entries_ -= dropped;
+  stats_.expired += dropped;
+  Read read;
+  read.position.set_channel(channel);
+  read.position.set_offset(s->top());
+  read.position.set_epoch(s->epoch());
+  const uint64_t after = since.offset();
+  // Everything after `after` must still be kept (first_offset <= after+1),
+  // in this epoch, and within the bounds of one recovery.
+  bool ok = since.epoch() == s->epoch() && after <= s->top() &&
+            after + 1 >= s->first_offset() &&
+            s->top() - after <= options_.recover_max;
+  if (ok) {
+    size_t bytes = 0;
+    const auto& entries = s->entries();
+    // entries are contiguous: the first wanted is at index after+1-first.
+    for (size_t i = after + 1 - s->first_offset(); i < entries.size(); ++i) {
+      bytes += entries[i].payload.size() + entries[i].meta.size();
+      if (bytes > options_.max_reply_bytes) {
+        ok = false;
+        read.entries.clear();
+        break;
+      }
+      read.entries.push_back(&entries[i]);
+    }
+  }
+  read.position.set_recovered(ok);
+  ++(ok ? stats_.recoveries : stats_.recoveries_failed);
+  return read;
+}
+
+absl::StatusOr<HistoryStore::Read> HistoryStore::Last(
+    const std::string& channel, uint64_t limit, uint64_t before) {
+  const HistoryRule* rule = RuleFor(channel);
+  if (rule == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("\"", channel, "\" has no history"));
+  }
+  ++stats_.reads;
+  Read read;
+  HistoryStream* s = Find(channel);
+  if (s == nullptr) {
+    // Nothing was ever kept: report a position without creating a stream
+    // (a read must not grow the store).
+    read.position.set_channel(channel);
+    return read;
+  }
+  size_t dropped = 0;
+  const size_t freed = s->Expire(Now(), &dropped);
+  bytes_ -= freed;
+  entries_ -= dropped;
+  stats_.expired += dropped;
+  read.position.set_channel(channel);
+  read.position.set_offset(s->top());
+  read.position.set_epoch(s->epoch());
+  limit = std::min<uint64_t>(limit, options_.recover_max);
+  const auto& entries = s->entries();
+  if (entries.empty() || limit == 0) return read;
+  // The newest wanted: offset before-1 (or the top), as an index.
+  uint64_t end = entries.size();  // one past the newest wanted
+  if (before != 0) {
+    if (before <= s->first_offset()) return read;
+    end = std::min<uint64_t>(end, before - s->first_offset());
+  }
+  uint64_t begin = end > limit ? end - limit : 0;
+  // Cut at the byte bound, keeping the newest (the ones a chat shows).
+  size_t bytes = 0;
+  uint64_t i = end;
+  while (i > begin) {
+    const HistoryEntry& e = entries[i - 1];
+    if (bytes + e.payload.size() + e.meta.size() > options_.max_reply_bytes) {
+      read.truncated = true;
+      break;
+    }
+    bytes += e.payload.size() + e.meta.size();
+    --i;
+  }
+  for (uint64_t j = i; j < end; ++j) read.entries.push_back(&entries[j]);
+  return read;
+}
+
+void HistoryStore::FillEvent(const std::string& channel,
+                             const std::string& epoch,
+                             const HistoryEntry& entry, v1::Event* out) {
+  out->set_channel(channel);
+  out->set_payload(entry.payload);
+  if (!entry.meta.empty()) {
+    // Written by Append from a parsed Metadata: it parses.
+    out->mutable_meta()->ParseFromString(entry.meta);
+  } else {
+    out->clear_meta();
+  }
+  out->set_offset(entry.offset);
+  out->set_epoch(epoch);
+}
+
+void HistoryStore::PopRecord(std::deque<Record>* fifo, bool expired) {
+  const Record r = fifo->front();
+  fifo->pop_front();
+  bytes_ -= kRecordBytes;
+  auto it = by_id_.find(r.stream);
+  if (it == by_id_.end()) return;
+  const size_t freed = it->second->DropFront(r.offset);
+  if (freed == 0) return;  // dropped already (the stream's size, a ttl)
+  bytes_ -= freed;
+  --entries_;
+  ++(expired ? stats_.expired : stats_.evicted);
+}
+
+void HistoryStore::Tick() {
+  const int64_t now = Now();
+  const auto& rules = options_.rules.rules();
+  for (size_t i = 0; i < fifos_.size(); ++i) {
+    if (rules[i].ttl.count() <= 0) continue;
+    const int64_t cutoff = now - rules[i].ttl.count();
+    std::deque<Record>& fifo = fifos_[i];
+    while (!fifo.empty() && fifo.front().at_ms <= cutoff) {
+      PopRecord(&fifo, /*expired=*/true);
+    }
+  }
+  if (bytes_ > options_.max_bytes) Enforce();
+}
+
+void HistoryStore::Enforce() {
+  // Oldest event first, over every rule's records.
+  while (bytes_ > options_.max_bytes) {
+    std::deque<Record>* oldest = nullptr;
+    for (std::deque<Record>& fifo : fifos_) {
+      if (!fifo.empty() &&
+          (oldest == nullptr || fifo.front().at_ms < oldest->front().at_ms)) {
+        oldest = &fifo;
+      }
+    }
+    if (oldest == nullptr) break;
+    PopRecord(oldest, /*expired=*/false);
+  }
+  // Then streams without events, oldest created first; one pass at most
+  // (a stream that still keeps events goes to the back).
+  for (size_t n = stream_order_.size(); n > 0 && bytes_ > options_.max_bytes;
+       --n) {
+    const uint64_t id = stream_order_.front();
+    stream_order_.pop_front();
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) continue;
+    HistoryStream* s = it->second;
+    if (!s->entries().empty()) {
+      stream_order_.push_back(id);
+      continue;
+    }
+    bytes_ -= StreamOverhead(*s);
+    by_id_.erase(it);
+    streams_.erase(absl::string_view(s->channel()));
+    ++stats_.streams_evicted;
+  }
+}
+
+}  // namespace channel

@@ -1,0 +1,66 @@
+#include "gateway/fanout/recoveries.h"
+
+#include <algorithm>
+
+namespace channel {
+
+void Recoveries::Begin(ConnectionData* con, const std::string& channel) {
+  auto& holds = by_channel_[channel];
+  auto [it, added] = holds.try_emplace(con);
+  if (added) {
+    ++con->recovering;
+  } else {
+    it->second = Hold();
+  }
+}
+
+void Recoveries::Capture(const std::vector<Delivery>& batch) {
+  for (const Delivery& d : batch) {
+    if (d.to_all) continue;
+    auto it = by_channel_.find(d.channel);
+    if (it == by_channel_.end()) continue;
+    for (auto& [con, hold] : it->second) {
+      if (hold.overflowed) continue;
+      if (std::find(d.exclude.begin(), d.exclude.end(), con->id) !=
+          d.exclude.end()) {
+        continue;
+      }
+      hold.bytes += d.payload->size() + sizeof(Delivery);
+      if (hold.bytes > max_held_bytes_) {
+        hold.overflowed = true;
+        hold.deliveries.clear();
+        hold.deliveries.shrink_to_fit();
+        continue;
+      }
+      hold.deliveries.push_back(d);
+    }
+  }
+}
+
+bool Recoveries::End(ConnectionData* con, const std::string& channel,
+                     Held* out) {
+  auto it = by_channel_.find(channel);
+  if (it == by_channel_.end()) return false;
+  auto hold = it->second.find(con);
+  if (hold == it->second.end()) return false;
+  out->deliveries = std::move(hold->second.deliveries);
+  out->overflowed = hold->second.overflowed;
+  it->second.erase(hold);
+  if (it->second.empty()) by_channel_.erase(it);
+  --con->recovering;
+  return true;
+}
+
+void Recoveries::Forget(ConnectionData* con) {
+  if (con->recovering == 0) return;
+  for (auto it = by_channel_.begin(); it != by_channel_.end();) {
+    if (it->second.erase(con) > 0) --con->recovering;
+    if (it->second.empty()) {
+      by_channel_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace channel
