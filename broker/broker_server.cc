@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "asio/post.hpp"
 #include "broker/broker_metrics.h"
+#include "broker/history/history_replay.h"
 #include "broker/session.h"
 #include "common/ops/log_limiter.h"
 #include "common/ops/logging.h"
@@ -241,6 +242,12 @@ absl::Status BrokerServer::PublishFromApi(
   if (!receivers.ok()) return receivers.status();
   *deliveries = *receivers;
   return absl::OkStatus();
+}
+
+absl::Status BrokerServer::ReadHistoryFromApi(const v1::HistoryQuery& query,
+                                              v1::HistoryReply* reply) {
+  return ReadHistory(history_.get(), query, options_.max_channel_name_bytes,
+                     reply);
 }
 
 void BrokerServer::ArmSoleTick() {

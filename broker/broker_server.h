@@ -70,6 +70,8 @@ class BrokerServer : public SessionHost, public ApiBackend {
                               const std::string& message,
                               uint64_t* deliveries) override;
   const PresenceTable& presence() const override { return presence_.table(); }
+  absl::Status ReadHistoryFromApi(const v1::HistoryQuery& query,
+                                  v1::HistoryReply* reply) override;
 
   // SessionHost.
   bool ClusterReady() const override {

@@ -7,6 +7,9 @@
 //   channel-cli subscribe CHANNEL...     prints "CHANNEL<TAB>PAYLOAD" per event
 //   channel-cli presence GROUP           prints "connections users" of a
 //                                        ws-gateway group, over all gateways
+//   channel-cli history GROUP            prints "OFFSET<TAB>MESSAGE" per kept
+//                                        message of a history group, oldest
+//                                        first (--limit, --before)
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -34,6 +37,11 @@ ABSL_FLAG(uint32_t, timeout_ms, 5000,
 ABSL_FLAG(uint64_t, count, 0,
           "subscribe: exit 0 after this many events (0: run until "
           "interrupted).");
+ABSL_FLAG(uint32_t, limit, 50,
+          "history: the last LIMIT messages (the broker caps it at its "
+          "--history_recover_max).");
+ABSL_FLAG(uint64_t, before, 0,
+          "history: messages before this offset (0: the newest).");
 ABSL_FLAG(std::string, log_level, "warn", "Log level of the client library.");
 
 namespace {
@@ -45,6 +53,7 @@ int Usage() {
                "       channel-cli [flags] publish-user USER MESSAGE\n"
                "       channel-cli [flags] subscribe CHANNEL...\n"
                "       channel-cli [flags] presence GROUP\n"
+               "       channel-cli [flags] history GROUP\n"
                "see channel-cli --help for flags\n");
   return 2;
 }
@@ -63,7 +72,9 @@ int main(int argc, char** argv) {
       "token)\n"
       "  channel-cli subscribe CHANNEL...\n"
       "  channel-cli presence GROUP                (members over all "
-      "gateways)");
+      "gateways)\n"
+      "  channel-cli history GROUP                 (kept messages of a "
+      "history group)");
   if (absl::Status s =
           channel::InitLogging("cli", absl::GetFlag(FLAGS_log_level));
       !s.ok()) {
@@ -160,6 +171,38 @@ int main(int argc, char** argv) {
           std::printf("connections %llu users %llu\n",
                       static_cast<unsigned long long>(connections),
                       static_cast<unsigned long long>(users));
+        } else {
+          std::fprintf(stderr, "channel-cli: %s\n",
+                       std::string(status.message()).c_str());
+          exit_code = 1;
+        }
+        client.Stop();
+        io.stop();
+      });
+    });
+  } else if (command == "history") {
+    if (args.size() != 3) return Usage();
+    group = args[2];
+    client.set_state_handler([&](bool connected, absl::string_view) {
+      if (!connected || asked) return;
+      asked = true;
+      channel::v1::HistoryQuery query;
+      query.set_channel(channel::GroupChannel(group));
+      query.set_limit(absl::GetFlag(FLAGS_limit));
+      query.set_before(absl::GetFlag(FLAGS_before));
+      client.QueryHistory(query, [&](const absl::Status& status,
+                                     channel::v1::HistoryReply* reply) {
+        if (status.ok()) {
+          for (const channel::v1::Event& e : reply->events()) {
+            std::printf("%llu\t%s\n",
+                        static_cast<unsigned long long>(e.offset()),
+                        e.payload().c_str());
+          }
+          std::fprintf(stderr, "epoch %s, last offset %llu%s\n",
+                       reply->position().epoch().c_str(),
+                       static_cast<unsigned long long>(
+                           reply->position().offset()),
+                       reply->truncated() ? " (truncated)" : "");
         } else {
           std::fprintf(stderr, "channel-cli: %s\n",
                        std::string(status.message()).c_str());

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "broker/routing/presence_table.h"
+#include "proto/channel.pb.h"
 
 namespace channel {
 
@@ -24,6 +25,10 @@ class ApiBackend {
                                       const std::string& message,
                                       uint64_t* deliveries) = 0;
   virtual const PresenceTable& presence() const = 0;
+  // Reads history (HistoryQuery semantics; FailedPrecondition: the channel
+  // has no history).
+  virtual absl::Status ReadHistoryFromApi(const v1::HistoryQuery& query,
+                                          v1::HistoryReply* reply) = 0;
 };
 
 }  // namespace channel

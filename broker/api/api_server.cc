@@ -1,11 +1,14 @@
 #include "broker/api/api_server.h"
 
+#include <cstring>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "asio/ip/address.hpp"
+#include "broker/api/api_history.h"
+#include "common/channel_names.h"
 #include "common/constant_time.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
@@ -46,6 +49,7 @@ const char* RouteOf(const HttpRequest& head) {
   if (head.method == "POST" && path == "/api/publish") return "publish";
   if (head.method == "GET" && path == "/api/presence") return "presence";
   if (head.method == "GET" && path == "/api/groups") return "groups";
+  if (head.method == "GET" && path == "/api/history") return "history";
   return nullptr;
 }
 
@@ -76,7 +80,7 @@ std::optional<HttpResponse> ApiServer::OnHeaders(const HttpRequest& head) {
   if (route == nullptr) {
     return Error(404, "not_found",
                  "routes: POST /api/publish, GET /api/presence, GET "
-                 "/api/groups");
+                 "/api/groups, GET /api/history");
   }
   if (!options_.api_key.empty()) {
     const absl::string_view header = head.Header("Authorization");
@@ -110,12 +114,14 @@ std::optional<HttpResponse> ApiServer::OnHeaders(const HttpRequest& head) {
 }
 
 void ApiServer::OnRequest(HttpRequest request, HttpReply reply) {
-  // OnHeaders let only the three routes through.
+  // OnHeaders let only the four routes through.
   const absl::string_view route = RouteOf(request);
   if (route == "publish") {
     Publish(request, std::move(reply));
   } else if (route == "presence") {
     Presence(request, std::move(reply));
+  } else if (route == "history") {
+    History(request, std::move(reply));
   } else {
     Groups(request, std::move(reply));
   }
@@ -222,6 +228,48 @@ void ApiServer::Presence(const HttpRequest& request, HttpReply reply) {
         w.EndObject();
         Answer(reply, "presence", t0,
                Json(200, std::string(buffer.GetString(), buffer.GetSize())));
+      });
+}
+
+void ApiServer::History(const HttpRequest& request, HttpReply reply) {
+  const auto t0 = Clock::now();
+  absl::StatusOr<v1::HistoryQuery> query =
+      ParseApiHistory(request.Query(), options_.limits);
+  if (!query.ok()) {
+    Answer(reply, "history", t0,
+           Error(400, "invalid_field", query.status().message()));
+    return;
+  }
+  struct Job {
+    v1::HistoryQuery query;
+    v1::HistoryReply reply;
+    absl::Status status;
+  };
+  auto job = std::make_shared<Job>();
+  job->query = *std::move(query);
+  ApiBackend* broker = broker_;
+  hop_->Call(
+      [job, broker] {
+        job->status = broker->ReadHistoryFromApi(job->query, &job->reply);
+      },
+      [this, job, reply = std::move(reply), t0](BrokerHop::Outcome outcome) {
+        if (outcome == BrokerHop::Outcome::kNotRun) {
+          Answer(
+              reply, "history", t0,
+              Error(503, "unavailable", "the broker did not answer in time"));
+        } else if (absl::IsFailedPrecondition(job->status)) {
+          Answer(reply, "history", t0,
+                 Error(404, "history_not_enabled", job->status.message()));
+        } else if (!job->status.ok()) {
+          Answer(reply, "history", t0,
+                 Error(400, "invalid_field", job->status.message()));
+        } else {
+          const std::string& channel = job->query.channel();
+          Answer(reply, "history", t0,
+                 Json(200, ApiHistoryJson(absl::string_view(channel).substr(
+                                              strlen(kGroupChannelPrefix)),
+                                          job->reply)));
+        }
       });
 }
 

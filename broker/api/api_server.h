@@ -76,6 +76,7 @@ class ApiServer {
   void Publish(const HttpRequest& request, HttpReply reply);
   void Presence(const HttpRequest& request, HttpReply reply);
   void Groups(const HttpRequest& request, HttpReply reply);
+  void History(const HttpRequest& request, HttpReply reply);
   // Counts and sends.
   void Answer(const HttpReply& reply, const char* route,
               std::chrono::steady_clock::time_point t0, HttpResponse response);

@@ -50,7 +50,7 @@ HistoryStream* HistoryStore::FindOrCreate(const std::string& channel,
   streams_.emplace(absl::string_view(s->channel()), std::move(stream));
   by_id_.emplace(s->id(), s);
   stream_order_.push_back(s->id());
-  bytes_ += StreamOverhead(*s);
+  bytes_ += StreamOverhead(*s) + kOrderBytes;
   return s;
 }
 
@@ -211,6 +211,16 @@ void HistoryStore::PopRecord(std::deque<Record>* fifo, bool expired) {
   bytes_ -= freed;
   --entries_;
   ++(expired ? stats_.expired : stats_.evicted);
+  // Memory pressure takes a stream with its last event: what remains of
+  // it would be a position only, which costs as much as an event.
+  if (!expired && it->second->entries().empty()) DeleteStream(it->second);
+}
+
+void HistoryStore::DeleteStream(HistoryStream* s) {
+  bytes_ -= StreamOverhead(*s);
+  by_id_.erase(s->id());
+  streams_.erase(absl::string_view(s->channel()));
+  ++stats_.streams_evicted;
 }
 
 void HistoryStore::Tick() {
@@ -240,23 +250,23 @@ void HistoryStore::Enforce() {
     if (oldest == nullptr) break;
     PopRecord(oldest, /*expired=*/false);
   }
-  // Then streams without events, oldest created first; one pass at most
-  // (a stream that still keeps events goes to the back).
+  // Then streams without events (offsets-only streams, streams whose
+  // events expired), oldest created first; one pass at most (a stream that
+  // still keeps events goes to the back).
   for (size_t n = stream_order_.size(); n > 0 && bytes_ > options_.max_bytes;
        --n) {
     const uint64_t id = stream_order_.front();
     stream_order_.pop_front();
+    bytes_ -= kOrderBytes;
     auto it = by_id_.find(id);
-    if (it == by_id_.end()) continue;
+    if (it == by_id_.end()) continue;  // deleted already
     HistoryStream* s = it->second;
     if (!s->entries().empty()) {
       stream_order_.push_back(id);
+      bytes_ += kOrderBytes;
       continue;
     }
-    bytes_ -= StreamOverhead(*s);
-    by_id_.erase(it);
-    streams_.erase(absl::string_view(s->channel()));
-    ++stats_.streams_evicted;
+    DeleteStream(s);
   }
 }
 

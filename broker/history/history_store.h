@@ -21,8 +21,9 @@ namespace channel {
 struct HistoryStoreOptions {
   HistoryRules rules;
   // Everything the store holds (events, streams, bookkeeping) stays under
-  // this; past it the oldest events go first, then idle empty streams
-  // (whose next event starts a new epoch).
+  // this; past it the oldest events go first (a stream goes with its last
+  // one), then streams without events; a dropped stream's next event
+  // starts a new epoch.
   size_t max_bytes = 256 << 20;
   // Most events one recovery or one read returns.
   uint32_t recover_max = 300;
@@ -116,17 +117,21 @@ class HistoryStore {
   HistoryStream* Find(absl::string_view channel);
   HistoryStream* FindOrCreate(const std::string& channel,
                               const HistoryRule* rule);
-  // Pops `fifo`'s front, dropping its event if still kept.
+  // Pops `fifo`'s front, dropping its event if still kept; evicted (not
+  // expired), a stream left without events goes too.
   void PopRecord(std::deque<Record>* fifo, bool expired);
   void Enforce();
   std::string NewEpoch();
   int64_t Now() const { return clock_(); }
   // What a stream costs besides its events: itself, its name, its slots
-  // in the two maps and the creation order.
+  // in the two maps.
   static size_t StreamOverhead(const HistoryStream& s) {
     return sizeof(HistoryStream) + s.channel().capacity() +
            s.epoch().capacity() + 96;
   }
+  // A slot of stream_order_ (counted until popped, the stream's or not).
+  static constexpr size_t kOrderBytes = sizeof(uint64_t);
+  void DeleteStream(HistoryStream* s);
 
   const HistoryStoreOptions options_;
   const Clock clock_;
