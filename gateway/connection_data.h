@@ -32,6 +32,10 @@ struct ConnectionData {
   // Joins resuming a history group whose live deliveries are held until
   // the recovered ones are sent (Recoveries keeps them).
   uint16_t recovering = 0;
+  size_t held_bytes = 0;  // what those holds keep, together
+  // History reads and resumes waiting for the broker (bounded per
+  // connection: CommandDispatcher::kMaxHistoryInFlight).
+  uint16_t history_in_flight = 0;
   TokenBucket bucket{0, 0, {}};  // messages per second
   TokenBucket byte_bucket{0, 0, {}};  // message bytes per second
   Clock::time_point last_seen;

@@ -70,8 +70,10 @@ absl::Status ReadHistory(HistoryStore* store, const v1::HistoryQuery& query,
         "broker matches it)"));
   }
   absl::StatusOr<HistoryStore::Read> read =
-      query.has_since() ? store->Recover(channel, query.since())
-                        : store->Last(channel, query.limit(), query.before());
+      query.has_since()
+          ? store->Recover(channel, query.since(), query.max_bytes())
+          : store->Last(channel, query.limit(), query.before(),
+                        query.max_bytes());
   if (!read.ok()) return read.status();
   const std::string epoch = read->position.epoch();
   for (const HistoryEntry* e : read->entries) {

@@ -94,7 +94,9 @@ bool HistoryStore::Position(const std::string& channel,
 }
 
 absl::StatusOr<HistoryStore::Read> HistoryStore::Recover(
-    const std::string& channel, const v1::StreamPosition& since) {
+    const std::string& channel, const v1::StreamPosition& since,
+    size_t max_bytes) {
+  const size_t bound = ReplyBound(max_bytes);
   const HistoryRule* rule = RuleFor(channel);
   if (rule == nullptr) {
     return absl::FailedPreconditionError(
@@ -122,7 +124,7 @@ absl::StatusOr<HistoryStore::Read> HistoryStore::Recover(
     // entries are contiguous: the first wanted is at index after+1-first.
     for (size_t i = after + 1 - s->first_offset(); i < entries.size(); ++i) {
       bytes += entries[i].payload.size() + entries[i].meta.size();
-      if (bytes > options_.max_reply_bytes) {
+      if (bytes > bound) {
         ok = false;
         read.entries.clear();
         break;
@@ -136,7 +138,9 @@ absl::StatusOr<HistoryStore::Read> HistoryStore::Recover(
 }
 
 absl::StatusOr<HistoryStore::Read> HistoryStore::Last(
-    const std::string& channel, uint64_t limit, uint64_t before) {
+    const std::string& channel, uint64_t limit, uint64_t before,
+    size_t max_bytes) {
+  const size_t bound = ReplyBound(max_bytes);
   const HistoryRule* rule = RuleFor(channel);
   if (rule == nullptr) {
     return absl::FailedPreconditionError(
@@ -174,7 +178,7 @@ absl::StatusOr<HistoryStore::Read> HistoryStore::Last(
   uint64_t i = end;
   while (i > begin) {
     const HistoryEntry& e = entries[i - 1];
-    if (bytes + e.payload.size() + e.meta.size() > options_.max_reply_bytes) {
+    if (bytes + e.payload.size() + e.meta.size() > bound) {
       read.truncated = true;
       break;
     }

@@ -1,6 +1,7 @@
 #ifndef CHANNEL_BROKER_HISTORY_HISTORY_STORE_H_
 #define CHANNEL_BROKER_HISTORY_HISTORY_STORE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -82,12 +83,14 @@ class HistoryStore {
   // recovered false (another epoch, some no longer kept, more than
   // recover_max or max_reply_bytes). FailedPrecondition: not a history
   // channel.
+  // `max_bytes` (0: options' max_reply_bytes) may only lower the bound.
   absl::StatusOr<Read> Recover(const std::string& channel,
-                               const v1::StreamPosition& since);
+                               const v1::StreamPosition& since,
+                               size_t max_bytes = 0);
   // The last `limit` (at most recover_max) events before offset `before`
   // (0: the newest), oldest first, cut at max_reply_bytes (truncated).
   absl::StatusOr<Read> Last(const std::string& channel, uint64_t limit,
-                            uint64_t before);
+                            uint64_t before, size_t max_bytes = 0);
 
   // An entry of `read` as the Event a subscriber gets.
   static void FillEvent(const std::string& channel, const std::string& epoch,
@@ -123,6 +126,10 @@ class HistoryStore {
   void Enforce();
   std::string NewEpoch();
   int64_t Now() const { return clock_(); }
+  size_t ReplyBound(size_t asked) const {
+    return asked == 0 ? options_.max_reply_bytes
+                      : std::min(asked, options_.max_reply_bytes);
+  }
   // What a stream costs besides its events: itself, its name, its slots
   // in the two maps.
   static size_t StreamOverhead(const HistoryStream& s) {

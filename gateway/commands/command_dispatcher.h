@@ -2,9 +2,11 @@
 #define CHANNEL_GATEWAY_COMMANDS_COMMAND_DISPATCHER_H_
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "gateway/auth/authenticator.h"
@@ -42,6 +44,11 @@ class CommandDispatcher {
         replies_(replies) {}
 
   enum class Verdict { kHandled, kCloseRateLimited };
+
+  // History reads and resumes one connection may have waiting for the
+  // broker; further reads are refused (rate_limited), further resumes wait
+  // their turn. Each reply is cut at half of --max_queued_bytes.
+  static constexpr uint16_t kMaxHistoryInFlight = 4;
 
   // One complete client message (text or binary). kCloseRateLimited: the
   // connection exceeded the rate limit --rate_limit_close_after times in a
@@ -87,6 +94,11 @@ class CommandDispatcher {
   // The join of a history group with since is live: reads what was missed
   // and finishes the resume when the broker answers (FinishResume).
   void ResumeJoined(uint64_t conn_id, const Command& command);
+  // Sends the resume's read, or queues it when the connection has
+  // kMaxHistoryInFlight reads waiting already.
+  void StartResume(ConnectionData* con, const Command& command);
+  // A read of `conn_id` was answered: the next queued resume goes.
+  void HistoryDone(uint64_t conn_id);
   void FinishResume(uint64_t conn_id, const Command& command,
                     const absl::Status& status, v1::HistoryReply* reply);
   // Ends a resume that will not finish (the join failed, a leave); its
@@ -113,6 +125,9 @@ class CommandDispatcher {
   Authenticator* const auth_;
   WorkerStats* const stats_;
   Replies* const replies_;
+  // Resumes waiting for a connection's reads in flight, per connection id
+  // (bounded by its groups: each is a join). Dropped once it is gone.
+  absl::flat_hash_map<uint64_t, std::deque<Command>> queued_resumes_;
 };
 
 }  // namespace channel

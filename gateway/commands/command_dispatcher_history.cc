@@ -49,15 +49,45 @@ void CommandDispatcher::JoinedReply(uint64_t conn_id, const Command& command) {
 void CommandDispatcher::ResumeJoined(uint64_t conn_id, const Command& command) {
   ConnectionData* con = replies_->Find(conn_id);
   if (con == nullptr) return;  // closed: Recoveries forgot it
+  if (con->history_in_flight >= kMaxHistoryInFlight) {
+    queued_resumes_[conn_id].push_back(command);
+    ++con->awaiting_replies;  // the drain waits for it too
+    return;
+  }
+  StartResume(con, command);
+}
+
+void CommandDispatcher::StartResume(ConnectionData* con,
+                                    const Command& command) {
   v1::HistoryQuery query;
   query.set_channel(GroupChannel(command.group_id));
   query.mutable_since()->set_offset(command.since_offset);
   query.mutable_since()->set_epoch(command.since_epoch);
+  query.set_max_bytes(static_cast<uint32_t>(options_.max_queued_bytes / 2));
+  ++con->history_in_flight;
   link_->QueryHistory(
-      query, Owed(con, [this, conn_id, command](const absl::Status& status,
-                                                v1::HistoryReply* reply) {
+      query, Owed(con, [this, conn_id = con->id, command](
+                           const absl::Status& status,
+                           v1::HistoryReply* reply) {
+        HistoryDone(conn_id);
         FinishResume(conn_id, command, status, reply);
       }));
+}
+
+void CommandDispatcher::HistoryDone(uint64_t conn_id) {
+  ConnectionData* con = replies_->Find(conn_id);
+  if (con == nullptr) {
+    queued_resumes_.erase(conn_id);
+    return;
+  }
+  if (con->history_in_flight > 0) --con->history_in_flight;
+  auto it = queued_resumes_.find(conn_id);
+  if (it == queued_resumes_.end()) return;
+  Command next = std::move(it->second.front());
+  it->second.pop_front();
+  if (it->second.empty()) queued_resumes_.erase(it);
+  Unowe(con);  // counted while queued; StartResume owes it again
+  StartResume(con, next);
 }
 
 void CommandDispatcher::FinishResume(uint64_t conn_id, const Command& command,
@@ -124,8 +154,17 @@ void CommandDispatcher::History(ConnectionData* con, const Command& command) {
                "the gateway has no broker link; retry later");
     return;
   }
+  if (con->history_in_flight >= kMaxHistoryInFlight) {
+    ReplyError(con->id, command.id_json, "rate_limited",
+               absl::StrCat("at most ", kMaxHistoryInFlight,
+                            " history reads and resumes in flight per "
+                            "connection; wait for an answer"));
+    return;
+  }
+  ++con->history_in_flight;
   v1::HistoryQuery query;
   query.set_channel(GroupChannel(command.group_id));
+  query.set_max_bytes(static_cast<uint32_t>(options_.max_queued_bytes / 2));
   // The broker caps it at its --history_recover_max.
   query.set_limit(static_cast<uint32_t>(std::min<uint64_t>(
       command.limit, std::numeric_limits<uint32_t>::max())));
@@ -134,6 +173,7 @@ void CommandDispatcher::History(ConnectionData* con, const Command& command) {
       query,
       Owed(con, [this, conn_id = con->id, id_json = command.id_json](
                     const absl::Status& status, v1::HistoryReply* reply) {
+        HistoryDone(conn_id);
         if (absl::IsFailedPrecondition(status)) {
           ReplyError(conn_id, id_json, "history_not_enabled",
                      "this group has no history (no --history rule of the "

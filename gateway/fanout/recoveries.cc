@@ -10,6 +10,7 @@ void Recoveries::Begin(ConnectionData* con, const std::string& channel) {
   if (added) {
     ++con->recovering;
   } else {
+    con->held_bytes -= it->second.bytes;
     it->second = Hold();
   }
 }
@@ -25,13 +26,17 @@ void Recoveries::Capture(const std::vector<Delivery>& batch) {
           d.exclude.end()) {
         continue;
       }
-      hold.bytes += d.payload->size() + sizeof(Delivery);
-      if (hold.bytes > max_held_bytes_) {
+      const size_t add = d.payload->size() + sizeof(Delivery);
+      if (con->held_bytes + add > max_held_bytes_) {
         hold.overflowed = true;
+        con->held_bytes -= hold.bytes;
+        hold.bytes = 0;
         hold.deliveries.clear();
         hold.deliveries.shrink_to_fit();
         continue;
       }
+      hold.bytes += add;
+      con->held_bytes += add;
       hold.deliveries.push_back(d);
     }
   }
@@ -45,6 +50,7 @@ bool Recoveries::End(ConnectionData* con, const std::string& channel,
   if (hold == it->second.end()) return false;
   out->deliveries = std::move(hold->second.deliveries);
   out->overflowed = hold->second.overflowed;
+  con->held_bytes -= hold->second.bytes;
   it->second.erase(hold);
   if (it->second.empty()) by_channel_.erase(it);
   --con->recovering;
@@ -53,6 +59,7 @@ bool Recoveries::End(ConnectionData* con, const std::string& channel,
 
 void Recoveries::Forget(ConnectionData* con) {
   if (con->recovering == 0) return;
+  con->held_bytes = 0;
   for (auto it = by_channel_.begin(); it != by_channel_.end();) {
     if (it->second.erase(con) > 0) --con->recovering;
     if (it->second.empty()) {

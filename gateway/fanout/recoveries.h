@@ -20,9 +20,10 @@ namespace channel {
 // the held ones newer than what was recovered, so nothing is missed or
 // sent twice at the seam.
 //
-// Bounded: a hold keeps at most `max_held_bytes` of payload; past it the
-// hold is marked overflowed and drops what it gets (the join then answers
-// recovered:false, and the client reloads). Worker thread only.
+// Bounded: the holds of one connection keep at most `max_held_bytes` of
+// payload together; past it a hold is marked overflowed and drops what it
+// gets (the join then answers recovered:false, and the client reloads).
+// Worker thread only.
 class Recoveries {
  public:
   explicit Recoveries(size_t max_held_bytes) : max_held_bytes_(max_held_bytes) {}

@@ -146,10 +146,13 @@ void ShardLink::OnStream(const v1::StreamPosition& position) {
 void ShardLink::Join(const std::string& channel, bool first, Done done) {
   if (!first && !done) return;
   // Always acknowledged: the Ack carries where a history channel's
-  // subscription starts, which a reconnect resumes from.
-  BrokerClient::Done on_ack = [done = std::move(done)](
+  // subscription starts, which a reconnect resumes from. The events before
+  // the Ack reach the members before the joiner hears of its position.
+  BrokerClient::Done on_ack = [this, done = std::move(done)](
                                   const absl::Status& status, uint64_t) {
-    if (done) done(status);
+    if (!done) return;
+    FlushNow();
+    done(status);
   };
   // Subscribing again is idempotent at the broker; its Ack comes after the
   // first Subscribe's (one connection, in order), so it also tells a later
@@ -295,6 +298,24 @@ void ShardLink::OnEvent(v1::Event& event) {
   delivery.payload =
       std::make_shared<const std::string>(std::move(*event.mutable_payload()));
   Enqueue(std::move(delivery));
+}
+
+void ShardLink::QueryHistory(const v1::HistoryQuery& query,
+                             BrokerClient::HistoryDone done) {
+  client_.QueryHistory(query, [this, done = std::move(done)](
+                                  const absl::Status& status,
+                                  v1::HistoryReply* reply) {
+    FlushNow();
+    done(status, reply);
+  });
+}
+
+void ShardLink::FlushNow() {
+  if (pending_.empty()) return;
+  // The posted flush, if any, finds less (or nothing) to do.
+  pending_at_post_ = 0;
+  if (deliver_) deliver_(pending_);
+  pending_.clear();
 }
 
 void ShardLink::FlushDeliveries() {

@@ -130,10 +130,10 @@ class ShardLink {
     *epoch = it->second.epoch;
     return true;
   }
+  // `done` runs after every event received before the reply was handed
+  // to the worker (so a resume's seam and a join's position see them).
   void QueryHistory(const v1::HistoryQuery& query,
-                    BrokerClient::HistoryDone done) {
-    client_.QueryHistory(query, std::move(done));
-  }
+                    BrokerClient::HistoryDone done);
 
   // Presence report and query (PresenceReporter; the presence command).
   absl::Status SendPresence(const v1::Presence& presence) {
@@ -196,6 +196,9 @@ class ShardLink {
   // Queues one delivery for this turn's batch.
   void Enqueue(Delivery delivery);
   void FlushDeliveries();
+  // Hands this turn's deliveries to the worker now: an answer about to be
+  // given must come after the events that preceded it on the link.
+  void FlushNow();
 
   asio::io_context& io_;
   const int index_;

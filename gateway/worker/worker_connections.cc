@@ -99,6 +99,12 @@ void Worker::Impl::CloseConnection(uint64_t conn_id, uint16_t code,
 void Worker::Impl::Reply(uint64_t conn_id, const std::string& text) {
   auto it = conns_.find(conn_id);
   if (it == conns_.end() || !it->second->is_open()) return;
+  // A client that does not read its replies (history pages, errors) is a
+  // slow client like one that does not read its deliveries.
+  if (it->second->buffered_amount() > options_.max_queued_bytes) {
+    CloseSlow(it->second.get());
+    return;
+  }
   if (it->second->SendText(text)) Bump(stats_.bytes_out, text.size());
   if (it->second->drain_close && it->second->awaiting_replies == 0) {
     DrainClose(it->second);

@@ -118,7 +118,7 @@ TEST(GatewayHistoryTest, ResumeIsExactAcrossTheSeamWhileMessagesFlow) {
   ASSERT_TRUE(ws.Send(b, JoinSince("h-1", 2, 10, epoch)));
   flow.join();
   const auto got = ws.WaitForMessages(b, 151, seconds(20));
-  ASSERT_EQ(got.size(), 151u) << absl::StrJoin(got, "\n").substr(0, 3000);
+  ASSERT_EQ(got.size(), 151u) << absl::StrJoin(got, "\n");
   EXPECT_EQ(got[0].rfind(R"({"id":2,"ok":true,"recovered":true)", 0), 0u)
       << got[0];
   const auto deliveries = Deliveries(got);
@@ -277,6 +277,64 @@ TEST(GatewayHistoryTest, LinkCutWhileTheBrokerLivesIsInvisibleToMembers) {
   EXPECT_GE(broker.Metric(
                 R"(channel_broker_history_recoveries_total{result="recovered"})"),
             1);
+}
+
+// Reads one connection can have waiting are bounded (the rest refused,
+// every one answered once); resumes beyond the bound wait their turn and
+// all finish; a bystander's messages flow meanwhile.
+TEST(GatewayHistoryTest, ReadsAndResumesPerConnectionAreBounded) {
+  BrokerProcess broker = BrokerProcess::Start({"--history=h-*:size=300"});
+  GatewayProcess gw = GatewayProcess::Start(broker.port, kNoRateLimit);
+  TestBrokerClient pub(broker.port);
+  ASSERT_TRUE(pub.WaitConnected());
+  const std::string big(20000, 'x');
+  for (int i = 1; i <= 100; ++i) {
+    ASSERT_TRUE(pub.Publish("group:h-7", absl::StrCat(i, big)).ok());
+  }
+  WsTestClients ws;
+  const int greedy = ws.Connect(gw.uri() + "/?format=json");
+  const int bystander = ws.Connect(gw.uri());
+  ASSERT_EQ(ws.Request(bystander, Join("other", 1), "1"),
+            R"({"id":1,"ok":true})");
+  for (int i = 1; i <= 20; ++i) {
+    ASSERT_TRUE(
+        ws.Send(greedy, History("h-7", i, R"(,"limit":300)")));
+  }
+  ASSERT_TRUE(pub.Publish("group:other", "still here").ok());
+  EXPECT_EQ(ws.WaitForMessages(bystander, 2).back(), "still here");
+  const auto got = ws.WaitForMessages(greedy, 20, seconds(20));
+  ASSERT_EQ(got.size(), 20u);
+  int pages = 0, refused = 0;
+  for (const std::string& m : got) {
+    if (Has(m, R"("code":"rate_limited")")) ++refused;
+    if (Has(m, R"("messages":[)")) {
+      ++pages;
+      // Cut at half of --max_queued_bytes (1 MiB): the newest ~26 of 100.
+      EXPECT_TRUE(Has(m, R"("truncated":true)"));
+      EXPECT_LT(m.size(), 600000u);
+    }
+  }
+  EXPECT_EQ(pages + refused, 20);
+  EXPECT_GE(pages, 4);
+  EXPECT_GE(refused, 1);
+  // Resumes of many groups at once: all answered, none refused.
+  const int many = ws.Connect(gw.uri() + "/?format=json");
+  const std::string epoch = EpochOf(ws.Request(many, History("h-7", 1, ""), "1"));
+  for (int g = 0; g < 12; ++g) {
+    ASSERT_TRUE(ws.Send(many, JoinSince(absl::StrCat("h-g", g), 100 + g, 0,
+                                        "other-epoch")));
+  }
+  ASSERT_TRUE(ws.Send(many, JoinSince("h-7", 200, 99, epoch)));
+  const auto replies = ws.WaitForMessages(many, 1 + 13 + 1, seconds(20));
+  ASSERT_EQ(replies.size(), 15u);
+  int recovered = 0, not_recovered = 0;
+  for (const std::string& m : replies) {
+    recovered += Has(m, R"("recovered":true)");
+    not_recovered += Has(m, R"("recovered":false)");
+  }
+  EXPECT_EQ(recovered, 1);
+  EXPECT_EQ(not_recovered, 12);
+  EXPECT_EQ(OffsetOf(replies.back()), 100u);  // the one it missed
 }
 
 // Latest value (size=1), permissions with tokens, the HTTP API and

@@ -208,6 +208,17 @@ TEST_F(HistoryStoreTest, RepliesStayWithinTheirByteBound) {
   auto recover = store.Recover("group:r", Since(5, EpochOf(store, "group:r")));
   EXPECT_FALSE(recover->position.recovered());
   EXPECT_TRUE(recover->entries.empty());
+  // A client may ask for less, never for more.
+  read = store.Last("group:r", 10, 0, /*max_bytes=*/15000);
+  EXPECT_EQ(read->entries.size(), 1u);
+  read = store.Last("group:r", 10, 0, /*max_bytes=*/1 << 30);
+  EXPECT_EQ(read->entries.size(), 2u);
+  EXPECT_TRUE(store.Recover("group:r", Since(9, EpochOf(store, "group:r")),
+                            15000)
+                  ->position.recovered());
+  EXPECT_FALSE(store.Recover("group:r", Since(8, EpochOf(store, "group:r")),
+                             15000)
+                   ->position.recovered());
 }
 
 TEST_F(HistoryStoreTest, LatestValue) {

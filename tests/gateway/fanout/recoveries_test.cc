@@ -60,6 +60,36 @@ TEST(RecoveriesTest, OverflowDropsAndSaysSo) {
   EXPECT_TRUE(held.deliveries.empty());
 }
 
+TEST(RecoveriesTest, TheBoundIsPerConnectionOverAllItsHolds) {
+  Recoveries recoveries(/*max_held_bytes=*/4000);
+  ConnectionData a, b;
+  a.id = 1;
+  b.id = 2;
+  for (int g = 0; g < 50; ++g) {
+    recoveries.Begin(&a, "group:" + std::to_string(g));
+  }
+  recoveries.Begin(&b, "group:0");
+  for (uint64_t i = 1; i <= 20; ++i) {
+    std::vector<Delivery> batch;
+    for (int g = 0; g < 50; ++g) batch.push_back(D("group:" + std::to_string(g), i));
+    recoveries.Capture(batch);
+  }
+  EXPECT_LE(a.held_bytes, 4000u);
+  int overflowed = 0;
+  for (int g = 0; g < 50; ++g) {
+    Recoveries::Held held;
+    ASSERT_TRUE(recoveries.End(&a, "group:" + std::to_string(g), &held));
+    overflowed += held.overflowed;
+  }
+  EXPECT_GT(overflowed, 40);
+  EXPECT_EQ(a.held_bytes, 0u);
+  // Another connection has a budget of its own.
+  Recoveries::Held held;
+  ASSERT_TRUE(recoveries.End(&b, "group:0", &held));
+  EXPECT_FALSE(held.overflowed);
+  EXPECT_EQ(held.deliveries.size(), 20u);
+}
+
 TEST(RecoveriesTest, ForgetEndsEveryRecoveryOfAConnection) {
   Recoveries recoveries(1 << 20);
   ConnectionData a, b;
