@@ -22,7 +22,9 @@ HistoryStore::HistoryStore(HistoryStoreOptions options, Clock clock)
       clock_(clock ? std::move(clock) : Clock(SteadyMs)),
       broadcast_rule_{kBroadcastChannel, 0, std::chrono::milliseconds(0)},
       random_(std::random_device{}()),
-      fifos_(options_.rules.rules().size()) {}
+      fifos_(options_.rules.rules().size()) {
+  store_epoch_ = NewEpoch();
+}
 
 const HistoryRule* HistoryStore::RuleFor(absl::string_view channel) const {
   if (options_.broadcast_offsets && channel == kBroadcastChannel) {
@@ -83,13 +85,14 @@ bool HistoryStore::Append(v1::Event* event) {
 
 bool HistoryStore::Position(const std::string& channel,
                             v1::StreamPosition* out) {
-  const HistoryRule* rule = RuleFor(channel);
-  if (rule == nullptr) return false;
-  HistoryStream* s = FindOrCreate(channel, rule);
+  if (RuleFor(channel) == nullptr) return false;
   out->set_channel(channel);
-  out->set_offset(s->top());
-  out->set_epoch(s->epoch());
-  if (bytes_ > options_.max_bytes) Enforce();
+  // A channel without a stream has had no event since this store began:
+  // offset 0 of the store's own epoch. Nothing is created (joins and reads
+  // must not grow the store; only events do).
+  const HistoryStream* s = Find(channel);
+  out->set_offset(s == nullptr ? 0 : s->top());
+  out->set_epoch(s == nullptr ? store_epoch_ : s->epoch());
   return true;
 }
 
@@ -102,20 +105,31 @@ absl::StatusOr<HistoryStore::Read> HistoryStore::Recover(
     return absl::FailedPreconditionError(
         absl::StrCat("\"", channel, "\" has no history"));
   }
-  HistoryStream* s = FindOrCreate(channel, rule);
+  Read read;
+  read.position.set_channel(channel);
+  HistoryStream* s = Find(channel);
+  // "Nothing yet, in this store" (a position given before the channel's
+  // first event): everything of the stream is what was missed.
+  const bool from_start =
+      since.epoch() == store_epoch_ && since.offset() == 0;
+  if (s == nullptr) {
+    read.position.set_offset(0);
+    read.position.set_epoch(store_epoch_);
+    read.position.set_recovered(from_start);
+    ++(from_start ? stats_.recoveries : stats_.recoveries_failed);
+    return read;
+  }
   size_t dropped = 0;
   const size_t freed = s->Expire(Now(), &dropped);
   bytes_ -= freed;
   entries_ -= dropped;
   stats_.expired += dropped;
-  Read read;
-  read.position.set_channel(channel);
   read.position.set_offset(s->top());
   read.position.set_epoch(s->epoch());
-  const uint64_t after = since.offset();
+  const uint64_t after = from_start ? 0 : since.offset();
   // Everything after `after` must still be kept (first_offset <= after+1),
   // in this epoch, and within the bounds of one recovery.
-  bool ok = since.epoch() == s->epoch() && after <= s->top() &&
+  bool ok = (from_start || since.epoch() == s->epoch()) && after <= s->top() &&
             after + 1 >= s->first_offset() &&
             s->top() - after <= options_.recover_max;
   if (ok) {
@@ -153,6 +167,7 @@ absl::StatusOr<HistoryStore::Read> HistoryStore::Last(
     // Nothing was ever kept: report a position without creating a stream
     // (a read must not grow the store).
     read.position.set_channel(channel);
+    read.position.set_epoch(store_epoch_);
     return read;
   }
   size_t dropped = 0;

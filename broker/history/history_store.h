@@ -70,8 +70,9 @@ class HistoryStore {
   // False (event untouched): not a history channel.
   bool Append(v1::Event* event);
 
-  // Where `channel`'s stream stands (started at offset 0 if new). False:
-  // not a history channel.
+  // Where `channel`'s stream stands; offset 0 of the store's own epoch
+  // when it has had no event (nothing is created). False: not a history
+  // channel.
   bool Position(const std::string& channel, v1::StreamPosition* out);
 
   struct Read {
@@ -81,8 +82,9 @@ class HistoryStore {
   };
   // The events after `since` (recovery): all of them, or none with
   // recovered false (another epoch, some no longer kept, more than
-  // recover_max or max_reply_bytes). FailedPrecondition: not a history
-  // channel.
+  // recover_max or max_reply_bytes). Offset 0 of the store's epoch means
+  // "from the stream's first event". FailedPrecondition: not a history
+  // channel. Creates nothing.
   // `max_bytes` (0: options' max_reply_bytes) may only lower the bound.
   absl::StatusOr<Read> Recover(const std::string& channel,
                                const v1::StreamPosition& since,
@@ -144,6 +146,9 @@ class HistoryStore {
   const Clock clock_;
   const HistoryRule broadcast_rule_;
   std::mt19937_64 random_;
+  // The epoch of "no stream yet": positions of channels that have had no
+  // event since this store began (a restart changes it, as every epoch).
+  std::string store_epoch_;
   uint64_t next_id_ = 1;
   // Keyed by a view of the stream's own name.
   absl::flat_hash_map<absl::string_view, std::unique_ptr<HistoryStream>>

@@ -4,6 +4,7 @@
 # Node `ws` clients (tools/bench/harness) in the four shapes. Server CPU is
 # broker + gateway.
 # Usage: tools/bench/ws-harness.sh [BUILD_DIR] [SHAPE...]
+# CHANNEL_BENCH_BROKER_ARGS: more broker flags, e.g. --history=*:size=100.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
@@ -19,7 +20,7 @@ ulimit -n "$(ulimit -Hn)"
 for shape in "${shapes[@]}"; do
   bport=$(free_port); gport=$(free_port)
   "$build/broker/channel-broker" --listen=127.0.0.1 --port="$bport" --admin_port=-1 \
-    --log_level=warn 2>"$tmp/broker.log" &
+    --log_level=warn ${CHANNEL_BENCH_BROKER_ARGS:-} 2>"$tmp/broker.log" &
   bpid=$!; pids+=("$bpid")
   "$build/gateway/ws-gateway" --listen=127.0.0.1 --port="$gport" --admin_port=-1 \
     --threads=1 --broker="127.0.0.1:$bport" --log_level=info --rate_limit_per_sec=0 --rate_limit_bytes_per_sec=0 --max_pending_handshakes_per_source=0 \

@@ -62,6 +62,30 @@ TEST_F(HistoryStoreTest, OnlyHistoryChannelsGetOffsets) {
   EXPECT_NE(EpochOf(store, "group:room-1"), EpochOf(store, "group:room-2"));
 }
 
+TEST_F(HistoryStoreTest, PositionsBeforeTheFirstEventCreateNothing) {
+  HistoryStore store = Make({"r*:size=10"});
+  v1::StreamPosition p;
+  ASSERT_TRUE(store.Position("group:r", &p));
+  EXPECT_EQ(p.offset(), 0u);
+  EXPECT_EQ(store.stream_count(), 0u);
+  const std::string start = p.epoch();
+  EXPECT_TRUE(store.Recover("group:r", Since(0, start))->position.recovered());
+  EXPECT_EQ(store.stream_count(), 0u);
+  for (int i = 1; i <= 3; ++i) Publish(store, "group:r", std::to_string(i));
+  // "Nothing yet" resumes from the stream's first event...
+  auto read = store.Recover("group:r", Since(0, start));
+  EXPECT_TRUE(read->position.recovered());
+  EXPECT_EQ(Payloads(*read), (std::vector<std::string>{"1", "2", "3"}));
+  EXPECT_NE(read->position.epoch(), start);
+  // ...of this store only: another store (a restart) says not recovered.
+  HistoryStore restarted = Make({"r*:size=10"});
+  EXPECT_FALSE(
+      restarted.Recover("group:r", Since(0, start))->position.recovered());
+  // Once the first events are gone, "from the start" is not possible.
+  for (int i = 4; i <= 20; ++i) Publish(store, "group:r", std::to_string(i));
+  EXPECT_FALSE(store.Recover("group:r", Since(0, start))->position.recovered());
+}
+
 TEST_F(HistoryStoreTest, KeepsTheLastSizeOffsetsStayContiguousAcrossWrap) {
   HistoryStore store = Make({"r*:size=3"});
   for (int i = 1; i <= 10; ++i) {
