@@ -5,13 +5,15 @@ namespace channel {
 void FanoutWriter::Write(const FanoutBatch& batch, const Membership& membership,
                          const Connections& all,
                          const Recoveries& recoveries) {
+  // Almost always false: then no member is even looked at for it.
+  const bool holding = !recoveries.empty();
   for (const FanoutBatch::Target& target : batch.targets()) {
     recipients_.clear();
     if (target.to_all) {
       for (const auto& [id, con] : all) recipients_.push_back(con.get());
     } else if (const auto* members = membership.Find(target.channel)) {
       for (ConnectionData* member : *members) {
-        if (recoveries.Holds(member, target.channel)) continue;
+        if (holding && recoveries.Holds(member, target.channel)) continue;
         // Every member the worker registers is a WsConnection.
         recipients_.push_back(static_cast<WsConnection*>(member));
       }

@@ -89,6 +89,7 @@ gw.kill('SIGKILL');
 await new Promise((r) => gw.once('exit', r));
 // What they miss, sent through the other gateway (acknowledged).
 const [sender] = await connectMany(`ws://127.0.0.1:${pport}/`, 1);
+sender.setMaxListeners(0);  // one listener per request in flight
 let id = 10;
 for (let m = 0; m < missed; ++m) {
   const acks = [];
