@@ -52,6 +52,47 @@ export interface Message {
   message: string;
   /** The sender's user id, where tokens are in use. */
   from?: string;
+  /** History groups: the message's offset in its group and the group's
+   * epoch (docs/CLIENT-PROTOCOL.md "History"). */
+  offset?: number;
+  epoch?: string;
+}
+
+/** Where a client stands in a history group. */
+export interface Position {
+  offset: number;
+  epoch: string;
+}
+
+/** What a join's reply says (history groups). */
+export interface JoinResult {
+  /** Only when the join resumed (since): whether every missed message
+   * follows. */
+  recovered?: boolean;
+  offset?: number;
+  epoch?: string;
+}
+
+export interface HistoryPage {
+  offset: number;
+  epoch: string;
+  messages: { offset: number; message: string; from?: string }[];
+  /** Cut by the gateway's byte bound: page on with `before`. */
+  truncated: boolean;
+}
+
+export interface Gap {
+  /** 'gateway': its broker link was down; 'reconnect': this client's own
+   * connection dropped. */
+  reason: 'gateway' | 'reconnect';
+  /** The groups that may have missed messages (history groups that were
+   * resumed are not listed). */
+  groups: string[];
+  /** 'gateway' only: a send_to_all, or a message to this user, may be
+   * missing. */
+  all?: boolean;
+  user?: boolean;
+  message: string;
 }
 
 export class ChannelError extends Error {
@@ -79,10 +120,20 @@ export class Client {
   on(event: 'message', handler: (message: Message) => void): () => void;
   on(event: 'error', handler: (error: ChannelError) => void): () => void;
   /** Messages may have been missed: the gateway's broker link was down
-   * ('gateway'), or this client reconnected ('reconnect'). */
-  on(event: 'gap', handler: (gap: { reason: 'gateway' | 'reconnect'; message: string }) => void): () => void;
+   * ('gateway'), or this client reconnected ('reconnect') and these groups
+   * could not be resumed. */
+  on(event: 'gap', handler: (gap: Gap) => void): () => void;
+  /** A join that resumed a history group (every reconnect does): false
+   * means messages may be missing, reload the group's state. */
+  on(event: 'recovered', handler: (e: { group: string; recovered: boolean }) => void): () => void;
   onGroup(group: string | number, handler: (message: Message) => void): () => void;
-  join(group: string | number, options?: { token?: string }): Promise<void>;
+  join(group: string | number, options?: { token?: string; since?: Position }): Promise<JoinResult>;
+  /** Where this client stands in a history group, if known. */
+  position(group: string | number): Position | undefined;
+  /** The last `limit` (default 50) kept messages before offset `before`. */
+  history(group: string | number, options?: { limit?: number; before?: number }): Promise<HistoryPage>;
+  /** Messages of a history group dropped as already received. */
+  readonly duplicatesDropped: number;
   leave(group: string | number): Promise<void>;
   send(group: string | number, message: unknown, options?: { excludeSelf?: boolean }): Promise<void>;
   sendToAll(message: unknown, options?: { excludeSelf?: boolean }): Promise<void>;

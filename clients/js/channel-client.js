@@ -84,11 +84,18 @@ export class Client {
                                this.opts.random);
     /** @type {'connecting'|'connected'|'disconnected'|'closed'} */
     this.state = 'connecting';
-    this.listeners = { state: new Set(), message: new Set(), error: new Set(), gap: new Set() };
+    this.listeners = { state: new Set(), message: new Set(), error: new Set(), gap: new Set(),
+                       recovered: new Set() };
     /** @type {Map<string, Set<Function>>} */
     this.groupHandlers = new Map();
     /** @type {Map<string, {token?: string}>} groups to (re)join */
     this.groups = new Map();
+    /** @type {Map<string, {offset: number, epoch: string}>} where each joined
+     * history group stands: the last offset received (or the join's) */
+    this.positions = new Map();
+    this.duplicatesDropped = 0;
+    /** @type {string[]} groups the last reconnect could not resume */
+    this.lastMissed = [];
     this.pending = new Map();
     this.queue = [];
     this.nextId = 1;
@@ -100,7 +107,7 @@ export class Client {
     this.open();
   }
 
-  /** @param {'state'|'message'|'error'|'gap'} event @param {Function} handler */
+  /** @param {'state'|'message'|'error'|'gap'|'recovered'} event @param {Function} handler */
   on(event, handler) {
     this.listeners[event].add(handler);
     return () => this.listeners[event].delete(handler);
@@ -115,13 +122,21 @@ export class Client {
   }
 
   /** Joins a group; kept across reconnects. Resolves once the group is
-   * live at the broker. */
-  join(group, { token } = {}) {
+   * live at the broker, with {recovered, offset, epoch} as the gateway
+   * says them (history groups; docs/CLIENT-PROTOCOL.md "History"). With
+   * `since` ({offset, epoch}, e.g. kept in localStorage) the messages after
+   * it come first. Every reconnect resumes from the last offset received. */
+  join(group, { token, since } = {}) {
     const key = String(group);
     this.groups.set(key, { token });
-    return this.command({ cmd: 'add_group', group_id: key, ...(token ? { token } : {}) })
+    if (since) this.positions.set(key, { offset: since.offset, epoch: since.epoch });
+    return this.command(this.joinCommand(key, token, since))
+      .then((reply) => this.joined(key, reply))
       .catch((err) => {
-        if (err.code !== 'disconnected' && err.code !== 'timeout') this.groups.delete(key);
+        if (err.code !== 'disconnected' && err.code !== 'timeout') {
+          this.groups.delete(key);
+          this.positions.delete(key);
+        }
         throw err;
       });
   }
@@ -129,7 +144,26 @@ export class Client {
   leave(group) {
     const key = String(group);
     this.groups.delete(key);
+    this.positions.delete(key);
     return this.command({ cmd: 'leave_group', group_id: key });
+  }
+
+  /** Where this client stands in a history group: {offset, epoch}, or
+   * undefined (no history, or nothing known yet). */
+  position(group) {
+    const p = this.positions.get(String(group));
+    return p && { ...p };
+  }
+
+  /** The group's kept messages, oldest first: the last `limit` (default 50)
+   * before offset `before`. @returns {Promise<{offset: number, epoch: string,
+   * messages: {offset: number, message: string, from?: string}[], truncated: boolean}>} */
+  history(group, { limit, before } = {}) {
+    return this.command({ cmd: 'history', group_id: String(group),
+                          ...(limit !== undefined ? { limit } : {}),
+                          ...(before !== undefined ? { before } : {}) })
+      .then((r) => ({ offset: r.offset, epoch: r.epoch, messages: r.messages || [],
+                      truncated: r.truncated === true }));
   }
 
   send(group, message, { excludeSelf = false } = {}) {
@@ -158,6 +192,39 @@ export class Client {
   }
 
   // ---- internals ----------------------------------------------------------
+
+  joinCommand(group, token, since) {
+    return { cmd: 'add_group', group_id: group, ...(token ? { token } : {}),
+             ...(since ? { since: { offset: since.offset, epoch: since.epoch } } : {}) };
+  }
+
+  // A join's reply: a resumed join's messages follow it (the position moves
+  // with them); otherwise the reply's position is where this client stands.
+  joined(group, reply) {
+    const result = { recovered: reply.recovered, offset: reply.offset, epoch: reply.epoch };
+    if (reply.offset !== undefined && reply.recovered !== true && this.groups.has(group)) {
+      const p = this.positions.get(group);
+      if (!p || p.epoch !== reply.epoch || reply.offset > p.offset || reply.recovered === false) {
+        this.positions.set(group, { offset: reply.offset, epoch: reply.epoch });
+      }
+    }
+    if (reply.recovered === false && reply.offset === undefined) this.positions.delete(group);
+    if (reply.recovered !== undefined) this.emit('recovered', { group, recovered: reply.recovered });
+    return result;
+  }
+
+  // A group message with an offset: false when it was received already.
+  advance(msg) {
+    const key = String(msg.group);
+    if (!this.groups.has(key)) return true;  // bounded: joined groups only
+    const p = this.positions.get(key);
+    if (p && p.epoch === msg.epoch && msg.offset <= p.offset) {
+      ++this.duplicatesDropped;
+      return false;
+    }
+    this.positions.set(key, { offset: msg.offset, epoch: msg.epoch });
+    return true;
+  }
 
   emit(event, ...args) {
     for (const h of this.listeners[event]) h(...args);
@@ -207,9 +274,16 @@ export class Client {
       // after the backoff. A re-join cut by the connection's own end
       // (disconnected, timeout) keeps the group too: the next connect
       // re-joins it. Any other refusal drops the group.
+      // History groups resume from where this client stands; the others
+      // (and those the gateway cannot resume) may have missed messages.
       let retry = false;
+      const missed = [];
       await Promise.all([...this.groups].map(([group, { token: joinToken }]) =>
-        this.raw({ cmd: 'add_group', group_id: group, ...(joinToken ? { token: joinToken } : {}) })
+        this.raw(this.joinCommand(group, joinToken, this.positions.get(group)))
+          .then((reply) => {
+            this.joined(group, reply);
+            if (reply.recovered !== true) missed.push(group);
+          })
           .catch((err) => {
             if (err.code === 'broker_unavailable' || err.code === 'timeout') {
               retry = true;
@@ -223,6 +297,7 @@ export class Client {
         ws.close(4000, 'broker_unavailable');  // onClose schedules the retry
         return;
       }
+      this.lastMissed = missed.filter((g) => this.groups.has(g)).sort();
     } catch (err) {
       this.emit('error', err);
       return;  // the gateway closes; onClose retries
@@ -231,11 +306,11 @@ export class Client {
     this.ready = true;
     this.backoff.reset();
     this.setState('connected');
-    // Messages sent while this client had no connection are not replayed:
-    // say so once the groups are live again.
-    if (this.wasReady) {
-      this.emit('gap', { reason: 'reconnect',
-                         message: 'the connection was lost; messages sent meanwhile may be missing' });
+    // Messages sent while this client had no connection to groups it could
+    // not resume are not replayed: say so once the groups are live again.
+    if (this.wasReady && this.lastMissed.length > 0) {
+      this.emit('gap', { reason: 'reconnect', groups: this.lastMissed,
+                         message: 'the connection was lost; messages sent meanwhile to these groups may be missing' });
     }
     this.wasReady = true;
     const queued = this.queue;
@@ -267,11 +342,14 @@ export class Client {
       return;
     }
     if (msg && msg.type === 'gap') {
-      // The gateway lost its broker link for a while (docs/CLIENT-PROTOCOL.md).
-      this.emit('gap', { reason: 'gateway', message: msg.message });
+      // The gateway lost its broker link for a while and could not resume
+      // these (docs/CLIENT-PROTOCOL.md "Gaps").
+      this.emit('gap', { reason: 'gateway', groups: Array.isArray(msg.groups) ? msg.groups : [],
+                         all: msg.all === true, user: msg.user === true, message: msg.message });
       return;
     }
     if (msg && msg.type === 'message') {
+      if (typeof msg.offset === 'number' && msg.group !== undefined && !this.advance(msg)) return;
       this.emit('message', msg);
       if (msg.group !== undefined) {
         for (const h of this.groupHandlers.get(String(msg.group)) || []) h(msg);

@@ -11,7 +11,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const children = [];
 
 // Spawns a daemon and resolves once it has logged `ready` and its
-// "] listening on HOST:PORT" line, with that port.
+// "] listening on HOST:PORT" line, with that port (and the log so far).
 export function startDaemon(bin, args, ready = 'listening on') {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -24,7 +24,7 @@ export function startDaemon(bin, args, ready = 'listening on') {
       const m = log.match(/\] listening on [0-9.]+:([0-9]+)/);
       if (m && log.includes(ready)) {
         clearTimeout(timer);
-        resolve({ port: Number(m[1]), child });
+        resolve({ port: Number(m[1]), child, log });
       }
     });
     child.on('exit', (code) => reject(new Error(`${bin} exited ${code}:\n${log}`)));

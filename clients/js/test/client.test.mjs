@@ -228,6 +228,7 @@ test('gaps are surfaced: the gateway\'s notice and the client\'s own reconnect',
   const errors = [];
   client.on('gap', (g) => gaps.push(g.reason));
   client.on('error', (e) => errors.push(e.code));
+  // Groups without history: every reconnect is a gap for them.
   await tick();
   sockets[0].open();
   await tick();
@@ -296,4 +297,97 @@ test('a drain (1012) reconnects at once to the next URL; a failed connect moves 
   assert.match(sockets[4].url, /^ws:\/\/a/);
   sockets[4].open(); await tick();
   assert.deepEqual(sockets[4].sent.map((m) => [m.cmd, m.group_id]), [['add_group', 'g']]);
+});
+
+test('history groups: every reconnect resumes from the last offset; recovered means no gap', async () => {
+  const { client, clock } = make({ backoffInitialMs: 100, backoffMaxMs: 1000 });
+  const gaps = [];
+  const recovered = [];
+  const got = [];
+  client.on('gap', (g) => gaps.push([g.reason, g.groups]));
+  client.on('recovered', (r) => recovered.push([r.group, r.recovered]));
+  client.on('message', (m) => got.push(`${m.group}:${m.message}`));
+  await tick();
+  sockets[0].open();
+  await tick();
+  const j1 = client.join('h');
+  sockets[0].reply({ id: sockets[0].sent[0].id, ok: true, offset: 0, epoch: 'S' });
+  assert.deepEqual(await j1, { recovered: undefined, offset: 0, epoch: 'S' });
+  const j2 = client.join('plain'); sockets[0].ack(); await j2;
+  assert.deepEqual(client.position('h'), { offset: 0, epoch: 'S' });
+  assert.equal(client.position('plain'), undefined);
+  sockets[0].reply({ type: 'message', group: 'h', message: 'm1', offset: 1, epoch: 'E' });
+  sockets[0].reply({ type: 'message', group: 'h', message: 'm2', offset: 2, epoch: 'E' });
+  // A duplicate (same epoch, not newer) is dropped.
+  sockets[0].reply({ type: 'message', group: 'h', message: 'm2', offset: 2, epoch: 'E' });
+  assert.deepEqual(got, ['h:m1', 'h:m2']);
+  assert.equal(client.duplicatesDropped, 1);
+  assert.deepEqual(client.position('h'), { offset: 2, epoch: 'E' });
+
+  sockets[0].closeWith(1006, '');
+  clock.advance(100);
+  await tick();
+  sockets[1].open();
+  await tick();
+  const [rejoinH, rejoinPlain] = sockets[1].sent;
+  assert.deepEqual(rejoinH.since, { offset: 2, epoch: 'E' });
+  assert.equal(rejoinPlain.since, undefined);
+  sockets[1].reply({ id: rejoinH.id, ok: true, recovered: true, offset: 4, epoch: 'E' });
+  // What was missed follows the reply; the position moves with it.
+  sockets[1].reply({ type: 'message', group: 'h', message: 'm3', offset: 3, epoch: 'E' });
+  sockets[1].reply({ type: 'message', group: 'h', message: 'm4', offset: 4, epoch: 'E' });
+  sockets[1].ack(1);
+  await tick();
+  assert.equal(client.state, 'connected');
+  assert.deepEqual(got, ['h:m1', 'h:m2', 'h:m3', 'h:m4']);
+  assert.deepEqual(recovered, [['h', true]]);
+  // Only the group without history may have missed messages.
+  assert.deepEqual(gaps, [['reconnect', ['plain']]]);
+
+  // Not recovered (e.g. a broker restart): told, and the new position kept.
+  sockets[1].closeWith(1006, '');
+  clock.advance(100);
+  await tick();
+  sockets[2].open();
+  await tick();
+  assert.deepEqual(sockets[2].sent[0].since, { offset: 4, epoch: 'E' });
+  sockets[2].reply({ id: sockets[2].sent[0].id, ok: true, recovered: false, offset: 0, epoch: 'S2' });
+  sockets[2].ack(1);
+  await tick();
+  assert.deepEqual(recovered, [['h', true], ['h', false]]);
+  assert.deepEqual(gaps.at(-1), ['reconnect', ['h', 'plain']]);
+  assert.deepEqual(client.position('h'), { offset: 0, epoch: 'S2' });
+});
+
+test('the gateway\'s gap names groups; join with since; history pages', async () => {
+  const { client } = make();
+  const gaps = [];
+  client.on('gap', (g) => gaps.push(g));
+  await tick();
+  sockets[0].open();
+  await tick();
+  sockets[0].reply({ type: 'gap', groups: ['a', 'b'], all: true, user: false, message: 'down' });
+  assert.deepEqual(gaps, [{ reason: 'gateway', groups: ['a', 'b'], all: true, user: false,
+                            message: 'down' }]);
+  const j = client.join('h', { since: { offset: 7, epoch: 'E' } });
+  assert.deepEqual(sockets[0].sent[0].since, { offset: 7, epoch: 'E' });
+  sockets[0].reply({ id: sockets[0].sent[0].id, ok: true, recovered: true, offset: 9, epoch: 'E' });
+  assert.deepEqual(await j, { recovered: true, offset: 9, epoch: 'E' });
+  // The reply's offset does not skip the recovered messages that follow.
+  const got = [];
+  client.onGroup('h', (m) => got.push(m.offset));
+  sockets[0].reply({ type: 'message', group: 'h', message: 'x', offset: 8, epoch: 'E' });
+  sockets[0].reply({ type: 'message', group: 'h', message: 'y', offset: 9, epoch: 'E' });
+  assert.deepEqual(got, [8, 9]);
+  const page = client.history('h', { limit: 2, before: 9 });
+  assert.deepEqual(sockets[0].sent[1], { cmd: 'history', group_id: 'h', limit: 2, before: 9,
+                                         id: sockets[0].sent[1].id });
+  sockets[0].reply({ id: sockets[0].sent[1].id, ok: true, offset: 9, epoch: 'E',
+                     messages: [{ offset: 7, message: 'a' }, { offset: 8, message: 'x', from: 'u' }] });
+  assert.deepEqual(await page, { offset: 9, epoch: 'E', truncated: false,
+                                 messages: [{ offset: 7, message: 'a' }, { offset: 8, message: 'x', from: 'u' }] });
+  const missing = client.history('lobby');
+  sockets[0].reply({ id: sockets[0].sent[2].id,
+                     error: { code: 'history_not_enabled', message: 'no history' } });
+  await assert.rejects(missing, (e) => e.code === 'history_not_enabled');
 });
