@@ -339,6 +339,50 @@ TEST(GatewayHistoryTest, ReadsAndResumesPerConnectionAreBounded) {
   EXPECT_EQ(OffsetOf(replies.back()), 100u);  // the one it missed
 }
 
+// What history can be made to hold is bounded whatever the input: 100,000
+// history groups and 1 MB messages stay within --history_max_bytes (the
+// oldest go, counted), reads stay within their bound, and a bystander's
+// messages flow meanwhile.
+TEST(GatewayHistoryTest, ManyGroupsAndHugeMessagesStayWithinTheBound) {
+  constexpr double kBound = 16 << 20;
+  BrokerProcess broker = BrokerProcess::Start(
+      {"--history=*:size=100", "--history_max_bytes=16777216"});
+  GatewayProcess gw = GatewayProcess::Start(broker.port, kNoRateLimit);
+  WsTestClients ws;
+  const int bystander = ws.Connect(gw.uri());
+  ASSERT_TRUE(Has(ws.Request(bystander, Join("quiet", 1), "1"),
+                  R"({"id":1,"ok":true,)"));
+  TestBrokerClient pub(broker.port);
+  ASSERT_TRUE(pub.WaitConnected());
+  std::vector<std::string> channels;
+  for (int batch = 0; batch < 100; ++batch) {
+    channels.clear();
+    for (int i = 0; i < 1000; ++i) {
+      channels.push_back(absl::StrCat("group:g", batch * 1000 + i));
+    }
+    ASSERT_TRUE(pub.PublishMany(channels, "hello").ok());
+  }
+  EXPECT_LE(broker.Metric("channel_broker_history_bytes"), kBound);
+  EXPECT_GT(broker.Metric("channel_broker_history_streams"), 1000);
+  const std::string huge(1 << 20, 'h');
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(pub.Publish("group:big", absl::StrCat(i, huge)).ok());
+  }
+  EXPECT_LE(broker.Metric("channel_broker_history_bytes"), kBound);
+  EXPECT_GT(broker.Metric(
+                R"(channel_broker_history_dropped_total{reason="max_bytes"})"),
+            0);
+  ASSERT_TRUE(pub.Publish("group:quiet", "still here").ok());
+  EXPECT_EQ(ws.WaitForMessages(bystander, 2).back(), "still here");
+  // A read of the huge ones is cut at the gateway's bound (half of
+  // --max_queued_bytes), never a 16 MB reply.
+  const int reader = ws.Connect(gw.uri() + "/?format=json");
+  const std::string r =
+      ws.Request(reader, History("big", 1, R"(,"limit":100)"), "1");
+  EXPECT_TRUE(Has(r, R"("truncated":true)")) << r.substr(0, 200);
+  EXPECT_LT(r.size(), 600000u);
+}
+
 // Latest value (size=1), permissions with tokens, the HTTP API and
 // channel-cli read the same history; sends from a browser get offsets too.
 TEST(GatewayHistoryTest, LatestValueTokensApiAndCli) {
