@@ -133,8 +133,7 @@ void AppendBrokerMetrics(const BrokerMetricsInputs& in, PrometheusText* m) {
     m->Counter("channel_broker_history_recoveries_total",
                "Recoveries (a since), by result.", s.recoveries_failed,
                {{"result", "not_recovered"}});
-    m->Counter("channel_broker_history_reads_total", "History reads.",
-               s.reads);
+    m->Counter("channel_broker_history_reads_total", "History reads.", s.reads);
   }
   if (in.cluster != nullptr) {
     const NatsLink& nats = in.cluster->nats();

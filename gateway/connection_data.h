@@ -28,7 +28,7 @@ struct ConnectionData {
   // query with an id): a drain closes the connection only once they are
   // answered (CommandDispatcher counts them, the worker reads them).
   uint32_t awaiting_replies = 0;
-  bool drain_close = false;      // drain chose it: close once nothing awaits
+  bool drain_close = false;  // drain chose it: close once nothing awaits
   // Joins resuming a history group whose live deliveries are held until
   // the recovered ones are sent (Recoveries keeps them).
   uint16_t recovering = 0;
@@ -36,7 +36,7 @@ struct ConnectionData {
   // History reads and resumes waiting for the broker (bounded per
   // connection: CommandDispatcher::kMaxHistoryInFlight).
   uint16_t history_in_flight = 0;
-  TokenBucket bucket{0, 0, {}};  // messages per second
+  TokenBucket bucket{0, 0, {}};       // messages per second
   TokenBucket byte_bucket{0, 0, {}};  // message bytes per second
   Clock::time_point last_seen;
   // With token authentication (docs/CLIENT-PROTOCOL.md "Tokens"): the

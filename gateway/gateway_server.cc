@@ -212,8 +212,8 @@ std::string GatewayServer::RenderMetrics() const {
             "Joins that asked to resume a history group (since), by result.",
             sum(&WorkerStats::recoveries_failed),
             {{"result", "not_recovered"}});
-  m.Counter("channel_gateway_history_reads_total",
-            "history commands answered.", sum(&WorkerStats::history_reads));
+  m.Counter("channel_gateway_history_reads_total", "history commands answered.",
+            sum(&WorkerStats::history_reads));
   m.Counter("channel_gateway_duplicates_dropped_total",
             "Broker events of a history group dropped because this worker "
             "had delivered their offset already.",

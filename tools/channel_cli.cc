@@ -198,11 +198,11 @@ int main(int argc, char** argv) {
                         static_cast<unsigned long long>(e.offset()),
                         e.payload().c_str());
           }
-          std::fprintf(stderr, "epoch %s, last offset %llu%s\n",
-                       reply->position().epoch().c_str(),
-                       static_cast<unsigned long long>(
-                           reply->position().offset()),
-                       reply->truncated() ? " (truncated)" : "");
+          std::fprintf(
+              stderr, "epoch %s, last offset %llu%s\n",
+              reply->position().epoch().c_str(),
+              static_cast<unsigned long long>(reply->position().offset()),
+              reply->truncated() ? " (truncated)" : "");
         } else {
           std::fprintf(stderr, "channel-cli: %s\n",
                        std::string(status.message()).c_str());

@@ -92,10 +92,9 @@ void ProtobufCodec::OnBody(absl::string_view body) {
       v1::Envelope reply;
       v1::HistoryReply* history = reply.mutable_history_reply();
       history->set_request_id(query.request_id());
-      if (absl::Status s =
-              ReadHistory(router.history(), query,
-                          session_->context().options.max_channel_name_bytes,
-                          history);
+      if (absl::Status s = ReadHistory(
+              router.history(), query,
+              session_->context().options.max_channel_name_bytes, history);
           !s.ok()) {
         ReplyError(ErrorCodeFromStatus(s), s.message(), query.request_id());
         return;
@@ -128,8 +127,8 @@ void ProtobufCodec::HandleSubscribe(const v1::Subscribe& request) {
   const uint64_t request_id = request.request_id();
   Router& router = session_->context().router;
   if (request.since_size() > request.channels_size()) {
-    ReplyError(v1::Error::INVALID_REQUEST,
-               "more since positions than channels", request_id);
+    ReplyError(v1::Error::INVALID_REQUEST, "more since positions than channels",
+               request_id);
     return;
   }
   // The Ack: with the request's history positions, known once subscribed.

@@ -6,10 +6,9 @@
 
 namespace channel {
 
-void ResumeStreams(HistoryStore* store, Subscriber* subscriber,
-                   const v1::Subscribe& request,
-                   google::protobuf::RepeatedPtrField<v1::StreamPosition>*
-                       positions) {
+void ResumeStreams(
+    HistoryStore* store, Subscriber* subscriber, const v1::Subscribe& request,
+    google::protobuf::RepeatedPtrField<v1::StreamPosition>* positions) {
   if (store == nullptr) return;
   // The positions asked for, by channel; a channel named twice counts once
   // (the request was validated: its size is bounded).
@@ -65,9 +64,10 @@ absl::Status ReadHistory(HistoryStore* store, const v1::HistoryQuery& query,
                      " bytes exceeds the limit of ", max_channel_name_bytes));
   }
   if (store == nullptr || store->RuleFor(channel) == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "channel \"", channel, "\" has no history (no --history rule of the "
-        "broker matches it)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("channel \"", channel,
+                     "\" has no history (no --history rule of the "
+                     "broker matches it)"));
   }
   absl::StatusOr<HistoryStore::Read> read =
       query.has_since()

@@ -19,10 +19,9 @@ namespace channel {
 // for those with a since). All recoveries of one request together stay
 // within the store's max_reply_bytes; past it, recovered is false.
 // `store` may be null (no history: nothing appended).
-void ResumeStreams(HistoryStore* store, Subscriber* subscriber,
-                   const v1::Subscribe& request,
-                   google::protobuf::RepeatedPtrField<v1::StreamPosition>*
-                       positions);
+void ResumeStreams(
+    HistoryStore* store, Subscriber* subscriber, const v1::Subscribe& request,
+    google::protobuf::RepeatedPtrField<v1::StreamPosition>* positions);
 
 // Answers a HistoryQuery into `reply` (request_id set by the caller).
 // FailedPrecondition: the channel has no history (or there is no store);

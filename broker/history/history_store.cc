@@ -64,7 +64,8 @@ bool HistoryStore::Append(v1::Event* event) {
   uint64_t offset = 0;
   size_t dropped = 0;
   std::string meta;
-  if (rule->size > 0 && event->has_meta()) event->meta().SerializeToString(&meta);
+  if (rule->size > 0 && event->has_meta())
+    event->meta().SerializeToString(&meta);
   const int64_t delta =
       s->Append(rule->size > 0 ? event->payload() : std::string(),
                 std::move(meta), now, &offset, &dropped);
@@ -110,8 +111,7 @@ absl::StatusOr<HistoryStore::Read> HistoryStore::Recover(
   HistoryStream* s = Find(channel);
   // "Nothing yet, in this store" (a position given before the channel's
   // first event): everything of the stream is what was missed.
-  const bool from_start =
-      since.epoch() == store_epoch_ && since.offset() == 0;
+  const bool from_start = since.epoch() == store_epoch_ && since.offset() == 0;
   if (s == nullptr) {
     read.position.set_offset(0);
     read.position.set_epoch(store_epoch_);

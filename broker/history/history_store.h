@@ -37,13 +37,13 @@ struct HistoryStoreOptions {
 };
 
 struct HistoryStats {
-  uint64_t appended = 0;       // events given an offset
-  uint64_t evicted = 0;        // events dropped for --history_max_bytes
-  uint64_t expired = 0;        // events dropped for their ttl
+  uint64_t appended = 0;         // events given an offset
+  uint64_t evicted = 0;          // events dropped for --history_max_bytes
+  uint64_t expired = 0;          // events dropped for their ttl
   uint64_t streams_evicted = 0;  // empty streams dropped for the byte bound
   uint64_t recoveries = 0;       // recoveries that succeeded
   uint64_t recoveries_failed = 0;
-  uint64_t reads = 0;            // history reads
+  uint64_t reads = 0;  // history reads
 };
 
 // The broker's history (the embedded, one-broker store): per history
@@ -155,7 +155,7 @@ class HistoryStore {
       streams_;
   absl::flat_hash_map<uint64_t, HistoryStream*> by_id_;
   std::vector<std::deque<Record>> fifos_;  // one per rule
-  std::deque<uint64_t> stream_order_;  // stream ids, in creation order
+  std::deque<uint64_t> stream_order_;      // stream ids, in creation order
   size_t bytes_ = 0;
   size_t entries_ = 0;
   HistoryStats stats_;

@@ -13,10 +13,12 @@ namespace channel {
 // channel, offset and epoch.
 struct HistoryEntry {
   uint64_t offset = 0;
-  int64_t at_ms = 0;      // when it was appended (the store's clock)
+  int64_t at_ms = 0;  // when it was appended (the store's clock)
   std::string payload;
-  std::string meta;       // the serialized v1::Metadata
-  size_t bytes() const { return sizeof(HistoryEntry) + payload.capacity() + meta.capacity(); }
+  std::string meta;  // the serialized v1::Metadata
+  size_t bytes() const {
+    return sizeof(HistoryEntry) + payload.capacity() + meta.capacity();
+  }
 };
 
 // The stream of one history channel: its epoch, its last offset and its

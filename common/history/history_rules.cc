@@ -61,10 +61,10 @@ bool GlobMatch(absl::string_view pattern, absl::string_view text) {
 absl::StatusOr<HistoryRule> HistoryRules::ParseRule(absl::string_view spec) {
   const size_t colon = spec.rfind(':');
   if (colon == absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--history \"", spec,
-        "\": expected PATTERN:size=N[,ttl=DURATION], e.g. "
-        "room-*:size=100,ttl=300s"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--history \"", spec,
+                     "\": expected PATTERN:size=N[,ttl=DURATION], e.g. "
+                     "room-*:size=100,ttl=300s"));
   }
   HistoryRule rule;
   rule.pattern = std::string(spec.substr(0, colon));
@@ -80,9 +80,8 @@ absl::StatusOr<HistoryRule> HistoryRules::ParseRule(absl::string_view spec) {
         absl::StrSplit(item, absl::MaxSplits('=', 1));
     if (kv.first == "size") {
       if (!absl::SimpleAtoi(kv.second, &rule.size) || rule.size > kMaxSize) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--history \"", spec, "\": size must be 0 to ",
-                         kMaxSize));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--history \"", spec, "\": size must be 0 to ", kMaxSize));
       }
       have_size = true;
     } else if (kv.first == "ttl") {
@@ -109,7 +108,8 @@ absl::StatusOr<HistoryRules> HistoryRules::Parse(
     const std::vector<std::string>& specs) {
   std::vector<HistoryRule> rules;
   for (const std::string& value : specs) {
-    for (absl::string_view spec : absl::StrSplit(value, ';', absl::SkipWhitespace())) {
+    for (absl::string_view spec :
+         absl::StrSplit(value, ';', absl::SkipWhitespace())) {
       absl::StatusOr<HistoryRule> rule =
           ParseRule(absl::StripAsciiWhitespace(spec));
       if (!rule.ok()) return rule.status();
@@ -166,7 +166,8 @@ HistoryRules HistoryRules::FromProto(
 
 std::string HistoryRules::Describe(const HistoryRule& rule) {
   std::string out = absl::StrCat(rule.pattern, ":size=", rule.size);
-  if (rule.ttl.count() > 0) absl::StrAppend(&out, ",ttl=", rule.ttl.count(), "ms");
+  if (rule.ttl.count() > 0)
+    absl::StrAppend(&out, ",ttl=", rule.ttl.count(), "ms");
   return out;
 }
 

@@ -196,10 +196,10 @@ absl::Status ReadCount(const rapidjson::Value& object, const char* name,
   auto it = object.FindMember(name);
   if (it == object.MemberEnd()) return absl::OkStatus();
   if (!it->value.IsUint64() || (positive && it->value.GetUint64() == 0)) {
-    return Refuse("invalid_field",
-                  absl::StrCat("\"", name, "\" must be a ",
-                               positive ? "positive" : "non-negative",
-                               " integer"));
+    return Refuse(
+        "invalid_field",
+        absl::StrCat("\"", name, "\" must be a ",
+                     positive ? "positive" : "non-negative", " integer"));
   }
   *out = it->value.GetUint64();
   return absl::OkStatus();
@@ -298,10 +298,11 @@ absl::Status ReadFields(const rapidjson::Document& doc, absl::string_view name,
   if (name.size() <= 32) {
     rapidjson::Value quoted(name.data(),
                             static_cast<rapidjson::SizeType>(name.size()));
-    return Refuse("unknown_cmd",
-                  absl::StrCat("unknown cmd ", ToJson(quoted),
-                               "; expected add_group, leave_group, "
-                               "send_to_group, send_to_all, presence, history or auth"));
+    return Refuse(
+        "unknown_cmd",
+        absl::StrCat("unknown cmd ", ToJson(quoted),
+                     "; expected add_group, leave_group, "
+                     "send_to_group, send_to_all, presence, history or auth"));
   }
   return Refuse("unknown_cmd",
                 "unknown cmd; expected add_group, leave_group, send_to_group, "

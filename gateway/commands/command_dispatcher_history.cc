@@ -1,8 +1,6 @@
 // CommandDispatcher: history (docs/CLIENT-PROTOCOL.md "History"): the
 // position in a join's reply, resuming a join from a position, and the
 // history command.
-#include "gateway/commands/command_dispatcher.h"
-
 #include <algorithm>
 #include <limits>
 #include <memory>
@@ -10,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/channel_names.h"
+#include "gateway/commands/command_dispatcher.h"
 #include "gateway/commands/replies.h"
 #include "gateway/fanout/fanout_batch.h"
 
@@ -65,13 +64,12 @@ void CommandDispatcher::StartResume(ConnectionData* con,
   query.mutable_since()->set_epoch(command.since_epoch);
   query.set_max_bytes(static_cast<uint32_t>(options_.max_queued_bytes / 2));
   ++con->history_in_flight;
-  link_->QueryHistory(
-      query, Owed(con, [this, conn_id = con->id, command](
-                           const absl::Status& status,
-                           v1::HistoryReply* reply) {
-        HistoryDone(conn_id);
-        FinishResume(conn_id, command, status, reply);
-      }));
+  link_->QueryHistory(query, Owed(con, [this, conn_id = con->id, command](
+                                           const absl::Status& status,
+                                           v1::HistoryReply* reply) {
+                        HistoryDone(conn_id);
+                        FinishResume(conn_id, command, status, reply);
+                      }));
 }
 
 void CommandDispatcher::HistoryDone(uint64_t conn_id) {
@@ -139,9 +137,8 @@ void CommandDispatcher::EndResume(ConnectionData* con,
 
 void CommandDispatcher::SendDelivery(ConnectionData* con,
                                      const Delivery& delivery) {
-  replies_->Reply(con->id,
-                  con->json_framing ? FanoutBatch::Json(delivery)
-                                    : *delivery.payload);
+  replies_->Reply(con->id, con->json_framing ? FanoutBatch::Json(delivery)
+                                             : *delivery.payload);
   Bump(stats_->deliveries);
 }
 
@@ -166,8 +163,8 @@ void CommandDispatcher::History(ConnectionData* con, const Command& command) {
   query.set_channel(GroupChannel(command.group_id));
   query.set_max_bytes(static_cast<uint32_t>(options_.max_queued_bytes / 2));
   // The broker caps it at its --history_recover_max.
-  query.set_limit(static_cast<uint32_t>(std::min<uint64_t>(
-      command.limit, std::numeric_limits<uint32_t>::max())));
+  query.set_limit(static_cast<uint32_t>(
+      std::min<uint64_t>(command.limit, std::numeric_limits<uint32_t>::max())));
   query.set_before(command.before);
   link_->QueryHistory(
       query,
@@ -191,9 +188,9 @@ void CommandDispatcher::History(ConnectionData* con, const Command& command) {
           items.push_back({e.offset(), e.payload(), e.meta().sender()});
         }
         replies_->Reply(
-            conn_id, HistoryReply(id_json, reply->position().offset(),
-                                  reply->position().epoch(), items,
-                                  reply->truncated()));
+            conn_id,
+            HistoryReply(id_json, reply->position().offset(),
+                         reply->position().epoch(), items, reply->truncated()));
       }));
 }
 

@@ -3,8 +3,7 @@
 namespace channel {
 
 void FanoutWriter::Write(const FanoutBatch& batch, const Membership& membership,
-                         const Connections& all,
-                         const Recoveries& recoveries) {
+                         const Connections& all, const Recoveries& recoveries) {
   // Almost always false: then no member is even looked at for it.
   const bool holding = !recoveries.empty();
   for (const FanoutBatch::Target& target : batch.targets()) {

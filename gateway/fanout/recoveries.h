@@ -26,7 +26,8 @@ namespace channel {
 // Worker thread only.
 class Recoveries {
  public:
-  explicit Recoveries(size_t max_held_bytes) : max_held_bytes_(max_held_bytes) {}
+  explicit Recoveries(size_t max_held_bytes)
+      : max_held_bytes_(max_held_bytes) {}
 
   bool empty() const { return by_channel_.empty(); }
   // Starts holding `con`'s deliveries of `channel` (a second Begin for the
@@ -60,8 +61,7 @@ class Recoveries {
     bool overflowed = false;
   };
   const size_t max_held_bytes_;
-  absl::flat_hash_map<std::string,
-                      absl::flat_hash_map<ConnectionData*, Hold>>
+  absl::flat_hash_map<std::string, absl::flat_hash_map<ConnectionData*, Hold>>
       by_channel_;
 };
 

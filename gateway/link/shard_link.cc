@@ -302,12 +302,12 @@ void ShardLink::OnEvent(v1::Event& event) {
 
 void ShardLink::QueryHistory(const v1::HistoryQuery& query,
                              BrokerClient::HistoryDone done) {
-  client_.QueryHistory(query, [this, done = std::move(done)](
-                                  const absl::Status& status,
-                                  v1::HistoryReply* reply) {
-    FlushNow();
-    done(status, reply);
-  });
+  client_.QueryHistory(
+      query, [this, done = std::move(done)](const absl::Status& status,
+                                            v1::HistoryReply* reply) {
+        FlushNow();
+        done(status, reply);
+      });
 }
 
 void ShardLink::FlushNow() {

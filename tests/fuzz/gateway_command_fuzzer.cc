@@ -8,8 +8,8 @@
 
 #include "gateway/auth/token_verifier.h"
 #include "gateway/commands/command.h"
-#include "gateway/commands/replies.h"
 #include "gateway/commands/command_error.h"
+#include "gateway/commands/replies.h"
 #include "rapidjson/document.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

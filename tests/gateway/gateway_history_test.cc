@@ -61,14 +61,14 @@ std::vector<std::string> Deliveries(const std::vector<std::string>& got) {
   return out;
 }
 std::string Join(const std::string& group, int id) {
-  return absl::StrCat(R"({"cmd":"add_group","group_id":")", group,
-                      R"(","id":)", id, "}");
+  return absl::StrCat(R"({"cmd":"add_group","group_id":")", group, R"(","id":)",
+                      id, "}");
 }
 std::string JoinSince(const std::string& group, int id, uint64_t offset,
                       const std::string& epoch) {
-  return absl::StrCat(R"({"cmd":"add_group","group_id":")", group,
-                      R"(","id":)", id, R"(,"since":{"offset":)", offset,
-                      R"(,"epoch":")", epoch, R"("}})");
+  return absl::StrCat(R"({"cmd":"add_group","group_id":")", group, R"(","id":)",
+                      id, R"(,"since":{"offset":)", offset, R"(,"epoch":")",
+                      epoch, R"("}})");
 }
 std::string History(const std::string& group, int id, const std::string& more) {
   return absl::StrCat(R"({"cmd":"history","group_id":")", group, R"(","id":)",
@@ -134,8 +134,8 @@ TEST(GatewayHistoryTest, ResumeIsExactAcrossTheSeamWhileMessagesFlow) {
   const auto more = ws.WaitForMessages(b, 152);
   ASSERT_EQ(more.size(), 152u);
   EXPECT_EQ(OffsetOf(more.back()), 161u);
-  EXPECT_EQ(gw.Metric(R"(channel_gateway_recoveries_total{result="recovered"})"),
-            1);
+  EXPECT_EQ(
+      gw.Metric(R"(channel_gateway_recoveries_total{result="recovered"})"), 1);
 }
 
 // Too far behind, another epoch, a group without history: told
@@ -184,7 +184,8 @@ TEST(GatewayHistoryTest, NotRecoverableIsToldNeverPartial) {
   r = ws.Request(c, History("h-2", 9, R"(,"limit":0)"), "9");
   EXPECT_TRUE(Has(r, R"("code":"invalid_field")")) << r;
   r = ws.Request(
-      c, R"({"cmd":"add_group","group_id":"h-2","since":{"offset":-1},"id":10})",
+      c,
+      R"({"cmd":"add_group","group_id":"h-2","since":{"offset":-1},"id":10})",
       "10");
   EXPECT_TRUE(Has(r, R"("code":"invalid_field")")) << r;
   r = ws.Request(c,
@@ -212,8 +213,7 @@ TEST(GatewayHistoryTest, BrokerRestartIsAGapNamingTheGroups) {
   broker.process->Signal(SIGKILL);
   ASSERT_TRUE(broker.process->Wait(seconds(10)));
   ASSERT_TRUE(gw.process->WaitForLine("broker link down", seconds(10), &from));
-  BrokerProcess again =
-      BrokerProcess::Start({"--history=h-*:size=100"}, port);
+  BrokerProcess again = BrokerProcess::Start({"--history=h-*:size=100"}, port);
   auto got = ws.WaitForMessages(c, 3, seconds(20));
   ASSERT_EQ(got.size(), 3u);
   EXPECT_TRUE(Has(got[2], R"({"type":"gap")")) << got[2];
@@ -241,9 +241,9 @@ TEST(GatewayHistoryTest, BrokerRestartIsAGapNamingTheGroups) {
 // resumes its history group from the last offset it delivered, so its
 // member gets every message once, in order, and hears of no gap.
 TEST(GatewayHistoryTest, LinkCutWhileTheBrokerLivesIsInvisibleToMembers) {
-  BrokerProcess broker = BrokerProcess::Start(
-      {"--history=h-*:size=1000", "--heartbeat_interval_ms=100",
-       "--idle_timeout_ms=600"});
+  BrokerProcess broker = BrokerProcess::Start({"--history=h-*:size=1000",
+                                               "--heartbeat_interval_ms=100",
+                                               "--idle_timeout_ms=600"});
   GatewayProcess gw = GatewayProcess::Start(broker.port, kNoRateLimit);
   WsTestClients ws;
   const int c = ws.Connect(gw.uri() + "/?format=json");
@@ -276,9 +276,10 @@ TEST(GatewayHistoryTest, LinkCutWhileTheBrokerLivesIsInvisibleToMembers) {
     EXPECT_EQ(MessageOf(deliveries[i]), absl::StrCat("m", i + 1));
   }
   EXPECT_EQ(gw.Metric("channel_gateway_gap_notices_total"), 0);
-  EXPECT_GE(broker.Metric(
-                R"(channel_broker_history_recoveries_total{result="recovered"})"),
-            1);
+  EXPECT_GE(
+      broker.Metric(
+          R"(channel_broker_history_recoveries_total{result="recovered"})"),
+      1);
 }
 
 // Reads one connection can have waiting are bounded (the rest refused,
@@ -299,8 +300,7 @@ TEST(GatewayHistoryTest, ReadsAndResumesPerConnectionAreBounded) {
   ASSERT_EQ(ws.Request(bystander, Join("other", 1), "1"),
             R"({"id":1,"ok":true})");
   for (int i = 1; i <= 20; ++i) {
-    ASSERT_TRUE(
-        ws.Send(greedy, History("h-7", i, R"(,"limit":300)")));
+    ASSERT_TRUE(ws.Send(greedy, History("h-7", i, R"(,"limit":300)")));
   }
   ASSERT_TRUE(pub.Publish("group:other", "still here").ok());
   EXPECT_EQ(ws.WaitForMessages(bystander, 2).back(), "still here");
@@ -321,10 +321,11 @@ TEST(GatewayHistoryTest, ReadsAndResumesPerConnectionAreBounded) {
   EXPECT_GE(refused, 1);
   // Resumes of many groups at once: all answered, none refused.
   const int many = ws.Connect(gw.uri() + "/?format=json");
-  const std::string epoch = EpochOf(ws.Request(many, History("h-7", 1, ""), "1"));
+  const std::string epoch =
+      EpochOf(ws.Request(many, History("h-7", 1, ""), "1"));
   for (int g = 0; g < 12; ++g) {
-    ASSERT_TRUE(ws.Send(many, JoinSince(absl::StrCat("h-g", g), 100 + g, 0,
-                                        "other-epoch")));
+    ASSERT_TRUE(ws.Send(
+        many, JoinSince(absl::StrCat("h-g", g), 100 + g, 0, "other-epoch")));
   }
   ASSERT_TRUE(ws.Send(many, JoinSince("h-7", 200, 99, epoch)));
   const auto replies = ws.WaitForMessages(many, 1 + 13 + 1, seconds(20));
@@ -387,14 +388,14 @@ TEST(GatewayHistoryTest, ManyGroupsAndHugeMessagesStayWithinTheBound) {
 // channel-cli read the same history; sends from a browser get offsets too.
 TEST(GatewayHistoryTest, LatestValueTokensApiAndCli) {
   const std::string secret = "0123456789abcdef0123456789abcdef";
-  BrokerProcess broker = BrokerProcess::Start(
-      {"--history=ticker-*:size=1", "--history=h-*:size=100", "--api_port=0",
-       "--api_key=k"});
+  BrokerProcess broker = BrokerProcess::Start({"--history=ticker-*:size=1",
+                                               "--history=h-*:size=100",
+                                               "--api_port=0", "--api_key=k"});
   const int api_port = broker.process->WaitForPort("api listening on");
-  GatewayProcess gw = GatewayProcess::Start(
-      broker.port,
-      {"--token_hmac_secret=" + secret, "--rate_limit_per_sec=100000",
-       "--rate_limit_burst=100000"});
+  GatewayProcess gw =
+      GatewayProcess::Start(broker.port, {"--token_hmac_secret=" + secret,
+                                          "--rate_limit_per_sec=100000",
+                                          "--rate_limit_burst=100000"});
   const std::string token =
       MintToken("HS256", secret,
                 R"({"sub":"ann","groups":["ticker-*","h-*"],"send":["h-*"]})");
@@ -420,7 +421,8 @@ TEST(GatewayHistoryTest, LatestValueTokensApiAndCli) {
   EXPECT_EQ(r, R"({"id":4,"ok":true})");
   const auto got = ws.WaitForMessages(c, 5);
   ASSERT_EQ(Deliveries(got).size(), 1u);
-  EXPECT_TRUE(Has(Deliveries(got)[0], R"("message":"hi","from":"ann","offset":1)"))
+  EXPECT_TRUE(
+      Has(Deliveries(got)[0], R"("message":"hi","from":"ann","offset":1)"))
       << Deliveries(got)[0];
   // The HTTP API.
   httplib::Client api("127.0.0.1", api_port);

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "gateway/commands/replies.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/commands/replies.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/gateway_fixture.h"
 #include "tests/support/clients/ws_test_clients.h"

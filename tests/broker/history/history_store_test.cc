@@ -214,8 +214,8 @@ TEST_F(HistoryStoreTest, LastPagesBackwardsAndBoundsTheLimit) {
   const size_t streams = store.stream_count();
   EXPECT_TRUE(store.Last("group:rnever", 3, 0)->entries.empty());
   EXPECT_EQ(store.stream_count(), streams);
-  EXPECT_TRUE(absl::IsFailedPrecondition(
-      store.Last("group:lobby", 3, 0).status()));
+  EXPECT_TRUE(
+      absl::IsFailedPrecondition(store.Last("group:lobby", 3, 0).status()));
 }
 
 TEST_F(HistoryStoreTest, RepliesStayWithinTheirByteBound) {
@@ -223,7 +223,8 @@ TEST_F(HistoryStoreTest, RepliesStayWithinTheirByteBound) {
   options.rules = *HistoryRules::Parse({"r*:size=100"});
   options.max_reply_bytes = 25000;
   HistoryStore store(std::move(options), [this] { return now_; });
-  for (int i = 0; i < 10; ++i) Publish(store, "group:r", std::string(10000, 'x'));
+  for (int i = 0; i < 10; ++i)
+    Publish(store, "group:r", std::string(10000, 'x'));
   auto read = store.Last("group:r", 10, 0);
   EXPECT_EQ(read->entries.size(), 2u);  // the newest two
   EXPECT_TRUE(read->truncated);
@@ -237,12 +238,12 @@ TEST_F(HistoryStoreTest, RepliesStayWithinTheirByteBound) {
   EXPECT_EQ(read->entries.size(), 1u);
   read = store.Last("group:r", 10, 0, /*max_bytes=*/1 << 30);
   EXPECT_EQ(read->entries.size(), 2u);
-  EXPECT_TRUE(store.Recover("group:r", Since(9, EpochOf(store, "group:r")),
-                            15000)
-                  ->position.recovered());
-  EXPECT_FALSE(store.Recover("group:r", Since(8, EpochOf(store, "group:r")),
-                             15000)
-                   ->position.recovered());
+  EXPECT_TRUE(
+      store.Recover("group:r", Since(9, EpochOf(store, "group:r")), 15000)
+          ->position.recovered());
+  EXPECT_FALSE(
+      store.Recover("group:r", Since(8, EpochOf(store, "group:r")), 15000)
+          ->position.recovered());
 }
 
 TEST_F(HistoryStoreTest, LatestValue) {

@@ -23,17 +23,14 @@ TEST_P(GlobMatchTest, Matches) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, GlobMatchTest,
-    ::testing::Values(GlobCase{"room-*", "room-1", true},
-                      GlobCase{"room-*", "room-", true},
-                      GlobCase{"room-*", "roo", false},
-                      GlobCase{"room-*", "lobby", false},
-                      GlobCase{"*", "", true}, GlobCase{"*", "anything", true},
-                      GlobCase{"a*b*c", "aXXbYYc", true},
-                      GlobCase{"a*b*c", "aXXbYY", false},
-                      GlobCase{"*-ticker", "eur-ticker", true},
-                      GlobCase{"exact", "exact", true},
-                      GlobCase{"exact", "exactly", false},
-                      GlobCase{"a**", "a", true}));
+    ::testing::Values(
+        GlobCase{"room-*", "room-1", true}, GlobCase{"room-*", "room-", true},
+        GlobCase{"room-*", "roo", false}, GlobCase{"room-*", "lobby", false},
+        GlobCase{"*", "", true}, GlobCase{"*", "anything", true},
+        GlobCase{"a*b*c", "aXXbYYc", true}, GlobCase{"a*b*c", "aXXbYY", false},
+        GlobCase{"*-ticker", "eur-ticker", true},
+        GlobCase{"exact", "exact", true}, GlobCase{"exact", "exactly", false},
+        GlobCase{"a**", "a", true}));
 
 TEST(GlobMatchTest, StaysQuadraticOnAdversarialInput) {
   // Exponential backtracking would not finish; this one is O(p x t).

@@ -1,9 +1,9 @@
 #include "gateway/commands/command.h"
-#include "gateway/commands/replies.h"
 
 #include <string>
 
 #include "gateway/commands/command_error.h"
+#include "gateway/commands/replies.h"
 #include "gtest/gtest.h"
 
 namespace channel {

@@ -71,7 +71,8 @@ TEST(RecoveriesTest, TheBoundIsPerConnectionOverAllItsHolds) {
   recoveries.Begin(&b, "group:0");
   for (uint64_t i = 1; i <= 20; ++i) {
     std::vector<Delivery> batch;
-    for (int g = 0; g < 50; ++g) batch.push_back(D("group:" + std::to_string(g), i));
+    for (int g = 0; g < 50; ++g)
+      batch.push_back(D("group:" + std::to_string(g), i));
     recoveries.Capture(batch);
   }
   EXPECT_LE(a.held_bytes, 4000u);
