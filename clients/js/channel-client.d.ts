@@ -88,8 +88,8 @@ export interface Gap {
   /** The groups that may have missed messages (history groups that were
    * resumed are not listed). */
   groups: string[];
-  /** 'gateway' only: a send_to_all, or a message to this user, may be
-   * missing. */
+  /** A send_to_all, or a message to this user, may be missing (always so
+   * for 'reconnect': they have no history). */
   all?: boolean;
   user?: boolean;
   message: string;

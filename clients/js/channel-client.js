@@ -306,11 +306,13 @@ export class Client {
     this.ready = true;
     this.backoff.reset();
     this.setState('connected');
-    // Messages sent while this client had no connection to groups it could
-    // not resume are not replayed: say so once the groups are live again.
-    if (this.wasReady && this.lastMissed.length > 0) {
-      this.emit('gap', { reason: 'reconnect', groups: this.lastMissed,
-                         message: 'the connection was lost; messages sent meanwhile to these groups may be missing' });
+    // Messages sent while this client had no connection are not replayed
+    // for the groups it could not resume, nor for send_to_all and its user
+    // (no history): say so once the groups are live again.
+    if (this.wasReady) {
+      this.emit('gap', { reason: 'reconnect', groups: this.lastMissed, all: true,
+                         user: Boolean(this.opts.getToken),
+                         message: 'the connection was lost; messages sent meanwhile to the groups named, to all or to your user may be missing' });
     }
     this.wasReady = true;
     const queued = this.queue;

@@ -280,8 +280,8 @@ void ShardLink::OnEvent(v1::Event& event) {
     return;  // left meanwhile
   }
   if (event.offset() != 0) {
-    const std::string& channel =
-        delivery.to_all ? std::string(kBroadcastChannel) : delivery.channel;
+    static const std::string kAll(kBroadcastChannel);
+    const std::string& channel = delivery.to_all ? kAll : delivery.channel;
     Position& p = positions_[channel];
     if (p.epoch == event.epoch() && event.offset() <= p.offset) {
       // Delivered already (a resumed stream never overlaps; this guards

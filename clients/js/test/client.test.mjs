@@ -341,7 +341,7 @@ test('history groups: every reconnect resumes from the last offset; recovered me
   assert.equal(client.state, 'connected');
   assert.deepEqual(got, ['h:m1', 'h:m2', 'h:m3', 'h:m4']);
   assert.deepEqual(recovered, [['h', true]]);
-  // Only the group without history may have missed messages.
+  // Of the groups, only the one without history may have missed messages.
   assert.deepEqual(gaps, [['reconnect', ['plain']]]);
 
   // Not recovered (e.g. a broker restart): told, and the new position kept.
