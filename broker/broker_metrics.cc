@@ -134,6 +134,9 @@ void AppendBrokerMetrics(const BrokerMetricsInputs& in, PrometheusText* m) {
                "Recoveries (a since), by result.", s.recoveries_failed,
                {{"result", "not_recovered"}});
     m->Counter("channel_broker_history_reads_total", "History reads.", s.reads);
+    m->Counter("channel_broker_publishes_refused_total",
+               "Publishes refused, by reason.",
+               in.stats.publishes_refused_history, {{"reason", "history"}});
   }
   if (in.cluster != nullptr) {
     const NatsLink& nats = in.cluster->nats();
@@ -177,6 +180,31 @@ void AppendBrokerMetrics(const BrokerMetricsInputs& in, PrometheusText* m) {
                "Presence messages from other brokers that could not be "
                "applied.",
                in.cluster->presence().malformed());
+    if (const JetStreamHistory* js = in.cluster->history()) {
+      const JetStreamHistory::Stats& h = js->stats();
+      m->Counter("channel_broker_history_jetstream_stored_total",
+                 "History publishes JetStream stored (acknowledged).",
+                 h.stored);
+      m->Counter("channel_broker_history_jetstream_store_failures_total",
+                 "History publishes JetStream refused, failed or did not "
+                 "confirm in time (their publisher was told).",
+                 h.store_failures);
+      m->Gauge("channel_broker_history_jetstream_pending",
+               "History publishes awaiting JetStream's confirmation.",
+               static_cast<double>(js->pending_publishes()));
+      m->Counter("channel_broker_history_jetstream_received_total",
+                 "Events applied from the JetStream streams this broker "
+                 "follows.",
+                 h.received);
+      m->Counter("channel_broker_history_jetstream_refollows_total",
+                 "Times a stream's feed overflowed --nats_max_inbox_bytes "
+                 "and was followed again from the first event not applied "
+                 "(nothing lost).",
+                 h.resubscribes);
+      m->Gauge("channel_broker_history_jetstream_ready",
+               "1 when every history stream is set up and loaded.",
+               js->ready() ? 1.0 : 0.0);
+    }
   }
   m->Gauge("channel_broker_presence_groups",
            "Groups with members reported by gateways (presence).",

@@ -79,6 +79,9 @@ struct BrokerOptions {
   HistoryRules history;
   size_t history_max_bytes = 256 << 20;  // everything history holds
   uint32_t history_recover_max = 300;    // events per recovery or read
+  // Cluster: replicas of each JetStream history stream (0: 3, or 1 when
+  // NATS cannot place 3).
+  int history_replicas = 0;
 
   // Cluster mode: NATS servers (nats://host:port); empty: standalone.
   std::vector<std::string> nats_servers;

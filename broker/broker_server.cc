@@ -34,11 +34,17 @@ BrokerServer::BrokerServer(asio::io_context& io, BrokerOptions options)
       drain_(io),
       final_close_(io) {
   if (php_bridge_.enabled()) router_.set_observer(&php_bridge_);
-  if (options_.nats_servers.empty()) {
-    HistoryStoreOptions history;
-    history.rules = options_.history;
-    history.max_bytes = options_.history_max_bytes;
-    history.recover_max = options_.history_recover_max;
+  HistoryStoreOptions history;
+  history.rules = options_.history;
+  history.max_bytes = options_.history_max_bytes;
+  history.recover_max = options_.history_recover_max;
+  if (!options_.nats_servers.empty()) {
+    // A cluster: JetStream sequences (ClusterNode), this store mirrors;
+    // send_to_all has no stream there (gateways tell its gap instead).
+    history.mirror = true;
+    history.broadcast_offsets = false;
+  }
+  if (options_.nats_servers.empty() || !options_.history.empty()) {
     history_ = std::make_unique<HistoryStore>(std::move(history));
     router_.set_history(history_.get());
   }
@@ -50,12 +56,6 @@ absl::Status BrokerServer::Listen() {
   absl::StatusOr<SourcePolicy> sources = SourcePolicy::Create(options_);
   if (!sources.ok()) return sources.status();
   sources_ = *std::move(sources);
-  if (!options_.nats_servers.empty() && !options_.history.empty()) {
-    return absl::InvalidArgumentError(
-        "--history is not available with --nats yet: offsets must be agreed "
-        "by every broker of a cluster (NATS JetStream), which this version "
-        "does not do; run one broker for history, or no --history");
-  }
   if (!options_.nats_servers.empty()) {
     ClusterNode::Hooks hooks;
     hooks.on_lost = [this](const std::string& reason) {
@@ -77,8 +77,8 @@ absl::Status BrokerServer::Listen() {
                   "brokers; reconnect and re-subscribe",
                   false);
     };
-    cluster_ = std::make_unique<ClusterNode>(io_, options_, broker_id_,
-                                             &router_, &presence_, hooks);
+    cluster_ = std::make_unique<ClusterNode>(
+        io_, options_, broker_id_, &router_, &presence_, history_.get(), hooks);
     if (absl::Status s = cluster_->Start(); !s.ok()) return s;
   } else {
     ArmSoleTick();
@@ -231,17 +231,23 @@ void BrokerServer::MaybeDrained() {
   }
 }
 
-absl::Status BrokerServer::PublishFromApi(
-    const std::vector<std::string>& channels, const std::string& message,
-    uint64_t* deliveries) {
-  if (absl::Status s = grace_.Check(); !s.ok()) return s;
+void BrokerServer::PublishFromApi(const std::vector<std::string>& channels,
+                                  const std::string& message,
+                                  PublishDone done) {
+  if (absl::Status s = grace_.Check(); !s.ok()) {
+    done(s, 0);
+    return;
+  }
   v1::Publish publish;
   for (const std::string& c : channels) publish.add_channels(c);
   publish.set_payload(message);
-  absl::StatusOr<uint64_t> receivers = router_.Publish(&publish);
-  if (!receivers.ok()) return receivers.status();
-  *deliveries = *receivers;
-  return absl::OkStatus();
+  auto shared_done = std::make_shared<PublishDone>(std::move(done));
+  absl::StatusOr<uint64_t> receivers = router_.Publish(
+      &publish, nullptr, [shared_done](const absl::StatusOr<uint64_t>& result) {
+        (*shared_done)(result.status(), result.ok() ? *result : 0);
+      });
+  if (receivers.ok() && *receivers == Router::kDeferred) return;
+  (*shared_done)(receivers.status(), receivers.ok() ? *receivers : 0);
 }
 
 absl::Status BrokerServer::ReadHistoryFromApi(const v1::HistoryQuery& query,
@@ -265,6 +271,7 @@ std::string BrokerServer::NotReadyReason() const {
   if (shutting_down_) return "shutting down";
   if (!acceptor_.is_open()) return "not listening";
   if (cluster_ != nullptr && !cluster_->up()) return "NATS not connected";
+  if (cluster_ != nullptr) return cluster_->HistoryNotReadyReason();
   return "";
 }
 

@@ -66,9 +66,8 @@ class BrokerServer : public SessionHost, public ApiBackend {
 
   // ApiBackend (the HTTP API, on this thread).
   std::string NotReadyReason() const override;
-  absl::Status PublishFromApi(const std::vector<std::string>& channels,
-                              const std::string& message,
-                              uint64_t* deliveries) override;
+  void PublishFromApi(const std::vector<std::string>& channels,
+                      const std::string& message, PublishDone done) override;
   const PresenceTable& presence() const override { return presence_.table(); }
   absl::Status ReadHistoryFromApi(const v1::HistoryQuery& query,
                                   v1::HistoryReply* reply) override;

@@ -34,6 +34,7 @@ struct BrokerStats {
   // --max_publish_fanout_bytes, or a link that could not take them.
   uint64_t publishes_refused_too_large = 0;
   uint64_t publishes_refused_backpressure = 0;
+  uint64_t publishes_refused_history = 0;  // the history sink refused
   // Publishes refused while subscribers re-subscribe after a restart.
   uint64_t publishes_refused_restarting = 0;
   uint64_t events_delivered = 0;  // event frames queued to subscribers

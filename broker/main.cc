@@ -74,13 +74,18 @@ ABSL_FLAG(std::string, history, "",
           "PATTERN:size=N[,ttl=DURATION], e.g. room-*:size=100,ttl=300s; "
           "size=1 keeps the latest value, size=0 gives offsets only. "
           "Repeatable (first match wins); in CHANNEL_HISTORY separate rules "
-          "with ';'. Standalone brokers only (docs/PROTOCOL.md \"History\").");
+          "with ';'. In a cluster (--nats) history lives in NATS JetStream, "
+          "one stream per rule; every broker must have the same rules "
+          "(docs/PROTOCOL.md \"History\").");
 ABSL_FLAG(uint64_t, history_max_bytes, 256ull << 20,
           "Memory all history may hold; past it the oldest events are "
           "dropped first (channel_broker_history_dropped_total).");
 ABSL_FLAG(uint32_t, history_recover_max, 300,
           "Most messages one recovery or history read returns; a client "
           "further behind is told recovered:false.");
+ABSL_FLAG(uint32_t, history_replicas, 0,
+          "Cluster: replicas of each JetStream history stream. 0: 3, or 1 "
+          "with a warning when NATS has fewer than 3 JetStream servers.");
 ABSL_FLAG(std::string, nats, "",
           "Cluster mode: comma-separated NATS servers "
           "(nats://h1:4222,nats://h2:4222). Empty: a standalone broker.");
@@ -239,6 +244,8 @@ int main(int argc, char** argv) {
   options.nats_ping_interval_ms = static_cast<int>(std::clamp<uint32_t>(
       absl::GetFlag(FLAGS_nats_ping_interval_ms), 100, 3600000));
   options.nats_max_inbox_bytes = absl::GetFlag(FLAGS_nats_max_inbox_bytes);
+  options.history_replicas = static_cast<int>(
+      std::min<uint32_t>(absl::GetFlag(FLAGS_history_replicas), 5));
   options.sole_interest = absl::GetFlag(FLAGS_sole_interest);
   options.sole_release_timeout = std::chrono::milliseconds(std::clamp<uint32_t>(
       absl::GetFlag(FLAGS_sole_release_timeout_ms), 10, 3600000));

@@ -2,6 +2,7 @@
 #define CHANNEL_BROKER_API_API_BACKEND_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,10 +21,13 @@ class ApiBackend {
   virtual std::string NotReadyReason() const = 0;
   // Publishes `message` on `channels` as a local publisher would: validated
   // and admitted whole by the Router (and refused during a restart's
-  // grace). *deliveries: the events queued to subscribers.
-  virtual absl::Status PublishFromApi(const std::vector<std::string>& channels,
-                                      const std::string& message,
-                                      uint64_t* deliveries) = 0;
+  // grace). `done` runs once on the broker thread, within the call or
+  // later (a cluster's history channels are stored first), with the
+  // outcome and the events queued to subscribers.
+  using PublishDone =
+      std::function<void(const absl::Status& status, uint64_t deliveries)>;
+  virtual void PublishFromApi(const std::vector<std::string>& channels,
+                              const std::string& message, PublishDone done) = 0;
   virtual const PresenceTable& presence() const = 0;
   // Reads history (HistoryQuery semantics; FailedPrecondition: the channel
   // has no history).

@@ -146,14 +146,20 @@ void ApiServer::Publish(const HttpRequest& request, HttpReply reply) {
   auto job = std::make_shared<Job>();
   job->publish = *std::move(parsed);
   ApiBackend* broker = broker_;
-  hop_->Call(
-      [job, broker] {
+  hop_->CallAsync(
+      [job, broker](BrokerHop::Finished finished) {
         if (std::string reason = broker->NotReadyReason(); !reason.empty()) {
           job->status = absl::UnavailableError(reason);
+          finished();
           return;
         }
-        job->status = broker->PublishFromApi(
-            job->publish.channels, job->publish.message, &job->deliveries);
+        broker->PublishFromApi(
+            job->publish.channels, job->publish.message,
+            [job, finished](const absl::Status& status, uint64_t deliveries) {
+              job->status = status;
+              job->deliveries = deliveries;
+              finished();
+            });
       },
       [this, job, reply = std::move(reply), t0](BrokerHop::Outcome outcome) {
         if (outcome == BrokerHop::Outcome::kNotRun) {
@@ -171,6 +177,13 @@ void ApiServer::Publish(const HttpRequest& request, HttpReply reply) {
                                  /*not_published=*/true);
           r.headers.emplace_back("Retry-After", "1");
           Answer(reply, "publish", t0, std::move(r));
+        } else if (absl::IsDeadlineExceeded(job->status)) {
+          // The cluster's history store did not confirm in time: stored
+          // or not, nobody knows (never a false "ok", never a false "not
+          // published").
+          Answer(reply, "publish", t0,
+                 Error(504, "unconfirmed", job->status.message(),
+                       /*not_published=*/false));
         } else if (absl::IsUnavailable(job->status)) {
           Answer(reply, "publish", t0,
                  Error(503, "unavailable", job->status.message(),

@@ -13,7 +13,7 @@ namespace channel {
 struct BrokerHop::Shared {
   enum State { kPending, kRunning, kCancelled };
   std::atomic<int> state{kPending};
-  std::function<void()> work;
+  std::function<void(BrokerHop::Finished)> work;
 };
 
 // How the broker thread reaches the API loop; cut by Stop. Shared with
@@ -35,6 +35,16 @@ BrokerHop::~BrokerHop() { Stop(); }
 
 void BrokerHop::Call(std::function<void()> work,
                      std::function<void(Outcome)> done) {
+  CallAsync(
+      [work = std::move(work)](Finished finished) {
+        work();
+        finished();
+      },
+      std::move(done));
+}
+
+void BrokerHop::CallAsync(std::function<void(Finished)> work,
+                          std::function<void(Outcome)> done) {
   const uint64_t id = next_id_++;
   auto shared = std::make_shared<Shared>();
   shared->work = std::move(work);
@@ -50,12 +60,14 @@ void BrokerHop::Call(std::function<void()> work,
     if (!shared->state.compare_exchange_strong(expected, Shared::kRunning)) {
       return;  // the API gave up on it: it must not run
     }
-    shared->work();
+    std::function<void(Finished)> work = std::move(shared->work);
     shared->work = nullptr;
-    std::lock_guard<std::mutex> lock(path->mu);
-    if (path->hop == nullptr) return;
-    BrokerHop* hop = path->hop;
-    asio::post(hop->api_io_, [hop, id] { hop->Finish(id, Outcome::kRan); });
+    work([path, id] {
+      std::lock_guard<std::mutex> lock(path->mu);
+      if (path->hop == nullptr) return;
+      BrokerHop* hop = path->hop;
+      asio::post(hop->api_io_, [hop, id] { hop->Finish(id, Outcome::kRan); });
+    });
   });
 }
 

@@ -36,6 +36,12 @@ class BrokerHop {
   // closure may hold asio objects of the API loop: the broker thread may
   // destroy `work`.
   void Call(std::function<void()> work, std::function<void(Outcome)> done);
+  // The same for work that finishes later: `work` gets `finished`, which it
+  // (or what it starts) must call exactly once, on the broker thread;
+  // `done` (kRan) follows that call.
+  using Finished = std::function<void()>;
+  void CallAsync(std::function<void(Finished finished)> work,
+                 std::function<void(Outcome)> done);
 
   // Results that arrive later are dropped and pending `done`s never run.
   // Call once no thread runs the API loop, or on it.

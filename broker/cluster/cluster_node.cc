@@ -11,7 +11,8 @@ namespace channel {
 
 ClusterNode::ClusterNode(asio::io_context& io, const BrokerOptions& options,
                          const std::string& broker_id, Router* router,
-                         PresenceService* presence, Hooks hooks)
+                         PresenceService* presence, HistoryStore* history,
+                         Hooks hooks)
     : router_(router),
       presence_service_(presence),
       hooks_(std::move(hooks)),
@@ -42,9 +43,23 @@ ClusterNode::ClusterNode(asio::io_context& io, const BrokerOptions& options,
       broker_id, &presence_service_->mutable_table(),
       [this](const std::string& bytes) { nats_->PublishPresence(bytes); });
   presence_service_->set_cluster(presence_.get());
+  if (history != nullptr && !options.history.empty()) {
+    JetStreamHistory::Options js;
+    js.replicas = options.history_replicas;
+    js.max_inbox_bytes = options.nats_max_inbox_bytes;
+    history_ = std::make_unique<JetStreamHistory>(
+        io, history, js,
+        [this](const v1::Envelope& event) { router_->DeliverRemote(event); });
+    // libnats may call back into its closures until it is closed.
+    nats_->KeepUntilClosed(history_->keep_alive());
+    router_->set_history_sink(history_.get());
+  }
 }
 
-ClusterNode::~ClusterNode() { presence_service_->set_cluster(nullptr); }
+ClusterNode::~ClusterNode() {
+  presence_service_->set_cluster(nullptr);
+  router_->set_history_sink(nullptr);
+}
 
 absl::Status ClusterNode::Start() {
   ArmPresenceTick();
@@ -67,9 +82,11 @@ void ClusterNode::OnState(bool up, const std::string& reason) {
   if (up) {
     spdlog::info("NATS connected: cluster ready");
     presence_->OnConnected();
+    if (history_ != nullptr) history_->OnConnected(nats_->connection());
     return;
   }
   presence_->OnDisconnected();
+  if (history_ != nullptr) history_->OnDisconnected();
   if (hooks_.on_lost) hooks_.on_lost(reason);
 }
 

@@ -10,6 +10,7 @@
 #include "asio/steady_timer.hpp"
 #include "broker/broker_options.h"
 #include "broker/cluster/cluster_presence.h"
+#include "broker/cluster/jetstream_history.h"
 #include "broker/cluster/nats_link.h"
 #include "broker/routing/presence_service.h"
 #include "broker/routing/router.h"
@@ -34,16 +35,24 @@ class ClusterNode {
 
   ClusterNode(asio::io_context& io, const BrokerOptions& options,
               const std::string& broker_id, Router* router,
-              PresenceService* presence, Hooks hooks);
+              PresenceService* presence, HistoryStore* history, Hooks hooks);
   ~ClusterNode();
 
-  // Connects to NATS (and keeps retrying) and starts sharing presence.
+  // Connects to NATS (and keeps retrying), starts sharing presence and,
+  // with --history, following and storing history in JetStream
+  // (`history`: the Router's store, in mirror mode; null: none).
   absl::Status Start();
   void Stop();
 
   bool up() const { return nats_->up(); }
   const NatsLink& nats() const { return *nats_; }
   const ClusterPresence& presence() const { return *presence_; }
+  // History on JetStream (--history): null without.
+  const JetStreamHistory* history() const { return history_.get(); }
+  // Empty when history (if any) is ready; else what it waits for.
+  std::string HistoryNotReadyReason() const {
+    return history_ == nullptr ? std::string() : history_->NotReadyReason();
+  }
 
  private:
   void OnState(bool up, const std::string& reason);
@@ -55,6 +64,8 @@ class ClusterNode {
   Hooks hooks_;
   std::unique_ptr<NatsLink> nats_;
   std::unique_ptr<ClusterPresence> presence_;
+  // Uses nats_'s connection: declared after it, destroyed before it.
+  std::unique_ptr<JetStreamHistory> history_;
   asio::steady_timer presence_tick_;
 };
 

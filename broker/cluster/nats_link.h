@@ -92,6 +92,14 @@ class NatsLink : public ClusterLink {
   // The channel of a subject made by Subject(), or false.
   static bool ChannelOf(absl::string_view subject, std::string* channel);
 
+  // The connection (for JetStreamHistory); null before Start.
+  __natsConnection* connection() const { return connection_; }
+  // Keeps `closure` alive until libnats is closed (this link's end):
+  // callbacks of others on this connection may run until then.
+  void KeepUntilClosed(std::shared_ptr<void> closure) {
+    kept_.push_back(std::move(closure));
+  }
+
   const Stats& stats() const { return stats_; }
   size_t subjects() const { return subscriptions_.size(); }
 
@@ -117,8 +125,9 @@ class NatsLink : public ClusterLink {
   __natsSubscription* presence_sub_ = nullptr;
   bool up_ = false;
   Stats stats_;
-  std::string scratch_;    // the encoded event of a Forward
-  v1::Envelope incoming_;  // reused for every event received
+  std::string scratch_;                      // the encoded event of a Forward
+  std::vector<std::shared_ptr<void>> kept_;  // see KeepUntilClosed
+  v1::Envelope incoming_;                    // reused for every event received
 };
 
 }  // namespace channel

@@ -89,17 +89,17 @@ void ProtobufCodec::OnBody(absl::string_view body) {
     }
     case v1::Envelope::kHistoryQuery: {
       const v1::HistoryQuery& query = envelope_.history_query();
-      v1::Envelope reply;
-      v1::HistoryReply* history = reply.mutable_history_reply();
-      history->set_request_id(query.request_id());
-      if (absl::Status s = ReadHistory(
-              router.history(), query,
-              session_->context().options.max_channel_name_bytes, history);
-          !s.ok()) {
-        ReplyError(ErrorCodeFromStatus(s), s.message(), query.request_id());
+      HistorySink* sink = router.history_sink();
+      // A position ahead of this broker's feed: answered once the feed has
+      // caught up, so that what follows it is history or live, once.
+      if (query.has_since() && sink != nullptr &&
+          sink->WaitApplied(query.channel(), query.since(),
+                            [this, alive = alive_, query] {
+                              if (*alive) AnswerHistory(query);
+                            })) {
         return;
       }
-      Reply(reply);
+      AnswerHistory(query);
       return;
     }
     case v1::Envelope::kPresenceQuery: {
@@ -121,6 +121,20 @@ void ProtobufCodec::OnBody(absl::string_view body) {
                  0);
       return;
   }
+}
+
+void ProtobufCodec::AnswerHistory(const v1::HistoryQuery& query) {
+  v1::Envelope reply;
+  v1::HistoryReply* history = reply.mutable_history_reply();
+  history->set_request_id(query.request_id());
+  if (absl::Status s = ReadHistory(
+          session_->context().router.history(), query,
+          session_->context().options.max_channel_name_bytes, history);
+      !s.ok()) {
+    ReplyError(ErrorCodeFromStatus(s), s.message(), query.request_id());
+    return;
+  }
+  Reply(reply);
 }
 
 void ProtobufCodec::HandleSubscribe(const v1::Subscribe& request) {
@@ -183,8 +197,31 @@ void ProtobufCodec::HandlePublish(v1::Publish* request) {
     ReplyError(ErrorCodeFromStatus(s), s.message(), request_id);
     return;
   }
-  absl::StatusOr<uint64_t> receivers =
-      session_->context().router.Publish(request, session_);
+  const size_t deferred_max =
+      session_->IsLink() ? kMaxDeferredLink : kMaxDeferredClient;
+  if (deferred_.size() + deferred_untracked_ >= deferred_max) {
+    ReplyError(v1::Error::BACKPRESSURE,
+               absl::StrCat(deferred_max,
+                            " publishes of this connection already await "
+                            "the cluster's history store: nothing was "
+                            "published, retry shortly"),
+               request_id);
+    return;
+  }
+  absl::StatusOr<uint64_t> receivers = session_->context().router.Publish(
+      request, session_,
+      [this, alive = alive_, request_id,
+       cumulative](const absl::StatusOr<uint64_t>& result) {
+        if (*alive) PublishDone(request_id, cumulative, result);
+      });
+  if (receivers.ok() && *receivers == Router::kDeferred) {
+    if (request_id != 0) {
+      deferred_.insert(request_id);
+    } else {
+      ++deferred_untracked_;
+    }
+    return;
+  }
   if (!receivers.ok()) {
     ReplyError(ErrorCodeFromStatus(receivers.status()),
                receivers.status().message(), request_id);
@@ -198,6 +235,25 @@ void ProtobufCodec::HandlePublish(v1::Publish* request) {
   }
 }
 
+void ProtobufCodec::PublishDone(uint64_t request_id, bool cumulative,
+                                const absl::StatusOr<uint64_t>& result) {
+  if (request_id == 0) {
+    if (deferred_untracked_ > 0) --deferred_untracked_;
+    return;
+  }
+  deferred_.erase(request_id);
+  if (!result.ok()) {
+    ReplyError(ErrorCodeFromStatus(result.status()), result.status().message(),
+               request_id);
+  } else if (cumulative) {
+    if (request_id > cumulative_due_) cumulative_due_ = request_id;
+  } else {
+    Ack(request_id, *result);
+  }
+  // A cumulative Ack held back for this one may go now.
+  session_->RequestFlush();
+}
+
 void ProtobufCodec::OnClose() {
   // A gateway's members leave with its connection.
   session_->context().presence.Gone(session_, session_->id());
@@ -205,6 +261,13 @@ void ProtobufCodec::OnClose() {
 
 void ProtobufCodec::BeforeFlush() {
   if (cumulative_due_ == 0) return;
+  // Confirms every quiet publish up to its id: never past one still
+  // awaiting the cluster's history store.
+  uint64_t upto = cumulative_due_;
+  if (!deferred_.empty() && *deferred_.begin() < upto) {
+    upto = *deferred_.begin() - 1;
+    if (upto <= cumulative_sent_) return;  // nothing new to confirm yet
+  }
   // A link delivers its own publishes to its members once confirmed
   // (ShardLink): no waiting for company there.
   if (session_->queued_bytes() == 0 && !ack_overdue_ && !session_->IsLink()) {
@@ -227,9 +290,10 @@ void ProtobufCodec::BeforeFlush() {
   }
   ack_overdue_ = false;
   v1::Envelope ack;
-  ack.mutable_ack()->set_request_id(cumulative_due_);
+  ack.mutable_ack()->set_request_id(upto);
   ack.mutable_ack()->set_cumulative(true);
-  cumulative_due_ = 0;
+  cumulative_sent_ = upto;
+  if (upto == cumulative_due_) cumulative_due_ = 0;
   Reply(ack);
 }
 

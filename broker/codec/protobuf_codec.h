@@ -3,7 +3,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 
+#include "absl/status/statusor.h"
 #include "asio/steady_timer.hpp"
 #include "broker/codec/session_codec.h"
 #include "proto/channel.pb.h"
@@ -41,7 +43,11 @@ class ProtobufCodec : public SessionCodec {
  private:
   void HandleHello(const v1::Hello& hello);
   void HandlePublish(v1::Publish* request);
+  // The outcome of a deferred publish.
+  void PublishDone(uint64_t request_id, bool cumulative,
+                   const absl::StatusOr<uint64_t>& result);
   void HandleSubscribe(const v1::Subscribe& request);
+  void AnswerHistory(const v1::HistoryQuery& query);
   void Reply(const v1::Envelope& envelope);
   void Ack(uint64_t request_id, uint64_t receivers = 0);
   void ReplyError(v1::Error::Code code, absl::string_view message,
@@ -53,6 +59,15 @@ class ProtobufCodec : public SessionCodec {
   v1::Envelope envelope_;  // reused for every frame
   // Highest cumulative_ack publish routed and not yet confirmed; 0: none.
   uint64_t cumulative_due_ = 0;
+  // Publishes whose history channels the cluster has not stored yet
+  // (Router::kDeferred), by request id: a cumulative Ack never covers one
+  // of them. Bounded per connection (kMaxDeferred*), so that one client
+  // cannot take every place JetStream's in-flight budget has.
+  std::set<uint64_t> deferred_;
+  size_t deferred_untracked_ = 0;  // those without a request id
+  uint64_t cumulative_sent_ = 0;   // the last cumulative Ack's id
+  static constexpr size_t kMaxDeferredLink = 8192;
+  static constexpr size_t kMaxDeferredClient = 256;
   asio::steady_timer ack_timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   bool ack_timer_armed_ = false;

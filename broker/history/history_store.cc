@@ -24,6 +24,7 @@ HistoryStore::HistoryStore(HistoryStoreOptions options, Clock clock)
       random_(std::random_device{}()),
       fifos_(options_.rules.rules().size()) {
   store_epoch_ = NewEpoch();
+  if (options_.mirror) mirrors_.resize(options_.rules.rules().size());
 }
 
 const HistoryRule* HistoryStore::RuleFor(absl::string_view channel) const {
@@ -57,6 +58,7 @@ HistoryStream* HistoryStore::FindOrCreate(const std::string& channel,
 }
 
 bool HistoryStore::Append(v1::Event* event) {
+  if (options_.mirror) return false;
   const HistoryRule* rule = RuleFor(event->channel());
   if (rule == nullptr) return false;
   HistoryStream* s = FindOrCreate(event->channel(), rule);
@@ -84,10 +86,87 @@ bool HistoryStore::Append(v1::Event* event) {
   return true;
 }
 
+void HistoryStore::BeginMirror(size_t rule, std::string epoch,
+                               uint64_t complete_from) {
+  if (rule >= mirrors_.size()) return;
+  Mirror& m = mirrors_[rule];
+  if (m.epoch != epoch && !m.epoch.empty()) {
+    // Another stream: what was kept of the old one means nothing now.
+    std::vector<HistoryStream*> old;
+    for (const auto& [name, s] : streams_) {
+      if (RuleIndex(&s->rule()) == rule) old.push_back(s.get());
+    }
+    for (HistoryStream* s : old) {
+      bytes_ -= s->bytes();
+      entries_ -= s->entries().size();
+      DeleteStream(s);
+    }
+    m = Mirror{};
+  }
+  m.epoch = std::move(epoch);
+  m.complete_from = std::max(m.complete_from, complete_from);
+}
+
+bool HistoryStore::AppendAt(const v1::Event& event, int64_t at_ms) {
+  const HistoryRule* rule = RuleFor(event.channel());
+  if (rule == nullptr || !options_.mirror) return false;
+  const size_t index = RuleIndex(rule);
+  if (index >= mirrors_.size()) return false;
+  Mirror& m = mirrors_[index];
+  if (m.epoch.empty() || event.epoch() != m.epoch ||
+      event.offset() <= m.applied) {
+    return false;
+  }
+  m.applied = event.offset();
+  HistoryStream* s = Find(event.channel());
+  if (s == nullptr) {
+    // A channel first seen live: every event of it after the rule's floor
+    // went through here. First seen in the stream's kept past: only what
+    // follows this event is known (older ones may have been trimmed).
+    const uint64_t floor =
+        event.offset() > m.complete_from ? m.floor() : event.offset() - 1;
+    auto stream = std::make_unique<HistoryStream>(event.channel(), next_id_++,
+                                                  m.epoch, rule, floor);
+    s = stream.get();
+    streams_.emplace(absl::string_view(s->channel()), std::move(stream));
+    by_id_.emplace(s->id(), s);
+    stream_order_.push_back(s->id());
+    bytes_ += StreamOverhead(*s) + kOrderBytes;
+  }
+  std::string meta;
+  if (rule->size > 0 && event.has_meta()) event.meta().SerializeToString(&meta);
+  size_t dropped = 0;
+  const int64_t delta = s->AppendAt(
+      event.offset(), rule->size > 0 ? event.payload() : std::string(),
+      std::move(meta), at_ms, &dropped);
+  bytes_ = static_cast<size_t>(static_cast<int64_t>(bytes_) + delta);
+  if (rule->size > 0) {
+    ++entries_;
+    entries_ -= dropped;
+    fifos_[index].push_back(Record{s->id(), event.offset(), at_ms});
+    bytes_ += kRecordBytes;
+  }
+  ++stats_.appended;
+  if (bytes_ > options_.max_bytes) Enforce();
+  return true;
+}
+
 bool HistoryStore::Position(const std::string& channel,
                             v1::StreamPosition* out) {
-  if (RuleFor(channel) == nullptr) return false;
+  const HistoryRule* rule = RuleFor(channel);
+  if (rule == nullptr) return false;
   out->set_channel(channel);
+  if (options_.mirror) {
+    const size_t index = RuleIndex(rule);
+    const Mirror* m = index < mirrors_.size() ? &mirrors_[index] : nullptr;
+    const HistoryStream* s = Find(channel);
+    // A joiner hears every event after the rule's applied offset live.
+    out->set_offset(s != nullptr   ? s->top()
+                    : m != nullptr ? std::max(m->applied, m->complete_from)
+                                   : 0);
+    out->set_epoch(m != nullptr ? m->epoch : std::string());
+    return true;
+  }
   // A channel without a stream has had no event since this store began:
   // offset 0 of the store's own epoch. Nothing is created (joins and reads
   // must not grow the store; only events do).
@@ -109,6 +188,7 @@ absl::StatusOr<HistoryStore::Read> HistoryStore::Recover(
   Read read;
   read.position.set_channel(channel);
   HistoryStream* s = Find(channel);
+  if (options_.mirror) return RecoverMirror(*rule, channel, s, since, bound);
   // "Nothing yet, in this store" (a position given before the channel's
   // first event): everything of the stream is what was missed.
   const bool from_start = since.epoch() == store_epoch_ && since.offset() == 0;
@@ -129,22 +209,57 @@ absl::StatusOr<HistoryStore::Read> HistoryStore::Recover(
   const uint64_t after = from_start ? 0 : since.offset();
   // Everything after `after` must still be kept (first_offset <= after+1),
   // in this epoch, and within the bounds of one recovery.
-  bool ok = (from_start || since.epoch() == s->epoch()) && after <= s->top() &&
-            after + 1 >= s->first_offset() &&
-            s->top() - after <= options_.recover_max;
-  if (ok) {
-    size_t bytes = 0;
-    const auto& entries = s->entries();
-    // entries are contiguous: the first wanted is at index after+1-first.
-    for (size_t i = after + 1 - s->first_offset(); i < entries.size(); ++i) {
-      bytes += entries[i].payload.size() + entries[i].meta.size();
-      if (bytes > bound) {
-        ok = false;
-        read.entries.clear();
-        break;
-      }
-      read.entries.push_back(&entries[i]);
+  const bool ok = (from_start || since.epoch() == s->epoch()) &&
+                  after <= s->top() && CollectAfter(*s, after, bound, &read);
+  read.position.set_recovered(ok);
+  ++(ok ? stats_.recoveries : stats_.recoveries_failed);
+  return read;
+}
+
+bool HistoryStore::CollectAfter(const HistoryStream& s, uint64_t after,
+                                size_t bound, Read* read) {
+  // Everything after `after` must still be kept, and fit one recovery.
+  if (after < s.floor()) return false;
+  const auto& entries = s.entries();
+  const size_t first = s.IndexAfter(after);
+  if (entries.size() - first > options_.recover_max) return false;
+  size_t bytes = 0;
+  for (size_t i = first; i < entries.size(); ++i) {
+    bytes += entries[i].payload.size() + entries[i].meta.size();
+    if (bytes > bound) {
+      read->entries.clear();
+      return false;
     }
+    read->entries.push_back(&entries[i]);
+  }
+  return true;
+}
+
+HistoryStore::Read HistoryStore::RecoverMirror(const HistoryRule& rule,
+                                               const std::string& channel,
+                                               HistoryStream* s,
+                                               const v1::StreamPosition& since,
+                                               size_t bound) {
+  Read read;
+  read.position.set_channel(channel);
+  const size_t index = RuleIndex(&rule);
+  const Mirror& m = mirrors_[index];
+  read.position.set_epoch(m.epoch);
+  // A position ahead of what this broker applied (its consumer lags the
+  // one that delivered it) is exact too: what follows it will arrive here
+  // live, in order, after this turn.
+  bool ok = !m.epoch.empty() && since.epoch() == m.epoch;
+  if (s == nullptr) {
+    read.position.set_offset(std::max(m.applied, m.complete_from));
+    ok = ok && since.offset() >= m.floor();
+  } else {
+    size_t dropped = 0;
+    const size_t freed = s->Expire(Now(), &dropped);
+    bytes_ -= freed;
+    entries_ -= dropped;
+    stats_.expired += dropped;
+    read.position.set_offset(std::max(s->top(), since.offset()));
+    ok = ok && CollectAfter(*s, since.offset(), bound, &read);
   }
   read.position.set_recovered(ok);
   ++(ok ? stats_.recoveries : stats_.recoveries_failed);
@@ -183,10 +298,7 @@ absl::StatusOr<HistoryStore::Read> HistoryStore::Last(
   if (entries.empty() || limit == 0) return read;
   // The newest wanted: offset before-1 (or the top), as an index.
   uint64_t end = entries.size();  // one past the newest wanted
-  if (before != 0) {
-    if (before <= s->first_offset()) return read;
-    end = std::min<uint64_t>(end, before - s->first_offset());
-  }
+  if (before != 0) end = s->IndexAfter(before - 1);
   uint64_t begin = end > limit ? end - limit : 0;
   // Cut at the byte bound, keeping the newest (the ones a chat shows).
   size_t bytes = 0;
@@ -236,6 +348,12 @@ void HistoryStore::PopRecord(std::deque<Record>* fifo, bool expired) {
 }
 
 void HistoryStore::DeleteStream(HistoryStream* s) {
+  if (options_.mirror) {
+    const size_t index = RuleIndex(&s->rule());
+    if (index < mirrors_.size()) {
+      mirrors_[index].forgotten = std::max(mirrors_[index].forgotten, s->top());
+    }
+  }
   bytes_ -= StreamOverhead(*s);
   by_id_.erase(s->id());
   streams_.erase(absl::string_view(s->channel()));

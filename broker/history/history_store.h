@@ -34,6 +34,10 @@ struct HistoryStoreOptions {
   // The broadcast channel ("all") gets an offsets-only stream, so that a
   // gateway can tell exactly whether it missed a send_to_all.
   bool broadcast_offsets = true;
+  // Cluster mode: the store sequences nothing; it mirrors the events of
+  // each rule's JetStream stream (BeginMirror, AppendAt), whose sequence
+  // numbers are the offsets.
+  bool mirror = false;
 };
 
 struct HistoryStats {
@@ -65,14 +69,37 @@ class HistoryStore {
   // allocation; O(rules) glob matches.
   const HistoryRule* RuleFor(absl::string_view channel) const;
 
-  // The publish path: gives `event` (its channel set) the next offset and
-  // the epoch of its channel and keeps it when the rule keeps events.
-  // False (event untouched): not a history channel.
+  // The index of `rule` (a pointer RuleFor gave) among the flags' rules;
+  // rules().size() for the broadcast rule.
+  size_t RuleIndex(const HistoryRule* rule) const {
+    return static_cast<size_t>(rule - options_.rules.rules().data());
+  }
+
+  // The publish path (one broker): gives `event` (its channel set) the next
+  // offset and the epoch of its channel and keeps it when the rule keeps
+  // events. False (event untouched): not a history channel, or a mirror.
   bool Append(v1::Event* event);
 
+  // Mirror mode. Rule `rule`'s stream has epoch `epoch` (all its channels
+  // share it: a JetStream stream), and this store will see every event of
+  // the rule after offset `complete_from`, in order; events up to it (the
+  // stream's kept past) may come first. Called again after the stream
+  // was replaced (a new epoch): the rule's streams start over.
+  void BeginMirror(size_t rule, std::string epoch, uint64_t complete_from);
+  // Keeps an event sequenced elsewhere: channel, offset and epoch set, the
+  // offset above every one given before for the rule; `at_ms` when it was
+  // stored, on this store's clock. False: not mirrored (no such rule,
+  // another epoch, an old offset).
+  bool AppendAt(const v1::Event& event, int64_t at_ms);
+  // The last offset given to AppendAt for `rule` (0: none).
+  uint64_t applied(size_t rule) const {
+    return rule < mirrors_.size() ? mirrors_[rule].applied : 0;
+  }
+
   // Where `channel`'s stream stands; offset 0 of the store's own epoch
-  // when it has had no event (nothing is created). False: not a history
-  // channel.
+  // when it has had no event (nothing is created; a mirror: the last
+  // offset it applied for the rule, of the rule's epoch). False: not a
+  // history channel.
   bool Position(const std::string& channel, v1::StreamPosition* out);
 
   struct Read {
@@ -102,6 +129,9 @@ class HistoryStore {
   // second (events past their ttl are never returned in between).
   void Tick();
 
+  // The store's clock (milliseconds).
+  int64_t NowMs() const { return clock_(); }
+
   const HistoryStoreOptions& options() const { return options_; }
   const HistoryStats& stats() const { return stats_; }
   size_t bytes() const { return bytes_; }
@@ -119,7 +149,26 @@ class HistoryStore {
   };
   static constexpr size_t kRecordBytes = sizeof(Record);
 
+  // Mirror mode, per rule.
+  struct Mirror {
+    std::string epoch;  // empty: not begun (every recovery fails)
+    uint64_t complete_from = 0;
+    uint64_t applied = 0;
+    // The highest top of the rule's streams dropped for the byte bound:
+    // their events after a client's position may be unknown here now.
+    uint64_t forgotten = 0;
+    // Every event of a channel without a stream after this is known.
+    uint64_t floor() const { return std::max(complete_from, forgotten); }
+  };
+
   HistoryStream* Find(absl::string_view channel);
+  // The events of `s` after `after` into read->entries: all (true), or
+  // none (false: some no longer kept, over recover_max or `bound`).
+  bool CollectAfter(const HistoryStream& s, uint64_t after, size_t bound,
+                    Read* read);
+  Read RecoverMirror(const HistoryRule& rule, const std::string& channel,
+                     HistoryStream* s, const v1::StreamPosition& since,
+                     size_t bound);
   HistoryStream* FindOrCreate(const std::string& channel,
                               const HistoryRule* rule);
   // Pops `fifo`'s front, dropping its event if still kept; evicted (not
@@ -155,6 +204,7 @@ class HistoryStore {
       streams_;
   absl::flat_hash_map<uint64_t, HistoryStream*> by_id_;
   std::vector<std::deque<Record>> fifos_;  // one per rule
+  std::vector<Mirror> mirrors_;            // one per rule in mirror mode
   std::deque<uint64_t> stream_order_;      // stream ids, in creation order
   size_t bytes_ = 0;
   size_t entries_ = 0;

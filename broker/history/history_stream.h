@@ -22,17 +22,25 @@ struct HistoryEntry {
 };
 
 // The stream of one history channel: its epoch, its last offset and its
-// last `rule.size` events, oldest first. Offsets are contiguous: the kept
-// events are exactly first_offset() .. top(). Owned by the HistoryStore;
+// last `rule.size` events, oldest first, in increasing offsets. Offsets are
+// contiguous when the store is the sequencer (Append: 1, 2, 3, ...) and
+// increasing with holes when they come from elsewhere (AppendAt: a
+// JetStream stream's sequence, shared by every channel of a rule).
+//
+// floor(): every event of the channel after this offset is kept (or was
+// never published): a recovery from any offset >= floor() is exact. It
+// rises as events are dropped from the front. Owned by the HistoryStore;
 // one thread.
 class HistoryStream {
  public:
   HistoryStream(std::string channel, uint64_t id, std::string epoch,
-                const HistoryRule* rule)
+                const HistoryRule* rule, uint64_t floor = 0)
       : channel_(std::move(channel)),
         id_(id),
         epoch_(std::move(epoch)),
-        rule_(rule) {}
+        rule_(rule),
+        top_(floor),
+        floor_(floor) {}
 
   const std::string& channel() const { return channel_; }
   uint64_t id() const { return id_; }
@@ -40,10 +48,11 @@ class HistoryStream {
   const HistoryRule& rule() const { return *rule_; }
   // The last offset given (0: none yet).
   uint64_t top() const { return top_; }
-  // The oldest kept offset; top() + 1 when nothing is kept.
-  uint64_t first_offset() const {
-    return entries_.empty() ? top_ + 1 : entries_.front().offset;
-  }
+  // See the class comment.
+  uint64_t floor() const { return floor_; }
+  // The index in entries() of the first event with an offset above
+  // `offset` (entries().size(): none). O(log n).
+  size_t IndexAfter(uint64_t offset) const;
   const std::deque<HistoryEntry>& entries() const { return entries_; }
   size_t bytes() const { return bytes_; }
   int64_t last_append_ms() const { return last_append_ms_; }
@@ -53,6 +62,10 @@ class HistoryStream {
   // (added minus dropped); *dropped counts the events dropped.
   int64_t Append(std::string payload, std::string meta, int64_t now_ms,
                  uint64_t* offset, size_t* dropped);
+  // The same with an offset given by the sequencer elsewhere, which must
+  // be above top() (else nothing changes and 0 is returned).
+  int64_t AppendAt(uint64_t offset, std::string payload, std::string meta,
+                   int64_t now_ms, size_t* dropped);
   // Drops events older than the rule's ttl; returns the bytes freed.
   size_t Expire(int64_t now_ms, size_t* dropped);
   // Drops the oldest kept event if its offset is `offset`; returns the
@@ -60,11 +73,17 @@ class HistoryStream {
   size_t DropFront(uint64_t offset);
 
  private:
+  int64_t Keep(uint64_t offset, std::string payload, std::string meta,
+               int64_t now_ms, size_t* dropped);
+  // Pops the oldest kept event; returns its bytes.
+  size_t PopFront();
+
   const std::string channel_;
   const uint64_t id_;
   const std::string epoch_;
   const HistoryRule* const rule_;
   uint64_t top_ = 0;
+  uint64_t floor_ = 0;
   int64_t last_append_ms_ = 0;
   size_t bytes_ = 0;
   std::deque<HistoryEntry> entries_;

@@ -107,9 +107,7 @@ absl::Status Router::Subscribe(Subscriber* session,
   bool woken = false;
   for (const std::string* channel : distinct_) {
     const auto change = index_.Add(session, *channel);
-    if (change.channel_edge && cluster_ != nullptr) {
-      cluster_->Interest(*channel, true);
-    }
+    if (change.channel_edge) ClusterInterest(*channel, true);
     if (!change.changed) continue;
     UpdateSole(*channel);
     if (change.channel_edge && observer_ != nullptr &&
@@ -140,16 +138,45 @@ absl::Status Router::Unsubscribe(Subscriber* session,
   }
   for (const std::string* channel : distinct_) {
     const auto change = index_.Remove(session, *channel);
-    if (change.channel_edge && cluster_ != nullptr) {
-      cluster_->Interest(*channel, false);
-    }
+    if (change.channel_edge) ClusterInterest(*channel, false);
     if (change.changed) UpdateSole(*channel);
   }
   return absl::OkStatus();
 }
 
+namespace {
+
+// A publish waiting for its history channels to be stored (Router::Publish
+// with a sink): the outcome once the last one is answered.
+struct Deferred {
+  Router::PublishDone done;
+  size_t waiting = 0;
+  size_t channels = 0;
+  uint64_t receivers = 0;
+  absl::Status first_error;
+  void Answer(absl::Status status) {
+    if (!status.ok() && first_error.ok()) first_error = std::move(status);
+    if (--waiting > 0) return;
+    if (!done) return;
+    if (first_error.ok()) {
+      done(receivers);
+    } else {
+      done(absl::Status(
+          first_error.code(),
+          channels > 1 ? absl::StrCat(first_error.message(),
+                                      " (a history channel of this publish; "
+                                      "its other channels may have been "
+                                      "delivered)")
+                       : std::string(first_error.message())));
+    }
+  }
+};
+
+}  // namespace
+
 absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request,
-                                         const Subscriber* publisher) {
+                                         const Subscriber* publisher,
+                                         PublishDone done) {
   if (absl::Status s = ValidateAndDedupe(request->channels()); !s.ok()) {
     return s;
   }
@@ -166,9 +193,30 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request,
   uint64_t receivers = 0;
   v1::Envelope envelope;
   v1::Event* event = MoveIntoEvent(request, &envelope);
+  std::shared_ptr<Deferred> deferred;
+  absl::Status refused;  // a history channel's store refused at once
 
   for (const std::string* channel : distinct_) {
     event->set_channel(*channel);
+    if (sink_ != nullptr && sink_->Handles(*channel)) {
+      // Sequenced by the cluster: delivered here (and everywhere) when the
+      // sink's feed brings it back with its offset.
+      event->clear_offset();
+      event->clear_epoch();
+      if (deferred == nullptr) {
+        deferred = std::make_shared<Deferred>();
+        deferred->waiting = 1;  // this call's own, released below
+        deferred->channels = distinct_.size();
+      }
+      ++deferred->waiting;
+      absl::Status s = sink_->Store(
+          *event, [deferred](absl::Status st) { deferred->Answer(st); });
+      if (!s.ok()) {
+        --deferred->waiting;
+        if (refused.ok()) refused = std::move(s);
+      }
+      continue;
+    }
     // A history channel's event gets its offset here, once, whoever
     // published it; the others carry none.
     if (history_ == nullptr || !history_->Append(event)) {
@@ -200,6 +248,26 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request,
       observer_->OnPublished(*channel, *event);
     }
     observing_ = false;
+  }
+  if (deferred != nullptr) {
+    if (!refused.ok()) {
+      // Nothing of it reached the sink, or only part: said now.
+      deferred->done = nullptr;
+      deferred->Answer(absl::OkStatus());
+      ++stats_->publishes_refused_history;
+      return absl::Status(
+          refused.code(),
+          distinct_.size() > 1
+              ? absl::StrCat(refused.message(),
+                             " (a history channel of this publish; its "
+                             "other channels may have been delivered)")
+              : std::string(refused.message()));
+    }
+    deferred->receivers = receivers;
+    deferred->done = std::move(done);
+    const bool later = static_cast<bool>(deferred->done);
+    deferred->Answer(absl::OkStatus());  // this call's own share
+    return later ? kDeferred : receivers;
   }
   return receivers;
 }
@@ -310,7 +378,7 @@ void Router::RemoveAll(Subscriber* session) {
     });
   }
   for (const std::string& channel : index_.RemoveAll(session)) {
-    if (cluster_ != nullptr) cluster_->Interest(channel, false);
+    ClusterInterest(channel, false);
   }
   // Its own grants end at once; the channels it left may now have one
   // subscriber (grant) or lose theirs (revoke).

@@ -14,6 +14,7 @@
 #include "broker/broker_stats.h"
 #include "broker/cluster/cluster_link.h"
 #include "broker/history/history_store.h"
+#include "broker/routing/history_sink.h"
 #include "broker/routing/publish_observer.h"
 #include "broker/routing/sole_interest.h"
 #include "broker/routing/subscriber.h"
@@ -68,8 +69,20 @@ class Router {
   //   take its events now: links carry many end users and are never cut
   //   for one burst; a link whose queue has not moved for
   //   options.link_stall_timeout is closed then instead.
+  //
+  // History channels of a cluster (set_history_sink): their events go to
+  // the sink, which delivers them later, on every broker (no_echo does not
+  // apply to them). With `done`, such a publish returns kDeferred and its
+  // outcome comes through `done`, once, on a later turn: OK once every one
+  // of them is stored (its value: the deliveries made now, to channels
+  // without history), or the first error (the other channels may have
+  // been delivered: said in the message). Without `done`, the outcome is
+  // only counted.
+  static constexpr uint64_t kDeferred = ~uint64_t{0};
+  using PublishDone = std::function<void(absl::StatusOr<uint64_t>)>;
   absl::StatusOr<uint64_t> Publish(v1::Publish* request,
-                                   const Subscriber* publisher = nullptr);
+                                   const Subscriber* publisher = nullptr,
+                                   PublishDone done = nullptr);
 
   // Workerman's publishLoop: per distinct channel, one event to one
   // subscriber, taking the subscribers in turn (round robin per channel).
@@ -97,6 +110,12 @@ class Router {
   // that every publish reaches the sequencer. Null: no history. Not owned.
   void set_history(HistoryStore* history) { history_ = history; }
   HistoryStore* history() const { return history_; }
+  // History in a cluster: every event of a channel `sink` handles is
+  // stored there instead of delivered and forwarded here, and such
+  // channels need no interest of their own in the cluster (the sink's
+  // feed brings them). Null: none. Not owned.
+  void set_history_sink(HistorySink* sink) { sink_ = sink; }
+  HistorySink* history_sink() const { return sink_; }
   // Sees every local publish after its delivery (the PHP bridge); null:
   // none. Not owned.
   void set_observer(PublishObserver* observer) { observer_ = observer; }
@@ -129,6 +148,13 @@ class Router {
   // Checks the request's names and fills distinct_ with them, each once, in
   // request order.
   absl::Status ValidateAndDedupe(const Names& channels);
+  // Tells the cluster of `channel`'s first or last local subscriber,
+  // unless the history sink brings its events.
+  void ClusterInterest(const std::string& channel, bool first) {
+    if (cluster_ == nullptr) return;
+    if (sink_ != nullptr && sink_->Handles(channel)) return;
+    cluster_->Interest(channel, first);
+  }
   // `channel`'s subscribers changed: grant, keep or revoke its grant.
   void UpdateSole(const std::string& channel);
   // Grants are possible at all (standalone, --sole_interest).
@@ -155,6 +181,7 @@ class Router {
   ClusterLink* cluster_ = nullptr;
   PublishObserver* observer_ = nullptr;
   HistoryStore* history_ = nullptr;
+  HistorySink* sink_ = nullptr;
   bool observing_ = false;  // inside observer_->OnPublished
   // Scratch: the channels to observe (the request's own names; distinct_
   // is reused by the observer's publishes).

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/framing/envelope_codec.h"
 #include "common/framing/frame_decoder.h"
@@ -380,6 +381,113 @@ TEST(RouterTest, TheObserverSeesEveryLocalPublishOnce) {
   remote.mutable_event()->set_payload("s");
   EXPECT_EQ(router.DeliverRemote(remote), 1u);
   EXPECT_TRUE(observer.seen.empty());
+}
+
+// A cluster and its history sink, recorded: what the Router forwards,
+// which channels it asks interest for, and what it hands the sink (whose
+// answers the test gives).
+class FakeCluster : public ClusterLink {
+ public:
+  bool up() const override { return true; }
+  void Interest(const std::string& channel, bool first) override {
+    interest.push_back(absl::StrCat(first ? "+" : "-", channel));
+  }
+  absl::Status Forward(const v1::Envelope& event) override {
+    forwarded.push_back(event.event().channel());
+    return absl::OkStatus();
+  }
+  std::vector<std::string> interest, forwarded;
+};
+
+class FakeSink : public HistorySink {
+ public:
+  bool Handles(absl::string_view channel) const override {
+    return absl::StartsWith(channel, "h");
+  }
+  absl::Status Store(const v1::Event& event, Done done) override {
+    if (!refuse.ok()) return refuse;
+    EXPECT_EQ(event.offset(), 0u);  // the sink's sequencer gives it
+    stored.push_back(event.channel());
+    dones.push_back(std::move(done));
+    return absl::OkStatus();
+  }
+  absl::Status refuse;
+  std::vector<std::string> stored;
+  std::vector<Done> dones;
+};
+
+struct SinkRig {
+  BrokerOptions options;
+  BrokerStats stats;
+  Router router{options, &stats};
+  FakeCluster cluster;
+  FakeSink sink;
+  FakeSubscriber local;
+  SinkRig() {
+    router.set_cluster(&cluster);
+    router.set_history_sink(&sink);
+  }
+};
+
+TEST(RouterHistorySinkTest, HistoryChannelsGoToTheSinkAndAnswerWhenStored) {
+  SinkRig rig;
+  ASSERT_TRUE(rig.router.Subscribe(&rig.local, SubscribeTo({"h1", "p1"})).ok());
+  // Interest in the cluster only for the channel without history: the
+  // sink's feed brings the others.
+  EXPECT_EQ(rig.cluster.interest, (std::vector<std::string>{"+p1"}));
+  std::vector<absl::StatusOr<uint64_t>> outcomes;
+  v1::Publish publish = PublishTo({"h1", "p1"}, "x");
+  absl::StatusOr<uint64_t> r = rig.router.Publish(
+      &publish, nullptr,
+      [&](const absl::StatusOr<uint64_t>& o) { outcomes.push_back(o); });
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, Router::kDeferred);
+  // p1: delivered and forwarded now; h1: stored, not delivered here.
+  EXPECT_EQ(rig.local.channels, (std::vector<std::string>{"p1"}));
+  EXPECT_EQ(rig.cluster.forwarded, (std::vector<std::string>{"p1"}));
+  EXPECT_EQ(rig.sink.stored, (std::vector<std::string>{"h1"}));
+  EXPECT_TRUE(outcomes.empty());  // not before the sink answers
+  rig.sink.dones[0](absl::OkStatus());
+  ASSERT_EQ(outcomes.size(), 1u);
+  ASSERT_TRUE(outcomes[0].ok());
+  EXPECT_EQ(*outcomes[0], 1u);  // the delivery made at once (p1)
+}
+
+TEST(RouterHistorySinkTest, TheFirstFailureIsTheAnswer) {
+  SinkRig rig;
+  std::vector<absl::StatusOr<uint64_t>> outcomes;
+  v1::Publish publish = PublishTo({"h1", "h2"}, "x");
+  auto r = rig.router.Publish(
+      &publish, nullptr,
+      [&](const absl::StatusOr<uint64_t>& o) { outcomes.push_back(o); });
+  ASSERT_EQ(*r, Router::kDeferred);
+  ASSERT_EQ(rig.sink.dones.size(), 2u);
+  rig.sink.dones[1](absl::UnavailableError("leader lost"));
+  EXPECT_TRUE(outcomes.empty());  // h1 still waits
+  rig.sink.dones[0](absl::OkStatus());
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_TRUE(absl::IsUnavailable(outcomes[0].status()));
+  EXPECT_TRUE(absl::StrContains(outcomes[0].status().message(), "leader lost"));
+}
+
+TEST(RouterHistorySinkTest, ARefusalIsSaidAtOnceAndNeverAgain) {
+  SinkRig rig;
+  rig.sink.refuse = absl::AbortedError("too many in flight");
+  int called = 0;
+  v1::Publish publish = PublishTo({"h1"}, "x");
+  auto r = rig.router.Publish(
+      &publish, nullptr, [&](const absl::StatusOr<uint64_t>&) { ++called; });
+  EXPECT_TRUE(absl::IsAborted(r.status()));
+  EXPECT_EQ(called, 0);
+  EXPECT_EQ(rig.stats.publishes_refused_history, 1u);
+  // Without `done`: stored, and the caller is not told (counted only).
+  rig.sink.refuse = absl::OkStatus();
+  v1::Publish quiet = PublishTo({"h1"}, "y");
+  auto q = rig.router.Publish(&quiet);
+  ASSERT_TRUE(q.ok());
+  EXPECT_NE(*q, Router::kDeferred);
+  ASSERT_EQ(rig.sink.dones.size(), 1u);
+  rig.sink.dones[0](absl::OkStatus());  // nobody to tell: no crash
 }
 
 }  // namespace
