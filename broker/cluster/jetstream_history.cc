@@ -454,6 +454,9 @@ void JetStreamHistory::SetUp(size_t rule, uint64_t start) {
     if (feed.sub != nullptr) natsSubscription_Destroy(feed.sub);
     feed.sub = sub;
     if (caught_up && generation == feed.generation) feed.loaded = true;
+    // The new feed may have overflowed already (while this was on its
+    // way, Resubscribe found a setup running and left it).
+    if (h->Overflowed(rule)) h->Resubscribe(rule);
     spdlog::info("history stream {} ('{}'): following from {} (epoch {})",
                  feed.stream, feed.pattern,
                  h->store_->applied(rule) == 0
@@ -461,6 +464,11 @@ void JetStreamHistory::SetUp(size_t rule, uint64_t start) {
                      : absl::StrCat("offset ", h->store_->applied(rule) + 1),
                  feed.epoch);
   });
+}
+
+bool JetStreamHistory::Overflowed(size_t rule) const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->overflowed[rule];
 }
 
 void JetStreamHistory::Resubscribe(size_t rule) {
@@ -472,13 +480,17 @@ void JetStreamHistory::Resubscribe(size_t rule) {
                       "broker applied them (--nats_max_inbox_bytes); "
                       "following it again from offset {}",
                       feed.stream, store_->applied(rule) + 1);
-  if (feed.sub != nullptr) {
-    natsSubscription_Destroy(feed.sub);
-    feed.sub = nullptr;
-  }
+  natsSubscription* old = feed.sub;
+  feed.sub = nullptr;
   feed.setting_up = true;
-  shared_->Submit(
-      [this, rule, start = store_->applied(rule) + 1] { SetUp(rule, start); });
+  shared_->Submit([this, rule, old, start = store_->applied(rule) + 1] {
+    if (old != nullptr) {
+      // Deletes its consumer on the server too (a request: worker thread).
+      natsSubscription_Unsubscribe(old);
+      natsSubscription_Destroy(old);
+    }
+    SetUp(rule, start);
+  });
 }
 
 void JetStreamHistory::Apply(size_t rule, uint64_t generation, uint64_t seq,
@@ -628,6 +640,9 @@ void JetStreamHistory::ArmTick() {
       }
     }
     if (up_ && shared_->js != nullptr) SetUpMissing();  // after a failure
+    for (size_t r = 0; r < feeds_.size(); ++r) {
+      if (Overflowed(r)) Resubscribe(r);
+    }
     for (size_t r = 0; r < waiters_.size(); ++r) {
       if (!waiters_[r].empty()) ReleaseWaiters(r, now);
     }

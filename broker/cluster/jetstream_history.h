@@ -132,7 +132,10 @@ class JetStreamHistory : public HistorySink {
   void Apply(size_t rule, uint64_t generation, uint64_t seq, int64_t time_ns,
              const std::string& data);
   void Acked(uint64_t id, absl::Status status);
+  // Follows `rule`'s stream again from the first event not applied, unless
+  // a setup is running (which checks Overflowed when it ends).
   void Resubscribe(size_t rule);
+  bool Overflowed(size_t rule) const;
   // Queues SetUp for every feed without a subscription or a job.
   void SetUpMissing();
   void ArmTick();

@@ -286,5 +286,45 @@ TEST_F(ClusterHistoryTest, NatsNodeKilledHistoryKeptMembersSeeWhatItHolds) {
   EXPECT_EQ(GapsNaming(member, group), 0);
 }
 
+// Broker 0 takes events from NATS through an inbox of a few KiB: a burst
+// overflows it, and its feed is followed again from the first event it has
+// not applied. Its members get everything once, in order.
+class ClusterHistoryOverflowTest : public ClusterHistoryTest {
+ protected:
+  void SetUp() override {
+    broker_flags_[0].push_back("--nats_max_inbox_bytes=4096");
+    ClusterHistoryTest::SetUp();
+  }
+};
+
+TEST_F(ClusterHistoryOverflowTest,
+       AnOverflowingFeedIsFollowedAgainLosingNothing) {
+  const std::string group = "room-o";
+  const int member = ws_.Connect(gateways_[0].uri());
+  const int sender = ws_.Connect(gateways_[1].uri());
+  ASSERT_GE(member, 0);
+  ASSERT_GE(sender, 0);
+  const std::string joined = ws_.Request(
+      member,
+      absl::StrCat(R"({"cmd":"add_group","group_id":")", group, R"(","id":1})"),
+      "1");
+  ASSERT_EQ(joined.rfind(R"({"id":1,"ok":true,"offset":)", 0), 0u) << joined;
+  // 400 messages of 200 bytes, sent as fast as the socket takes them.
+  const std::string pad(200, 'x');
+  std::vector<std::string> sent;
+  for (int i = 0; i < 400; ++i) {
+    sent.push_back(absl::StrCat("o", i, "-", pad));
+    ASSERT_TRUE(ws_.Send(sender, Send(group, sent.back())));
+  }
+  WaitLong(member, sent.back());
+  const std::vector<std::string> got = Real(member);
+  EXPECT_TRUE(got == sent) << "got " << got.size() << " of " << sent.size()
+                           << "\n"
+                           << brokers_[0].Metrics() << brokers_[1].Metrics();
+  EXPECT_GE(
+      brokers_[0].Metric("channel_broker_history_jetstream_refollows_total"),
+      1);
+}
+
 }  // namespace
 }  // namespace channel::testing
