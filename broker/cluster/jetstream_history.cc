@@ -4,8 +4,10 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "absl/strings/escaping.h"
@@ -19,7 +21,8 @@
 namespace channel {
 namespace {
 
-constexpr const char* kIdHeader = "Chn-P";  // a publish's id, for its ack
+constexpr const char* kIdHeader = "Chn-P";     // a publish's id, for its ack
+constexpr const char* kEpochTag = "; epoch ";  // in a stream's description
 
 // A stable name for a rule: FNV-1a of its pattern (not a security
 // boundary: every broker of a cluster must only compute the same one).
@@ -345,33 +348,61 @@ void JetStreamHistory::SetUp(size_t rule, uint64_t start) {
   cfg.MaxMsgsPerSubject = f.size == 0 ? 1 : f.size;
   cfg.MaxAge = static_cast<int64_t>(f.ttl.count()) * 1000000;  // ns
   cfg.Replicas = options_.replicas == 0 ? 3 : options_.replicas;
+  // The epoch lives in the stream's description, written by the broker
+  // that makes the stream: every broker reads the same one, whichever
+  // replica answers (a replica's own creation time may differ).
+  std::random_device random;
+  const std::string made_epoch =
+      absl::StrFormat("%08x%08x", static_cast<uint32_t>(random()),
+                      static_cast<uint32_t>(random()));
+  std::string description = absl::StrCat(f.description, kEpochTag, made_epoch);
+  cfg.Description = description.c_str();
   jsStreamInfo* si = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_AddStream(&si, shared->js, &cfg, nullptr, &jerr);
-  if (s != NATS_OK && options_.replicas == 0 &&
-      (jerr == JSInsufficientResourcesErr ||
-       jerr == JSStreamReplicasNotSupportedErr ||
-       jerr == JSClusterNoPeersErr)) {
-    spdlog::warn(
-        "JetStream cannot place 3 replicas of {} (a NATS of fewer than 3 "
-        "JetStream servers): using 1; a NATS server's loss loses history "
-        "kept there (--history_replicas)",
-        f.stream);
-    cfg.Replicas = 1;
+  natsStatus s = js_GetStreamInfo(&si, shared->js, cfg.Name, nullptr, &jerr);
+  if (s == NATS_OK) {
+    // It exists: keep its epoch; set our limits if another broker (or an
+    // earlier run) gave other ones (every broker of a cluster must be
+    // given the same --history).
+    const jsStreamConfig* have = si->Config;
+    if (have != nullptr && have->Description != nullptr) {
+      description = have->Description;
+      cfg.Description = description.c_str();
+    }
+    if (have != nullptr && options_.replicas == 0)
+      cfg.Replicas = have->Replicas;
+    if (have != nullptr &&
+        (have->MaxMsgsPerSubject != cfg.MaxMsgsPerSubject ||
+         have->MaxAge != cfg.MaxAge || have->Replicas != cfg.Replicas)) {
+      jsStreamInfo_Destroy(si);
+      si = nullptr;
+      jerr = static_cast<jsErrCode>(0);
+      s = js_UpdateStream(&si, shared->js, &cfg, nullptr, &jerr);
+    }
+  } else if (jerr == JSStreamNotFoundErr) {
     jerr = static_cast<jsErrCode>(0);
     s = js_AddStream(&si, shared->js, &cfg, nullptr, &jerr);
-  }
-  if (s != NATS_OK && jerr == JSStreamNameExistErr) {
-    // Made by another broker (or an earlier run) with other limits: ours
-    // (every broker of a cluster must be given the same --history).
-    jerr = static_cast<jsErrCode>(0);
-    s = js_UpdateStream(&si, shared->js, &cfg, nullptr, &jerr);
-    if (s != NATS_OK) {
+    if (s != NATS_OK && options_.replicas == 0 &&
+        (jerr == JSInsufficientResourcesErr ||
+         jerr == JSStreamReplicasNotSupportedErr ||
+         jerr == JSClusterNoPeersErr)) {
+      spdlog::warn(
+          "JetStream cannot place 3 replicas of {} (a NATS of fewer than 3 "
+          "JetStream servers): using 1; a NATS server's loss loses history "
+          "kept there (--history_replicas)",
+          f.stream);
+      cfg.Replicas = 1;
+      jerr = static_cast<jsErrCode>(0);
+      s = js_AddStream(&si, shared->js, &cfg, nullptr, &jerr);
+    }
+    if (s != NATS_OK && jerr == JSStreamNameExistErr) {
+      // Another broker made it meanwhile: its epoch.
       jerr = static_cast<jsErrCode>(0);
       s = js_GetStreamInfo(&si, shared->js, cfg.Name, nullptr, &jerr);
     }
   }
   if (s != NATS_OK) {
+    if (si != nullptr) jsStreamInfo_Destroy(si);
     std::string why = absl::StrCat(natsStatus_GetText(s), " (JetStream error ",
                                    static_cast<int>(jerr), ")");
     if (jerr == JSNotEnabledErr || s == NATS_NO_RESPONDERS) {
@@ -385,7 +416,16 @@ void JetStreamHistory::SetUp(size_t rule, uint64_t start) {
     });
     return;
   }
-  const std::string epoch = absl::StrFormat("%x", si->Created);
+  std::string epoch;
+  if (si->Config != nullptr && si->Config->Description != nullptr) {
+    const absl::string_view d = si->Config->Description;
+    const size_t at = d.rfind(kEpochTag);
+    if (at != absl::string_view::npos) {
+      epoch = std::string(d.substr(at + strlen(kEpochTag)));
+    }
+  }
+  // A stream made without one (by hand): its creation time.
+  if (epoch.empty()) epoch = absl::StrFormat("%x", si->Created);
   const uint64_t last = si->State.LastSeq;
   jsStreamInfo_Destroy(si);
   // Before the subscription exists: the mirror must know the epoch before

@@ -32,8 +32,9 @@ namespace channel {
 // - Sequencing: a history channel's publish is a JetStream publish (async;
 //   HistorySink::Store answers once JetStream has stored it). The offset of
 //   an event is its stream sequence: increasing per channel, not
-//   contiguous (docs/PROTOCOL.md "History"). The epoch is the stream's
-//   creation time: a stream deleted and made again is another epoch.
+//   contiguous (docs/PROTOCOL.md "History"). The epoch is a random value
+//   the broker that makes the stream writes into its description: a
+//   stream deleted and made again is another epoch.
 // - Delivery: every broker follows every stream with an ordered consumer
 //   (libnats: in order, no gap, recreated on its own after a loss) into its
 //   HistoryStore in mirror mode, and delivers what is newer than the

@@ -3,8 +3,10 @@
 # tools/bench/harness): standalone = 1 broker + 2 gateways; cluster = 3
 # nats-server nodes with routes + 2 brokers (--nats) + 2 gateways, each
 # gateway on its own broker. CPU is summed over every server process
-# (brokers, NATS, gateways).
-# Usage: tools/bench/cluster-bench.sh [BUILD_DIR] [SHAPE...]
+# (brokers, NATS, gateways). MODES (default "standalone cluster") may add
+# cluster-history: the cluster on JetStream with --history for every group
+# (R3 streams), to set history against the same cluster without it.
+# Usage: [MODES=...] tools/bench/cluster-bench.sh [BUILD_DIR] [SHAPE...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
@@ -21,17 +23,23 @@ run() {  # run MODE SHAPE
   if [[ $mode == cluster ]]; then
     nats_cluster bench
     all+=("${nats_pids[@]}")
+  elif [[ $mode == cluster-history ]]; then
+    rm -rf "$tmp"/js*  # a fresh JetStream store per run
+    nats_cluster bench js
+    all+=("${nats_pids[@]}")
   fi
   local bports=()
-  local nb=$([[ $mode == cluster ]] && echo 2 || echo 1)
+  local nb=$([[ $mode == standalone ]] && echo 1 || echo 2)
   for i in $(seq 0 $((nb - 1))); do
     local bp; bp=$(free_port); bports+=("$bp")
     local extra=()
     [[ $mode == cluster ]] && extra=(--nats="${nats_urls[$i]}")
+    [[ $mode == cluster-history ]] && extra=(--nats="${nats_urls[$i]}" ${HISTORY_ARGS:---history=*:size=100})
     "$build/broker/channel-broker" --listen=127.0.0.1 --port="$bp" --admin_port=-1 \
       --log_level=info "${extra[@]}" 2>"$tmp/broker$i.log" &
     all+=($!); pids+=($!)
     wait_log "$tmp/broker$i.log" "listening on"
+    [[ $mode == cluster-history ]] && wait_log "$tmp/broker$i.log" "following from" 600
   done
   for i in 0 1; do
     local gp; gp=$(free_port)
@@ -50,6 +58,5 @@ run() {  # run MODE SHAPE
 }
 echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), kernel $(uname -r)"
 for shape in "${shapes[@]}"; do
-  run standalone "$shape"
-  run cluster "$shape"
+  for mode in ${MODES:-standalone cluster}; do run "$mode" "$shape"; done
 done

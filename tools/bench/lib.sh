@@ -1,7 +1,7 @@
 # Shared setup for the benchmark scripts; source it after `set -euo pipefail`.
 # Provides: $tmp (a scratch directory removed on exit), pids (every PID in it
 # is killed on exit; append what you start), free_port (a free loopback TCP
-# port), wait_log FILE TEXT (waits up to 10 s for TEXT to appear in FILE,
+# port), wait_log FILE TEXT [TENTHS] (waits up to 10 s, or TENTHS/10 s, for TEXT to appear in FILE,
 # else prints FILE and exits 1), nats_cluster NAME (below).
 tmp=$(mktemp -d)
 pids=()
@@ -11,19 +11,22 @@ cleanup() {
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_log() { for _ in $(seq 100); do grep -q "$2" "$1" && return 0; sleep 0.1; done; echo "no '$2' in $1" >&2; cat "$1" >&2; exit 1; }
-# nats_cluster NAME: starts 3 nats-server nodes on loopback, routed to each
-# other (cluster NAME), and waits for their routes. Sets nats_urls (client
-# URLs) and nats_pids; logs in $tmp/nats<i>.log.
+wait_log() { for _ in $(seq "${3:-100}"); do grep -q "$2" "$1" && return 0; sleep 0.1; done; echo "no '$2' in $1" >&2; cat "$1" >&2; exit 1; }
+# nats_cluster NAME [js]: starts 3 nats-server nodes on loopback, routed to
+# each other (cluster NAME), with JetStream (a store under $tmp) when the
+# second argument is "js", and waits for their routes. Sets nats_urls
+# (client URLs) and nats_pids; logs in $tmp/nats<i>.log.
 nats_cluster() {
-  local name=$1 c=() r=() i k routes
+  local name=$1 js=${2:-} c=() r=() i k routes extra
   nats_urls=() nats_pids=()
   for i in 0 1 2; do c+=("$(free_port)"); r+=("$(free_port)"); done
   for i in 0 1 2; do
     routes=()
     for k in 0 1 2; do [[ $k == "$i" ]] || routes+=("nats://127.0.0.1:${r[$k]}"); done
+    extra=()
+    [[ $js == js ]] && extra=(-n "$name$i" -js -sd "$tmp/js$i")
     nats-server -a 127.0.0.1 -p "${c[$i]}" --cluster_name "$name" -cluster "nats://127.0.0.1:${r[$i]}" \
-      -routes "$(IFS=,; echo "${routes[*]}")" 2>"$tmp/nats$i.log" &
+      -routes "$(IFS=,; echo "${routes[*]}")" "${extra[@]}" 2>"$tmp/nats$i.log" &
     pids+=($!); nats_pids+=($!)
     nats_urls+=("nats://127.0.0.1:${c[$i]}")
   done
