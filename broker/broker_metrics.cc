@@ -201,6 +201,17 @@ void AppendBrokerMetrics(const BrokerMetricsInputs& in, PrometheusText* m) {
                  "and was followed again from the first event not applied "
                  "(nothing lost).",
                  h.resubscribes);
+      m->Counter("channel_broker_history_jetstream_stalls_total",
+                 "Times a stream's feed stopped while the stream went on "
+                 "(found by the once-a-second probe) and was followed "
+                 "again from the first event not applied (nothing lost).",
+                 h.stalls);
+      m->Counter("channel_broker_history_jetstream_overruns_total",
+                 "Times a stream's feed fell behind by as many events as "
+                 "JetStream keeps per group (2 x size + 100): events may "
+                 "have been dropped before delivery; the groups' local "
+                 "subscribers were closed and told.",
+                 h.overruns);
       m->Gauge("channel_broker_history_jetstream_ready",
                "1 when every history stream is set up and loaded.",
                js->ready() ? 1.0 : 0.0);

@@ -49,7 +49,8 @@ ClusterNode::ClusterNode(asio::io_context& io, const BrokerOptions& options,
     js.max_inbox_bytes = options.nats_max_inbox_bytes;
     history_ = std::make_unique<JetStreamHistory>(
         io, history, js,
-        [this](const v1::Envelope& event) { router_->DeliverRemote(event); });
+        [this](const v1::Envelope& event) { router_->DeliverRemote(event); },
+        [this, history](size_t rule) { OnOverrun(history, rule); });
     // libnats may call back into its closures until it is closed.
     nats_->KeepUntilClosed(history_->keep_alive());
     router_->set_history_sink(history_.get());
@@ -88,6 +89,24 @@ void ClusterNode::OnState(bool up, const std::string& reason) {
   presence_->OnDisconnected();
   if (history_ != nullptr) history_->OnDisconnected();
   if (hooks_.on_lost) hooks_.on_lost(reason);
+}
+
+void ClusterNode::OnOverrun(HistoryStore* history, size_t rule) {
+  // The history feed lagged so far that JetStream may have dropped events
+  // of these groups before this broker delivered them: their subscribers
+  // re-subscribe and hear of the gap (recovery refuses positions before
+  // this point), never silence.
+  const std::vector<Subscriber*> subscribers =
+      router_->SubscribersWhere([history, rule](const std::string& channel) {
+        const HistoryRule* r = history->RuleFor(channel);
+        return r != nullptr && history->RuleIndex(r) == rule;
+      });
+  CHANNEL_LOG_LIMITED(spdlog::level::warn,
+                      "closing {} subscriber(s) of history groups whose "
+                      "events may have been dropped (they re-subscribe and "
+                      "are told)",
+                      subscribers.size());
+  for (Subscriber* s : subscribers) hooks_.close_subscriber(s);
 }
 
 void ClusterNode::OnDropped(const std::string& channel) {

@@ -57,6 +57,7 @@ class ClusterNode {
  private:
   void OnState(bool up, const std::string& reason);
   void OnDropped(const std::string& channel);
+  void OnOverrun(HistoryStore* history, size_t rule);
   void ArmPresenceTick();
 
   Router* const router_;

@@ -52,7 +52,12 @@ struct JetStreamHistory::Feed {
   uint64_t complete_from = 0;  // the stream's last sequence then
   bool loaded = false;         // its kept past is applied
   bool setting_up = false;     // a SetUp job is queued or running
-  uint64_t generation = 0;     // of the current subscription
+  bool probing = false;        // a Probe job is queued or running
+  // The applied offset when a probe last found the stream ahead of it
+  // (~0: it was not ahead).
+  uint64_t behind_at = ~uint64_t{0};
+  bool overrun = false;     // lagging past Keep: events may have been dropped
+  uint64_t generation = 0;  // of the current subscription
   natsSubscription* sub = nullptr;
 };
 
@@ -147,7 +152,7 @@ struct JetStreamHistory::Shared : std::enable_shared_from_this<Shared> {
     JetStreamHistory* h = owner.load();
     if (h == nullptr) return;
     for (const Incoming& in : batch) {
-      h->Apply(in.rule, in.generation, in.seq, in.time_ns, in.data);
+      h->Apply(in.rule, in.generation, in.seq, in.pending, in.time_ns, in.data);
       if (in.pending == 0 && in.generation == h->feeds_[in.rule]->generation) {
         h->feeds_[in.rule]->loaded = true;
       }
@@ -223,11 +228,13 @@ struct JetStreamCallbacks {
 };
 
 JetStreamHistory::JetStreamHistory(asio::io_context& io, HistoryStore* store,
-                                   Options options, Deliver deliver)
+                                   Options options, Deliver deliver,
+                                   Overrun overrun)
     : io_(io),
       store_(store),
       options_(options),
       deliver_(std::move(deliver)),
+      overrun_(std::move(overrun)),
       shared_(std::make_shared<Shared>()),
       tick_(io) {
   shared_->owner = this;
@@ -343,9 +350,9 @@ void JetStreamHistory::SetUp(size_t rule, uint64_t start) {
   cfg.Subjects = subjects;
   cfg.SubjectsLen = 1;
   cfg.Storage = js_FileStorage;
-  // JetStream keeps at least the last event of a subject: the latest
-  // offset of an offsets-only rule survives there too.
-  cfg.MaxMsgsPerSubject = f.size == 0 ? 1 : f.size;
+  // More than the rule's size (Keep): a lagging feed still sees every
+  // event; the mirror keeps the size.
+  cfg.MaxMsgsPerSubject = Keep(f.size);
   cfg.MaxAge = static_cast<int64_t>(f.ttl.count()) * 1000000;  // ns
   cfg.Replicas = options_.replicas == 0 ? 3 : options_.replicas;
   // The epoch lives in the stream's description, written by the broker
@@ -506,20 +513,62 @@ void JetStreamHistory::SetUp(size_t rule, uint64_t start) {
   });
 }
 
+void JetStreamHistory::Probe(size_t rule) {
+  // Worker thread. The stream's last sequence, to tell a feed that stopped
+  // (a push consumer's flow control can stall under a burst: seen with
+  // nats-server 2.9) from one that has nothing to deliver.
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  const natsStatus s = js_GetStreamInfo(
+      &si, shared_->js, feeds_[rule]->stream.c_str(), nullptr, &jerr);
+  uint64_t last = 0;
+  if (s == NATS_OK) {
+    last = si->State.LastSeq;
+    jsStreamInfo_Destroy(si);
+  }
+  shared_->Post([rule, ok = s == NATS_OK, last](JetStreamHistory* h) {
+    Feed& feed = *h->feeds_[rule];
+    feed.probing = false;
+    if (!ok || feed.setting_up) return;
+    const uint64_t applied = h->store_->applied(rule);
+    if (last <= applied) {
+      feed.behind_at = ~uint64_t{0};
+      return;
+    }
+    if (feed.behind_at != applied) {
+      feed.behind_at = applied;  // behind: moving on, or stopped? next time
+      return;
+    }
+    // Behind for two probes without applying anything: follow it again.
+    feed.behind_at = ~uint64_t{0};
+    ++h->stats_.stalls;
+    CHANNEL_LOG_LIMITED(spdlog::level::warn,
+                        "history stream {}: its feed stopped at offset {} "
+                        "while the stream is at {}: following it again",
+                        feed.stream, applied, last);
+    h->Refollow(rule);
+  });
+}
+
 bool JetStreamHistory::Overflowed(size_t rule) const {
   std::lock_guard<std::mutex> lock(shared_->mu);
   return shared_->overflowed[rule];
 }
 
 void JetStreamHistory::Resubscribe(size_t rule) {
-  Feed& feed = *feeds_[rule];
-  if (feed.setting_up) return;
+  if (feeds_[rule]->setting_up) return;
   ++stats_.resubscribes;
   CHANNEL_LOG_LIMITED(spdlog::level::warn,
                       "history stream {}: events came faster than this "
                       "broker applied them (--nats_max_inbox_bytes); "
                       "following it again from offset {}",
-                      feed.stream, store_->applied(rule) + 1);
+                      feeds_[rule]->stream, store_->applied(rule) + 1);
+  Refollow(rule);
+}
+
+void JetStreamHistory::Refollow(size_t rule) {
+  Feed& feed = *feeds_[rule];
+  if (feed.setting_up) return;
   natsSubscription* old = feed.sub;
   feed.sub = nullptr;
   feed.setting_up = true;
@@ -534,9 +583,31 @@ void JetStreamHistory::Resubscribe(size_t rule) {
 }
 
 void JetStreamHistory::Apply(size_t rule, uint64_t generation, uint64_t seq,
-                             int64_t time_ns, const std::string& data) {
+                             uint64_t pending, int64_t time_ns,
+                             const std::string& data) {
   Feed& feed = *feeds_[rule];
   if (generation != feed.generation || seq <= store_->applied(rule)) return;
+  // As many events after this one as JetStream keeps per channel: one of
+  // them may have been dropped from a channel before reaching here. When
+  // the lag begins and when it ends, recoveries from before that point are
+  // refused and the rule's local subscribers are told (closed): whoever
+  // was subscribed meanwhile is closed at the end, after the last event
+  // that may have been dropped.
+  const bool lagging = pending >= static_cast<uint64_t>(Keep(feed.size));
+  if (lagging != feed.overrun) {
+    feed.overrun = lagging;
+    if (lagging) ++stats_.overruns;
+    CHANNEL_LOG_LIMITED(
+        lagging ? spdlog::level::warn : spdlog::level::info,
+        "history stream {}: {} (offset {}, {} behind): JetStream may have "
+        "dropped events before this broker delivered them; its subscribers "
+        "of these groups are told",
+        feed.stream,
+        lagging ? "this broker's feed fell behind" : "the feed caught up", seq,
+        pending);
+    store_->Overrun(rule, seq);
+    if (overrun_) overrun_(rule);
+  }
   v1::Event* event = incoming_.mutable_event();
   const HistoryRule* r = nullptr;
   if (!event->ParseFromString(data) ||
@@ -682,6 +753,11 @@ void JetStreamHistory::ArmTick() {
     if (up_ && shared_->js != nullptr) SetUpMissing();  // after a failure
     for (size_t r = 0; r < feeds_.size(); ++r) {
       if (Overflowed(r)) Resubscribe(r);
+      Feed& feed = *feeds_[r];
+      if (up_ && feed.sub != nullptr && !feed.setting_up && !feed.probing) {
+        feed.probing = true;
+        shared_->Submit([this, r] { Probe(r); });
+      }
     }
     for (size_t r = 0; r < waiters_.size(); ++r) {
       if (!waiters_[r].empty()) ReleaseWaiters(r, now);

@@ -68,15 +68,28 @@ class JetStreamHistory : public HistorySink {
     uint64_t store_failures = 0;  // refused, failed or timed out
     uint64_t received = 0;        // events applied from the feeds
     uint64_t resubscribes = 0;    // feeds followed again after an overflow
+    uint64_t stalls = 0;          // feeds followed again after stopping
+    uint64_t overruns = 0;        // episodes of a feed lagging past Keep
     uint64_t dropped_inbox_full = 0;
     uint64_t undecodable = 0;
   };
   // An event newer than the stream was when this broker began following
   // it: deliver to local subscribers (broker thread, stream order).
   using Deliver = std::function<void(const v1::Envelope& event)>;
+  // The feed of rule `rule` fell so far behind that JetStream may have
+  // dropped events of its channels (each keeps kKeep(size) per channel)
+  // before this broker saw them: their local subscribers may have missed
+  // some live; close them (they come back, and recovery says
+  // recovered:false). Broker thread.
+  using Overrun = std::function<void(size_t rule)>;
 
   JetStreamHistory(asio::io_context& io, HistoryStore* store, Options options,
-                   Deliver deliver);
+                   Deliver deliver, Overrun overrun = nullptr);
+
+  // What JetStream keeps per channel for a rule of `size`: more than the
+  // size, so that a broker whose feed lags behind a burst still sees every
+  // event before JetStream drops it; a lag past it is an overrun.
+  static int64_t Keep(uint32_t size) { return 2 * int64_t{size} + 100; }
   ~JetStreamHistory() override;
 
   // NATS is connected (again): set up what is not set up yet (streams,
@@ -130,13 +143,20 @@ class JetStreamHistory : public HistorySink {
   // it from `start` (0: from its first kept event).
   void SetUp(size_t rule, uint64_t start);
   // Broker thread: the events that arrived, in order.
-  void Apply(size_t rule, uint64_t generation, uint64_t seq, int64_t time_ns,
-             const std::string& data);
+  void Apply(size_t rule, uint64_t generation, uint64_t seq, uint64_t pending,
+             int64_t time_ns, const std::string& data);
   void Acked(uint64_t id, absl::Status status);
   // Follows `rule`'s stream again from the first event not applied, unless
   // a setup is running (which checks Overflowed when it ends).
   void Resubscribe(size_t rule);
   bool Overflowed(size_t rule) const;
+  // Drops the feed's subscription and follows the stream again from the
+  // first event not applied (unless a setup is running).
+  void Refollow(size_t rule);
+  // Worker thread: compares the stream's last offset with what was
+  // applied; a feed behind for two probes in a row without progress is
+  // followed again (once a second, see ArmTick).
+  void Probe(size_t rule);
   // Queues SetUp for every feed without a subscription or a job.
   void SetUpMissing();
   void ArmTick();
@@ -145,6 +165,7 @@ class JetStreamHistory : public HistorySink {
   HistoryStore* const store_;
   const Options options_;
   Deliver deliver_;
+  Overrun overrun_;
   std::shared_ptr<Shared> shared_;
   std::vector<std::unique_ptr<Feed>> feeds_;  // one per rule
   // Publishes awaiting their ack, by id (ids and deadlines both increase).

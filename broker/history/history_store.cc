@@ -107,6 +107,15 @@ void HistoryStore::BeginMirror(size_t rule, std::string epoch,
   m.complete_from = std::max(m.complete_from, complete_from);
 }
 
+void HistoryStore::Overrun(size_t rule, uint64_t offset) {
+  if (rule >= mirrors_.size()) return;
+  Mirror& m = mirrors_[rule];
+  m.forgotten = std::max(m.forgotten, offset);
+  for (auto& [name, s] : streams_) {
+    if (RuleIndex(&s->rule()) == rule) s->RaiseFloor(offset);
+  }
+}
+
 bool HistoryStore::AppendAt(const v1::Event& event, int64_t at_ms) {
   const HistoryRule* rule = RuleFor(event.channel());
   if (rule == nullptr || !options_.mirror) return false;

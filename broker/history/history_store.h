@@ -91,6 +91,10 @@ class HistoryStore {
   // stored, on this store's clock. False: not mirrored (no such rule,
   // another epoch, an old offset).
   bool AppendAt(const v1::Event& event, int64_t at_ms);
+  // Mirror mode: events of `rule` up to `offset` may have been missed
+  // (the stream dropped some before this store saw them): no recovery of
+  // the rule's channels from a position before `offset`. O(streams).
+  void Overrun(size_t rule, uint64_t offset);
   // The last offset given to AppendAt for `rule` (0: none).
   uint64_t applied(size_t rule) const {
     return rule < mirrors_.size() ? mirrors_[rule].applied : 0;

@@ -68,6 +68,11 @@ class HistoryStream {
                    int64_t now_ms, size_t* dropped);
   // Drops events older than the rule's ttl; returns the bytes freed.
   size_t Expire(int64_t now_ms, size_t* dropped);
+  // Events up to `offset` may be missing (the feed was overrun): no
+  // recovery from before it.
+  void RaiseFloor(uint64_t offset) {
+    if (offset > floor_) floor_ = offset;
+  }
   // Drops the oldest kept event if its offset is `offset`; returns the
   // bytes freed (0: it was gone already).
   size_t DropFront(uint64_t offset);

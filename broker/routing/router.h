@@ -97,6 +97,21 @@ class Router {
                : std::vector<Subscriber*>(subs->begin(), subs->end());
   }
 
+  // The local subscribers of every channel `pred` accepts, each once.
+  // O(channels).
+  std::vector<Subscriber*> SubscribersWhere(
+      const std::function<bool(const std::string& channel)>& pred) const {
+    absl::flat_hash_set<Subscriber*> seen;
+    std::vector<Subscriber*> out;
+    index_.ForEachChannel([&](const std::string& channel) {
+      if (!pred(channel)) return;
+      for (Subscriber* s : *index_.Find(channel)) {
+        if (seen.insert(s).second) out.push_back(s);
+      }
+    });
+    return out;
+  }
+
   bool HasSubscribers(absl::string_view channel) const {
     return index_.Find(channel) != nullptr;
   }

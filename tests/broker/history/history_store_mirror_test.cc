@@ -169,5 +169,22 @@ TEST_F(HistoryMirrorTest, ReadsPageBackOverHoles) {
   EXPECT_EQ(Offsets(*between), (std::vector<uint64_t>{2, 4}));
 }
 
+TEST_F(HistoryMirrorTest, AnOverrunRefusesRecoveriesFromBeforeIt) {
+  HistoryStore store = Make("room-*:size=10");
+  store.BeginMirror(0, kEpoch, 0);
+  for (uint64_t seq : {1, 2, 3}) Feed(store, "group:room-a", seq);
+  // The feed lagged at offset 40: events of any channel before it may
+  // have been dropped by JetStream unseen.
+  Feed(store, "group:room-a", 40);
+  store.Overrun(0, 40);
+  EXPECT_FALSE(store.Recover("group:room-a", Since(2))->position.recovered());
+  EXPECT_FALSE(store.Recover("group:room-b", Since(30))->position.recovered());
+  EXPECT_TRUE(store.Recover("group:room-a", Since(40))->position.recovered());
+  EXPECT_TRUE(store.Recover("group:room-b", Since(40))->position.recovered());
+  // Reads still show what was kept.
+  EXPECT_EQ(Offsets(*store.Last("group:room-a", 10, 0)),
+            (std::vector<uint64_t>{1, 2, 3, 40}));
+}
+
 }  // namespace
 }  // namespace channel
