@@ -207,9 +207,9 @@ void AppendBrokerMetrics(const BrokerMetricsInputs& in, PrometheusText* m) {
                  "again from the first event not applied (nothing lost).",
                  h.stalls);
       m->Counter("channel_broker_history_jetstream_overruns_total",
-                 "Times a stream's feed fell behind by as many events as "
-                 "JetStream keeps per group (2 x size + 100): events may "
-                 "have been dropped before delivery; the groups' local "
+                 "Times JetStream dropped events of a stream before this "
+                 "broker's feed saw them (it lagged behind a group's limit, "
+                 "2 x size + 100, or the events' age): the groups' local "
                  "subscribers were closed and told.",
                  h.overruns);
       m->Gauge("channel_broker_history_jetstream_ready",

@@ -56,7 +56,6 @@ struct JetStreamHistory::Feed {
   // The applied offset when a probe last found the stream ahead of it
   // (~0: it was not ahead).
   uint64_t behind_at = ~uint64_t{0};
-  bool overrun = false;     // lagging past Keep: events may have been dropped
   uint64_t generation = 0;  // of the current subscription
   natsSubscription* sub = nullptr;
 };
@@ -587,25 +586,24 @@ void JetStreamHistory::Apply(size_t rule, uint64_t generation, uint64_t seq,
                              const std::string& data) {
   Feed& feed = *feeds_[rule];
   if (generation != feed.generation || seq <= store_->applied(rule)) return;
-  // As many events after this one as JetStream keeps per channel: one of
-  // them may have been dropped from a channel before reaching here. When
-  // the lag begins and when it ends, recoveries from before that point are
-  // refused and the rule's local subscribers are told (closed): whoever
-  // was subscribed meanwhile is closed at the end, after the last event
-  // that may have been dropped.
-  const bool lagging = pending >= static_cast<uint64_t>(Keep(feed.size));
-  if (lagging != feed.overrun) {
-    feed.overrun = lagging;
-    if (lagging) ++stats_.overruns;
-    CHANNEL_LOG_LIMITED(
-        lagging ? spdlog::level::warn : spdlog::level::info,
-        "history stream {}: {} (offset {}, {} behind): JetStream may have "
-        "dropped events before this broker delivered them; its subscribers "
-        "of these groups are told",
-        feed.stream,
-        lagging ? "this broker's feed fell behind" : "the feed caught up", seq,
-        pending);
-    store_->Overrun(rule, seq);
+  // Live, the stream's sequence is contiguous: every offset is an event
+  // stored for this rule. A jump means JetStream dropped events (a
+  // group's limit, or their age) before this broker saw them, so some of
+  // the rule's subscribers may miss them: before this event is delivered,
+  // recoveries from before it are refused and the rule's local
+  // subscribers are closed; they come back from where they were and are
+  // told (recovered:false, a gap naming the group). Never silence.
+  const uint64_t known = std::max(store_->applied(rule), feed.complete_from);
+  if (seq > known + 1 && known >= feed.complete_from &&
+      seq > feed.complete_from) {
+    ++stats_.overruns;
+    CHANNEL_LOG_LIMITED(spdlog::level::warn,
+                        "history stream {}: events {} to {} were dropped by "
+                        "JetStream before this broker saw them (its feed "
+                        "lagged behind a group's limit or age): their "
+                        "subscribers are told",
+                        feed.stream, known + 1, seq - 1);
+    store_->Overrun(rule, seq - 1);
     if (overrun_) overrun_(rule);
   }
   v1::Event* event = incoming_.mutable_event();

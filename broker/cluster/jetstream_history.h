@@ -69,18 +69,18 @@ class JetStreamHistory : public HistorySink {
     uint64_t received = 0;        // events applied from the feeds
     uint64_t resubscribes = 0;    // feeds followed again after an overflow
     uint64_t stalls = 0;          // feeds followed again after stopping
-    uint64_t overruns = 0;        // episodes of a feed lagging past Keep
+    uint64_t overruns = 0;        // jumps: events dropped before seen
     uint64_t dropped_inbox_full = 0;
     uint64_t undecodable = 0;
   };
   // An event newer than the stream was when this broker began following
   // it: deliver to local subscribers (broker thread, stream order).
   using Deliver = std::function<void(const v1::Envelope& event)>;
-  // The feed of rule `rule` fell so far behind that JetStream may have
-  // dropped events of its channels (each keeps kKeep(size) per channel)
-  // before this broker saw them: their local subscribers may have missed
-  // some live; close them (they come back, and recovery says
-  // recovered:false). Broker thread.
+  // JetStream dropped events of rule `rule` before this broker saw them
+  // (its feed lagged behind a channel's limit, Keep, or the events' age):
+  // local subscribers of the rule's channels may have missed some; close
+  // them now, before the next event is delivered (they come back from
+  // their position, and recovery says recovered:false). Broker thread.
   using Overrun = std::function<void(size_t rule)>;
 
   JetStreamHistory(asio::io_context& io, HistoryStore* store, Options options,
