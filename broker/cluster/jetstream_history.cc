@@ -215,14 +215,20 @@ struct JetStreamCallbacks {
         !absl::SimpleAtoi(value, &id)) {
       return;
     }
-    absl::Status status;
+    // Plain strings across threads: the Status is made on the broker
+    // thread (Debian's Abseil is not TSan-instrumented, so a Status shared
+    // between threads reads as a race).
+    std::string error;
     if (pae != nullptr) {
-      status = absl::UnavailableError(absl::StrCat(
-          "JetStream did not store it: ", pae->ErrText != nullptr
-                                              ? pae->ErrText
-                                              : natsStatus_GetText(pae->Err)));
+      error =
+          pae->ErrText != nullptr ? pae->ErrText : natsStatus_GetText(pae->Err);
     }
-    shared->Post([id, status](JetStreamHistory* h) { h->Acked(id, status); });
+    const bool failed = pae != nullptr;
+    shared->Post([id, failed, error = std::move(error)](JetStreamHistory* h) {
+      h->Acked(id, failed ? absl::UnavailableError(absl::StrCat(
+                                "JetStream did not store it: ", error))
+                          : absl::OkStatus());
+    });
   }
 };
 
