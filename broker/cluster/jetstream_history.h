@@ -88,7 +88,8 @@ class JetStreamHistory : public HistorySink {
 
   // What JetStream keeps per channel for a rule of `size`: more than the
   // size, so that a broker whose feed lags behind a burst still sees every
-  // event before JetStream drops it; a lag past it is an overrun.
+  // event before JetStream drops it; a lag past it drops events unseen,
+  // which Apply finds as a jump in the offsets (Overrun).
   static int64_t Keep(uint32_t size) { return 2 * int64_t{size} + 100; }
   ~JetStreamHistory() override;
 
