@@ -3,12 +3,10 @@
 // (loopback, free ports, JetStream under a temporary directory) and kills
 // them on exit.
 //   node cluster-recovery-bench.mjs --build=DIR --clients=N --per_group=K --messages=M
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
+import { children, connectMany, cpuTicksOf, freePort, request, start, TICK } from './daemons.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   const [k, v] = a.replace(/^--/, '').split('=');
@@ -19,70 +17,14 @@ const clients = Number(args.clients || 1000);
 const perGroup = Number(args.per_group || 10);
 const messages = Number(args.messages || 40);
 const groups = Math.ceil(clients / perGroup);
-const TICK = 100;  // USER_HZ
-const children = [];
 const store = mkdtempSync(join(tmpdir(), 'channel-js-bench-'));
-process.on('exit', () => {
+process.on('exit', () => {  // (daemons.mjs kills the daemons)
   // --logs=DIR keeps every daemon's log there (to see why a run failed).
   if (args.logs) {
     children.forEach((c, i) => writeFileSync(join(args.logs, `${i}-${c.spawnargs[0].split('/').pop()}.log`), c.log || ''));
   }
-  for (const c of children) c.kill('SIGKILL');
   rmSync(store, { recursive: true, force: true });
 });
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-// Starts a daemon; resolves once `ready` appears on its stderr (the child
-// keeps its log in child.log).
-function start(bin, argv, ready, timeoutMs = 60000) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(child);
-    child.log = '';
-    const timer = setTimeout(() => reject(new Error(`${bin}: no "${ready}"\n${child.log}`)), timeoutMs);
-    child.stderr.on('data', (d) => {
-      child.log += d;
-      if (child.log.includes(ready)) { clearTimeout(timer); resolve(child); }
-    });
-  });
-}
-function cpuTicksOf(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(f[11]) + Number(f[12]);
-}
-function connect(url) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-async function connectMany(url, n) {
-  const out = [];
-  for (let i = 0; i < n; i += 100) {
-    const batch = [];
-    for (let k = i; k < Math.min(n, i + 100); ++k) batch.push(connect(url));
-    out.push(...await Promise.all(batch));
-  }
-  return out;
-}
-function request(ws, obj) {
-  return new Promise((resolve) => {
-    const onMessage = (data) => {
-      const m = JSON.parse(data.toString());
-      if (m.id === obj.id) { ws.off('message', onMessage); resolve(m); }
-    };
-    ws.on('message', onMessage);
-    ws.send(JSON.stringify(obj));
-  });
-}
 
 // 3 NATS nodes with JetStream, 2 brokers with history for every group.
 const cports = [], rports = [];
@@ -91,12 +33,12 @@ const nats = await Promise.all([0, 1, 2].map((i) => start('nats-server', [
   '-a', '127.0.0.1', '-p', `${cports[i]}`, '-n', `n${i}`, '-js', '-sd', join(store, `n${i}`),
   '--cluster_name', 'bench', '-cluster', `nats://127.0.0.1:${rports[i]}`,
   '-routes', [0, 1, 2].filter((k) => k !== i).map((k) => `nats://127.0.0.1:${rports[k]}`).join(','),
-], 'Server is ready')));
+], 'Server is ready', 60000)));
 const bports = [await freePort(), await freePort()];
 const brokers = await Promise.all([0, 1].map((i) => start(`${build}/broker/channel-broker`, [
   '--listen=127.0.0.1', `--port=${bports[i]}`, '--admin_port=-1', '--log_level=info',
   `--nats=nats://127.0.0.1:${cports[i]}`, `--history=room-*:size=${messages}`,
-], 'following from')));
+], 'following from', 60000)));
 const gatewayArgs = (port, list) => ['--listen=127.0.0.1', `--port=${port}`, '--admin_port=-1',
   '--threads=1', `--broker=${list.map((p) => `127.0.0.1:${p}`).join(',')}`,
   '--rate_limit_per_sec=0', '--rate_limit_bytes_per_sec=0',

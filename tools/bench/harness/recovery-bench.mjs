@@ -1,10 +1,7 @@
 // Recovery after a gateway restart: see tools/bench/recovery-bench.sh.
 // Starts its own daemons (loopback, free ports) and kills them on exit.
 //   node recovery-bench.mjs --build=DIR --clients=N --missed=M
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import net from 'node:net';
-import WebSocket from 'ws';
+import { connectMany, cpuTicksOf, freePort, request, start, TICK } from './daemons.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   const [k, v] = a.replace(/^--/, '').split('=');
@@ -13,62 +10,6 @@ const args = Object.fromEntries(process.argv.slice(2).map((a) => {
 const build = args.build || 'build';
 const clients = Number(args.clients || 1000);
 const missed = Number(args.missed || 100);
-const TICK = 100;  // USER_HZ
-const children = [];
-process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-// Starts a daemon; resolves once `ready` appears on its stderr.
-function start(bin, argv, ready) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(child);
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`${bin}: no "${ready}"\n${log}`)), 10000);
-    child.stderr.on('data', (d) => {
-      log += d;
-      if (log.includes(ready)) { clearTimeout(timer); resolve(child); }
-    });
-  });
-}
-function cpuTicksOf(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(f[11]) + Number(f[12]);
-}
-function connect(url) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-async function connectMany(url, n) {
-  const out = [];
-  for (let i = 0; i < n; i += 100) {
-    const batch = [];
-    for (let k = i; k < Math.min(n, i + 100); ++k) batch.push(connect(url));
-    out.push(...await Promise.all(batch));
-  }
-  return out;
-}
-function request(ws, obj) {
-  return new Promise((resolve) => {
-    const onMessage = (data) => {
-      const m = JSON.parse(data.toString());
-      if (m.id === obj.id) { ws.off('message', onMessage); resolve(m); }
-    };
-    ws.on('message', onMessage);
-    ws.send(JSON.stringify(obj));
-  });
-}
-
 const bport = await freePort(), gport = await freePort(), pport = await freePort();
 const broker = await start(`${build}/broker/channel-broker`, [
   '--listen=127.0.0.1', `--port=${bport}`, '--admin_port=-1', '--log_level=info',
