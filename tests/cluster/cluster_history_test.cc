@@ -87,6 +87,17 @@ class ClusterHistoryTest : public ClusterTest {
     FAIL() << "'" << text << "' never confirmed; last reply: " << reply;
   }
 
+  // Joins `c` to `group` (id 1): the ok carries the group's position.
+  void JoinOk(int c, const std::string& group) {
+    const std::string reply =
+        ws_.Request(c,
+                    absl::StrCat(R"({"cmd":"add_group","group_id":")", group,
+                                 R"(","id":1})"),
+                    "1");
+    ASSERT_EQ(reply.rfind(R"({"id":1,"ok":true,"offset":)", 0), 0u)
+        << "connection " << c << ": " << reply;
+  }
+
   // Waits until `c` has received `text` as a delivery (raw framing) or
   // 30 s pass.
   void WaitLong(int c, const std::string& text) {
@@ -146,13 +157,8 @@ TEST_F(ClusterHistoryTest, BrokerKilledMembersMissNothingAndRoamerRecovers) {
     for (int k = 0; k < kPerGateway; ++k) {
       const int c = ws_.Connect(gateways_[g].uri());
       ASSERT_GE(c, 0);
-      const std::string reply =
-          ws_.Request(c,
-                      absl::StrCat(R"({"cmd":"add_group","group_id":")", group,
-                                   R"(","id":1})"),
-                      "1");
-      ASSERT_EQ(reply.rfind(R"({"id":1,"ok":true,"offset":)", 0), 0u)
-          << "gateway " << g << ": " << reply;
+      JoinOk(c, group);
+      if (HasFatalFailure()) return;
       members[g].push_back(c);
     }
   }
@@ -266,11 +272,8 @@ TEST_F(ClusterHistoryTest, NatsNodeKilledHistoryKeptMembersSeeWhatItHolds) {
   ASSERT_GE(member, 0);
   ASSERT_GE(sender, 0);
   ASSERT_GE(reader, 0);
-  const std::string joined = ws_.Request(
-      member,
-      absl::StrCat(R"({"cmd":"add_group","group_id":")", group, R"(","id":1})"),
-      "1");
-  ASSERT_EQ(joined.rfind(R"({"id":1,"ok":true,"offset":)", 0), 0u) << joined;
+  JoinOk(member, group);
+  if (HasFatalFailure()) return;
   std::vector<std::string> sent;
   for (int i = 0; i < 20; ++i) {
     sent.push_back(absl::StrCat("n", i));
@@ -333,12 +336,8 @@ TEST_F(ClusterHistoryTest, ABurstIntoOneGroupIsWholeOrTold) {
     for (int k = 0; k < 20; ++k) {
       const int c = ws_.Connect(gateways_[g].uri());
       ASSERT_GE(c, 0);
-      const std::string reply =
-          ws_.Request(c,
-                      absl::StrCat(R"({"cmd":"add_group","group_id":")", group,
-                                   R"(","id":1})"),
-                      "1");
-      ASSERT_EQ(reply.rfind(R"({"id":1,"ok":true,"offset":)", 0), 0u) << reply;
+      JoinOk(c, group);
+      if (HasFatalFailure()) return;
       members.push_back(c);
     }
   }
@@ -403,11 +402,8 @@ TEST_F(ClusterHistoryOverflowTest,
   const int sender = ws_.Connect(gateways_[1].uri());
   ASSERT_GE(member, 0);
   ASSERT_GE(sender, 0);
-  const std::string joined = ws_.Request(
-      member,
-      absl::StrCat(R"({"cmd":"add_group","group_id":")", group, R"(","id":1})"),
-      "1");
-  ASSERT_EQ(joined.rfind(R"({"id":1,"ok":true,"offset":)", 0), 0u) << joined;
+  JoinOk(member, group);
+  if (HasFatalFailure()) return;
   // 400 messages of 200 bytes, sent as fast as the socket takes them.
   const std::string pad(200, 'x');
   std::vector<std::string> sent;
