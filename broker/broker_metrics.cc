@@ -75,6 +75,17 @@ void AppendBrokerMetrics(const BrokerMetricsInputs& in, PrometheusText* m) {
              in.stats.publishes_refused_restarting, {{"reason", "restarting"}});
   m->Counter("channel_broker_events_delivered_total",
              "Event frames queued to subscribers.", in.stats.events_delivered);
+  m->Counter("channel_broker_queue_events_dropped_total",
+             "Events of a queue group channel that no member of one of its "
+             "groups could take.",
+             in.stats.queue_events_dropped);
+  m->Gauge("channel_broker_queue_bindings",
+           "Keys bound to a queue group member (Metadata.key).",
+           static_cast<double>(in.router.queue_groups().bindings()));
+  m->Counter("channel_broker_queue_unbound_picks_total",
+             "Events whose key found the binding bound full and was hashed "
+             "over the members instead.",
+             static_cast<double>(in.router.queue_groups().unbound_picks()));
   m->Counter("channel_broker_slow_consumer_disconnects_total",
              "Connections closed for exceeding --max_queued_bytes.",
              in.stats.slow_consumer_disconnects);

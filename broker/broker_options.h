@@ -26,6 +26,8 @@ struct BrokerOptions {
   // group of its members: sized for what a worker holds (ws-gateway's
   // --max_groups_per_worker plus one user channel per connection).
   size_t max_channels_per_link = 1000000;
+  // Keys bound to a queue group member (QueueGroups), over all groups.
+  size_t max_queue_bindings = 1000000;
   // Bytes of event frames one publish may create over all its channels
   // (each channel's event carries the payload): bounds the memory one
   // request can make the broker allocate, and keeps any one publish within

@@ -38,6 +38,8 @@ struct BrokerStats {
   // Publishes refused while subscribers re-subscribe after a restart.
   uint64_t publishes_refused_restarting = 0;
   uint64_t events_delivered = 0;  // event frames queued to subscribers
+  // Events of a queue group channel that no member of a group could take.
+  uint64_t queue_events_dropped = 0;
   uint64_t slow_consumer_disconnects = 0;
   uint64_t idle_timeouts = 0;
   uint64_t cluster_forward_failures = 0;  // NATS publishes that failed

@@ -21,6 +21,7 @@ v1::Event* MoveIntoEvent(v1::Publish* request, v1::Envelope* envelope) {
 Router::Router(const BrokerOptions& options, BrokerStats* stats)
     : options_(options),
       stats_(stats),
+      queues_(options.max_queue_bindings),
       sole_(options.sole_release_timeout, std::string(kGroupChannelPrefix)) {}
 
 bool Router::SoleEnabled() const {
@@ -41,6 +42,8 @@ Subscriber* Router::SoleCandidate(const std::string& channel) const {
   if (subscribers == nullptr || subscribers->size() != 1) return nullptr;
   Subscriber* only = *subscribers->begin();
   if (!only->WantsSoleInterest()) return nullptr;
+  // Queue group members receive the channel's events too.
+  if (queues_.Has(channel)) return nullptr;
   // Every event of a history channel must reach the sequencer.
   if (history_ != nullptr && history_->RuleFor(channel) != nullptr) {
     return nullptr;
@@ -91,18 +94,13 @@ absl::Status Router::Subscribe(Subscriber* session,
   if (absl::Status s = ValidateAndDedupe(request.channels()); !s.ok()) {
     return s;
   }
+  if (!request.queue_group().empty()) return JoinQueue(session, request);
   size_t new_channels = 0;
   for (const std::string* channel : distinct_) {
     if (!index_.Contains(session, *channel)) ++new_channels;
   }
-  const size_t current = index_.CountFor(session);
-  const size_t limit = session->IsLink() ? options_.max_channels_per_link
-                                         : options_.max_channels_per_connection;
-  if (current + new_channels > limit) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "subscribing would hold ", current + new_channels, " channels; the ",
-        session->IsLink() ? "limit per link" : "limit per connection", " is ",
-        limit));
+  if (absl::Status s = CheckChannelLimit(session, new_channels); !s.ok()) {
+    return s;
   }
   bool woken = false;
   for (const std::string* channel : distinct_) {
@@ -131,10 +129,65 @@ absl::Status Router::Subscribe(Subscriber* session,
   return absl::OkStatus();
 }
 
+absl::Status Router::CheckChannelLimit(Subscriber* session,
+                                       size_t new_channels) const {
+  const size_t current = index_.CountFor(session) + queues_.CountFor(session);
+  const size_t limit = session->IsLink() ? options_.max_channels_per_link
+                                         : options_.max_channels_per_connection;
+  if (current + new_channels > limit) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "subscribing would hold ", current + new_channels, " channels; the ",
+        session->IsLink() ? "limit per link" : "limit per connection", " is ",
+        limit));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Router::JoinQueue(Subscriber* session,
+                               const v1::Subscribe& request) {
+  const std::string& group = request.queue_group();
+  if (group.size() > options_.max_channel_name_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "queue group name of ", group.size(), " bytes exceeds the limit of ",
+        options_.max_channel_name_bytes));
+  }
+  if (request.since_size() > 0) {
+    return absl::InvalidArgumentError(
+        "a queue group subscription cannot resume (since)");
+  }
+  if (cluster_ != nullptr) {
+    return absl::InvalidArgumentError(
+        "queue groups need a standalone broker in this version (the "
+        "cluster, --nats, does not share them yet)");
+  }
+  size_t new_channels = 0;
+  for (const std::string* channel : distinct_) {
+    if (!queues_.Contains(session, *channel, group)) ++new_channels;
+  }
+  if (absl::Status s = CheckChannelLimit(session, new_channels); !s.ok()) {
+    return s;
+  }
+  for (const std::string* channel : distinct_) {
+    if (queues_.Join(session, *channel, group).channel_edge) {
+      UpdateSole(*channel);  // nobody holds it alone any more
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Router::Unsubscribe(Subscriber* session,
                                  const v1::Unsubscribe& request) {
   if (absl::Status s = ValidateAndDedupe(request.channels()); !s.ok()) {
     return s;
+  }
+  if (!request.queue_group().empty()) {
+    for (const std::string* channel : distinct_) {
+      if (queues_.Leave(session, *channel, request.queue_group())
+              .channel_edge) {
+        UpdateSole(*channel);
+      }
+    }
+    return absl::OkStatus();
   }
   for (const std::string* channel : distinct_) {
     const auto change = index_.Remove(session, *channel);
@@ -230,12 +283,17 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request,
       }
     }
     const auto* subscribers = index_.Find(*channel);
-    if (subscribers == nullptr) continue;
+    const bool queued = queues_.Has(*channel);
+    if (subscribers == nullptr && !queued) continue;
     OutgoingEvent outgoing(envelope);
-    recipients_.assign(subscribers->begin(), subscribers->end());
-    for (Subscriber* session : recipients_) {
-      if (session != skip && session->Deliver(outgoing)) ++receivers;
+    if (subscribers != nullptr) {
+      recipients_.assign(subscribers->begin(), subscribers->end());
+      for (Subscriber* session : recipients_) {
+        if (session != skip && session->Deliver(outgoing)) ++receivers;
+      }
     }
+    if (queued) receivers += DeliverToQueues(*channel, *event, publisher,
+                                             outgoing);
   }
   recipients_.clear();
   stats_->events_delivered += receivers;
@@ -285,7 +343,10 @@ absl::Status Router::Admit(const v1::Publish& request, const Subscriber* skip) {
   for (const std::string* channel : distinct_) {
     const auto* subscribers = index_.Find(*channel);
     // In a cluster every channel is forwarded, subscribed here or not.
-    if (subscribers == nullptr && cluster_ == nullptr) continue;
+    if (subscribers == nullptr && cluster_ == nullptr &&
+        !queues_.Has(*channel)) {
+      continue;
+    }
     const size_t frame = base + channel->size();
     total += frame;
     if (subscribers == nullptr) continue;
@@ -323,6 +384,35 @@ absl::Status Router::Admit(const v1::Publish& request, const Subscriber* skip) {
       "(its output queue is full",
       closed > 0 ? "; a link that stopped reading was closed" : "",
       "); nothing was published: retry shortly"));
+}
+
+uint64_t Router::DeliverToQueues(const std::string& channel,
+                                 const v1::Event& event,
+                                 const Subscriber* publisher,
+                                 OutgoingEvent& outgoing) {
+  const std::string& key = event.meta().key();
+  const bool key_end = event.meta().key_end();
+  picked_.clear();
+  queues_.Pick(channel, key, key_end, publisher, &picked_);
+  uint64_t receivers = 0;
+  for (auto& [group, member] : picked_) {
+    // A member that cannot take it (closing, or closed now as a slow
+    // consumer) hands it to the group's next one: an event is lost only
+    // when no member of the group can take it (counted).
+    tried_.clear();
+    Subscriber* s = member;
+    while (s != nullptr && !s->Deliver(outgoing)) {
+      tried_.push_back(s);
+      s = queues_.Retry(channel, group, key, key_end, publisher, tried_);
+    }
+    if (s != nullptr) {
+      ++receivers;
+    } else {
+      ++stats_->queue_events_dropped;
+    }
+  }
+  picked_.clear();
+  return receivers;
 }
 
 uint64_t Router::DeliverRemote(const v1::Envelope& envelope) {
@@ -380,6 +470,10 @@ void Router::RemoveAll(Subscriber* session) {
   for (const std::string& channel : index_.RemoveAll(session)) {
     ClusterInterest(channel, false);
   }
+  for (const std::string& channel : queues_.RemoveAll(session)) {
+    UpdateSole(channel);
+  }
+  queues_.ForgetPublisher(session);
   // Its own grants end at once; the channels it left may now have one
   // subscriber (grant) or lose theirs (revoke).
   for (const std::string& channel : sole_.HolderGone(session)) {

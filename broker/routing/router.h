@@ -16,6 +16,7 @@
 #include "broker/history/history_store.h"
 #include "broker/routing/history_sink.h"
 #include "broker/routing/publish_observer.h"
+#include "broker/routing/queue_groups.h"
 #include "broker/routing/sole_interest.h"
 #include "broker/routing/subscriber.h"
 #include "common/subscription_index.h"
@@ -113,8 +114,9 @@ class Router {
   }
 
   bool HasSubscribers(absl::string_view channel) const {
-    return index_.Find(channel) != nullptr;
+    return index_.Find(channel) != nullptr || queues_.Has(channel);
   }
+  const QueueGroups& queue_groups() const { return queues_; }
 
   // Cluster mode (--nats): interest goes to `cluster`, local publishes are
   // forwarded to it, and refused while it is down. Null: standalone.
@@ -158,6 +160,17 @@ class Router {
  private:
   using Names = google::protobuf::RepeatedPtrField<std::string>;
 
+  // Over the connection's (or link's) channel limit with `new_channels`
+  // more? Queue group memberships count as channels.
+  absl::Status CheckChannelLimit(Subscriber* session,
+                                 size_t new_channels) const;
+  // Subscribe with a queue group (distinct_ holds the channels).
+  absl::Status JoinQueue(Subscriber* session, const v1::Subscribe& request);
+  // One member of each of `channel`'s queue groups gets `outgoing`;
+  // returns how many did.
+  uint64_t DeliverToQueues(const std::string& channel, const v1::Event& event,
+                           const Subscriber* publisher,
+                           OutgoingEvent& outgoing);
   // Publish's admission over distinct_ (see Publish).
   absl::Status Admit(const v1::Publish& request, const Subscriber* skip);
   // Checks the request's names and fills distinct_ with them, each once, in
@@ -180,6 +193,9 @@ class Router {
   const BrokerOptions& options_;
   BrokerStats* stats_;
   SubscriptionIndex<Subscriber*> index_;
+  QueueGroups queues_;
+  std::vector<std::pair<std::string, Subscriber*>> picked_;  // scratch
+  std::vector<Subscriber*> tried_;                          // scratch
   // Scratch, reused across requests (no allocation per request once warm).
   absl::flat_hash_set<absl::string_view> seen_;
   std::vector<const std::string*> distinct_;

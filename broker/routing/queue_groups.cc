@@ -1,0 +1,182 @@
+#include "broker/routing/queue_groups.h"
+
+#include <algorithm>
+
+#include "absl/hash/hash.h"
+
+namespace channel {
+
+QueueGroups::Change QueueGroups::Join(Subscriber* member,
+                                      const std::string& channel,
+                                      const std::string& group) {
+  Change change;
+  auto [groups_it, new_channel] = channels_.try_emplace(channel);
+  Group& g = groups_it->second[group];
+  if (std::find(g.members.begin(), g.members.end(), member) !=
+      g.members.end()) {
+    return change;
+  }
+  g.members.push_back(member);
+  memberships_[member].emplace_back(channel, group);
+  change.changed = true;
+  change.channel_edge = new_channel;
+  return change;
+}
+
+void QueueGroups::DropMember(Group& group, Subscriber* member) {
+  group.members.erase(
+      std::remove(group.members.begin(), group.members.end(), member),
+      group.members.end());
+  const size_t before = group.bindings.size();
+  absl::erase_if(group.bindings,
+                 [member](const auto& kv) { return kv.second.member == member; });
+  bindings_ -= before - group.bindings.size();
+}
+
+QueueGroups::Change QueueGroups::Leave(Subscriber* member,
+                                       const std::string& channel,
+                                       const std::string& group) {
+  Change change;
+  auto mit = memberships_.find(member);
+  if (mit == memberships_.end()) return change;
+  auto& list = mit->second;
+  auto pos = std::find(list.begin(), list.end(),
+                       std::pair<std::string, std::string>(channel, group));
+  if (pos == list.end()) return change;
+  list.erase(pos);
+  if (list.empty()) memberships_.erase(mit);
+  change.changed = true;
+  auto cit = channels_.find(channel);
+  if (cit == channels_.end()) return change;
+  auto git = cit->second.find(group);
+  if (git != cit->second.end()) {
+    DropMember(git->second, member);
+    if (git->second.members.empty()) {
+      bindings_ -= git->second.bindings.size();
+      cit->second.erase(git);
+    }
+  }
+  if (cit->second.empty()) {
+    channels_.erase(cit);
+    change.channel_edge = true;
+  }
+  return change;
+}
+
+std::vector<std::string> QueueGroups::RemoveAll(Subscriber* member) {
+  std::vector<std::string> emptied;
+  auto mit = memberships_.find(member);
+  if (mit == memberships_.end()) return emptied;
+  const auto list = std::move(mit->second);
+  memberships_.erase(mit);
+  for (const auto& [channel, group] : list) {
+    auto cit = channels_.find(channel);
+    if (cit == channels_.end()) continue;
+    auto git = cit->second.find(group);
+    if (git == cit->second.end()) continue;
+    DropMember(git->second, member);
+    if (git->second.members.empty()) {
+      bindings_ -= git->second.bindings.size();
+      cit->second.erase(git);
+    }
+    if (cit->second.empty()) {
+      channels_.erase(cit);
+      emptied.push_back(channel);
+    }
+  }
+  return emptied;
+}
+
+void QueueGroups::ForgetPublisher(const Subscriber* publisher) {
+  if (bindings_ == 0) return;
+  for (auto& [channel, groups] : channels_) {
+    for (auto& [name, group] : groups) {
+      const size_t before = group.bindings.size();
+      absl::erase_if(group.bindings, [publisher](const auto& kv) {
+        return kv.second.publisher == publisher;
+      });
+      bindings_ -= before - group.bindings.size();
+    }
+  }
+}
+
+bool QueueGroups::Contains(Subscriber* member, const std::string& channel,
+                           const std::string& group) const {
+  auto cit = channels_.find(channel);
+  if (cit == channels_.end()) return false;
+  auto git = cit->second.find(group);
+  if (git == cit->second.end()) return false;
+  const auto& m = git->second.members;
+  return std::find(m.begin(), m.end(), member) != m.end();
+}
+
+Subscriber* QueueGroups::Choose(Group& group, absl::string_view key,
+                                bool key_end, const Subscriber* publisher,
+                                const std::vector<Subscriber*>* tried) {
+  const auto untried = [tried](Subscriber* s) {
+    return tried == nullptr ||
+           std::find(tried->begin(), tried->end(), s) == tried->end();
+  };
+  const size_t n = group.members.size();
+  if (n == 0) return nullptr;
+  if (!key.empty()) {
+    auto it = group.bindings.find(key);
+    if (it != group.bindings.end()) {
+      Subscriber* bound = it->second.member;
+      if (untried(bound)) {
+        if (key_end) {
+          group.bindings.erase(it);
+          --bindings_;
+        }
+        return bound;
+      }
+      group.bindings.erase(it);  // rebound below
+      --bindings_;
+    }
+  }
+  // A new key (or none): the members in turn; past the binding bound, a
+  // hash of the key, so that the same key still meets the same member.
+  const bool bind = !key.empty() && !key_end && bindings_ < max_bindings_;
+  size_t start;
+  if (!key.empty() && !key_end && !bind) {
+    ++unbound_picks_;
+    start = absl::HashOf(key) % n;
+  } else {
+    start = group.turn++ % n;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    Subscriber* s = group.members[(start + i) % n];
+    if (!untried(s)) continue;
+    if (bind) {
+      group.bindings.emplace(std::string(key), Binding{s, publisher});
+      ++bindings_;
+    }
+    return s;
+  }
+  return nullptr;
+}
+
+void QueueGroups::Pick(const std::string& channel, absl::string_view key,
+                       bool key_end, const Subscriber* publisher,
+                       std::vector<std::pair<std::string, Subscriber*>>* out) {
+  auto cit = channels_.find(channel);
+  if (cit == channels_.end()) return;
+  for (auto& [name, group] : cit->second) {
+    if (Subscriber* s = Choose(group, key, key_end, publisher, nullptr)) {
+      out->emplace_back(name, s);
+    }
+  }
+}
+
+Subscriber* QueueGroups::Retry(const std::string& channel,
+                               const std::string& group, absl::string_view key,
+                               bool key_end, const Subscriber* publisher,
+                               const std::vector<Subscriber*>& tried) {
+  auto cit = channels_.find(channel);
+  if (cit == channels_.end()) return nullptr;
+  auto git = cit->second.find(group);
+  if (git == cit->second.end()) return nullptr;
+  return Choose(git->second, key, key_end, publisher, &tried);
+}
+
+}  // namespace channel

@@ -1,0 +1,109 @@
+#ifndef CHANNEL_BROKER_ROUTING_QUEUE_GROUPS_H_
+#define CHANNEL_BROKER_ROUTING_QUEUE_GROUPS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "broker/routing/subscriber.h"
+
+namespace channel {
+
+// Queue groups (Subscribe.queue_group, docs/PROTOCOL.md "Queue groups"):
+// several consumers share a channel's events, each event to one member of
+// each group, as with NATS queue subscriptions and GatewayWorker's business
+// workers. Events carrying a key (Metadata.key, a gateway's connection id)
+// stick to one member: the first event of a key binds it to the next
+// member in turn, later ones follow the binding while that member stays in
+// the group, and the key's last event (Metadata.key_end) ends it. A member
+// that leaves takes its bindings with it: its keys bind anew on their next
+// event, to the members left. A publisher's bindings end with it (a gateway
+// gone mid-connection sends no close).
+//
+// Bounded: at most `max_bindings` bindings over all groups. Past it a new
+// key is not bound but hashed over the members (still the same member for
+// the same key while the group does not change), and counted.
+//
+// Owned by the broker's io thread (the Router's).
+class QueueGroups {
+ public:
+  explicit QueueGroups(size_t max_bindings) : max_bindings_(max_bindings) {}
+
+  // Membership changes. The bool is true when `channel` gained its first
+  // member of any group (Join) or lost its last (Leave): the interest edge.
+  struct Change {
+    bool changed = false;       // the membership was new / existed
+    bool channel_edge = false;  // see above
+  };
+  Change Join(Subscriber* member, const std::string& channel,
+              const std::string& group);
+  Change Leave(Subscriber* member, const std::string& channel,
+               const std::string& group);
+  // `member` is gone: it leaves every group; returns the channels that
+  // lost their last member. Its bindings end too.
+  std::vector<std::string> RemoveAll(Subscriber* member);
+  // `publisher` is gone: the bindings of the keys it published end.
+  void ForgetPublisher(const Subscriber* publisher);
+
+  // One member of each of `channel`'s groups for an event with `key`
+  // (empty: none), appended to *out with its group's name. Binds or ends
+  // the key's binding as described above.
+  void Pick(const std::string& channel, absl::string_view key, bool key_end,
+            const Subscriber* publisher,
+            std::vector<std::pair<std::string, Subscriber*>>* out);
+  // Member `failed` of `channel`'s `group` could not take the event: the
+  // next member (not in `tried`) for `key`, rebound to it; null when none
+  // is left.
+  Subscriber* Retry(const std::string& channel, const std::string& group,
+                    absl::string_view key, bool key_end,
+                    const Subscriber* publisher,
+                    const std::vector<Subscriber*>& tried);
+
+  bool Has(absl::string_view channel) const {
+    return channels_.contains(channel);
+  }
+  // Memberships of `member` (each counts as a channel held).
+  size_t CountFor(Subscriber* member) const {
+    auto it = memberships_.find(member);
+    return it == memberships_.end() ? 0 : it->second.size();
+  }
+  bool Contains(Subscriber* member, const std::string& channel,
+                const std::string& group) const;
+  size_t bindings() const { return bindings_; }
+  uint64_t unbound_picks() const { return unbound_picks_; }
+
+ private:
+  struct Binding {
+    Subscriber* member = nullptr;
+    const Subscriber* publisher = nullptr;
+  };
+  struct Group {
+    std::vector<Subscriber*> members;  // in joining order; each once
+    uint64_t turn = 0;                 // the next new key's member
+    absl::flat_hash_map<std::string, Binding> bindings;
+  };
+  using Groups = absl::flat_hash_map<std::string, Group>;
+
+  // Chooses (and binds) `key`'s member of `group`, skipping `tried`.
+  Subscriber* Choose(Group& group, absl::string_view key, bool key_end,
+                     const Subscriber* publisher,
+                     const std::vector<Subscriber*>* tried);
+  // Removes `member` from `group` with its bindings.
+  void DropMember(Group& group, Subscriber* member);
+
+  const size_t max_bindings_;
+  absl::flat_hash_map<std::string, Groups> channels_;
+  // Every (channel, group) a member is in, for RemoveAll and the limit.
+  absl::flat_hash_map<Subscriber*, std::vector<std::pair<std::string, std::string>>>
+      memberships_;
+  size_t bindings_ = 0;
+  uint64_t unbound_picks_ = 0;
+};
+
+}  // namespace channel
+
+#endif  // CHANNEL_BROKER_ROUTING_QUEUE_GROUPS_H_
