@@ -35,6 +35,16 @@ void BrokerClient::set_channel_source(const ChannelSource* source) {
 }
 void BrokerClient::Start() { impl_->Start(); }
 void BrokerClient::Stop() { impl_->Stop(); }
+void BrokerClient::SubscribeQueue(const std::string& group,
+                                  const std::vector<std::string>& channels,
+                                  Done done) {
+  impl_->SubscribeQueue(group, channels, std::move(done));
+}
+void BrokerClient::UnsubscribeQueue(const std::string& group,
+                                    const std::vector<std::string>& channels,
+                                    Done done) {
+  impl_->UnsubscribeQueue(group, channels, std::move(done));
+}
 void BrokerClient::Subscribe(const std::vector<std::string>& channels,
                              Done done) {
   impl_->Subscribe(channels, std::move(done));

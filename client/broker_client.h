@@ -164,6 +164,17 @@ class BrokerClient {
   void Subscribe(const std::vector<std::string>& channels, Done done = nullptr);
   void Unsubscribe(const std::vector<std::string>& channels,
                    Done done = nullptr);
+  // Queue groups (docs/PROTOCOL.md "Queue groups"): joins `channels` as a
+  // member of queue group `group`, sharing their events with the group's
+  // other members (one member per event, the same one per Metadata.key).
+  // Kept across reconnects like Subscribe; the client's own set, whatever
+  // the channel source.
+  void SubscribeQueue(const std::string& group,
+                      const std::vector<std::string>& channels,
+                      Done done = nullptr);
+  void UnsubscribeQueue(const std::string& group,
+                        const std::vector<std::string>& channels,
+                        Done done = nullptr);
 
   // Publishes `payload` to `channels`. Unavailable when not connected,
   // ResourceExhausted when the outgoing queue is full; `done` (optional) runs

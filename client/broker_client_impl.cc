@@ -73,6 +73,54 @@ void BrokerClient::Impl::Unsubscribe(const std::vector<std::string>& channels,
   }
 }
 
+void BrokerClient::Impl::SubscribeQueue(
+    const std::string& group, const std::vector<std::string>& channels,
+    Done done) {
+  queues_[group].insert(channels.begin(), channels.end());
+  if (stream_ == nullptr) {
+    if (done) done(absl::UnavailableError("not connected to the broker"), 0);
+    return;
+  }
+  v1::Envelope envelope;
+  auto* request = envelope.mutable_subscribe();
+  for (const auto& channel : channels) request->add_channels(channel);
+  request->set_queue_group(group);
+  // A refused membership is not held (the broker would refuse it again).
+  const uint64_t id =
+      requests_.Track([this, group, channels, done = std::move(done)](
+                          const absl::Status& status, uint64_t receivers) {
+        if (!status.ok() && !absl::IsUnavailable(status)) {
+          if (auto it = queues_.find(group); it != queues_.end()) {
+            for (const auto& channel : channels) it->second.erase(channel);
+            if (it->second.empty()) queues_.erase(it);
+          }
+        }
+        if (done) done(status, receivers);
+      });
+  request->set_request_id(id);
+  if (absl::Status s = SendRequest(envelope); !s.ok()) requests_.Fail(id, s);
+}
+
+void BrokerClient::Impl::UnsubscribeQueue(
+    const std::string& group, const std::vector<std::string>& channels,
+    Done done) {
+  if (auto it = queues_.find(group); it != queues_.end()) {
+    for (const auto& channel : channels) it->second.erase(channel);
+    if (it->second.empty()) queues_.erase(it);
+  }
+  if (stream_ == nullptr) {
+    if (done) done(absl::OkStatus(), 0);
+    return;
+  }
+  v1::Envelope envelope;
+  auto* request = envelope.mutable_unsubscribe();
+  for (const auto& channel : channels) request->add_channels(channel);
+  request->set_queue_group(group);
+  const uint64_t id = requests_.Track(std::move(done));
+  request->set_request_id(id);
+  if (absl::Status s = SendRequest(envelope); !s.ok()) requests_.Fail(id, s);
+}
+
 absl::Status BrokerClient::Impl::CheckCanStart() const {
   if (!connected_) return absl::UnavailableError("not connected to the broker");
   if (moving_) {

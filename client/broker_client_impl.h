@@ -39,6 +39,10 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
 
   void Subscribe(const std::vector<std::string>& channels, Done done);
   void Unsubscribe(const std::vector<std::string>& channels, Done done);
+  void SubscribeQueue(const std::string& group,
+                      const std::vector<std::string>& channels, Done done);
+  void UnsubscribeQueue(const std::string& group,
+                        const std::vector<std::string>& channels, Done done);
   absl::Status Publish(const std::vector<std::string>& channels,
                        absl::string_view payload, const v1::Metadata* meta,
                        Done done, bool no_echo);
@@ -164,6 +168,8 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   HistoryRules history_rules_;  // the current (or last) broker's
   // The channels to hold, unless source_ owns them.
   absl::flat_hash_set<std::string> desired_;
+  // Queue group memberships to hold, by group (SubscribeQueue).
+  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> queues_;
   // Sole-interest grants of the current link: channel -> grant id.
   absl::flat_hash_map<std::string, uint64_t> held_alone_;
   RequestTracker requests_;

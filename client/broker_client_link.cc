@@ -128,6 +128,32 @@ void BrokerClient::Impl::Adopt(std::shared_ptr<FramedStream> stream,
       return;
     }
   }
+  // Queue group memberships: one request per group. A refused one is
+  // logged and dropped from the set (the broker's answer stays the same).
+  for (const auto& [group, channels] : queues_) {
+    v1::Envelope envelope;
+    auto* request = envelope.mutable_subscribe();
+    for (const auto& channel : channels) request->add_channels(channel);
+    request->set_queue_group(group);
+    ++resubscribes_pending_;
+    const uint64_t gen = generation_;
+    request->set_request_id(requests_.Track(
+        [this, gen, group = group](const absl::Status& status, uint64_t) {
+          if (gen != generation_) return;
+          if (!status.ok() && !absl::IsUnavailable(status)) {
+            CHANNEL_LOG_LIMITED(spdlog::level::err,
+                                "queue group {} re-join refused by the "
+                                "broker: {}",
+                                group, status.message());
+            queues_.erase(group);
+          }
+          if (--resubscribes_pending_ == 0) MarkConnected();
+        }));
+    if (absl::Status s = SendRequest(envelope); !s.ok()) {
+      Fail(absl::StrCat("re-join of queue group ", group, ": ", s.message()));
+      return;
+    }
+  }
   if (resubscribes_pending_ == 0) MarkConnected();
 }
 

@@ -37,6 +37,31 @@ inline ChannelKind ParseBrokerChannel(absl::string_view channel,
   return ChannelKind::kOther;
 }
 
+// The application's seat (docs/PROTOCOL.md "Application events"): gateways
+// publish their connections' events on kAppEventsChannel (keyed by client
+// id, for queue groups), and each gateway worker ("node") takes actions on
+// its connections from its own channel, kAppNodePrefix + node. A client id
+// is "<node>.<n>": node "<gateway id>-<worker index>", n the connection's
+// number on that worker. Clients of the WebSocket protocol can reach none
+// of these channels (they publish to group:, user: and all only).
+inline constexpr char kAppEventsChannel[] = "app:events";
+inline constexpr char kAppNodePrefix[] = "app:node:";
+
+inline std::string AppNodeChannel(absl::string_view node) {
+  std::string out(kAppNodePrefix);
+  out.append(node.data(), node.size());
+  return out;
+}
+// The node of client id `client` (what precedes its last '.'), or empty
+// when it is not a client id.
+inline absl::string_view ClientNode(absl::string_view client) {
+  const size_t dot = client.rfind('.');
+  if (dot == absl::string_view::npos || dot == 0 || dot + 1 == client.size()) {
+    return absl::string_view();
+  }
+  return client.substr(0, dot);
+}
+
 inline bool IsGroupChannel(absl::string_view channel) {
   return absl::StartsWith(channel, kGroupChannelPrefix);
 }

@@ -36,6 +36,10 @@ struct ConnectionData {
   // History reads and resumes waiting for the broker (bounded per
   // connection: CommandDispatcher::kMaxHistoryInFlight).
   uint16_t history_in_flight = 0;
+  // Requests waiting for the application's backend (AppBridge): custom
+  // commands with an id and joins it decides. Bounded per connection.
+  uint16_t app_pending = 0;
+  bool app_closed = false;            // its close event was published
   TokenBucket bucket{0, 0, {}};       // messages per second
   TokenBucket byte_bucket{0, 0, {}};  // message bytes per second
   Clock::time_point last_seen;

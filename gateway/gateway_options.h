@@ -62,6 +62,21 @@ struct GatewayOptions {
   TokenVerifier::Options tokens;
   std::chrono::milliseconds auth_timeout{10000};
 
+  // The application's seat (gateway/app, docs/PROTOCOL.md "Application
+  // events").
+  struct App {
+    bool events = false;  // publish connection events; custom commands
+    std::chrono::milliseconds backend_timeout{1000};
+    uint16_t max_pending_per_connection = 16;
+    // Request headers and cookies a connect event carries, by name
+    // (headers matched case-insensitively).
+    std::vector<std::string> event_headers;
+    std::vector<std::string> event_cookies;
+    bool event_query = false;  // the query string too (it may hold a token)
+    // Group id patterns ('*' = any run) whose joins the backend decides.
+    std::vector<std::string> ask_backend;
+  } app;
+
   BrokerClientOptions broker;
 };
 

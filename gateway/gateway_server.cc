@@ -222,6 +222,26 @@ std::string GatewayServer::RenderMetrics() const {
             "Connections told that they may have missed messages (the "
             "worker's broker link was down).",
             sum(&WorkerStats::gap_notices));
+  m.Counter("channel_gateway_app_events_total",
+            "Application events published (--events).",
+            sum(&WorkerStats::app_events));
+  m.Counter("channel_gateway_app_events_dropped_total",
+            "Application events nobody consumed (no backend) or that could "
+            "not be published (no broker link).",
+            sum(&WorkerStats::app_events_dropped));
+  m.Counter("channel_gateway_app_actions_total",
+            "Application actions received on the workers' node channels.",
+            sum(&WorkerStats::app_actions));
+  m.Counter("channel_gateway_app_actions_invalid_total",
+            "Application actions refused by the parser.",
+            sum(&WorkerStats::app_actions_invalid));
+  m.Counter("channel_gateway_app_actions_failed_total",
+            "Application actions that could not be done (no such "
+            "connection or request, a limit).",
+            sum(&WorkerStats::app_actions_failed));
+  m.Counter("channel_gateway_app_timeouts_total",
+            "Requests to the backend answered backend_timeout.",
+            sum(&WorkerStats::app_timeouts));
   m.Counter("channel_gateway_drain_closes_total",
             "Connections closed by a drain (SIGTERM; WebSocket 1012).",
             sum(&WorkerStats::drain_closes));

@@ -106,6 +106,27 @@ ABSL_FLAG(std::string, token_audience, "",
           "When set, tokens must carry this aud.");
 ABSL_FLAG(uint32_t, auth_timeout_ms, 10000,
           "With tokens: close (4002) connections not authenticated by then.");
+ABSL_FLAG(bool, events, false,
+          "Publish every connection's events (connect, message, join, leave, "
+          "close) to the broker's app:events channel for the application's "
+          "backends, and pass commands other than the built-ins to them "
+          "(docs/PROTOCOL.md \"Application events\"). Off: such commands "
+          "get unknown_cmd.");
+ABSL_FLAG(uint32_t, backend_timeout_ms, 1000,
+          "A custom command with an id (or a join the backend decides) "
+          "gets backend_timeout when no backend answered within this long.");
+ABSL_FLAG(std::string, event_headers, "",
+          "Comma-separated request headers a connect event carries (e.g. "
+          "User-Agent,X-Forwarded-For).");
+ABSL_FLAG(std::string, event_cookies, "",
+          "Comma-separated cookie names a connect event carries.");
+ABSL_FLAG(bool, event_query, false,
+          "A connect event carries the request's query string (which may "
+          "hold a token).");
+ABSL_FLAG(std::string, ask_backend, "",
+          "Comma-separated group id patterns ('*' = any run of bytes) whose "
+          "joins the backend decides (a join_request event; refused on "
+          "timeout). Needs --events.");
 ABSL_FLAG(bool, demo_page, true,
           "Serve the demo chat at GET / and the browser client at "
           "/channel-client.js on the WebSocket port.");
@@ -173,6 +194,29 @@ int main(int argc, char** argv) {
     options.allowed_origins.emplace_back(origin);
   }
   options.demo_page = absl::GetFlag(FLAGS_demo_page);
+  options.app.events = absl::GetFlag(FLAGS_events);
+  options.command_limits.custom_commands = options.app.events;
+  options.app.backend_timeout =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_backend_timeout_ms));
+  options.app.event_query = absl::GetFlag(FLAGS_event_query);
+  for (absl::string_view name : absl::StrSplit(
+           absl::GetFlag(FLAGS_event_headers), ',', absl::SkipWhitespace())) {
+    options.app.event_headers.emplace_back(absl::StripAsciiWhitespace(name));
+  }
+  for (absl::string_view name : absl::StrSplit(
+           absl::GetFlag(FLAGS_event_cookies), ',', absl::SkipWhitespace())) {
+    options.app.event_cookies.emplace_back(absl::StripAsciiWhitespace(name));
+  }
+  for (absl::string_view pattern : absl::StrSplit(
+           absl::GetFlag(FLAGS_ask_backend), ',', absl::SkipWhitespace())) {
+    options.app.ask_backend.emplace_back(absl::StripAsciiWhitespace(pattern));
+  }
+  if (!options.app.ask_backend.empty() && !options.app.events) {
+    spdlog::error(
+        "--ask_backend needs --events: no backend would hear the "
+        "join requests");
+    return 2;
+  }
   options.tokens.hmac_secret = absl::GetFlag(FLAGS_token_hmac_secret);
   if (const std::string file = absl::GetFlag(FLAGS_token_hmac_secret_file);
       !file.empty()) {

@@ -14,7 +14,7 @@
 namespace channel {
 
 // Error codes a client can receive, in reply or as the reason of a close.
-inline constexpr std::array<absl::string_view, 20> kClientErrorCodes = {
+inline constexpr std::array<absl::string_view, 22> kClientErrorCodes = {
     "invalid_json",       "not_an_object",
     "unknown_cmd",        "missing_field",
     "invalid_field",      "group_id_too_long",
@@ -24,7 +24,8 @@ inline constexpr std::array<absl::string_view, 20> kClientErrorCodes = {
     "unauthorized",       "forbidden",
     "auth_disabled",      "join_expired",
     "join_refused",       "gateway_full",
-    "backpressure",       "history_not_enabled"};
+    "backpressure",       "history_not_enabled",
+    "no_backend",         "backend_timeout"};
 
 // Token verification outcomes counted per reason (TokenVerifier).
 inline constexpr std::array<absl::string_view, 10> kAuthResults = {
@@ -113,6 +114,13 @@ struct WorkerStats {
   Counter auth_timeouts{0};        // closed 4002
   Counter token_expiry_closes{0};  // closed 4003
   Counter join_expiries{0};        // memberships ended by a join token
+  // The application's seat (gateway/app).
+  Counter app_events{0};           // events published
+  Counter app_events_dropped{0};   // nobody consumed them, or not published
+  Counter app_actions{0};          // actions received on the node channel
+  Counter app_actions_invalid{0};  // refused by the parser
+  Counter app_actions_failed{0};   // parsed, not done (not_found, ...)
+  Counter app_timeouts{0};         // requests answered backend_timeout
 
   void CountAuth(absl::string_view result) {
     for (size_t i = 0; i < kAuthResults.size(); ++i) {

@@ -10,6 +10,14 @@
 //   channel-cli history GROUP            prints "OFFSET<TAB>MESSAGE" per kept
 //                                        message of a history group, oldest
 //                                        first (--limit, --before)
+//   channel-cli events                   prints the application events of
+//                                        ws-gateways (--events) as JSON
+//                                        lines, sharing them with the other
+//                                        members of --queue_group
+//   channel-cli client ACTION ID [ARG..] acts on connection ID: send ID MSG,
+//                                        join|leave ID GROUP, bind ID USER,
+//                                        close ID [CODE [REASON]], info ID;
+//                                        prints the gateway's result
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -22,10 +30,12 @@
 #include "asio/signal_set.hpp"
 #include "asio/steady_timer.hpp"
 #include "client/broker_client.h"
+#include "common/app/action_json.h"
 #include "common/channel_names.h"
 #include "common/host_port.h"
 #include "common/ops/flags_env.h"
 #include "common/ops/logging.h"
+#include "common/random_id.h"
 
 ABSL_FLAG(std::string, broker, "127.0.0.1:2206",
           "Broker address, HOST:PORT; several as HOST:PORT,HOST:PORT.");
@@ -42,6 +52,12 @@ ABSL_FLAG(uint32_t, limit, 50,
           "--history_recover_max).");
 ABSL_FLAG(uint64_t, before, 0,
           "history: messages before this offset (0: the newest).");
+ABSL_FLAG(std::string, queue_group, "backend",
+          "events: the queue group to join (each event reaches one member "
+          "of it, one connection's events the same member); empty: see "
+          "every event without taking any from the group.");
+ABSL_FLAG(bool, json, false,
+          "client send: MESSAGE is JSON (sent as a value), not text.");
 ABSL_FLAG(std::string, log_level, "warn", "Log level of the client library.");
 
 namespace {
@@ -54,6 +70,12 @@ int Usage() {
                "       channel-cli [flags] subscribe CHANNEL...\n"
                "       channel-cli [flags] presence GROUP\n"
                "       channel-cli [flags] history GROUP\n"
+               "       channel-cli [flags] events\n"
+               "       channel-cli [flags] client send ID MESSAGE\n"
+               "       channel-cli [flags] client join|leave ID GROUP\n"
+               "       channel-cli [flags] client bind ID USER\n"
+               "       channel-cli [flags] client close ID [CODE [REASON]]\n"
+               "       channel-cli [flags] client info ID\n"
                "see channel-cli --help for flags\n");
   return 2;
 }
@@ -74,15 +96,19 @@ int main(int argc, char** argv) {
       "  channel-cli presence GROUP                (members over all "
       "gateways)\n"
       "  channel-cli history GROUP                 (kept messages of a "
-      "history group)");
+      "history group)\n"
+      "  channel-cli events                        (application events, "
+      "--queue_group)\n"
+      "  channel-cli client ACTION ID [ARG...]     (act on a connection)");
   if (absl::Status s =
           channel::InitLogging("cli", absl::GetFlag(FLAGS_log_level));
       !s.ok()) {
     std::fprintf(stderr, "channel-cli: %s\n", std::string(s.message()).c_str());
     return 2;
   }
-  if (args.size() < 3) return Usage();
+  if (args.size() < 2) return Usage();
   const std::string command = args[1];
+  if (args.size() < 3 && command != "events") return Usage();
 
   channel::BrokerClientOptions options;
   auto brokers = channel::ParseHostPorts(absl::GetFlag(FLAGS_broker));
@@ -211,6 +237,98 @@ int main(int argc, char** argv) {
         client.Stop();
         io.stop();
       });
+    });
+  } else if (command == "events") {
+    if (args.size() != 2) return Usage();
+    const std::string queue = absl::GetFlag(FLAGS_queue_group);
+    channels = {channel::kAppEventsChannel};
+    if (queue.empty()) {
+      client.Subscribe(channels);
+    } else {
+      client.SubscribeQueue(queue, channels);
+    }
+    client.set_state_handler([&](bool connected, absl::string_view reason) {
+      if (connected) {
+        deadline.cancel();
+        std::fprintf(stderr, "receiving application events%s%s\n",
+                     queue.empty() ? "" : " as a member of queue group ",
+                     queue.c_str());
+      } else {
+        std::fprintf(stderr, "link lost (%.*s); reconnecting\n",
+                     static_cast<int>(reason.size()), reason.data());
+      }
+    });
+    client.set_event_handler([&](channel::v1::Event& event) {
+      std::printf("%s\n", event.payload().c_str());
+      std::fflush(stdout);
+      if (count != 0 && ++seen >= count) {
+        client.Stop();
+        io.stop();
+      }
+    });
+  } else if (command == "client") {
+    // The result comes back on an inbox of this process's own.
+    channel::ActionRequest action;
+    if (args.size() < 4) return Usage();
+    action.action = args[2];
+    action.client = args[3];
+    const size_t extra = args.size() - 4;
+    if (action.action == "send" && extra == 1) {
+      action.message = args[4];
+      action.message_is_json = absl::GetFlag(FLAGS_json);
+    } else if ((action.action == "join" || action.action == "leave") &&
+               extra == 1) {
+      action.group = args[4];
+    } else if (action.action == "bind" && extra == 1) {
+      action.user = args[4];
+    } else if (action.action == "close" && extra <= 2) {
+      if (extra >= 1 && !absl::SimpleAtoi(args[4], &action.code)) {
+        return Usage();
+      }
+      if (extra == 2) action.reason = args[5];
+    } else if (!(action.action == "info" && extra == 0)) {
+      return Usage();
+    }
+    action.reply_to = "app:reply:" + channel::RandomId();
+    action.ref = "cli";
+    absl::StatusOr<std::string> text = channel::ActionJson(action);
+    if (!text.ok()) {
+      std::fprintf(stderr, "channel-cli: %s\n",
+                   std::string(text.status().message()).c_str());
+      return 2;
+    }
+    message = *std::move(text);
+    channel_name = channel::AppNodeChannel(channel::ClientNode(action.client));
+    client.Subscribe({action.reply_to});
+    client.set_event_handler([&](channel::v1::Event& event) {
+      std::printf("%s\n", event.payload().c_str());
+      if (event.payload().find("\"ok\":true") == std::string::npos) {
+        exit_code = 1;
+      }
+      client.Stop();
+      io.stop();
+    });
+    client.set_state_handler([&](bool connected, absl::string_view) {
+      if (!connected || sent) return;
+      sent = true;
+      absl::Status s = client.Publish(
+          {channel_name}, message, nullptr,
+          [&](const absl::Status& status, uint64_t receivers) {
+            if (status.ok() && receivers > 0) return;  // the result follows
+            std::fprintf(stderr, "channel-cli: %s\n",
+                         status.ok() ? "no gateway holds this client's node "
+                                       "(it closed, or its gateway is gone)"
+                                     : std::string(status.message()).c_str());
+            exit_code = 1;
+            client.Stop();
+            io.stop();
+          });
+      if (!s.ok()) {
+        std::fprintf(stderr, "channel-cli: %s\n",
+                     std::string(s.message()).c_str());
+        exit_code = 1;
+        io.stop();
+      }
     });
   } else if (command == "subscribe") {
     channels.assign(args.begin() + 2, args.end());

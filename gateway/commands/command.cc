@@ -5,6 +5,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/commands/bounded_json.h"
 #include "gateway/commands/command_error.h"
 #include "rapidjson/document.h"
 #include "rapidjson/encodedstream.h"
@@ -16,102 +17,6 @@
 
 namespace channel {
 namespace {
-
-std::string ToJson(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
-// Nesting depth of `root`, computed without recursion (RapidJSON's Writer
-// recurses, so depth is bounded before anything is serialized).
-size_t Depth(const rapidjson::Value& root, size_t limit) {
-  std::vector<std::pair<const rapidjson::Value*, size_t>> stack{{&root, 1}};
-  size_t max_depth = 0;
-  while (!stack.empty()) {
-    auto [value, depth] = stack.back();
-    stack.pop_back();
-    max_depth = std::max(max_depth, depth);
-    if (max_depth > limit) return max_depth;
-    if (value->IsArray()) {
-      for (const auto& v : value->GetArray()) stack.emplace_back(&v, depth + 1);
-    } else if (value->IsObject()) {
-      for (const auto& m : value->GetObject()) {
-        stack.emplace_back(&m.value, depth + 1);
-      }
-    }
-  }
-  return max_depth;
-}
-
-// RapidJSON's Document as the SAX handler of its Reader, with nesting
-// counted: the reader stops at the first array or object deeper than
-// `limit`, so a deeply nested frame (1 MB of '[') costs the parse of its
-// first `limit` bytes, never a DOM of a million levels.
-class DepthLimitedHandler {
- public:
-  using Ch = char;
-  DepthLimitedHandler(rapidjson::Document& doc, size_t limit)
-      : doc_(doc), limit_(limit) {}
-  bool Null() { return doc_.Null(); }
-  bool Bool(bool b) { return doc_.Bool(b); }
-  bool Int(int i) { return doc_.Int(i); }
-  bool Uint(unsigned u) { return doc_.Uint(u); }
-  bool Int64(int64_t i) { return doc_.Int64(i); }
-  bool Uint64(uint64_t u) { return doc_.Uint64(u); }
-  bool Double(double d) { return doc_.Double(d); }
-  bool RawNumber(const Ch* str, rapidjson::SizeType length, bool copy) {
-    return doc_.RawNumber(str, length, copy);
-  }
-  bool String(const Ch* str, rapidjson::SizeType length, bool copy) {
-    return doc_.String(str, length, copy);
-  }
-  bool Key(const Ch* str, rapidjson::SizeType length, bool copy) {
-    return doc_.Key(str, length, copy);
-  }
-  bool StartObject() { return Deeper() && doc_.StartObject(); }
-  bool EndObject(rapidjson::SizeType members) {
-    --depth_;
-    return doc_.EndObject(members);
-  }
-  bool StartArray() { return Deeper() && doc_.StartArray(); }
-  bool EndArray(rapidjson::SizeType elements) {
-    --depth_;
-    return doc_.EndArray(elements);
-  }
-  bool exceeded() const { return exceeded_; }
-
- private:
-  bool Deeper() {
-    if (++depth_ <= limit_) return true;
-    exceeded_ = true;
-    return false;
-  }
-  rapidjson::Document& doc_;
-  const size_t limit_;
-  size_t depth_ = 0;
-  bool exceeded_ = false;
-};
-
-// Fills a Document from `text` (Document::Populate's generator).
-struct DepthLimitedParse {
-  absl::string_view text;
-  size_t limit;
-  rapidjson::ParseResult result;
-  bool exceeded = false;
-  bool operator()(rapidjson::Document& doc) {
-    DepthLimitedHandler handler(doc, limit);
-    rapidjson::MemoryStream memory(text.data(), text.size());
-    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream>
-        in(memory);
-    rapidjson::Reader reader;
-    // Iterative: no recursion, whatever the nesting.
-    result = reader.Parse<rapidjson::kParseIterativeFlag>(in, handler);
-    exceeded = handler.exceeded();
-    return !result.IsError();
-  }
-};
 
 absl::Status Refuse(absl::string_view code, absl::string_view message) {
   return MakeCommandError(code, message);
@@ -262,6 +167,10 @@ absl::Status ReadFields(const rapidjson::Document& doc, absl::string_view name,
     }
     return ReadToken(doc, limits, false, &command->token);
   }
+  if (name == "whoami") {
+    command->type = Command::Type::kWhoami;
+    return absl::OkStatus();
+  }
   if (name == "presence") {
     command->type = Command::Type::kPresence;
     return ReadGroupId(doc, limits, &command->group_id);
@@ -293,6 +202,16 @@ absl::Status ReadFields(const rapidjson::Document& doc, absl::string_view name,
     }
     return ReadMessage(doc, limits, &command->message);
   }
+  if (limits.custom_commands) {
+    if (name.empty() || name.size() > limits.max_cmd_bytes) {
+      return Refuse("invalid_field",
+                    absl::StrCat("\"cmd\" must be 1 to ", limits.max_cmd_bytes,
+                                 " bytes"));
+    }
+    command->type = Command::Type::kCustom;
+    command->name.assign(name.data(), name.size());
+    return absl::OkStatus();
+  }
   // Name the command back only when it is short: replies never echo
   // unbounded input.
   if (name.size() <= 32) {
@@ -302,11 +221,12 @@ absl::Status ReadFields(const rapidjson::Document& doc, absl::string_view name,
         "unknown_cmd",
         absl::StrCat("unknown cmd ", ToJson(quoted),
                      "; expected add_group, leave_group, "
-                     "send_to_group, send_to_all, presence, history or auth"));
+                     "send_to_group, send_to_all, presence, history, whoami or "
+                     "auth"));
   }
   return Refuse("unknown_cmd",
                 "unknown cmd; expected add_group, leave_group, send_to_group, "
-                "send_to_all, presence, history or auth");
+                "send_to_all, presence, history, whoami or auth");
 }
 
 // ParseCommand without the id on a refusal (ParseCommand adds it from
@@ -352,10 +272,16 @@ absl::Status Decode(absl::string_view text, const CommandLimits& limits,
   if (!cmd->value.IsString()) {
     return Refuse("invalid_field", "\"cmd\" must be a string");
   }
-  return ReadFields(
+  absl::Status s = ReadFields(
       doc,
       absl::string_view(cmd->value.GetString(), cmd->value.GetStringLength()),
       limits, command);
+  // The backend gets the command as the client sent it (valid JSON: it
+  // parsed, within the nesting bound).
+  if (s.ok() && command->type == Command::Type::kCustom) {
+    command->message.assign(text.data(), text.size());
+  }
+  return s;
 }
 
 }  // namespace

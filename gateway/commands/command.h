@@ -20,7 +20,12 @@ struct Command {
     kSendToAll,
     kAuth,
     kPresence,
-    kHistory
+    kHistory,
+    kWhoami,  // {"cmd":"whoami"}: the connection's client id
+    // Any other cmd while application events are on
+    // (CommandLimits::custom_commands): `name` is its cmd, `message` the
+    // whole command object as the client sent it, for the backend.
+    kCustom
   };
   Type type = Type::kAddGroup;
   std::string group_id;  // decimal text when the client sent an integer
@@ -28,6 +33,7 @@ struct Command {
   bool exclude_self = false;
   std::string token;    // auth: the token; add_group: a join token, if any
   std::string id_json;  // the "id" value re-encoded as JSON; empty if none
+  std::string name;     // kCustom: the cmd
   // add_group: "since":{"offset":N,"epoch":"E"} (history groups resume).
   bool has_since = false;
   uint64_t since_offset = 0;
@@ -49,6 +55,10 @@ struct CommandLimits {
   size_t max_command_depth = 64;
   size_t max_token_bytes = 8192;
   size_t max_epoch_bytes = 64;
+  // Commands other than the built-ins are kCustom (for the application's
+  // backend) instead of refused with unknown_cmd.
+  bool custom_commands = false;
+  size_t max_cmd_bytes = 64;  // a custom command's name
 };
 
 // Decodes one text frame. Pure and allocation-light; never throws, whatever

@@ -82,18 +82,56 @@ CommandDispatcher::Verdict CommandDispatcher::OnMessage(
     case Command::Type::kPresence:
       Presence(con, command);
       break;
+    case Command::Type::kWhoami:
+      replies_->Reply(con->id,
+                      WhoamiReply(command.id_json, app_->ClientId(con)));
+      break;
+    case Command::Type::kCustom:
+      if (!link_->up()) {
+        ReplyError(con->id, command.id_json, "broker_unavailable",
+                   "the gateway has no broker link; the command did not "
+                   "reach the application");
+        break;
+      }
+      app_->OnCustom(con, command);
+      break;
   }
   return Verdict::kHandled;
 }
 
-void CommandDispatcher::AddGroup(ConnectionData* con, const Command& command) {
+void CommandDispatcher::AddGroup(ConnectionData* con, const Command& command,
+                                 bool approved) {
   if (!link_->up()) {
     ReplyError(con->id, command.id_json, "broker_unavailable",
                "the gateway has no broker link; nothing was joined; retry "
                "later");
     return;
   }
-  if (!auth_->MayJoin(con, command)) return;
+  if (!approved && !auth_->MayJoin(con, command)) return;
+  if (!approved && app_->MustAsk(command.group_id) &&
+      !membership_->IsMember(con, command.group_id)) {
+    // The backend decides (join_request); the join goes on once it allows.
+    app_->AskJoin(
+        con, command.group_id,
+        Owed(con, [this, command](uint64_t conn_id, bool allowed,
+                                  absl::string_view code,
+                                  absl::string_view message) {
+          ConnectionData* c = replies_->Find(conn_id);
+          if (c == nullptr) return;
+          if (allowed) {
+            AddGroup(c, command, /*approved=*/true);
+            return;
+          }
+          ReplyError(
+              conn_id, command.id_json,
+              code == "no_backend" || code == "backend_timeout" ||
+                      code == "rate_limited"
+                  ? code
+                  : "join_refused",
+              absl::StrCat("add_group \"", command.group_id, "\": ", message));
+        }));
+    return;
+  }
   const std::string channel = GroupChannel(command.group_id);
   // A history group joined with since: its live deliveries are held from
   // now until what was missed is read and sent (ResumeJoined).

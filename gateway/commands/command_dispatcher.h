@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "gateway/app/app_bridge.h"
 #include "gateway/auth/authenticator.h"
 #include "gateway/commands/command.h"
 #include "gateway/connection_data.h"
@@ -34,12 +35,14 @@ class CommandDispatcher {
 
   CommandDispatcher(const GatewayOptions& options, ShardLink* link,
                     Membership* membership, Recoveries* recoveries,
-                    Authenticator* auth, WorkerStats* stats, Replies* replies)
+                    Authenticator* auth, AppBridge* app, WorkerStats* stats,
+                    Replies* replies)
       : options_(options),
         link_(link),
         membership_(membership),
         recoveries_(recoveries),
         auth_(auth),
+        app_(app),
         stats_(stats),
         replies_(replies) {}
 
@@ -87,7 +90,9 @@ class CommandDispatcher {
     if (con->awaiting_replies > 0) --con->awaiting_replies;
   }
 
-  void AddGroup(ConnectionData* con, const Command& command);
+  // `approved`: the backend allowed it already (--ask_backend groups).
+  void AddGroup(ConnectionData* con, const Command& command,
+                bool approved = false);
   // ---- history (command_dispatcher_history.cc) ----
   // The join is live: {"ok":true}, with the position for a history group.
   void JoinedReply(uint64_t conn_id, const Command& command);
@@ -123,6 +128,7 @@ class CommandDispatcher {
   Membership* const membership_;
   Recoveries* const recoveries_;
   Authenticator* const auth_;
+  AppBridge* const app_;
   WorkerStats* const stats_;
   Replies* const replies_;
   // Resumes waiting for a connection's reads in flight, per connection id

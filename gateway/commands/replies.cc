@@ -24,6 +24,18 @@ std::string OkReply(absl::string_view id_json) {
   return absl::StrCat("{\"id\":", id_json, ",\"ok\":true}");
 }
 
+std::string WhoamiReply(absl::string_view id_json, absl::string_view client) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  StartReply(writer, id_json);
+  writer.Key("ok");
+  writer.Bool(true);
+  writer.Key("client");
+  writer.String(client.data(), static_cast<rapidjson::SizeType>(client.size()));
+  writer.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
 std::string PresenceReply(absl::string_view id_json, absl::string_view group,
                           uint64_t connections, uint64_t users) {
   rapidjson::StringBuffer buffer;

@@ -18,6 +18,8 @@ std::string OkReply(absl::string_view id_json);
 // {"id":ID,"ok":true,"group_id":G,"connections":N,"users":U}
 std::string PresenceReply(absl::string_view id_json, absl::string_view group,
                           uint64_t connections, uint64_t users);
+// {"id":ID,"ok":true,"client":CLIENT}: whoami's answer.
+std::string WhoamiReply(absl::string_view id_json, absl::string_view client);
 // {"id":ID,"error":{"code":CODE,"message":MESSAGE}}
 std::string ErrorReply(absl::string_view id_json, absl::string_view code,
                        absl::string_view message);

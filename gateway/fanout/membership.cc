@@ -21,6 +21,7 @@ Membership::JoinResult Membership::Join(ConnectionData* con,
     Bump(stats_->joins);
     if (presence_ != nullptr) presence_->Joined(group_id, con->user_id);
   }
+  if (change.changed && on_group_) on_group_(con, group_id, true);
   Added(channel, change, std::move(live));
   return change.changed ? JoinResult::kJoined : JoinResult::kAlreadyMember;
 }
@@ -29,6 +30,7 @@ void Membership::ForEachChannel(
     absl::FunctionRef<void(const std::string&)> fn) const {
   static const std::string kAll(kBroadcastChannel);
   fn(kAll);
+  if (!node_channel_.empty()) fn(node_channel_);
   index_.ForEachChannel([&](const std::string& channel) { fn(channel); });
 }
 
@@ -66,6 +68,7 @@ bool Membership::Leave(ConnectionData* con, const std::string& group_id) {
   Bump(stats_->leaves);
   if (presence_ != nullptr) presence_->Left(group_id, con->user_id);
   if (change.channel_edge) LostLastMember(channel);
+  if (on_group_) on_group_(con, group_id, false);
   return true;
 }
 

@@ -46,6 +46,17 @@ class Membership : public BrokerClient::ChannelSource {
         presence_(presence) {}
 
   void set_on_refused(RefusedFn fn) { on_refused_ = std::move(fn); }
+  // Hears every group a connection joins or leaves by Join and Leave (not
+  // LeaveAll: a close is told on its own, with the groups).
+  using GroupFn = std::function<void(ConnectionData* con,
+                                     const std::string& group_id, bool joined)>;
+  void set_on_group(GroupFn fn) { on_group_ = std::move(fn); }
+  // A channel held for the worker's life besides the broadcast channel
+  // (its application node channel, gateway/app); empty: none. Before the
+  // link starts.
+  void set_node_channel(std::string channel) {
+    node_channel_ = std::move(channel);
+  }
 
   enum class JoinResult {
     kJoined,
@@ -71,9 +82,12 @@ class Membership : public BrokerClient::ChannelSource {
   void LeaveAll(ConnectionData* con);
   // BrokerClient::ChannelSource: the broadcast channel (every connection
   // receives send_to_all) and every channel with a member here.
-  size_t ChannelCount() const override { return index_.channel_count() + 1; }
+  size_t ChannelCount() const override {
+    return index_.channel_count() + 1 + (node_channel_.empty() ? 0 : 1);
+  }
   bool Holds(const std::string& channel) const override {
-    return channel == kBroadcastChannel || index_.Find(channel) != nullptr;
+    return channel == kBroadcastChannel || index_.Find(channel) != nullptr ||
+           (!node_channel_.empty() && channel == node_channel_);
   }
   void ForEachChannel(
       absl::FunctionRef<void(const std::string&)> fn) const override;
@@ -104,6 +118,8 @@ class Membership : public BrokerClient::ChannelSource {
   const size_t max_worker_groups_;
   size_t groups_ = 0;  // distinct groups with members on this worker
   RefusedFn on_refused_;
+  GroupFn on_group_;
+  std::string node_channel_;
   ShardLink* const link_;
   WorkerStats* const stats_;
   GatewayLimits* const limits_;

@@ -172,6 +172,19 @@ void ShardLink::Leave(const std::string& channel) {
       std::memory_order_relaxed);
 }
 
+absl::Status ShardLink::PublishRaw(const std::string& channel,
+                                   absl::string_view payload,
+                                   absl::string_view key, bool key_end,
+                                   BrokerClient::Done done) {
+  raw_meta_.Clear();
+  raw_meta_.set_origin(origin_);
+  if (!key.empty()) raw_meta_.set_key(key.data(), key.size());
+  raw_meta_.set_key_end(key_end);
+  raw_channels_.resize(1);
+  raw_channels_[0] = channel;
+  return client_.Publish(raw_channels_, payload, &raw_meta_, std::move(done));
+}
+
 absl::Status ShardLink::Publish(const std::string* group,
                                 absl::string_view message, uint64_t sender,
                                 bool exclude_sender, const std::string& user,
@@ -265,6 +278,9 @@ void ShardLink::OnEvent(v1::Event& event) {
       delivery.channel = std::move(*event.mutable_channel());
       break;
     case ChannelKind::kOther:
+      if (on_action_ && event.channel() == node_channel_) {
+        on_action_(event.payload());
+      }
       return;
   }
   // Exclusions are honoured only on this link's own publishes, and at most

@@ -92,6 +92,14 @@ class ShardLink {
                                     const absl::Status& status)>;
   void set_on_lost(LostFn fn) { on_lost_ = std::move(fn); }
   void set_failure(FailureFn fn) { failure_ = std::move(fn); }
+  // Application actions (gateway/app): events of `channel` (the worker's
+  // node channel, held for its life through the channel source) go to
+  // `fn`, not to the fan-out. Before Start.
+  using ActionFn = std::function<void(const std::string& payload)>;
+  void set_node_channel(std::string channel, ActionFn fn) {
+    node_channel_ = std::move(channel);
+    on_action_ = std::move(fn);
+  }
 
   // The channels the link holds are `source`'s (the worker's Membership),
   // not a copy. Before Start.
@@ -143,6 +151,14 @@ class ShardLink {
                      BrokerClient::PresenceDone done) {
     client_.QueryPresence(group_id, std::move(done));
   }
+
+  // Publishes `payload` to `channel` as it is (application events and
+  // action results: never delivered here). `key` and `key_end` are the
+  // event's Metadata (queue groups route by them). `done` (optional) gets
+  // the broker's answer and its receivers.
+  absl::Status PublishRaw(const std::string& channel, absl::string_view payload,
+                          absl::string_view key, bool key_end,
+                          BrokerClient::Done done);
 
   // Publishes to a group (or to everyone when group is null) and delivers
   // it to this worker's own members. With `done` the broker acknowledges
@@ -211,6 +227,8 @@ class ShardLink {
   FailureFn failure_;
   UpFn on_up_;
   LostFn on_lost_;
+  std::string node_channel_;
+  ActionFn on_action_;
   bool counted_up_ = false;  // counted in limits_->links_up
   bool was_up_ = false;      // some earlier link was up
   bool was_down_ = false;    // lost since the last time it was up
@@ -229,6 +247,8 @@ class ShardLink {
   // Scratch for one publish (no allocation per message once warm).
   std::vector<std::string> channels_;
   v1::Metadata meta_;
+  std::vector<std::string> raw_channels_;
+  v1::Metadata raw_meta_;
 };
 
 }  // namespace channel

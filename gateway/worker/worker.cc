@@ -64,8 +64,10 @@ Worker::Impl::Impl(int index, const GatewayOptions& options,
       recoveries_(options.max_queued_bytes),
       admission_(options, limits, &stats_),
       auth_(options, verifier, &membership_, &stats_, this),
-      dispatcher_(options, &link_, &membership_, &recoveries_, &auth_, &stats_,
-                  this),
+      app_(io_, options, absl::StrCat(gateway_id, "-", index), index, &link_,
+           &membership_, &stats_, this),
+      dispatcher_(options, &link_, &membership_, &recoveries_, &auth_, &app_,
+                  &stats_, this),
       sweep_(io_),
       writer_(options.max_queued_bytes, &stats_,
               [this](WsConnection* con) { CloseSlow(con); }),
@@ -85,6 +87,16 @@ Worker::Impl::Impl(int index, const GatewayOptions& options,
   membership_.set_on_refused(
       [this](const std::string& channel, const absl::Status& status) {
         dispatcher_.OnChannelRefused(channel, status);
+      });
+  // The application's actions on this worker's connections arrive on its
+  // node channel, held for the worker's life.
+  membership_.set_node_channel(AppNodeChannel(app_.node()));
+  link_.set_node_channel(
+      AppNodeChannel(app_.node()),
+      [this](const std::string& payload) { app_.OnAction(payload); });
+  membership_.set_on_group(
+      [this](ConnectionData* con, const std::string& group, bool joined) {
+        app_.OnGroup(con, group, joined);
       });
   link_.set_channel_source(&membership_);
   link_.set_on_lost(

@@ -51,6 +51,48 @@ void Worker::Impl::OnOpen(const ConnectionPtr& con) {
     ++json_connections_;
   }
   auth_.OnOpen(con.get(), QueryParam(resource, "token"));
+  if (app_.events()) app_.OnConnect(con.get(), AppConnectInfo(*con));
+}
+
+ConnectInfo Worker::Impl::AppConnectInfo(WsConnection& con) const {
+  ConnectInfo info;
+  info.address = con.remote_endpoint();
+  const absl::string_view resource = con.resource();
+  const size_t q = resource.find('?');
+  info.path = std::string(resource.substr(0, q));
+  if (options_.app.event_query && q != absl::string_view::npos) {
+    info.query = std::string(resource.substr(q + 1));
+  }
+  for (const std::string& name : options_.app.event_headers) {
+    absl::string_view value = con.header(name);
+    if (!value.empty()) info.headers.emplace_back(name, std::string(value));
+  }
+  if (!options_.app.event_cookies.empty()) {
+    const absl::string_view cookies = con.header("Cookie");
+    std::string value;
+    for (const std::string& name : options_.app.event_cookies) {
+      if (FindCookie(cookies, name, &value)) {
+        info.cookies.emplace_back(name, value);
+      }
+    }
+  }
+  return info;
+}
+
+void Worker::Impl::AppClose(WsConnection& con, uint16_t code,
+                            absl::string_view reason) {
+  if (con.app_closed) return;
+  con.app_closed = true;
+  std::vector<std::string> groups;
+  if (app_.events()) {
+    std::string group;
+    membership_.ForEachChannelOf(&con, [&](const std::string& channel) {
+      if (ParseBrokerChannel(channel, &group) == ChannelKind::kGroup) {
+        groups.push_back(group);
+      }
+    });
+  }
+  app_.OnClose(&con, code, reason, groups);
 }
 
 void Worker::Impl::OnClose(WsConnection& con) {
@@ -61,6 +103,11 @@ void Worker::Impl::OnClose(WsConnection& con) {
   const ConnectionPtr keep = std::move(it->second);
   conns_.erase(it);
   if (con.json_framing) --json_connections_;
+  AppClose(con,
+           con.remote_close_code() != 0  ? con.remote_close_code()
+           : con.local_close_code() != 0 ? con.local_close_code()
+                                         : 1006,
+           "");
   membership_.LeaveAll(&con);
   recoveries_.Forget(&con);
   admission_.ReleaseSlot(&con);
@@ -79,6 +126,7 @@ void Worker::Impl::OnClose(WsConnection& con) {
 void Worker::Impl::Close(const ConnectionPtr& con, uint16_t code,
                          const std::string& reason) {
   if (!con->is_open()) return;
+  AppClose(*con, code, reason);
   membership_.LeaveAll(con.get());
   recoveries_.Forget(con.get());
   con->Close(code, reason);  // the connection owns its close deadline

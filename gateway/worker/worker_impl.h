@@ -20,6 +20,7 @@
 #include "asio/io_context.hpp"
 #include "asio/steady_timer.hpp"
 #include "common/lifecycle/drain_runner.h"
+#include "gateway/app/app_bridge.h"
 #include "gateway/auth/admission.h"
 #include "gateway/auth/authenticator.h"
 #include "gateway/commands/command_dispatcher.h"
@@ -98,6 +99,10 @@ class Worker::Impl : public Authenticator::Host {
   void Reply(uint64_t conn_id, const std::string& text) override;
   void OnMessage(const ConnectionPtr& con, const std::string& payload,
                  bool is_text);
+  // The application's close event for `con` (once), before it leaves its
+  // groups.
+  void AppClose(WsConnection& con, uint16_t code, absl::string_view reason);
+  ConnectInfo AppConnectInfo(WsConnection& con) const;
 
   // ---- Fan-out and the sweep (worker.cc) ------------------------------
 
@@ -121,6 +126,7 @@ class Worker::Impl : public Authenticator::Host {
   Recoveries recoveries_;
   Admission admission_;
   Authenticator auth_;
+  AppBridge app_;
   CommandDispatcher dispatcher_;
   WsServer endpoint_{NewEndpoint()};
   asio::steady_timer sweep_;

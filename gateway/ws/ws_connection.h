@@ -99,6 +99,9 @@ class WsConnection : public ConnectionData,
   // during the validate and open events, empty after.
   absl::string_view resource() const;
   absl::string_view origin() const;
+  // Header `name` of the opening request (empty if absent); valid as
+  // resource().
+  absl::string_view header(const std::string& name) const;
   std::string remote_endpoint() const;
   // Close codes sent and received (0: none yet).
   uint16_t local_close_code() const { return local_close_code_; }

@@ -41,6 +41,11 @@ absl::string_view WsConnection::resource() const {
   return handshake_->request.get_uri();
 }
 
+absl::string_view WsConnection::header(const std::string& name) const {
+  if (!handshake_) return {};
+  return handshake_->request.get_header(name);
+}
+
 absl::string_view WsConnection::origin() const {
   if (!handshake_) return {};
   return handshake_->request.get_header("Origin");

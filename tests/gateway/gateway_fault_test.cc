@@ -78,7 +78,8 @@ TEST(GatewayFaultTest, BrokerSigkillWithThousandClientsThenRestart) {
   EXPECT_EQ(gw1.Metric("channel_gateway_gap_notices_total") +
                 gw2.Metric("channel_gateway_gap_notices_total"),
             kClients);
-  EXPECT_EQ(again.Metric("channel_broker_subscriptions"), 2 + 2 * kGroups);
+  // Per gateway: "all", its node channel, and every group.
+  EXPECT_EQ(again.Metric("channel_broker_subscriptions"), 4 + 2 * kGroups);
 }
 
 TEST(GatewayFaultTest, BrokerFrozenDetectedByHeartbeatAndRecovered) {
@@ -135,7 +136,8 @@ TEST(GatewayFaultTest, GatewayKilledBrokerDropsItsSubscriptions) {
             Ok(2));
   ASSERT_EQ(ws.Request(b, R"({"cmd":"add_group","group_id":"k2","id":3})", "3"),
             Ok(3));
-  EXPECT_EQ(broker.Metric("channel_broker_subscriptions"), 5);  // 2 x all + 3
+  // 2 x (all + the worker's node channel) + 3 groups.
+  EXPECT_EQ(broker.Metric("channel_broker_subscriptions"), 7);
   EXPECT_EQ(broker.Metric("channel_broker_connections"), 2);
 
   size_t from = 0;
@@ -143,8 +145,9 @@ TEST(GatewayFaultTest, GatewayKilledBrokerDropsItsSubscriptions) {
   ASSERT_TRUE(broker.process->WaitForLine(
       "'ws-gateway/[0-9a-f]+/[0-9]+'\\) closed", seconds(10), &from));
   EXPECT_EQ(broker.Metric("channel_broker_connections"), 1);
-  EXPECT_EQ(broker.Metric("channel_broker_subscriptions"), 2);  // gw2: all + k2
-  EXPECT_EQ(broker.Metric("channel_broker_channels"), 2);
+  // gw2: all + its node channel + k2.
+  EXPECT_EQ(broker.Metric("channel_broker_subscriptions"), 3);
+  EXPECT_EQ(broker.Metric("channel_broker_channels"), 3);
   // gw2 keeps working.
   ASSERT_EQ(
       ws.Request(

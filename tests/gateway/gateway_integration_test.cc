@@ -351,10 +351,11 @@ TEST_F(GatewayIntegrationTest, LeaveAndCloseCleanupVisibleInMetrics) {
   ASSERT_EQ(ws_.Request(a, Join("g2", 2), "2"), Ok(2));
   ASSERT_EQ(ws_.Request(b, Join("g2", 3), "3"), Ok(3));
   EXPECT_EQ(gw1_.Metric("channel_gateway_groups"), 2);
-  EXPECT_EQ(gw1_.Metric("channel_gateway_broker_subscriptions"), 3);  // + all
-  // Broker: "all" once per worker link (gw1 has one, gw2 two) + gw1's two
-  // groups.
-  EXPECT_EQ(broker_.Metric("channel_broker_subscriptions"), 5);
+  // + all + the worker's node channel (application actions).
+  EXPECT_EQ(gw1_.Metric("channel_gateway_broker_subscriptions"), 4);
+  // Broker: "all" and a node channel per worker link (gw1 has one, gw2
+  // two) + gw1's two groups.
+  EXPECT_EQ(broker_.Metric("channel_broker_subscriptions"), 8);
 
   ASSERT_EQ(
       ws_.Request(a, R"({"cmd":"leave_group","group_id":"g1","id":4})", "4"),
@@ -367,7 +368,7 @@ TEST_F(GatewayIntegrationTest, LeaveAndCloseCleanupVisibleInMetrics) {
           "5"),
       Ok(5));
   EXPECT_EQ(gw1_.Metric("channel_gateway_groups"), 1);
-  EXPECT_EQ(broker_.Metric("channel_broker_subscriptions"), 4);
+  EXPECT_EQ(broker_.Metric("channel_broker_subscriptions"), 7);
   // g1 messages no longer reach a.
   const int c = ws_.Connect(gw2_.uri());
   ASSERT_TRUE(ws_.Send(c, SendTo("g1", "nobody")));
@@ -381,15 +382,16 @@ TEST_F(GatewayIntegrationTest, LeaveAndCloseCleanupVisibleInMetrics) {
       gw1_.process->WaitForLine("conn [0-9]+ closed", seconds(10), &from));
   EXPECT_EQ(gw1_.Metric("channel_gateway_connections"), 0);
   EXPECT_EQ(gw1_.Metric("channel_gateway_groups"), 0);
-  EXPECT_EQ(gw1_.Metric("channel_gateway_broker_subscriptions"), 1);
+  EXPECT_EQ(gw1_.Metric("channel_gateway_broker_subscriptions"), 2);
   EXPECT_GE(gw1_.Metric("channel_gateway_leaves_total"), 3);
   // Round trip through gw1's link to the broker, then check the broker.
   const int d = ws_.Connect(gw1_.uri());
   ASSERT_EQ(
       ws_.Request(d, R"({"cmd":"send_to_all","message":"sync","id":6})", "6"),
       Ok(6));
-  EXPECT_EQ(broker_.Metric("channel_broker_subscriptions"), 3);
-  EXPECT_EQ(broker_.Metric("channel_broker_channels"), 1);
+  EXPECT_EQ(broker_.Metric("channel_broker_subscriptions"), 6);
+  // "all" and the three links' node channels.
+  EXPECT_EQ(broker_.Metric("channel_broker_channels"), 4);
 }
 
 struct BadInput {
@@ -606,9 +608,10 @@ TEST_F(GatewayIntegrationTest, BrokerKilledAndRestartedMidStream) {
   EXPECT_NE(got[51].find(R"("code":"gap")"), std::string::npos) << got[51];
   EXPECT_EQ(got.back(), "after");
   EXPECT_GE(gw1_.Metric("channel_gateway_broker_connects_total"), 2);
-  // Groups survived on both gateways: "all" per worker link (1 + 2) +
-  // "live" on gw1's link and on the gw2 worker that holds b.
-  EXPECT_EQ(again.Metric("channel_broker_subscriptions"), 5);
+  // Groups survived on both gateways: "all" and a node channel per worker
+  // link (2 x (1 + 2)) + "live" on gw1's link and on the gw2 worker that
+  // holds b.
+  EXPECT_EQ(again.Metric("channel_broker_subscriptions"), 8);
 }
 
 TEST_F(GatewayIntegrationTest, AllowedOriginsRefusesOthers) {

@@ -302,7 +302,8 @@ TEST(GatewayLinkTest, LinkHoldsMoreThanAConnectionAndResubscribesAll) {
   BrokerProcess again = BrokerProcess::Start(flags, port);
   ASSERT_TRUE(gw.process->WaitForLine(
       absl::StrCat("broker link up; ", kGroups, " group"), seconds(20), &from));
-  EXPECT_EQ(again.Metric("channel_broker_subscriptions"), 1 + kGroups);
+  // "all", the worker's node channel, the groups.
+  EXPECT_EQ(again.Metric("channel_broker_subscriptions"), 2 + kGroups);
   TestBrokerClient pub(port);
   ASSERT_TRUE(pub.WaitConnected());
   const auto sent = pub.PublishMany(channels, "to-all-300");
@@ -317,8 +318,8 @@ TEST(GatewayLinkTest, LinkHoldsMoreThanAConnectionAndResubscribesAll) {
 // a refused socket receives nothing of the group even once others could
 // join it.
 TEST(GatewayLinkTest, RefusedJoinIsToldAndMakesNoMember) {
-  // The link holds "all" and four groups.
-  BrokerProcess broker = BrokerProcess::Start({"--max_channels_per_link=5"});
+  // The link holds "all", its node channel and four groups.
+  BrokerProcess broker = BrokerProcess::Start({"--max_channels_per_link=6"});
   GatewayProcess gw = GatewayProcess::Start(broker.port);
   WsTestClients ws;
   const int a = ws.Connect(gw.uri());
@@ -361,7 +362,8 @@ TEST(GatewayLinkTest, RefusedJoinIsToldAndMakesNoMember) {
 // but the gateway's log gets a bounded number of lines; the metric counts
 // the rest.
 TEST(GatewayLinkTest, RefusalFloodIsToldToTheClientNotToTheLog) {
-  BrokerProcess broker = BrokerProcess::Start({"--max_channels_per_link=1"});
+  // Room for "all" and the worker's node channel only.
+  BrokerProcess broker = BrokerProcess::Start({"--max_channels_per_link=2"});
   GatewayProcess gw = GatewayProcess::Start(broker.port, kNoRateLimit);
   WsTestClients ws;
   const int c = ws.Connect(gw.uri());

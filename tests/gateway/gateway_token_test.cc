@@ -317,10 +317,11 @@ TEST(GatewayTokenKeyTest, Es256PublicKeyFromFile) {
 }
 
 // Issue 19 item 8: a user channel the broker refuses (its link is at its
-// channel limit: "all", alice's and her group) must not leave the user
-// unreachable without a sign: the connection is closed with 1013.
+// channel limit: "all", its node channel, alice's and her group) must not
+// leave the user unreachable without a sign: the connection is closed with
+// 1013.
 TEST(GatewayUserChannelTest, RefusedUserChannelClosesItsConnection) {
-  BrokerProcess broker = BrokerProcess::Start({"--max_channels_per_link=3"});
+  BrokerProcess broker = BrokerProcess::Start({"--max_channels_per_link=4"});
   GatewayProcess gw =
       GatewayProcess::Start(broker.port, {"--token_hmac_secret=" + kSecret});
   WsTestClients ws;

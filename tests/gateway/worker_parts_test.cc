@@ -138,7 +138,8 @@ class WorkerPartsTest : public ::testing::Test, public Authenticator::Host {
       : link_(io_, 0, 1, BrokerClientOptions{}, "gw/0", &stats_, &limits_),
         membership_(2, 3, &link_, &stats_, &limits_),
         auth_(options_, nullptr, &membership_, &stats_, this),
-        dispatcher_(options_, &link_, &membership_, &recoveries_, &auth_,
+        app_(io_, options_, "gw-0", 0, &link_, &membership_, &stats_, this),
+        dispatcher_(options_, &link_, &membership_, &recoveries_, &auth_, &app_,
                     &stats_, this) {
     options_.rate_limit_close_after = 2;
   }
@@ -159,6 +160,7 @@ class WorkerPartsTest : public ::testing::Test, public Authenticator::Host {
   Membership membership_;
   Recoveries recoveries_{1 << 20};
   Authenticator auth_;
+  AppBridge app_;
   CommandDispatcher dispatcher_;
   std::map<uint64_t, std::vector<std::string>> replies_;
   std::map<uint64_t, uint16_t> closed_;

@@ -104,6 +104,14 @@ absl::Status TestBrokerClient::Subscribe(
       .status();
 }
 
+absl::Status TestBrokerClient::SubscribeQueue(
+    const std::string& group, const std::vector<std::string>& channels) {
+  return Request([this, group, channels](BrokerClient::Done done) {
+           client_->SubscribeQueue(group, channels, std::move(done));
+         })
+      .status();
+}
+
 absl::Status TestBrokerClient::Unsubscribe(
     const std::vector<std::string>& channels) {
   return Request([this, channels](BrokerClient::Done done) {

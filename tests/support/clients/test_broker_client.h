@@ -39,6 +39,9 @@ class TestBrokerClient {
 
   absl::Status Subscribe(const std::vector<std::string>& channels);
   absl::Status Unsubscribe(const std::vector<std::string>& channels);
+  // Joins `channels` as a member of queue group `group`.
+  absl::Status SubscribeQueue(const std::string& group,
+                              const std::vector<std::string>& channels);
   // Publishes and waits for the broker's Ack; returns its receiver count.
   absl::StatusOr<uint64_t> Publish(const std::string& channel,
                                    const std::string& payload,

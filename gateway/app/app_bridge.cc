@@ -1,0 +1,406 @@
+#include "gateway/app/app_bridge.h"
+
+#include <chrono>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/channel_names.h"
+#include "common/history/history_rules.h"
+#include "common/ops/log_limiter.h"
+#include "common/ops/logging.h"
+#include "gateway/commands/replies.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+
+namespace channel {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The local number of a connection id (ConnectionData::id) as the client
+// id shows it, and back.
+constexpr uint64_t kLocalMask = (uint64_t{1} << 48) - 1;
+
+// {"id":ID,"ok":true[,"data":D]}: the backend's answer to a custom command.
+std::string DataReply(absl::string_view id_json, absl::string_view data_json) {
+  if (data_json.empty()) return OkReply(id_json);
+  return absl::StrCat("{\"id\":", id_json, ",\"ok\":true,\"data\":", data_json,
+                      "}");
+}
+
+// A direct message (the send action) in the connection's framing: the text
+// itself, or {"type":"message","direct":true,"message":M}.
+std::string DirectMessage(bool json_framing, const std::string& message) {
+  if (!json_framing) return message;
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  w.Key("type");
+  w.String("message");
+  w.Key("direct");
+  w.Bool(true);
+  w.Key("message");
+  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+}  // namespace
+
+AppBridge::AppBridge(asio::io_context& io, const GatewayOptions& options,
+                     std::string node, int worker_index, ShardLink* link,
+                     Membership* membership, WorkerStats* stats, Host* host)
+    : options_(options),
+      node_(std::move(node)),
+      worker_bits_(static_cast<uint64_t>(worker_index) << 48),
+      link_(link),
+      membership_(membership),
+      stats_(stats),
+      host_(host),
+      action_limits_([&options] {
+        AppActionLimits limits;
+        limits.max_group_id_bytes = options.command_limits.max_group_id_bytes;
+        limits.max_message_depth = options.command_limits.max_message_depth;
+        return limits;
+      }()),
+      timer_(io) {}
+
+std::string AppBridge::ClientId(const ConnectionData* con) const {
+  return absl::StrCat(node_, ".", con->id & kLocalMask);
+}
+
+void AppBridge::Publish(const std::string& client, const std::string& event,
+                        bool key_end, BrokerClient::Done done) {
+  Bump(stats_->app_events);
+  // Nobody consumed it (no queue group member, no subscriber) or it could
+  // not be published: counted as dropped, and the caller hears it. A
+  // publish refused at once never runs its callback: `done` is shared so
+  // that it is still called here then.
+  auto shared = std::make_shared<BrokerClient::Done>(std::move(done));
+  absl::Status s = link_->PublishRaw(
+      kAppEventsChannel, event, client, key_end,
+      [stats = stats_, shared](const absl::Status& status, uint64_t receivers) {
+        if (!status.ok() || receivers == 0) Bump(stats->app_events_dropped);
+        if (*shared) (*shared)(status, receivers);
+      });
+  if (!s.ok()) {
+    Bump(stats_->app_events_dropped);
+    if (*shared) (*shared)(s, 0);
+  }
+}
+
+void AppBridge::OnConnect(const ConnectionData* con, const ConnectInfo& info) {
+  if (!events()) return;
+  const std::string client = ClientId(con);
+  Publish(client, ConnectEvent({client, con->user_id, NowMs()}, info), false);
+}
+
+void AppBridge::OnGroup(const ConnectionData* con, const std::string& group,
+                        bool joined) {
+  if (!events()) return;
+  const std::string client = ClientId(con);
+  Publish(client, GroupEvent({client, con->user_id, NowMs()}, joined, group),
+          false);
+}
+
+void AppBridge::OnClose(ConnectionData* con, uint16_t code,
+                        absl::string_view reason,
+                        const std::vector<std::string>& groups) {
+  // Its requests end here: nobody is left to answer.
+  if (con->app_pending > 0) {
+    absl::erase_if(pending_, [id = con->id](const auto& kv) {
+      return kv.second.conn_id == id;
+    });
+    con->app_pending = 0;
+  }
+  if (!events()) return;
+  const std::string client = ClientId(con);
+  Publish(client,
+          CloseEvent({client, con->user_id, NowMs()}, code, reason, groups),
+          /*key_end=*/true);
+}
+
+uint64_t AppBridge::Begin(ConnectionData* con, Pending pending) {
+  if (con->app_pending >= options_.app.max_pending_per_connection) {
+    return 0;
+  }
+  ++con->app_pending;
+  const uint64_t request = next_request_++;
+  pending.conn_id = con->id;
+  pending.deadline =
+      std::chrono::steady_clock::now() + options_.app.backend_timeout;
+  deadlines_.emplace_back(pending.deadline, request);
+  pending_.emplace(request, std::move(pending));
+  ArmTimer();
+  return request;
+}
+
+void AppBridge::OnCustom(ConnectionData* con, const Command& command) {
+  const std::string client = ClientId(con);
+  const EventBase base{client, con->user_id, NowMs()};
+  if (command.id_json.empty()) {
+    // No answer is expected, but a command nobody receives is told.
+    Publish(
+        client, MessageEvent(base, 0, command.message), false,
+        [this, conn_id = con->id](const absl::Status& s, uint64_t n) {
+          if (!s.ok() || n == 0) {
+            stats_->CountError(s.ok() ? "no_backend" : "broker_unavailable");
+            host_->Reply(
+                conn_id,
+                ErrorReply("", s.ok() ? "no_backend" : "broker_unavailable",
+                           s.ok() ? "no application backend "
+                                    "consumes events"
+                                  : s.message()));
+          }
+        });
+    return;
+  }
+  Pending pending;
+  pending.id_json = command.id_json;
+  const uint64_t request = Begin(con, std::move(pending));
+  if (request == 0) {
+    stats_->CountError("rate_limited");
+    host_->Reply(
+        con->id,
+        ErrorReply(
+            command.id_json, "rate_limited",
+            absl::StrCat("more than ", options_.app.max_pending_per_connection,
+                         " commands of this connection await "
+                         "the backend")));
+    return;
+  }
+  Publish(client, MessageEvent(base, request, command.message), false,
+          [this, request](const absl::Status& s, uint64_t receivers) {
+            if (!s.ok()) {
+              Refuse(request, "broker_unavailable",
+                     absl::StrCat("the command could not reach the backend: ",
+                                  s.message()));
+            } else if (receivers == 0) {
+              Refuse(request, "no_backend",
+                     "no application backend consumes events");
+            }
+          });
+}
+
+bool AppBridge::MustAsk(absl::string_view group) const {
+  for (const std::string& pattern : options_.app.ask_backend) {
+    if (GlobMatch(pattern, group)) return true;
+  }
+  return false;
+}
+
+void AppBridge::AskJoin(ConnectionData* con, const std::string& group,
+                        JoinDecision decided) {
+  if (!events()) {
+    decided(con->id, false, "no_backend",
+            "this group's joins are decided by the application, and events "
+            "are off (--events)");
+    return;
+  }
+  const uint64_t conn_id = con->id;
+  Pending pending;
+  pending.decided = decided;
+  const uint64_t request = Begin(con, std::move(pending));
+  if (request == 0) {
+    decided(conn_id, false, "rate_limited",
+            absl::StrCat("more than ", options_.app.max_pending_per_connection,
+                         " requests of this connection await the backend"));
+    return;
+  }
+  const std::string client = ClientId(con);
+  Publish(client,
+          JoinRequestEvent({client, con->user_id, NowMs()}, request, group),
+          false, [this, request](const absl::Status& s, uint64_t receivers) {
+            if (!s.ok()) {
+              Refuse(request, "broker_unavailable", s.message());
+            } else if (receivers == 0) {
+              Refuse(request, "no_backend",
+                     "no application backend consumes events to decide this "
+                     "join");
+            }
+          });
+}
+
+void AppBridge::Refuse(uint64_t request, absl::string_view code,
+                       absl::string_view message) {
+  auto it = pending_.find(request);
+  if (it == pending_.end()) return;  // answered already
+  Pending p = std::move(it->second);
+  pending_.erase(it);
+  ConnectionData* con = host_->Find(p.conn_id);
+  if (con != nullptr && con->app_pending > 0) --con->app_pending;
+  if (p.decided) {
+    p.decided(p.conn_id, false, code, message);  // the join's reply counts
+    return;
+  }
+  stats_->CountError(code);
+  host_->Reply(p.conn_id, ErrorReply(p.id_json, code, message));
+}
+
+void AppBridge::Answer(uint64_t request, const AppAction& action) {
+  if (!action.error_code.empty()) {
+    Refuse(
+        request, action.error_code,
+        action.message.empty() ? "refused by the application" : action.message);
+    return;
+  }
+  auto it = pending_.find(request);
+  if (it == pending_.end()) return;
+  Pending p = std::move(it->second);
+  pending_.erase(it);
+  ConnectionData* con = host_->Find(p.conn_id);
+  if (con != nullptr && con->app_pending > 0) --con->app_pending;
+  if (p.decided) {
+    p.decided(p.conn_id, true, "", "");
+    return;
+  }
+  host_->Reply(p.conn_id, DataReply(p.id_json, action.data_json));
+}
+
+void AppBridge::ArmTimer() {
+  if (timer_armed_ || deadlines_.empty()) return;
+  timer_armed_ = true;
+  timer_.expires_at(deadlines_.front().first);
+  timer_.async_wait([this](const std::error_code& ec) {
+    timer_armed_ = false;
+    if (!ec) Expire();
+  });
+}
+
+void AppBridge::Expire() {
+  const auto now = std::chrono::steady_clock::now();
+  while (!deadlines_.empty() && deadlines_.front().first <= now) {
+    const uint64_t request = deadlines_.front().second;
+    deadlines_.pop_front();
+    if (!pending_.contains(request)) continue;
+    Bump(stats_->app_timeouts);
+    Refuse(request, "backend_timeout",
+           absl::StrCat("the application did not answer within ",
+                        options_.app.backend_timeout.count(), " ms"));
+  }
+  ArmTimer();
+}
+
+void AppBridge::OnAction(const std::string& payload) {
+  Bump(stats_->app_actions);
+  absl::StatusOr<AppAction> parsed = ParseAppAction(payload, action_limits_);
+  if (!parsed.ok()) {
+    Bump(stats_->app_actions_invalid);
+    CHANNEL_LOG_LIMITED(
+        spdlog::level::warn, "application action refused: {} (action: {})",
+        parsed.status().message(),
+        absl::CHexEscape(absl::string_view(payload).substr(0, 120)));
+    return;
+  }
+  const AppAction& action = *parsed;
+  // The client id names this node and one of its connections, or the
+  // action finds nobody (a closed connection, another node's id).
+  ConnectionData* con = nullptr;
+  uint64_t local = 0;
+  if (ClientNode(action.client) == node_ &&
+      absl::SimpleAtoi(
+          absl::string_view(action.client).substr(node_.size() + 1), &local) &&
+      local <= kLocalMask) {
+    // The worker index is part of the node; the local number is the
+    // connection id's low bits.
+    con = host_->Find(local | worker_bits_);
+  }
+  std::string code, message;
+  const bool ok = Act(action, con, &code, &message);
+  if (!ok) Bump(stats_->app_actions_failed);
+  Result(action, ok, code, message, con);
+}
+
+bool AppBridge::Act(const AppAction& action, ConnectionData* con,
+                    std::string* code, std::string* message) {
+  if (action.type == AppAction::Type::kInfo) return true;  // Result tells
+  if (action.type == AppAction::Type::kReply) {
+    auto it = pending_.find(action.request);
+    if (it == pending_.end() || con == nullptr ||
+        it->second.conn_id != con->id) {
+      *code = "not_found";
+      *message = "no such request waits (answered, timed out or closed)";
+      return false;
+    }
+    Answer(action.request, action);
+    return true;
+  }
+  if (con == nullptr) {
+    *code = "not_found";
+    *message = "no such connection is open";
+    return false;
+  }
+  switch (action.type) {
+    case AppAction::Type::kSend: {
+      host_->Reply(con->id, DirectMessage(con->json_framing, action.message));
+      return true;
+    }
+    case AppAction::Type::kJoin: {
+      const Membership::JoinResult joined =
+          membership_->Join(con, action.group, nullptr);
+      if (joined == Membership::JoinResult::kTooManyGroups ||
+          joined == Membership::JoinResult::kWorkerFull) {
+        *code = joined == Membership::JoinResult::kTooManyGroups
+                    ? "too_many_groups"
+                    : "gateway_full";
+        *message = "the connection or its worker is at its group limit";
+        return false;
+      }
+      return true;
+    }
+    case AppAction::Type::kLeave:
+      membership_->Leave(con, action.group);
+      return true;
+    case AppAction::Type::kBind:
+      if (!con->user_id.empty() && con->user_id != action.user) {
+        *code = "already_bound";
+        *message = "the connection has another user";
+        return false;
+      }
+      if (con->user_id.empty()) {
+        con->user_id = action.user;
+        membership_->JoinUser(con, action.user);
+      }
+      return true;
+    case AppAction::Type::kClose:
+      host_->CloseConnection(con->id, action.code, action.reason);
+      return true;
+    default:
+      return true;
+  }
+}
+
+void AppBridge::Result(const AppAction& action, bool ok, absl::string_view code,
+                       absl::string_view message, ConnectionData* con) {
+  if (action.reply_to.empty()) return;
+  ActionResult r;
+  r.ref_json = action.ref_json;
+  r.client = action.client;
+  r.ok = ok;
+  r.error = code;
+  r.message = message;
+  if (action.type == AppAction::Type::kInfo) {
+    r.info = true;
+    r.online = con != nullptr;
+    if (con != nullptr) {
+      r.user = con->user_id;
+      std::string group;
+      membership_->ForEachChannelOf(con, [&](const std::string& channel) {
+        if (ParseBrokerChannel(channel, &group) == ChannelKind::kGroup) {
+          r.groups.push_back(group);
+        }
+      });
+    }
+  }
+  link_->PublishRaw(action.reply_to, ActionResultJson(r), "", false, nullptr)
+      .IgnoreError();
+}
+
+}  // namespace channel

@@ -1,0 +1,475 @@
+// The application's seat end to end (issue 22): real broker and gateways,
+// backends as broker clients in a queue group. Every event kind with its
+// fields and order; custom commands answered by the backend, no_backend,
+// backend_timeout; two backends sharing connections, one killed; actions
+// on a connection held by another gateway; joins the backend decides; a
+// client cannot pass itself off as another.
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "rapidjson/document.h"
+#include "tests/gateway/gateway_fixture.h"
+#include "tests/support/clients/test_broker_client.h"
+#include "tests/support/clients/ws_test_clients.h"
+
+namespace channel::testing {
+namespace {
+
+using std::chrono::seconds;
+
+// One event or result, parsed.
+struct Json {
+  explicit Json(const std::string& text) { doc.Parse(text.c_str()); }
+  std::string Str(const char* key) const {
+    if (!doc.IsObject()) return "";
+    auto it = doc.FindMember(key);
+    return it != doc.MemberEnd() && it->value.IsString()
+               ? std::string(it->value.GetString(), it->value.GetStringLength())
+               : "";
+  }
+  uint64_t Num(const char* key) const {
+    if (!doc.IsObject()) return 0;
+    auto it = doc.FindMember(key);
+    return it != doc.MemberEnd() && it->value.IsUint64() ? it->value.GetUint64()
+                                                         : 0;
+  }
+  rapidjson::Document doc;
+};
+
+// The node channel of a client id (what precedes its last '.').
+std::string NodeChannel(const std::string& client) {
+  return "app:node:" + client.substr(0, client.rfind('.'));
+}
+
+class AppEventsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { broker_ = BrokerProcess::Start(); }
+
+  GatewayProcess Gateway(std::vector<std::string> extra = {}) {
+    extra.insert(extra.begin(), "--events");
+    return GatewayProcess::Start(broker_.port, extra);
+  }
+  std::unique_ptr<TestBrokerClient> Backend(
+      const std::string& group = "backend") {
+    auto backend = std::make_unique<TestBrokerClient>(broker_.port);
+    EXPECT_TRUE(backend->WaitConnected());
+    EXPECT_TRUE(backend->SubscribeQueue(group, {"app:events"}).ok());
+    return backend;
+  }
+  std::string Whoami(int c) {
+    const std::string reply =
+        ws_.Request(c, R"({"cmd":"whoami","id":"who"})", R"("who")");
+    return Json(reply).Str("client");
+  }
+  // Waits for the events of `client` among `backend`'s until `type` is
+  // seen; returns them in order.
+  std::vector<std::string> EventsOf(TestBrokerClient& backend,
+                                    const std::string& client,
+                                    const std::string& until_type,
+                                    size_t at_least) {
+    std::vector<ReceivedEvent> all = backend.WaitForEvents(at_least);
+    std::vector<std::string> out;
+    for (const ReceivedEvent& e : all) {
+      Json j(e.payload);
+      if (j.Str("client") == client) out.push_back(e.payload);
+    }
+    if (!out.empty()) EXPECT_EQ(Json(out.back()).Str("type"), until_type);
+    return out;
+  }
+  // The backend's action, published to the client's node.
+  absl::StatusOr<uint64_t> Act(TestBrokerClient& backend,
+                               const std::string& client,
+                               const std::string& json) {
+    return backend.Publish(NodeChannel(client), json);
+  }
+
+  BrokerProcess broker_;
+  WsTestClients ws_;
+};
+
+TEST_F(AppEventsTest, EveryEventKindArrivesWithItsFieldsInOrder) {
+  GatewayProcess gw =
+      Gateway({"--event_headers=X-Team", "--event_cookies=sid"});
+  auto backend = Backend();
+  const int c =
+      ws_.Connect(gw.uri() + "/chat?room=1",
+                  {{"X-Team", "blue"}, {"Cookie", "theme=dark; sid=abc123"}});
+  ASSERT_GE(c, 0);
+  const std::string me = Whoami(c);
+  ASSERT_FALSE(me.empty());
+  EXPECT_EQ(
+      ws_.Request(c, R"({"cmd":"add_group","group_id":"g1","id":1})", "1"),
+      R"({"id":1,"ok":true})");
+  ASSERT_TRUE(ws_.Send(c, R"({"cmd":"typing","on":true})"));
+  EXPECT_EQ(
+      ws_.Request(c, R"({"cmd":"leave_group","group_id":"g1","id":2})", "2"),
+      R"({"id":2,"ok":true})");
+  ASSERT_TRUE(ws_.Send(c, R"({"cmd":"add_group","group_id":"g2"})"));
+  ws_.Close(c);
+  const std::vector<std::string> events = EventsOf(*backend, me, "close", 6);
+  ASSERT_EQ(events.size(), 6u) << ::testing::PrintToString(events);
+  const Json connect(events[0]);
+  EXPECT_EQ(connect.Str("type"), "connect");
+  EXPECT_TRUE(absl::StartsWith(connect.Str("address"), "127.0.0.1:"));
+  EXPECT_EQ(connect.Str("path"), "/chat");
+  EXPECT_EQ(connect.Str("query"), "");  // --event_query is off
+  EXPECT_GT(connect.Num("time_ms"), 1700000000000u);
+  ASSERT_TRUE(connect.doc["headers"].IsObject());
+  EXPECT_STREQ(connect.doc["headers"]["X-Team"].GetString(), "blue");
+  EXPECT_STREQ(connect.doc["cookies"]["sid"].GetString(), "abc123");
+  EXPECT_FALSE(connect.doc["cookies"].HasMember("theme"));
+  EXPECT_EQ(Json(events[1]).Str("type"), "join");
+  EXPECT_EQ(Json(events[1]).Str("group"), "g1");
+  const Json message(events[2]);
+  EXPECT_EQ(message.Str("type"), "message");
+  EXPECT_EQ(message.Num("request"), 0u);  // no id: no answer expected
+  ASSERT_TRUE(message.doc["command"].IsObject());
+  EXPECT_STREQ(message.doc["command"]["cmd"].GetString(), "typing");
+  EXPECT_TRUE(message.doc["command"]["on"].GetBool());
+  EXPECT_EQ(Json(events[3]).Str("type"), "leave");
+  EXPECT_EQ(Json(events[4]).Str("group"), "g2");
+  const Json close(events[5]);
+  EXPECT_EQ(close.Num("code"), 1000u);
+  ASSERT_TRUE(close.doc["groups"].IsArray());
+  ASSERT_EQ(close.doc["groups"].Size(), 1u);
+  EXPECT_STREQ(close.doc["groups"][0].GetString(), "g2");
+  // Each carried the connection's id as its key, and the close ended it.
+  for (const ReceivedEvent& e : backend->Events()) {
+    EXPECT_EQ(e.meta.key(), Json(e.payload).Str("client"));
+  }
+  EXPECT_EQ(broker_.Metric("channel_broker_queue_bindings"), 0);
+}
+
+TEST_F(AppEventsTest, CustomCommandsAreAnsweredOnceByTheBackendOrTheGateway) {
+  GatewayProcess gw = Gateway({"--backend_timeout_ms=400"});
+  const int c = ws_.Connect(gw.uri());
+  ASSERT_GE(c, 0);
+  // No consumer: never silence.
+  const std::string none =
+      ws_.Request(c, R"({"cmd":"chat","text":"hi","id":1})", "1");
+  EXPECT_TRUE(absl::StrContains(none, R"("code":"no_backend")")) << none;
+  ASSERT_TRUE(ws_.Send(c, R"({"cmd":"chat","text":"no id"})"));
+  const std::vector<std::string> told = ws_.WaitForMessages(c, 2);
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_TRUE(absl::StrContains(told[1], "no_backend")) << told[1];
+
+  auto backend = Backend();
+  const std::string me = Whoami(c);
+  ASSERT_TRUE(ws_.Send(c, R"({"cmd":"chat","text":"hi","id":7})"));
+  std::vector<ReceivedEvent> events = backend->WaitForEvents(1);
+  ASSERT_EQ(events.size(), 1u);
+  const Json ask(events[0].payload);
+  ASSERT_GT(ask.Num("request"), 0u);
+  ASSERT_TRUE(
+      Act(*backend, me,
+          absl::StrCat(R"({"action":"reply","client":")", me, R"(","request":)",
+                       ask.Num("request"), R"(,"data":{"stored":true,"n":3}})"))
+          .ok());
+  std::vector<std::string> replies = ws_.WaitForMessages(c, 4);
+  ASSERT_EQ(replies.size(), 4u);
+  EXPECT_EQ(replies[3], R"({"id":7,"ok":true,"data":{"stored":true,"n":3}})");
+  // A refusal from the backend, with its own code.
+  ASSERT_TRUE(ws_.Send(c, R"({"cmd":"chat","text":"bad","id":8})"));
+  events = backend->WaitForEvents(2);
+  const uint64_t second = Json(events[1].payload).Num("request");
+  ASSERT_TRUE(
+      Act(*backend, me,
+          absl::StrCat(R"({"action":"reply","client":")", me, R"(","request":)",
+                       second, R"(,"error":"not_allowed","message":"no"})"))
+          .ok());
+  replies = ws_.WaitForMessages(c, 5);
+  EXPECT_EQ(replies[4],
+            R"({"id":8,"error":{"code":"not_allowed","message":"no"}})");
+  // No answer: backend_timeout, and a late answer changes nothing.
+  const std::string timed_out =
+      ws_.Request(c, R"({"cmd":"chat","text":"slow","id":9})", "9", seconds(5));
+  EXPECT_TRUE(absl::StrContains(timed_out, "backend_timeout")) << timed_out;
+  events = backend->WaitForEvents(3);
+  ASSERT_TRUE(
+      Act(*backend, me,
+          absl::StrCat(R"({"action":"reply","client":")", me, R"(","request":)",
+                       Json(events[2].payload).Num("request"), R"(,"data":1})"))
+          .ok());
+  EXPECT_EQ(ws_.Request(c, R"({"cmd":"whoami","id":10})", "10"),
+            absl::StrCat(R"({"id":10,"ok":true,"client":")", me, R"("})"));
+  EXPECT_EQ(ws_.MessageCount(c), 7u);  // nothing after the timeout's answer
+  EXPECT_GE(gw.Metric("channel_gateway_app_timeouts_total"), 1);
+}
+
+TEST_F(AppEventsTest, TwoBackendsShareConnectionsEachStickingToOne) {
+  GatewayProcess gw = Gateway({"--threads=2", "--backend_timeout_ms=2000"});
+  auto a = Backend();
+  auto b = Backend();
+  constexpr int kClients = 12;
+  std::vector<int> clients;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(ws_.Connect(gw.uri()));
+    ASSERT_GE(clients.back(), 0);
+    ids.push_back(Whoami(clients.back()));
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (int c : clients) {
+      ASSERT_TRUE(ws_.Send(c, R"({"cmd":"ping"})"));
+    }
+  }
+  // 12 connects + 36 messages between the two.
+  size_t total = 0;
+  for (int tries = 0; tries < 200; ++tries) {
+    total = a->EventCount() + b->EventCount();
+    if (total >= 48) break;
+    // One more on either (each wait ends at its first new event).
+    a->WaitForEvents(a->EventCount() + 1, std::chrono::milliseconds(25));
+    b->WaitForEvents(b->EventCount() + 1, std::chrono::milliseconds(25));
+  }
+  ASSERT_EQ(total, 48u);
+  std::map<std::string, std::set<int>> seen_by;  // client -> backends
+  for (const ReceivedEvent& e : a->Events()) {
+    seen_by[Json(e.payload).Str("client")].insert(0);
+  }
+  for (const ReceivedEvent& e : b->Events()) {
+    seen_by[Json(e.payload).Str("client")].insert(1);
+  }
+  ASSERT_EQ(seen_by.size(), static_cast<size_t>(kClients));
+  for (const auto& [client, backends] : seen_by) {
+    EXPECT_EQ(backends.size(), 1u) << client;
+  }
+  EXPECT_GT(a->EventCount(), 0u);
+  EXPECT_GT(b->EventCount(), 0u);
+
+  // Backend a dies: its connections' commands go to b from now on, and
+  // every command with an id is answered (b answers every one).
+  std::set<std::string> of_a;
+  for (const ReceivedEvent& e : a->Events()) {
+    of_a.insert(Json(e.payload).Str("client"));
+  }
+  a.reset();
+  // Once the broker has seen it go (its connection count says so), every
+  // event goes to b.
+  for (int i = 0; i < 500 && broker_.Metric("channel_broker_connections") != 3;
+       ++i) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(broker_.Metric("channel_broker_connections"), 3);
+  const size_t b_before = b->EventCount();
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_TRUE(ws_.Send(clients[i],
+                         absl::StrCat(R"({"cmd":"ping","id":)", 100 + i, "}")));
+  }
+  const std::vector<ReceivedEvent> got =
+      b->WaitForEvents(b_before + kClients, seconds(10));
+  ASSERT_EQ(got.size(), b_before + kClients);
+  for (size_t i = b_before; i < got.size(); ++i) {
+    const Json e(got[i].payload);
+    ASSERT_TRUE(Act(*b, e.Str("client"),
+                    absl::StrCat(R"({"action":"reply","client":")",
+                                 e.Str("client"), R"(","request":)",
+                                 e.Num("request"), R"(,"data":"pong"})"))
+                    .ok());
+  }
+  for (int i = 0; i < kClients; ++i) {
+    const std::string want =
+        absl::StrCat(R"({"id":)", 100 + i, R"(,"ok":true,"data":"pong"})");
+    bool answered = false;
+    for (const std::string& m : ws_.WaitForMessages(clients[i], 2)) {
+      answered = answered || m == want;
+    }
+    EXPECT_TRUE(answered) << ids[i];
+  }
+  EXPECT_FALSE(of_a.empty());
+}
+
+TEST_F(AppEventsTest, ActionsReachAConnectionOnAnotherGateway) {
+  GatewayProcess gw1 = Gateway();
+  GatewayProcess gw2 = Gateway();
+  auto backend = Backend();  // publishes through the broker, like any
+  const int c = ws_.Connect(gw2.uri());
+  ASSERT_GE(c, 0);
+  const std::string me = Whoami(c);
+  auto inbox = std::make_unique<TestBrokerClient>(broker_.port);
+  ASSERT_TRUE(inbox->WaitConnected());
+  ASSERT_TRUE(inbox->Subscribe({"app:reply:test"}).ok());
+  auto act = [&](const std::string& fields) {
+    const size_t before = inbox->EventCount();
+    EXPECT_TRUE(Act(*backend, me,
+                    absl::StrCat(R"({"client":")", me,
+                                 R"(","reply_to":"app:reply:test","ref":)",
+                                 before, ",", fields, "}"))
+                    .ok());
+    std::vector<ReceivedEvent> results = inbox->WaitForEvents(before + 1);
+    EXPECT_EQ(results.size(), before + 1);
+    return results.empty() ? std::string() : results.back().payload;
+  };
+  // send: the text as it is.
+  EXPECT_TRUE(absl::StrContains(act(R"("action":"send","message":"hello")"),
+                                R"("ok":true)"));
+  EXPECT_EQ(ws_.WaitForMessages(c, 2).back(), "hello");
+  // join: the group's messages now reach it, wherever they come from.
+  EXPECT_TRUE(absl::StrContains(act(R"("action":"join","group_id":"room")"),
+                                R"("ok":true)"));
+  const int other = ws_.Connect(gw1.uri());
+  ASSERT_GE(other, 0);
+  ASSERT_TRUE(ws_.Send(
+      other,
+      R"({"cmd":"send_to_group","group_id":"room","message":"to room"})"));
+  EXPECT_EQ(ws_.WaitForMessages(c, 3).back(), "to room");
+  // bind: reachable as its user.
+  EXPECT_TRUE(absl::StrContains(act(R"("action":"bind","user":"u42")"),
+                                R"("ok":true)"));
+  ASSERT_TRUE(backend->Publish("user:u42", "for u42").ok());
+  EXPECT_EQ(ws_.WaitForMessages(c, 4).back(), "for u42");
+  // info: online, its user and groups.
+  const Json info(act(R"("action":"info")"));
+  EXPECT_EQ(info.doc["online"].GetBool(), true);
+  EXPECT_EQ(info.Str("user"), "u42");
+  ASSERT_EQ(info.doc["groups"].Size(), 1u);
+  EXPECT_STREQ(info.doc["groups"][0].GetString(), "room");
+  EXPECT_EQ(info.Num("ref"), 3u);
+  // leave: nothing more of the group.
+  EXPECT_TRUE(absl::StrContains(act(R"("action":"leave","group_id":"room")"),
+                                R"("ok":true)"));
+  // close, with the application's code and reason.
+  EXPECT_TRUE(absl::StrContains(
+      act(R"("action":"close","code":4100,"reason":"kicked")"),
+      R"("ok":true)"));
+  EXPECT_EQ(ws_.WaitClosed(c), 4100);
+  EXPECT_EQ(ws_.CloseReason(c), "kicked");
+  // Gone: not found, offline.
+  const Json gone(act(R"("action":"info")"));
+  EXPECT_EQ(gone.doc["online"].GetBool(), false);
+  EXPECT_TRUE(absl::StrContains(act(R"("action":"send","message":"x")"),
+                                R"("error":"not_found")"));
+  // A malformed action is refused and counted, never crashes the gateway.
+  ASSERT_TRUE(Act(*backend, me, R"({"action":"explode"})").ok());
+  ASSERT_TRUE(Act(*backend, me, "not json").ok());
+  EXPECT_TRUE(absl::StrContains(act(R"("action":"info")"), "online"));
+  EXPECT_EQ(gw2.Metric("channel_gateway_app_actions_invalid_total"), 2);
+}
+
+TEST_F(AppEventsTest, JoinsTheBackendDecidesAreAllowedRefusedOrTimedOut) {
+  GatewayProcess gw =
+      Gateway({"--ask_backend=vip-*", "--backend_timeout_ms=500"});
+  auto backend = Backend();
+  const int c = ws_.Connect(gw.uri());
+  ASSERT_GE(c, 0);
+  const std::string me = Whoami(c);
+  // Groups outside the patterns join at once (and are only told).
+  EXPECT_EQ(
+      ws_.Request(c, R"({"cmd":"add_group","group_id":"lobby","id":1})", "1"),
+      R"({"id":1,"ok":true})");
+  auto decide = [&](const std::string& group, const std::string& answer,
+                    const std::string& id) {
+    const size_t before = backend->EventCount();
+    EXPECT_TRUE(ws_.Send(c, absl::StrCat(R"({"cmd":"add_group","group_id":")",
+                                         group, R"(","id":)", id, "}")));
+    uint64_t request = 0;
+    for (const ReceivedEvent& e : backend->WaitForEvents(before + 1)) {
+      const Json j(e.payload);
+      if (j.Str("type") == "join_request" && j.Str("group") == group) {
+        request = j.Num("request");
+      }
+    }
+    EXPECT_GT(request, 0u);
+    if (!answer.empty()) {
+      EXPECT_TRUE(Act(*backend, me,
+                      absl::StrCat(R"({"action":"reply","client":")", me,
+                                   R"(","request":)", request, answer, "}"))
+                      .ok());
+    }
+    // The answer with this id, once it is there (each wait is for one
+    // more message than seen: no sleep).
+    for (int i = 0; i < 50; ++i) {
+      for (const std::string& m : ws_.Messages(c)) {
+        if (absl::StartsWith(m, absl::StrCat(R"({"id":)", id, ","))) return m;
+      }
+      ws_.WaitForMessages(c, ws_.MessageCount(c) + 1, seconds(5));
+    }
+    return std::string();
+  };
+  EXPECT_EQ(
+      decide("vip-1", "", "2").find("backend_timeout") != std::string::npos,
+      true);
+  EXPECT_EQ(decide("vip-2", R"(,"data":true)", "3"), R"({"id":3,"ok":true})");
+  const std::string refused =
+      decide("vip-3", R"(,"error":"not_a_vip","message":"pay first")", "4");
+  EXPECT_TRUE(absl::StrContains(refused, R"("code":"join_refused")"))
+      << refused;
+  EXPECT_TRUE(absl::StrContains(refused, "pay first")) << refused;
+  // Only the allowed one is a membership. One publisher's events reach
+  // the gateway in order: once the last (to a group it is in) arrives, the
+  // others have been delivered or dropped.
+  const size_t before = ws_.MessageCount(c);
+  ASSERT_TRUE(backend->Publish("group:vip-3", "not for you").ok());
+  ASSERT_TRUE(backend->Publish("group:vip-1", "not for you").ok());
+  ASSERT_TRUE(backend->Publish("group:vip-2", "vip news").ok());
+  ASSERT_TRUE(backend->Publish("group:lobby", "marker").ok());
+  std::vector<std::string> got = ws_.WaitForMessages(c, before + 2);
+  ASSERT_EQ(got.size(), before + 2) << ::testing::PrintToString(got);
+  EXPECT_EQ(got[before], "vip news");
+  EXPECT_EQ(got[before + 1], "marker");
+  for (const std::string& m : got) EXPECT_NE(m, "not for you");
+}
+
+TEST_F(AppEventsTest, AClientCannotPassItselfOffAsAnother) {
+  GatewayProcess gw = Gateway();
+  auto backend = Backend();
+  const int victim = ws_.Connect(gw.uri());
+  const int attacker = ws_.Connect(gw.uri());
+  ASSERT_GE(victim, 0);
+  ASSERT_GE(attacker, 0);
+  const std::string victim_id = Whoami(victim);
+  const std::string attacker_id = Whoami(attacker);
+  ASSERT_NE(victim_id, attacker_id);
+  // The command names the victim; the event names the sender.
+  ASSERT_TRUE(ws_.Send(attacker, absl::StrCat(R"({"cmd":"chat","client":")",
+                                              victim_id, R"(","id":1})")));
+  uint64_t request = 0;
+  for (const ReceivedEvent& e : backend->WaitForEvents(3)) {
+    const Json j(e.payload);
+    if (j.Str("type") == "message") {
+      EXPECT_EQ(j.Str("client"), attacker_id);
+      request = j.Num("request");
+    }
+  }
+  ASSERT_GT(request, 0u);
+  // A reply naming the request under the other connection finds nothing.
+  ASSERT_TRUE(Act(*backend, victim_id,
+                  absl::StrCat(R"({"action":"reply","client":")", victim_id,
+                               R"(","request":)", request, R"(,"data":1})"))
+                  .ok());
+  // Clients cannot reach the node channels: their sends go to groups.
+  ASSERT_TRUE(ws_.Send(
+      attacker,
+      absl::StrCat(R"({"cmd":"send_to_group","group_id":")",
+                   NodeChannel(victim_id),
+                   R"(","message":"{\"action\":\"close\",\"client\":\")",
+                   victim_id, R"(\"}"})")));
+  EXPECT_EQ(
+      ws_.Request(victim, R"({"cmd":"whoami","id":2})", "2"),
+      absl::StrCat(R"({"id":2,"ok":true,"client":")", victim_id, R"("})"));
+  EXPECT_TRUE(ws_.IsOpen(victim));
+  EXPECT_EQ(ws_.MessageCount(victim), 2u);  // its two whoami answers only
+  // The backend's next action comes after the refused reply (one
+  // publisher, in order): once its result is back, the count is final.
+  ASSERT_TRUE(backend->Subscribe({"app:reply:spoof"}).ok());
+  const size_t before = backend->EventCount();
+  ASSERT_TRUE(Act(*backend, victim_id,
+                  absl::StrCat(R"({"action":"info","client":")", victim_id,
+                               R"(","reply_to":"app:reply:spoof"})"))
+                  .ok());
+  ASSERT_EQ(backend->WaitForEvents(before + 1).size(), before + 1);
+  EXPECT_EQ(gw.Metric("channel_gateway_app_actions_failed_total"), 1);
+  for (const std::string& m : ws_.Messages(attacker)) {
+    EXPECT_FALSE(absl::StrContains(m, R"("data")")) << m;
+  }
+}
+
+}  // namespace
+}  // namespace channel::testing
