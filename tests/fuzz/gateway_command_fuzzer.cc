@@ -16,6 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view text(reinterpret_cast<const char*>(data), size);
   channel::CommandLimits limits;
   limits.max_group_id_bytes = 16;
+  // Odd sizes parse as a gateway with --events: other cmds are custom.
+  limits.custom_commands = size % 2 == 1;
   absl::StatusOr<channel::Command> parsed = channel::ParseCommand(text, limits);
   std::string reply;
   if (parsed.ok()) {
@@ -23,7 +25,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (command.group_id.size() > limits.max_group_id_bytes) std::abort();
     if (command.type != channel::Command::Type::kSendToAll &&
         command.type != channel::Command::Type::kAuth &&
+        command.type != channel::Command::Type::kWhoami &&
+        command.type != channel::Command::Type::kCustom &&
         command.group_id.empty()) {
+      std::abort();
+    }
+    // A custom command goes to the backend as the client sent it: the
+    // whole (valid) object, its name bounded.
+    if (command.type == channel::Command::Type::kCustom &&
+        (!limits.custom_commands || command.message != text ||
+         command.name.empty() || command.name.size() > limits.max_cmd_bytes)) {
       std::abort();
     }
     if (command.token.size() > limits.max_token_bytes) std::abort();

@@ -124,11 +124,12 @@ INSTANTIATE_TEST_SUITE_P(
                 "a command must be a JSON object"},
         BadCase{"unknown", R"({"cmd":"x","id":1})", "unknown_cmd", "1",
                 "unknown cmd \"x\"; expected add_group, leave_group, "
-                "send_to_group, send_to_all, presence, history or auth"},
+                "send_to_group, send_to_all, presence, history, whoami or "
+                "auth"},
         BadCase{"huge_unknown", "{\"cmd\":\"" + std::string(5000, 'y') + "\"}",
                 "unknown_cmd", "",
                 "unknown cmd; expected add_group, leave_group, send_to_group, "
-                "send_to_all, presence, history or auth"},
+                "send_to_all, presence, history, whoami or auth"},
         BadCase{"no_cmd", R"({})", "missing_field", "", "\"cmd\" is required"},
         BadCase{
             "group_too_long", R"({"cmd":"add_group","group_id":"123456789"})",
@@ -173,6 +174,34 @@ INSTANTIATE_TEST_SUITE_P(
                 R"({"cmd":"add_group","group_id":[[1]]})", "invalid_field",
                 ""}),
     [](const auto& info) { return std::string(info.param.name); });
+
+// With application events on (--events), other cmds go to the backend:
+// the whole object as sent; the built-ins stay built-in.
+TEST(ParseCommandCustomTest, OtherCmdsAreCustomOnlyWithEvents) {
+  CommandLimits limits;
+  const std::string chat = R"({"cmd":"chat","text":"hi","id":7})";
+  EXPECT_FALSE(ParseCommand(chat, limits).ok());
+  limits.custom_commands = true;
+  absl::StatusOr<Command> c = ParseCommand(chat, limits);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->type, Command::Type::kCustom);
+  EXPECT_EQ(c->name, "chat");
+  EXPECT_EQ(c->message, chat);
+  EXPECT_EQ(c->id_json, "7");
+  for (const char* builtin :
+       {R"({"cmd":"add_group","group_id":1})", R"({"cmd":"whoami"})",
+        R"({"cmd":"send_to_all","message":"m"})"}) {
+    ASSERT_TRUE(ParseCommand(builtin, limits).ok());
+    EXPECT_NE(ParseCommand(builtin, limits)->type, Command::Type::kCustom);
+  }
+  const absl::StatusOr<Command> long_name = ParseCommand(
+      "{\"cmd\":\"" + std::string(65, 'n') + "\",\"id\":1}", limits);
+  ASSERT_FALSE(long_name.ok());
+  EXPECT_EQ(CommandErrorCode(long_name.status()), "invalid_field");
+  EXPECT_EQ(CommandErrorId(long_name.status()), "1");
+  EXPECT_EQ(WhoamiReply("\"w\"", "n-0.1"),
+            R"({"id":"w","ok":true,"client":"n-0.1"})");
+}
 
 TEST(CommandRepliesTest, AreValidJson) {
   EXPECT_EQ(OkReply("\"a\""), R"({"id":"a","ok":true})");
