@@ -69,8 +69,10 @@ absl::Status BrokerServer::Listen() {
                "this broker lost its cluster (NATS); connect to another "
                "broker");
     };
-    hooks.close_subscriber = [](Subscriber* subscriber) {
-      // The Router's subscribers are this server's sessions.
+    hooks.close_subscriber = [this](Subscriber* subscriber) {
+      // The Router's subscribers are this server's sessions, and its own
+      // action inbox (which never holds a history channel's events).
+      if (subscriber == client_actions_.get()) return;
       static_cast<Session*>(subscriber)
           ->Close(v1::Error::CLUSTER_UNAVAILABLE,
                   "messages of a subscribed channel were dropped between "
@@ -83,6 +85,10 @@ absl::Status BrokerServer::Listen() {
   } else {
     ArmSoleTick();
   }
+  // Results of the API's actions come back to an inbox of this process.
+  client_actions_ = std::make_unique<ClientActions>(
+      io_, &router_, absl::StrCat("app:reply:broker-", broker_id_),
+      kClientActionTimeout);
   if (absl::Status s = OpenListener(
           &acceptor_, options_.listen_host, options_.port,
           asio::socket_base::max_listen_connections, /*reuse_port=*/false);
@@ -229,6 +235,14 @@ void BrokerServer::MaybeDrained() {
       done();
     });
   }
+}
+
+void BrokerServer::ActOnClient(ActionRequest request, ClientActionDone done) {
+  if (absl::Status s = grace_.Check(); !s.ok()) {
+    done(s);
+    return;
+  }
+  client_actions_->Act(std::move(request), std::move(done));
 }
 
 void BrokerServer::PublishFromApi(const std::vector<std::string>& channels,

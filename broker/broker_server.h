@@ -17,6 +17,7 @@
 #include "broker/admission/restart_grace.h"
 #include "broker/admission/source_policy.h"
 #include "broker/api/api_backend.h"
+#include "broker/app/client_actions.h"
 #include "broker/broker_context.h"
 #include "broker/broker_options.h"
 #include "broker/broker_stats.h"
@@ -66,6 +67,9 @@ class BrokerServer : public SessionHost, public ApiBackend {
 
   // ApiBackend (the HTTP API, on this thread).
   std::string NotReadyReason() const override;
+  void ActOnClient(ActionRequest request, ClientActionDone done) override;
+  // How long the API waits for a gateway's action result.
+  static constexpr std::chrono::milliseconds kClientActionTimeout{2000};
   void PublishFromApi(const std::vector<std::string>& channels,
                       const std::string& message, PublishDone done) override;
   const PresenceTable& presence() const override { return presence_.table(); }
@@ -115,6 +119,8 @@ class BrokerServer : public SessionHost, public ApiBackend {
   SourcePolicy sources_;  // set by Listen
   BrokerContext context_;
   std::unique_ptr<ClusterNode> cluster_;  // cluster mode only
+  // The HTTP API's actions on gateways' connections (set by Listen).
+  std::unique_ptr<ClientActions> client_actions_;
   asio::steady_timer sole_tick_;
   DrainRunner drain_;
   asio::steady_timer final_close_;  // the end of the shutdown grace

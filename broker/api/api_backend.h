@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "broker/routing/presence_table.h"
+#include "common/app/action_json.h"
 #include "proto/channel.pb.h"
 
 namespace channel {
@@ -29,6 +31,11 @@ class ApiBackend {
   virtual void PublishFromApi(const std::vector<std::string>& channels,
                               const std::string& message, PublishDone done) = 0;
   virtual const PresenceTable& presence() const = 0;
+  // Acts on a gateway's connection (ClientActions): `done` runs once on the
+  // broker thread with the gateway's result JSON or why there is none.
+  using ClientActionDone =
+      std::function<void(absl::StatusOr<std::string> result)>;
+  virtual void ActOnClient(ActionRequest request, ClientActionDone done) = 0;
   // Reads history (HistoryQuery semantics; FailedPrecondition: the channel
   // has no history).
   virtual absl::Status ReadHistoryFromApi(const v1::HistoryQuery& query,

@@ -4,9 +4,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "asio/ip/address.hpp"
+#include "broker/api/api_clients.h"
 #include "broker/api/api_history.h"
 #include "common/channel_names.h"
 #include "common/constant_time.h"
@@ -50,6 +52,7 @@ const char* RouteOf(const HttpRequest& head) {
   if (head.method == "GET" && path == "/api/presence") return "presence";
   if (head.method == "GET" && path == "/api/groups") return "groups";
   if (head.method == "GET" && path == "/api/history") return "history";
+  if (IsApiClientRoute(head.method, path)) return "clients";
   return nullptr;
 }
 
@@ -80,7 +83,8 @@ std::optional<HttpResponse> ApiServer::OnHeaders(const HttpRequest& head) {
   if (route == nullptr) {
     return Error(404, "not_found",
                  "routes: POST /api/publish, GET /api/presence, GET "
-                 "/api/groups, GET /api/history");
+                 "/api/groups, GET /api/history, GET /api/clients/{id}, "
+                 "POST /api/clients/{id}/send|join|leave|bind|close");
   }
   if (!options_.api_key.empty()) {
     const absl::string_view header = head.Header("Authorization");
@@ -122,6 +126,8 @@ void ApiServer::OnRequest(HttpRequest request, HttpReply reply) {
     Presence(request, std::move(reply));
   } else if (route == "history") {
     History(request, std::move(reply));
+  } else if (route == "clients") {
+    Clients(request, std::move(reply));
   } else {
     Groups(request, std::move(reply));
   }
@@ -200,6 +206,62 @@ void ApiServer::Publish(const HttpRequest& request, HttpReply reply) {
                       absl::StrCat(R"({"ok":true,"channels":)",
                                    job->publish.channels.size(),
                                    R"(,"deliveries":)", job->deliveries, "}")));
+        }
+      });
+}
+
+void ApiServer::Clients(const HttpRequest& request, HttpReply reply) {
+  const auto t0 = Clock::now();
+  absl::StatusOr<ActionRequest> parsed = ParseApiClientAction(
+      request.method, request.Path(), request.body, options_.limits);
+  if (!parsed.ok()) {
+    const ApiError error = ApiErrorOf(parsed.status());
+    Answer(reply, "clients", t0, Json(error.status, ApiErrorJson(error)));
+    return;
+  }
+  struct Job {
+    ActionRequest action;
+    absl::StatusOr<std::string> result;
+  };
+  auto job = std::make_shared<Job>();
+  job->action = *std::move(parsed);
+  ApiBackend* broker = broker_;
+  hop_->CallAsync(
+      [job, broker](BrokerHop::Finished finished) {
+        if (std::string reason = broker->NotReadyReason(); !reason.empty()) {
+          job->result = absl::UnavailableError(reason);
+          finished();
+          return;
+        }
+        broker->ActOnClient(job->action,
+                            [job, finished](absl::StatusOr<std::string> r) {
+                              job->result = std::move(r);
+                              finished();
+                            });
+      },
+      [this, job, reply = std::move(reply), t0](BrokerHop::Outcome outcome) {
+        if (outcome == BrokerHop::Outcome::kNotRun) {
+          Answer(reply, "clients", t0,
+                 Error(503, "unavailable",
+                       "the broker did not take the request up in time"));
+          return;
+        }
+        const absl::Status& s = job->result.status();
+        if (absl::IsNotFound(s)) {
+          Answer(reply, "clients", t0, Error(404, "not_found", s.message()));
+        } else if (absl::IsDeadlineExceeded(s)) {
+          Answer(reply, "clients", t0, Error(504, "no_answer", s.message()));
+        } else if (absl::IsUnavailable(s) || absl::IsAborted(s) ||
+                   absl::IsResourceExhausted(s)) {
+          Answer(reply, "clients", t0, Error(503, "unavailable", s.message()));
+        } else if (!s.ok()) {
+          Answer(reply, "clients", t0, Error(400, "refused", s.message()));
+        } else {
+          // The gateway's result: 200 when done ("ok":true, and an info's
+          // "online"), 404 when it has no such connection.
+          const std::string& body = *job->result;
+          const bool ok = absl::StrContains(body, R"("ok":true)");
+          Answer(reply, "clients", t0, Json(ok ? 200 : 404, body));
         }
       });
 }

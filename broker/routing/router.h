@@ -121,6 +121,7 @@ class Router {
   // Cluster mode (--nats): interest goes to `cluster`, local publishes are
   // forwarded to it, and refused while it is down. Null: standalone.
   void set_cluster(ClusterLink* cluster) { cluster_ = cluster; }
+  bool clustered() const { return cluster_ != nullptr; }
   // History (standalone): every event of a history channel published here
   // gets its offset and epoch from `history` (and is kept there) before it
   // is delivered; such channels are never held alone (sole interest), so
@@ -195,7 +196,7 @@ class Router {
   SubscriptionIndex<Subscriber*> index_;
   QueueGroups queues_;
   std::vector<std::pair<std::string, Subscriber*>> picked_;  // scratch
-  std::vector<Subscriber*> tried_;                          // scratch
+  std::vector<Subscriber*> tried_;                           // scratch
   // Scratch, reused across requests (no allocation per request once warm).
   absl::flat_hash_set<absl::string_view> seen_;
   std::vector<const std::string*> distinct_;

@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "gateway/commands/bounded_json.h"
+#include "common/json/bounded_json.h"
 #include "rapidjson/error/en.h"
 
 namespace channel {

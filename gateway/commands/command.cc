@@ -5,7 +5,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
-#include "gateway/commands/bounded_json.h"
+#include "common/json/bounded_json.h"
 #include "gateway/commands/command_error.h"
 #include "rapidjson/document.h"
 #include "rapidjson/encodedstream.h"

@@ -4,6 +4,8 @@
 // backend_timeout; two backends sharing connections, one killed; actions
 // on a connection held by another gateway; joins the backend decides; a
 // client cannot pass itself off as another.
+#include <httplib.h>
+
 #include <map>
 #include <memory>
 #include <set>
@@ -469,6 +471,60 @@ TEST_F(AppEventsTest, AClientCannotPassItselfOffAsAnother) {
   for (const std::string& m : ws_.Messages(attacker)) {
     EXPECT_FALSE(absl::StrContains(m, R"("data")")) << m;
   }
+}
+
+// The HTTP API acts on a connection wherever it is: the broker publishes
+// the action and answers with the gateway's result.
+TEST(AppApiTest, ClientRoutesActOnAConnectionAndSayWhenItIsGone) {
+  BrokerProcess broker = BrokerProcess::Start({"--api_port=0"});
+  const int api_port = broker.process->WaitForPort("api listening on");
+  GatewayProcess gw = GatewayProcess::Start(broker.port);  // events off
+  WsTestClients ws;
+  const int c = ws.Connect(gw.uri());
+  ASSERT_GE(c, 0);
+  const std::string me =
+      Json(ws.Request(c, R"({"cmd":"whoami","id":1})", "1")).Str("client");
+  ASSERT_FALSE(me.empty());
+  httplib::Client api("127.0.0.1", api_port);
+  auto post = [&](const std::string& action, const std::string& body) {
+    return api.Post(("/api/clients/" + me + "/" + action).c_str(), body,
+                    "application/json");
+  };
+  auto r = post("send", R"({"message":{"text":"from the api"}})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(ws.WaitForMessages(c, 2).back(), R"({"text":"from the api"})");
+  r = post("join", R"({"group_id":"news"})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = api.Get(("/api/clients/" + me).c_str());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(absl::StrContains(r->body, R"("online":true)")) << r->body;
+  EXPECT_TRUE(absl::StrContains(r->body, R"("groups":["news"])")) << r->body;
+  r = post("join", R"({"group":"typo"})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_TRUE(absl::StrContains(r->body, "missing_field")) << r->body;
+  r = post("close", R"({"code":4000,"reason":"bye"})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(ws.WaitClosed(c), 4000);
+  // Closed: its gateway says so (404), and for info, online:false.
+  r = post("send", R"({"message":"x"})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404) << r->body;
+  r = api.Get(("/api/clients/" + me).c_str());
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(absl::StrContains(r->body, R"("online":false)")) << r->body;
+  // No gateway holds the node: 404 at once, not a timeout.
+  r = api.Get("/api/clients/0123456789abcdef-0.1");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_TRUE(absl::StrContains(r->body, "no gateway holds")) << r->body;
+  r = api.Get("/api/clients/not-a-client-id");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
 }
 
 }  // namespace

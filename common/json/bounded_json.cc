@@ -1,4 +1,4 @@
-#include "gateway/commands/bounded_json.h"
+#include "common/json/bounded_json.h"
 
 #include <algorithm>
 #include <utility>

@@ -1,5 +1,5 @@
-#ifndef CHANNEL_GATEWAY_COMMANDS_BOUNDED_JSON_H_
-#define CHANNEL_GATEWAY_COMMANDS_BOUNDED_JSON_H_
+#ifndef CHANNEL_COMMON_JSON_BOUNDED_JSON_H_
+#define CHANNEL_COMMON_JSON_BOUNDED_JSON_H_
 
 // RapidJSON with bounds, for JSON whose author is not trusted (client
 // commands, application actions): nesting bounded while parsing, depth
@@ -94,4 +94,4 @@ struct DepthLimitedParse {
 
 }  // namespace channel
 
-#endif  // CHANNEL_GATEWAY_COMMANDS_BOUNDED_JSON_H_
+#endif  // CHANNEL_COMMON_JSON_BOUNDED_JSON_H_
