@@ -86,6 +86,31 @@ void AppendBrokerMetrics(const BrokerMetricsInputs& in, PrometheusText* m) {
              "Events whose key found the binding bound full and was hashed "
              "over the members instead.",
              static_cast<double>(in.router.queue_groups().unbound_picks()));
+  if (const WebhookSink* w = in.webhook) {
+    const WebhookSink::Counters& c = w->counters();
+    auto get = [](const std::atomic<uint64_t>& v) {
+      return static_cast<double>(v.load(std::memory_order_relaxed));
+    };
+    m->Counter("channel_broker_webhook_events_total",
+               "Application events taken into the webhook queue.",
+               get(c.queued));
+    m->Counter("channel_broker_webhook_events_sent_total",
+               "Events in batches the webhook answered 2xx.", get(c.sent));
+    m->Counter("channel_broker_webhook_batches_total",
+               "Batches the webhook answered 2xx.", get(c.batches));
+    m->Counter("channel_broker_webhook_attempts_failed_total",
+               "Webhook POSTs without a 2xx answer (each retry counts).",
+               get(c.attempts_failed));
+    m->Counter("channel_broker_webhook_events_dropped_total",
+               "Events not delivered to the webhook, by reason.",
+               get(c.dropped_queue_full), {{"reason", "queue_full"}});
+    m->Counter("channel_broker_webhook_events_dropped_total",
+               "Events not delivered to the webhook, by reason.",
+               get(c.dropped_retries), {{"reason", "retries_exhausted"}});
+    m->Gauge("channel_broker_webhook_queued_bytes",
+             "Bytes of events waiting for the webhook.",
+             static_cast<double>(c.waiting_bytes.load()));
+  }
   m->Counter("channel_broker_slow_consumer_disconnects_total",
              "Connections closed for exceeding --max_queued_bytes.",
              in.stats.slow_consumer_disconnects);

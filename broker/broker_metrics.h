@@ -3,6 +3,7 @@
 
 #include <cstddef>
 
+#include "broker/app/webhook_sink.h"
 #include "broker/broker_stats.h"
 #include "broker/cluster/cluster_node.h"
 #include "broker/php/php_bridge.h"
@@ -23,6 +24,7 @@ struct BrokerMetricsInputs {
   const PhpBridge& bridge;
   const PresenceTable& presence;
   const ClusterNode* cluster;  // null when standalone
+  const WebhookSink* webhook;  // null without --webhook_url
 };
 
 // Appends the broker's series (channel_broker_*, docs/PROTOCOL.md).

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/app/webhook_sink.h"
 #include "common/history/history_rules.h"
 
 namespace channel {
@@ -14,6 +15,7 @@ namespace channel {
 // Everything main.cc reads from flags, in one value so tests can build a
 // broker without flags. Defaults match the flags' defaults.
 struct BrokerOptions {
+  WebhookOptions webhook;  // --webhook_url and friends
   std::string listen_host = "0.0.0.0";
   uint16_t port = 2206;
   std::string auth_token;  // empty: no authentication

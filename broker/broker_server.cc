@@ -8,6 +8,7 @@
 #include "broker/broker_metrics.h"
 #include "broker/history/history_replay.h"
 #include "broker/session.h"
+#include "common/channel_names.h"
 #include "common/ops/log_limiter.h"
 #include "common/ops/logging.h"
 #include "common/random_id.h"
@@ -50,7 +51,13 @@ BrokerServer::BrokerServer(asio::io_context& io, BrokerOptions options)
   }
 }
 
-BrokerServer::~BrokerServer() = default;
+BrokerServer::~BrokerServer() {
+  // The Router outlives neither: they leave it before they go.
+  if (webhook_ != nullptr) {
+    webhook_->Stop();
+    router_.RemoveAll(webhook_.get());
+  }
+}
 
 absl::Status BrokerServer::Listen() {
   absl::StatusOr<SourcePolicy> sources = SourcePolicy::Create(options_);
@@ -89,6 +96,18 @@ absl::Status BrokerServer::Listen() {
   client_actions_ = std::make_unique<ClientActions>(
       io_, &router_, absl::StrCat("app:reply:broker-", broker_id_),
       kClientActionTimeout);
+  if (!options_.webhook.url.empty()) {
+    webhook_ = std::make_unique<WebhookSink>(options_.webhook);
+    v1::Subscribe subscribe;
+    subscribe.add_channels(kAppEventsChannel);
+    if (absl::Status s = router_.Subscribe(webhook_.get(), subscribe);
+        !s.ok()) {
+      return s;
+    }
+    webhook_->Start();
+    spdlog::info("application events go to the webhook {}",
+                 options_.webhook.url);
+  }
   if (absl::Status s = OpenListener(
           &acceptor_, options_.listen_host, options_.port,
           asio::socket_base::max_listen_connections, /*reuse_port=*/false);
@@ -294,7 +313,7 @@ std::string BrokerServer::RenderMetrics() const {
   AppendBrokerMetrics(
       BrokerMetricsInputs{stats_, sessions_.size(), pending_.size(), router_,
                           work_queues_, php_bridge_, presence_.table(),
-                          cluster_.get()},
+                          cluster_.get(), webhook_.get()},
       &m);
   if (extra_metrics_) extra_metrics_(&m);
   return m.text();

@@ -18,6 +18,7 @@
 #include "broker/admission/source_policy.h"
 #include "broker/api/api_backend.h"
 #include "broker/app/client_actions.h"
+#include "broker/app/webhook_sink.h"
 #include "broker/broker_context.h"
 #include "broker/broker_options.h"
 #include "broker/broker_stats.h"
@@ -121,6 +122,7 @@ class BrokerServer : public SessionHost, public ApiBackend {
   std::unique_ptr<ClusterNode> cluster_;  // cluster mode only
   // The HTTP API's actions on gateways' connections (set by Listen).
   std::unique_ptr<ClientActions> client_actions_;
+  std::unique_ptr<WebhookSink> webhook_;  // --webhook_url only
   asio::steady_timer sole_tick_;
   DrainRunner drain_;
   asio::steady_timer final_close_;  // the end of the shutdown grace

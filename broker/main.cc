@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "asio/io_context.hpp"
@@ -141,6 +142,22 @@ ABSL_FLAG(int32_t, api_port, -1,
 ABSL_FLAG(std::string, api_key, "",
           "Key every API request must send as 'Authorization: Bearer KEY'. "
           "Prefer CHANNEL_API_KEY in the environment.");
+ABSL_FLAG(std::string, webhook_url, "",
+          "POST application events (ws-gateway --events) to this http(s) URL "
+          "in signed batches (docs/API.md \"Webhooks\"). Empty: none.");
+ABSL_FLAG(std::string, webhook_secret, "",
+          "HMAC-SHA256 key of the webhook's X-Channel-Signature. Prefer "
+          "CHANNEL_WEBHOOK_SECRET in the environment.");
+ABSL_FLAG(uint32_t, webhook_batch_max, 100, "Most events in one webhook POST.");
+ABSL_FLAG(uint32_t, webhook_batch_ms, 100,
+          "A webhook batch goes once its oldest event waited this long.");
+ABSL_FLAG(uint32_t, webhook_timeout_ms, 5000, "Timeout of one webhook POST.");
+ABSL_FLAG(uint32_t, webhook_retry_ms, 60000,
+          "A batch without a 2xx answer is retried (backoff 100 ms to 5 s) "
+          "this long, then dropped (counted).");
+ABSL_FLAG(uint64_t, webhook_max_queue_bytes, 16 << 20,
+          "Events waiting for the webhook, in bytes; past it new ones are "
+          "dropped (counted).");
 ABSL_FLAG(uint64_t, api_max_body_bytes, 1 << 20,
           "Largest API request body (413 past it).");
 ABSL_FLAG(double, api_max_requests_per_sec, 0,
@@ -249,6 +266,24 @@ int main(int argc, char** argv) {
   options.sole_interest = absl::GetFlag(FLAGS_sole_interest);
   options.sole_release_timeout = std::chrono::milliseconds(std::clamp<uint32_t>(
       absl::GetFlag(FLAGS_sole_release_timeout_ms), 10, 3600000));
+  options.webhook.url = absl::GetFlag(FLAGS_webhook_url);
+  options.webhook.secret = absl::GetFlag(FLAGS_webhook_secret);
+  options.webhook.batch_max_events =
+      std::max<uint32_t>(1, absl::GetFlag(FLAGS_webhook_batch_max));
+  options.webhook.batch_delay =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_webhook_batch_ms));
+  options.webhook.timeout =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_webhook_timeout_ms));
+  options.webhook.retry_for =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_webhook_retry_ms));
+  options.webhook.max_queued_bytes =
+      absl::GetFlag(FLAGS_webhook_max_queue_bytes);
+  if (!options.webhook.url.empty() &&
+      !absl::StartsWith(options.webhook.url, "http://") &&
+      !absl::StartsWith(options.webhook.url, "https://")) {
+    spdlog::error("--webhook_url must start with http:// or https://");
+    return 2;
+  }
   options.php_enabled = absl::GetFlag(FLAGS_php_codec);
   options.php_allow_from = absl::GetFlag(FLAGS_php_allow_from);
   options.php_idle_timeout =

@@ -292,8 +292,8 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request,
         if (session != skip && session->Deliver(outgoing)) ++receivers;
       }
     }
-    if (queued) receivers += DeliverToQueues(*channel, *event, publisher,
-                                             outgoing);
+    if (queued)
+      receivers += DeliverToQueues(*channel, *event, publisher, outgoing);
   }
   recipients_.clear();
   stats_->events_delivered += receivers;
@@ -422,7 +422,7 @@ uint64_t Router::DeliverRemote(const v1::Envelope& envelope) {
   OutgoingEvent outgoing(envelope);
   recipients_.assign(subscribers->begin(), subscribers->end());
   for (Subscriber* session : recipients_) {
-    if (session->Deliver(outgoing)) ++receivers;
+    if (!session->LocalOnly() && session->Deliver(outgoing)) ++receivers;
   }
   recipients_.clear();
   stats_->events_delivered += receivers;

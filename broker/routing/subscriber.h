@@ -22,6 +22,11 @@ class Subscriber {
   // subscriber from the Router's index; the Router copes.
   virtual bool Deliver(OutgoingEvent& event) = 0;
 
+  // Receives the events published through this broker only, not those a
+  // cluster's other brokers forward (the webhook sink: brokers configured
+  // alike then send each event once).
+  virtual bool LocalOnly() const { return false; }
+
   // A link (Hello.link: a gateway worker carrying many end users): it may
   // hold --max_channels_per_link channels, and a publish its output queue
   // cannot take is refused to the publisher instead of cutting it
