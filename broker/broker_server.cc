@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "asio/post.hpp"
+#include "broker/app/occupancy_event.h"
 #include "broker/broker_metrics.h"
 #include "broker/history/history_replay.h"
 #include "broker/session.h"
@@ -92,6 +93,20 @@ absl::Status BrokerServer::Listen() {
   } else {
     ArmSoleTick();
   }
+  // Occupancy of groups, as this broker's gateways change it, goes to the
+  // application's events.
+  presence_.set_on_edge([this](const std::string& group, bool occupied) {
+    v1::Publish publish;
+    publish.add_channels(kAppEventsChannel);
+    publish.set_payload(OccupancyEventJson(
+        group, occupied,
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count()));
+    publish.mutable_meta()->set_key(GroupChannel(group));
+    publish.mutable_meta()->set_key_end(!occupied);
+    router_.Publish(&publish).IgnoreError();  // nobody listening: fine
+  });
   // Results of the API's actions come back to an inbox of this process.
   client_actions_ = std::make_unique<ClientActions>(
       io_, &router_, absl::StrCat("app:reply:broker-", broker_id_),

@@ -23,7 +23,7 @@ void PresenceTable::AddToTotals(const std::string& group,
 }
 
 absl::Status PresenceTable::Apply(const void* reporter,
-                                  const v1::Presence& presence) {
+                                  const v1::Presence& presence, Edges* edges) {
   Reporter& r = reporters_[reporter];
   // Work on a copy of the touched groups so a refused report changes
   // nothing; the report's size is bounded by the frame limit.
@@ -75,6 +75,18 @@ absl::Status PresenceTable::Apply(const void* reporter,
         absl::StrCat("presence report would hold ", after,
                      " entries; the limit per connection is ", max_entries_));
   }
+  // The touched groups' occupancy before, for the edges.
+  std::vector<std::pair<std::string, bool>> before;
+  if (edges != nullptr) {
+    if (presence.reset()) {
+      for (const auto& [group, state] : r.groups) {
+        if (!next.contains(group)) before.emplace_back(group, Occupied(group));
+      }
+    }
+    for (const auto& [group, state] : next) {
+      before.emplace_back(group, Occupied(group));
+    }
+  }
   // Commit: take the old states of the touched groups (or all, on reset)
   // out of the totals, and the new ones in.
   if (presence.reset()) {
@@ -94,14 +106,19 @@ absl::Status PresenceTable::Apply(const void* reporter,
   }
   r.entries = after;
   if (r.groups.empty()) reporters_.erase(reporter);
+  for (const auto& [group, was] : before) {
+    if (Occupied(group) != was) edges->emplace_back(group, !was);
+  }
   return absl::OkStatus();
 }
 
-void PresenceTable::RemoveReporter(const void* reporter) {
+void PresenceTable::RemoveReporter(const void* reporter, Edges* edges) {
   auto it = reporters_.find(reporter);
   if (it == reporters_.end()) return;
   for (const auto& [group, state] : it->second.groups) {
+    const bool was = edges != nullptr && Occupied(group);
     AddToTotals(group, state, -1);
+    if (was && !Occupied(group)) edges->emplace_back(group, false);
   }
   reporters_.erase(it);
 }

@@ -27,8 +27,12 @@ class PresenceTable {
   explicit PresenceTable(size_t max_entries_per_reporter)
       : max_entries_(max_entries_per_reporter) {}
 
-  absl::Status Apply(const void* reporter, const v1::Presence& presence);
-  void RemoveReporter(const void* reporter);
+  // Groups whose connection total went from 0 to some (true: occupied)
+  // or back to 0 (false: vacated) in one Apply or RemoveReporter.
+  using Edges = std::vector<std::pair<std::string, bool>>;
+  absl::Status Apply(const void* reporter, const v1::Presence& presence,
+                     Edges* edges = nullptr);
+  void RemoveReporter(const void* reporter, Edges* edges = nullptr);
   // The reporter's whole contribution as one report (reset = true) that,
   // applied elsewhere, reproduces it. Empty (reset only) when it has none.
   v1::Presence Snapshot(const void* reporter) const;
@@ -60,6 +64,10 @@ class PresenceTable {
     absl::flat_hash_map<std::string, uint64_t> users;  // user -> reporters
   };
 
+  bool Occupied(const std::string& group) const {
+    auto it = groups_.find(group);
+    return it != groups_.end() && it->second.connections > 0;
+  }
   // Adds (sign +1) or removes (-1) one reporter's group state to the totals.
   void AddToTotals(const std::string& group, const GroupState& state, int sign);
 

@@ -152,6 +152,44 @@ TEST_F(AppEventsTest, EveryEventKindArrivesWithItsFieldsInOrder) {
   EXPECT_EQ(broker_.Metric("channel_broker_queue_bindings"), 0);
 }
 
+// A group's first member anywhere and its last one gone, once each, over
+// two gateways (the broker sums their presence reports).
+TEST_F(AppEventsTest, GroupsAreOccupiedAndVacatedOnceAcrossGateways) {
+  GatewayProcess gw1 = Gateway();
+  GatewayProcess gw2 = Gateway();
+  auto backend = Backend();
+  const int a = ws_.Connect(gw1.uri());
+  const int b = ws_.Connect(gw2.uri());
+  ASSERT_EQ(
+      ws_.Request(a, R"({"cmd":"add_group","group_id":"room","id":1})", "1"),
+      R"({"id":1,"ok":true})");
+  ASSERT_EQ(
+      ws_.Request(b, R"({"cmd":"add_group","group_id":"room","id":1})", "1"),
+      R"({"id":1,"ok":true})");
+  auto occupancy = [&](size_t want) {
+    std::vector<std::string> seen;
+    for (int i = 0; i < 100 && seen.size() < want; ++i) {
+      seen.clear();
+      for (const ReceivedEvent& e : backend->WaitForEvents(
+               backend->EventCount() + 1, std::chrono::milliseconds(100))) {
+        const Json j(e.payload);
+        if (j.Str("group") == "room" &&
+            (j.Str("type") == "occupied" || j.Str("type") == "vacated")) {
+          seen.push_back(j.Str("type"));
+          EXPECT_EQ(e.meta.key(), "group:room");
+        }
+      }
+    }
+    return seen;
+  };
+  EXPECT_EQ(occupancy(1), std::vector<std::string>{"occupied"});
+  ws_.Close(a);
+  ASSERT_EQ(
+      ws_.Request(b, R"({"cmd":"leave_group","group_id":"room","id":2})", "2"),
+      R"({"id":2,"ok":true})");
+  EXPECT_EQ(occupancy(2), (std::vector<std::string>{"occupied", "vacated"}));
+}
+
 TEST_F(AppEventsTest, CustomCommandsAreAnsweredOnceByTheBackendOrTheGateway) {
   GatewayProcess gw = Gateway({"--backend_timeout_ms=400"});
   const int c = ws_.Connect(gw.uri());
