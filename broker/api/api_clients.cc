@@ -31,8 +31,8 @@ bool Split(absl::string_view path, absl::string_view* id,
 }
 
 bool KnownPost(absl::string_view action) {
-  return action == "send" || action == "join" || action == "leave" ||
-         action == "bind" || action == "close";
+  return action == "send" || action == "reply" || action == "join" ||
+         action == "leave" || action == "bind" || action == "close";
 }
 
 absl::Status ReadString(const rapidjson::Value& doc, const char* name,
@@ -108,6 +108,30 @@ absl::StatusOr<ActionRequest> ParseApiClientAction(absl::string_view method,
     } else {
       request.message = ToJson(it->value);
       request.message_is_json = true;
+    }
+  } else if (action == "reply") {
+    auto it = doc.FindMember("request");
+    if (it == doc.MemberEnd() || !it->value.IsUint64() ||
+        it->value.GetUint64() == 0) {
+      return Refuse("missing_field",
+                    "\"request\" (the event's request number) is required");
+    }
+    request.request = it->value.GetUint64();
+    if (auto e = doc.FindMember("error"); e != doc.MemberEnd()) {
+      if (!e->value.IsString() || e->value.GetStringLength() == 0 ||
+          e->value.GetStringLength() > 64) {
+        return Refuse("invalid_field",
+                      "\"error\" must be a code of 1 to 64 bytes");
+      }
+      request.error.assign(e->value.GetString(), e->value.GetStringLength());
+      if (auto m = doc.FindMember("message");
+          m != doc.MemberEnd() && m->value.IsString() &&
+          m->value.GetStringLength() <= 1024) {
+        request.message.assign(m->value.GetString(),
+                               m->value.GetStringLength());
+      }
+    } else if (auto d = doc.FindMember("data"); d != doc.MemberEnd()) {
+      request.data_json = ToJson(d->value);
     }
   } else if (action == "join" || action == "leave") {
     if (absl::Status s =

@@ -11,6 +11,8 @@ namespace channel {
 // The client routes of the HTTP API (docs/API.md "Connections"):
 //   GET  /api/clients/{id}                  info
 //   POST /api/clients/{id}/send   {"message":M}     (a string, or any JSON)
+//   POST /api/clients/{id}/reply  {"request":N,"data":D} or
+//                                 {"request":N,"error":CODE,"message":TEXT}
 //   POST /api/clients/{id}/join   {"group_id":G}
 //   POST /api/clients/{id}/leave  {"group_id":G}
 //   POST /api/clients/{id}/bind   {"user":U}

@@ -84,7 +84,7 @@ std::optional<HttpResponse> ApiServer::OnHeaders(const HttpRequest& head) {
     return Error(404, "not_found",
                  "routes: POST /api/publish, GET /api/presence, GET "
                  "/api/groups, GET /api/history, GET /api/clients/{id}, "
-                 "POST /api/clients/{id}/send|join|leave|bind|close");
+                 "POST /api/clients/{id}/send|reply|join|leave|bind|close");
   }
   if (!options_.api_key.empty()) {
     const absl::string_view header = head.Header("Authorization");

@@ -20,11 +20,14 @@ void Field(Writer& w, const char* key, absl::string_view value) {
 
 absl::StatusOr<std::string> ActionJson(const ActionRequest& r) {
   const absl::string_view a = r.action;
-  if (a != "send" && a != "join" && a != "leave" && a != "bind" &&
-      a != "close" && a != "info") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown action \"", a.substr(0, 32),
-                     "\"; expected send, join, leave, bind, close or info"));
+  if (a != "send" && a != "reply" && a != "join" && a != "leave" &&
+      a != "bind" && a != "close" && a != "info") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown action \"", a.substr(0, 32),
+        "\"; expected send, reply, join, leave, bind, close or info"));
+  }
+  if (a == "reply" && r.request == 0) {
+    return absl::InvalidArgumentError("a reply needs the event's request");
   }
   if (ClientNode(r.client).empty()) {
     return absl::InvalidArgumentError(
@@ -54,6 +57,23 @@ absl::StatusOr<std::string> ActionJson(const ActionRequest& r) {
     } else {
       w.String(r.message.data(),
                static_cast<rapidjson::SizeType>(r.message.size()));
+    }
+  }
+  if (a == "reply") {
+    w.Key("request");
+    w.Uint64(r.request);
+    if (!r.error.empty()) {
+      Field(w, "error", r.error);
+      if (!r.message.empty()) Field(w, "message", r.message);
+    } else if (!r.data_json.empty()) {
+      rapidjson::Document doc;
+      doc.Parse<rapidjson::kParseIterativeFlag>(r.data_json.data(),
+                                                r.data_json.size());
+      if (doc.HasParseError()) {
+        return absl::InvalidArgumentError("the data is not valid JSON");
+      }
+      w.Key("data");
+      doc.Accept(w);
     }
   }
   if (a == "join" || a == "leave") Field(w, "group_id", r.group);

@@ -14,14 +14,17 @@ namespace channel {
 // gateway's parser (gateway/app/app_action.h) reads it. One owner of the
 // spelling on the sending side.
 struct ActionRequest {
-  std::string action;  // send, join, leave, bind, close, info
+  std::string action;  // send, reply, join, leave, bind, close, info
   std::string client;
   std::string message;  // send: the text (or JSON if message_is_json)
   bool message_is_json = false;
-  std::string group;   // join, leave
-  std::string user;    // bind
-  uint32_t code = 0;   // close: 0 = the gateway's default (1000)
-  std::string reason;  // close
+  std::string group;      // join, leave
+  std::string user;       // bind
+  uint32_t code = 0;      // close: 0 = the gateway's default (1000)
+  std::string reason;     // close
+  uint64_t request = 0;   // reply: the event's request number
+  std::string data_json;  // reply: the answer's data as JSON (optional)
+  std::string error;      // reply: a refusal's code (message: its text)
   std::string reply_to;
   std::string ref;  // echoed as a string in the result
 };
