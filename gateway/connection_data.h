@@ -37,8 +37,9 @@ struct ConnectionData {
   // connection: CommandDispatcher::kMaxHistoryInFlight).
   uint16_t history_in_flight = 0;
   // Requests waiting for the application's backend (AppBridge): custom
-  // commands with an id and joins it decides. Bounded per connection.
-  uint16_t app_pending = 0;
+  // commands with an id and joins it decides, by request number. Bounded
+  // per connection (--backend max pending, 16).
+  std::vector<uint64_t> app_requests;
   bool app_closed = false;            // its close event was published
   TokenBucket bucket{0, 0, {}};       // messages per second
   TokenBucket byte_bucket{0, 0, {}};  // message bytes per second

@@ -1,5 +1,6 @@
 #include "gateway/app/app_bridge.h"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <utility>
@@ -114,12 +115,8 @@ void AppBridge::OnClose(ConnectionData* con, uint16_t code,
                         absl::string_view reason,
                         const std::vector<std::string>& groups) {
   // Its requests end here: nobody is left to answer.
-  if (con->app_pending > 0) {
-    absl::erase_if(pending_, [id = con->id](const auto& kv) {
-      return kv.second.conn_id == id;
-    });
-    con->app_pending = 0;
-  }
+  for (uint64_t request : con->app_requests) pending_.erase(request);
+  con->app_requests.clear();
   if (!events()) return;
   const std::string client = ClientId(con);
   Publish(client,
@@ -127,12 +124,20 @@ void AppBridge::OnClose(ConnectionData* con, uint16_t code,
           /*key_end=*/true);
 }
 
+void AppBridge::Forget(ConnectionData* con, uint64_t request) {
+  auto& list = con->app_requests;
+  list.erase(std::remove(list.begin(), list.end(), request), list.end());
+}
+
 uint64_t AppBridge::Begin(ConnectionData* con, Pending pending) {
-  if (con->app_pending >= options_.app.max_pending_per_connection) {
+  if (con->app_requests.size() >= options_.app.max_pending_per_connection) {
     return 0;
   }
-  ++con->app_pending;
+  // A custom command's answer is owed like a broker's: a drain closes the
+  // connection only once it is sent (a join's continuation counts itself).
+  if (!pending.decided) ++con->awaiting_replies;
   const uint64_t request = next_request_++;
+  con->app_requests.push_back(request);
   pending.conn_id = con->id;
   pending.deadline =
       std::chrono::steady_clock::now() + options_.app.backend_timeout;
@@ -235,7 +240,10 @@ void AppBridge::Refuse(uint64_t request, absl::string_view code,
   Pending p = std::move(it->second);
   pending_.erase(it);
   ConnectionData* con = host_->Find(p.conn_id);
-  if (con != nullptr && con->app_pending > 0) --con->app_pending;
+  if (con != nullptr) Forget(con, request);
+  if (con != nullptr && !p.decided && con->awaiting_replies > 0) {
+    --con->awaiting_replies;
+  }
   if (p.decided) {
     p.decided(p.conn_id, false, code, message);  // the join's reply counts
     return;
@@ -256,7 +264,10 @@ void AppBridge::Answer(uint64_t request, const AppAction& action) {
   Pending p = std::move(it->second);
   pending_.erase(it);
   ConnectionData* con = host_->Find(p.conn_id);
-  if (con != nullptr && con->app_pending > 0) --con->app_pending;
+  if (con != nullptr) Forget(con, request);
+  if (con != nullptr && !p.decided && con->awaiting_replies > 0) {
+    --con->awaiting_replies;
+  }
   if (p.decided) {
     p.decided(p.conn_id, true, "", "");
     return;

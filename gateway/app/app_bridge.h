@@ -99,6 +99,8 @@ class AppBridge {
   uint64_t Begin(ConnectionData* con, Pending pending);
   // Ends request `request` with a refusal (no_backend, backend_timeout,
   // the backend's own error) or the backend's answer.
+  // Takes `request` off `con`'s list (at most the per-connection bound).
+  static void Forget(ConnectionData* con, uint64_t request);
   void Refuse(uint64_t request, absl::string_view code,
               absl::string_view message);
   void Answer(uint64_t request, const AppAction& action);
