@@ -112,7 +112,12 @@ absl::Status BrokerServer::Listen() {
       io_, &router_, absl::StrCat("app:reply:broker-", broker_id_),
       kClientActionTimeout);
   if (!options_.webhook.url.empty()) {
-    webhook_ = std::make_unique<WebhookSink>(options_.webhook);
+    absl::StatusOr<std::unique_ptr<WebhookPoster>> poster =
+        LoadWebhookPoster(options_.webhook.url, options_.webhook.secret,
+                          options_.webhook.timeout);
+    if (!poster.ok()) return poster.status();
+    webhook_ =
+        std::make_unique<WebhookSink>(options_.webhook, *std::move(poster));
     v1::Subscribe subscribe;
     subscribe.add_channels(kAppEventsChannel);
     if (absl::Status s = router_.Subscribe(webhook_.get(), subscribe);

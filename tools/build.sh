@@ -11,7 +11,7 @@ if [[ "${1:-}" == "--daemons" ]]; then
   [[ -f "$build_dir/CMakeCache.txt" ]] ||
     cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
       -DCHANNEL_BUILD_TESTS=OFF ${CMAKE_ARGS:-} >/dev/null
-  cmake --build "$build_dir" -j"$(nproc)" --target channel-broker ws-gateway channel-cli
+  cmake --build "$build_dir" -j"$(nproc)" --target channel-broker channel-webhook-http ws-gateway channel-cli
 else
   cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
     -DCHANNEL_BUILD_TESTS=ON ${CMAKE_ARGS:-} >/dev/null

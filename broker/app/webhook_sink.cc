@@ -1,26 +1,14 @@
 #include "broker/app/webhook_sink.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <algorithm>
 #include <utility>
 
-#include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/ops/log_limiter.h"
 #include "common/ops/logging.h"
-#include "httplib.h"
 
 namespace channel {
 namespace {
-
-int64_t UnixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 int64_t UnixNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -28,20 +16,11 @@ int64_t UnixNowMs() {
       .count();
 }
 
-// "http(s)://host[:port]" and the path of a URL.
-bool SplitUrl(const std::string& url, std::string* origin, std::string* path) {
-  const size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return false;
-  const size_t slash = url.find('/', scheme + 3);
-  *origin = url.substr(0, slash);
-  *path = slash == std::string::npos ? "/" : url.substr(slash);
-  return true;
-}
-
 }  // namespace
 
-WebhookSink::WebhookSink(WebhookOptions options)
-    : options_(std::move(options)) {}
+WebhookSink::WebhookSink(WebhookOptions options,
+                         std::unique_ptr<WebhookPoster> poster)
+    : options_(std::move(options)), poster_(std::move(poster)) {}
 
 WebhookSink::~WebhookSink() { Stop(); }
 
@@ -56,20 +35,6 @@ void WebhookSink::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-}
-
-std::string WebhookSink::Signature(absl::string_view secret,
-                                   int64_t unix_seconds,
-                                   absl::string_view body) {
-  const std::string signed_text = absl::StrCat(unix_seconds, ".", body);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(signed_text.data()),
-       signed_text.size(), mac, &size);
-  return absl::StrCat("t=", unix_seconds, ",v1=",
-                      absl::BytesToHexString(absl::string_view(
-                          reinterpret_cast<const char*>(mac), size)));
 }
 
 bool WebhookSink::Deliver(OutgoingEvent& event) {
@@ -136,26 +101,15 @@ void WebhookSink::Run() {
 }
 
 bool WebhookSink::Send(const std::string& body, size_t events) {
-  std::string origin, path;
-  if (!SplitUrl(options_.url, &origin, &path)) return false;
-  httplib::Client client(origin);
-  client.set_connection_timeout(options_.timeout);
-  client.set_read_timeout(options_.timeout);
-  client.set_write_timeout(options_.timeout);
   const auto give_up = std::chrono::steady_clock::now() + options_.retry_for;
   auto delay = std::chrono::milliseconds(100);
   for (;;) {
-    httplib::Headers headers;
-    if (!options_.secret.empty()) {
-      headers.emplace("X-Channel-Signature",
-                      Signature(options_.secret, UnixNow(), body));
-    }
-    httplib::Result r = client.Post(path, headers, body, "application/json");
-    if (r && r->status >= 200 && r->status < 300) return true;
+    const std::string failure = poster_->Post(body);
+    if (failure.empty()) return true;
     counters_.attempts_failed.fetch_add(1, std::memory_order_relaxed);
-    CHANNEL_LOG_LIMITED(
-        spdlog::level::warn, "webhook POST of {} event(s) failed: {}", events,
-        r ? absl::StrCat("HTTP ", r->status) : httplib::to_string(r.error()));
+    CHANNEL_LOG_LIMITED(spdlog::level::warn,
+                        "webhook POST of {} event(s) failed: {}", events,
+                        failure);
     std::unique_lock<std::mutex> lock(mu_);
     if (std::chrono::steady_clock::now() + delay > give_up) return false;
     if (cv_.wait_for(lock, delay, [this] { return stopping_; })) return false;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/strings/string_view.h"
+#include "broker/app/webhook_poster.h"
 #include "broker/routing/subscriber.h"
 
 namespace channel {
@@ -35,13 +36,14 @@ struct WebhookOptions {
 // exponential backoff (100 ms doubling, at most 5 s apart) for retry_for,
 // then dropped (counted); meanwhile new events queue up to
 // max_queued_bytes, past which they are dropped (counted). The POSTs run
-// on a thread of their own with cpp-httplib's client: a receiver that
-// hangs or fails never slows the broker's delivery.
+// on a thread of their own through a WebhookPoster (cpp-httplib's client,
+// loaded as a module): a receiver that hangs or fails never slows the
+// broker's delivery.
 //
 // Deliver runs on the broker's thread; the counters are read by any.
 class WebhookSink : public Subscriber {
  public:
-  explicit WebhookSink(WebhookOptions options);
+  WebhookSink(WebhookOptions options, std::unique_ptr<WebhookPoster> poster);
   ~WebhookSink() override;  // stops the sender; what is queued is dropped
 
   void Start();
@@ -49,10 +51,6 @@ class WebhookSink : public Subscriber {
 
   bool Deliver(OutgoingEvent& event) override;
   bool LocalOnly() const override { return true; }
-
-  // The signature header's value for `body` at `unix_seconds`.
-  static std::string Signature(absl::string_view secret, int64_t unix_seconds,
-                               absl::string_view body);
 
   struct Counters {
     std::atomic<uint64_t> queued{0};           // events taken into the queue
@@ -71,6 +69,7 @@ class WebhookSink : public Subscriber {
   bool Send(const std::string& body, size_t events);
 
   const WebhookOptions options_;
+  const std::unique_ptr<WebhookPoster> poster_;  // the sender thread's
   Counters counters_;
   std::mutex mu_;  // std::mutex: tools/lint.sh says why
   std::condition_variable cv_;
