@@ -8,7 +8,8 @@
 #   command        custom commands with an id at RATE/s through a PHP
 #                  backend (tools/bench/app_echo_backend.php)
 #   webhook        custom commands at RATE/s to a webhook receiver
-# Usage: tools/bench/app-bench.sh [BUILD_DIR] [CASE...]   (RATE, SECONDS env)
+# Usage: tools/bench/app-bench.sh [BUILD_DIR] [CASE...]
+# Environment: RATE (commands per second, default 1000), SECONDS_RUN (10).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
