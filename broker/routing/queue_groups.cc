@@ -28,8 +28,9 @@ void QueueGroups::DropMember(Group& group, Subscriber* member) {
       std::remove(group.members.begin(), group.members.end(), member),
       group.members.end());
   const size_t before = group.bindings.size();
-  absl::erase_if(group.bindings,
-                 [member](const auto& kv) { return kv.second.member == member; });
+  absl::erase_if(group.bindings, [member](const auto& kv) {
+    return kv.second.member == member;
+  });
   bindings_ -= before - group.bindings.size();
 }
 

@@ -98,7 +98,8 @@ class QueueGroups {
   const size_t max_bindings_;
   absl::flat_hash_map<std::string, Groups> channels_;
   // Every (channel, group) a member is in, for RemoveAll and the limit.
-  absl::flat_hash_map<Subscriber*, std::vector<std::pair<std::string, std::string>>>
+  absl::flat_hash_map<Subscriber*,
+                      std::vector<std::pair<std::string, std::string>>>
       memberships_;
   size_t bindings_ = 0;
   uint64_t unbound_picks_ = 0;

@@ -29,16 +29,17 @@ std::string ClientOf(const std::string& whoami_reply) {
 void BystanderRoundTrips(WsTestClients& ws, int bystander) {
   for (int i = 0; i < 20; ++i) {
     const std::string id = std::to_string(1000 + i);
-    EXPECT_EQ(ws.Request(bystander,
-                         absl::StrCat(R"({"cmd":"whoami","id":)", id, "}"), id,
-                         seconds(30))
-                  .find(R"("ok":true)") != std::string::npos,
-              true)
+    EXPECT_EQ(
+        ws.Request(bystander, absl::StrCat(R"({"cmd":"whoami","id":)", id, "}"),
+                   id, seconds(30))
+                .find(R"("ok":true)") != std::string::npos,
+        true)
         << "round trip " << i;
   }
 }
 
-TEST(AppEventsFloodTest, MegabyteCommandsReachTheBackendWholeWithoutStallingOthers) {
+TEST(AppEventsFloodTest,
+     MegabyteCommandsReachTheBackendWholeWithoutStallingOthers) {
   BrokerProcess broker = BrokerProcess::Start();
   GatewayProcess gw = GatewayProcess::Start(
       broker.port, {"--events", "--max_message_bytes=2000000"});
@@ -71,7 +72,8 @@ TEST(AppEventsFloodTest, MegabyteCommandsReachTheBackendWholeWithoutStallingOthe
       refused += absl::StrContains(m, "rate_limited") ? 1 : 0;
     }
     if (whole + refused == kBig) break;
-    backend.WaitForEvents(backend.EventCount() + 1, std::chrono::milliseconds(100));
+    backend.WaitForEvents(backend.EventCount() + 1,
+                          std::chrono::milliseconds(100));
   }
   EXPECT_GE(whole, 3u);  // the burst lets at least three through
 }
@@ -93,9 +95,8 @@ TEST(AppEventsFloodTest, AHundredThousandActionsInABurstLeaveABystanderServed) {
   ASSERT_TRUE(backend.Subscribe({"app:reply:flood"}).ok());
   // Half of them malformed, half messages to one connection.
   constexpr int kActions = 100000;
-  const std::string send =
-      absl::StrCat(R"({"action":"send","client":")", client,
-                   R"(","message":"burst"})");
+  const std::string send = absl::StrCat(R"({"action":"send","client":")",
+                                        client, R"(","message":"burst"})");
   int published = 0;
   for (int i = 0; i < kActions; ++i) {
     if (backend.PublishNoWait(node, i % 2 == 0 ? send : "{garbage").ok()) {
@@ -105,11 +106,11 @@ TEST(AppEventsFloodTest, AHundredThousandActionsInABurstLeaveABystanderServed) {
   BystanderRoundTrips(ws, bystander);
   // An answered action after the burst (one publisher: in order) means the
   // gateway has been through all of it.
-  ASSERT_TRUE(backend
-                  .Publish(node, absl::StrCat(R"({"action":"info","client":")",
-                                              client,
-                                              R"(","reply_to":"app:reply:flood"})"))
-                  .ok());
+  ASSERT_TRUE(
+      backend
+          .Publish(node, absl::StrCat(R"({"action":"info","client":")", client,
+                                      R"(","reply_to":"app:reply:flood"})"))
+          .ok());
   ASSERT_EQ(backend.WaitForEvents(1, seconds(60)).size(), 1u);
   EXPECT_EQ(gw.Metric("channel_gateway_app_actions_total"), published + 1);
   EXPECT_EQ(gw.Metric("channel_gateway_app_actions_invalid_total"),

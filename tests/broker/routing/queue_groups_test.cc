@@ -159,8 +159,8 @@ TEST_F(QueueGroupsTest, MembershipsCountAgainstTheChannelLimit) {
   plain.add_channels("x");
   ASSERT_TRUE(router_.Subscribe(&a, plain).ok());
   ASSERT_TRUE(router_.Subscribe(&a, Queue("events", "g")).ok());
-  EXPECT_TRUE(absl::IsResourceExhausted(
-      router_.Subscribe(&a, Queue("events", "h"))));
+  EXPECT_TRUE(
+      absl::IsResourceExhausted(router_.Subscribe(&a, Queue("events", "h"))));
   v1::Subscribe since = Queue("events", "g");
   since.add_since()->set_channel("events");
   EXPECT_TRUE(absl::IsInvalidArgument(router_.Subscribe(&a, since)));

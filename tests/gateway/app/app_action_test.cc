@@ -49,7 +49,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "\"message\" is required"},
         Refusal{"reply_no_request", R"({"action":"reply","client":"n.1"})",
                 "\"request\""},
-        Refusal{"reply_zero", R"({"action":"reply","client":"n.1","request":0})",
+        Refusal{"reply_zero",
+                R"({"action":"reply","client":"n.1","request":0})",
                 "\"request\""},
         Refusal{"join_no_group", R"({"action":"join","client":"n.1"})",
                 "\"group_id\" is required"},
@@ -58,12 +59,13 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{"close_protocol_code",
                 R"({"action":"close","client":"n.1","code":1002})",
                 "1000 or 3000-4999"},
-        Refusal{"close_long_reason",
-                R"({"action":"close","client":"n.1","reason":")"
-                R"(xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx)"
-                R"(xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx)"
-                R"("})",
-                "longer than 123"},
+        Refusal{
+            "close_long_reason",
+            R"({"action":"close","client":"n.1","reason":")"
+            R"(xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx)"
+            R"(xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx)"
+            R"("})",
+            "longer than 123"},
         Refusal{"info_without_reply_to", R"({"action":"info","client":"n.1"})",
                 "needs \"reply_to\""},
         Refusal{"ref_object",
