@@ -6,8 +6,9 @@
 #               several worker threads; the test clients run their own;
 #               cluster brokers get libnats' callbacks on its threads; the
 #               broker's API hands work between its loop and the broker's:
-#               broker_api_test). The gateway's HTTP API tests are left to
-#               ASan+UBSan (their cpp-httplib clients are uninstrumented).
+#               broker_api_test; the application events: AppEvents*).
+#               The HTTP API and webhook tests are left to ASan+UBSan (their
+#               cpp-httplib clients and servers are uninstrumented).
 # Every finding is fatal (-fno-sanitize-recover=all) and a daemon's report
 # fails the test that ran it. No suppressions.
 set -euo pipefail
@@ -29,4 +30,4 @@ cmake --build build-tsan -j"$jobs" --target channel-broker ws-gateway ws-loadgen
   broker_integration_test gateway_integration_test broker_api_test >/dev/null
 echo "== TSan: multi-threaded integration tests" >&2
 (cd build-tsan && ctest --output-on-failure -j"$jobs" --timeout 300 \
-  -R '^(Broker|Gateway|Cluster|ApiServer)[A-Za-z]*Test\.|^Inputs/(Broker|Gateway)')
+  -R '^(Broker|Gateway|Cluster|ApiServer|AppEvents)[A-Za-z]*Test\.|^Inputs/(Broker|Gateway)')
