@@ -12,7 +12,7 @@ import { get } from 'node:http';
 import { parse } from 'yaml';
 import { render } from './validate_k8s.mjs';
 
-const [repo, brokerBin, gatewayBin, cliBin] = process.argv.slice(2);
+const [repo, brokerBin, gatewayBin, cliBin, webhookModule] = process.argv.slice(2);
 if (!repo || !brokerBin || !gatewayBin) {
   console.error('usage: check_drift.mjs REPO_DIR CHANNEL_BROKER_BIN WS_GATEWAY_BIN [CHANNEL_CLI_BIN]');
   process.exit(2);
@@ -207,7 +207,16 @@ for (const [kind, stage] of [['broker', 'broker'], ['gateway', 'gateway']]) {
 // be listed.
 const kBaseImage = new Set(['libc6', 'libstdc++6', 'libgcc-s1']);
 const librariesOf = new Map();  // soname -> the path ldd resolves it to
-for (const bin of [brokerBin, gatewayBin, cliBin].filter(Boolean)) {
+// The broker's webhook module (loaded with --webhook_url) counts as a
+// binary: the image must carry it where the broker looks, ../lib/channel
+// from /usr/local/bin, and the libraries it loads.
+if (webhookModule) {
+  const name = webhookModule.slice(webhookModule.lastIndexOf('/') + 1);
+  if (!new RegExp(`COPY --from=build \\S*${name.replace(/[.]/g, '\\.')} /usr/local/lib/channel/`).test(dockerfile)) {
+    fail(`Dockerfile: does not copy ${name} to /usr/local/lib/channel/ (the broker loads it from ../lib/channel)`);
+  }
+}
+for (const bin of [brokerBin, gatewayBin, cliBin, webhookModule].filter(Boolean)) {
   const dynamic = spawnSync('readelf', ['-d', bin], { encoding: 'utf8' }).stdout || '';
   // Sanitizer builds (tests only, never an image) also load their runtime.
   const needed = [...dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)]

@@ -1,10 +1,14 @@
-// libFuzzer target: a POST /api/publish body. The parser's verdict is a
-// publish with 1..max_targets channels and a message, or an error with a
-// code and a 4xx status; its error JSON is always valid.
+// libFuzzer target: a POST /api/publish body, and the same bytes as the
+// body of every POST /api/clients/{id}/ACTION. The publish parser's
+// verdict is a publish with 1..max_targets channels and a message, or an
+// error with a code and a 4xx status; its error JSON is always valid. A
+// client action the API accepts is one the action builder can write (and
+// so the gateway can read).
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
+#include "broker/api/api_clients.h"
 #include "broker/api/api_request.h"
 #include "rapidjson/document.h"
 
@@ -32,6 +36,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     rapidjson::Document doc;
     doc.Parse(json.data(), json.size());
     if (doc.HasParseError()) std::abort();
+  }
+  for (const char* action :
+       {"send", "reply", "join", "leave", "bind", "close"}) {
+    absl::StatusOr<channel::ActionRequest> request =
+        channel::ParseApiClientAction(
+            "POST", std::string("/api/clients/n-0.1/") + action, body, limits);
+    if (!request.ok()) {
+      if (channel::ApiErrorOf(request.status()).code.empty()) std::abort();
+      continue;
+    }
+    if (request->action != action || request->client != "n-0.1" ||
+        !channel::ActionJson(*request).ok()) {
+      std::abort();
+    }
   }
   return 0;
 }
