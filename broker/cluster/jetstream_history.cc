@@ -459,10 +459,16 @@ void JetStreamHistory::SetUp(size_t rule, uint64_t start) {
         spdlog::warn("history stream {} was replaced (epoch {} -> {})",
                      feed.stream, feed.epoch, epoch);
       }
+      const bool first = feed.epoch.empty();
       feed.epoch = epoch;
       feed.complete_from = last;
       feed.loaded = last == 0;
       h->store_->BeginMirror(rule, epoch, last);
+      // Subscribers that joined before this broker followed the stream
+      // (it starts, or its feed came up late) may have missed what was
+      // stored meanwhile, up to `last`: they are closed and come back
+      // told (a gap, or recovered from their offsets). Never silence.
+      if (first && last > 0 && h->overrun_) h->overrun_(rule);
     }
     feed.generation = generation;
   });
