@@ -38,7 +38,7 @@ struct ConnectionData {
   uint16_t history_in_flight = 0;
   // Requests waiting for the application's backend (AppBridge): custom
   // commands with an id and joins it decides, by request number. Bounded
-  // per connection (--backend max pending, 16).
+  // per connection (GatewayOptions::App::max_pending_per_connection, 16).
   std::vector<uint64_t> app_requests;
   bool app_closed = false;            // its close event was published
   TokenBucket bucket{0, 0, {}};       // messages per second
