@@ -155,6 +155,33 @@ int main(int argc, char** argv) {
   bool sent = false, asked = false;
   const uint64_t count = absl::GetFlag(FLAGS_count);
   uint64_t seen = 0;
+  // subscribe and events: prints every event until --count, says when the
+  // link is up (`banner`) or lost.
+  std::string banner;
+  auto stream_events = [&](bool with_channel) {
+    client.set_state_handler([&](bool connected, absl::string_view reason) {
+      if (connected) {
+        deadline.cancel();
+        std::fprintf(stderr, "%s\n", banner.c_str());
+      } else {
+        std::fprintf(stderr, "link lost (%.*s); reconnecting\n",
+                     static_cast<int>(reason.size()), reason.data());
+      }
+    });
+    client.set_event_handler([&, with_channel](channel::v1::Event& event) {
+      if (with_channel) {
+        std::printf("%s\t%s\n", event.channel().c_str(),
+                    event.payload().c_str());
+      } else {
+        std::printf("%s\n", event.payload().c_str());
+      }
+      std::fflush(stdout);
+      if (count != 0 && ++seen >= count) {
+        client.Stop();
+        io.stop();
+      }
+    });
+  };
   if (command == "publish" || command == "publish-group" ||
       command == "publish-user") {
     if (args.size() != 4) return Usage();
@@ -247,25 +274,11 @@ int main(int argc, char** argv) {
     } else {
       client.SubscribeQueue(queue, channels);
     }
-    client.set_state_handler([&](bool connected, absl::string_view reason) {
-      if (connected) {
-        deadline.cancel();
-        std::fprintf(stderr, "receiving application events%s%s\n",
-                     queue.empty() ? "" : " as a member of queue group ",
-                     queue.c_str());
-      } else {
-        std::fprintf(stderr, "link lost (%.*s); reconnecting\n",
-                     static_cast<int>(reason.size()), reason.data());
-      }
-    });
-    client.set_event_handler([&](channel::v1::Event& event) {
-      std::printf("%s\n", event.payload().c_str());
-      std::fflush(stdout);
-      if (count != 0 && ++seen >= count) {
-        client.Stop();
-        io.stop();
-      }
-    });
+    banner = queue.empty() ? "receiving application events"
+                           : "receiving application events as a member of "
+                             "queue group " +
+                                 queue;
+    stream_events(/*with_channel=*/false);
   } else if (command == "client") {
     // The result comes back on an inbox of this process's own.
     channel::ActionRequest action;
@@ -333,23 +346,8 @@ int main(int argc, char** argv) {
   } else if (command == "subscribe") {
     channels.assign(args.begin() + 2, args.end());
     client.Subscribe(channels);  // held across reconnects
-    client.set_state_handler([&](bool connected, absl::string_view reason) {
-      if (connected) {
-        deadline.cancel();
-        std::fprintf(stderr, "subscribed to %zu channel(s)\n", channels.size());
-      } else {
-        std::fprintf(stderr, "link lost (%.*s); reconnecting\n",
-                     static_cast<int>(reason.size()), reason.data());
-      }
-    });
-    client.set_event_handler([&](channel::v1::Event& event) {
-      std::printf("%s\t%s\n", event.channel().c_str(), event.payload().c_str());
-      std::fflush(stdout);
-      if (count != 0 && ++seen >= count) {
-        client.Stop();
-        io.stop();
-      }
-    });
+    banner = "subscribed to " + std::to_string(channels.size()) + " channel(s)";
+    stream_events(/*with_channel=*/true);
   } else {
     return Usage();
   }
