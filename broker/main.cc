@@ -241,10 +241,7 @@ int main(int argc, char** argv) {
       std::chrono::milliseconds(absl::GetFlag(FLAGS_heartbeat_interval_ms));
   options.idle_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_idle_timeout_ms));
-  for (absl::string_view server :
-       absl::StrSplit(absl::GetFlag(FLAGS_nats), ',', absl::SkipWhitespace())) {
-    options.nats_servers.emplace_back(absl::StripAsciiWhitespace(server));
-  }
+  options.nats_servers = channel::CommaList(absl::GetFlag(FLAGS_nats));
   absl::StatusOr<channel::HistoryRules> history =
       channel::HistoryRules::Parse({absl::GetFlag(FLAGS_history)});
   if (!history.ok()) {

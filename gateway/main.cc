@@ -199,18 +199,12 @@ int main(int argc, char** argv) {
   options.app.backend_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_backend_timeout_ms));
   options.app.event_query = absl::GetFlag(FLAGS_event_query);
-  for (absl::string_view name : absl::StrSplit(
-           absl::GetFlag(FLAGS_event_headers), ',', absl::SkipWhitespace())) {
-    options.app.event_headers.emplace_back(absl::StripAsciiWhitespace(name));
-  }
-  for (absl::string_view name : absl::StrSplit(
-           absl::GetFlag(FLAGS_event_cookies), ',', absl::SkipWhitespace())) {
-    options.app.event_cookies.emplace_back(absl::StripAsciiWhitespace(name));
-  }
-  for (absl::string_view pattern : absl::StrSplit(
-           absl::GetFlag(FLAGS_ask_backend), ',', absl::SkipWhitespace())) {
-    options.app.ask_backend.emplace_back(absl::StripAsciiWhitespace(pattern));
-  }
+  options.app.event_headers =
+      channel::CommaList(absl::GetFlag(FLAGS_event_headers));
+  options.app.event_cookies =
+      channel::CommaList(absl::GetFlag(FLAGS_event_cookies));
+  options.app.ask_backend =
+      channel::CommaList(absl::GetFlag(FLAGS_ask_backend));
   if (!options.app.ask_backend.empty() && !options.app.events) {
     spdlog::error(
         "--ask_backend needs --events: no backend would hear the "

@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/version.h"
 
 namespace channel {
@@ -128,6 +129,15 @@ std::vector<char*> ParseFlagsWithEnvironment(int argc, char** argv,
   }
   for (auto& s : *storage) args->push_back(s.data());
   return absl::ParseCommandLine(static_cast<int>(args->size()), args->data());
+}
+
+std::vector<std::string> CommaList(absl::string_view value) {
+  std::vector<std::string> out;
+  for (absl::string_view item : absl::StrSplit(value, ',')) {
+    item = absl::StripAsciiWhitespace(item);
+    if (!item.empty()) out.emplace_back(item);
+  }
+  return out;
 }
 
 }  // namespace channel

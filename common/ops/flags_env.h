@@ -33,6 +33,10 @@ std::vector<std::string> JoinRepeatedFlag(int argc, char** argv,
 // e.g. "channel-broker 0.1.0\n".
 std::string VersionLine(absl::string_view argv0);
 
+// A comma-separated flag value as its items, each without surrounding
+// whitespace, empty ones left out ("a, b,,c" -> a, b, c).
+std::vector<std::string> CommaList(absl::string_view value);
+
 // The environment variable that sets flag `flag_name`.
 std::string EnvironmentNameForFlag(absl::string_view flag_name);
 

@@ -27,6 +27,13 @@ TEST(ConstantTimeEqualsTest, Table) {
   }
 }
 
+TEST(CommaListTest, ItemsTrimmedEmptiesDropped) {
+  EXPECT_EQ(CommaList(" a, b,,c ,"),
+            (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(CommaList("").empty());
+  EXPECT_TRUE(CommaList(" , ").empty());
+}
+
 TEST(BackoffTest, GrowsWithinBoundsAndResets) {
   Backoff backoff(std::chrono::milliseconds(100),
                   std::chrono::milliseconds(1600), 42);
