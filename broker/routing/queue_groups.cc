@@ -47,8 +47,14 @@ QueueGroups::Change QueueGroups::Leave(Subscriber* member,
   list.erase(pos);
   if (list.empty()) memberships_.erase(mit);
   change.changed = true;
+  change.channel_edge = Unjoin(member, channel, group);
+  return change;
+}
+
+bool QueueGroups::Unjoin(Subscriber* member, const std::string& channel,
+                         const std::string& group) {
   auto cit = channels_.find(channel);
-  if (cit == channels_.end()) return change;
+  if (cit == channels_.end()) return false;
   auto git = cit->second.find(group);
   if (git != cit->second.end()) {
     DropMember(git->second, member);
@@ -57,11 +63,9 @@ QueueGroups::Change QueueGroups::Leave(Subscriber* member,
       cit->second.erase(git);
     }
   }
-  if (cit->second.empty()) {
-    channels_.erase(cit);
-    change.channel_edge = true;
-  }
-  return change;
+  if (!cit->second.empty()) return false;
+  channels_.erase(cit);
+  return true;
 }
 
 std::vector<std::string> QueueGroups::RemoveAll(Subscriber* member) {
@@ -71,19 +75,7 @@ std::vector<std::string> QueueGroups::RemoveAll(Subscriber* member) {
   const auto list = std::move(mit->second);
   memberships_.erase(mit);
   for (const auto& [channel, group] : list) {
-    auto cit = channels_.find(channel);
-    if (cit == channels_.end()) continue;
-    auto git = cit->second.find(group);
-    if (git == cit->second.end()) continue;
-    DropMember(git->second, member);
-    if (git->second.members.empty()) {
-      bindings_ -= git->second.bindings.size();
-      cit->second.erase(git);
-    }
-    if (cit->second.empty()) {
-      channels_.erase(cit);
-      emptied.push_back(channel);
-    }
+    if (Unjoin(member, channel, group)) emptied.push_back(channel);
   }
   return emptied;
 }

@@ -92,6 +92,10 @@ class QueueGroups {
   Subscriber* Choose(Group& group, absl::string_view key, bool key_end,
                      const Subscriber* publisher,
                      const std::vector<Subscriber*>* tried);
+  // Takes `member` out of `channel`'s `group` (the group goes with its last
+  // member); true when the channel has no group left.
+  bool Unjoin(Subscriber* member, const std::string& channel,
+              const std::string& group);
   // Removes `member` from `group` with its bindings.
   void DropMember(Group& group, Subscriber* member);
 

@@ -233,17 +233,22 @@ void AppBridge::AskJoin(ConnectionData* con, const std::string& group,
           });
 }
 
+bool AppBridge::Take(uint64_t request, Pending* out) {
+  auto it = pending_.find(request);
+  if (it == pending_.end()) return false;  // answered already
+  *out = std::move(it->second);
+  pending_.erase(it);
+  ConnectionData* con = host_->Find(out->conn_id);
+  if (con == nullptr) return true;
+  Forget(con, request);
+  if (!out->decided && con->awaiting_replies > 0) --con->awaiting_replies;
+  return true;
+}
+
 void AppBridge::Refuse(uint64_t request, absl::string_view code,
                        absl::string_view message) {
-  auto it = pending_.find(request);
-  if (it == pending_.end()) return;  // answered already
-  Pending p = std::move(it->second);
-  pending_.erase(it);
-  ConnectionData* con = host_->Find(p.conn_id);
-  if (con != nullptr) Forget(con, request);
-  if (con != nullptr && !p.decided && con->awaiting_replies > 0) {
-    --con->awaiting_replies;
-  }
+  Pending p;
+  if (!Take(request, &p)) return;
   if (p.decided) {
     p.decided(p.conn_id, false, code, message);  // the join's reply counts
     return;
@@ -259,15 +264,8 @@ void AppBridge::Answer(uint64_t request, const AppAction& action) {
         action.message.empty() ? "refused by the application" : action.message);
     return;
   }
-  auto it = pending_.find(request);
-  if (it == pending_.end()) return;
-  Pending p = std::move(it->second);
-  pending_.erase(it);
-  ConnectionData* con = host_->Find(p.conn_id);
-  if (con != nullptr) Forget(con, request);
-  if (con != nullptr && !p.decided && con->awaiting_replies > 0) {
-    --con->awaiting_replies;
-  }
+  Pending p;
+  if (!Take(request, &p)) return;
   if (p.decided) {
     p.decided(p.conn_id, true, "", "");
     return;

@@ -99,6 +99,10 @@ class AppBridge {
   uint64_t Begin(ConnectionData* con, Pending pending);
   // Ends request `request` with a refusal (no_backend, backend_timeout,
   // the backend's own error) or the backend's answer.
+  // Removes `request` from the waiting ones into *out, with what its
+  // connection counts of it; false when it is not waiting (answered,
+  // timed out, closed).
+  bool Take(uint64_t request, Pending* out);
   // Takes `request` off `con`'s list (at most the per-connection bound).
   static void Forget(ConnectionData* con, uint64_t request);
   void Refuse(uint64_t request, absl::string_view code,
