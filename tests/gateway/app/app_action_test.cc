@@ -18,6 +18,10 @@ struct Refusal {
   const char* reason;  // a part of the message
 };
 
+// A close reason of 124 bytes (the bound is 123).
+const std::string kLongReason =
+    R"({"action":"close","client":"n.1","reason":")" + std::string(124, 'x') +
+    R"("})";
 // A message nested 40 levels (the action's bound is 64, a message's 32).
 const std::string kDeep = R"({"action":"send","client":"n.1","message":)" +
                           std::string(40, '[') + "1" + std::string(40, ']') +
@@ -59,13 +63,7 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{"close_protocol_code",
                 R"({"action":"close","client":"n.1","code":1002})",
                 "1000 or 3000-4999"},
-        Refusal{
-            "close_long_reason",
-            R"({"action":"close","client":"n.1","reason":")"
-            R"(xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx)"
-            R"(xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx)"
-            R"("})",
-            "longer than 123"},
+        Refusal{"close_long_reason", kLongReason.c_str(), "longer than 123"},
         Refusal{"info_without_reply_to", R"({"action":"info","client":"n.1"})",
                 "needs \"reply_to\""},
         Refusal{"ref_object",
