@@ -63,8 +63,9 @@ class QueueGroups {
                     const Subscriber* publisher,
                     const std::vector<Subscriber*>& tried);
 
+  // On every publish: no hashing while there are no queue groups at all.
   bool Has(absl::string_view channel) const {
-    return channels_.contains(channel);
+    return !channels_.empty() && channels_.contains(channel);
   }
   // Memberships of `member` (each counts as a channel held).
   size_t CountFor(Subscriber* member) const {
