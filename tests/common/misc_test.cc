@@ -28,8 +28,7 @@ TEST(ConstantTimeEqualsTest, Table) {
 }
 
 TEST(CommaListTest, ItemsTrimmedEmptiesDropped) {
-  EXPECT_EQ(CommaList(" a, b,,c ,"),
-            (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(CommaList(" a, b,,c ,"), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_TRUE(CommaList("").empty());
   EXPECT_TRUE(CommaList(" , ").empty());
 }
