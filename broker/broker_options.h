@@ -9,6 +9,7 @@
 
 #include "broker/app/webhook_sink.h"
 #include "common/history/history_rules.h"
+#include "common/presence/presence_rules.h"
 
 namespace channel {
 
@@ -81,6 +82,8 @@ struct BrokerOptions {
   // History (docs/PROTOCOL.md "History"; standalone): groups matching a
   // rule get offsets, an epoch and their last messages kept in memory.
   HistoryRules history;
+  // Groups with member lists (docs/PROTOCOL.md "Presence members").
+  PresenceRules presence;
   size_t history_max_bytes = 256 << 20;  // everything history holds
   uint32_t history_recover_max = 300;    // events per recovery or read
   // Cluster: replicas of each JetStream history stream (0: 3, or 1 when

@@ -12,6 +12,7 @@
 #include "common/channel_names.h"
 #include "common/ops/log_limiter.h"
 #include "common/ops/logging.h"
+#include "common/presence/member_json.h"
 #include "common/random_id.h"
 #include "net/socket_io.h"
 
@@ -27,7 +28,8 @@ BrokerServer::BrokerServer(asio::io_context& io, BrokerOptions options)
           options_.php_max_queue_items, options_.php_max_queues,
           options_.php_max_queue_bytes, options_.php_max_queued_items}),
       php_bridge_(&router_, options_.php_group_channel, php_limits_),
-      presence_(options_.max_presence_entries_per_connection),
+      presence_(options_.max_presence_entries_per_connection,
+                options_.presence),
       grace_(options_.resubscribe_grace, !options_.nats_servers.empty(),
              &router_, &stats_),
       context_{options_,  broker_id_, stats_,   router_,     work_queues_,
@@ -107,6 +109,21 @@ absl::Status BrokerServer::Listen() {
     publish.mutable_meta()->set_key_end(!occupied);
     router_.Publish(&publish).IgnoreError();  // nobody listening: fine
   });
+  // Members of presence groups: each arrival and departure goes to the
+  // group's subscribers (gateways tell their members).
+  presence_.set_on_member([this](const PresenceTable::MemberEdge& e) {
+    v1::Publish publish;
+    publish.add_channels(GroupChannel(e.group));
+    publish.set_payload(MemberEventJson(e.added, e.group, e.user, e.info));
+    publish.mutable_meta()->set_payload_codec(e.added ? kMemberAddedCodec
+                                                      : kMemberRemovedCodec);
+    publish.mutable_meta()->set_sender(e.user);
+    router_.Publish(&publish).IgnoreError();  // nobody subscribed: fine
+  });
+  // After a restart's grace every gateway has reported again: the lists
+  // it was sent meanwhile were partial, these are whole.
+  grace_.set_on_end(
+      [this] { asio::post(io_, [this] { ResyncMemberLists(); }); });
   // Results of the API's actions come back to an inbox of this process.
   client_actions_ = std::make_unique<ClientActions>(
       io_, &router_, absl::StrCat("app:reply:broker-", broker_id_),
@@ -307,6 +324,24 @@ absl::Status BrokerServer::ReadHistoryFromApi(const v1::HistoryQuery& query,
                                               v1::HistoryReply* reply) {
   return ReadHistory(history_.get(), query, options_.max_channel_name_bytes,
                      reply);
+}
+
+void BrokerServer::ResyncMemberLists() {
+  if (options_.presence.empty()) return;
+  size_t groups = 0;
+  presence_.table().ForEachGroup([&](const std::string& group) {
+    if (options_.presence.ForGroup(group) == nullptr) return;
+    v1::Publish publish;
+    publish.add_channels(GroupChannel(group));
+    publish.set_payload(MemberListJson(presence_.table().Members(group)));
+    publish.mutable_meta()->set_payload_codec(kMembersCodec);
+    router_.Publish(&publish).IgnoreError();
+    ++groups;
+  });
+  spdlog::info(
+      "restart grace over: sent the member lists of {} presence "
+      "group(s) to their subscribers",
+      groups);
 }
 
 void BrokerServer::ArmSoleTick() {

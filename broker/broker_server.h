@@ -74,6 +74,9 @@ class BrokerServer : public SessionHost, public ApiBackend {
   void PublishFromApi(const std::vector<std::string>& channels,
                       const std::string& message, PublishDone done) override;
   const PresenceTable& presence() const override { return presence_.table(); }
+  const PresenceRules& presence_rules() const override {
+    return presence_.rules();
+  }
   absl::Status ReadHistoryFromApi(const v1::HistoryQuery& query,
                                   v1::HistoryReply* reply) override;
 
@@ -102,6 +105,9 @@ class BrokerServer : public SessionHost, public ApiBackend {
   // Standalone: closes holders late to release, ends the restart grace
   // when due, expires history (once a second).
   void ArmSoleTick();
+  // Every presence group's whole member list to its subscribers (the end
+  // of a restart's grace).
+  void ResyncMemberLists();
 
   asio::io_context& io_;
   const BrokerOptions options_;

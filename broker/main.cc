@@ -78,6 +78,14 @@ ABSL_FLAG(std::string, history, "",
           "with ';'. In a cluster (--nats) history lives in NATS JetStream, "
           "one stream per rule; every broker must have the same rules "
           "(docs/PROTOCOL.md \"History\").");
+ABSL_FLAG(std::string, presence, "",
+          "Member lists for groups whose id matches PATTERN ('*' any bytes): "
+          "PATTERN[:max_members=N][,info_bytes=B] (defaults 100 and 1024), "
+          "e.g. chat-*:max_members=100,info_bytes=1024. Members are token "
+          "users (the gateway's `sub`, info from the token's `info` claim); "
+          "every join and leave is told to every member. Repeatable (first "
+          "match wins); in CHANNEL_PRESENCE separate rules with ';'. "
+          "Standalone brokers only in this version.");
 ABSL_FLAG(uint64_t, history_max_bytes, 256ull << 20,
           "Memory all history may hold; past it the oldest events are "
           "dropped first (channel_broker_history_dropped_total).");
@@ -191,8 +199,13 @@ bool IsLoopback(const std::string& host) {
 
 int main(int argc, char** argv) {
   // --history may be given several times: absl keeps a flag's last value.
-  std::vector<std::string> args =
+  std::vector<std::string> history_args =
       channel::JoinRepeatedFlag(argc, argv, "history", ';');
+  std::vector<char*> history_ptrs;
+  for (std::string& a : history_args) history_ptrs.push_back(a.data());
+  std::vector<std::string> args =
+      channel::JoinRepeatedFlag(static_cast<int>(history_ptrs.size()),
+                                history_ptrs.data(), "presence", ';');
   std::vector<char*> arg_ptrs;
   for (std::string& a : args) arg_ptrs.push_back(a.data());
   channel::ParseFlagsWithEnvironment(
@@ -249,9 +262,22 @@ int main(int argc, char** argv) {
     return 1;
   }
   options.history = *std::move(history);
+  absl::StatusOr<channel::PresenceRules> presence =
+      channel::PresenceRules::Parse({absl::GetFlag(FLAGS_presence)});
+  if (!presence.ok()) {
+    spdlog::critical("{}", presence.status().message());
+    return 1;
+  }
+  options.presence = *std::move(presence);
   options.history_max_bytes = absl::GetFlag(FLAGS_history_max_bytes);
   options.history_recover_max =
       std::clamp<uint32_t>(absl::GetFlag(FLAGS_history_recover_max), 1, 100000);
+  if (!options.nats_servers.empty() && !options.presence.empty()) {
+    spdlog::critical(
+        "--presence needs a standalone broker in this version: member lists "
+        "are not shared between the brokers of a cluster (--nats) yet");
+    return 1;
+  }
   options.nats_token = absl::GetFlag(FLAGS_nats_token);
   options.nats_user = absl::GetFlag(FLAGS_nats_user);
   options.nats_password = absl::GetFlag(FLAGS_nats_password);
@@ -313,6 +339,9 @@ int main(int argc, char** argv) {
                broker.port(), broker.broker_id());
   for (const channel::HistoryRule& rule : options.history.rules()) {
     spdlog::info("history: groups {}", channel::HistoryRules::Describe(rule));
+  }
+  for (const channel::PresenceRule& rule : options.presence.rules()) {
+    spdlog::info("presence: groups {}", channel::PresenceRules::Describe(rule));
   }
   if (options.auth_token.empty() && !IsLoopback(options.listen_host)) {
     spdlog::warn(

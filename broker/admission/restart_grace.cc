@@ -64,6 +64,7 @@ void RestartGrace::Tick(Clock::time_point now) {
 void RestartGrace::End() {
   state_ = State::kOver;
   router_->PauseSole(false);
+  if (on_end_) on_end_();
 }
 
 }  // namespace channel

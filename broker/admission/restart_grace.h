@@ -2,6 +2,8 @@
 #define CHANNEL_BROKER_ADMISSION_RESTART_GRACE_H_
 
 #include <chrono>
+#include <functional>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "broker/broker_stats.h"
@@ -33,6 +35,8 @@ class RestartGrace {
   // Ends the grace once it is over even when nobody publishes (a tick).
   void Tick(Clock::time_point now = Clock::now());
   bool active() const { return state_ == State::kActive; }
+  // Runs once, when an active grace ends (may run inside Check).
+  void set_on_end(std::function<void()> fn) { on_end_ = std::move(fn); }
 
  private:
   void End();
@@ -45,6 +49,7 @@ class RestartGrace {
   const Clock::time_point started_;
   State state_ = State::kNotYet;
   Clock::time_point until_;
+  std::function<void()> on_end_;
 };
 
 }  // namespace channel

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "broker/routing/presence_table.h"
 #include "common/app/action_json.h"
+#include "common/presence/presence_rules.h"
 #include "proto/channel.pb.h"
 
 namespace channel {
@@ -31,6 +32,8 @@ class ApiBackend {
   virtual void PublishFromApi(const std::vector<std::string>& channels,
                               const std::string& message, PublishDone done) = 0;
   virtual const PresenceTable& presence() const = 0;
+  // Which groups keep member lists (--presence).
+  virtual const PresenceRules& presence_rules() const = 0;
   // Acts on a gateway's connection (ClientActions): `done` runs once on the
   // broker thread with the gateway's result JSON or why there is none.
   using ClientActionDone =

@@ -12,6 +12,7 @@
 #include "broker/api/api_history.h"
 #include "common/channel_names.h"
 #include "common/constant_time.h"
+#include "common/presence/member_json.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 
@@ -50,6 +51,9 @@ const char* RouteOf(const HttpRequest& head) {
   const absl::string_view path = head.Path();
   if (head.method == "POST" && path == "/api/publish") return "publish";
   if (head.method == "GET" && path == "/api/presence") return "presence";
+  if (head.method == "GET" && path == "/api/presence/members") {
+    return "members";
+  }
   if (head.method == "GET" && path == "/api/groups") return "groups";
   if (head.method == "GET" && path == "/api/history") return "history";
   if (IsApiClientRoute(head.method, path)) return "clients";
@@ -83,6 +87,7 @@ std::optional<HttpResponse> ApiServer::OnHeaders(const HttpRequest& head) {
   if (route == nullptr) {
     return Error(404, "not_found",
                  "routes: POST /api/publish, GET /api/presence, GET "
+                 "/api/presence/members, GET "
                  "/api/groups, GET /api/history, GET /api/clients/{id}, "
                  "POST /api/clients/{id}/send|reply|join|leave|bind|close");
   }
@@ -124,6 +129,8 @@ void ApiServer::OnRequest(HttpRequest request, HttpReply reply) {
     Publish(request, std::move(reply));
   } else if (route == "presence") {
     Presence(request, std::move(reply));
+  } else if (route == "members") {
+    Members(request, std::move(reply));
   } else if (route == "history") {
     History(request, std::move(reply));
   } else if (route == "clients") {
@@ -302,6 +309,64 @@ void ApiServer::Presence(const HttpRequest& request, HttpReply reply) {
         WriteCounts(w, job->counts);
         w.EndObject();
         Answer(reply, "presence", t0,
+               Json(200, std::string(buffer.GetString(), buffer.GetSize())));
+      });
+}
+
+// The member list of a presence group: {"ok":true,"group_id":G,
+// "members":[{"user":U,"info":{...}},...]}.
+void ApiServer::Members(const HttpRequest& request, HttpReply reply) {
+  const auto t0 = Clock::now();
+  const std::string group = QueryParam(request, "group_id");
+  if (group.empty() || group.size() > options_.limits.max_id_bytes) {
+    Answer(reply, "members", t0,
+           Error(400, "invalid_field",
+                 "group_id: 1 to 128 bytes, in the query string"));
+    return;
+  }
+  struct Job {
+    std::string group;
+    bool has_list = false;
+    std::string members;  // MemberListJson
+  };
+  auto job = std::make_shared<Job>();
+  job->group = group;
+  ApiBackend* broker = broker_;
+  hop_->Call(
+      [job, broker] {
+        job->has_list =
+            broker->presence_rules().ForGroup(job->group) != nullptr;
+        if (job->has_list) {
+          job->members = MemberListJson(broker->presence().Members(job->group));
+        }
+      },
+      [this, job, reply = std::move(reply), t0](BrokerHop::Outcome outcome) {
+        if (outcome == BrokerHop::Outcome::kNotRun) {
+          Answer(
+              reply, "members", t0,
+              Error(503, "unavailable", "the broker did not answer in time"));
+          return;
+        }
+        if (!job->has_list) {
+          Answer(reply, "members", t0,
+                 Error(404, "no_member_list",
+                       "this group keeps no member list (no --presence rule "
+                       "matches it); GET /api/presence counts its members"));
+          return;
+        }
+        rapidjson::StringBuffer buffer;
+        JsonWriter w(buffer);
+        w.StartObject();
+        w.Key("ok");
+        w.Bool(true);
+        w.Key("group_id");
+        w.String(job->group.data(),
+                 static_cast<rapidjson::SizeType>(job->group.size()));
+        w.Key("members");
+        w.RawValue(job->members.data(), job->members.size(),
+                   rapidjson::kArrayType);
+        w.EndObject();
+        Answer(reply, "members", t0,
                Json(200, std::string(buffer.GetString(), buffer.GetSize())));
       });
 }

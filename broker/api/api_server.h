@@ -75,6 +75,7 @@ class ApiServer {
   void OnRequest(HttpRequest request, HttpReply reply);
   void Publish(const HttpRequest& request, HttpReply reply);
   void Presence(const HttpRequest& request, HttpReply reply);
+  void Members(const HttpRequest& request, HttpReply reply);
   void Clients(const HttpRequest& request, HttpReply reply);
   void Groups(const HttpRequest& request, HttpReply reply);
   void History(const HttpRequest& request, HttpReply reply);

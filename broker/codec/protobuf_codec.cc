@@ -12,6 +12,7 @@
 #include "common/framing/envelope_codec.h"
 #include "common/ops/log_limiter.h"
 #include "common/ops/logging.h"
+#include "common/presence/member_json.h"
 #include "common/version.h"
 
 namespace channel {
@@ -82,9 +83,16 @@ void ProtobufCodec::OnBody(absl::string_view body) {
       return;
     }
     case v1::Envelope::kPresence: {
+      const uint64_t request_id = envelope_.presence().request_id();
       absl::Status s = session_->context().presence.Apply(
           session_, session_->id(), envelope_.presence());
-      if (!s.ok()) ReplyError(ErrorCodeFromStatus(s), s.message(), 0);
+      if (!s.ok()) {
+        ReplyError(ErrorCodeFromStatus(s), s.message(), request_id);
+      } else if (request_id != 0) {
+        v1::Envelope ack;
+        ack.mutable_ack()->set_request_id(request_id);
+        Reply(ack);
+      }
       return;
     }
     case v1::Envelope::kHistoryQuery: {
@@ -168,7 +176,31 @@ void ProtobufCodec::HandleSubscribe(const v1::Subscribe& request) {
   // Same turn: what a since asks for is queued before any live event.
   ResumeStreams(router.history(), session_, request,
                 ack->mutable_ack()->mutable_streams());
+  SendMemberLists(request);
   if (request_id != 0 && !waiting) Reply(*ack);
+}
+
+// A subscriber of a presence group gets its member list before the Ack
+// and before any later member event (docs/PROTOCOL.md "Presence members").
+// While a restart's grace runs the list may lack members whose gateways
+// have not reported again: it says so (key "partial"); the full lists go to
+// every subscriber when the grace ends.
+void ProtobufCodec::SendMemberLists(const v1::Subscribe& request) {
+  const PresenceService& presence = session_->context().presence;
+  if (presence.rules().empty() || !request.queue_group().empty()) return;
+  for (const std::string& channel : request.channels()) {
+    if (presence.rules().ForChannel(channel) == nullptr) continue;
+    v1::Envelope envelope;
+    v1::Event* event = envelope.mutable_event();
+    event->set_channel(channel);
+    event->set_payload(MemberListJson(presence.table().Members(
+        absl::string_view(channel).substr(strlen(kGroupChannelPrefix)))));
+    event->mutable_meta()->set_payload_codec(kMembersCodec);
+    if (session_->context().grace.active()) {
+      event->mutable_meta()->set_key("partial");
+    }
+    Reply(envelope);
+  }
 }
 
 void ProtobufCodec::HandlePublish(v1::Publish* request) {
@@ -357,6 +389,7 @@ void ProtobufCodec::HandleHello(const v1::Hello& hello) {
     history->options().rules.ToProto(welcome->mutable_history());
     welcome->set_history_recover_max(history->options().recover_max);
   }
+  ctx.presence.rules().ToProto(welcome->mutable_presence());
   Reply(reply);
   session_->SetEstablished(options.heartbeat_interval, options.idle_timeout);
 }

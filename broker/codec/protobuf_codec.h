@@ -48,6 +48,7 @@ class ProtobufCodec : public SessionCodec {
                    const absl::StatusOr<uint64_t>& result);
   void HandleSubscribe(const v1::Subscribe& request);
   void AnswerHistory(const v1::HistoryQuery& query);
+  void SendMemberLists(const v1::Subscribe& request);
   void Reply(const v1::Envelope& envelope);
   void Ack(uint64_t request_id, uint64_t receivers = 0);
   void ReplyError(v1::Error::Code code, absl::string_view message,

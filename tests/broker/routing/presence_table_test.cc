@@ -40,6 +40,10 @@ v1::Presence Delta(bool reset, const std::string& group, int64_t connections,
   return p;
 }
 
+v1::Presence Snapshot(const PresenceTable& table, const void* reporter) {
+  return table.Snapshot(reporter);
+}
+
 TEST(PresenceTableTest, SumsReportersAndForgetsOneThatLeaves) {
   PresenceTable table(100);
   int gw1, gw2;
@@ -124,6 +128,58 @@ TEST(PresenceTableTest, SnapshotReproducesTheReporter) {
   int none;
   EXPECT_TRUE(t.Snapshot(&none).reset());
   EXPECT_EQ(t.Snapshot(&none).deltas_size(), 0);
+}
+
+// Member edges of groups with member lists: a user's first reporter is
+// its arrival (with the info it gave), its last one gone its departure,
+// whatever mix of deltas, snapshots and removals gets it there.
+TEST(PresenceTableTest, MemberEdgesFollowUsersAcrossReporters) {
+  PresenceTable table(100);
+  table.set_members_of([](const std::string& g) { return g == "chat"; });
+  int gw1, gw2;
+  auto joined = [](const std::string& group, const std::string& user,
+                   const std::string& info) {
+    v1::Presence p;
+    v1::PresenceDelta* d = p.add_deltas();
+    d->set_group(group);
+    d->set_connections(1);
+    d->add_users_joined(user);
+    d->add_infos(info);
+    return p;
+  };
+  PresenceTable::MemberEdges edges;
+  ASSERT_TRUE(
+      table.Apply(&gw1, joined("chat", "ann", R"({"n":1})"), nullptr, &edges)
+          .ok());
+  ASSERT_EQ(edges.size(), 1u);
+  EXPECT_EQ(edges[0].user, "ann");
+  EXPECT_EQ(edges[0].info, R"({"n":1})");
+  EXPECT_TRUE(edges[0].added);
+  // Another tab elsewhere: no edge; the first info stays.
+  edges.clear();
+  ASSERT_TRUE(
+      table.Apply(&gw2, joined("chat", "ann", R"({"n":2})"), nullptr, &edges)
+          .ok());
+  EXPECT_TRUE(edges.empty());
+  EXPECT_EQ(table.Members("chat").at("ann"), R"({"n":1})");
+  // Groups without member lists tell nothing and keep no info.
+  ASSERT_TRUE(
+      table.Apply(&gw1, joined("other", "ann", R"({"n":3})"), nullptr, &edges)
+          .ok());
+  EXPECT_TRUE(edges.empty());
+  EXPECT_EQ(table.Members("other").at("ann"), "{}");
+  // gw1 leaves; ann is still there through gw2.
+  table.RemoveReporter(&gw1, nullptr, &edges);
+  EXPECT_TRUE(edges.empty());
+  // A snapshot from gw2 that still holds ann: no edge (not a leave and a
+  // join); one without her: her departure.
+  ASSERT_TRUE(table.Apply(&gw2, Snapshot(table, &gw2), nullptr, &edges).ok());
+  EXPECT_TRUE(edges.empty());
+  ASSERT_TRUE(table.Apply(&gw2, Delta(true, "chat", 0), nullptr, &edges).ok());
+  ASSERT_EQ(edges.size(), 1u);
+  EXPECT_EQ(edges[0].user, "ann");
+  EXPECT_FALSE(edges[0].added);
+  EXPECT_TRUE(table.Members("chat").empty());
 }
 
 }  // namespace
