@@ -74,6 +74,15 @@ void BrokerClient::QueryHistory(const v1::HistoryQuery& query,
                                 HistoryDone done) {
   impl_->QueryHistory(query, std::move(done));
 }
+void BrokerClient::set_welcomed_handler(WelcomedHandler handler) {
+  impl_->welcomed_handler_ = std::move(handler);
+}
+void BrokerClient::SendPresence(v1::Presence presence, Done done) {
+  impl_->SendPresence(std::move(presence), std::move(done));
+}
+const PresenceRules& BrokerClient::presence_rules() const {
+  return impl_->presence_rules();
+}
 const HistoryRules& BrokerClient::history_rules() const {
   return impl_->history_rules();
 }

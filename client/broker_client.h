@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "asio/io_context.hpp"
 #include "common/history/history_rules.h"
+#include "common/presence/presence_rules.h"
 #include "net/framed_stream.h"
 #include "proto/channel.pb.h"
 
@@ -145,6 +146,11 @@ class BrokerClient {
   void set_stream_handler(StreamHandler handler);
   // Before Start; `source` outlives the client. Null: the client's own set.
   void set_channel_source(const ChannelSource* source);
+  // Runs on every new link once the broker welcomed it, before anything
+  // is re-subscribed: the presence reports it returns (a gateway's
+  // snapshot) reach the broker before the re-subscribes.
+  using WelcomedHandler = std::function<std::vector<v1::Presence>()>;
+  void set_welcomed_handler(WelcomedHandler handler);
 
   // Starts connecting; keeps the link up until Stop.
   void Start();
@@ -198,6 +204,10 @@ class BrokerClient {
   // not connected; the broker answers only refusals (Error).
   absl::Status SendPresence(const v1::Presence& presence);
 
+  // The same with a request id: `done` gets the broker's Ack or its Error
+  // (presence_full: nothing of the report was applied).
+  void SendPresence(v1::Presence presence, Done done);
+
   // Asks the broker how many connections and users are in `group`.
   using PresenceDone = std::function<void(
       const absl::Status& status, uint64_t connections, uint64_t users)>;
@@ -213,6 +223,8 @@ class BrokerClient {
   // The history policy of the broker of the current (or last) link, from
   // its Welcome: which channels have offsets.
   const HistoryRules& history_rules() const;
+  // Its presence policy (which groups have member lists), likewise.
+  const PresenceRules& presence_rules() const;
 
   // Sole interest (options.sole_interest): true while the link is up and
   // the broker has told this client that it is `channel`'s only

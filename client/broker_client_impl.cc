@@ -176,6 +176,18 @@ absl::Status BrokerClient::Impl::SendPresence(const v1::Presence& presence) {
   return SendRequest(envelope);
 }
 
+void BrokerClient::Impl::SendPresence(v1::Presence presence, Done done) {
+  if (absl::Status s = CheckCanStart(); !s.ok()) {
+    done(s, 0);
+    return;
+  }
+  v1::Envelope envelope;
+  *envelope.mutable_presence() = std::move(presence);
+  const uint64_t id = requests_.Track(std::move(done));
+  envelope.mutable_presence()->set_request_id(id);
+  if (absl::Status s = SendRequest(envelope); !s.ok()) requests_.Fail(id, s);
+}
+
 void BrokerClient::Impl::QueryPresence(const std::string& group,
                                        PresenceDone done) {
   if (absl::Status s = CheckCanStart(); !s.ok()) {

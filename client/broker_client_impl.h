@@ -50,9 +50,11 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
                             absl::string_view payload, const v1::Metadata* meta,
                             uint64_t tag, bool no_echo);
   absl::Status SendPresence(const v1::Presence& presence);
+  void SendPresence(v1::Presence presence, Done done);
   void QueryPresence(const std::string& group, PresenceDone done);
   void QueryHistory(const v1::HistoryQuery& query, HistoryDone done);
   const HistoryRules& history_rules() const { return history_rules_; }
+  const PresenceRules& presence_rules() const { return presence_rules_; }
 
   bool HoldsAlone(absl::string_view channel) const {
     return connected_ && !held_alone_.empty() && held_alone_.contains(channel);
@@ -76,6 +78,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   SubscriptionLostHandler lost_handler_;
   QuietConfirmedHandler quiet_confirmed_handler_;
   StreamHandler stream_handler_;
+  WelcomedHandler welcomed_handler_;
   const ChannelSource* source_ = nullptr;  // null: desired_ is the set
 
  private:
@@ -165,7 +168,8 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   uint16_t next_port_ = 0;
   ParkedLink parked_{this};
 
-  HistoryRules history_rules_;  // the current (or last) broker's
+  HistoryRules history_rules_;    // the current (or last) broker's
+  PresenceRules presence_rules_;  // likewise
   // The channels to hold, unless source_ owns them.
   absl::flat_hash_set<std::string> desired_;
   // Queue group memberships to hold, by group (SubscribeQueue).

@@ -81,8 +81,19 @@ void BrokerClient::Impl::Adopt(std::shared_ptr<FramedStream> stream,
     max_frame_bytes_ = std::min(max_frame_bytes_, welcome.max_frame_bytes());
   }
   history_rules_ = HistoryRules::FromProto(welcome.history());
+  presence_rules_ = PresenceRules::FromProto(welcome.presence());
   spdlog::info("connected to broker {}:{} (id {}, version {})", host_, port_,
                welcome.broker_id(), welcome.broker_version());
+  if (welcomed_handler_) {
+    for (const v1::Presence& report : welcomed_handler_()) {
+      v1::Envelope envelope;
+      *envelope.mutable_presence() = report;
+      if (absl::Status s = SendRequest(envelope); !s.ok()) {
+        Fail(absl::StrCat("presence snapshot: ", s.message()));
+        return;
+      }
+    }
+  }
   // Re-subscribe everything held, in batches; the link counts as connected
   // once the broker has acknowledged them all, so that "connected" means
   // "subscriptions are live".

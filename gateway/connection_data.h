@@ -48,6 +48,8 @@ struct ConnectionData {
   // user id once authenticated (empty before, and always without tokens),
   // and what the token grants.
   std::string user_id;
+  // Its token's `info` claim as canonical JSON (member lists), or empty.
+  std::string user_info;
   std::shared_ptr<const TokenClaims> claims;
   int64_t token_expires_ms = 0;  // 0: the token has no exp
   bool token_deadline_queued = false;

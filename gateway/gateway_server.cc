@@ -222,6 +222,10 @@ std::string GatewayServer::RenderMetrics() const {
             "Connections told that they may have missed messages (the "
             "worker's broker link was down).",
             sum(&WorkerStats::gap_notices));
+  m.Counter("channel_gateway_member_events_total",
+            "Presence member changes (member_added, member_removed) told "
+            "to connections.",
+            sum(&WorkerStats::member_events));
   m.Counter("channel_gateway_app_events_total",
             "Application events published (--events).",
             sum(&WorkerStats::app_events));

@@ -7,6 +7,8 @@
 //   channel-cli subscribe CHANNEL...     prints "CHANNEL<TAB>PAYLOAD" per event
 //   channel-cli presence GROUP           prints "connections users" of a
 //                                        ws-gateway group, over all gateways
+//   channel-cli members GROUP            prints "USER<TAB>INFO" per member of
+//                                        a presence group (--presence)
 //   channel-cli history GROUP            prints "OFFSET<TAB>MESSAGE" per kept
 //                                        message of a history group, oldest
 //                                        first (--limit, --before)
@@ -35,6 +37,8 @@
 #include "common/host_port.h"
 #include "common/ops/flags_env.h"
 #include "common/ops/logging.h"
+#include "common/presence/member_json.h"
+#include "common/presence/presence_rules.h"
 #include "common/random_id.h"
 
 ABSL_FLAG(std::string, broker, "127.0.0.1:2206",
@@ -69,6 +73,7 @@ int Usage() {
                "       channel-cli [flags] publish-user USER MESSAGE\n"
                "       channel-cli [flags] subscribe CHANNEL...\n"
                "       channel-cli [flags] presence GROUP\n"
+               "       channel-cli [flags] members GROUP\n"
                "       channel-cli [flags] history GROUP\n"
                "       channel-cli [flags] events\n"
                "       channel-cli [flags] client send ID MESSAGE\n"
@@ -95,6 +100,8 @@ int main(int argc, char** argv) {
       "  channel-cli subscribe CHANNEL...\n"
       "  channel-cli presence GROUP                (members over all "
       "gateways)\n"
+      "  channel-cli members GROUP                 (who is in a presence "
+      "group: USER<TAB>INFO)\n"
       "  channel-cli history GROUP                 (kept messages of a "
       "history group)\n"
       "  channel-cli events                        (application events, "
@@ -153,6 +160,7 @@ int main(int argc, char** argv) {
   std::string channel_name, message, group;
   std::vector<std::string> channels;
   bool sent = false, asked = false;
+  bool listed = false;  // members: the list came
   const uint64_t count = absl::GetFlag(FLAGS_count);
   uint64_t seen = 0;
   // subscribe and events: prints every event until --count, says when the
@@ -232,6 +240,38 @@ int main(int argc, char** argv) {
         client.Stop();
         io.stop();
       });
+    });
+  } else if (command == "members") {
+    // The broker sends a presence group's member list to a new subscriber
+    // before its Ack (docs/PROTOCOL.md "Presence members").
+    if (args.size() != 3) return Usage();
+    group = args[2];
+    client.set_event_handler([&](channel::v1::Event& event) {
+      if (event.meta().payload_codec() != channel::kMembersCodec) return;
+      absl::StatusOr<channel::MemberList> list = channel::ParseMemberList(
+          event.payload(), channel::PresenceRules::kMaxMembers);
+      if (!list.ok()) return;
+      listed = true;
+      for (const auto& [user, info] : *list) {
+        std::printf("%s\t%s\n", user.c_str(), info.c_str());
+      }
+    });
+    client.set_state_handler([&](bool connected, absl::string_view) {
+      if (!connected || asked) return;
+      asked = true;
+      client.Subscribe(
+          {channel::GroupChannel(group)},
+          [&](const absl::Status& status, uint64_t) {
+            if (!status.ok() || !listed) {
+              std::fprintf(stderr, "channel-cli: %s\n",
+                           status.ok() ? "this group keeps no member list "
+                                         "(no --presence rule matches it)"
+                                       : std::string(status.message()).c_str());
+              exit_code = 1;
+            }
+            client.Stop();
+            io.stop();
+          });
     });
   } else if (command == "history") {
     if (args.size() != 3) return Usage();

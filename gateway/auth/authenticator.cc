@@ -81,6 +81,7 @@ bool Authenticator::Authenticate(ConnectionData* con, absl::string_view token,
   con->token_expires_ms = claims->exp ? *claims->exp * 1000 : 0;
   if (first) {
     con->user_id = claims->sub;
+    con->user_info = claims->info;
     membership_->JoinUser(con, con->user_id);
   }
   con->claims = std::move(claims);

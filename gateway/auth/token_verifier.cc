@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "absl/strings/match.h"
+#include "common/json/bounded_json.h"
 #include "rapidjson/document.h"
 
 namespace channel {
@@ -226,6 +227,14 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token,
       return Rejected("bad_claims");
     }
     claims.send_to_all = all->value.GetBool();
+  }
+  // Member info (presence groups): an object, nested a little at most;
+  // its size is held against the group's rule when it joins.
+  if (auto info = doc.FindMember("info"); info != doc.MemberEnd()) {
+    if (!info->value.IsObject() || Depth(info->value, 9) > 8) {
+      return Rejected("bad_claims");
+    }
+    claims.info = ToJson(info->value);
   }
   if (auto group = doc.FindMember("group"); group != doc.MemberEnd()) {
     if (group->value.IsString()) {

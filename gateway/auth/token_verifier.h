@@ -21,6 +21,9 @@ struct TokenClaims {
   std::optional<std::vector<std::string>> send;
   bool send_to_all = false;
   std::string group;  // a join token: the one group it admits
+  // The `info` claim, a JSON object as canonical text (empty: none): what
+  // the other members of a presence group see of this user.
+  std::string info;
 };
 
 // True when `id` equals a pattern or starts with a pattern's text before

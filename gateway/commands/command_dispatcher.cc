@@ -136,6 +136,11 @@ void CommandDispatcher::AddGroup(ConnectionData* con, const Command& command,
   // A history group joined with since: its live deliveries are held from
   // now until what was missed is read and sent (ResumeJoined).
   const bool resume = command.has_since && link_->HasOffsets(channel);
+  if (link_->presence_rules().ForGroup(command.group_id) != nullptr &&
+      !membership_->IsMember(con, command.group_id)) {
+    AddPresenceGroup(con, command, resume);
+    return;
+  }
   ShardLink::Done live;
   if (!command.id_json.empty() || resume) {
     // On failure the connection is not a member ("nothing was joined"):
@@ -170,15 +175,21 @@ void CommandDispatcher::AddGroup(ConnectionData* con, const Command& command,
     if (owed) Unowe(con);  // refused before the broker: `live` never runs
     if (resume) EndResume(con, channel);
   }
-  switch (joined) {
+  TellJoinRefused(con, command, joined);
+}
+
+bool CommandDispatcher::TellJoinRefused(ConnectionData* con,
+                                        const Command& command,
+                                        Membership::JoinResult result) {
+  switch (result) {
     case Membership::JoinResult::kJoined:
     case Membership::JoinResult::kAlreadyMember:
-      break;
+      return false;
     case Membership::JoinResult::kTooManyGroups:
       ReplyError(con->id, command.id_json, "too_many_groups",
                  absl::StrCat("a connection may join at most ",
                               options_.max_groups_per_connection, " groups"));
-      break;
+      return true;
     case Membership::JoinResult::kWorkerFull:
       ReplyError(con->id, command.id_json, "gateway_full",
                  absl::StrCat("this gateway worker holds its limit of ",
@@ -186,8 +197,9 @@ void CommandDispatcher::AddGroup(ConnectionData* con, const Command& command,
                               " distinct groups (--max_groups_per_worker); "
                               "nothing was joined; try another gateway or "
                               "later"));
-      break;
+      return true;
   }
+  return false;
 }
 
 void CommandDispatcher::OnChannelRefused(const std::string& channel,

@@ -13,7 +13,9 @@
 #include "gateway/auth/authenticator.h"
 #include "gateway/commands/command.h"
 #include "gateway/connection_data.h"
+#include "gateway/fanout/member_mirror.h"
 #include "gateway/fanout/membership.h"
+#include "gateway/fanout/presence_reporter.h"
 #include "gateway/fanout/recoveries.h"
 #include "gateway/gateway_options.h"
 #include "gateway/link/shard_link.h"
@@ -36,7 +38,8 @@ class CommandDispatcher {
   CommandDispatcher(const GatewayOptions& options, ShardLink* link,
                     Membership* membership, Recoveries* recoveries,
                     Authenticator* auth, AppBridge* app, WorkerStats* stats,
-                    Replies* replies)
+                    Replies* replies, PresenceReporter* reporter,
+                    const MemberMirror* members)
       : options_(options),
         link_(link),
         membership_(membership),
@@ -44,7 +47,9 @@ class CommandDispatcher {
         auth_(auth),
         app_(app),
         stats_(stats),
-        replies_(replies) {}
+        replies_(replies),
+        reporter_(reporter),
+        members_(members) {}
 
   enum class Verdict { kHandled, kCloseRateLimited };
 
@@ -64,6 +69,10 @@ class CommandDispatcher {
   // it and hear why (join_refused); a user channel's connections close
   // (1013), since they would be unreachable as that user.
   void OnChannelRefused(const std::string& channel, const absl::Status& status);
+
+  // Sends the presence changes of groups with member lists that wait
+  // (PresenceReporter's urgent ones), if the link is up.
+  void FlushPresence();
 
   // A send without an id that the broker refused or may not have routed.
   void OnPublishFailure(uint64_t conn_id, const absl::Status& status) {
@@ -93,6 +102,20 @@ class CommandDispatcher {
   // `approved`: the backend allowed it already (--ask_backend groups).
   void AddGroup(ConnectionData* con, const Command& command,
                 bool approved = false);
+  // Tells `con` why Membership refused its join (true), if it did.
+  bool TellJoinRefused(ConnectionData* con, const Command& command,
+                       Membership::JoinResult result);
+  // ---- presence members (command_dispatcher_presence.cc) ----
+  // The join of a group with a member list (not yet a member): the
+  // connection joins, its presence report goes to the broker with an id,
+  // and the reply (with the list) waits for both the subscription and the
+  // report; a refused report (presence_full) undoes the join.
+  void AddPresenceGroup(ConnectionData* con, const Command& command,
+                        bool resume);
+  // The reply's "members" for a join of `group_id` by `conn_id`: the
+  // worker's copy of the list with the connection's own user in it; empty
+  // when the group has no member list.
+  std::string MembersJson(uint64_t conn_id, const std::string& group_id);
   // ---- history (command_dispatcher_history.cc) ----
   // The join is live: {"ok":true}, with the position for a history group.
   void JoinedReply(uint64_t conn_id, const Command& command);
@@ -131,6 +154,8 @@ class CommandDispatcher {
   AppBridge* const app_;
   WorkerStats* const stats_;
   Replies* const replies_;
+  PresenceReporter* const reporter_;
+  const MemberMirror* const members_;
   // Resumes waiting for a connection's reads in flight, per connection id
   // (bounded by its groups: each is a join). Dropped once it is gone.
   absl::flat_hash_map<uint64_t, std::deque<Command>> queued_resumes_;

@@ -37,7 +37,9 @@ void CommandDispatcher::JoinedReply(uint64_t conn_id, const Command& command) {
   position.has_position =
       link_->PositionOf(channel, &position.offset, &position.epoch);
   position.asked_recovery = command.has_since;  // no history: false
-  if (!position.has_position && !position.asked_recovery) {
+  position.members_json = MembersJson(conn_id, command.group_id);
+  if (!position.has_position && !position.asked_recovery &&
+      position.members_json.empty()) {
     replies_->Reply(conn_id, OkReply(command.id_json));
     return;
   }
@@ -114,6 +116,7 @@ void CommandDispatcher::FinishResume(uint64_t conn_id, const Command& command,
         link_->PositionOf(channel, &position.offset, &position.epoch);
   }
   Bump(position.recovered ? stats_->recoveries : stats_->recoveries_failed);
+  position.members_json = MembersJson(conn_id, command.group_id);
   // The reply first, then what was missed, then what was held.
   if (!command.id_json.empty()) {
     replies_->Reply(conn_id, JoinReply(command.id_json, position));

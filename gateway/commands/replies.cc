@@ -100,6 +100,11 @@ std::string JoinReply(absl::string_view id_json, const JoinPosition& position) {
     w.Key("epoch");
     String(w, position.epoch);
   }
+  if (!position.members_json.empty()) {
+    w.Key("members");
+    w.RawValue(position.members_json.data(), position.members_json.size(),
+               rapidjson::kArrayType);
+  }
   w.EndObject();
   return Text(buffer);
 }

@@ -33,6 +33,8 @@ struct JoinPosition {
   std::string epoch;
   bool asked_recovery = false;
   bool recovered = false;
+  // A presence group: its member list (MemberListJson), as "members".
+  std::string members_json;
 };
 std::string JoinReply(absl::string_view id_json, const JoinPosition& position);
 

@@ -19,7 +19,9 @@ Membership::JoinResult Membership::Join(ConnectionData* con,
   const auto change = index_.Add(con, channel);
   if (change.changed) {
     Bump(stats_->joins);
-    if (presence_ != nullptr) presence_->Joined(group_id, con->user_id);
+    if (presence_ != nullptr) {
+      presence_->Joined(group_id, con->user_id, con->user_info);
+    }
   }
   if (change.changed && on_group_) on_group_(con, group_id, true);
   Added(channel, change, std::move(live));
@@ -61,12 +63,19 @@ void Membership::Added(const std::string& channel,
   link_->Join(channel, change.channel_edge, std::move(live));
 }
 
-bool Membership::Leave(ConnectionData* con, const std::string& group_id) {
+bool Membership::Leave(ConnectionData* con, const std::string& group_id,
+                       bool report) {
   const std::string channel = GroupChannel(group_id);
   const auto change = index_.Remove(con, channel);
   if (!change.changed) return false;
   Bump(stats_->leaves);
-  if (presence_ != nullptr) presence_->Left(group_id, con->user_id);
+  if (presence_ != nullptr) {
+    if (report) {
+      presence_->Left(group_id, con->user_id);
+    } else {
+      presence_->Forget(group_id, con->user_id);
+    }
+  }
   if (change.channel_edge) LostLastMember(channel);
   if (on_group_) on_group_(con, group_id, false);
   return true;
@@ -94,6 +103,7 @@ void Membership::LostLastMember(const std::string& channel) {
     limits_->groups.fetch_sub(1, std::memory_order_relaxed);
   }
   link_->Leave(channel);
+  if (on_channel_gone_) on_channel_gone_(channel);
 }
 
 }  // namespace channel

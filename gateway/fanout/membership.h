@@ -51,6 +51,10 @@ class Membership : public BrokerClient::ChannelSource {
   using GroupFn = std::function<void(ConnectionData* con,
                                      const std::string& group_id, bool joined)>;
   void set_on_group(GroupFn fn) { on_group_ = std::move(fn); }
+  // Hears every broker channel that lost its last member here (after its
+  // unsubscribe was sent).
+  using ChannelFn = std::function<void(const std::string& channel)>;
+  void set_on_channel_gone(ChannelFn fn) { on_channel_gone_ = std::move(fn); }
   // A channel held for the worker's life besides the broadcast channel
   // (its application node channel, gateway/app); empty: none. Before the
   // link starts.
@@ -72,7 +76,10 @@ class Membership : public BrokerClient::ChannelSource {
                   ShardLink::Done live);
   // Removes `con` from group `group_id`; false when it was not a member.
   // Effective at once: this worker delivers nothing more of it to `con`.
-  bool Leave(ConnectionData* con, const std::string& group_id);
+  // `report` false: the broker refused the join's presence report, so the
+  // leave is not reported either (PresenceReporter::Forget).
+  bool Leave(ConnectionData* con, const std::string& group_id,
+             bool report = true);
   bool IsMember(ConnectionData* con, const std::string& group_id) const {
     return index_.Contains(con, GroupChannel(group_id));
   }
@@ -119,6 +126,7 @@ class Membership : public BrokerClient::ChannelSource {
   size_t groups_ = 0;  // distinct groups with members on this worker
   RefusedFn on_refused_;
   GroupFn on_group_;
+  ChannelFn on_channel_gone_;
   std::string node_channel_;
   ShardLink* const link_;
   WorkerStats* const stats_;

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
 #include "common/ops/logging.h"
+#include "common/presence/member_json.h"
 
 namespace channel {
 
@@ -274,6 +275,18 @@ void ShardLink::OnEvent(v1::Event& event) {
       delivery.to_all = true;
       break;
     case ChannelKind::kGroup:
+      // The broker's presence events (member lists): to the worker's
+      // mirror, after this turn's earlier deliveries, never fanned out as
+      // they are.
+      if (on_member_ && IsMemberCodec(event.meta().payload_codec())) {
+        if (source_.Holds(event.channel())) {
+          FlushNow();
+          on_member_(id, event.meta(), event.payload());
+        }
+        return;
+      }
+      delivery.channel = std::move(*event.mutable_channel());
+      break;
     case ChannelKind::kUser:
       delivery.channel = std::move(*event.mutable_channel());
       break;

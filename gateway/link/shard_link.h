@@ -101,6 +101,26 @@ class ShardLink {
     on_action_ = std::move(fn);
   }
 
+  // Presence events of a held group (payload_codec one of the member
+  // codecs, docs/PROTOCOL.md "Presence members") go to `fn` in the order
+  // received, after the deliveries before them. Before Start.
+  using MemberFn =
+      std::function<void(const std::string& group_id, const v1::Metadata& meta,
+                         const std::string& payload)>;
+  void set_on_member(MemberFn fn) { on_member_ = std::move(fn); }
+  // Which groups have member lists: the broker's policy (its Welcome).
+  const PresenceRules& presence_rules() const {
+    return client_.presence_rules();
+  }
+  // Sends a presence report: `welcomed` (a reconnect's snapshot) goes
+  // before the re-subscribes.
+  void set_presence_snapshot(BrokerClient::WelcomedHandler welcomed) {
+    client_.set_welcomed_handler(std::move(welcomed));
+  }
+  void SendPresence(v1::Presence report, BrokerClient::Done done) {
+    client_.SendPresence(std::move(report), std::move(done));
+  }
+
   // The channels the link holds are `source`'s (the worker's Membership),
   // not a copy. Before Start.
   void set_channel_source(const BrokerClient::ChannelSource* source) {
@@ -229,6 +249,7 @@ class ShardLink {
   LostFn on_lost_;
   std::string node_channel_;
   ActionFn on_action_;
+  MemberFn on_member_;
   bool counted_up_ = false;  // counted in limits_->links_up
   bool was_up_ = false;      // some earlier link was up
   bool was_down_ = false;    // lost since the last time it was up

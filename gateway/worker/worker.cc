@@ -67,7 +67,7 @@ Worker::Impl::Impl(int index, const GatewayOptions& options,
       app_(io_, options, absl::StrCat(gateway_id, "-", index), index, &link_,
            &membership_, &stats_, this),
       dispatcher_(options, &link_, &membership_, &recoveries_, &auth_, &app_,
-                  &stats_, this),
+                  &stats_, this, &presence_, &members_),
       sweep_(io_),
       writer_(options.max_queued_bytes, &stats_,
               [this](WsConnection* con) { CloseSlow(con); }),
@@ -107,12 +107,38 @@ Worker::Impl::Impl(int index, const GatewayOptions& options,
   // and after a loss every connection hears of the channels in which it
   // may have missed messages: never a silent gap. History channels the
   // broker resumed from this worker's offsets lost nothing.
+  // The snapshot goes before the re-subscribes: the member lists the
+  // broker sends with them then hold this worker's own members.
+  link_.set_presence_snapshot([this] { return presence_.Snapshot(1 << 20); });
   link_.set_on_up([this](std::chrono::milliseconds down,
                          const ShardLink::Recovered& recovered) {
-    for (const v1::Presence& p : presence_.Snapshot(1 << 20)) {
-      link_.SendPresence(p).IgnoreError();  // a failure drops the link
-    }
     if (down.count() > 0) SendGap(down, recovered);
+  });
+  // Member lists (presence groups): changes go out within the turn, and
+  // the broker's presence events become what members are told.
+  presence_.set_urgent(
+      [this](const std::string& group) {
+        return link_.presence_rules().ForGroup(group) != nullptr;
+      },
+      [this] { asio::post(io_, [this] { dispatcher_.FlushPresence(); }); });
+  link_.set_on_member([this](const std::string& group, const v1::Metadata& meta,
+                             const std::string& payload) {
+    tells_.clear();
+    if (!members_.OnEvent(group, meta, payload, &tells_)) {
+      CHANNEL_LOG_LIMITED(spdlog::level::err,
+                          "worker {}: a malformed presence event ({}) of "
+                          "group '{}' was dropped",
+                          worker_index_, meta.payload_codec(),
+                          group.substr(0, 64));
+      return;
+    }
+    for (const MemberMirror::Tell& tell : tells_) TellMembers(tell);
+  });
+  membership_.set_on_channel_gone([this](const std::string& channel) {
+    std::string group;
+    if (ParseBrokerChannel(channel, &group) == ChannelKind::kGroup) {
+      members_.Drop(group);
+    }
   });
 }
 
@@ -192,6 +218,21 @@ void Worker::Impl::Deliver(std::vector<Delivery>& batch) {
   writer_.Write(batch_, membership_, conns_, recoveries_);
 }
 
+void Worker::Impl::TellMembers(const MemberMirror::Tell& tell) {
+  const Membership::Members* members =
+      membership_.Find(GroupChannel(tell.group));
+  if (members == nullptr) return;
+  // Ids first: a slow client closed while sending changes the membership.
+  told_.clear();
+  for (ConnectionData* con : *members) {
+    if (con->json_framing && con->user_id != tell.user) {
+      told_.push_back(con->id);
+    }
+  }
+  for (uint64_t id : told_) Reply(id, tell.json);
+  Bump(stats_.member_events, told_.size());
+}
+
 void Worker::Impl::SendGap(std::chrono::milliseconds down,
                            const ShardLink::Recovered& recovered) {
   const bool all_lost = !recovered.contains(kBroadcastChannel);
@@ -253,8 +294,8 @@ void Worker::Impl::ArmSweep() {
 void Worker::Impl::Sweep() {
   auth_.Sweep();
   // Presence changes go out batched, once per sweep; while the link is
-  // down they are dropped: the snapshot after the reconnect has them.
-  if (v1::Presence delta; presence_.TakeDelta(&delta) && link_.up()) {
+  // down they wait: the snapshot after the reconnect replaces them.
+  if (v1::Presence delta; link_.up() && presence_.TakeDelta(&delta)) {
     link_.SendPresence(delta).IgnoreError();
   }
   liveness_.Run(conns_, Clock::now());

@@ -107,6 +107,9 @@ class Worker::Impl : public Authenticator::Host {
   // ---- Fan-out and the sweep (worker.cc) ------------------------------
 
   void Deliver(std::vector<Delivery>& batch);
+  // Tells the worker's JSON-framing members of a presence group a member
+  // change, except the member's own connections.
+  void TellMembers(const MemberMirror::Tell& tell);
   // After a link loss: each open connection hears which of its channels
   // may have missed messages (those not in `recovered`), if any.
   void SendGap(std::chrono::milliseconds down,
@@ -122,6 +125,7 @@ class Worker::Impl : public Authenticator::Host {
   asio::io_context io_{1};
   ShardLink link_;
   PresenceReporter presence_;
+  MemberMirror members_;
   Membership membership_;
   Recoveries recoveries_;
   Admission admission_;
@@ -137,7 +141,9 @@ class Worker::Impl : public Authenticator::Host {
   std::function<void()> on_idle_;
   DrainRunner drain_{io_};
   bool drain_ended_ = false;
-  FanoutBatch batch_;  // scratch, reused across deliveries
+  FanoutBatch batch_;                      // scratch, reused across deliveries
+  std::vector<MemberMirror::Tell> tells_;  // scratch
+  std::vector<uint64_t> told_;             // scratch
   FanoutWriter writer_;
   LivenessSweep liveness_;
   HeapTrimmer trimmer_;  // wss only

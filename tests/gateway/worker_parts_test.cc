@@ -140,7 +140,7 @@ class WorkerPartsTest : public ::testing::Test, public Authenticator::Host {
         auth_(options_, nullptr, &membership_, &stats_, this),
         app_(io_, options_, "gw-0", 0, &link_, &membership_, &stats_, this),
         dispatcher_(options_, &link_, &membership_, &recoveries_, &auth_, &app_,
-                    &stats_, this) {
+                    &stats_, this, &reporter_, &members_) {
     options_.rate_limit_close_after = 2;
   }
   ConnectionData* Find(uint64_t) override { return nullptr; }
@@ -159,6 +159,8 @@ class WorkerPartsTest : public ::testing::Test, public Authenticator::Host {
   ShardLink link_;
   Membership membership_;
   Recoveries recoveries_{1 << 20};
+  PresenceReporter reporter_;
+  MemberMirror members_;
   Authenticator auth_;
   AppBridge app_;
   CommandDispatcher dispatcher_;
