@@ -64,8 +64,16 @@ export interface Position {
   epoch: string;
 }
 
-/** What a join's reply says (history groups). */
+/** A member of a presence group: its user and the info its token gives. */
+export interface Member {
+  user: string;
+  info: Record<string, unknown>;
+}
+
+/** What a join's reply says (history and presence groups). */
 export interface JoinResult {
+  /** Presence groups: who is there, yourself included. */
+  members?: Member[];
   /** Only when the join resumed (since): whether every missed message
    * follows. */
   recovered?: boolean;
@@ -126,6 +134,10 @@ export class Client {
   /** A join that resumed a history group (every reconnect does): false
    * means messages may be missing, reload the group's state. */
   on(event: 'recovered', handler: (e: { group: string; recovered: boolean }) => void): () => void;
+  /** Presence groups: a member arrived or left (told once; after a
+   * reconnect, what changed meanwhile). */
+  on(event: 'member_added' | 'member_removed',
+     handler: (e: { group: string; user: string; info: Record<string, unknown> }) => void): () => void;
   onGroup(group: string | number, handler: (message: Message) => void): () => void;
   join(group: string | number, options?: { token?: string; since?: Position }): Promise<JoinResult>;
   /** Where this client stands in a history group, if known. */
@@ -138,6 +150,8 @@ export class Client {
   send(group: string | number, message: unknown, options?: { excludeSelf?: boolean }): Promise<void>;
   sendToAll(message: unknown, options?: { excludeSelf?: boolean }): Promise<void>;
   presence(group: string | number): Promise<{ connections: number; users: number }>;
+  /** A presence group's members as last told; undefined for other groups. */
+  members(group: string | number): Member[] | undefined;
   close(): void;
 }
 

@@ -85,7 +85,9 @@ export class Client {
     /** @type {'connecting'|'connected'|'disconnected'|'closed'} */
     this.state = 'connecting';
     this.listeners = { state: new Set(), message: new Set(), error: new Set(), gap: new Set(),
-                       recovered: new Set() };
+                       recovered: new Set(), member_added: new Set(), member_removed: new Set() };
+    /** @type {Map<string, Map<string, object>>} presence groups: user -> info */
+    this.memberLists = new Map();
     /** @type {Map<string, Set<Function>>} */
     this.groupHandlers = new Map();
     /** @type {Map<string, {token?: string}>} groups to (re)join */
@@ -107,7 +109,8 @@ export class Client {
     this.open();
   }
 
-  /** @param {'state'|'message'|'error'|'gap'|'recovered'} event @param {Function} handler */
+  /** @param {'state'|'message'|'error'|'gap'|'recovered'|'member_added'|'member_removed'} event
+   * @param {Function} handler */
   on(event, handler) {
     this.listeners[event].add(handler);
     return () => this.listeners[event].delete(handler);
@@ -145,6 +148,7 @@ export class Client {
     const key = String(group);
     this.groups.delete(key);
     this.positions.delete(key);
+    this.memberLists.delete(key);
     return this.command({ cmd: 'leave_group', group_id: key });
   }
 
@@ -176,6 +180,14 @@ export class Client {
                           ...(excludeSelf ? { exclude_self: true } : {}) });
   }
 
+  /** Who is in a presence group (docs/CLIENT-PROTOCOL.md "Presence
+   * members") as last told: [{user, info}], or undefined for a group
+   * without a member list. member_added / member_removed events keep it. */
+  members(group) {
+    const list = this.memberLists.get(String(group));
+    return list && [...list].map(([user, info]) => ({ user, info }));
+  }
+
   /** @returns {Promise<{connections: number, users: number}>} */
   presence(group) {
     return this.command({ cmd: 'presence', group_id: String(group) })
@@ -202,6 +214,10 @@ export class Client {
   // with them); otherwise the reply's position is where this client stands.
   joined(group, reply) {
     const result = { recovered: reply.recovered, offset: reply.offset, epoch: reply.epoch };
+    if (Array.isArray(reply.members) && this.groups.has(group)) {
+      this.replaceMembers(group, reply.members);
+      result.members = this.members(group);
+    }
     if (reply.offset !== undefined && reply.recovered !== true && this.groups.has(group)) {
       const p = this.positions.get(group);
       if (!p || p.epoch !== reply.epoch || reply.offset > p.offset || reply.recovered === false) {
@@ -211,6 +227,40 @@ export class Client {
     if (reply.recovered === false && reply.offset === undefined) this.positions.delete(group);
     if (reply.recovered !== undefined) this.emit('recovered', { group, recovered: reply.recovered });
     return result;
+  }
+
+  // A presence group's list from a join's reply. After a reconnect's
+  // re-join, what changed meanwhile is told as events, once.
+  replaceMembers(group, members) {
+    const old = this.memberLists.get(group);
+    const next = new Map();
+    for (const m of members) {
+      if (m && typeof m.user === 'string') next.set(m.user, m.info || {});
+    }
+    this.memberLists.set(group, next);
+    if (!old) return;
+    for (const [user, info] of old) {
+      if (!next.has(user)) this.emit('member_removed', { group, user, info });
+    }
+    for (const [user, info] of next) {
+      if (!old.has(user)) this.emit('member_added', { group, user, info });
+    }
+  }
+
+  // member_added / member_removed from the gateway: applied to the list
+  // (a change already known is nothing) and told.
+  memberEvent(msg) {
+    const group = String(msg.group);
+    const list = this.memberLists.get(group);
+    if (!list || typeof msg.user !== 'string') return;
+    const added = msg.type === 'member_added';
+    if (added === list.has(msg.user)) return;
+    if (added) {
+      list.set(msg.user, msg.info || {});
+    } else {
+      list.delete(msg.user);
+    }
+    this.emit(msg.type, { group, user: msg.user, info: msg.info || {} });
   }
 
   // A group message with an offset: false when it was received already.
@@ -348,6 +398,10 @@ export class Client {
       // these (docs/CLIENT-PROTOCOL.md "Gaps").
       this.emit('gap', { reason: 'gateway', groups: Array.isArray(msg.groups) ? msg.groups : [],
                          all: msg.all === true, user: msg.user === true, message: msg.message });
+      return;
+    }
+    if (msg && (msg.type === 'member_added' || msg.type === 'member_removed')) {
+      this.memberEvent(msg);
       return;
     }
     if (msg && msg.type === 'message') {

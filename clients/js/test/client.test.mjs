@@ -391,3 +391,37 @@ test('the gateway\'s gap names groups; join with since; history pages', async ()
                      error: { code: 'history_not_enabled', message: 'no history' } });
   await assert.rejects(missing, (e) => e.code === 'history_not_enabled');
 });
+
+test('presence groups: the list from the join, changes once, a reconnect tells what changed', async () => {
+  const { client, clock } = make({ backoffInitialMs: 100, backoffMaxMs: 100 });
+  const told = [];
+  client.on('member_added', (e) => told.push(`+${e.user}`));
+  client.on('member_removed', (e) => told.push(`-${e.user}`));
+  await tick();
+  sockets[0].open();
+  await tick();
+  const j = client.join('chat');
+  sockets[0].reply({ id: sockets[0].sent[0].id, ok: true,
+                     members: [{ user: 'me', info: {} }, { user: 'ann', info: { n: 1 } }] });
+  const result = await j;
+  assert.deepEqual(result.members, [{ user: 'me', info: {} }, { user: 'ann', info: { n: 1 } }]);
+  assert.equal(client.members('other'), undefined);
+  sockets[0].reply({ type: 'member_added', group: 'chat', user: 'bob', info: { n: 2 } });
+  sockets[0].reply({ type: 'member_added', group: 'chat', user: 'bob', info: { n: 2 } });
+  sockets[0].reply({ type: 'member_removed', group: 'chat', user: 'ann', info: {} });
+  sockets[0].reply({ type: 'member_removed', group: 'chat', user: 'zed', info: {} });
+  assert.deepEqual(told, ['+bob', '-ann']);
+  assert.deepEqual(client.members('chat').map((m) => m.user), ['me', 'bob']);
+  // Lost and back: the re-join's list says bob left and cy came.
+  sockets[0].closeWith(1006, '');
+  clock.advance(100);
+  await tick();
+  sockets[1].open();
+  await tick();
+  sockets[1].reply({ id: sockets[1].sent[0].id, ok: true,
+                     members: [{ user: 'me', info: {} }, { user: 'cy', info: {} }] });
+  await tick();
+  assert.deepEqual(told, ['+bob', '-ann', '-bob', '+cy']);
+  client.leave('chat');
+  assert.equal(client.members('chat'), undefined);
+});
