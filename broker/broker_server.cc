@@ -112,13 +112,22 @@ absl::Status BrokerServer::Listen() {
   // Members of presence groups: each arrival and departure goes to the
   // group's subscribers (gateways tell their members).
   presence_.set_on_member([this](const PresenceTable::MemberEdge& e) {
+    const std::string json = MemberEventJson(e.added, e.group, e.user, e.info);
     v1::Publish publish;
     publish.add_channels(GroupChannel(e.group));
-    publish.set_payload(MemberEventJson(e.added, e.group, e.user, e.info));
+    publish.set_payload(json);
     publish.mutable_meta()->set_payload_codec(e.added ? kMemberAddedCodec
                                                       : kMemberRemovedCodec);
     publish.mutable_meta()->set_sender(e.user);
     router_.Publish(&publish).IgnoreError();  // nobody subscribed: fine
+    // And to the application, with the other events (key: the group, so
+    // that a queue group keeps one group's changes on one backend).
+    // (Publish takes the payload: it is set again.)
+    publish.Clear();
+    publish.add_channels(kAppEventsChannel);
+    publish.set_payload(json);  // plain JSON, as every app event
+    publish.mutable_meta()->set_key(GroupChannel(e.group));
+    router_.Publish(&publish).IgnoreError();
   });
   // After a restart's grace every gateway has reported again: the lists
   // it was sent meanwhile were partial, these are whole.

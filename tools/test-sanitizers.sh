@@ -30,4 +30,4 @@ cmake --build build-tsan -j"$jobs" --target channel-broker ws-gateway ws-loadgen
   broker_integration_test gateway_integration_test broker_api_test >/dev/null
 echo "== TSan: multi-threaded integration tests" >&2
 (cd build-tsan && ctest --output-on-failure -j"$jobs" --timeout 300 \
-  -R '^(Broker|Gateway|Cluster|ApiServer|AppEvents)[A-Za-z]*Test\.|^Inputs/(Broker|Gateway)')
+  -R '^(Broker|Gateway|Cluster|ApiServer|AppEvents|PresenceMembers|PresenceRestart)[A-Za-z]*Test\.|^Inputs/(Broker|Gateway)')

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "tests/gateway/gateway_fixture.h"
+#include "tests/support/clients/test_broker_client.h"
 #include "tests/support/clients/ws_test_clients.h"
 #include "tests/support/credentials/test_tokens.h"
 
@@ -57,7 +59,8 @@ class PresenceMembersTest : public ::testing::Test {
   }
   virtual std::vector<std::string> BrokerFlags() {
     return {"--api_port=0", "--presence=small-*:max_members=2,info_bytes=64",
-            "--presence=chat-*:max_members=100,info_bytes=1024"};
+            "--presence=chat-*:max_members=100,info_bytes=1024",
+            "--presence=big-*:max_members=1000"};
   }
   static std::vector<std::string> GatewayFlags() {
     return {"--token_hmac_secret=" + kSecret, "--rate_limit_per_sec=100000",
@@ -157,6 +160,41 @@ TEST_F(PresenceMembersTest, JoinGetsTheListAndEveryChangeIsToldOnceEverywhere) {
       ApiMembers("chat-1"),
       R"(200 {"ok":true,"group_id":"chat-1","members":[{"user":"alice","info":{"name":"Alice"}}]})");
   EXPECT_TRUE(absl::StartsWith(ApiMembers("plain"), "404 "));
+}
+
+// Backends hear the same changes with the application's events, and a
+// plain subscriber of the group's channel gets the list first.
+TEST_F(PresenceMembersTest, BackendsHearTheChangesAndTheList) {
+  TestBrokerClient backend(broker_.port);
+  ASSERT_TRUE(backend.WaitConnected());
+  ASSERT_TRUE(backend.Subscribe({"app:events"}).ok());
+  const int ann = Connect(gw1_, "ann", R"({"n":1})");
+  ASSERT_NE(Join(ann, "chat-b", 1).find(R"("ok":true)"), std::string::npos);
+  ws_.Close(ann);
+  std::vector<std::string> seen;
+  const auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    seen.clear();
+    for (const auto& e : backend.Events()) {
+      if (absl::StrContains(e.payload, R"("type":"member_)")) {
+        seen.push_back(e.payload);
+      }
+    }
+    if (seen.size() >= 2) break;
+    backend.WaitForEvents(backend.EventCount() + 1, milliseconds(200));
+  }
+  EXPECT_EQ(
+      seen,
+      (std::vector<std::string>{
+          R"({"type":"member_added","group":"chat-b","user":"ann","info":{"n":1}})",
+          R"({"type":"member_removed","group":"chat-b","user":"ann","info":{"n":1}})"}));
+  // A subscriber of group:chat-b: the (empty) list before its Ack.
+  TestBrokerClient reader(broker_.port);
+  ASSERT_TRUE(reader.WaitConnected());
+  ASSERT_TRUE(reader.Subscribe({"group:chat-b"}).ok());
+  const auto events = reader.WaitForEvents(1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].payload, "[]");
 }
 
 TEST_F(PresenceMembersTest, TabsOfOneUserAreOneMember) {
@@ -310,6 +348,75 @@ TEST_F(PresenceMembersTest, FlappingEndsWithExactLists) {
       R"(200 {"ok":true,"group_id":"chat-f","members":[{"user":"mark","info":{}},{"user":"watcher","info":{}}]})");
   // The flapper itself: never told of its own arrivals or departures.
   EXPECT_EQ(Count(flapper, "member_added", "flap"), 0);
+}
+
+// 100 members join at once (each join is O(members) deliveries: 10,000
+// in all), then every one leaves and joins again at once: every member's
+// view (its last join reply, then the events after it) ends exactly the
+// broker's list.
+TEST_F(PresenceMembersTest,
+       AHundredMembersJoinAndRejoinAtOnceAndEveryViewEndsExact) {
+  constexpr int kMembers = 100;
+  std::vector<int> conns;
+  for (int i = 0; i < kMembers; ++i) {
+    conns.push_back(Connect(
+        i % 2 == 0 ? gw1_ : gw2_, absl::StrCat("m", i),
+        absl::StrCat(R"({"name":")", std::string(200, 'x'), i, R"("})")));
+    ASSERT_GE(conns.back(), 0);
+  }
+  auto all_at_once = [&](int id, bool leave_first) {
+    for (int c : conns) {
+      if (leave_first) {
+        ASSERT_TRUE(
+            ws_.Send(c, R"({"cmd":"leave_group","group_id":"big-100"})"));
+      }
+      ASSERT_TRUE(ws_.Send(
+          c, absl::StrCat(R"({"cmd":"add_group","group_id":"big-100","id":)",
+                          id, "}")));
+    }
+    const std::string ok = absl::StrCat(R"({"id":)", id, R"(,"ok":true)");
+    for (int c : conns) {
+      const auto deadline = std::chrono::steady_clock::now() + seconds(30);
+      auto replied = [&] {
+        for (const std::string& m : ws_.Messages(c)) {
+          if (absl::StartsWith(m, ok)) return true;
+        }
+        return false;
+      };
+      while (!replied() && std::chrono::steady_clock::now() < deadline) {
+        ws_.WaitForMessages(c, ws_.MessageCount(c) + 1, milliseconds(200));
+      }
+      ASSERT_TRUE(replied()) << "connection " << c << " got no reply " << id;
+    }
+  };
+  all_at_once(1, false);
+  all_at_once(2, true);
+  // A marker after everything: once each member has it, it has every
+  // change before it (the broker's order).
+  const int marker = Connect(gw2_, "zz-marker");
+  ASSERT_NE(Join(marker, "big-100", 1).find(R"("ok":true)"), std::string::npos);
+  for (int c : conns) WaitEvent(c, "member_added", "zz-marker");
+  std::set<std::string> want;
+  for (int i = 0; i < kMembers; ++i) want.insert(absl::StrCat("m", i));
+  want.insert("zz-marker");
+  static const std::regex user_re(R"re("user":"([^"]*)")re");
+  for (int c : conns) {
+    std::set<std::string> view;
+    for (const std::string& m : ws_.Messages(c)) {
+      if (absl::StartsWith(m, R"({"id":2,"ok":true,"members":)")) {
+        view.clear();
+        for (std::sregex_iterator it(m.begin(), m.end(), user_re), end;
+             it != end; ++it) {
+          view.insert((*it)[1]);
+        }
+        continue;
+      }
+      const MemberEvent e = ParseEvent(m);
+      if (e.type == "member_added") view.insert(e.user);
+      if (e.type == "member_removed") view.erase(e.user);
+    }
+    EXPECT_EQ(view, want) << "connection " << c;
+  }
 }
 
 // The broker restarts (SIGKILL, then on the same port) with a grace: the
