@@ -223,8 +223,8 @@ std::string GatewayServer::RenderMetrics() const {
             "worker's broker link was down).",
             sum(&WorkerStats::gap_notices));
   m.Counter("channel_gateway_member_events_total",
-            "Presence member changes (member_added, member_removed) told "
-            "to connections.",
+            "Presence member changes (member_added, member_removed) a "
+            "worker told its members (once per change and worker).",
             sum(&WorkerStats::member_events));
   m.Counter("channel_gateway_app_events_total",
             "Application events published (--events).",

@@ -80,7 +80,7 @@ struct WorkerStats {
   Counter bytes_out{0};
   Counter slow_client_closes{0};
   Counter gap_notices{0};    // connections told of a broker link loss
-  Counter member_events{0};  // presence member changes told to connections
+  Counter member_events{0};  // member changes told (per change)
   // History (docs/CLIENT-PROTOCOL.md "History"): joins that asked to resume
   // (add_group with since), by result; history reads; events dropped as
   // already delivered (same epoch, offset not newer).

@@ -24,6 +24,11 @@ struct Delivery {
   // epoch (docs/CLIENT-PROTOCOL.md "History"); 0 otherwise.
   uint64_t offset = 0;
   std::string epoch;
+  // A presence member change (member_added / member_removed): `payload` is
+  // the JSON object itself, sent as it is to JSON-framing members only and
+  // not to the connections of `skip_user` (the member itself).
+  bool member_event = false;
+  std::string skip_user;
 };
 
 // Exclusions read from one event at most (a gateway sends one: the sender

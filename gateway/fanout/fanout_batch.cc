@@ -20,6 +20,7 @@ void FanoutBatch::Reset() {
       }
       segment.count = 0;
       segment.exclude.clear();
+      segment.skip_user.clear();
     }
     target.used = 0;
   }
@@ -96,6 +97,10 @@ std::string FanoutBatch::Json(const Delivery& d) {
 
 void FanoutBatch::AppendJson(const Delivery& d, Segment* segment) {
   AppendTextFrame(Json(d), &segment->json_frames);
+}
+
+void FanoutBatch::AppendMemberEvent(const std::string& json, Segment* segment) {
+  AppendTextFrame(json, &segment->json_frames);
 }
 
 void FanoutBatch::Append(const std::string& payload, Segment* segment) {

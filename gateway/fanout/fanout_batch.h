@@ -33,6 +33,9 @@ class FanoutBatch {
     std::string json_frames;
     uint64_t count = 0;  // messages in `frames`
     std::vector<uint64_t> exclude;
+    // Member events are in json_frames only; their member's connections
+    // get none of this segment (SkipUser).
+    std::string skip_user;
   };
 
   struct Target {
@@ -54,12 +57,20 @@ class FanoutBatch {
     Reset();
     for (Delivery& d : deliveries) {
       if (!d.to_all && !wanted(d.channel)) continue;
+      if (d.member_event && !json) continue;  // nobody to tell
       Target& target = TargetFor(d.to_all, d.channel);
       if (target.used == 0 ||
-          target.segments[target.used - 1].exclude != d.exclude) {
-        NextSegment(&target).exclude.swap(d.exclude);
+          target.segments[target.used - 1].exclude != d.exclude ||
+          target.segments[target.used - 1].skip_user != d.skip_user) {
+        Segment& next = NextSegment(&target);
+        next.exclude.swap(d.exclude);
+        next.skip_user = d.skip_user;
       }
       Segment& segment = target.segments[target.used - 1];
+      if (d.member_event) {
+        AppendMemberEvent(*d.payload, &segment);
+        continue;
+      }
       Append(*d.payload, &segment);
       if (json) AppendJson(d, &segment);
     }
@@ -88,6 +99,7 @@ class FanoutBatch {
   static Segment& NextSegment(Target* target);
   static void Append(const std::string& payload, Segment* segment);
   static void AppendJson(const Delivery& d, Segment* segment);
+  static void AppendMemberEvent(const std::string& json, Segment* segment);
 
   std::vector<Target> pool_;
   size_t used_ = 0;

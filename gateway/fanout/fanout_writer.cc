@@ -22,6 +22,9 @@ void FanoutWriter::Write(const FanoutBatch& batch, const Membership& membership,
       SharedFrame shared, json_shared;
       for (WsConnection* con : recipients_) {
         if (FanoutBatch::Excluded(segment, con->id)) continue;
+        if (!segment.skip_user.empty() && con->user_id == segment.skip_user) {
+          continue;
+        }
         if (con->json_framing) {
           Send(con, segment.json_frames, segment.count, &json_shared);
         } else {
@@ -35,6 +38,7 @@ void FanoutWriter::Write(const FanoutBatch& batch, const Membership& membership,
 void FanoutWriter::Send(WsConnection* con, const std::string& frames,
                         uint64_t count, SharedFrame* shared) {
   if (!con->is_open()) return;  // closing: it left its groups
+  if (frames.empty()) return;   // member events only, for JSON framing
   // Past the bound already: this client has not read what it was sent.
   // (Checked before adding, so one batch larger than the bound still goes
   // to a client that keeps up; the queue peaks at bound + one batch.)

@@ -17,7 +17,8 @@ void Recoveries::Begin(ConnectionData* con, const std::string& channel) {
 
 void Recoveries::Capture(const std::vector<Delivery>& batch) {
   for (const Delivery& d : batch) {
-    if (d.to_all) continue;
+    // Member events are not held: a resumed join's reply carries the list.
+    if (d.to_all || d.member_event) continue;
     auto it = by_channel_.find(d.channel);
     if (it == by_channel_.end()) continue;
     for (auto& [con, hold] : it->second) {

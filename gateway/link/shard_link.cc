@@ -276,12 +276,12 @@ void ShardLink::OnEvent(v1::Event& event) {
       break;
     case ChannelKind::kGroup:
       // The broker's presence events (member lists): to the worker's
-      // mirror, after this turn's earlier deliveries, never fanned out as
-      // they are.
+      // mirror, which says what to tell, in this turn's batch.
       if (on_member_ && IsMemberCodec(event.meta().payload_codec())) {
         if (source_.Holds(event.channel())) {
-          FlushNow();
-          on_member_(id, event.meta(), event.payload());
+          std::vector<Delivery> tell;
+          on_member_(id, event.meta(), event.payload(), &tell);
+          for (Delivery& d : tell) Enqueue(std::move(d));
         }
         return;
       }

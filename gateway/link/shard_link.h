@@ -102,11 +102,12 @@ class ShardLink {
   }
 
   // Presence events of a held group (payload_codec one of the member
-  // codecs, docs/PROTOCOL.md "Presence members") go to `fn` in the order
-  // received, after the deliveries before them. Before Start.
-  using MemberFn =
-      std::function<void(const std::string& group_id, const v1::Metadata& meta,
-                         const std::string& payload)>;
+  // codecs, docs/PROTOCOL.md "Presence members") go to `fn`, in the order
+  // received; the deliveries it appends (member events to tell) join this
+  // turn's batch in that place. Before Start.
+  using MemberFn = std::function<void(
+      const std::string& group_id, const v1::Metadata& meta,
+      const std::string& payload, std::vector<Delivery>* tell)>;
   void set_on_member(MemberFn fn) { on_member_ = std::move(fn); }
   // Which groups have member lists: the broker's policy (its Welcome).
   const PresenceRules& presence_rules() const {

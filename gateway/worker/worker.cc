@@ -122,7 +122,8 @@ Worker::Impl::Impl(int index, const GatewayOptions& options,
       },
       [this] { asio::post(io_, [this] { dispatcher_.FlushPresence(); }); });
   link_.set_on_member([this](const std::string& group, const v1::Metadata& meta,
-                             const std::string& payload) {
+                             const std::string& payload,
+                             std::vector<Delivery>* tell) {
     tells_.clear();
     if (!members_.OnEvent(group, meta, payload, &tells_)) {
       CHANNEL_LOG_LIMITED(spdlog::level::err,
@@ -132,7 +133,15 @@ Worker::Impl::Impl(int index, const GatewayOptions& options,
                           group.substr(0, 64));
       return;
     }
-    for (const MemberMirror::Tell& tell : tells_) TellMembers(tell);
+    for (MemberMirror::Tell& t : tells_) {
+      Delivery d;
+      d.channel = GroupChannel(t.group);
+      d.payload = std::make_shared<const std::string>(std::move(t.json));
+      d.member_event = true;
+      d.skip_user = std::move(t.user);
+      tell->push_back(std::move(d));
+    }
+    Bump(stats_.member_events, tells_.size());
   });
   membership_.set_on_channel_gone([this](const std::string& channel) {
     std::string group;
@@ -216,21 +225,6 @@ void Worker::Impl::Deliver(std::vector<Delivery>& batch) {
       },
       json_connections_ > 0);
   writer_.Write(batch_, membership_, conns_, recoveries_);
-}
-
-void Worker::Impl::TellMembers(const MemberMirror::Tell& tell) {
-  const Membership::Members* members =
-      membership_.Find(GroupChannel(tell.group));
-  if (members == nullptr) return;
-  // Ids first: a slow client closed while sending changes the membership.
-  told_.clear();
-  for (ConnectionData* con : *members) {
-    if (con->json_framing && con->user_id != tell.user) {
-      told_.push_back(con->id);
-    }
-  }
-  for (uint64_t id : told_) Reply(id, tell.json);
-  Bump(stats_.member_events, told_.size());
 }
 
 void Worker::Impl::SendGap(std::chrono::milliseconds down,

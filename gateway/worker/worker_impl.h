@@ -107,9 +107,6 @@ class Worker::Impl : public Authenticator::Host {
   // ---- Fan-out and the sweep (worker.cc) ------------------------------
 
   void Deliver(std::vector<Delivery>& batch);
-  // Tells the worker's JSON-framing members of a presence group a member
-  // change, except the member's own connections.
-  void TellMembers(const MemberMirror::Tell& tell);
   // After a link loss: each open connection hears which of its channels
   // may have missed messages (those not in `recovered`), if any.
   void SendGap(std::chrono::milliseconds down,
@@ -143,7 +140,6 @@ class Worker::Impl : public Authenticator::Host {
   bool drain_ended_ = false;
   FanoutBatch batch_;                      // scratch, reused across deliveries
   std::vector<MemberMirror::Tell> tells_;  // scratch
-  std::vector<uint64_t> told_;             // scratch
   FanoutWriter writer_;
   LivenessSweep liveness_;
   HeapTrimmer trimmer_;  // wss only
