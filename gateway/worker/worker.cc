@@ -292,6 +292,9 @@ void Worker::Impl::Sweep() {
   if (v1::Presence delta; link_.up() && presence_.TakeDelta(&delta)) {
     link_.SendPresence(delta).IgnoreError();
   }
+  // Changes of presence groups made while the link was coming up wait
+  // for it (their flush found it down): they go now.
+  dispatcher_.FlushPresence();
   liveness_.Run(conns_, Clock::now());
   trimmer_.Sweep();
   ArmSweep();
