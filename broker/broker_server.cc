@@ -113,21 +113,15 @@ absl::Status BrokerServer::Listen() {
   // group's subscribers (gateways tell their members).
   presence_.set_on_member([this](const PresenceTable::MemberEdge& e) {
     const std::string json = MemberEventJson(e.added, e.group, e.user, e.info);
-    v1::Publish publish;
-    publish.add_channels(GroupChannel(e.group));
-    publish.set_payload(json);
-    publish.mutable_meta()->set_payload_codec(e.added ? kMemberAddedCodec
-                                                      : kMemberRemovedCodec);
-    publish.mutable_meta()->set_sender(e.user);
-    router_.Publish(&publish).IgnoreError();  // nobody subscribed: fine
+    TellMembers(e.group, json,
+                e.added ? kMemberAddedCodec : kMemberRemovedCodec, e.user);
     // And to the application, with the other events (key: the group, so
     // that a queue group keeps one group's changes on one backend).
-    // (Publish takes the payload: it is set again.)
-    publish.Clear();
+    v1::Publish publish;
     publish.add_channels(kAppEventsChannel);
     publish.set_payload(json);  // plain JSON, as every app event
     publish.mutable_meta()->set_key(GroupChannel(e.group));
-    router_.Publish(&publish).IgnoreError();
+    router_.Publish(&publish).IgnoreError();  // nobody listening: fine
   });
   // After a restart's grace every gateway has reported again: the lists
   // it was sent meanwhile were partial, these are whole.
@@ -335,16 +329,27 @@ absl::Status BrokerServer::ReadHistoryFromApi(const v1::HistoryQuery& query,
                      reply);
 }
 
+// Member events go to this broker's own subscribers of the group's
+// channel, never through a publish: they are no message (no history
+// offset, not stored, not forwarded to other brokers).
+void BrokerServer::TellMembers(const std::string& group, std::string payload,
+                               const char* codec, const std::string& user) {
+  v1::Envelope envelope;
+  v1::Event* event = envelope.mutable_event();
+  event->set_channel(GroupChannel(group));
+  event->set_payload(std::move(payload));
+  event->mutable_meta()->set_payload_codec(codec);
+  if (!user.empty()) event->mutable_meta()->set_sender(user);
+  router_.DeliverRemote(envelope);
+}
+
 void BrokerServer::ResyncMemberLists() {
   if (options_.presence.empty()) return;
   size_t groups = 0;
   presence_.table().ForEachGroup([&](const std::string& group) {
     if (options_.presence.ForGroup(group) == nullptr) return;
-    v1::Publish publish;
-    publish.add_channels(GroupChannel(group));
-    publish.set_payload(MemberListJson(presence_.table().Members(group)));
-    publish.mutable_meta()->set_payload_codec(kMembersCodec);
-    router_.Publish(&publish).IgnoreError();
+    TellMembers(group, MemberListJson(presence_.table().Members(group)),
+                kMembersCodec, "");
     ++groups;
   });
   spdlog::info(

@@ -108,6 +108,10 @@ class BrokerServer : public SessionHost, public ApiBackend {
   // Every presence group's whole member list to its subscribers (the end
   // of a restart's grace).
   void ResyncMemberLists();
+  // A member event (codec kMember*Codec, or kMembersCodec for a whole
+  // list) to this broker's subscribers of the group's channel.
+  void TellMembers(const std::string& group, std::string payload,
+                   const char* codec, const std::string& user);
 
   asio::io_context& io_;
   const BrokerOptions options_;

@@ -60,7 +60,7 @@ class PresenceMembersTest : public ::testing::Test {
   virtual std::vector<std::string> BrokerFlags() {
     return {"--api_port=0", "--presence=small-*:max_members=2,info_bytes=64",
             "--presence=chat-*:max_members=100,info_bytes=1024",
-            "--presence=big-*:max_members=1000"};
+            "--presence=big-*:max_members=1000", "--history=chat-h*:size=10"};
   }
   static std::vector<std::string> GatewayFlags() {
     return {"--token_hmac_secret=" + kSecret, "--rate_limit_per_sec=100000",
@@ -195,6 +195,31 @@ TEST_F(PresenceMembersTest, BackendsHearTheChangesAndTheList) {
   const auto events = reader.WaitForEvents(1);
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].payload, "[]");
+}
+
+// Member events are no messages: a group with history and a member list
+// keeps only its messages, and its offsets count only them.
+TEST_F(PresenceMembersTest, HistoryKeepsMessagesNotMemberEvents) {
+  const int ann = Connect(gw1_, "ann");
+  const int bob = Connect(gw2_, "bob");
+  const std::string first = Join(ann, "chat-h1", 1);
+  EXPECT_TRUE(absl::StrContains(first, R"("offset":0)")) << first;
+  EXPECT_TRUE(absl::StrContains(first, R"("members":)")) << first;
+  ASSERT_NE(Join(bob, "chat-h1", 1).find(R"("ok":true)"), std::string::npos);
+  WaitEvent(ann, "member_added", "bob");
+  ASSERT_EQ(
+      ws_.Request(
+          bob,
+          R"({"cmd":"send_to_group","group_id":"chat-h1","message":"hi","id":2})",
+          "2"),
+      R"({"id":2,"ok":true})");
+  ws_.Close(bob);
+  WaitEvent(ann, "member_removed", "bob");
+  const std::string history =
+      ws_.Request(ann, R"({"cmd":"history","group_id":"chat-h1","id":3})", "3");
+  EXPECT_TRUE(absl::StrContains(history, R"("offset":1,)")) << history;
+  EXPECT_TRUE(absl::StrContains(history, R"("message":"hi")")) << history;
+  EXPECT_FALSE(absl::StrContains(history, "member_")) << history;
 }
 
 TEST_F(PresenceMembersTest, TabsOfOneUserAreOneMember) {
