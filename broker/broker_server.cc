@@ -1,6 +1,7 @@
 #include "broker/broker_server.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_format.h"
@@ -91,6 +92,16 @@ absl::Status BrokerServer::Listen() {
     };
     cluster_ = std::make_unique<ClusterNode>(
         io_, options_, broker_id_, &router_, &presence_, history_.get(), hooks);
+    // Member lists: each broker tells its own subscribers the changes its
+    // table sees, whoever reported them (gateways' copies absorb brokers
+    // that disagree for a moment); whole lists once a sync is in.
+    cluster_->mutable_presence().set_on_member(
+        [this](const PresenceTable::MemberEdge& e) {
+          TellMembers(
+              e.group, MemberEventJson(e.added, e.group, e.user, e.info),
+              e.added ? kMemberAddedCodec : kMemberRemovedCodec, e.user);
+        },
+        [this] { asio::post(io_, [this] { ResyncMemberLists(); }); });
     if (absl::Status s = cluster_->Start(); !s.ok()) return s;
   } else {
     ArmSoleTick();
@@ -122,6 +133,11 @@ absl::Status BrokerServer::Listen() {
     publish.set_payload(json);  // plain JSON, as every app event
     publish.mutable_meta()->set_key(GroupChannel(e.group));
     router_.Publish(&publish).IgnoreError();  // nobody listening: fine
+  });
+  presence_.set_partial([this] {
+    return grace_.active() ||
+           (cluster_ != nullptr &&
+            cluster_->presence().unsettled(ClusterPresence::Clock::now()));
   });
   // After a restart's grace every gateway has reported again: the lists
   // it was sent meanwhile were partial, these are whole.
@@ -345,17 +361,23 @@ void BrokerServer::TellMembers(const std::string& group, std::string payload,
 
 void BrokerServer::ResyncMemberLists() {
   if (options_.presence.empty()) return;
-  size_t groups = 0;
-  presence_.table().ForEachGroup([&](const std::string& group) {
-    if (options_.presence.ForGroup(group) == nullptr) return;
+  // Every presence group this broker's clients subscribe to, members or
+  // none (an empty list says everyone left).
+  std::vector<std::string> groups;
+  router_.ForEachChannel([&](const std::string& channel) {
+    if (options_.presence.ForChannel(channel) != nullptr) {
+      groups.push_back(channel.substr(strlen(kGroupChannelPrefix)));
+    }
+  });
+  for (const std::string& group : groups) {
     TellMembers(group, MemberListJson(presence_.table().Members(group)),
                 kMembersCodec, "");
-    ++groups;
-  });
+  }
+  const size_t count = groups.size();
   spdlog::info(
-      "restart grace over: sent the member lists of {} presence "
-      "group(s) to their subscribers",
-      groups);
+      "presence settled (restart grace over, or the cluster in sync): sent "
+      "the member lists of {} presence group(s) to their subscribers",
+      count);
 }
 
 void BrokerServer::ArmSoleTick() {

@@ -84,8 +84,8 @@ ABSL_FLAG(std::string, presence, "",
           "e.g. chat-*:max_members=100,info_bytes=1024. Members are token "
           "users (the gateway's `sub`, info from the token's `info` claim); "
           "every join and leave is told to every member. Repeatable (first "
-          "match wins); in CHANNEL_PRESENCE separate rules with ';'. "
-          "Standalone brokers only in this version.");
+          "match wins); in CHANNEL_PRESENCE separate rules with ';'. In a "
+          "cluster every broker must have the same rules.");
 ABSL_FLAG(uint64_t, history_max_bytes, 256ull << 20,
           "Memory all history may hold; past it the oldest events are "
           "dropped first (channel_broker_history_dropped_total).");
@@ -272,12 +272,6 @@ int main(int argc, char** argv) {
   options.history_max_bytes = absl::GetFlag(FLAGS_history_max_bytes);
   options.history_recover_max =
       std::clamp<uint32_t>(absl::GetFlag(FLAGS_history_recover_max), 1, 100000);
-  if (!options.nats_servers.empty() && !options.presence.empty()) {
-    spdlog::critical(
-        "--presence needs a standalone broker in this version: member lists "
-        "are not shared between the brokers of a cluster (--nats) yet");
-    return 1;
-  }
   options.nats_token = absl::GetFlag(FLAGS_nats_token);
   options.nats_user = absl::GetFlag(FLAGS_nats_user);
   options.nats_password = absl::GetFlag(FLAGS_nats_password);

@@ -47,6 +47,7 @@ class ClusterNode {
   bool up() const { return nats_->up(); }
   const NatsLink& nats() const { return *nats_; }
   const ClusterPresence& presence() const { return *presence_; }
+  ClusterPresence& mutable_presence() { return *presence_; }
   // History on JetStream (--history): null without.
   const JetStreamHistory* history() const { return history_.get(); }
   // Empty when history (if any) is ready; else what it waits for.

@@ -107,10 +107,39 @@ void ClusterPresence::SendSnapshots() {
 
 void ClusterPresence::OnConnected() { Send(v1::ClusterPresence::HEARTBEAT); }
 
+absl::Status ClusterPresence::ApplyRemote(const void* key,
+                                          const v1::Presence& report,
+                                          bool tell) {
+  edges_.clear();
+  absl::Status s = table_->Apply(key, report, nullptr,
+                                 tell && on_member_ ? &edges_ : nullptr);
+  const PresenceTable::MemberEdges edges = std::move(edges_);
+  edges_.clear();
+  for (const auto& e : edges) on_member_(e);
+  return s;
+}
+
+void ClusterPresence::RemoveRemote(const void* key, bool tell) {
+  edges_.clear();
+  table_->RemoveReporter(key, nullptr, tell && on_member_ ? &edges_ : nullptr);
+  const PresenceTable::MemberEdges edges = std::move(edges_);
+  edges_.clear();
+  for (const auto& e : edges) on_member_(e);
+}
+
+bool ClusterPresence::unsettled(Clock::time_point now) const {
+  if (now - started_ < expiry_) return true;
+  for (const auto& [broker, remote] : remote_) {
+    if (!remote.synced) return true;
+  }
+  return false;
+}
+
 void ClusterPresence::Resync(const std::string& broker, Remote& remote,
                              Clock::time_point now) {
+  // Not told: the sync's end sends whole lists instead.
   for (const auto& [id, key] : remote.reporters) {
-    table_->RemoveReporter(key.get());
+    RemoveRemote(key.get(), false);
   }
   remote.reporters.clear();
   remote.synced = false;
@@ -128,8 +157,10 @@ void ClusterPresence::OnDisconnected() {
 void ClusterPresence::DropRemote(const std::string& broker) {
   auto it = remote_.find(broker);
   if (it == remote_.end()) return;
+  // Its members left with it (told, when it was in sync).
+  const bool tell = it->second.synced;
   for (const auto& [id, key] : it->second.reporters) {
-    table_->RemoveReporter(key.get());
+    RemoveRemote(key.get(), tell);
   }
   remote_.erase(it);
 }
@@ -159,11 +190,12 @@ void ClusterPresence::OnMessage(absl::string_view bytes,
       return;
     case v1::ClusterPresence::SYNC_DONE:
       remote.synced = true;
+      if (on_settled_ && !unsettled(now)) on_settled_();
       return;
     case v1::ClusterPresence::GONE: {
       auto r = remote.reporters.find(message.reporter());
       if (r == remote.reporters.end()) return;
-      table_->RemoveReporter(r->second.get());
+      RemoveRemote(r->second.get(), remote.synced);
       remote.reporters.erase(r);
       return;
     }
@@ -178,10 +210,11 @@ void ClusterPresence::OnMessage(absl::string_view bytes,
       }
       auto& key = remote.reporters[message.reporter()];
       if (!key) key = std::make_unique<char>();
-      if (absl::Status s = table_->Apply(key.get(), message.report());
+      if (absl::Status s =
+              ApplyRemote(key.get(), message.report(), remote.synced);
           !s.ok()) {
         ++malformed_;
-        table_->RemoveReporter(key.get());
+        RemoveRemote(key.get(), remote.synced);
         remote.reporters.erase(message.reporter());
         CHANNEL_LOG_LIMITED(spdlog::level::warn, "presence from broker {}: {}",
                             absl::CHexEscape(message.broker_id().substr(0, 64)),
@@ -209,6 +242,12 @@ void ClusterPresence::Tick(Clock::time_point now) {
     spdlog::info("broker {} silent: dropping its presence",
                  absl::CHexEscape(broker.substr(0, 64)));
     DropRemote(broker);
+  }
+  // The startup window over (every broker has been heard, or is none):
+  // whole lists once, if nothing is being synced.
+  if (!startup_told_ && on_settled_ && !unsettled(now)) {
+    startup_told_ = true;
+    on_settled_();
   }
 }
 

@@ -61,6 +61,24 @@ class ClusterPresence {
   // Every second or so: heartbeat, and expiry of silent brokers.
   void Tick(Clock::time_point now);
 
+  // Member lists (groups the table keeps members of): the changes other
+  // brokers' reports make, as this broker's table sees them. Changes made
+  // while a broker's state is being re-synchronised (a first contact, a
+  // lost message) are not told one by one: once its sync is in,
+  // `on_settled` runs, and the whole lists go out (their receivers tell
+  // the differences). A broker that falls silent: its members' departures
+  // are told.
+  void set_on_member(
+      std::function<void(const PresenceTable::MemberEdge&)> on_member,
+      std::function<void()> on_settled) {
+    on_member_ = std::move(on_member);
+    on_settled_ = std::move(on_settled);
+  }
+  // Whether what this broker holds of the others may be incomplete: a
+  // broker not synced yet, or less than `expiry` since this one started
+  // (a broker not heard yet). Member lists sent meanwhile are partial.
+  bool unsettled(Clock::time_point now) const;
+
   size_t remote_brokers() const { return remote_.size(); }
   uint64_t malformed() const { return malformed_; }
   uint64_t syncs_requested() const { return syncs_requested_; }
@@ -83,6 +101,10 @@ class ClusterPresence {
   void DropRemote(const std::string& broker);
   // Forgets what `remote` reported and asks it for a sync.
   void Resync(const std::string& broker, Remote& remote, Clock::time_point now);
+  // Applies, telling member edges when `tell`.
+  absl::Status ApplyRemote(const void* key, const v1::Presence& report,
+                           bool tell);
+  void RemoveRemote(const void* key, bool tell);
 
   const std::string broker_id_;
   PresenceTable* const table_;
@@ -94,6 +116,11 @@ class ClusterPresence {
   uint64_t malformed_ = 0;
   uint64_t syncs_requested_ = 0;
   std::string scratch_;
+  std::function<void(const PresenceTable::MemberEdge&)> on_member_;
+  std::function<void()> on_settled_;
+  const Clock::time_point started_ = Clock::now();
+  bool startup_told_ = false;  // on_settled ran once the startup window ended
+  PresenceTable::MemberEdges edges_;  // scratch
 };
 
 }  // namespace channel

@@ -182,9 +182,9 @@ void ProtobufCodec::HandleSubscribe(const v1::Subscribe& request) {
 
 // A subscriber of a presence group gets its member list before the Ack
 // and before any later member event (docs/PROTOCOL.md "Presence members").
-// While a restart's grace runs the list may lack members whose gateways
-// have not reported again: it says so (key "partial"); the full lists go to
-// every subscriber when the grace ends.
+// While a restart's grace runs, or a cluster's brokers are not in sync, the
+// list may lack members: it says so (key "partial"); the whole lists go to
+// every subscriber when that ends.
 void ProtobufCodec::SendMemberLists(const v1::Subscribe& request) {
   const PresenceService& presence = session_->context().presence;
   if (presence.rules().empty() || !request.queue_group().empty()) return;
@@ -196,9 +196,7 @@ void ProtobufCodec::SendMemberLists(const v1::Subscribe& request) {
     event->set_payload(MemberListJson(presence.table().Members(
         absl::string_view(channel).substr(strlen(kGroupChannelPrefix)))));
     event->mutable_meta()->set_payload_codec(kMembersCodec);
-    if (session_->context().grace.active()) {
-      event->mutable_meta()->set_key("partial");
-    }
+    if (presence.partial()) event->mutable_meta()->set_key("partial");
     Reply(envelope);
   }
 }

@@ -45,6 +45,10 @@ class PresenceService {
   // anywhere; `info` canonical JSON) or leaving (its last gone).
   using MemberFn = std::function<void(const PresenceTable::MemberEdge& edge)>;
   void set_on_member(MemberFn fn) { on_member_ = std::move(fn); }
+  // Whether member lists sent now may lack members (a restart's grace, a
+  // cluster not yet in sync): they are then marked partial.
+  void set_partial(std::function<bool()> fn) { partial_ = std::move(fn); }
+  bool partial() const { return partial_ && partial_(); }
   // Cluster mode: reports are shared through `cluster` (not owned).
   void set_cluster(ClusterPresence* cluster) { cluster_ = cluster; }
 
@@ -59,6 +63,7 @@ class PresenceService {
   ClusterPresence* cluster_ = nullptr;
   EdgeFn on_edge_;
   MemberFn on_member_;
+  std::function<bool()> partial_;
   PresenceTable::Edges edges_;               // scratch
   PresenceTable::MemberEdges member_edges_;  // scratch
 };

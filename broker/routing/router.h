@@ -113,6 +113,13 @@ class Router {
     return out;
   }
 
+  // Calls fn(channel) for every channel with a local subscriber.
+  // O(channels).
+  template <typename Fn>
+  void ForEachChannel(Fn&& fn) const {
+    index_.ForEachChannel([&](const std::string& channel) { fn(channel); });
+  }
+
   bool HasSubscribers(absl::string_view channel) const {
     return index_.Find(channel) != nullptr || queues_.Has(channel);
   }
