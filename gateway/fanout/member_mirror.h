@@ -35,9 +35,8 @@ class MemberMirror {
 
   // A broker event of group `group_id` whose payload_codec is one of the
   // member codecs (kMembersCodec, ...); other events are not for it.
-  // Appends what to tell to `out`. A malformed event is dropped (the
-  // broker wrote it; counted by the caller).
-  // false: malformed.
+  // Appends what to tell to `out`. false: malformed (the copy is
+  // unchanged; the caller logs it).
   bool OnEvent(const std::string& group_id, const v1::Metadata& meta,
                const std::string& payload, std::vector<Tell>* out);
 
