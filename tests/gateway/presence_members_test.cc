@@ -64,7 +64,9 @@ class PresenceMembersTest : public ::testing::Test {
   }
   static std::vector<std::string> GatewayFlags() {
     return {"--token_hmac_secret=" + kSecret, "--rate_limit_per_sec=100000",
-            "--rate_limit_burst=100000", "--rate_limit_bytes_per_sec=0"};
+            "--rate_limit_burst=100000", "--rate_limit_bytes_per_sec=0",
+            // Back soon after a broker restart, well within its grace.
+            "--broker_backoff_max_ms=200"};
   }
   int Connect(const GatewayProcess& gw, const std::string& user,
               const std::string& info = "") {
@@ -503,7 +505,7 @@ class PresenceRestartTest : public PresenceMembersTest {
  protected:
   std::vector<std::string> BrokerFlags() override {
     std::vector<std::string> flags = PresenceMembersTest::BrokerFlags();
-    flags.push_back("--resubscribe_grace_ms=1500");
+    flags.push_back("--resubscribe_grace_ms=3000");
     return flags;
   }
 };
