@@ -39,6 +39,13 @@ HttpResponse Error(int status, absl::string_view code,
   return Json(status, ApiErrorJson(e));
 }
 
+// The answers every read route shares.
+HttpResponse BadGroupId() {
+  return Error(400, "invalid_field",
+               "group_id: 1 to 128 bytes, in the query string");
+}
+HttpResponse NotAnswered() { return NotAnswered(); }
+
 void WriteCounts(JsonWriter& w, const PresenceTable::Counts& c) {
   w.Key("connections");
   w.Uint64(c.connections);
@@ -277,9 +284,7 @@ void ApiServer::Presence(const HttpRequest& request, HttpReply reply) {
   const auto t0 = Clock::now();
   const std::string group = QueryParam(request, "group_id");
   if (group.empty() || group.size() > options_.limits.max_id_bytes) {
-    Answer(reply, "presence", t0,
-           Error(400, "invalid_field",
-                 "group_id: 1 to 128 bytes, in the query string"));
+    Answer(reply, "presence", t0, BadGroupId());
     return;
   }
   struct Job {
@@ -293,9 +298,7 @@ void ApiServer::Presence(const HttpRequest& request, HttpReply reply) {
       [job, broker] { job->counts = broker->presence().Get(job->group); },
       [this, job, reply = std::move(reply), t0](BrokerHop::Outcome outcome) {
         if (outcome == BrokerHop::Outcome::kNotRun) {
-          Answer(
-              reply, "presence", t0,
-              Error(503, "unavailable", "the broker did not answer in time"));
+          Answer(reply, "presence", t0, NotAnswered());
           return;
         }
         rapidjson::StringBuffer buffer;
@@ -319,9 +322,7 @@ void ApiServer::Members(const HttpRequest& request, HttpReply reply) {
   const auto t0 = Clock::now();
   const std::string group = QueryParam(request, "group_id");
   if (group.empty() || group.size() > options_.limits.max_id_bytes) {
-    Answer(reply, "members", t0,
-           Error(400, "invalid_field",
-                 "group_id: 1 to 128 bytes, in the query string"));
+    Answer(reply, "members", t0, BadGroupId());
     return;
   }
   struct Job {
@@ -342,9 +343,7 @@ void ApiServer::Members(const HttpRequest& request, HttpReply reply) {
       },
       [this, job, reply = std::move(reply), t0](BrokerHop::Outcome outcome) {
         if (outcome == BrokerHop::Outcome::kNotRun) {
-          Answer(
-              reply, "members", t0,
-              Error(503, "unavailable", "the broker did not answer in time"));
+          Answer(reply, "members", t0, NotAnswered());
           return;
         }
         if (!job->has_list) {
@@ -394,9 +393,7 @@ void ApiServer::History(const HttpRequest& request, HttpReply reply) {
       },
       [this, job, reply = std::move(reply), t0](BrokerHop::Outcome outcome) {
         if (outcome == BrokerHop::Outcome::kNotRun) {
-          Answer(
-              reply, "history", t0,
-              Error(503, "unavailable", "the broker did not answer in time"));
+          Answer(reply, "history", t0, NotAnswered());
         } else if (absl::IsFailedPrecondition(job->status)) {
           Answer(reply, "history", t0,
                  Error(404, "history_not_enabled", job->status.message()));
@@ -447,9 +444,7 @@ void ApiServer::Groups(const HttpRequest& request, HttpReply reply) {
       },
       [this, job, reply = std::move(reply), t0](BrokerHop::Outcome outcome) {
         if (outcome == BrokerHop::Outcome::kNotRun) {
-          Answer(
-              reply, "groups", t0,
-              Error(503, "unavailable", "the broker did not answer in time"));
+          Answer(reply, "groups", t0, NotAnswered());
           return;
         }
         auto& page = job->page;

@@ -149,21 +149,8 @@ void CommandDispatcher::AddGroup(ConnectionData* con, const Command& command,
     // id (OnChannelRefused).
     live = Owed(con, [this, conn_id = con->id, command,
                       resume](const absl::Status& status) {
-      if (status.ok()) {
-        if (resume) {
-          ResumeJoined(conn_id, command);
-        } else {
-          JoinedReply(conn_id, command);
-        }
-        return;
-      }
-      if (ConnectionData* c = replies_->Find(conn_id); c != nullptr) {
-        if (resume) EndResume(c, GroupChannel(command.group_id));
-        if (membership_->Leave(c, command.group_id)) {
-          auth_->OnLeave(c, command.group_id);
-        }
-      }
-      ReportFailure(conn_id, command.id_json, "join_refused", status);
+      JoinDone(conn_id, command, resume, status, "join_refused",
+               /*report_leave=*/true);
     });
   }
   if (resume) recoveries_->Begin(con, channel);
@@ -176,6 +163,27 @@ void CommandDispatcher::AddGroup(ConnectionData* con, const Command& command,
     if (resume) EndResume(con, channel);
   }
   TellJoinRefused(con, command, joined);
+}
+
+void CommandDispatcher::JoinDone(uint64_t conn_id, const Command& command,
+                                 bool resume, const absl::Status& status,
+                                 absl::string_view failure_code,
+                                 bool report_leave) {
+  if (status.ok()) {
+    if (resume) {
+      ResumeJoined(conn_id, command);
+    } else {
+      JoinedReply(conn_id, command);
+    }
+    return;
+  }
+  if (ConnectionData* c = replies_->Find(conn_id); c != nullptr) {
+    if (resume) EndResume(c, GroupChannel(command.group_id));
+    if (membership_->Leave(c, command.group_id, report_leave)) {
+      auth_->OnLeave(c, command.group_id);
+    }
+  }
+  ReportFailure(conn_id, command.id_json, failure_code, status);
 }
 
 bool CommandDispatcher::TellJoinRefused(ConnectionData* con,

@@ -102,6 +102,12 @@ class CommandDispatcher {
   // `approved`: the backend allowed it already (--ask_backend groups).
   void AddGroup(ConnectionData* con, const Command& command,
                 bool approved = false);
+  // A join confirmed (the reply, or the resume's read) or failed: then
+  // the connection leaves the group (the leave reported to the broker's
+  // presence when `report_leave`) and hears why, as `failure_code`.
+  void JoinDone(uint64_t conn_id, const Command& command, bool resume,
+                const absl::Status& status, absl::string_view failure_code,
+                bool report_leave);
   // Tells `con` why Membership refused its join (true), if it did.
   bool TellJoinRefused(ConnectionData* con, const Command& command,
                        Membership::JoinResult result);

@@ -48,26 +48,12 @@ void CommandDispatcher::AddPresenceGroup(ConnectionData* con,
     if (report) state->reported = status.ok();
     if (!status.ok() && state->failure.ok()) state->failure = status;
     if (--state->waiting > 0) return;
-    if (state->failure.ok()) {
-      if (resume) {
-        ResumeJoined(conn_id, command);
-      } else {
-        JoinedReply(conn_id, command);
-      }
-      return;
-    }
-    if (ConnectionData* c = replies_->Find(conn_id); c != nullptr) {
-      if (resume) EndResume(c, GroupChannel(command.group_id));
-      // A refused report left nothing at the broker: the leave is not
-      // reported either.
-      if (membership_->Leave(c, command.group_id, state->reported)) {
-        auth_->OnLeave(c, command.group_id);
-      }
-    }
-    ReportFailure(conn_id, command.id_json,
-                  absl::IsResourceExhausted(state->failure) ? "presence_full"
-                                                            : "join_refused",
-                  state->failure);
+    // A refused report left nothing at the broker: the leave is not
+    // reported either.
+    JoinDone(conn_id, command, resume, state->failure,
+             absl::IsResourceExhausted(state->failure) ? "presence_full"
+                                                       : "join_refused",
+             /*report_leave=*/state->reported);
   };
   const std::string channel = GroupChannel(command.group_id);
   if (resume) recoveries_->Begin(con, channel);
