@@ -93,13 +93,18 @@ class PresenceMembersTest : public ::testing::Test {
       n += e.type == type && e.user == user;
     return n;
   }
-  // Waits until `c` was told `type` of `user` (at most 30 s).
-  void WaitEvent(int c, const std::string& type, const std::string& user) {
+  // Waits until `done()` holds, woken by each message `c` receives (at
+  // most 30 s).
+  template <typename Done>
+  void WaitUntil(int c, Done&& done) {
     const auto deadline = std::chrono::steady_clock::now() + seconds(30);
-    while (Count(c, type, user) == 0 &&
-           std::chrono::steady_clock::now() < deadline) {
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
       ws_.WaitForMessages(c, ws_.MessageCount(c) + 1, milliseconds(200));
     }
+  }
+  // Waits until `c` was told `type` of `user` (at most 30 s).
+  void WaitEvent(int c, const std::string& type, const std::string& user) {
+    WaitUntil(c, [&] { return Count(c, type, user) > 0; });
     ASSERT_GE(Count(c, type, user), 1)
         << "connection " << c << " was never told " << type << " " << user;
   }
@@ -356,12 +361,8 @@ TEST_F(PresenceMembersTest, FlappingEndsWithExactLists) {
       R"({"id":9,"ok":true})");
   // (A leave is answered before the broker has it: the watcher is waited
   // for until it was told the last departure.)
-  const auto deadline = std::chrono::steady_clock::now() + seconds(30);
-  while (Count(watcher, "member_removed", "flap") < 1000 &&
-         std::chrono::steady_clock::now() < deadline) {
-    ws_.WaitForMessages(watcher, ws_.MessageCount(watcher) + 1,
-                        milliseconds(200));
-  }
+  WaitUntil(watcher,
+            [&] { return Count(watcher, "member_removed", "flap") >= 1000; });
   std::string last;
   int added = 0;
   for (const MemberEvent& e : Events(watcher)) {
@@ -408,16 +409,13 @@ TEST_F(PresenceMembersTest,
     }
     const std::string ok = absl::StrCat(R"({"id":)", id, R"(,"ok":true)");
     for (int c : conns) {
-      const auto deadline = std::chrono::steady_clock::now() + seconds(30);
       auto replied = [&] {
         for (const std::string& m : ws_.Messages(c)) {
           if (absl::StartsWith(m, ok)) return true;
         }
         return false;
       };
-      while (!replied() && std::chrono::steady_clock::now() < deadline) {
-        ws_.WaitForMessages(c, ws_.MessageCount(c) + 1, milliseconds(200));
-      }
+      WaitUntil(c, replied);
       ASSERT_TRUE(replied()) << "connection " << c << " got no reply " << id;
     }
   };
@@ -465,7 +463,6 @@ TEST_F(PresenceMembersTest, ManyPresenceGroupsPerConnection) {
     }
     // Every join answered (subscribed, reported) before the next user
     // starts: the watcher is in every group before busy comes and goes.
-    const auto until = std::chrono::steady_clock::now() + seconds(30);
     auto answered = [&] {
       int n = 0;
       for (const std::string& m : ws_.Messages(c)) {
@@ -473,18 +470,13 @@ TEST_F(PresenceMembersTest, ManyPresenceGroupsPerConnection) {
       }
       return n;
     };
-    while (answered() < kGroups && std::chrono::steady_clock::now() < until) {
-      ws_.WaitForMessages(c, ws_.MessageCount(c) + 1, milliseconds(200));
-    }
+    WaitUntil(c, [&] { return answered() >= kGroups; });
     ASSERT_EQ(answered(), kGroups);
   }
   ws_.Close(busy);
-  const auto deadline = std::chrono::steady_clock::now() + seconds(30);
-  while (Count(watcher, "member_removed", "busy") < kGroups &&
-         std::chrono::steady_clock::now() < deadline) {
-    ws_.WaitForMessages(watcher, ws_.MessageCount(watcher) + 1,
-                        milliseconds(200));
-  }
+  WaitUntil(watcher, [&] {
+    return Count(watcher, "member_removed", "busy") >= kGroups;
+  });
   // The busy user joined each group after the watcher's join was sent,
   // but may have been in a group's list when the watcher's reply was
   // built: arrivals told at most once, departures exactly once.
