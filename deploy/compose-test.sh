@@ -7,9 +7,17 @@
 # gateways on different brokers), messages crossing brokers both ways.
 # Starts a Docker daemon (and makes the base image) when needed and cleans
 # up what it started. Fails, with the reason, when Docker cannot run here.
+#
+#   deploy/compose-test.sh [BUILD_DIR]
+#
+# With BUILD_DIR (ctest passes its own), the images are made from the
+# packages of that build (tools/package.sh into deploy/debs, emptied
+# afterwards), as tested by tests/deploy/package_test.sh; without it the
+# image build compiles them, as `docker-compose up` from a clean clone does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/docker-env.sh
+build_dir=${1:-}
 
 export COMPOSE_PROJECT_NAME=channel-ci-$$
 export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
@@ -27,10 +35,15 @@ cleanup() {
     docker-compose -f "$compose_file" down -v --remove-orphans >/dev/null 2>&1 || true
   fi
   docker_down
+  [[ -z "$build_dir" ]] || rm -f deploy/debs/*.deb
   exit "$rc"
 }
 trap cleanup EXIT
 
+if [[ -n "$build_dir" ]]; then
+  echo "compose-test: packaging $build_dir into deploy/debs" >&2
+  BUILD_DIR=$build_dir tools/package.sh deploy/debs >/dev/null
+fi
 docker_up
 base_image_up
 echo "compose-test: building images" >&2

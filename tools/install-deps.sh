@@ -14,13 +14,14 @@ build_pkgs=(
   libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libfmt-dev rapidjson-dev libssl-dev
   libjwt-dev libcpp-httplib-dev libnats-dev
+  help2man file   # man pages from --help; file: CPack finds the ELF files
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev libhiredis-dev
   redis-server procps iproute2 curl ca-certificates chromium
   docker.io docker-compose debootstrap iptables
   clang libclang-rt-14-dev openssl clang-format clang-tidy
-  php-cli nats-server
+  php-cli nats-server lintian
 )
 
 want=("${build_pkgs[@]}")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sanitizer runs (part of tools/test-all.sh):
-#   build-asan: ASan + UBSan, the whole test suite (except the compose test,
-#               which builds its own images and runs nothing from this build)
+#   build-asan: ASan + UBSan, the whole test suite (except the compose and
+#               package tests, which package a release build)
 #   build-tsan: TSan, the multi-threaded integration tests (gateways run
 #               several worker threads; the test clients run their own;
 #               cluster brokers get libnats' callbacks on its threads; the
@@ -21,7 +21,7 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 cmake --build build-asan -j"$jobs" >/dev/null
 echo "== ASan + UBSan: every test" >&2
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 \
-  ctest --output-on-failure -j"$jobs" --timeout 300 -E 'deploy_compose|_benchmark_smoke')
+  ctest --output-on-failure -j"$jobs" --timeout 300 -E 'deploy_compose|deploy_packages|_benchmark_smoke')
 
 echo "== TSan: building" >&2
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
