@@ -44,7 +44,9 @@ HttpResponse BadGroupId() {
   return Error(400, "invalid_field",
                "group_id: 1 to 128 bytes, in the query string");
 }
-HttpResponse NotAnswered() { return NotAnswered(); }
+HttpResponse NotAnswered() {
+  return Error(503, "unavailable", "the broker did not answer in time");
+}
 
 void WriteCounts(JsonWriter& w, const PresenceTable::Counts& c) {
   w.Key("connections");

@@ -21,6 +21,8 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
+// A stalled broker loop: publishes are answered 503 "not published" and
+// never run later; the read routes 503 "did not answer in time".
 TEST(ApiServerTest, BrokerLoopStallAnswers503NotPublishedAndNeverPublishes) {
   asio::io_context io;
   BrokerOptions broker_options;
@@ -63,12 +65,32 @@ TEST(ApiServerTest, BrokerLoopStallAnswers503NotPublishedAndNeverPublishes) {
     answers.push_back(
         std::async(std::launch::async, post, absl::StrCat("lost-", i)));
   }
+  // Every read route meanwhile: 503, never a crash of the API thread.
+  auto get = [&api](const std::string& path) {
+    httplib::Client c("127.0.0.1", api.port());
+    c.set_read_timeout(30, 0);
+    auto r = c.Get(path);
+    return r ? std::make_pair(r->status, r->body)
+             : std::make_pair(0, std::string("no response"));
+  };
+  std::vector<std::future<std::pair<int, std::string>>> reads;
+  for (const char* path :
+       {"/api/presence?group_id=g", "/api/presence/members?group_id=g",
+        "/api/history?group_id=g", "/api/groups"}) {
+    reads.push_back(std::async(std::launch::async, get, path));
+  }
   for (auto& answer : answers) {
     const auto [status, body] = answer.get();
     EXPECT_EQ(status, 503) << body;
     EXPECT_NE(body.find(R"("published":false)"), std::string::npos) << body;
     EXPECT_NE(body.find(R"("code":"unavailable")"), std::string::npos) << body;
     EXPECT_NE(body.find("not published"), std::string::npos) << body;
+  }
+  for (auto& read : reads) {
+    const auto [status, body] = read.get();
+    EXPECT_EQ(status, 503) << body;
+    EXPECT_NE(body.find(R"("code":"unavailable")"), std::string::npos) << body;
+    EXPECT_NE(body.find("did not answer in time"), std::string::npos) << body;
   }
   release.set_value();
 
