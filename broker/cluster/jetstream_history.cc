@@ -1,7 +1,5 @@
 #include "broker/cluster/jetstream_history.h"
 
-#include <nats/nats.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -15,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "asio/post.hpp"
+#include "broker/cluster/nats_api.h"
 #include "common/ops/log_limiter.h"
 #include "common/ops/logging.h"
 
@@ -102,7 +101,7 @@ struct JetStreamHistory::Shared : std::enable_shared_from_this<Shared> {
   std::thread worker;
 
   ~Shared() {
-    if (js != nullptr) jsCtx_Destroy(js);
+    if (js != nullptr) Nats().jsCtx_Destroy(js);
   }
 
   void Post(std::function<void(JetStreamHistory*)> fn) {
@@ -189,8 +188,8 @@ struct JetStreamCallbacks {
                             void* closure) {
     auto* tag = static_cast<JetStreamHistory::Shared::Tag*>(closure);
     jsMsgMetaData* meta = nullptr;
-    if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) {
-      natsMsg_Destroy(msg);  // not a stream message (cannot happen)
+    if (Nats().natsMsg_GetMetaData(&meta, msg) != NATS_OK) {
+      Nats().natsMsg_Destroy(msg);  // not a stream message (cannot happen)
       return;
     }
     JetStreamHistory::Shared::Incoming in;
@@ -199,10 +198,10 @@ struct JetStreamCallbacks {
     in.seq = meta->Sequence.Stream;
     in.pending = meta->NumPending;
     in.time_ns = meta->Timestamp;
-    jsMsgMetaData_Destroy(meta);
-    in.data.assign(natsMsg_GetData(msg),
-                   static_cast<size_t>(natsMsg_GetDataLength(msg)));
-    natsMsg_Destroy(msg);
+    Nats().jsMsgMetaData_Destroy(meta);
+    in.data.assign(Nats().natsMsg_GetData(msg),
+                   static_cast<size_t>(Nats().natsMsg_GetDataLength(msg)));
+    Nats().natsMsg_Destroy(msg);
     tag->shared->Enqueue(std::move(in));
   }
 
@@ -211,7 +210,7 @@ struct JetStreamCallbacks {
     auto* shared = static_cast<JetStreamHistory::Shared*>(closure);
     const char* value = nullptr;
     uint64_t id = 0;
-    if (natsMsgHeader_Get(msg, kIdHeader, &value) != NATS_OK ||
+    if (Nats().natsMsgHeader_Get(msg, kIdHeader, &value) != NATS_OK ||
         !absl::SimpleAtoi(value, &id)) {
       return;
     }
@@ -220,8 +219,8 @@ struct JetStreamCallbacks {
     // between threads reads as a race).
     std::string error;
     if (pae != nullptr) {
-      error =
-          pae->ErrText != nullptr ? pae->ErrText : natsStatus_GetText(pae->Err);
+      error = pae->ErrText != nullptr ? pae->ErrText
+                                      : Nats().natsStatus_GetText(pae->Err);
     }
     const bool failed = pae != nullptr;
     shared->Post([id, failed, error = std::move(error)](JetStreamHistory* h) {
@@ -273,7 +272,7 @@ JetStreamHistory::~JetStreamHistory() {
   shared_->work_cv.notify_one();
   shared_->worker.join();
   for (auto& feed : feeds_) {
-    if (feed->sub != nullptr) natsSubscription_Destroy(feed->sub);
+    if (feed->sub != nullptr) Nats().natsSubscription_Destroy(feed->sub);
   }
 }
 
@@ -326,7 +325,7 @@ void JetStreamHistory::OnConnected(natsConnection* connection) {
   up_ = true;
   if (shared_->js == nullptr) {
     jsOptions o;
-    jsOptions_Init(&o);
+    Nats().jsOptions_Init(&o);
     o.Wait = options_.api_timeout.count();
     o.PublishAsync.MaxPending = options_.max_pending;
     o.PublishAsync.AckHandler = &JetStreamCallbacks::OnPublishAck;
@@ -334,8 +333,9 @@ void JetStreamHistory::OnConnected(natsConnection* connection) {
     // Over max_pending, Store answers BACKPRESSURE at once: the broker
     // thread never waits for JetStream.
     o.PublishAsync.StallWait = 1;
-    if (natsConnection_JetStream(&shared_->js, connection, &o) != NATS_OK) {
-      spdlog::error("JetStream context: {}", nats_GetLastError(nullptr));
+    if (Nats().natsConnection_JetStream(&shared_->js, connection, &o) !=
+        NATS_OK) {
+      spdlog::error("JetStream context: {}", Nats().nats_GetLastError(nullptr));
       shared_->js = nullptr;
       return;
     }
@@ -349,7 +349,7 @@ void JetStreamHistory::SetUp(size_t rule, uint64_t start) {
   Shared* shared = shared_.get();
   const char* subjects[] = {f.filter.c_str()};
   jsStreamConfig cfg;
-  jsStreamConfig_Init(&cfg);
+  Nats().jsStreamConfig_Init(&cfg);
   cfg.Name = f.stream.c_str();
   cfg.Description = f.description.c_str();
   cfg.Subjects = subjects;
@@ -371,7 +371,8 @@ void JetStreamHistory::SetUp(size_t rule, uint64_t start) {
   cfg.Description = description.c_str();
   jsStreamInfo* si = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_GetStreamInfo(&si, shared->js, cfg.Name, nullptr, &jerr);
+  natsStatus s =
+      Nats().js_GetStreamInfo(&si, shared->js, cfg.Name, nullptr, &jerr);
   if (s == NATS_OK) {
     // It exists: keep its epoch; set our limits if another broker (or an
     // earlier run) gave other ones (every broker of a cluster must be
@@ -386,14 +387,14 @@ void JetStreamHistory::SetUp(size_t rule, uint64_t start) {
     if (have != nullptr &&
         (have->MaxMsgsPerSubject != cfg.MaxMsgsPerSubject ||
          have->MaxAge != cfg.MaxAge || have->Replicas != cfg.Replicas)) {
-      jsStreamInfo_Destroy(si);
+      Nats().jsStreamInfo_Destroy(si);
       si = nullptr;
       jerr = static_cast<jsErrCode>(0);
-      s = js_UpdateStream(&si, shared->js, &cfg, nullptr, &jerr);
+      s = Nats().js_UpdateStream(&si, shared->js, &cfg, nullptr, &jerr);
     }
   } else if (jerr == JSStreamNotFoundErr) {
     jerr = static_cast<jsErrCode>(0);
-    s = js_AddStream(&si, shared->js, &cfg, nullptr, &jerr);
+    s = Nats().js_AddStream(&si, shared->js, &cfg, nullptr, &jerr);
     if (s != NATS_OK && options_.replicas == 0 &&
         (jerr == JSInsufficientResourcesErr ||
          jerr == JSStreamReplicasNotSupportedErr ||
@@ -405,18 +406,19 @@ void JetStreamHistory::SetUp(size_t rule, uint64_t start) {
           f.stream);
       cfg.Replicas = 1;
       jerr = static_cast<jsErrCode>(0);
-      s = js_AddStream(&si, shared->js, &cfg, nullptr, &jerr);
+      s = Nats().js_AddStream(&si, shared->js, &cfg, nullptr, &jerr);
     }
     if (s != NATS_OK && jerr == JSStreamNameExistErr) {
       // Another broker made it meanwhile: its epoch.
       jerr = static_cast<jsErrCode>(0);
-      s = js_GetStreamInfo(&si, shared->js, cfg.Name, nullptr, &jerr);
+      s = Nats().js_GetStreamInfo(&si, shared->js, cfg.Name, nullptr, &jerr);
     }
   }
   if (s != NATS_OK) {
-    if (si != nullptr) jsStreamInfo_Destroy(si);
-    std::string why = absl::StrCat(natsStatus_GetText(s), " (JetStream error ",
-                                   static_cast<int>(jerr), ")");
+    if (si != nullptr) Nats().jsStreamInfo_Destroy(si);
+    std::string why =
+        absl::StrCat(Nats().natsStatus_GetText(s), " (JetStream error ",
+                     static_cast<int>(jerr), ")");
     if (jerr == JSNotEnabledErr || s == NATS_NO_RESPONDERS) {
       why += ": is JetStream enabled on NATS (nats-server -js -sd DIR)?";
     }
@@ -439,7 +441,7 @@ void JetStreamHistory::SetUp(size_t rule, uint64_t start) {
   // A stream made without one (by hand): its creation time.
   if (epoch.empty()) epoch = absl::StrFormat("%x", si->Created);
   const uint64_t last = si->State.LastSeq;
-  jsStreamInfo_Destroy(si);
+  Nats().jsStreamInfo_Destroy(si);
   // Before the subscription exists: the mirror must know the epoch before
   // the first event arrives (both go through the broker thread's queue).
   uint64_t generation = 0;
@@ -473,7 +475,7 @@ void JetStreamHistory::SetUp(size_t rule, uint64_t start) {
     feed.generation = generation;
   });
   jsSubOptions so;
-  jsSubOptions_Init(&so);
+  Nats().jsSubOptions_Init(&so);
   so.Stream = f.stream.c_str();
   so.Ordered = true;
   if (start > 0) {
@@ -482,12 +484,13 @@ void JetStreamHistory::SetUp(size_t rule, uint64_t start) {
   }
   natsSubscription* sub = nullptr;
   jerr = static_cast<jsErrCode>(0);
-  s = js_Subscribe(&sub, shared->js, f.filter.c_str(),
-                   &JetStreamCallbacks::OnFeedMessage, tag, nullptr, &so,
-                   &jerr);
+  s = Nats().js_Subscribe(&sub, shared->js, f.filter.c_str(),
+                          &JetStreamCallbacks::OnFeedMessage, tag, nullptr, &so,
+                          &jerr);
   if (s != NATS_OK) {
-    std::string why = absl::StrCat(natsStatus_GetText(s), " (JetStream error ",
-                                   static_cast<int>(jerr), ")");
+    std::string why =
+        absl::StrCat(Nats().natsStatus_GetText(s), " (JetStream error ",
+                     static_cast<int>(jerr), ")");
     shared->Post([rule, why](JetStreamHistory* h) {
       h->feeds_[rule]->setting_up = false;
       CHANNEL_LOG_LIMITED(spdlog::level::err,
@@ -497,19 +500,20 @@ void JetStreamHistory::SetUp(size_t rule, uint64_t start) {
     });
     return;
   }
-  natsSubscription_SetPendingLimits(sub, -1, 256 << 20);
+  Nats().natsSubscription_SetPendingLimits(sub, -1, 256 << 20);
   // Nothing left to load when the consumer has nothing pending now: what
   // it pushed before this is queued ahead of this post.
   bool caught_up = false;
   jsConsumerInfo* ci = nullptr;
-  if (natsSubscription_GetConsumerInfo(&ci, sub, nullptr, nullptr) == NATS_OK) {
+  if (Nats().natsSubscription_GetConsumerInfo(&ci, sub, nullptr, nullptr) ==
+      NATS_OK) {
     caught_up = ci->NumPending == 0;
-    jsConsumerInfo_Destroy(ci);
+    Nats().jsConsumerInfo_Destroy(ci);
   }
   shared->Post([rule, sub, caught_up, generation](JetStreamHistory* h) {
     Feed& feed = *h->feeds_[rule];
     feed.setting_up = false;
-    if (feed.sub != nullptr) natsSubscription_Destroy(feed.sub);
+    if (feed.sub != nullptr) Nats().natsSubscription_Destroy(feed.sub);
     feed.sub = sub;
     if (caught_up && generation == feed.generation) feed.loaded = true;
     // The new feed may have overflowed already (while this was on its
@@ -530,12 +534,12 @@ void JetStreamHistory::Probe(size_t rule) {
   // nats-server 2.9) from one that has nothing to deliver.
   jsStreamInfo* si = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
-  const natsStatus s = js_GetStreamInfo(
+  const natsStatus s = Nats().js_GetStreamInfo(
       &si, shared_->js, feeds_[rule]->stream.c_str(), nullptr, &jerr);
   uint64_t last = 0;
   if (s == NATS_OK) {
     last = si->State.LastSeq;
-    jsStreamInfo_Destroy(si);
+    Nats().jsStreamInfo_Destroy(si);
   }
   shared_->Post([rule, ok = s == NATS_OK, last](JetStreamHistory* h) {
     Feed& feed = *h->feeds_[rule];
@@ -586,8 +590,8 @@ void JetStreamHistory::Refollow(size_t rule) {
   shared_->Submit([this, rule, old, start = store_->applied(rule) + 1] {
     if (old != nullptr) {
       // Deletes its consumer on the server too (a request: worker thread).
-      natsSubscription_Unsubscribe(old);
-      natsSubscription_Destroy(old);
+      Nats().natsSubscription_Unsubscribe(old);
+      Nats().natsSubscription_Destroy(old);
     }
     SetUp(rule, start);
   });
@@ -703,20 +707,21 @@ absl::Status JetStreamHistory::Store(const v1::Event& event, Done done) {
   const std::string subject = Subject(feed.pattern, event.channel());
   const uint64_t id = next_id_++;
   natsMsg* msg = nullptr;
-  natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, scratch_.data(),
-                                static_cast<int>(scratch_.size()));
+  natsStatus s =
+      Nats().natsMsg_Create(&msg, subject.c_str(), nullptr, scratch_.data(),
+                            static_cast<int>(scratch_.size()));
   if (s == NATS_OK) {
-    s = natsMsgHeader_Set(msg, kIdHeader, std::to_string(id).c_str());
+    s = Nats().natsMsgHeader_Set(msg, kIdHeader, std::to_string(id).c_str());
   }
   if (s == NATS_OK) {
     jsPubOptions po;
-    jsPubOptions_Init(&po);
+    Nats().jsPubOptions_Init(&po);
     po.ExpectStream = feed.stream.c_str();
     po.MaxWait = options_.publish_timeout.count();
-    s = js_PublishMsgAsync(shared_->js, &msg, &po);
+    s = Nats().js_PublishMsgAsync(shared_->js, &msg, &po);
   }
   if (s != NATS_OK) {
-    if (msg != nullptr) natsMsg_Destroy(msg);
+    if (msg != nullptr) Nats().natsMsg_Destroy(msg);
     ++stats_.store_failures;
     if (s == NATS_TIMEOUT) {
       return absl::AbortedError(
@@ -724,7 +729,7 @@ absl::Status JetStreamHistory::Store(const v1::Event& event, Done done) {
           "published, retry shortly");
     }
     return absl::UnavailableError(absl::StrCat("JetStream publish failed (",
-                                               natsStatus_GetText(s),
+                                               Nats().natsStatus_GetText(s),
                                                "): nothing was published"));
   }
   pending_.emplace(id,

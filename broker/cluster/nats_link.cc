@@ -1,7 +1,5 @@
 #include "broker/cluster/nats_link.h"
 
-#include <nats/nats.h>
-
 #include <mutex>
 #include <vector>
 
@@ -11,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "asio/post.hpp"
+#include "broker/cluster/nats_api.h"
 #include "common/ops/log_limiter.h"
 #include "common/ops/logging.h"
 
@@ -22,7 +21,7 @@ constexpr absl::string_view kSubjectPrefix = "chan.";
 absl::Status FromNats(natsStatus s, absl::string_view what) {
   if (s == NATS_OK) return absl::OkStatus();
   return absl::UnavailableError(
-      absl::StrCat(what, ": ", natsStatus_GetText(s)));
+      absl::StrCat(what, ": ", Nats().natsStatus_GetText(s)));
 }
 
 }  // namespace
@@ -104,19 +103,19 @@ struct NatsCallbacks {
   static void OnMessage(natsConnection*, natsSubscription*, natsMsg* msg,
                         void* closure) {
     NatsLink::Shared::Incoming in;
-    in.subject = natsMsg_GetSubject(msg);
-    in.data.assign(natsMsg_GetData(msg),
-                   static_cast<size_t>(natsMsg_GetDataLength(msg)));
-    natsMsg_Destroy(msg);
+    in.subject = Nats().natsMsg_GetSubject(msg);
+    in.data.assign(Nats().natsMsg_GetData(msg),
+                   static_cast<size_t>(Nats().natsMsg_GetDataLength(msg)));
+    Nats().natsMsg_Destroy(msg);
     static_cast<NatsLink::Shared*>(closure)->Enqueue(std::move(in));
   }
   static void OnPresence(natsConnection*, natsSubscription*, natsMsg* msg,
                          void* closure) {
     NatsLink::Shared::Incoming in;
     in.presence = true;
-    in.data.assign(natsMsg_GetData(msg),
-                   static_cast<size_t>(natsMsg_GetDataLength(msg)));
-    natsMsg_Destroy(msg);
+    in.data.assign(Nats().natsMsg_GetData(msg),
+                   static_cast<size_t>(Nats().natsMsg_GetDataLength(msg)));
+    Nats().natsMsg_Destroy(msg);
     static_cast<NatsLink::Shared*>(closure)->Enqueue(std::move(in));
   }
   static void OnConnected(natsConnection*, void* closure) {
@@ -151,7 +150,7 @@ struct NatsCallbacks {
   static void OnError(natsConnection*, natsSubscription* sub, natsStatus err,
                       void* closure) {
     if (err != NATS_SLOW_CONSUMER || sub == nullptr) return;
-    std::string subject = natsSubscription_GetSubject(sub);
+    std::string subject = Nats().natsSubscription_GetSubject(sub);
     if (NatsLink* link = Link(closure)) {
       link->Post([subject = std::move(subject)](NatsLink* l) {
         ++l->stats_.dropped_slow_consumer;
@@ -173,16 +172,17 @@ NatsLink::NatsLink(asio::io_context& io, Options options, Callbacks callbacks)
 
 NatsLink::~NatsLink() {
   self_->link = nullptr;
-  if (presence_sub_ != nullptr) natsSubscription_Destroy(presence_sub_);
-  for (auto& [channel, sub] : subscriptions_) natsSubscription_Destroy(sub);
+  if (presence_sub_ != nullptr) Nats().natsSubscription_Destroy(presence_sub_);
+  for (auto& [channel, sub] : subscriptions_)
+    Nats().natsSubscription_Destroy(sub);
   subscriptions_.clear();
   if (connection_ != nullptr) {
-    natsConnection_Close(connection_);
-    natsConnection_Destroy(connection_);
+    Nats().natsConnection_Close(connection_);
+    Nats().natsConnection_Destroy(connection_);
     // Waits (bounded) for libnats' threads to end, so that no callback can
     // still be running with self_ (which dies with this link) as closure.
     // One NatsLink per process: tearing the library down is ours to do.
-    nats_CloseAndWait(2000);
+    Nats().nats_CloseAndWait(2000);
   }
 }
 
@@ -238,61 +238,63 @@ bool NatsLink::ChannelOf(absl::string_view subject, std::string* channel) {
 }
 
 absl::Status NatsLink::Start() {
+  if (absl::Status loaded = LoadNats(); !loaded.ok()) return loaded;
   natsOptions* opts = nullptr;
-  if (natsOptions_Create(&opts) != NATS_OK) {
+  if (Nats().natsOptions_Create(&opts) != NATS_OK) {
     return absl::InternalError("natsOptions_Create failed");
   }
   std::vector<const char*> servers;
   for (const auto& s : options_.servers) servers.push_back(s.c_str());
-  natsStatus s = natsOptions_SetServers(opts, servers.data(),
-                                        static_cast<int>(servers.size()));
+  natsStatus s = Nats().natsOptions_SetServers(
+      opts, servers.data(), static_cast<int>(servers.size()));
   void* closure = self_.get();
-  if (s == NATS_OK) s = natsOptions_SetName(opts, options_.name.c_str());
-  if (s == NATS_OK) s = natsOptions_SetNoEcho(opts, true);
-  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
-  if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 200);
-  if (s == NATS_OK) s = natsOptions_SetReconnectJitter(opts, 100, 100);
+  if (s == NATS_OK) s = Nats().natsOptions_SetName(opts, options_.name.c_str());
+  if (s == NATS_OK) s = Nats().natsOptions_SetNoEcho(opts, true);
+  if (s == NATS_OK) s = Nats().natsOptions_SetMaxReconnect(opts, -1);
+  if (s == NATS_OK) s = Nats().natsOptions_SetReconnectWait(opts, 200);
+  if (s == NATS_OK) s = Nats().natsOptions_SetReconnectJitter(opts, 100, 100);
   // One shared delivery thread instead of libnats' default of one thread
   // per subscription: a broker subscribes to a subject per channel with
   // local subscribers (thousands of threads, ~40 KiB of stack each, and a
   // context switch to a different thread per message otherwise).
-  if (s == NATS_OK) s = natsOptions_UseGlobalMessageDelivery(opts, true);
+  if (s == NATS_OK) s = Nats().natsOptions_UseGlobalMessageDelivery(opts, true);
   if (s == NATS_OK) {
-    s = natsOptions_SetPingInterval(opts, options_.ping_interval_ms);
+    s = Nats().natsOptions_SetPingInterval(opts, options_.ping_interval_ms);
   }
   if (s == NATS_OK) {
-    s = natsOptions_SetMaxPingsOut(opts, options_.max_pings_out);
+    s = Nats().natsOptions_SetMaxPingsOut(opts, options_.max_pings_out);
   }
   if (s == NATS_OK) {
-    s = natsOptions_SetRetryOnFailedConnect(
+    s = Nats().natsOptions_SetRetryOnFailedConnect(
         opts, true, &NatsCallbacks::OnConnected, closure);
   }
   if (s == NATS_OK) {
-    s = natsOptions_SetDisconnectedCB(opts, &NatsCallbacks::OnDisconnected,
-                                      closure);
+    s = Nats().natsOptions_SetDisconnectedCB(
+        opts, &NatsCallbacks::OnDisconnected, closure);
   }
   if (s == NATS_OK) {
-    s = natsOptions_SetReconnectedCB(opts, &NatsCallbacks::OnReconnected,
-                                     closure);
+    s = Nats().natsOptions_SetReconnectedCB(opts, &NatsCallbacks::OnReconnected,
+                                            closure);
   }
   if (s == NATS_OK) {
-    s = natsOptions_SetErrorHandler(opts, &NatsCallbacks::OnError, closure);
+    s = Nats().natsOptions_SetErrorHandler(opts, &NatsCallbacks::OnError,
+                                           closure);
   }
   if (s == NATS_OK && !options_.token.empty()) {
-    s = natsOptions_SetToken(opts, options_.token.c_str());
+    s = Nats().natsOptions_SetToken(opts, options_.token.c_str());
   }
   if (s == NATS_OK && !options_.user.empty()) {
-    s = natsOptions_SetUserInfo(opts, options_.user.c_str(),
-                                options_.password.c_str());
+    s = Nats().natsOptions_SetUserInfo(opts, options_.user.c_str(),
+                                       options_.password.c_str());
   }
-  if (s == NATS_OK) s = natsConnection_Connect(&connection_, opts);
-  natsOptions_Destroy(opts);
+  if (s == NATS_OK) s = Nats().natsConnection_Connect(&connection_, opts);
+  Nats().natsOptions_Destroy(opts);
   // Presence is shared from the start (libnats sends the subscription as
   // soon as it is connected).
   if ((s == NATS_OK || s == NATS_NOT_YET_CONNECTED) && callbacks_.on_presence) {
-    const natsStatus sub =
-        natsConnection_Subscribe(&presence_sub_, connection_, kPresenceSubject,
-                                 &NatsCallbacks::OnPresence, self_.get());
+    const natsStatus sub = Nats().natsConnection_Subscribe(
+        &presence_sub_, connection_, kPresenceSubject,
+        &NatsCallbacks::OnPresence, self_.get());
     if (sub != NATS_OK) return FromNats(sub, "NATS subscribe (presence)");
   }
   // With retry on failed connect, NATS_NOT_YET_CONNECTED means "connecting
@@ -311,30 +313,32 @@ void NatsLink::Interest(const std::string& channel, bool first) {
     natsSubscription* sub = nullptr;
     const std::string subject = Subject(channel);
     natsStatus s =
-        natsConnection_Subscribe(&sub, connection_, subject.c_str(),
-                                 &NatsCallbacks::OnMessage, self_.get());
+        Nats().natsConnection_Subscribe(&sub, connection_, subject.c_str(),
+                                        &NatsCallbacks::OnMessage, self_.get());
     if (s != NATS_OK) {
-      CHANNEL_LOG_LIMITED(
-          spdlog::level::err, "NATS subscribe to channel '{}' failed: {}",
-          absl::CHexEscape(channel.substr(0, 64)), natsStatus_GetText(s));
+      CHANNEL_LOG_LIMITED(spdlog::level::err,
+                          "NATS subscribe to channel '{}' failed: {}",
+                          absl::CHexEscape(channel.substr(0, 64)),
+                          Nats().natsStatus_GetText(s));
       return;
     }
-    natsSubscription_SetPendingLimits(sub, options_.max_pending_messages,
-                                      options_.max_pending_bytes);
+    Nats().natsSubscription_SetPendingLimits(sub, options_.max_pending_messages,
+                                             options_.max_pending_bytes);
     subscriptions_[channel] = sub;
     return;
   }
   auto it = subscriptions_.find(channel);
   if (it == subscriptions_.end()) return;
-  natsSubscription_Unsubscribe(it->second);
-  natsSubscription_Destroy(it->second);
+  Nats().natsSubscription_Unsubscribe(it->second);
+  Nats().natsSubscription_Destroy(it->second);
   subscriptions_.erase(it);
 }
 
 void NatsLink::PublishPresence(const std::string& bytes) {
   if (!up_) return;
-  if (natsConnection_Publish(connection_, kPresenceSubject, bytes.data(),
-                             static_cast<int>(bytes.size())) == NATS_OK) {
+  if (Nats().natsConnection_Publish(connection_, kPresenceSubject, bytes.data(),
+                                    static_cast<int>(bytes.size())) ==
+      NATS_OK) {
     stats_.bytes_out += bytes.size();  // not an event: bytes only
   }
 }
@@ -343,9 +347,9 @@ absl::Status NatsLink::Forward(const v1::Envelope& event) {
   if (!up_) return absl::UnavailableError("NATS is down");
   event.event().SerializeToString(&scratch_);
   const std::string subject = Subject(event.event().channel());
-  natsStatus s =
-      natsConnection_Publish(connection_, subject.c_str(), scratch_.data(),
-                             static_cast<int>(scratch_.size()));
+  natsStatus s = Nats().natsConnection_Publish(
+      connection_, subject.c_str(), scratch_.data(),
+      static_cast<int>(scratch_.size()));
   if (s != NATS_OK) return FromNats(s, "NATS publish");
   ++stats_.messages_out;
   stats_.bytes_out += scratch_.size();

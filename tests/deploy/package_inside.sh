@@ -32,6 +32,11 @@ check_installed() {
       fail "$p lacks its copyright or changelog"
   done
   [[ -f /usr/lib/channel/libchannel-webhook-http.so ]] || fail "no webhook module in /usr/lib/channel"
+  # What the broker loads only when asked (--nats) came with its Depends.
+  local soname
+  soname=$(grep -aoE 'libnats\.so\.[0-9.]+[0-9]' /usr/bin/channel-broker | head -n 1)
+  [[ -n "$soname" ]] || fail "channel-broker names no libnats soname"
+  ldconfig -p | grep -qF "$soname" || fail "$soname (loaded with --nats) is not installed"
   [[ -f /usr/share/ws-gateway/channel-client.js ]] || fail "no browser client in /usr/share/ws-gateway"
   # The system user: no login, no home.
   local entry
