@@ -1,10 +1,8 @@
 #include "broker/cluster/nats_api.h"
 
-#include <dlfcn.h>
-
 #include <cassert>
 
-#include "absl/strings/str_cat.h"
+#include "common/ops/dynamic_library.h"
 
 namespace channel {
 namespace {
@@ -12,18 +10,17 @@ namespace {
 NatsApi* const api = new NatsApi;
 
 absl::Status Load() {
-  // Never closed: libnats' threads and callbacks live as long as the process.
-  void* lib = dlopen(CHANNEL_LIBNATS_SONAME, RTLD_NOW | RTLD_LOCAL);
-  if (lib == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("--nats needs ", CHANNEL_LIBNATS_SONAME,
-                     " (Debian package libnats3.4): ", dlerror()));
+  void* lib = nullptr;
+  if (absl::Status s = OpenLibrary(CHANNEL_LIBNATS_SONAME,
+                                   "--nats (Debian package libnats3.4)", &lib);
+      !s.ok()) {
+    return s;
   }
-#define CHANNEL_NATS_RESOLVE(name)                                      \
-  api->name = reinterpret_cast<decltype(api->name)>(dlsym(lib, #name)); \
-  if (api->name == nullptr) {                                           \
-    return absl::FailedPreconditionError(                               \
-        absl::StrCat(CHANNEL_LIBNATS_SONAME, " has no " #name));        \
+#define CHANNEL_NATS_RESOLVE(name)                                          \
+  if (absl::Status s = ResolveSymbol(lib, CHANNEL_LIBNATS_SONAME, #name,    \
+                                     reinterpret_cast<void**>(&api->name)); \
+      !s.ok()) {                                                            \
+    return s;                                                               \
   }
   CHANNEL_NATS_FUNCTIONS(CHANNEL_NATS_RESOLVE)
 #undef CHANNEL_NATS_RESOLVE

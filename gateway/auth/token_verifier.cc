@@ -1,22 +1,18 @@
 #include "gateway/auth/token_verifier.h"
 
-#include <jwt.h>
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include <cstdlib>
 #include <memory>
 
 #include "absl/strings/match.h"
 #include "common/json/bounded_json.h"
+#include "gateway/auth/jwt_api.h"
 #include "rapidjson/document.h"
 
 namespace channel {
 namespace {
 
 struct JwtFree {
-  void operator()(jwt_t* j) const { jwt_free(j); }
+  void operator()(jwt_t* j) const { Jwt().jwt_free(j); }
 };
 using JwtPtr = std::unique_ptr<jwt_t, JwtFree>;
 
@@ -83,20 +79,25 @@ absl::string_view TokenRejectReason(const absl::Status& status) {
 
 absl::StatusOr<TokenVerifier> TokenVerifier::Create(Options options) {
   TokenVerifier v;
+  // libjwt is loaded only when tokens are verified: without a secret or a
+  // key, Verify() refuses every token before calling it.
+  if (!options.hmac_secret.empty() || !options.public_key_pem.empty()) {
+    if (absl::Status loaded = LoadJwt(); !loaded.ok()) return loaded;
+  }
   if (!options.public_key_pem.empty()) {
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-        BIO_new_mem_buf(options.public_key_pem.data(),
-                        static_cast<int>(options.public_key_pem.size())),
-        &BIO_free);
-    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
-        bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr)
+    std::unique_ptr<BIO, decltype(&::BIO_free)> bio(
+        Jwt().BIO_new_mem_buf(options.public_key_pem.data(),
+                              static_cast<int>(options.public_key_pem.size())),
+        Jwt().BIO_free);
+    std::unique_ptr<EVP_PKEY, decltype(&::EVP_PKEY_free)> key(
+        bio ? Jwt().PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr)
             : nullptr,
-        &EVP_PKEY_free);
+        Jwt().EVP_PKEY_free);
     if (!key) {
       return absl::InvalidArgumentError(
           "the public key file is not a PEM public key");
     }
-    switch (EVP_PKEY_base_id(key.get())) {
+    switch (Jwt().EVP_PKEY_get_base_id(key.get())) {
       case EVP_PKEY_RSA:
         v.key_type_ = KeyType::kRsa;
         break;
@@ -123,7 +124,7 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token,
   bool verified_by_public_key = false;
   if (!options_.hmac_secret.empty()) {
     jwt_t* raw = nullptr;
-    if (jwt_decode(
+    if (Jwt().jwt_decode(
             &raw, text.c_str(),
             reinterpret_cast<const unsigned char*>(options_.hmac_secret.data()),
             static_cast<int>(options_.hmac_secret.size())) == 0) {
@@ -132,10 +133,11 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token,
   }
   if (!jwt && !options_.public_key_pem.empty()) {
     jwt_t* raw = nullptr;
-    if (jwt_decode(&raw, text.c_str(),
-                   reinterpret_cast<const unsigned char*>(
-                       options_.public_key_pem.data()),
-                   static_cast<int>(options_.public_key_pem.size())) == 0) {
+    if (Jwt().jwt_decode(&raw, text.c_str(),
+                         reinterpret_cast<const unsigned char*>(
+                             options_.public_key_pem.data()),
+                         static_cast<int>(options_.public_key_pem.size())) ==
+        0) {
       jwt.reset(raw);
       verified_by_public_key = true;
     }
@@ -144,7 +146,7 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token,
     return Rejected("bad_signature");
   }
   // The algorithm must belong to the key that verified the token.
-  const jwt_alg_t alg = jwt_get_alg(jwt.get());
+  const jwt_alg_t alg = Jwt().jwt_get_alg(jwt.get());
   const bool alg_ok =
       verified_by_public_key
           ? (key_type_ == KeyType::kRsa ? IsRsa(alg) : IsEc(alg))
@@ -152,7 +154,7 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token,
   if (!alg_ok) {
     return Rejected("alg_not_allowed");
   }
-  char* json = jwt_get_grants_json(jwt.get(), nullptr);
+  char* json = Jwt().jwt_get_grants_json(jwt.get(), nullptr);
   if (json == nullptr) {
     return Rejected("bad_claims");
   }

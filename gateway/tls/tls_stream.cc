@@ -1,7 +1,5 @@
 #include "gateway/tls/tls_stream.h"
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -9,6 +7,8 @@
 #include <cstring>
 #include <memory>
 #include <utility>
+
+#include "gateway/tls/openssl_api.h"
 
 namespace channel {
 namespace {
@@ -44,7 +44,7 @@ TlsStream& TlsStream::operator=(TlsStream&& other) noexcept {
 
 void TlsStream::Free() {
   if (ssl_ != nullptr) {
-    SSL_free(ssl_);
+    Ssl().SSL_free(ssl_);
     ssl_ = nullptr;
   }
 }
@@ -55,9 +55,9 @@ void TlsStream::Free() {
 // SSL_ERROR_SYSCALL reports).
 
 TlsStream::Result TlsStream::Handshake() {
-  ERR_clear_error();
+  Ssl().ERR_clear_error();
   errno = 0;
-  const int r = SSL_do_handshake(ssl_);
+  const int r = Ssl().SSL_do_handshake(ssl_);
   if (r == 1) {
     established_ = true;
     return {};
@@ -66,19 +66,19 @@ TlsStream::Result TlsStream::Handshake() {
 }
 
 TlsStream::Result TlsStream::Read(char* out, size_t max) {
-  ERR_clear_error();
+  Ssl().ERR_clear_error();
   errno = 0;
   size_t n = 0;
-  const int r = SSL_read_ex(ssl_, out, max, &n);
+  const int r = Ssl().SSL_read_ex(ssl_, out, max, &n);
   if (r == 1) return {Status::kOk, n, ""};
   return Fail(r);
 }
 
 TlsStream::Result TlsStream::Write(const char* data, size_t size) {
-  ERR_clear_error();
+  Ssl().ERR_clear_error();
   errno = 0;
   size_t n = 0;
-  const int r = SSL_write_ex(ssl_, data, std::min(size, kMaxWrite), &n);
+  const int r = Ssl().SSL_write_ex(ssl_, data, std::min(size, kMaxWrite), &n);
   if (r == 1) return {Status::kOk, n, ""};
   return Fail(r);
 }
@@ -111,15 +111,15 @@ TlsStream::Result TlsStream::WriteQueued(FrameQueue* queue) {
 
 void TlsStream::Close() {
   if (ssl_ != nullptr && established_ && !fatal_) {
-    ERR_clear_error();
-    SSL_shutdown(ssl_);  // 0 or -1 (would block): either way, done here
-    ERR_clear_error();
+    Ssl().ERR_clear_error();
+    Ssl().SSL_shutdown(ssl_);  // 0 or -1 (would block): either way, done here
+    Ssl().ERR_clear_error();
   }
   Free();
 }
 
 TlsStream::Result TlsStream::Fail(int ret) {
-  const int error = SSL_get_error(ssl_, ret);
+  const int error = Ssl().SSL_get_error(ssl_, ret);
   switch (error) {
     case SSL_ERROR_WANT_READ:
       return {Status::kWantRead, 0, ""};
@@ -130,25 +130,25 @@ TlsStream::Result TlsStream::Fail(int ret) {
     case SSL_ERROR_SYSCALL: {
       fatal_ = true;
       const int e = errno;
-      ERR_clear_error();
+      Ssl().ERR_clear_error();
       if (e == 0) return {Status::kClosed, 0, "TLS stream ended by EOF"};
       // strerror's strings for real errno values are static.
       return {Status::kError, 0, std::strerror(e)};
     }
     case SSL_ERROR_SSL: {
       fatal_ = true;
-      const unsigned long e = ERR_peek_last_error();
-      ERR_clear_error();
+      const unsigned long e = Ssl().ERR_peek_last_error();
+      Ssl().ERR_clear_error();
       if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
           ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
         return {Status::kClosed, 0, "TLS stream truncated (no close_notify)"};
       }
-      const char* reason = ERR_reason_error_string(e);
+      const char* reason = Ssl().ERR_reason_error_string(e);
       return {Status::kError, 0, reason != nullptr ? reason : "TLS error"};
     }
     default:
       fatal_ = true;
-      ERR_clear_error();
+      Ssl().ERR_clear_error();
       return {Status::kError, 0, "TLS error"};
   }
 }

@@ -1,8 +1,10 @@
 // The deploy files cannot drift from the code: every flag, environment
 // variable, port and probe path that docker-compose.yml, deploy/Dockerfile
 // and deploy/k8s use must exist in the binaries, as their --help and their
-// running admin server report them; and the runtime image installs the
-// project's Debian packages (whose Depends name the libraries).
+// running admin server report them; the runtime image installs the
+// project's Debian packages (whose Depends name the libraries); and a
+// daemon started without the flags that need them maps neither libnats nor
+// OpenSSL nor libjwt.
 //
 //   node check_drift.mjs REPO_DIR CHANNEL_BROKER_BIN WS_GATEWAY_BIN
 import { spawnSync, spawn } from 'node:child_process';
@@ -79,6 +81,12 @@ async function adminRoutes(kind) {
   const served = new Map();
   for (const path of ['/healthz', '/readyz', '/metrics', '/no-such-route']) {
     served.set(path, await status(path));
+  }
+  // Started without --nats, --tls_cert and token keys, neither daemon maps
+  // the libraries those load on demand (docs/BENCHMARKS.md "Memory").
+  const maps = readFileSync(`/proc/${child.pid}/maps`, 'utf8');
+  for (const lib of ['libnats', 'libssl', 'libcrypto', 'libjwt']) {
+    if (maps.includes(`/${lib}.so`)) fail(`${kind}: maps ${lib} although no flag asks for it`);
   }
   child.kill('SIGKILL');
   if (served.get('/no-such-route') !== 404) fail(`${kind}: unknown admin path not answered 404`);

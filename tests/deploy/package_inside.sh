@@ -32,11 +32,15 @@ check_installed() {
       fail "$p lacks its copyright or changelog"
   done
   [[ -f /usr/lib/channel/libchannel-webhook-http.so ]] || fail "no webhook module in /usr/lib/channel"
-  # What the broker loads only when asked (--nats) came with its Depends.
-  local soname
-  soname=$(grep -aoE 'libnats\.so\.[0-9.]+[0-9]' /usr/bin/channel-broker | head -n 1)
-  [[ -n "$soname" ]] || fail "channel-broker names no libnats soname"
-  ldconfig -p | grep -qF "$soname" || fail "$soname (loaded with --nats) is not installed"
+  # What the daemons load only when a flag asks (libnats with --nats,
+  # libssl with --tls_cert, libjwt with token keys) came with their Depends.
+  local bin lib soname
+  for bin in channel-broker:libnats ws-gateway:libssl ws-gateway:libjwt ws-gateway:libcrypto; do
+    lib=${bin#*:}
+    soname=$(grep -aoE "$lib\.so\.[0-9.]*[0-9]" "/usr/bin/${bin%%:*}" | head -n 1)
+    [[ -n "$soname" ]] || fail "${bin%%:*} names no $lib soname"
+    ldconfig -p | grep -qF "$soname" || fail "$soname (loaded by ${bin%%:*} when asked) is not installed"
+  done
   [[ -f /usr/share/ws-gateway/channel-client.js ]] || fail "no browser client in /usr/share/ws-gateway"
   # The system user: no login, no home.
   local entry
