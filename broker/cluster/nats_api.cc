@@ -16,12 +16,8 @@ absl::Status Load() {
       !s.ok()) {
     return s;
   }
-#define CHANNEL_NATS_RESOLVE(name)                                          \
-  if (absl::Status s = ResolveSymbol(lib, CHANNEL_LIBNATS_SONAME, #name,    \
-                                     reinterpret_cast<void**>(&api->name)); \
-      !s.ok()) {                                                            \
-    return s;                                                               \
-  }
+#define CHANNEL_NATS_RESOLVE(name) \
+  CHANNEL_RESOLVE_OR_RETURN(lib, CHANNEL_LIBNATS_SONAME, api, name)
   CHANNEL_NATS_FUNCTIONS(CHANNEL_NATS_RESOLVE)
 #undef CHANNEL_NATS_RESOLVE
   return absl::OkStatus();

@@ -23,4 +23,13 @@ absl::Status ResolveSymbol(void* handle, const char* soname, const char* name,
 
 }  // namespace channel
 
+// In a function returning absl::Status: resolves `name` from `lib` into
+// `table->name` (a decltype(&::name) member), or returns the error.
+#define CHANNEL_RESOLVE_OR_RETURN(lib, soname, table, name)              \
+  if (absl::Status channel_resolved = ::channel::ResolveSymbol(          \
+          lib, soname, #name, reinterpret_cast<void**>(&(table)->name)); \
+      !channel_resolved.ok()) {                                          \
+    return channel_resolved;                                             \
+  }
+
 #endif  // CHANNEL_COMMON_OPS_DYNAMIC_LIBRARY_H_

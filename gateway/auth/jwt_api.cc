@@ -9,13 +9,6 @@ namespace {
 
 JwtApi* const api = new JwtApi;
 
-#define CHANNEL_JWT_RESOLVE_FROM(lib, soname, name)                         \
-  if (absl::Status s = ResolveSymbol(lib, soname, #name,                    \
-                                     reinterpret_cast<void**>(&api->name)); \
-      !s.ok()) {                                                            \
-    return s;                                                               \
-  }
-
 absl::Status Load() {
   void* jwt = nullptr;
   void* crypto = nullptr;
@@ -29,9 +22,9 @@ absl::Status Load() {
     return s;
   }
 #define CHANNEL_JWT_RESOLVE(name) \
-  CHANNEL_JWT_RESOLVE_FROM(jwt, CHANNEL_LIBJWT_SONAME, name)
+  CHANNEL_RESOLVE_OR_RETURN(jwt, CHANNEL_LIBJWT_SONAME, api, name)
 #define CHANNEL_JWT_CRYPTO_RESOLVE(name) \
-  CHANNEL_JWT_RESOLVE_FROM(crypto, CHANNEL_LIBCRYPTO_SONAME, name)
+  CHANNEL_RESOLVE_OR_RETURN(crypto, CHANNEL_LIBCRYPTO_SONAME, api, name)
   CHANNEL_JWT_FUNCTIONS(CHANNEL_JWT_RESOLVE)
   CHANNEL_JWT_CRYPTO_FUNCTIONS(CHANNEL_JWT_CRYPTO_RESOLVE)
 #undef CHANNEL_JWT_CRYPTO_RESOLVE

@@ -16,12 +16,8 @@ absl::Status Load() {
       !s.ok()) {
     return s;
   }
-#define CHANNEL_OPENSSL_RESOLVE(name)                                       \
-  if (absl::Status s = ResolveSymbol(lib, CHANNEL_LIBSSL_SONAME, #name,     \
-                                     reinterpret_cast<void**>(&api->name)); \
-      !s.ok()) {                                                            \
-    return s;                                                               \
-  }
+#define CHANNEL_OPENSSL_RESOLVE(name) \
+  CHANNEL_RESOLVE_OR_RETURN(lib, CHANNEL_LIBSSL_SONAME, api, name)
   CHANNEL_OPENSSL_FUNCTIONS(CHANNEL_OPENSSL_RESOLVE)
 #undef CHANNEL_OPENSSL_RESOLVE
   return absl::OkStatus();
