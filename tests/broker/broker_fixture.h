@@ -1,6 +1,7 @@
 #ifndef CHANNEL_TESTS_BROKER_BROKER_FIXTURE_H_
 #define CHANNEL_TESTS_BROKER_BROKER_FIXTURE_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,8 +17,9 @@ struct BrokerProcess {
   int port = 0;
   int admin_port = 0;
 
-  static BrokerProcess Start(std::vector<std::string> extra_args = {},
-                             int port = 0) {
+  static BrokerProcess Start(
+      std::vector<std::string> extra_args = {}, int port = 0,
+      const std::map<std::string, std::string>& env = {}) {
     std::vector<std::string> args = {
         "--listen=127.0.0.1", "--port=" + std::to_string(port),
         "--admin_listen=127.0.0.1", "--admin_port=0", "--log_level=debug",
@@ -27,7 +29,7 @@ struct BrokerProcess {
         "--resubscribe_grace_ms=0"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     BrokerProcess broker;
-    broker.process = DaemonProcess::Start(CHANNEL_BROKER_BIN, args);
+    broker.process = DaemonProcess::Start(CHANNEL_BROKER_BIN, args, env);
     broker.port = broker.process->WaitForPort("] listening on");
     broker.admin_port = broker.process->WaitForPort("admin listening on");
     return broker;

@@ -23,6 +23,7 @@
 #include "tests/gateway/gateway_fixture.h"
 #include "tests/support/clients/test_broker_client.h"
 #include "tests/support/clients/ws_test_clients.h"
+#include "tests/support/credentials/test_certificate.h"
 
 namespace channel::testing {
 namespace {
@@ -598,9 +599,18 @@ TEST(AppApiTest, ClientRoutesActOnAConnectionAndSayWhenItIsGone) {
 // (a receiver that hangs).
 class WebhookReceiver {
  public:
-  WebhookReceiver(std::string secret, int fail_first, bool hang)
-      : secret_(std::move(secret)), fail_first_(fail_first), hang_(hang) {
-    server_.Post(
+  // With `tls`, an https receiver serving that certificate.
+  WebhookReceiver(std::string secret, int fail_first, bool hang,
+                  const TestCertificate* tls = nullptr)
+      : secret_(std::move(secret)),
+        fail_first_(fail_first),
+        hang_(hang),
+        scheme_(tls != nullptr ? "https" : "http"),
+        server_(tls != nullptr
+                    ? std::make_unique<httplib::SSLServer>(
+                          tls->cert_file().c_str(), tls->key_file().c_str())
+                    : std::make_unique<httplib::Server>()) {
+    server_->Post(
         "/hook", [this](const httplib::Request& req, httplib::Response& res) {
           std::unique_lock<std::mutex> lock(mu_);
           ++requests_;
@@ -630,16 +640,16 @@ class WebhookReceiver {
           res.status = 204;
           cv_.notify_all();
         });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    port_ = server_->bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
   }
   ~WebhookReceiver() {
     Release();
-    server_.stop();
+    server_->stop();
     thread_.join();
   }
   std::string url() const {
-    return absl::StrCat("http://127.0.0.1:", port_, "/hook");
+    return absl::StrCat(scheme_, "://127.0.0.1:", port_, "/hook");
   }
   void Release() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -692,7 +702,8 @@ class WebhookReceiver {
   const std::string secret_;
   const int fail_first_;
   const bool hang_;
-  httplib::Server server_;
+  const std::string scheme_;
+  std::unique_ptr<httplib::Server> server_;
   int port_ = 0;
   std::thread thread_;
   std::mutex mu_;
@@ -732,6 +743,47 @@ TEST(WebhookTest, SignedBatchesRetriedUntilTheReceiverTakesThem) {
       broker.Metric(
           R"(channel_broker_webhook_events_dropped_total{reason="retries_exhausted"})"),
       0);
+}
+
+// https: the broker verifies the receiver's certificate against the
+// system's trust store (OpenSSL's default paths; SSL_CERT_FILE here names
+// the test's self-signed certificate). Trusted, the signed events arrive;
+// untrusted, not one request is made and the failures are counted.
+TEST(WebhookTest, HttpsReceiverTrustedGetsSignedEventsUntrustedNothing) {
+  auto cert = TestCertificate::Make();
+  ASSERT_NE(cert, nullptr);
+  for (const bool trusted : {true, false}) {
+    SCOPED_TRACE(trusted ? "trusted" : "untrusted");
+    WebhookReceiver receiver(kHookSecret, 0, /*hang=*/false, cert.get());
+    std::map<std::string, std::string> env;
+    // Untrusted: a file that trusts nobody (no system store either).
+    env["SSL_CERT_FILE"] = trusted ? cert->cert_file() : "/dev/null";
+    env["SSL_CERT_DIR"] = "/nonexistent";
+    BrokerProcess broker = BrokerProcess::Start(
+        {"--webhook_url=" + receiver.url(),
+         std::string("--webhook_secret=") + kHookSecret,
+         "--webhook_batch_ms=20", "--webhook_retry_ms=2000"},
+        0, env);
+    GatewayProcess gw = GatewayProcess::Start(broker.port, {"--events"});
+    WsTestClients ws;
+    ws.Close(ws.Connect(gw.uri()));
+    if (trusted) {
+      const std::vector<std::string> types = receiver.WaitForEvents(2);
+      ASSERT_EQ(types.size(), 2u);
+      EXPECT_EQ(types[0], "connect");
+      EXPECT_EQ(types[1], "close");
+      EXPECT_EQ(receiver.bad_signatures(), 0);
+    } else {
+      const auto failure = broker.process->WaitForLine(
+          "webhook POST of [0-9]+ event\\(s\\) failed: (.*)", seconds(20));
+      ASSERT_TRUE(failure.has_value()) << broker.process->Output();
+      // Refused for the certificate, not for want of a receiver.
+      EXPECT_TRUE(absl::StrContains(*failure, "SSL")) << *failure;
+      EXPECT_GE(broker.Metric("channel_broker_webhook_attempts_failed_total"),
+                1);
+      EXPECT_EQ(receiver.requests(), 0);
+    }
+  }
 }
 
 // A receiver that never answers: browsers' messages flow as before, the
