@@ -5,8 +5,8 @@
 #include "broker/broker_context.h"
 #include "broker/codec/session_codecs.h"
 #include "common/framing/envelope_codec.h"
-#include "common/ops/log_limiter.h"
-#include "common/ops/logging.h"
+#include "common/logging/log_limiter.h"
+#include "common/logging/logging.h"
 
 namespace channel {
 namespace {

@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "client/broker_client_impl.h"
 #include "common/framing/envelope_codec.h"
-#include "common/ops/log_limiter.h"
-#include "common/ops/logging.h"
+#include "common/logging/log_limiter.h"
+#include "common/logging/logging.h"
 
 namespace channel {
 

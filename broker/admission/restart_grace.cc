@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "common/ops/logging.h"
+#include "common/logging/logging.h"
 
 namespace channel {
 

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "broker/broker_stats.h"
+#include "broker/metrics/broker_stats.h"
 #include "broker/routing/router.h"
 
 namespace channel {

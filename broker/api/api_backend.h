@@ -8,7 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "broker/routing/presence_table.h"
+#include "broker/presence/presence_table.h"
 #include "common/app/action_json.h"
 #include "common/presence/presence_rules.h"
 #include "proto/channel.pb.h"

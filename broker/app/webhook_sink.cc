@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/ops/log_limiter.h"
-#include "common/ops/logging.h"
+#include "common/logging/log_limiter.h"
+#include "common/logging/logging.h"
 
 namespace channel {
 namespace {

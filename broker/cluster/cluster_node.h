@@ -12,7 +12,7 @@
 #include "broker/cluster/cluster_presence.h"
 #include "broker/cluster/jetstream_history.h"
 #include "broker/cluster/nats_link.h"
-#include "broker/routing/presence_service.h"
+#include "broker/presence/presence_service.h"
 #include "broker/routing/router.h"
 
 namespace channel {

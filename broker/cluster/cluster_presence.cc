@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
-#include "common/ops/log_limiter.h"
-#include "common/ops/logging.h"
+#include "common/logging/log_limiter.h"
+#include "common/logging/logging.h"
 
 namespace channel {
 

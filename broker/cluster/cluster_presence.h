@@ -9,7 +9,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
-#include "broker/routing/presence_table.h"
+#include "broker/presence/presence_table.h"
 #include "proto/channel.pb.h"
 
 namespace channel {

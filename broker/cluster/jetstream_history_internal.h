@@ -20,8 +20,8 @@
 #include "asio/post.hpp"
 #include "broker/cluster/jetstream_history.h"
 #include "broker/cluster/nats_api.h"
-#include "common/ops/log_limiter.h"
-#include "common/ops/logging.h"
+#include "common/logging/log_limiter.h"
+#include "common/logging/logging.h"
 
 namespace channel {
 namespace jetstream_internal {

@@ -10,8 +10,8 @@
 #include "absl/strings/strip.h"
 #include "asio/post.hpp"
 #include "broker/cluster/nats_api.h"
-#include "common/ops/log_limiter.h"
-#include "common/ops/logging.h"
+#include "common/logging/log_limiter.h"
+#include "common/logging/logging.h"
 
 namespace channel {
 namespace {

@@ -3,8 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "broker/broker_context.h"
 #include "broker/session.h"
-#include "common/ops/log_limiter.h"
-#include "common/ops/logging.h"
+#include "common/logging/log_limiter.h"
+#include "common/logging/logging.h"
 
 namespace channel {
 namespace {

@@ -4,8 +4,8 @@
 #include "broker/codec/php_codec.h"
 #include "broker/codec/protobuf_codec.h"
 #include "broker/session.h"
-#include "common/ops/log_limiter.h"
-#include "common/ops/logging.h"
+#include "common/logging/log_limiter.h"
+#include "common/logging/logging.h"
 
 namespace channel {
 namespace {

@@ -3,7 +3,7 @@
 #include <csignal>
 
 #include "asio/signal_set.hpp"
-#include "common/ops/logging.h"
+#include "common/logging/logging.h"
 
 namespace channel {
 

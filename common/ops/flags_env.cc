@@ -93,10 +93,10 @@ std::vector<char*> ParseFlagsWithEnvironment(int argc, char** argv,
                                              absl::string_view usage) {
   absl::SetProgramUsageMessage(usage);
   absl::FlagsUsageConfig config;
-  // --help lists the program's own flags (defined in its main.cc), not
-  // Abseil's internals.
+  // --help lists the program's own flags (defined in its main.cc or its
+  // *_flags.cc), not Abseil's internals.
   config.contains_help_flags = [](absl::string_view file) {
-    return absl::EndsWith(file, "main.cc");
+    return absl::EndsWith(file, "main.cc") || absl::EndsWith(file, "_flags.cc");
   };
   config.contains_helpshort_flags = config.contains_help_flags;
   // Abseil's default names the build mode of Abseil itself.

@@ -8,7 +8,7 @@
 
 namespace channel {
 
-// Command-line handling shared by the daemons' main.cc files.
+// Command-line handling shared by the daemons (their main.cc or *_flags.cc).
 //
 // ParseFlagsWithEnvironment:
 //  1. every registered absl flag NAME may be set from the environment variable

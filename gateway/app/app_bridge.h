@@ -85,6 +85,9 @@ class AppBridge {
   size_t pending() const { return pending_.size(); }
 
  private:
+  // The local number of a connection id (ConnectionData::id) as the client
+  // id shows it, and back.
+  static constexpr uint64_t kLocalMask = (uint64_t{1} << 48) - 1;
   struct Pending {
     uint64_t conn_id = 0;
     std::string id_json;   // custom command: its id

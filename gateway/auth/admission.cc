@@ -1,7 +1,7 @@
 #include "gateway/auth/admission.h"
 
-#include "common/ops/log_limiter.h"
-#include "common/ops/logging.h"
+#include "common/logging/log_limiter.h"
+#include "common/logging/logging.h"
 
 namespace channel {
 

@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
-#include "common/ops/logging.h"
+#include "common/logging/logging.h"
 #include "gateway/commands/replies.h"
 
 namespace channel {

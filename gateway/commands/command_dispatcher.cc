@@ -5,8 +5,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "common/ops/log_limiter.h"
-#include "common/ops/logging.h"
+#include "common/logging/log_limiter.h"
+#include "common/logging/logging.h"
 #include "gateway/commands/command_error.h"
 #include "gateway/commands/replies.h"
 

@@ -13,12 +13,12 @@
 #include "gateway/auth/authenticator.h"
 #include "gateway/commands/command.h"
 #include "gateway/connection_data.h"
-#include "gateway/fanout/member_mirror.h"
 #include "gateway/fanout/membership.h"
-#include "gateway/fanout/presence_reporter.h"
 #include "gateway/fanout/recoveries.h"
 #include "gateway/gateway_options.h"
 #include "gateway/link/shard_link.h"
+#include "gateway/presence/member_mirror.h"
+#include "gateway/presence/presence_reporter.h"
 #include "gateway/worker_stats.h"
 
 namespace channel {

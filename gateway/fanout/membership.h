@@ -8,8 +8,8 @@
 #include "client/broker_client.h"
 #include "common/subscription_index.h"
 #include "gateway/connection_data.h"
-#include "gateway/fanout/presence_reporter.h"
 #include "gateway/link/shard_link.h"
+#include "gateway/presence/presence_reporter.h"
 #include "gateway/worker_stats.h"
 
 namespace channel {

@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
-#include "common/ops/logging.h"
+#include "common/logging/logging.h"
 #include "common/presence/member_json.h"
 
 namespace channel {

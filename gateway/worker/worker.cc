@@ -9,8 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
-#include "common/ops/log_limiter.h"
-#include "common/ops/logging.h"
+#include "common/logging/log_limiter.h"
+#include "common/logging/logging.h"
 #include "gateway/commands/replies.h"
 #include "gateway/worker/worker_impl.h"
 #include "gateway/ws/http_request.h"

@@ -6,8 +6,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/ops/log_limiter.h"
-#include "common/ops/logging.h"
+#include "common/logging/log_limiter.h"
+#include "common/logging/logging.h"
 #include "gateway/worker/worker_impl.h"
 #include "gateway/ws/http_request.h"
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "asio/post.hpp"
-#include "common/ops/logging.h"
+#include "common/logging/logging.h"
 #include "gateway/worker/worker_impl.h"
 
 namespace channel {

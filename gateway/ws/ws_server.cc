@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/ops/log_limiter.h"
-#include "common/ops/logging.h"
+#include "common/logging/log_limiter.h"
+#include "common/logging/logging.h"
 #include "net/socket_io.h"
 
 namespace channel {

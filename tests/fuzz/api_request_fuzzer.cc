@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "broker/api/api_clients.h"
-#include "broker/api/api_request.h"
+#include "broker/api/json/api_clients.h"
+#include "broker/api/json/api_request.h"
 #include "rapidjson/document.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "broker/broker_options.h"
-#include "broker/broker_stats.h"
+#include "broker/metrics/broker_stats.h"
 #include "broker/routing/router.h"
 #include "common/framing/envelope_codec.h"
 #include "common/framing/frame_decoder.h"

@@ -11,7 +11,7 @@
 #include "common/framing/frame_decoder.h"
 #include "common/presence/presence_rules.h"
 #include "gateway/fanout/delivery.h"
-#include "gateway/fanout/member_mirror.h"
+#include "gateway/presence/member_mirror.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   channel::FrameDecoder decoder(1 << 16);

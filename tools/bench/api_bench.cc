@@ -14,8 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "asio/io_context.hpp"
 #include "client/broker_client.h"
+#include "common/logging/logging.h"
 #include "common/ops/flags_env.h"
-#include "common/ops/logging.h"
 #include "tools/bench/load_shape.h"
 
 ABSL_FLAG(int32_t, broker_port, 2206, "Broker port (binary protocol).");

@@ -8,8 +8,8 @@
 #include <cstdio>
 
 #include "absl/flags/flag.h"
+#include "common/logging/logging.h"
 #include "common/ops/flags_env.h"
-#include "common/ops/logging.h"
 #include "tools/bench/channel_load.h"
 #include "tools/bench/load_shape.h"
 #include "tools/bench/php_load.h"
