@@ -5,9 +5,10 @@
 #   broker 10.231.0.1   gw1 10.231.0.2   gw2 10.231.0.3   client 10.231.0.4
 #
 # multihost.mjs, run in the client namespace, starts the daemons in theirs
-# and checks that group messages cross hosts, that cutting gw1's link leaves
-# gw2's clients served and gw1 recovers when it comes back, and that a
-# broker killed and restarted is survived. Namespaces are removed at the end,
+# and checks that group messages and presence cross hosts, that cutting
+# gw1's link leaves gw2's clients served, has gw1's presence members removed
+# within the broker's idle timeout (a vanished host: no FIN) and back once
+# gw1 returns, and that a broker killed and restarted is survived. Namespaces are removed at the end,
 # even on failure.
 #
 #   tests/deploy/multihost_test.sh CHANNEL_BROKER_BIN WS_GATEWAY_BIN
