@@ -121,8 +121,7 @@ void JetStreamHistory::OnConnected(natsConnection* connection) {
 }
 
 void JetStreamHistory::Apply(size_t rule, uint64_t generation, uint64_t seq,
-                             uint64_t pending, int64_t time_ns,
-                             const std::string& data) {
+                             int64_t time_ns, const std::string& data) {
   Feed& feed = *feeds_[rule];
   if (generation != feed.generation || seq <= store_->applied(rule)) return;
   // Live, the stream's sequence is contiguous: every offset is an event

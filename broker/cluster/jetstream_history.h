@@ -144,8 +144,8 @@ class JetStreamHistory : public HistorySink {
   // it from `start` (0: from its first kept event).
   void SetUp(size_t rule, uint64_t start);
   // Broker thread: the events that arrived, in order.
-  void Apply(size_t rule, uint64_t generation, uint64_t seq, uint64_t pending,
-             int64_t time_ns, const std::string& data);
+  void Apply(size_t rule, uint64_t generation, uint64_t seq, int64_t time_ns,
+             const std::string& data);
   void Acked(uint64_t id, absl::Status status);
   // Follows `rule`'s stream again from the first event not applied, unless
   // a setup is running (which checks Overflowed when it ends).

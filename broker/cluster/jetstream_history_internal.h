@@ -158,7 +158,7 @@ struct JetStreamHistory::Shared : std::enable_shared_from_this<Shared> {
     JetStreamHistory* h = owner.load();
     if (h == nullptr) return;
     for (const Incoming& in : batch) {
-      h->Apply(in.rule, in.generation, in.seq, in.pending, in.time_ns, in.data);
+      h->Apply(in.rule, in.generation, in.seq, in.time_ns, in.data);
       if (in.pending == 0 && in.generation == h->feeds_[in.rule]->generation) {
         h->feeds_[in.rule]->loaded = true;
       }

@@ -42,10 +42,6 @@ inline int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-inline std::string Ok(int id) {
-  return absl::StrCat(R"({"id":)", id, R"(,"ok":true})");
-}
-
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -15,12 +15,11 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/cluster/cluster_fixture.h"
+#include "tests/gateway/gateway_fixture.h"
 #include "tests/support/credentials/test_tokens.h"
 
 namespace channel::testing {
 namespace {
-
-const std::string kSecret = "0123456789abcdef0123456789abcdef";
 
 class ClusterPresenceMembersTest : public ClusterTest {
  protected:

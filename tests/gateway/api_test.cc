@@ -22,11 +22,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 const std::string kKey = "test-api-key-0123456789";
-const std::string kSecret = "0123456789abcdef0123456789abcdef";
-
-std::string Ok(int id) {
-  return absl::StrCat(R"({"id":)", id, R"(,"ok":true})");
-}
 
 class ApiTest : public ::testing::Test {
  protected:

@@ -90,7 +90,9 @@ class AppEventsTest : public ::testing::Test {
       }
       if (!out.empty() && Json(out.back()).Str("type") == until_type) break;
     }
-    if (!out.empty()) EXPECT_EQ(Json(out.back()).Str("type"), until_type);
+    if (!out.empty()) {
+      EXPECT_EQ(Json(out.back()).Str("type"), until_type);
+    }
     return out;
   }
   // The backend's action, published to the client's node.

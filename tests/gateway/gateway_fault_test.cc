@@ -16,8 +16,6 @@ namespace {
 
 using std::chrono::seconds;
 
-std::string Ok(int id) { return absl::StrCat("{\"id\":", id, ",\"ok\":true}"); }
-
 TEST(GatewayFaultTest, BrokerSigkillWithThousandClientsThenRestart) {
   BrokerProcess broker = BrokerProcess::Start();
   const int port = broker.port;

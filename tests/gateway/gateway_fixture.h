@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "tests/broker/broker_fixture.h"
 #include "tests/support/process/daemon_process.h"
 #include "tests/support/sockets/http_get.h"
@@ -49,6 +50,31 @@ struct GatewayProcess {
     return MetricValue(Metrics(), series);
   }
 };
+
+// The HMAC secret of the tests' gateways started with tokens
+// (--token_hmac_secret).
+inline const std::string kSecret = "0123456789abcdef0123456789abcdef";
+
+// {"id":ID,"ok":true}: the reply to a command that succeeded.
+inline std::string Ok(int id) {
+  return absl::StrCat(R"({"id":)", id, R"(,"ok":true})");
+}
+
+// `part` occurs in `text`.
+inline bool Has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Gateway flags that take its per-connection rate limits out of a test.
+inline const std::vector<std::string> kNoRateLimit = {
+    "--rate_limit_per_sec=100000", "--rate_limit_burst=100000",
+    "--rate_limit_bytes_per_sec=0"};
+
+// {"cmd":"add_group","group_id":G,"id":ID}.
+inline std::string Join(const std::string& group, int id) {
+  return absl::StrCat(R"({"cmd":"add_group","group_id":")", group, R"(","id":)",
+                      id, "}");
+}
 
 }  // namespace channel::testing
 

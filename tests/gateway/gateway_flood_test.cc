@@ -23,8 +23,6 @@ namespace {
 
 using std::chrono::seconds;
 
-std::string Ok(int id) { return absl::StrCat("{\"id\":", id, ",\"ok\":true}"); }
-
 // A TCP connection that sends `bytes` (possibly nothing) and then only
 // watches for the server closing it.
 class RawTcp {

@@ -29,9 +29,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-bool Has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 uint64_t OffsetOf(const std::string& json) {
   std::smatch m;
   return std::regex_search(json, m, std::regex(R"("offset":(\d+))"))
@@ -60,10 +57,6 @@ std::vector<std::string> Deliveries(const std::vector<std::string>& got) {
   }
   return out;
 }
-std::string Join(const std::string& group, int id) {
-  return absl::StrCat(R"({"cmd":"add_group","group_id":")", group, R"(","id":)",
-                      id, "}");
-}
 std::string JoinSince(const std::string& group, int id, uint64_t offset,
                       const std::string& epoch) {
   return absl::StrCat(R"({"cmd":"add_group","group_id":")", group, R"(","id":)",
@@ -74,10 +67,6 @@ std::string History(const std::string& group, int id, const std::string& more) {
   return absl::StrCat(R"({"cmd":"history","group_id":")", group, R"(","id":)",
                       id, more, "}");
 }
-
-const std::vector<std::string> kNoRateLimit = {"--rate_limit_per_sec=100000",
-                                               "--rate_limit_burst=100000",
-                                               "--rate_limit_bytes_per_sec=0"};
 
 // A member leaves, 50 messages are sent, it comes back with since while a
 // publisher keeps sending: it gets every offset after since exactly once and

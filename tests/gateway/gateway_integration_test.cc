@@ -22,13 +22,6 @@ using std::chrono::seconds;
 
 const char kSeedMessage[] = "Esta é a mensagem";
 
-std::string Ok(int id) { return absl::StrCat("{\"id\":", id, ",\"ok\":true}"); }
-
-std::string Join(const std::string& group, int id) {
-  return absl::StrCat("{\"cmd\":\"add_group\",\"group_id\":\"", group,
-                      "\",\"id\":", id, "}");
-}
-
 std::string SendTo(const std::string& group, const std::string& message,
                    bool exclude_self = false) {
   return absl::StrCat("{\"cmd\":\"send_to_group\",\"group_id\":\"", group,

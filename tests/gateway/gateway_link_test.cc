@@ -21,19 +21,11 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::string Ok(int id) { return absl::StrCat("{\"id\":", id, ",\"ok\":true}"); }
-std::string Join(const std::string& group, int id) {
-  return absl::StrCat(R"({"cmd":"add_group","group_id":")", group, R"(","id":)",
-                      id, "}");
-}
 std::string JoinNoId(const std::string& group) {
   return absl::StrCat(R"({"cmd":"add_group","group_id":")", group, R"("})");
 }
-bool Has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 // The messages of `got` that are deliveries (no reply, error or notice).
-std::vector<std::string> Deliveries(const std::vector<std::string>& got) {
+std::vector<std::string> LinkDeliveries(const std::vector<std::string>& got) {
   std::vector<std::string> out;
   for (const auto& m : got) {
     if (m.rfind("{\"id\"", 0) != 0 && m.rfind("{\"error\"", 0) != 0 &&
@@ -43,10 +35,6 @@ std::vector<std::string> Deliveries(const std::vector<std::string>& got) {
   }
   return out;
 }
-
-const std::vector<std::string> kNoRateLimit = {"--rate_limit_per_sec=100000",
-                                               "--rate_limit_burst=100000",
-                                               "--rate_limit_bytes_per_sec=0"};
 
 // Item 2: one publish to 1,000 groups of 40 KB, every group with a member
 // on one gateway worker. It used to be routed (200 ok) and then cut that
@@ -88,8 +76,8 @@ TEST(GatewayLinkTest, OneLargePublishIsRefusedWholeAndTheLinkKeepsItsMembers) {
     }
   }
   const auto got = ws.WaitForMessages(bystander, 1 + stream.size());
-  EXPECT_EQ(Deliveries(got), stream);
-  EXPECT_TRUE(Deliveries(ws.Messages(member)).empty());
+  EXPECT_EQ(LinkDeliveries(got), stream);
+  EXPECT_TRUE(LinkDeliveries(ws.Messages(member)).empty());
   EXPECT_EQ(broker.Metric("channel_broker_slow_consumer_disconnects_total"), 0);
   EXPECT_EQ(gw.Metric("channel_gateway_broker_disconnects_total"), 0);
   EXPECT_EQ(
@@ -139,7 +127,7 @@ TEST(GatewayLinkTest, FullLinkRefusesThePublisherAndLosesNothing) {
   EXPECT_TRUE(Has(std::string(refusal.message()), "BACKPRESSURE")) << refusal;
 
   const auto got = ws.WaitForMessages(member, 1 + acked, seconds(60));
-  const auto delivered = Deliveries(got);
+  const auto delivered = LinkDeliveries(got);
   ASSERT_EQ(delivered.size(), static_cast<size_t>(acked));
   for (int i = 0; i < acked; ++i) {
     EXPECT_EQ(delivered[i].substr(0, delivered[i].find(':')),
@@ -261,11 +249,11 @@ TEST(GatewayLinkTest, BrokerRestartNeverAcksWhatMembersMiss) {
     ASSERT_EQ(got.size(), 2 + acked.size()) << "client " << c;
     EXPECT_TRUE(Has(got[1], c == json ? R"({"type":"gap")" : R"("code":"gap")"))
         << got[1];
-    EXPECT_EQ(Deliveries(got), c == json ? acked_json : acked)
+    EXPECT_EQ(LinkDeliveries(got), c == json ? acked_json : acked)
         << "client " << c;
   }
   const auto local_got = ws.WaitForMessages(local, 2 + acked.size());
-  EXPECT_EQ(Deliveries(local_got), acked);
+  EXPECT_EQ(LinkDeliveries(local_got), acked);
   EXPECT_GE(
       again.Metric(
           R"(channel_broker_publishes_refused_total{reason="restarting"})"),
@@ -310,7 +298,7 @@ TEST(GatewayLinkTest, LinkHoldsMoreThanAConnectionAndResubscribesAll) {
   ASSERT_TRUE(sent.ok()) << sent.status();
   EXPECT_EQ(*sent, static_cast<uint64_t>(kGroups));
   const auto got = ws.WaitForMessages(member, 2 + kGroups);
-  EXPECT_EQ(Deliveries(got).size(), static_cast<size_t>(kGroups));
+  EXPECT_EQ(LinkDeliveries(got).size(), static_cast<size_t>(kGroups));
 }
 
 // Items 8, 9, 11: joins the broker refuses (the link is at its channel
@@ -347,13 +335,13 @@ TEST(GatewayLinkTest, RefusedJoinIsToldAndMakesNoMember) {
   ASSERT_TRUE(pub.WaitConnected());
   ASSERT_TRUE(pub.Publish("group:x", "for-x").ok());
   ASSERT_TRUE(pub.Publish("group:a2", "for-a2").ok());
-  EXPECT_EQ(Deliveries(ws.WaitForMessages(c, 2)),
+  EXPECT_EQ(LinkDeliveries(ws.WaitForMessages(c, 2)),
             std::vector<std::string>{"for-x"});
   // a's next delivery is a2's: x's came first on the same link, so it
   // would be here by now if a were a member.
   const auto got_a = ws.WaitForMessages(a, 7);
-  EXPECT_EQ(Deliveries(got_a), std::vector<std::string>{"for-a2"});
-  EXPECT_TRUE(Deliveries(ws.Messages(b)).empty());
+  EXPECT_EQ(LinkDeliveries(got_a), std::vector<std::string>{"for-a2"});
+  EXPECT_TRUE(LinkDeliveries(ws.Messages(b)).empty());
 }
 
 // Item 11: 990 joins the broker refuses, from one client (under its limit

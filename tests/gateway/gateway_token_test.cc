@@ -15,18 +15,12 @@ namespace {
 
 using std::chrono::seconds;
 
-const std::string kSecret = "0123456789abcdef0123456789abcdef";
-
 std::string Token(const std::string& sub, const std::string& extra = "",
                   long long ttl = 600) {
   return MintToken(
       "HS256", kSecret,
       absl::StrCat(R"({"sub":")", sub, R"(","exp":)", UnixNow() + ttl,
                    extra.empty() ? "" : ",", extra, "}"));
-}
-
-std::string Ok(int id) {
-  return absl::StrCat(R"({"id":)", id, R"(,"ok":true})");
 }
 
 class GatewayTokenTest : public ::testing::Test {

@@ -28,13 +28,6 @@ using std::chrono::seconds;
 
 const char kSeedMessage[] = "Esta é a mensagem";
 
-std::string Ok(int id) { return absl::StrCat("{\"id\":", id, ",\"ok\":true}"); }
-
-std::string Join(const std::string& group, int id) {
-  return absl::StrCat(R"({"cmd":"add_group","group_id":")", group, R"(","id":)",
-                      id, "}");
-}
-
 std::string SendTo(const std::string& group, const std::string& message,
                    int id = -1) {
   return absl::StrCat(R"({"cmd":"send_to_group","group_id":")", group,

@@ -27,9 +27,7 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-const std::string kSecret = "0123456789abcdef0123456789abcdef";
-
-std::string Token(const std::string& sub, const std::string& info) {
+std::string MemberToken(const std::string& sub, const std::string& info) {
   return MintToken("HS256", kSecret,
                    absl::StrCat(R"({"sub":")", sub,
                                 R"(","groups":["*"],"exp":)", UnixNow() + 600,
@@ -70,8 +68,8 @@ class PresenceMembersTest : public ::testing::Test {
   }
   int Connect(const GatewayProcess& gw, const std::string& user,
               const std::string& info = "") {
-    return ws_.Connect(
-        absl::StrCat(gw.uri(), "/?format=json&token=", Token(user, info)));
+    return ws_.Connect(absl::StrCat(
+        gw.uri(), "/?format=json&token=", MemberToken(user, info)));
   }
   std::string Join(int c, const std::string& group, int id) {
     return ws_.Request(c,

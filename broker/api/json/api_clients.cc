@@ -14,12 +14,6 @@ namespace {
 
 constexpr absl::string_view kPrefix = "/api/clients/";
 
-absl::Status Refuse(absl::string_view code, absl::string_view message) {
-  absl::Status status = absl::InvalidArgumentError(message);
-  status.SetPayload(kApiErrorCodeUrl, absl::Cord(code));
-  return status;
-}
-
 // "/api/clients/{id}[/{action}]" -> id, action ("" for none).
 bool Split(absl::string_view path, absl::string_view* id,
            absl::string_view* action) {
@@ -39,7 +33,8 @@ absl::Status ReadString(const rapidjson::Value& doc, const char* name,
                         size_t max, std::string* out) {
   auto it = doc.FindMember(name);
   if (it == doc.MemberEnd()) {
-    return Refuse("missing_field", absl::StrCat("\"", name, "\" is required"));
+    return ApiRefusal("missing_field",
+                      absl::StrCat("\"", name, "\" is required"));
   }
   if (it->value.IsUint64()) {
     *out = absl::StrCat(it->value.GetUint64());
@@ -47,9 +42,9 @@ absl::Status ReadString(const rapidjson::Value& doc, const char* name,
              it->value.GetStringLength() <= max) {
     out->assign(it->value.GetString(), it->value.GetStringLength());
   } else {
-    return Refuse("invalid_field",
-                  absl::StrCat("\"", name, "\" must be a string of 1 to ", max,
-                               " bytes"));
+    return ApiRefusal("invalid_field",
+                      absl::StrCat("\"", name, "\" must be a string of 1 to ",
+                                   max, " bytes"));
   }
   return absl::OkStatus();
 }
@@ -69,15 +64,15 @@ absl::StatusOr<ActionRequest> ParseApiClientAction(absl::string_view method,
                                                    const ApiLimits& limits) {
   absl::string_view id, action;
   if (!Split(path, &id, &action) || (method == "GET") != action.empty()) {
-    return Refuse("not_found", "no such client route");
+    return ApiRefusal("not_found", "no such client route");
   }
   ActionRequest request;
   request.client = std::string(id);
   if (ClientNode(request.client).empty() ||
       request.client.size() > limits.max_id_bytes) {
-    return Refuse("invalid_field",
-                  "not a client id (whoami's answer, or an event's "
-                  "\"client\")");
+    return ApiRefusal("invalid_field",
+                      "not a client id (whoami's answer, or an event's "
+                      "\"client\")");
   }
   if (method == "GET") {
     request.action = "info";
@@ -89,18 +84,18 @@ absl::StatusOr<ActionRequest> ParseApiClientAction(absl::string_view method,
     DepthLimitedParse parse{body, limits.max_message_depth + 1, {}};
     doc.Populate(parse);
     if (parse.exceeded) {
-      return Refuse("invalid_field",
-                    absl::StrCat("the body is nested deeper than ",
-                                 limits.max_message_depth, " levels"));
+      return ApiRefusal("invalid_field",
+                        absl::StrCat("the body is nested deeper than ",
+                                     limits.max_message_depth, " levels"));
     }
     if (parse.result.IsError() || !doc.IsObject()) {
-      return Refuse("invalid_json", "the body must be a JSON object");
+      return ApiRefusal("invalid_json", "the body must be a JSON object");
     }
   }
   if (action == "send") {
     auto it = doc.FindMember("message");
     if (it == doc.MemberEnd()) {
-      return Refuse("missing_field", "\"message\" is required");
+      return ApiRefusal("missing_field", "\"message\" is required");
     }
     if (it->value.IsString()) {
       request.message.assign(it->value.GetString(),
@@ -113,15 +108,15 @@ absl::StatusOr<ActionRequest> ParseApiClientAction(absl::string_view method,
     auto it = doc.FindMember("request");
     if (it == doc.MemberEnd() || !it->value.IsUint64() ||
         it->value.GetUint64() == 0) {
-      return Refuse("missing_field",
-                    "\"request\" (the event's request number) is required");
+      return ApiRefusal("missing_field",
+                        "\"request\" (the event's request number) is required");
     }
     request.request = it->value.GetUint64();
     if (auto e = doc.FindMember("error"); e != doc.MemberEnd()) {
       if (!e->value.IsString() || e->value.GetStringLength() == 0 ||
           e->value.GetStringLength() > 64) {
-        return Refuse("invalid_field",
-                      "\"error\" must be a code of 1 to 64 bytes");
+        return ApiRefusal("invalid_field",
+                          "\"error\" must be a code of 1 to 64 bytes");
       }
       request.error.assign(e->value.GetString(), e->value.GetStringLength());
       if (auto m = doc.FindMember("message");
@@ -150,14 +145,15 @@ absl::StatusOr<ActionRequest> ParseApiClientAction(absl::string_view method,
       if (!it->value.IsUint() ||
           (it->value.GetUint() != 1000 &&
            (it->value.GetUint() < 3000 || it->value.GetUint() > 4999))) {
-        return Refuse("invalid_field", "\"code\" must be 1000 or 3000-4999");
+        return ApiRefusal("invalid_field",
+                          "\"code\" must be 1000 or 3000-4999");
       }
       request.code = it->value.GetUint();
     }
     if (auto it = doc.FindMember("reason"); it != doc.MemberEnd()) {
       if (!it->value.IsString() || it->value.GetStringLength() > 123) {
-        return Refuse("invalid_field",
-                      "\"reason\" must be a string of at most 123 bytes");
+        return ApiRefusal("invalid_field",
+                          "\"reason\" must be a string of at most 123 bytes");
       }
       request.reason.assign(it->value.GetString(), it->value.GetStringLength());
     }

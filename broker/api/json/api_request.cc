@@ -6,37 +6,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/channel_names.h"
+#include "common/json/bounded_json.h"
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 
 namespace channel {
 namespace {
-
-// A refusal of the body (HTTP 400): the message for the client, the code
-// as a payload (ApiErrorOf).
-absl::Status Refuse(absl::string_view code, absl::string_view message) {
-  absl::Status status = absl::InvalidArgumentError(message);
-  status.SetPayload(kApiErrorCodeUrl, absl::Cord(code));
-  return status;
-}
-
-// Nesting depth, without recursion (RapidJSON's Writer recurses).
-size_t Depth(const rapidjson::Value& root, size_t limit) {
-  std::vector<std::pair<const rapidjson::Value*, size_t>> stack{{&root, 1}};
-  size_t max_depth = 0;
-  while (!stack.empty() && max_depth <= limit) {
-    auto [v, d] = stack.back();
-    stack.pop_back();
-    max_depth = std::max(max_depth, d);
-    if (v->IsArray()) {
-      for (const auto& c : v->GetArray()) stack.emplace_back(&c, d + 1);
-    } else if (v->IsObject()) {
-      for (const auto& m : v->GetObject()) stack.emplace_back(&m.value, d + 1);
-    }
-  }
-  return max_depth;
-}
 
 absl::Status ReadId(const rapidjson::Value& v, const ApiLimits& limits,
                     absl::string_view field, std::string* out) {
@@ -47,14 +23,14 @@ absl::Status ReadId(const rapidjson::Value& v, const ApiLimits& limits,
   } else if (v.IsUint64()) {
     *out = absl::StrCat(v.GetUint64());
   } else {
-    return Refuse(
+    return ApiRefusal(
         "invalid_field",
         absl::StrCat("\"", field, "\" must hold strings or integers"));
   }
   if (out->empty() || out->size() > limits.max_id_bytes) {
-    return Refuse("invalid_field",
-                  absl::StrCat("ids in \"", field, "\" must have 1 to ",
-                               limits.max_id_bytes, " bytes"));
+    return ApiRefusal("invalid_field",
+                      absl::StrCat("ids in \"", field, "\" must have 1 to ",
+                                   limits.max_id_bytes, " bytes"));
   }
   return absl::OkStatus();
 }
@@ -74,11 +50,11 @@ absl::StatusOr<ApiPublish> ParseApiPublish(absl::string_view body,
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
   if (doc.HasParseError()) {
-    return Refuse("invalid_json", absl::StrCat("invalid JSON at offset ",
-                                               doc.GetErrorOffset()));
+    return ApiRefusal("invalid_json", absl::StrCat("invalid JSON at offset ",
+                                                   doc.GetErrorOffset()));
   }
   if (!doc.IsObject()) {
-    return Refuse("invalid_json", "the body must be a JSON object");
+    return ApiRefusal("invalid_json", "the body must be a JSON object");
   }
   int kinds = 0;
   struct Field {
@@ -102,11 +78,12 @@ absl::StatusOr<ApiPublish> ParseApiPublish(absl::string_view body,
       continue;
     }
     if (!it->value.IsArray() || it->value.Empty()) {
-      return Refuse("invalid_field",
-                    absl::StrCat("\"", f.name, "\" must be a non-empty array"));
+      return ApiRefusal(
+          "invalid_field",
+          absl::StrCat("\"", f.name, "\" must be a non-empty array"));
     }
     if (it->value.Size() > limits.max_targets) {
-      return Refuse(
+      return ApiRefusal(
           "too_many_targets",
           absl::StrCat("at most ", limits.max_targets, " targets per request"));
     }
@@ -117,7 +94,7 @@ absl::StatusOr<ApiPublish> ParseApiPublish(absl::string_view body,
   }
   if (auto all = doc.FindMember("all"); all != doc.MemberEnd()) {
     if (!all->value.IsBool()) {
-      return Refuse("invalid_field", "\"all\" must be true");
+      return ApiRefusal("invalid_field", "\"all\" must be true");
     }
     if (all->value.GetBool()) {
       ++kinds;
@@ -125,16 +102,17 @@ absl::StatusOr<ApiPublish> ParseApiPublish(absl::string_view body,
     }
   }
   if (kinds == 0) {
-    return Refuse("missing_target",
-                  "name one target: group_id, group_ids, user_id, user_ids or "
-                  "\"all\": true");
+    return ApiRefusal(
+        "missing_target",
+        "name one target: group_id, group_ids, user_id, user_ids or "
+        "\"all\": true");
   }
   if (kinds > 1) {
-    return Refuse("invalid_field", "name exactly one target kind");
+    return ApiRefusal("invalid_field", "name exactly one target kind");
   }
   auto message = doc.FindMember("message");
   if (message == doc.MemberEnd()) {
-    return Refuse("missing_field", "\"message\" is required");
+    return ApiRefusal("missing_field", "\"message\" is required");
   }
   if (message->value.IsString()) {
     publish.message.assign(message->value.GetString(),
@@ -143,15 +121,21 @@ absl::StatusOr<ApiPublish> ParseApiPublish(absl::string_view body,
   }
   if (Depth(message->value, limits.max_message_depth) >
       limits.max_message_depth) {
-    return Refuse("invalid_field",
-                  absl::StrCat("\"message\" is nested deeper than ",
-                               limits.max_message_depth, " levels"));
+    return ApiRefusal("invalid_field",
+                      absl::StrCat("\"message\" is nested deeper than ",
+                                   limits.max_message_depth, " levels"));
   }
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   message->value.Accept(writer);
   publish.message.assign(buffer.GetString(), buffer.GetSize());
   return publish;
+}
+
+absl::Status ApiRefusal(absl::string_view code, absl::string_view message) {
+  absl::Status status = absl::InvalidArgumentError(message);
+  status.SetPayload(kApiErrorCodeUrl, absl::Cord(code));
+  return status;
 }
 
 ApiError ApiErrorOf(const absl::Status& status) {

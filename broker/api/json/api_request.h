@@ -51,6 +51,10 @@ absl::StatusOr<ApiPublish> ParseApiPublish(absl::string_view body,
 inline constexpr absl::string_view kApiErrorCodeUrl =
     "type.channel/channel.ApiError.code";
 
+// A refusal of a request (HTTP 400): InvalidArgument with `message` for the
+// client and `code` as its payload under kApiErrorCodeUrl.
+absl::Status ApiRefusal(absl::string_view code, absl::string_view message);
+
 // The reply to a ParseApiPublish refusal: HTTP 400, its code and message.
 ApiError ApiErrorOf(const absl::Status& status);
 

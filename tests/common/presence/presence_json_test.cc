@@ -71,7 +71,9 @@ TEST_P(MemberInfoTest, CanonicalObjectsWithinBounds) {
   absl::StatusOr<std::string> info =
       NormalizeMemberInfo(GetParam().text, GetParam().max);
   ASSERT_EQ(info.ok(), GetParam().ok) << info.status();
-  if (info.ok()) EXPECT_EQ(*info, GetParam().canonical);
+  if (info.ok()) {
+    EXPECT_EQ(*info, GetParam().canonical);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -34,7 +34,7 @@ std::string Claims(const std::string& extra) {
                       extra.empty() ? "" : ",", extra, "}");
 }
 
-struct Case {
+struct TokenCase {
   const char* name;
   // Which verifier: "hmac", "rsa", "ec", "both" (hmac + rsa), "iss_aud".
   const char* verifier;
@@ -42,10 +42,10 @@ struct Case {
   const char* reason;  // "" = ok
 };
 
-class TokenVerifierTest : public ::testing::TestWithParam<Case> {};
+class TokenVerifierTest : public ::testing::TestWithParam<TokenCase> {};
 
 TEST_P(TokenVerifierTest, Verdict) {
-  const Case& c = GetParam();
+  const TokenCase& c = GetParam();
   TokenVerifier::Options o;
   const std::string which = c.verifier;
   if (which == "hmac" || which == "both" || which == "iss_aud") {
@@ -74,94 +74,104 @@ TEST_P(TokenVerifierTest, Verdict) {
 INSTANTIATE_TEST_SUITE_P(
     Claims, TokenVerifierTest,
     ::testing::Values(
-        Case{"hs256", "hmac",
-             [] { return MintToken("HS256", kSecret, Claims("")); }, ""},
-        Case{"hs512", "hmac",
-             [] { return MintToken("HS512", kSecret, Claims("")); }, ""},
-        Case{"rs256", "rsa",
-             [] { return MintToken("RS256", Keys().rsa_private, Claims("")); },
-             ""},
-        Case{"es256", "ec",
-             [] { return MintToken("ES256", Keys().ec_private, Claims("")); },
-             ""},
-        Case{"rs256_with_both", "both",
-             [] { return MintToken("RS256", Keys().rsa_private, Claims("")); },
-             ""},
-        Case{"expired", "hmac",
-             [] {
-               return MintToken("HS256", kSecret,
-                                absl::StrCat(R"({"sub":"alice","exp":)",
-                                             UnixNow() - 1, "}"));
-             },
-             "expired"},
-        Case{"not_yet_valid", "hmac",
-             [] {
-               return MintToken(
-                   "HS256", kSecret,
-                   Claims(absl::StrCat(R"("nbf":)", UnixNow() + 60)));
-             },
-             "not_yet_valid"},
-        Case{"bad_signature", "hmac",
-             [] {
-               return MintToken("HS256", "another secret of 32 bytes!!!!!",
-                                Claims(""));
-             },
-             "bad_signature"},
-        Case{"tampered", "hmac",
-             [] {
-               std::string t = MintToken("HS256", kSecret, Claims(""));
-               t[t.find('.') + 3] ^= 1;
-               return t;
-             },
-             "bad_signature"},
-        Case{"alg_none", "hmac", [] { return UnsignedToken(Claims("")); },
-             "bad_signature"},
+        TokenCase{"hs256", "hmac",
+                  [] { return MintToken("HS256", kSecret, Claims("")); }, ""},
+        TokenCase{"hs512", "hmac",
+                  [] { return MintToken("HS512", kSecret, Claims("")); }, ""},
+        TokenCase{
+            "rs256", "rsa",
+            [] { return MintToken("RS256", Keys().rsa_private, Claims("")); },
+            ""},
+        TokenCase{
+            "es256", "ec",
+            [] { return MintToken("ES256", Keys().ec_private, Claims("")); },
+            ""},
+        TokenCase{
+            "rs256_with_both", "both",
+            [] { return MintToken("RS256", Keys().rsa_private, Claims("")); },
+            ""},
+        TokenCase{"expired", "hmac",
+                  [] {
+                    return MintToken("HS256", kSecret,
+                                     absl::StrCat(R"({"sub":"alice","exp":)",
+                                                  UnixNow() - 1, "}"));
+                  },
+                  "expired"},
+        TokenCase{"not_yet_valid", "hmac",
+                  [] {
+                    return MintToken(
+                        "HS256", kSecret,
+                        Claims(absl::StrCat(R"("nbf":)", UnixNow() + 60)));
+                  },
+                  "not_yet_valid"},
+        TokenCase{"bad_signature", "hmac",
+                  [] {
+                    return MintToken("HS256", "another secret of 32 bytes!!!!!",
+                                     Claims(""));
+                  },
+                  "bad_signature"},
+        TokenCase{"tampered", "hmac",
+                  [] {
+                    std::string t = MintToken("HS256", kSecret, Claims(""));
+                    t[t.find('.') + 3] ^= 1;
+                    return t;
+                  },
+                  "bad_signature"},
+        TokenCase{"alg_none", "hmac", [] { return UnsignedToken(Claims("")); },
+                  "bad_signature"},
         // HS256 signed with the RSA public key's PEM text as the secret:
         // libjwt would verify it with that text; the alg rule refuses it.
-        Case{"hs_rs_confusion", "rsa",
-             [] { return MintToken("HS256", Keys().rsa_public, Claims("")); },
-             "alg_not_allowed"},
-        Case{"es_token_rsa_key", "rsa",
-             [] { return MintToken("ES256", Keys().ec_private, Claims("")); },
-             "bad_signature"},
-        Case{"rs_token_hmac_only", "hmac",
-             [] { return MintToken("RS256", Keys().rsa_private, Claims("")); },
-             "bad_signature"},
-        Case{"missing_sub", "hmac",
-             [] { return MintToken("HS256", kSecret, R"({"groups":["a"]})"); },
-             "missing_sub"},
-        Case{"malformed", "hmac", [] { return std::string("not.a.jwt"); },
-             "bad_signature"},
-        Case{"empty", "hmac", [] { return std::string(); }, "malformed"},
-        Case{"huge", "hmac", [] { return std::string(9000, 'a'); },
-             "malformed"},
-        Case{"bad_groups", "hmac",
-             [] {
-               return MintToken("HS256", kSecret, Claims(R"("groups":"a")"));
-             },
-             "bad_claims"},
-        Case{"issuer_ok", "iss_aud",
-             [] {
-               return MintToken(
-                   "HS256", kSecret,
-                   Claims(
-                       R"("iss":"https://app.example","aud":["x","channel"])"));
-             },
-             ""},
-        Case{"bad_issuer", "iss_aud",
-             [] {
-               return MintToken(
-                   "HS256", kSecret,
-                   Claims(R"("iss":"https://evil.example","aud":"channel")"));
-             },
-             "bad_issuer"},
-        Case{"bad_audience", "iss_aud",
-             [] {
-               return MintToken(
-                   "HS256", kSecret,
-                   Claims(R"("iss":"https://app.example","aud":"other")"));
-             },
-             "bad_audience"}),
+        TokenCase{
+            "hs_rs_confusion", "rsa",
+            [] { return MintToken("HS256", Keys().rsa_public, Claims("")); },
+            "alg_not_allowed"},
+        TokenCase{
+            "es_token_rsa_key", "rsa",
+            [] { return MintToken("ES256", Keys().ec_private, Claims("")); },
+            "bad_signature"},
+        TokenCase{
+            "rs_token_hmac_only", "hmac",
+            [] { return MintToken("RS256", Keys().rsa_private, Claims("")); },
+            "bad_signature"},
+        TokenCase{
+            "missing_sub", "hmac",
+            [] { return MintToken("HS256", kSecret, R"({"groups":["a"]})"); },
+            "missing_sub"},
+        TokenCase{"malformed", "hmac", [] { return std::string("not.a.jwt"); },
+                  "bad_signature"},
+        TokenCase{"empty", "hmac", [] { return std::string(); }, "malformed"},
+        TokenCase{"huge", "hmac", [] { return std::string(9000, 'a'); },
+                  "malformed"},
+        TokenCase{"bad_groups", "hmac",
+                  [] {
+                    return MintToken("HS256", kSecret,
+                                     Claims(R"("groups":"a")"));
+                  },
+                  "bad_claims"},
+        TokenCase{
+            "issuer_ok", "iss_aud",
+            [] {
+              return MintToken(
+                  "HS256", kSecret,
+                  Claims(
+                      R"("iss":"https://app.example","aud":["x","channel"])"));
+            },
+            ""},
+        TokenCase{"bad_issuer", "iss_aud",
+                  [] {
+                    return MintToken(
+                        "HS256", kSecret,
+                        Claims(
+                            R"("iss":"https://evil.example","aud":"channel")"));
+                  },
+                  "bad_issuer"},
+        TokenCase{"bad_audience", "iss_aud",
+                  [] {
+                    return MintToken(
+                        "HS256", kSecret,
+                        Claims(R"("iss":"https://app.example","aud":"other")"));
+                  },
+                  "bad_audience"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(TokenVerifierClaimsTest, GroupsSendAndJoinClaims) {
