@@ -22,6 +22,14 @@ struct ReceivedEvent {
   v1::Metadata meta;
 };
 
+// The payloads of `events`, in order.
+inline std::vector<std::string> Payloads(
+    const std::vector<ReceivedEvent>& events) {
+  std::vector<std::string> out;
+  for (const auto& e : events) out.push_back(e.payload);
+  return out;
+}
+
 // BrokerClient on its own io thread, with blocking calls for tests. Every
 // wait is on a condition (an Ack, an event count, a state change) with a
 // deadline; none sleeps.
