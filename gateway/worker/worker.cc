@@ -54,7 +54,6 @@ Worker::Impl::Impl(int index, const GatewayOptions& options,
                    const TokenVerifier* verifier, const TlsContext* tls)
     : options_(options),
       tls_(tls),
-      limits_(limits),
       link_(io_, index, options.threads,
             LinkOptions(options, gateway_id, index),
             absl::StrCat(gateway_id, "/", index), &stats_, limits),

@@ -119,7 +119,6 @@ class Worker::Impl : public Authenticator::Host {
 
   const GatewayOptions& options_;
   const TlsContext* const tls_;  // null: ws
-  GatewayLimits* const limits_;
   asio::io_context io_{1};
   ShardLink link_;
   PresenceReporter presence_;
