@@ -88,7 +88,7 @@ std::optional<HttpResponse> ApiServer::OnHeaders(const HttpRequest& head) {
 }
 
 void ApiServer::OnRequest(HttpRequest request, HttpReply reply) {
-  // OnHeaders let only the four routes through.
+  // OnHeaders let only the routes of RouteOf through.
   const absl::string_view route = RouteOf(request);
   if (route == "publish") {
     Publish(request, std::move(reply));

@@ -41,9 +41,10 @@ struct ApiOptions {
   ApiLimits limits;
 };
 
-// The HTTP API for backends (docs/API.md): POST /api/publish, GET
-// /api/presence, GET /api/groups, on a port of its own (never the admin
-// port: metrics are often open inside a cluster, publishing must not be).
+// The HTTP API for backends (docs/API.md): publish, presence counts and
+// members, groups, history and the client actions (RouteOf in
+// api_server.cc), on a port of its own (never the admin port: metrics are
+// often open inside a cluster, publishing must not be).
 // HTTP is served by an event-driven HttpServer on one API thread of its
 // own (which also parses the JSON), so a slow client holds a connection
 // slot for a bounded time, never a thread. The key, the route and the
