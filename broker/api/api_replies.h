@@ -1,6 +1,7 @@
 #ifndef CHANNEL_BROKER_API_API_REPLIES_H_
 #define CHANNEL_BROKER_API_API_REPLIES_H_
 
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -56,6 +57,24 @@ inline void WriteCounts(JsonWriter& w, const PresenceTable::Counts& c) {
 inline std::string QueryParam(const HttpRequest& request,
                               absl::string_view name) {
   return ApiQueryParam(request.Query(), name).value_or("");
+}
+
+// The query's group_id: 1 to `max_bytes` bytes, or nullopt (BadGroupId).
+inline std::optional<std::string> GroupIdParam(const HttpRequest& request,
+                                               size_t max_bytes) {
+  std::string group = QueryParam(request, "group_id");
+  if (group.empty() || group.size() > max_bytes) return std::nullopt;
+  return group;
+}
+
+// Opens a group's reply: {"ok":true,"group_id":G (the caller adds its
+// fields and ends the object).
+inline void StartGroupReply(JsonWriter& w, const std::string& group) {
+  w.StartObject();
+  w.Key("ok");
+  w.Bool(true);
+  w.Key("group_id");
+  w.String(group.data(), static_cast<rapidjson::SizeType>(group.size()));
 }
 
 }  // namespace channel::api_replies

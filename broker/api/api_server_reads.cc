@@ -1,5 +1,6 @@
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -15,17 +16,20 @@ namespace channel {
 
 using api_replies::BadGroupId;
 using api_replies::Error;
+using api_replies::GroupIdParam;
 using api_replies::Json;
 using api_replies::JsonWriter;
 using api_replies::NotAnswered;
 using api_replies::QueryParam;
+using api_replies::StartGroupReply;
 using api_replies::WriteCounts;
 using Clock = std::chrono::steady_clock;
 
 void ApiServer::Presence(const HttpRequest& request, HttpReply reply) {
   const auto t0 = Clock::now();
-  const std::string group = QueryParam(request, "group_id");
-  if (group.empty() || group.size() > options_.limits.max_id_bytes) {
+  std::optional<std::string> group =
+      GroupIdParam(request, options_.limits.max_id_bytes);
+  if (!group) {
     Answer(reply, "presence", t0, BadGroupId());
     return;
   }
@@ -34,7 +38,7 @@ void ApiServer::Presence(const HttpRequest& request, HttpReply reply) {
     PresenceTable::Counts counts;
   };
   auto job = std::make_shared<Job>();
-  job->group = group;
+  job->group = *std::move(group);
   ApiBackend* broker = broker_;
   hop_->Call(
       [job, broker] { job->counts = broker->presence().Get(job->group); },
@@ -45,12 +49,7 @@ void ApiServer::Presence(const HttpRequest& request, HttpReply reply) {
         }
         rapidjson::StringBuffer buffer;
         JsonWriter w(buffer);
-        w.StartObject();
-        w.Key("ok");
-        w.Bool(true);
-        w.Key("group_id");
-        w.String(job->group.data(),
-                 static_cast<rapidjson::SizeType>(job->group.size()));
+        StartGroupReply(w, job->group);
         WriteCounts(w, job->counts);
         w.EndObject();
         Answer(reply, "presence", t0,
@@ -62,8 +61,9 @@ void ApiServer::Presence(const HttpRequest& request, HttpReply reply) {
 // "members":[{"user":U,"info":{...}},...]}.
 void ApiServer::Members(const HttpRequest& request, HttpReply reply) {
   const auto t0 = Clock::now();
-  const std::string group = QueryParam(request, "group_id");
-  if (group.empty() || group.size() > options_.limits.max_id_bytes) {
+  std::optional<std::string> group =
+      GroupIdParam(request, options_.limits.max_id_bytes);
+  if (!group) {
     Answer(reply, "members", t0, BadGroupId());
     return;
   }
@@ -73,7 +73,7 @@ void ApiServer::Members(const HttpRequest& request, HttpReply reply) {
     std::string members;  // MemberListJson
   };
   auto job = std::make_shared<Job>();
-  job->group = group;
+  job->group = *std::move(group);
   ApiBackend* broker = broker_;
   hop_->Call(
       [job, broker] {
@@ -97,12 +97,7 @@ void ApiServer::Members(const HttpRequest& request, HttpReply reply) {
         }
         rapidjson::StringBuffer buffer;
         JsonWriter w(buffer);
-        w.StartObject();
-        w.Key("ok");
-        w.Bool(true);
-        w.Key("group_id");
-        w.String(job->group.data(),
-                 static_cast<rapidjson::SizeType>(job->group.size()));
+        StartGroupReply(w, job->group);
         w.Key("members");
         w.RawValue(job->members.data(), job->members.size(),
                    rapidjson::kArrayType);
