@@ -5,8 +5,10 @@
 # corpus.
 #
 #   tools/fuzz.sh broker_frames_fuzzer 600
-#   tools/fuzz.sh all 30          every target in turn
+#   tools/fuzz.sh all 30          every target, as many at once as there are cores
 set -euo pipefail
+failed=()
+declare -a waited=()
 cd "$(dirname "$0")/.."
 target=${1:?usage: tools/fuzz.sh TARGET|all SECONDS}
 seconds=${2:-60}
@@ -24,23 +26,51 @@ fi
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}" >/dev/null
 
 mkdir -p "$build/crashes"
-for t in "${targets[@]}"; do
-  corpus=tests/fuzz/corpus/$t
+# One target: its log in $build/TARGET.log; fails with the log's tail.
+run_one() {
+  local t=$1 corpus=tests/fuzz/corpus/$1 work log
   work=$(mktemp -d)
-  echo "fuzz: $t for ${seconds}s (seeds: $(ls "$corpus" | wc -l))" >&2
   log="$build/$t.log"
-  args=(-artifact_prefix="$build/crashes/$t-" -rss_limit_mb=2048 -max_len=65536)
+  local args=(-artifact_prefix="$build/crashes/$t-" -rss_limit_mb=2048 -max_len=65536)
   if ((seconds == 0)); then
     args+=(-runs=0 "$corpus")
   else
     args+=(-max_total_time="$seconds" -print_final_stats=1 "$work" "$corpus")
   fi
   if ! "$build/tests/fuzz/$t" "${args[@]}" >"$log" 2>&1; then
-    tail -n 40 "$log" >&2
-    echo "fuzz: $t FAILED; the input is in $build/crashes/" >&2
     rm -rf "$work"
-    exit 1
+    return 1
   fi
-  grep -E "^(Done|stat::number_of_executed_units|stat::new_units_added|stat::peak_rss_mb)|cov:.*DONE" "$log" | tail -n 4
   rm -rf "$work"
+}
+
+# As many targets at once as there are cores (each fuzzer is one process
+# on one core); reported in order once each has ended.
+jobs=$(nproc)
+pids=()
+for i in "${!targets[@]}"; do
+  t=${targets[$i]}
+  echo "fuzz: $t for ${seconds}s (seeds: $(ls "tests/fuzz/corpus/$t" | wc -l))" >&2
+  run_one "$t" &
+  pids[$i]=$!
+  # Keep at most $jobs running: wait for the oldest still unwaited.
+  if ((i + 1 >= jobs)); then
+    oldest=$((i + 1 - jobs))
+    wait "${pids[$oldest]}" || failed+=("${targets[$oldest]}")
+    waited[$oldest]=1
+  fi
 done
+for i in "${!targets[@]}"; do
+  [[ -n "${waited[$i]:-}" ]] && continue
+  wait "${pids[$i]}" || failed+=("${targets[$i]}")
+done
+for t in "${targets[@]}"; do
+  grep -E "^(Done|stat::number_of_executed_units|stat::new_units_added|stat::peak_rss_mb)|cov:.*DONE" "$build/$t.log" | tail -n 4 | sed "s/^/$t: /" || true
+done
+if ((${#failed[@]})); then
+  for t in "${failed[@]}"; do
+    tail -n 40 "$build/$t.log" >&2
+    echo "fuzz: $t FAILED; the input is in $build/crashes/" >&2
+  done
+  exit 1
+fi
