@@ -10,7 +10,7 @@
 #include "asio/steady_timer.hpp"
 #include "broker/broker_options.h"
 #include "broker/cluster/cluster_presence.h"
-#include "broker/cluster/jetstream_history.h"
+#include "broker/cluster/jetstream/jetstream_history.h"
 #include "broker/cluster/nats_link.h"
 #include "broker/presence/presence_service.h"
 #include "broker/routing/router.h"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The HTTP API's cost next to the binary protocol: a broker with --api_port
-# started here on loopback, then tools/bench/api_bench.cc (20,000
+# started here on loopback, then tools/bench/broker/api_bench.cc (20,000
 # publishes each way, one at a time over one connection).
 # Usage: tools/bench/api-bench.sh [BUILD_DIR]
 set -euo pipefail

@@ -6,7 +6,7 @@
 #   churn-on       the same with --events and one consumer (channel-cli
 #                  events in a queue group)
 #   command        custom commands with an id at RATE/s through a PHP
-#                  backend (tools/bench/app_echo_backend.php)
+#                  backend (tools/bench/harness/app_echo_backend.php)
 #   webhook        custom commands at RATE/s to a webhook receiver
 # Usage: tools/bench/app-bench.sh [BUILD_DIR] [CASE...]
 # Environment: RATE (commands per second, default 1000), SECONDS_RUN (10).
@@ -41,7 +41,7 @@ for c in "${cases[@]}"; do
     cpid=$!; pids+=("$cpid"); watch+=("$cpid")
     wait_log "$tmp/cli.log" "receiving application events"
   elif [[ $c == command ]]; then
-    php tools/bench/app_echo_backend.php "127.0.0.1:$bport" 2>"$tmp/php.log" &
+    php tools/bench/harness/app_echo_backend.php "127.0.0.1:$bport" 2>"$tmp/php.log" &
     cpid=$!; pids+=("$cpid"); watch+=("$cpid")
     wait_log "$tmp/php.log" "backend ready"
   fi

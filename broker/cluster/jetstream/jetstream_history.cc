@@ -1,6 +1,6 @@
-#include "broker/cluster/jetstream_history.h"
+#include "broker/cluster/jetstream/jetstream_history.h"
 
-#include "broker/cluster/jetstream_history_internal.h"
+#include "broker/cluster/jetstream/jetstream_history_internal.h"
 
 namespace channel {
 

@@ -10,10 +10,10 @@
 #include "absl/flags/flag.h"
 #include "common/logging/logging.h"
 #include "common/ops/flags_env.h"
-#include "tools/bench/channel_load.h"
-#include "tools/bench/load_shape.h"
-#include "tools/bench/php_load.h"
-#include "tools/bench/redis_load.h"
+#include "tools/bench/broker/channel_load.h"
+#include "tools/bench/broker/php_load.h"
+#include "tools/bench/broker/redis_load.h"
+#include "tools/bench/common/load_shape.h"
 
 ABSL_FLAG(std::string, target, "channel",
           "channel (protobuf codec), php (the broker's Workerman Channel "

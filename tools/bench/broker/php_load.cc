@@ -1,4 +1,4 @@
-#include "tools/bench/php_load.h"
+#include "tools/bench/broker/php_load.h"
 
 #include <deque>
 #include <memory>
@@ -10,7 +10,7 @@
 #include "asio/ip/tcp.hpp"
 #include "common/php/php_serialize.h"
 #include "net/framed_stream.h"
-#include "tools/bench/load_run.h"
+#include "tools/bench/broker/load_run.h"
 
 namespace channel::bench {
 namespace {

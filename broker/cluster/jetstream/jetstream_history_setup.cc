@@ -1,7 +1,7 @@
 // JetStreamHistory's worker side: setting up each rule's stream and its
 // consumer, probing a stream that may be ahead, following it again.
-#include "broker/cluster/jetstream_history.h"
-#include "broker/cluster/jetstream_history_internal.h"
+#include "broker/cluster/jetstream/jetstream_history.h"
+#include "broker/cluster/jetstream/jetstream_history_internal.h"
 
 namespace channel {
 

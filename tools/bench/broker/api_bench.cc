@@ -16,7 +16,7 @@
 #include "client/broker_client.h"
 #include "common/logging/logging.h"
 #include "common/ops/flags_env.h"
-#include "tools/bench/load_shape.h"
+#include "tools/bench/common/load_shape.h"
 
 ABSL_FLAG(int32_t, broker_port, 2206, "Broker port (binary protocol).");
 ABSL_FLAG(int32_t, api_port, 0, "Broker HTTP API port.");

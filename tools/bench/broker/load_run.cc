@@ -1,4 +1,4 @@
-#include "tools/bench/load_run.h"
+#include "tools/bench/broker/load_run.h"
 
 namespace channel::bench {
 

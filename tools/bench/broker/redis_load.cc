@@ -1,4 +1,4 @@
-#include "tools/bench/redis_load.h"
+#include "tools/bench/broker/redis_load.h"
 
 #include <hiredis/hiredis.h>
 
@@ -15,7 +15,7 @@
 #include "asio/post.hpp"
 #include "asio/steady_timer.hpp"
 #include "asio/write.hpp"
-#include "tools/bench/load_run.h"
+#include "tools/bench/broker/load_run.h"
 
 namespace channel::bench {
 namespace {

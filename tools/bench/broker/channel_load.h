@@ -1,9 +1,9 @@
-#ifndef CHANNEL_TOOLS_BENCH_CHANNEL_LOAD_H_
-#define CHANNEL_TOOLS_BENCH_CHANNEL_LOAD_H_
+#ifndef CHANNEL_TOOLS_BENCH_BROKER_CHANNEL_LOAD_H_
+#define CHANNEL_TOOLS_BENCH_BROKER_CHANNEL_LOAD_H_
 
 #include <string>
 
-#include "tools/bench/load_shape.h"
+#include "tools/bench/common/load_shape.h"
 
 namespace channel::bench {
 
@@ -14,4 +14,4 @@ LoadResult RunChannelLoad(const std::string& host, int port,
 
 }  // namespace channel::bench
 
-#endif  // CHANNEL_TOOLS_BENCH_CHANNEL_LOAD_H_
+#endif  // CHANNEL_TOOLS_BENCH_BROKER_CHANNEL_LOAD_H_

@@ -1,5 +1,5 @@
-#ifndef CHANNEL_TOOLS_BENCH_SCALE_SCENARIO_H_
-#define CHANNEL_TOOLS_BENCH_SCALE_SCENARIO_H_
+#ifndef CHANNEL_TOOLS_BENCH_WS_SCALE_SCENARIO_H_
+#define CHANNEL_TOOLS_BENCH_WS_SCALE_SCENARIO_H_
 
 // ws-loadgen --scenario=scale-members / scale-send: a scale run split over
 // several processes (a process holds at most RLIMIT_NOFILE sockets), driven
@@ -21,7 +21,7 @@
 #include <fstream>
 #include <random>
 
-#include "tools/bench/ws_load_client.h"
+#include "tools/bench/ws/ws_load_client.h"
 
 namespace channel::bench::ws {
 
@@ -186,4 +186,4 @@ inline int ScaleSend(const ScaleParams& p,
 
 }  // namespace channel::bench::ws
 
-#endif  // CHANNEL_TOOLS_BENCH_SCALE_SCENARIO_H_
+#endif  // CHANNEL_TOOLS_BENCH_WS_SCALE_SCENARIO_H_

@@ -1,10 +1,11 @@
-#ifndef CHANNEL_TOOLS_BENCH_WS_LOAD_CLIENT_H_
-#define CHANNEL_TOOLS_BENCH_WS_LOAD_CLIENT_H_
+#ifndef CHANNEL_TOOLS_BENCH_WS_WS_LOAD_CLIENT_H_
+#define CHANNEL_TOOLS_BENCH_WS_WS_LOAD_CLIENT_H_
 
 // The client side of ws-loadgen: many WebSocket connections on one thread
 // (websocketpp client, no locks), the servers' CPU and RSS from /proc, and
 // the message format every scenario uses ("<seq> <send time ns> " padded).
-// Included only by ws_loadgen.cc (its one websocketpp translation unit).
+// Included only by ws_loadgen.cc (its one websocketpp translation unit) and
+// the scenario headers it includes.
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
@@ -21,7 +22,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "tools/bench/load_shape.h"
+#include "tools/bench/common/load_shape.h"
 
 namespace channel::bench::ws {
 
@@ -258,4 +259,4 @@ bool OpenMembers(LoadGen& g, const std::vector<std::string>& uris, int n,
 
 }  // namespace channel::bench::ws
 
-#endif  // CHANNEL_TOOLS_BENCH_WS_LOAD_CLIENT_H_
+#endif  // CHANNEL_TOOLS_BENCH_WS_WS_LOAD_CLIENT_H_

@@ -1,10 +1,10 @@
-#include "tools/bench/channel_load.h"
+#include "tools/bench/broker/channel_load.h"
 
 #include <memory>
 #include <vector>
 
 #include "client/broker_client.h"
-#include "tools/bench/load_run.h"
+#include "tools/bench/broker/load_run.h"
 
 namespace channel::bench {
 namespace {

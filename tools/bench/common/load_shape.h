@@ -1,5 +1,5 @@
-#ifndef CHANNEL_TOOLS_BENCH_LOAD_SHAPE_H_
-#define CHANNEL_TOOLS_BENCH_LOAD_SHAPE_H_
+#ifndef CHANNEL_TOOLS_BENCH_COMMON_LOAD_SHAPE_H_
+#define CHANNEL_TOOLS_BENCH_COMMON_LOAD_SHAPE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -45,4 +45,4 @@ int64_t ProcessRssKib(int pid);
 
 }  // namespace channel::bench
 
-#endif  // CHANNEL_TOOLS_BENCH_LOAD_SHAPE_H_
+#endif  // CHANNEL_TOOLS_BENCH_COMMON_LOAD_SHAPE_H_

@@ -4,7 +4,7 @@
 #include <sstream>
 #include <string>
 
-#include "tools/bench/load_shape.h"
+#include "tools/bench/common/load_shape.h"
 
 namespace channel::bench {
 

@@ -1,5 +1,5 @@
-#ifndef CHANNEL_BROKER_CLUSTER_JETSTREAM_HISTORY_INTERNAL_H_
-#define CHANNEL_BROKER_CLUSTER_JETSTREAM_HISTORY_INTERNAL_H_
+#ifndef CHANNEL_BROKER_CLUSTER_JETSTREAM_JETSTREAM_HISTORY_INTERNAL_H_
+#define CHANNEL_BROKER_CLUSTER_JETSTREAM_JETSTREAM_HISTORY_INTERNAL_H_
 
 // What jetstream_history.cc (the broker side: status, applying, storing)
 // and jetstream_history_setup.cc (the worker side: streams, consumers,
@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "asio/post.hpp"
-#include "broker/cluster/jetstream_history.h"
+#include "broker/cluster/jetstream/jetstream_history.h"
 #include "broker/cluster/nats_api.h"
 #include "common/logging/log_limiter.h"
 #include "common/logging/logging.h"
@@ -242,4 +242,4 @@ struct JetStreamCallbacks {
 
 }  // namespace channel
 
-#endif  // CHANNEL_BROKER_CLUSTER_JETSTREAM_HISTORY_INTERNAL_H_
+#endif  // CHANNEL_BROKER_CLUSTER_JETSTREAM_JETSTREAM_HISTORY_INTERNAL_H_

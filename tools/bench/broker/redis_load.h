@@ -1,9 +1,9 @@
-#ifndef CHANNEL_TOOLS_BENCH_REDIS_LOAD_H_
-#define CHANNEL_TOOLS_BENCH_REDIS_LOAD_H_
+#ifndef CHANNEL_TOOLS_BENCH_BROKER_REDIS_LOAD_H_
+#define CHANNEL_TOOLS_BENCH_BROKER_REDIS_LOAD_H_
 
 #include <string>
 
-#include "tools/bench/load_shape.h"
+#include "tools/bench/common/load_shape.h"
 
 namespace channel::bench {
 
@@ -15,4 +15,4 @@ LoadResult RunRedisLoad(const std::string& host, int port,
 
 }  // namespace channel::bench
 
-#endif  // CHANNEL_TOOLS_BENCH_REDIS_LOAD_H_
+#endif  // CHANNEL_TOOLS_BENCH_BROKER_REDIS_LOAD_H_

@@ -1,5 +1,5 @@
-#ifndef CHANNEL_TOOLS_BENCH_LOAD_RUN_H_
-#define CHANNEL_TOOLS_BENCH_LOAD_RUN_H_
+#ifndef CHANNEL_TOOLS_BENCH_BROKER_LOAD_RUN_H_
+#define CHANNEL_TOOLS_BENCH_BROKER_LOAD_RUN_H_
 
 #include <chrono>
 #include <cstdint>
@@ -7,7 +7,7 @@
 
 #include "asio/io_context.hpp"
 #include "asio/steady_timer.hpp"
-#include "tools/bench/load_shape.h"
+#include "tools/bench/common/load_shape.h"
 
 namespace channel::bench {
 
@@ -60,4 +60,4 @@ class LoadRun {
 
 }  // namespace channel::bench
 
-#endif  // CHANNEL_TOOLS_BENCH_LOAD_RUN_H_
+#endif  // CHANNEL_TOOLS_BENCH_BROKER_LOAD_RUN_H_
