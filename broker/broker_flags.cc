@@ -97,6 +97,12 @@ ABSL_FLAG(std::string, nats_password, "",
 ABSL_FLAG(uint32_t, nats_ping_interval_ms, 2000,
           "Ping NATS this often; two unanswered pings mean NATS is lost "
           "(the broker then stops being ready and sends its clients away).");
+ABSL_FLAG(uint32_t, nats_interest_window_ms, 2000,
+          "Cluster: brokers share which channels they have subscribers of, "
+          "and a publish no other broker wants never goes to NATS. After "
+          "connecting, a broker takes this long to know every other broker "
+          "(Acks of Subscribes wait for it). 0: off (every publish goes to "
+          "NATS).");
 ABSL_FLAG(uint64_t, nats_max_inbox_bytes, 64 << 20,
           "Bytes received from NATS that the broker thread has not taken "
           "yet; past it events are dropped (counted as "
@@ -253,6 +259,8 @@ absl::StatusOr<BrokerOptions> BrokerOptionsFromFlags() {
   options.nats_ping_interval_ms = static_cast<int>(std::clamp<uint32_t>(
       absl::GetFlag(FLAGS_nats_ping_interval_ms), 100, 3600000));
   options.nats_max_inbox_bytes = absl::GetFlag(FLAGS_nats_max_inbox_bytes);
+  options.nats_interest_window_ms = static_cast<int>(
+      std::min<uint32_t>(absl::GetFlag(FLAGS_nats_interest_window_ms), 600000));
   options.history_replicas = static_cast<int>(
       std::min<uint32_t>(absl::GetFlag(FLAGS_history_replicas), 5));
   options.sole_interest = absl::GetFlag(FLAGS_sole_interest);

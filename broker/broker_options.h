@@ -97,6 +97,9 @@ struct BrokerOptions {
   std::string nats_password;
   int nats_ping_interval_ms = 2000;        // NATS liveness (NatsLink::Options)
   size_t nats_max_inbox_bytes = 64 << 20;  // NatsLink::Options
+  // Shared channel interest (ClusterInterest): the start-up window in ms;
+  // 0 turns it off (every publish goes to NATS, as NATS routes it).
+  int nats_interest_window_ms = 2000;
 
   // Workerman Channel (PHP serialize()) clients on the same port.
   bool php_enabled = true;

@@ -1,6 +1,7 @@
 #ifndef CHANNEL_BROKER_CLUSTER_CLUSTER_LINK_H_
 #define CHANNEL_BROKER_CLUSTER_CLUSTER_LINK_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -20,8 +21,14 @@ class ClusterLink {
   // `channel` gained its first (first=true) or lost its last local
   // subscriber.
   virtual void Interest(const std::string& channel, bool first) = 0;
-  // Sends one event (Envelope{event}) published here to the other brokers.
+  // Sends one event (Envelope{event}) published here to the other brokers
+  // that want its channel.
   virtual absl::Status Forward(const v1::Envelope& event) = 0;
+  // Runs `done` once every other broker has applied the interest this one
+  // told so far (an Ack of a Subscribe waits for it: docs/PROTOCOL.md) and
+  // returns true; false (done dropped) when nothing is pending. `done`
+  // runs from a later call, never synchronously.
+  virtual bool WaitForInterest(std::function<void()> done) = 0;
 };
 
 }  // namespace channel

@@ -16,7 +16,10 @@ ClusterNode::ClusterNode(asio::io_context& io, const BrokerOptions& options,
     : router_(router),
       presence_service_(presence),
       hooks_(std::move(hooks)),
-      presence_tick_(io) {
+      presence_tick_(io),
+      window_tick_(io),
+      probe_(io),
+      window_(options.nats_interest_window_ms) {
   NatsLink::Options nats;
   nats.servers = options.nats_servers;
   nats.token = options.nats_token;
@@ -25,6 +28,7 @@ ClusterNode::ClusterNode(asio::io_context& io, const BrokerOptions& options,
   nats.ping_interval_ms = options.nats_ping_interval_ms;
   nats.max_inbox_bytes = options.nats_max_inbox_bytes;
   nats.name = absl::StrCat("channel-broker/", broker_id);
+  nats.broker_id = broker_id;
   NatsLink::Callbacks callbacks;
   callbacks.on_event = [this](const v1::Envelope& event) {
     router_->DeliverRemote(event);
@@ -35,6 +39,14 @@ ClusterNode::ClusterNode(asio::io_context& io, const BrokerOptions& options,
   callbacks.on_presence = [this](const std::string& bytes) {
     presence_->OnMessage(bytes, ClusterPresence::Clock::now());
   };
+  if (window_.count() > 0) {
+    callbacks.on_interest = [this](const std::string& bytes) {
+      interest_->OnMessage(bytes, ClusterInterest::Clock::now());
+    };
+    callbacks.on_gone = [this](const std::string& broker) {
+      interest_->Gone(broker, ClusterInterest::Clock::now());
+    };
+  }
   callbacks.on_dropped = [this](const std::string& channel) {
     OnDropped(channel);
   };
@@ -43,6 +55,14 @@ ClusterNode::ClusterNode(asio::io_context& io, const BrokerOptions& options,
       broker_id, &presence_service_->mutable_table(),
       [this](const std::string& bytes) { nats_->PublishPresence(bytes); });
   presence_service_->set_cluster(presence_.get());
+  if (window_.count() > 0) {
+    ClusterInterest::Options interest;
+    interest.window = window_;
+    interest_ = std::make_unique<ClusterInterest>(
+        broker_id,
+        [this](const std::string& bytes) { nats_->PublishInterest(bytes); },
+        interest);
+  }
   if (history != nullptr && !options.history.empty()) {
     JetStreamHistory::Options js;
     js.replicas = options.history_replicas;
@@ -58,23 +78,81 @@ ClusterNode::ClusterNode(asio::io_context& io, const BrokerOptions& options,
 }
 
 ClusterNode::~ClusterNode() {
+  router_->set_cluster(nullptr);
   presence_service_->set_cluster(nullptr);
   router_->set_history_sink(nullptr);
 }
 
 absl::Status ClusterNode::Start() {
   ArmPresenceTick();
-  router_->set_cluster(nats_.get());
+  router_->set_cluster(this);
   return nats_->Start();
 }
 
-void ClusterNode::Stop() { presence_tick_.cancel(); }
+void ClusterNode::Stop() {
+  if (interest_ != nullptr) {
+    interest_->Leave();
+    nats_->Flush(500);  // so that the others drop us now, not at expiry
+  }
+  presence_tick_.cancel();
+  window_tick_.cancel();
+  probe_.cancel();
+}
+
+void ClusterNode::Interest(const std::string& channel, bool first) {
+  nats_->Interest(channel, first);
+  if (interest_ != nullptr) interest_->Local(channel, first);
+}
+
+absl::Status ClusterNode::Forward(const v1::Envelope& event) {
+  if (interest_ != nullptr &&
+      !interest_->Wanted(event.event().channel(),
+                         ClusterInterest::Clock::now())) {
+    ++skipped_;  // no other broker has subscribers of it
+    return absl::OkStatus();
+  }
+  return nats_->Forward(event);
+}
+
+bool ClusterNode::WaitForInterest(std::function<void()> done) {
+  if (interest_ == nullptr) return false;
+  if (!interest_->WaitFor(std::move(done), ClusterInterest::Clock::now())) {
+    return false;
+  }
+  if (!probing_) ArmProbe();
+  return true;
+}
+
+void ClusterNode::ArmProbe() {
+  probing_ = true;
+  probe_.expires_after(std::chrono::milliseconds(200));
+  probe_.async_wait([this](const std::error_code& ec) {
+    if (ec || interest_->waiting() == 0) {
+      probing_ = false;
+      return;
+    }
+    for (const std::string& broker : interest_->Unconfirmed()) {
+      nats_->Probe(broker);
+    }
+    ArmProbe();
+  });
+}
+
+void ClusterNode::ArmWindowTick() {
+  window_tick_.expires_after(window_ + std::chrono::milliseconds(1));
+  window_tick_.async_wait([this](const std::error_code& ec) {
+    if (!ec && interest_ != nullptr) {
+      interest_->Tick(ClusterInterest::Clock::now());
+    }
+  });
+}
 
 void ClusterNode::ArmPresenceTick() {
   presence_tick_.expires_after(std::chrono::seconds(1));
   presence_tick_.async_wait([this](const std::error_code& ec) {
     if (ec) return;
     presence_->Tick(ClusterPresence::Clock::now());
+    if (interest_ != nullptr) interest_->Tick(ClusterInterest::Clock::now());
     ArmPresenceTick();
   });
 }
@@ -83,10 +161,15 @@ void ClusterNode::OnState(bool up, const std::string& reason) {
   if (up) {
     spdlog::info("NATS connected: cluster ready");
     presence_->OnConnected();
+    if (interest_ != nullptr) {
+      interest_->OnConnected(ClusterInterest::Clock::now());
+      ArmWindowTick();
+    }
     if (history_ != nullptr) history_->OnConnected(nats_->connection());
     return;
   }
   presence_->OnDisconnected();
+  if (interest_ != nullptr) interest_->OnDisconnected();
   if (history_ != nullptr) history_->OnDisconnected();
   if (hooks_.on_lost) hooks_.on_lost(reason);
 }

@@ -9,6 +9,8 @@
 #include "asio/io_context.hpp"
 #include "asio/steady_timer.hpp"
 #include "broker/broker_options.h"
+#include "broker/cluster/cluster_interest.h"
+#include "broker/cluster/cluster_link.h"
 #include "broker/cluster/cluster_presence.h"
 #include "broker/cluster/jetstream/jetstream_history.h"
 #include "broker/cluster/nats_link.h"
@@ -18,11 +20,13 @@
 namespace channel {
 
 // This broker as one node of a cluster (--nats): the NATS link that carries
-// events between brokers, the presence shared through it, and what the
-// broker does when either fails. Events from other brokers go to the
-// Router's local subscribers; local interest and publishes reach NATS
-// through the Router (its ClusterLink). Broker thread only.
-class ClusterNode {
+// events between brokers, the channel interest and presence shared through
+// it, and what the broker does when either fails. Events from other brokers
+// go to the Router's local subscribers; local interest and publishes reach
+// NATS through the Router (this is its ClusterLink): a publish goes to NATS
+// only when another broker wants its channel (ClusterInterest). Broker
+// thread only.
+class ClusterNode : public ClusterLink {
  public:
   struct Hooks {
     // NATS was lost: the broker's clients would see only part of the
@@ -36,7 +40,7 @@ class ClusterNode {
   ClusterNode(asio::io_context& io, const BrokerOptions& options,
               const std::string& broker_id, Router* router,
               PresenceService* presence, HistoryStore* history, Hooks hooks);
-  ~ClusterNode();
+  ~ClusterNode() override;
 
   // Connects to NATS (and keeps retrying), starts sharing presence and,
   // with --history, following and storing history in JetStream
@@ -44,7 +48,16 @@ class ClusterNode {
   absl::Status Start();
   void Stop();
 
-  bool up() const { return nats_->up(); }
+  // ClusterLink.
+  bool up() const override { return nats_->up(); }
+  void Interest(const std::string& channel, bool first) override;
+  absl::Status Forward(const v1::Envelope& event) override;
+  bool WaitForInterest(std::function<void()> done) override;
+
+  // Shared channel interest: null with --nats_interest_window_ms=0.
+  const ClusterInterest* interest() const { return interest_.get(); }
+  // Local publishes no other broker wanted (never sent to NATS).
+  uint64_t skipped() const { return skipped_; }
   const NatsLink& nats() const { return *nats_; }
   const ClusterPresence& presence() const { return *presence_; }
   ClusterPresence& mutable_presence() { return *presence_; }
@@ -60,15 +73,26 @@ class ClusterNode {
   void OnDropped(const std::string& channel);
   void OnOverrun(HistoryStore* history, size_t rule);
   void ArmPresenceTick();
+  // One extra tick when the interest window ends (Acks waiting for it).
+  void ArmWindowTick();
+  // While Acks wait, every 200 ms: asks NATS whether the brokers they wait
+  // for are still connected (a crashed one is dropped at once).
+  void ArmProbe();
 
   Router* const router_;
   PresenceService* const presence_service_;
   Hooks hooks_;
   std::unique_ptr<NatsLink> nats_;
   std::unique_ptr<ClusterPresence> presence_;
+  std::unique_ptr<ClusterInterest> interest_;
+  uint64_t skipped_ = 0;
   // Uses nats_'s connection: declared after it, destroyed before it.
   std::unique_ptr<JetStreamHistory> history_;
   asio::steady_timer presence_tick_;
+  asio::steady_timer window_tick_;
+  asio::steady_timer probe_;
+  bool probing_ = false;
+  std::chrono::milliseconds window_;
 };
 
 }  // namespace channel

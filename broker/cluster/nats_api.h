@@ -30,6 +30,7 @@ namespace channel {
   X(natsConnection_Close)                 \
   X(natsConnection_Connect)               \
   X(natsConnection_Destroy)               \
+  X(natsConnection_FlushTimeout)          \
   X(natsConnection_JetStream)             \
   X(natsConnection_Publish)               \
   X(natsConnection_Subscribe)             \
@@ -41,6 +42,8 @@ namespace channel {
   X(natsMsg_GetDataLength)                \
   X(natsMsg_GetMetaData)                  \
   X(natsMsg_GetSubject)                   \
+  X(natsMsg_IsNoResponders)               \
+  X(natsConnection_PublishRequest)        \
   X(natsOptions_Create)                   \
   X(natsOptions_Destroy)                  \
   X(natsOptions_SetDisconnectedCB)        \

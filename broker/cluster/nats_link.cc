@@ -17,6 +17,10 @@ namespace channel {
 namespace {
 
 constexpr absl::string_view kSubjectPrefix = "chan.";
+// Probes (Probe): a broker holds kAlivePrefix.<hex id> while connected and
+// gets NATS's answers to its own probes on kProbePrefix.<hex id>.<hex them>.
+constexpr absl::string_view kAlivePrefix = "chansys.alive.";
+constexpr absl::string_view kProbePrefix = "chansys.probe.";
 
 absl::Status FromNats(natsStatus s, absl::string_view what) {
   if (s == NATS_OK) return absl::OkStatus();
@@ -31,7 +35,7 @@ absl::Status FromNats(natsStatus s, absl::string_view what) {
 // NatsLink is gone.
 struct NatsLink::Shared : std::enable_shared_from_this<NatsLink::Shared> {
   struct Incoming {
-    bool presence = false;
+    Control control = Control::kNone;
     std::string subject;
     std::string data;
   };
@@ -50,7 +54,7 @@ struct NatsLink::Shared : std::enable_shared_from_this<NatsLink::Shared> {
   std::vector<Incoming> inbox;
   size_t inbox_bytes = 0;
   absl::flat_hash_map<std::string, uint64_t> dropped;  // subject -> count
-  uint64_t dropped_presence = 0;
+  uint64_t dropped_control = 0;
   bool drain_posted = false;
 
   void Enqueue(Incoming incoming) {
@@ -59,8 +63,8 @@ struct NatsLink::Shared : std::enable_shared_from_this<NatsLink::Shared> {
       const size_t cost = incoming.subject.size() + incoming.data.size();
       if (inbox_bytes + cost > max_inbox_bytes) {
         // One entry per subscribed subject at most: bounded by them.
-        if (incoming.presence) {
-          ++dropped_presence;
+        if (incoming.control != Control::kNone) {
+          ++dropped_control;
         } else {
           ++dropped[incoming.subject];
         }
@@ -77,20 +81,20 @@ struct NatsLink::Shared : std::enable_shared_from_this<NatsLink::Shared> {
   void Drain() {
     std::vector<Incoming> batch;
     absl::flat_hash_map<std::string, uint64_t> lost;
-    uint64_t lost_presence = 0;
+    uint64_t lost_control = 0;
     {
       std::lock_guard<std::mutex> lock(mu);
       batch.swap(inbox);
       lost.swap(dropped);
-      lost_presence = dropped_presence;
-      dropped_presence = 0;
+      lost_control = dropped_control;
+      dropped_control = 0;
       inbox_bytes = 0;
       drain_posted = false;
     }
     NatsLink* l = link.load();
     if (l == nullptr) return;
-    for (Incoming& in : batch) l->Receive(in.presence, in.subject, in.data);
-    l->stats_.dropped_inbox_full += lost_presence;
+    for (Incoming& in : batch) l->Receive(in.control, in.subject, in.data);
+    l->stats_.dropped_inbox_full += lost_control;
     for (const auto& [subject, count] : lost) l->Dropped(subject, count);
   }
 };
@@ -109,12 +113,36 @@ struct NatsCallbacks {
     Nats().natsMsg_Destroy(msg);
     static_cast<NatsLink::Shared*>(closure)->Enqueue(std::move(in));
   }
-  static void OnPresence(natsConnection*, natsSubscription*, natsMsg* msg,
-                         void* closure) {
+  static void OnControl(natsMsg* msg, void* closure, NatsLink::Control kind) {
     NatsLink::Shared::Incoming in;
-    in.presence = true;
+    in.control = kind;
     in.data.assign(Nats().natsMsg_GetData(msg),
                    static_cast<size_t>(Nats().natsMsg_GetDataLength(msg)));
+    Nats().natsMsg_Destroy(msg);
+    static_cast<NatsLink::Shared*>(closure)->Enqueue(std::move(in));
+  }
+  static void OnPresence(natsConnection*, natsSubscription*, natsMsg* msg,
+                         void* closure) {
+    OnControl(msg, closure, NatsLink::Control::kPresence);
+  }
+  static void OnInterest(natsConnection*, natsSubscription*, natsMsg* msg,
+                         void* closure) {
+    OnControl(msg, closure, NatsLink::Control::kInterest);
+  }
+  // Another broker's probe of us: holding the subscription is the answer.
+  static void OnAlive(natsConnection*, natsSubscription*, natsMsg* msg, void*) {
+    Nats().natsMsg_Destroy(msg);
+  }
+  // NATS's answer to one of our probes: "no responders" means gone.
+  static void OnProbe(natsConnection*, natsSubscription*, natsMsg* msg,
+                      void* closure) {
+    if (!Nats().natsMsg_IsNoResponders(msg)) {
+      Nats().natsMsg_Destroy(msg);
+      return;
+    }
+    NatsLink::Shared::Incoming in;
+    in.control = NatsLink::Control::kGone;
+    in.subject = Nats().natsMsg_GetSubject(msg);
     Nats().natsMsg_Destroy(msg);
     static_cast<NatsLink::Shared*>(closure)->Enqueue(std::move(in));
   }
@@ -173,6 +201,9 @@ NatsLink::NatsLink(asio::io_context& io, Options options, Callbacks callbacks)
 NatsLink::~NatsLink() {
   self_->link = nullptr;
   if (presence_sub_ != nullptr) Nats().natsSubscription_Destroy(presence_sub_);
+  if (interest_sub_ != nullptr) Nats().natsSubscription_Destroy(interest_sub_);
+  if (alive_sub_ != nullptr) Nats().natsSubscription_Destroy(alive_sub_);
+  if (probe_sub_ != nullptr) Nats().natsSubscription_Destroy(probe_sub_);
   for (auto& [channel, sub] : subscriptions_)
     Nats().natsSubscription_Destroy(sub);
   subscriptions_.clear();
@@ -209,11 +240,25 @@ void NatsLink::Post(std::function<void(NatsLink*)> fn) {
   });
 }
 
-void NatsLink::Receive(bool presence, const std::string& subject,
+void NatsLink::Receive(Control control, const std::string& subject,
                        const std::string& data) {
   stats_.bytes_in += data.size();
-  if (presence) {  // not an event: bytes only
+  if (control == Control::kPresence) {  // not an event: bytes only
     if (callbacks_.on_presence) callbacks_.on_presence(data);
+    return;
+  }
+  if (control == Control::kInterest) {
+    if (callbacks_.on_interest) callbacks_.on_interest(data);
+    return;
+  }
+  if (control == Control::kGone) {
+    // The reply subject we gave: kProbePrefix.<hex us>.<hex them>.
+    const size_t dot = subject.rfind('.');
+    const std::string them =
+        dot == std::string::npos
+            ? ""
+            : absl::HexStringToBytes(subject.substr(dot + 1));
+    if (!them.empty() && callbacks_.on_gone) callbacks_.on_gone(them);
     return;
   }
   ++stats_.messages_in;
@@ -302,6 +347,26 @@ absl::Status NatsLink::Start() {
         &NatsCallbacks::OnPresence, self_.get());
     if (sub != NATS_OK) return FromNats(sub, "NATS subscribe (presence)");
   }
+  if ((s == NATS_OK || s == NATS_NOT_YET_CONNECTED) && callbacks_.on_interest) {
+    const natsStatus sub = Nats().natsConnection_Subscribe(
+        &interest_sub_, connection_, kInterestSubject,
+        &NatsCallbacks::OnInterest, self_.get());
+    if (sub != NATS_OK) return FromNats(sub, "NATS subscribe (interest)");
+  }
+  if ((s == NATS_OK || s == NATS_NOT_YET_CONNECTED) &&
+      !options_.broker_id.empty()) {
+    const std::string hex = absl::BytesToHexString(options_.broker_id);
+    natsStatus sub = Nats().natsConnection_Subscribe(
+        &alive_sub_, connection_, absl::StrCat(kAlivePrefix, hex).c_str(),
+        &NatsCallbacks::OnAlive, self_.get());
+    if (sub == NATS_OK) {
+      sub = Nats().natsConnection_Subscribe(
+          &probe_sub_, connection_,
+          absl::StrCat(kProbePrefix, hex, ".*").c_str(),
+          &NatsCallbacks::OnProbe, self_.get());
+    }
+    if (sub != NATS_OK) return FromNats(sub, "NATS subscribe (probes)");
+  }
   // With retry on failed connect, NATS_NOT_YET_CONNECTED means "connecting
   // in the background": OnConnected reports it.
   if (s == NATS_NOT_YET_CONNECTED) return absl::OkStatus();
@@ -339,9 +404,23 @@ void NatsLink::Interest(const std::string& channel, bool first) {
   subscriptions_.erase(it);
 }
 
-void NatsLink::PublishPresence(const std::string& bytes) {
+void NatsLink::Probe(absl::string_view broker) {
+  if (!up_ || options_.broker_id.empty()) return;
+  const std::string them = absl::BytesToHexString(broker);
+  const std::string subject = absl::StrCat(kAlivePrefix, them);
+  const std::string reply = absl::StrCat(
+      kProbePrefix, absl::BytesToHexString(options_.broker_id), ".", them);
+  Nats().natsConnection_PublishRequest(connection_, subject.c_str(),
+                                       reply.c_str(), "", 0);
+}
+
+void NatsLink::Flush(int timeout_ms) {
+  if (up_) Nats().natsConnection_FlushTimeout(connection_, timeout_ms);
+}
+
+void NatsLink::PublishControl(const char* subject, const std::string& bytes) {
   if (!up_) return;
-  if (Nats().natsConnection_Publish(connection_, kPresenceSubject, bytes.data(),
+  if (Nats().natsConnection_Publish(connection_, subject, bytes.data(),
                                     static_cast<int>(bytes.size())) ==
       NATS_OK) {
     stats_.bytes_out += bytes.size();  // not an event: bytes only

@@ -11,7 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "asio/io_context.hpp"
-#include "broker/cluster/cluster_link.h"
+#include "proto/channel.pb.h"
 
 struct __natsConnection;
 struct __natsSubscription;
@@ -32,7 +32,7 @@ namespace channel {
 // state lives. Public methods are for the broker thread. The destructor (broker
 // thread) closes the connection; posts still queued then find the link gone
 // and do nothing.
-class NatsLink : public ClusterLink {
+class NatsLink {
  public:
   struct Options {
     std::vector<std::string> servers;  // nats://host:port
@@ -40,6 +40,9 @@ class NatsLink : public ClusterLink {
     std::string user;
     std::string password;
     std::string name = "channel-broker";
+    // This broker's id: with it, the link holds the subject other brokers
+    // probe to learn that this one is gone (Probe), and can probe them.
+    std::string broker_id;
     // Liveness of the NATS connection: a PING every interval, and the link
     // counts as lost after `max_pings_out` unanswered ones. libnats'
     // default (2 min) would leave a silently cut broker "up" for minutes.
@@ -63,6 +66,10 @@ class NatsLink : public ClusterLink {
     std::function<void(const std::string& channel)> on_dropped;
     // A message on kPresenceSubject from another broker (broker thread).
     std::function<void(const std::string& bytes)> on_presence;
+    // A message on kInterestSubject from another broker (broker thread).
+    std::function<void(const std::string& bytes)> on_interest;
+    // A probed broker has no connection to NATS any more (broker thread).
+    std::function<void(const std::string& broker)> on_gone;
   };
   struct Stats {
     uint64_t messages_in = 0, bytes_in = 0, messages_out = 0, bytes_out = 0;
@@ -72,25 +79,43 @@ class NatsLink : public ClusterLink {
   };
 
   NatsLink(asio::io_context& io, Options options, Callbacks callbacks);
-  ~NatsLink() override;
+  ~NatsLink();
 
   // Starts connecting (and keeps retrying in the background).
   absl::Status Start();
 
-  // ClusterLink.
-  bool up() const override { return up_; }
-  void Interest(const std::string& channel, bool first) override;
-  absl::Status Forward(const v1::Envelope& event) override;
+  // False while NATS cannot be reached.
+  bool up() const { return up_; }
+  // Subscribes to `channel`'s subject (first=true) or unsubscribes.
+  void Interest(const std::string& channel, bool first);
+  // Publishes one event (Envelope{event}) on its channel's subject.
+  absl::Status Forward(const v1::Envelope& event);
 
   // Brokers' shared presence (ClusterPresence messages): outside the
   // "chan." namespace of channels.
   static constexpr const char* kPresenceSubject = "chansys.presence";
-  // Publishes on kPresenceSubject; dropped while NATS is down.
-  void PublishPresence(const std::string& bytes);
+  // Brokers' shared channel interest (ClusterInterest messages).
+  static constexpr const char* kInterestSubject = "chansys.interest";
+  // Publish on those subjects; dropped while NATS is down.
+  void PublishPresence(const std::string& bytes) {
+    PublishControl(kPresenceSubject, bytes);
+  }
+  void PublishInterest(const std::string& bytes) {
+    PublishControl(kInterestSubject, bytes);
+  }
+  // Asks NATS whether broker `broker` is still connected: a request on the
+  // subject it holds while connected, answered by NATS itself with "no
+  // responders" (on_gone) once it has no connection. No answer otherwise
+  // (it may be alive, or NATS may not know yet: probe again later).
+  void Probe(absl::string_view broker);
 
   static std::string Subject(absl::string_view channel);
   // The channel of a subject made by Subject(), or false.
   static bool ChannelOf(absl::string_view subject, std::string* channel);
+
+  // Waits up to `timeout_ms` for what was published to reach NATS (a
+  // shutdown's last words); nothing while NATS is down.
+  void Flush(int timeout_ms);
 
   // The connection (for JetStreamHistory); null before Start.
   __natsConnection* connection() const { return connection_; }
@@ -105,7 +130,9 @@ class NatsLink : public ClusterLink {
 
  private:
   friend struct NatsCallbacks;  // libnats' callbacks (nats_link.cc)
-  struct Shared;                // what they share with the broker thread
+  // What a message is: an event, or one of the brokers' control subjects.
+  enum class Control : uint8_t { kNone, kPresence, kInterest, kGone };
+  struct Shared;  // what they share with the broker thread
   // Runs `fn` on the broker thread if the link still exists then.
   void Post(std::function<void(NatsLink*)> fn);
   // `count` messages of `subject` dropped at the inbox bound.
@@ -113,8 +140,9 @@ class NatsLink : public ClusterLink {
   // Tells on_dropped about `subject`'s channel.
   void TellDropped(const std::string& subject);
   // One message from NATS, on the broker thread.
-  void Receive(bool presence, const std::string& subject,
+  void Receive(Control control, const std::string& subject,
                const std::string& data);
+  void PublishControl(const char* subject, const std::string& bytes);
 
   asio::io_context& io_;
   const Options options_;
@@ -123,6 +151,9 @@ class NatsLink : public ClusterLink {
   __natsConnection* connection_ = nullptr;
   absl::flat_hash_map<std::string, __natsSubscription*> subscriptions_;
   __natsSubscription* presence_sub_ = nullptr;
+  __natsSubscription* interest_sub_ = nullptr;
+  __natsSubscription* alive_sub_ = nullptr;  // others' probes of us
+  __natsSubscription* probe_sub_ = nullptr;  // NATS's answers to ours
   bool up_ = false;
   Stats stats_;
   std::string scratch_;                      // the encoded event of a Forward

@@ -216,6 +216,39 @@ void AppendBrokerMetrics(const BrokerMetricsInputs& in, PrometheusText* m) {
                "Presence messages from other brokers that could not be "
                "applied.",
                in.cluster->presence().malformed());
+    m->Counter("channel_broker_cluster_publishes_skipped_total",
+               "Local publishes no other broker had subscribers for: not "
+               "sent to NATS.",
+               in.cluster->skipped());
+    if (const ClusterInterest* interest = in.cluster->interest()) {
+      m->Gauge("channel_broker_cluster_interest_brokers",
+               "Other brokers whose channel interest this broker holds.",
+               static_cast<double>(interest->remote_brokers()));
+      m->Gauge("channel_broker_cluster_interest_selective",
+               "1 while this broker forwards publishes only where another "
+               "broker wants them (0: its view is incomplete; it forwards "
+               "all).",
+               interest->selective(ClusterInterest::Clock::now()) ? 1 : 0);
+      m->Counter("channel_broker_cluster_interest_syncs_total",
+                 "Snapshots of another broker's interest asked for (a first "
+                 "contact, a lost message, a re-join).",
+                 interest->syncs_requested());
+      for (const auto& [reason, count] :
+           {std::pair<const char*, uint64_t>{"expired",
+                                             interest->dropped_expired()},
+            {"bye", interest->dropped_bye()},
+            {"gone", interest->dropped_gone()}}) {
+        m->Counter("channel_broker_cluster_interest_dropped_total",
+                   "Other brokers dropped from the view, by reason: silent "
+                   "for 5 s, said BYE (shutdown), or NATS said they have no "
+                   "connection (probed while Acks waited for them).",
+                   count, {{"reason", reason}});
+      }
+      m->Counter("channel_broker_cluster_interest_malformed_total",
+                 "Interest messages from other brokers that could not be "
+                 "applied.",
+                 interest->malformed());
+    }
     if (const JetStreamHistory* js = in.cluster->history()) {
       const JetStreamHistory::Stats& h = js->stats();
       m->Counter("channel_broker_history_jetstream_stored_total",

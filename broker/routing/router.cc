@@ -100,6 +100,17 @@ absl::Status Router::Subscribe(Subscriber* session,
       woken = true;
     }
   }
+  // In a cluster the Ack waits until every other broker forwards what this
+  // one now wants (ClusterLink::WaitForInterest), including additions other
+  // Subscribes made a moment ago and still unconfirmed. Brokers share no
+  // sole-interest grants, so there is nothing else to wait for.
+  if (cluster_ != nullptr) {
+    if (on_released) {
+      const bool kept = cluster_->WaitForInterest(std::move(on_released));
+      if (waiting != nullptr) *waiting = kept;
+    }
+    return absl::OkStatus();
+  }
   // The observer now needs channels that may be held alone: revoke them.
   std::vector<std::string> revoked;
   if (woken) revoked = sole_.RevokeWatched();

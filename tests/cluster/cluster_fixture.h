@@ -186,6 +186,18 @@ class ClusterTest : public ::testing::Test {
   // `stream` (nothing twice, nothing reordered), then every one of `after`.
   void ExpectMovedMember(int c, const std::vector<std::string>& stream,
                          const std::vector<std::string>& after) {
+    // The notice goes out once the gateway's link is up again, which is
+    // after its Subscribes are acknowledged: the new broker may deliver
+    // before that. Wait for it (10 s at most).
+    const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+    for (;;) {
+      const auto got = ws_.Messages(c);
+      if (std::count_if(got.begin(), got.end(), IsGap) > 0 ||
+          std::chrono::steady_clock::now() >= deadline) {
+        break;
+      }
+      ws_.WaitForMessages(c, ws_.MessageCount(c) + 1, milliseconds(100));
+    }
     const auto all_got = ws_.Messages(c);
     EXPECT_EQ(std::count_if(all_got.begin(), all_got.end(), IsGap), 1)
         << "client " << c;

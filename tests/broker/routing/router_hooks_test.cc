@@ -104,7 +104,15 @@ class FakeCluster : public ClusterLink {
     forwarded.push_back(event.event().channel());
     return absl::OkStatus();
   }
+  // Holds every wait while `confirm_later`; else nothing is pending.
+  bool WaitForInterest(std::function<void()> done) override {
+    if (!confirm_later) return false;
+    waits.push_back(std::move(done));
+    return true;
+  }
   std::vector<std::string> interest, forwarded;
+  bool confirm_later = false;
+  std::vector<std::function<void()>> waits;
 };
 
 class FakeSink : public HistorySink {
@@ -196,6 +204,35 @@ TEST(RouterHistorySinkTest, ARefusalIsSaidAtOnceAndNeverAgain) {
   EXPECT_NE(*q, Router::kDeferred);
   ASSERT_EQ(rig.sink.dones.size(), 1u);
   rig.sink.dones[0](absl::OkStatus());  // nobody to tell: no crash
+}
+
+// In a cluster, a Subscribe's Ack waits until every other broker forwards
+// what this one now wants (docs/PROTOCOL.md "Cluster mode").
+TEST(RouterClusterTest, AnAckWaitsForTheClustersInterest) {
+  SinkRig rig;
+  rig.cluster.confirm_later = true;
+  int acked = 0;
+  bool waiting = false;
+  ASSERT_TRUE(
+      rig.router
+          .Subscribe(
+              &rig.local, SubscribeTo({"p1"}), [&acked] { ++acked; }, &waiting)
+          .ok());
+  EXPECT_TRUE(waiting);
+  EXPECT_EQ(acked, 0);
+  ASSERT_EQ(rig.cluster.waits.size(), 1u);
+  rig.cluster.waits[0]();
+  EXPECT_EQ(acked, 1);
+  // Nothing pending: the Ack is the caller's to send at once.
+  rig.cluster.confirm_later = false;
+  waiting = true;
+  ASSERT_TRUE(
+      rig.router
+          .Subscribe(
+              &rig.local, SubscribeTo({"p2"}), [&acked] { ++acked; }, &waiting)
+          .ok());
+  EXPECT_FALSE(waiting);
+  EXPECT_EQ(acked, 1);
 }
 
 }  // namespace

@@ -318,6 +318,7 @@ class NullCluster : public ClusterLink {
   absl::Status Forward(const v1::Envelope&) override {
     return absl::OkStatus();
   }
+  bool WaitForInterest(std::function<void()>) override { return false; }
 };
 
 TEST_F(RouterSoleTest, ClusterModeMeansNoGrants) {
