@@ -5,7 +5,11 @@
 # gateway on its own broker. CPU is summed over every server process
 # (brokers, NATS, gateways). MODES (default "standalone cluster") may add
 # cluster-history: the cluster on JetStream with --history for every group
-# (R3 streams), to set history against the same cluster without it.
+# (R3 streams), to set history against the same cluster without it;
+# cluster-one: the cluster, members and publishers on gateway 0 (broker 0:
+# nothing needs to cross); cluster-cross: members on gateway 0 (broker 0),
+# publishers on gateway 1 (broker 1): every message crosses NATS. In
+# "cluster" members and publishers are spread over both (half cross).
 # Usage: [MODES=...] tools/bench/cluster-bench.sh [BUILD_DIR] [SHAPE...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,7 +24,7 @@ ulimit -n "$(ulimit -Hn)"
 run() {  # run MODE SHAPE
   local mode=$1 shape=$2 all=() gws=()
   nats_urls=()
-  if [[ $mode == cluster ]]; then
+  if [[ $mode == cluster || $mode == cluster-one || $mode == cluster-cross ]]; then
     nats_cluster bench
     all+=("${nats_pids[@]}")
   elif [[ $mode == cluster-history ]]; then
@@ -33,8 +37,11 @@ run() {  # run MODE SHAPE
   for i in $(seq 0 $((nb - 1))); do
     local bp; bp=$(free_port); bports+=("$bp")
     local extra=()
-    [[ $mode == cluster ]] && extra=(--nats="${nats_urls[$i]}")
+    [[ $mode == cluster* && $mode != cluster-history ]] && extra=(--nats="${nats_urls[$i]}")
     [[ $mode == cluster-history ]] && extra=(--nats="${nats_urls[$i]}" ${HISTORY_ARGS:---history=*:size=100})
+    # BROKER_ARGS: more flags for the cluster's brokers, e.g.
+    # --nats_interest_window_ms=0 (every publish to NATS, as before).
+    [[ $mode == cluster* ]] && extra+=(${BROKER_ARGS:-})
     "$build/broker/channel-broker" --listen=127.0.0.1 --port="$bp" --admin_port=-1 \
       --log_level=info "${extra[@]}" 2>"$tmp/broker$i.log" &
     all+=($!); pids+=($!)
@@ -51,7 +58,10 @@ run() {  # run MODE SHAPE
     gws+=("ws://127.0.0.1:$gp")
   done
   echo -n "$mode $shape: "
-  node tools/bench/harness/ws-harness.mjs --gateways="$(IFS=,; echo "${gws[*]}")" \
+  local targets=(--gateways="$(IFS=,; echo "${gws[*]}")")
+  [[ $mode == cluster-one ]] && targets=(--gateways="${gws[0]}")
+  [[ $mode == cluster-cross ]] && targets=(--gateways="${gws[0]}" --publisher_gateways="${gws[1]}")
+  node tools/bench/harness/ws-harness.mjs "${targets[@]}" \
     --pids="$(IFS=,; echo "${all[*]}")" --shape="$shape" --settle_ms=1000
   kill "${all[@]}"; wait "${all[@]}" 2>/dev/null || true
   pids=()

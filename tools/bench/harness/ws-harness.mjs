@@ -23,6 +23,9 @@ const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   return [k, v ?? 'true'];
 }));
 const gateways = args.gateways.split(',');
+// Publishers' gateways (--publisher_gateways): by default the members'.
+const pubGateways = args.publisher_gateways
+  ? args.publisher_gateways.split(',') : gateways;
 const pids = args.pids.split(',').map(Number);
 const shape = args.shape;
 const TICK = 100;  // USER_HZ
@@ -77,12 +80,12 @@ function connect(url) {
     ws.once('error', reject);
   });
 }
-async function connectMany(n, offset = 0) {
+async function connectMany(n, offset = 0, urls = gateways) {
   const out = [];
   for (let i = 0; i < n; i += 200) {
     const batch = [];
     for (let j = i; j < Math.min(n, i + 200); ++j) {
-      batch.push(connect(gateways[(j + offset) % gateways.length]));
+      batch.push(connect(urls[(j + offset) % urls.length]));
     }
     out.push(...await Promise.all(batch));
   }
@@ -124,7 +127,7 @@ async function run() {
     cmd: 'add_group', group_id: fanout ? 'f' : `r${i}`, id: 1 })));
   const phpPublisher = shape.startsWith('php-');
   const pubs = phpPublisher ? [await phpConnect(Number(args.broker_port))]
-                            : await connectMany(publishers, receivers);
+                            : await connectMany(publishers, receivers, pubGateways);
 
   // Brokers on NATS spread new subscriptions between nodes asynchronously:
   // a cluster run lets them settle before measuring.
