@@ -105,7 +105,11 @@ void ClusterNode::Interest(const std::string& channel, bool first) {
 }
 
 absl::Status ClusterNode::Forward(const v1::Envelope& event) {
+  // A broker heard on the presence subject and not on the interest one
+  // (a version without shared interest, in a rolling upgrade, or one just
+  // heard) tells no interest: everything goes to NATS while one is there.
   if (interest_ != nullptr &&
+      presence_->remote_brokers() <= interest_->remote_brokers() &&
       !interest_->Wanted(event.event().channel(),
                          ClusterInterest::Clock::now())) {
     ++skipped_;  // no other broker has subscribers of it

@@ -39,10 +39,13 @@ void ProtobufCodec::HandleSubscribe(const v1::Subscribe& request) {
   ack->mutable_ack()->set_request_id(request_id);
   std::function<void()> ack_later;
   if (request_id != 0) {
-    // Runs inside a Router call once the channels' grants are released:
-    // the Ack goes out from a handler of its own.
-    ack_later = [this, alive = alive_, ack] {
-      asio::post(session_->executor(), [this, alive, ack] {
+    // Runs inside a Router call once the channels' grants are released or
+    // the cluster's brokers applied the interest: the Ack goes out from a
+    // handler of its own. It may run after this session is gone (a
+    // cluster's wait outlives it): the executor is taken now, and `this`
+    // is touched only while `alive`.
+    ack_later = [this, alive = alive_, ack, executor = session_->executor()] {
+      asio::post(executor, [this, alive, ack] {
         if (*alive) Reply(*ack);
       });
     };

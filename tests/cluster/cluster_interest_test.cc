@@ -147,5 +147,41 @@ TEST_F(ClusterInterestSharingTest, ABrokerThatStopsSaysSo) {
       1);
 }
 
+// A rolling upgrade: a broker without shared interest (here turned off)
+// tells no interest, but is heard sharing presence; the others then forward
+// everything, as before sharing existed.
+TEST(ClusterInterestUpgradeTest, ABrokerThatSharesNoInterestGetsEverything) {
+  const int nats_port = FreePort();
+  auto nats = DaemonProcess::Start(
+      CHANNEL_NATS_SERVER_BIN,
+      {"-a", "127.0.0.1", "-p", std::to_string(nats_port)});
+  const std::string flag = absl::StrCat("--nats=nats://127.0.0.1:", nats_port);
+  BrokerProcess sharing = BrokerProcess::Start({flag});
+  BrokerProcess old =
+      BrokerProcess::Start({flag, "--nats_interest_window_ms=0"});
+  TestBrokerClient subscriber(old.port);
+  TestBrokerClient publisher(sharing.port);
+  ASSERT_TRUE(subscriber.WaitConnected());
+  ASSERT_TRUE(publisher.WaitConnected());
+  ASSERT_TRUE(subscriber.Subscribe({"x"}).ok());
+  // Past its window (its own Subscribe's Ack waited for it) and knowing of
+  // the other broker through presence:
+  TestBrokerClient local(sharing.port);
+  ASSERT_TRUE(local.WaitConnected());
+  ASSERT_TRUE(local.Subscribe({"y"}).ok());
+  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (sharing.Metric("channel_broker_cluster_presence_brokers") < 1 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(sharing.Metric("channel_broker_cluster_presence_brokers"), 1);
+  ASSERT_TRUE(publisher.Publish("x", "to-old").ok());
+  const auto got = subscriber.WaitForEvents(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload, "to-old");
+  EXPECT_EQ(sharing.Metric("channel_broker_cluster_publishes_skipped_total"),
+            0);
+}
+
 }  // namespace
 }  // namespace channel::testing
