@@ -14,7 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "tests/cluster/cluster_fixture.h"
-#include "tests/gateway/history_json.h"
+#include "tests/gateway/link/history_json.h"
 
 // Brokers on a 3-node NATS JetStream cluster with history rules: what
 // cluster_history_test.cc and cluster_history_burst_test.cc share.

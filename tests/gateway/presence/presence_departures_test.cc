@@ -1,7 +1,7 @@
 // Presence members leaving: a dropped client and a SIGKILLed gateway
 // removed, flapping that ends with exact lists, many presence groups per
 // connection, a broker restart (the lists rebuilt, only real changes told).
-#include "tests/gateway/presence_members_fixture.h"
+#include "tests/gateway/presence/presence_members_fixture.h"
 
 namespace channel::testing {
 namespace {

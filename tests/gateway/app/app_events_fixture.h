@@ -1,5 +1,5 @@
-#ifndef CHANNEL_TESTS_GATEWAY_APP_EVENTS_FIXTURE_H_
-#define CHANNEL_TESTS_GATEWAY_APP_EVENTS_FIXTURE_H_
+#ifndef CHANNEL_TESTS_GATEWAY_APP_APP_EVENTS_FIXTURE_H_
+#define CHANNEL_TESTS_GATEWAY_APP_APP_EVENTS_FIXTURE_H_
 
 #include <cstdint>
 #include <memory>
@@ -96,4 +96,4 @@ class AppEventsTest : public ::testing::Test {
 
 }  // namespace channel::testing
 
-#endif  // CHANNEL_TESTS_GATEWAY_APP_EVENTS_FIXTURE_H_
+#endif  // CHANNEL_TESTS_GATEWAY_APP_APP_EVENTS_FIXTURE_H_

@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "tests/gateway/app_events_fixture.h"
+#include "tests/gateway/app/app_events_fixture.h"
 
 namespace channel::testing {
 namespace {

@@ -15,7 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "tests/gateway/gateway_fixture.h"
-#include "tests/gateway/history_json.h"
+#include "tests/gateway/link/history_json.h"
 #include "tests/support/clients/test_broker_client.h"
 #include "tests/support/clients/ws_test_clients.h"
 #include "tests/support/credentials/test_tokens.h"

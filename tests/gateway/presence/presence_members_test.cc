@@ -4,7 +4,7 @@
 // arrival and departure told once on every gateway, tabs of one user as
 // one member, presence_full (departures, flapping and a broker restart:
 // presence_departures_test.cc).
-#include "tests/gateway/presence_members_fixture.h"
+#include "tests/gateway/presence/presence_members_fixture.h"
 
 namespace channel::testing {
 namespace {

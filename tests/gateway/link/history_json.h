@@ -1,5 +1,5 @@
-#ifndef CHANNEL_TESTS_GATEWAY_HISTORY_JSON_H_
-#define CHANNEL_TESTS_GATEWAY_HISTORY_JSON_H_
+#ifndef CHANNEL_TESTS_GATEWAY_LINK_HISTORY_JSON_H_
+#define CHANNEL_TESTS_GATEWAY_LINK_HISTORY_JSON_H_
 
 #include <cstdint>
 #include <regex>
@@ -60,4 +60,4 @@ inline std::string History(const std::string& group, int id,
 
 }  // namespace channel::testing
 
-#endif  // CHANNEL_TESTS_GATEWAY_HISTORY_JSON_H_
+#endif  // CHANNEL_TESTS_GATEWAY_LINK_HISTORY_JSON_H_
