@@ -139,6 +139,8 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   void ParkedLost(absl::string_view reason);
 
   const BrokerClientOptions options_;
+  // Before dialer_, which keeps a pointer into it from construction on.
+  BrokerClientStats stats_;
   const std::pair<std::string, uint16_t> single_{options_.host, options_.port};
   size_t endpoint_ = 0;
   std::string host_;  // of the current link or attempt
@@ -177,7 +179,6 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   // Sole-interest grants of the current link: channel -> grant id.
   absl::flat_hash_map<std::string, uint64_t> held_alone_;
   RequestTracker requests_;
-  BrokerClientStats stats_;
 };
 
 }  // namespace channel

@@ -97,6 +97,7 @@ void ClusterNode::Stop() {
   presence_tick_.cancel();
   window_tick_.cancel();
   probe_.cancel();
+  probing_ = false;
 }
 
 void ClusterNode::Interest(const std::string& channel, bool first) {
@@ -131,7 +132,8 @@ void ClusterNode::ArmProbe() {
   probing_ = true;
   probe_.expires_after(std::chrono::milliseconds(200));
   probe_.async_wait([this](const std::error_code& ec) {
-    if (ec || interest_->waiting() == 0) {
+    if (ec) return;  // cancelled: this node may be gone
+    if (interest_->waiting() == 0) {
       probing_ = false;
       return;
     }
