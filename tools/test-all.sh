@@ -5,7 +5,7 @@
 # deployment tests (Kubernetes schemas and drift, network namespaces,
 # docker-compose with a Docker daemon started here if none runs), then the
 # ASan+UBSan and TSan builds (tools/test-sanitizers.sh) and the fuzz targets
-# (corpus replay plus a short fuzzing run each, tools/fuzz.sh).
+# (corpus replay then a short fuzzing run each, tools/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
@@ -16,5 +16,6 @@ done
 tools/lint.sh "${BUILD_DIR:-build}"   # clang-format and clang-tidy
 (cd "${BUILD_DIR:-build}" && ctest --output-on-failure -j"$(nproc)" --timeout 300)
 tools/test-sanitizers.sh
-tools/fuzz.sh all 0     # replay the seed corpora
-tools/fuzz.sh all 20    # then fuzz each target briefly
+# Each target first runs its whole seed corpus (a crash there fails), then
+# fuzzes for 20 s; as many targets at once as there are cores.
+tools/fuzz.sh all 20
