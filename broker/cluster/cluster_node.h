@@ -13,7 +13,7 @@
 #include "broker/cluster/cluster_link.h"
 #include "broker/cluster/cluster_presence.h"
 #include "broker/cluster/jetstream/jetstream_history.h"
-#include "broker/cluster/nats_link.h"
+#include "broker/cluster/nats/nats_link.h"
 #include "broker/presence/presence_service.h"
 #include "broker/routing/router.h"
 

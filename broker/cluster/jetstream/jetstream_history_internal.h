@@ -19,7 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "asio/post.hpp"
 #include "broker/cluster/jetstream/jetstream_history.h"
-#include "broker/cluster/nats_api.h"
+#include "broker/cluster/nats/nats_api.h"
 #include "common/logging/log_limiter.h"
 #include "common/logging/logging.h"
 

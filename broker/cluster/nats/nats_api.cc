@@ -1,4 +1,4 @@
-#include "broker/cluster/nats_api.h"
+#include "broker/cluster/nats/nats_api.h"
 
 #include <cassert>
 

@@ -1,4 +1,4 @@
-#include "broker/cluster/nats_link.h"
+#include "broker/cluster/nats/nats_link.h"
 
 #include <string>
 
@@ -6,7 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
-#include "broker/cluster/nats_link_internal.h"
+#include "broker/cluster/nats/nats_link_internal.h"
 #include "common/logging/logging.h"
 
 namespace channel {

@@ -1,5 +1,5 @@
-#ifndef CHANNEL_BROKER_CLUSTER_NATS_LINK_INTERNAL_H_
-#define CHANNEL_BROKER_CLUSTER_NATS_LINK_INTERNAL_H_
+#ifndef CHANNEL_BROKER_CLUSTER_NATS_NATS_LINK_INTERNAL_H_
+#define CHANNEL_BROKER_CLUSTER_NATS_NATS_LINK_INTERNAL_H_
 
 // What nats_link.cc (the broker thread's side: receiving, subjects) and
 // nats_link_connect.cc (connecting, subscribing, publishing) share:
@@ -16,8 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "asio/post.hpp"
-#include "broker/cluster/nats_api.h"
-#include "broker/cluster/nats_link.h"
+#include "broker/cluster/nats/nats_api.h"
+#include "broker/cluster/nats/nats_link.h"
 #include "common/logging/logging.h"
 
 namespace channel {
@@ -197,4 +197,4 @@ struct NatsCallbacks {
 
 }  // namespace channel
 
-#endif  // CHANNEL_BROKER_CLUSTER_NATS_LINK_INTERNAL_H_
+#endif  // CHANNEL_BROKER_CLUSTER_NATS_NATS_LINK_INTERNAL_H_

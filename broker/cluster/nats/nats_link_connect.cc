@@ -3,8 +3,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "broker/cluster/nats_link.h"
-#include "broker/cluster/nats_link_internal.h"
+#include "broker/cluster/nats/nats_link.h"
+#include "broker/cluster/nats/nats_link_internal.h"
 #include "common/logging/log_limiter.h"
 #include "common/logging/logging.h"
 

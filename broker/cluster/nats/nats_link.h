@@ -1,5 +1,5 @@
-#ifndef CHANNEL_BROKER_CLUSTER_NATS_LINK_H_
-#define CHANNEL_BROKER_CLUSTER_NATS_LINK_H_
+#ifndef CHANNEL_BROKER_CLUSTER_NATS_NATS_LINK_H_
+#define CHANNEL_BROKER_CLUSTER_NATS_NATS_LINK_H_
 
 #include <atomic>
 #include <cstdint>
@@ -163,4 +163,4 @@ class NatsLink {
 
 }  // namespace channel
 
-#endif  // CHANNEL_BROKER_CLUSTER_NATS_LINK_H_
+#endif  // CHANNEL_BROKER_CLUSTER_NATS_NATS_LINK_H_

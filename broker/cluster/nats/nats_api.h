@@ -1,5 +1,5 @@
-#ifndef CHANNEL_BROKER_CLUSTER_NATS_API_H_
-#define CHANNEL_BROKER_CLUSTER_NATS_API_H_
+#ifndef CHANNEL_BROKER_CLUSTER_NATS_NATS_API_H_
+#define CHANNEL_BROKER_CLUSTER_NATS_NATS_API_H_
 
 // libnats, loaded when the broker first needs it (--nats), not linked: a
 // standalone broker never maps libnats nor the OpenSSL it pulls in (~1.8 MB
@@ -86,4 +86,4 @@ const NatsApi& Nats();
 
 }  // namespace channel
 
-#endif  // CHANNEL_BROKER_CLUSTER_NATS_API_H_
+#endif  // CHANNEL_BROKER_CLUSTER_NATS_NATS_API_H_
