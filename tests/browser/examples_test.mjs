@@ -107,7 +107,11 @@ try {
   browser = await launchChromium(profile);
   const gatewayArgs = (brokerPort) =>
       ['--listen=127.0.0.1', '--port=0', '--admin_port=-1', '--threads=1',
-       `--broker=127.0.0.1:${brokerPort}`, '--events'];
+       `--broker=127.0.0.1:${brokerPort}`, '--events',
+       // The backends' answers go through PHP, or a webhook batch and the
+       // HTTP API: on a loaded machine (sanitizers, parallel tests) they can
+       // take longer than the 1 s default, and a late answer is a 404.
+       '--backend_timeout_ms=30000'];
 
   // ---- PHP: the backend is a Channel client of the broker ----------------
   {
