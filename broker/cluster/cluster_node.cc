@@ -92,6 +92,7 @@ absl::Status ClusterNode::Start() {
 void ClusterNode::Stop() {
   if (interest_ != nullptr) {
     interest_->Leave();
+    nats_->StopControl();
     nats_->Flush(500);  // so that the others drop us now, not at expiry
   }
   presence_tick_.cancel();

@@ -116,6 +116,11 @@ class NatsLink {
   // Waits up to `timeout_ms` for what was published to reach NATS (a
   // shutdown's last words); nothing while NATS is down.
   void Flush(int timeout_ms);
+  // Shutdown: stops taking the interest subject and other brokers' probes
+  // (they are answered "no responders" from then on), so that little is
+  // in flight to this link when libnats closes (a Flush after it makes
+  // NATS apply it).
+  void StopControl();
 
   // The connection (for JetStreamHistory); null before Start.
   __natsConnection* connection() const { return connection_; }

@@ -143,6 +143,12 @@ void NatsLink::Probe(absl::string_view broker) {
                                        reply.c_str(), "", 0);
 }
 
+void NatsLink::StopControl() {
+  for (natsSubscription* sub : {interest_sub_, alive_sub_, probe_sub_}) {
+    if (sub != nullptr) Nats().natsSubscription_Unsubscribe(sub);
+  }
+}
+
 void NatsLink::Flush(int timeout_ms) {
   if (up_) Nats().natsConnection_FlushTimeout(connection_, timeout_ms);
 }
