@@ -97,17 +97,17 @@ void ClusterInterest::AddRemote(Remote& remote, const std::string& channel) {
   if (remote.channels.insert(channel).second) ++wanted_[channel];
 }
 
-void ClusterInterest::RemoveRemote(Remote& remote, const std::string& channel) {
-  if (remote.channels.erase(channel) == 0) return;
+void ClusterInterest::Unwant(const std::string& channel) {
   auto it = wanted_.find(channel);
   if (it != wanted_.end() && --it->second == 0) wanted_.erase(it);
 }
 
+void ClusterInterest::RemoveRemote(Remote& remote, const std::string& channel) {
+  if (remote.channels.erase(channel) > 0) Unwant(channel);
+}
+
 void ClusterInterest::ClearRemote(Remote& remote) {
-  for (const std::string& channel : remote.channels) {
-    auto it = wanted_.find(channel);
-    if (it != wanted_.end() && --it->second == 0) wanted_.erase(it);
-  }
+  for (const std::string& channel : remote.channels) Unwant(channel);
   remote.channels.clear();
 }
 
@@ -148,28 +148,19 @@ void ClusterInterest::SendSnapshot(const std::string& to) {
 void ClusterInterest::OnMessage(absl::string_view bytes,
                                 Clock::time_point now) {
   if (!connected_) return;
-  v1::ClusterInterest& m = scratch_;
+  v1::ClusterInterest& m = incoming_;  // Send uses scratch_, not this
   if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
       m.broker_id().empty() || m.broker_id() == broker_id_ || m.seq() == 0) {
     ++malformed_;
     return;
   }
-  // Copied: Send below reuses scratch_.
-  const std::string broker = m.broker_id();
+  const std::string& broker = m.broker_id();
   const Kind::Kind kind = m.kind();
   const uint64_t seq = m.seq();
-  const std::string target = m.target();
-  const uint64_t acked_seq = m.acked_seq();
-  const bool first = m.first();
-  const bool last = m.last();
-  std::vector<std::string> channels(m.channels().begin(), m.channels().end());
+  const auto& channels = m.channels();
 
   if (kind == Kind::BYE) {  // gone: nothing of it to wait for or forward to
-    if (auto gone = remote_.find(broker); gone != remote_.end()) {
-      Drop(gone);
-      ++dropped_bye_;
-      Complete(now);
-    }
+    Dropped(broker, &dropped_bye_, now);
     return;
   }
   auto [it, fresh] = remote_.try_emplace(broker);
@@ -191,7 +182,7 @@ void ClusterInterest::OnMessage(absl::string_view bytes,
     // A newcomer learns of us at once (not at our next heartbeat).
     if (kind == Kind::HELLO || fresh) Send(Kind::HEARTBEAT);
   }
-  const bool to_me = target == broker_id_;
+  const bool to_me = m.target() == broker_id_;
   switch (kind) {
     case Kind::ADD:
       for (const std::string& c : channels) AddRemote(remote, c);
@@ -202,7 +193,7 @@ void ClusterInterest::OnMessage(absl::string_view bytes,
       break;
     case Kind::ACK:
       if (to_me) {
-        remote.acked = std::max(remote.acked, acked_seq);
+        remote.acked = std::max(remote.acked, m.acked_seq());
         Complete(now);
       }
       break;
@@ -211,14 +202,14 @@ void ClusterInterest::OnMessage(absl::string_view bytes,
       break;
     case Kind::SNAPSHOT:
       if (!to_me) break;
-      if (first) {
+      if (m.first()) {
         ClearRemote(remote);
         remote.receiving = true;
       }
       if (!remote.receiving)
         break;  // a part of a snapshot we lost the start of
       for (const std::string& c : channels) AddRemote(remote, c);
-      if (last) {
+      if (m.last()) {
         remote.receiving = false;
         SetSynced(remote, true);
       }
@@ -238,10 +229,15 @@ std::vector<std::string> ClusterInterest::Unconfirmed() const {
 }
 
 void ClusterInterest::Gone(const std::string& broker, Clock::time_point now) {
+  Dropped(broker, &dropped_gone_, now);
+}
+
+void ClusterInterest::Dropped(const std::string& broker, uint64_t* counter,
+                              Clock::time_point now) {
   auto it = remote_.find(broker);
   if (it == remote_.end()) return;
   Drop(it);
-  ++dropped_gone_;
+  ++*counter;
   Complete(now);
 }
 

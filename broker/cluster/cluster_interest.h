@@ -124,9 +124,13 @@ class ClusterInterest {
   void Resync(const std::string& broker, Remote& remote, Clock::time_point now);
   void SetSynced(Remote& remote, bool synced);
   void AddRemote(Remote& remote, const std::string& channel);
+  void Unwant(const std::string& channel);  // one broker fewer wants it
   void RemoveRemote(Remote& remote, const std::string& channel);
   void ClearRemote(Remote& remote);
   void Drop(absl::flat_hash_map<std::string, Remote>::iterator it);
+  // Drops `broker` if known, counts it in `counter`, runs ready waiters.
+  void Dropped(const std::string& broker, uint64_t* counter,
+               Clock::time_point now);
   // Runs the waiters every known broker has acknowledged, window passed.
   void Complete(Clock::time_point now);
 
@@ -147,7 +151,8 @@ class ClusterInterest {
   uint64_t malformed_ = 0;
   uint64_t syncs_requested_ = 0;
   uint64_t dropped_expired_ = 0, dropped_bye_ = 0, dropped_gone_ = 0;
-  v1::ClusterInterest scratch_;
+  v1::ClusterInterest scratch_;   // what Send writes
+  v1::ClusterInterest incoming_;  // what OnMessage parses
   std::string bytes_;
 };
 
