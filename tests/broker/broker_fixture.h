@@ -1,9 +1,11 @@
 #ifndef CHANNEL_TESTS_BROKER_BROKER_FIXTURE_H_
 #define CHANNEL_TESTS_BROKER_BROKER_FIXTURE_H_
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/process/daemon_process.h"
@@ -38,6 +40,19 @@ struct BrokerProcess {
   std::string Metrics() const { return HttpGet(admin_port, "/metrics").body; }
   double Metric(const std::string& series) const {
     return MetricValue(Metrics(), series);
+  }
+  // Reads `series` until it is `want` or `timeout` passes; returns the last
+  // value read. A bounded poll (every 50 ms) of state that has no event to
+  // wait on, not a sleep standing in for one.
+  double WaitMetric(
+      const std::string& series, double want,
+      std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const double v = Metric(series);
+      if (v == want || std::chrono::steady_clock::now() >= deadline) return v;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
 };
 

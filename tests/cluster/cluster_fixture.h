@@ -150,13 +150,17 @@ class ClusterTest : public ::testing::Test {
   }
   // Waits until `c` has received `text` (a real message) or 10 s pass.
   void WaitFor(int c, const std::string& text) {
-    const auto deadline = std::chrono::steady_clock::now() + seconds(10);
-    for (;;) {
+    WaitUntil(c, [&] {
       auto got = Real(c);
-      if (std::count(got.begin(), got.end(), text) > 0 ||
-          std::chrono::steady_clock::now() >= deadline) {
-        return;
-      }
+      return std::count(got.begin(), got.end(), text) > 0;
+    });
+  }
+  // Until `done()` holds or 10 s pass, re-checked at each message `c` gets
+  // (or every 100 ms).
+  template <typename Done>
+  void WaitUntil(int c, Done done) {
+    const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
       ws_.WaitForMessages(c, ws_.MessageCount(c) + 1, milliseconds(100));
     }
   }
@@ -189,15 +193,10 @@ class ClusterTest : public ::testing::Test {
     // The notice goes out once the gateway's link is up again, which is
     // after its Subscribes are acknowledged: the new broker may deliver
     // before that. Wait for it (10 s at most).
-    const auto deadline = std::chrono::steady_clock::now() + seconds(10);
-    for (;;) {
+    WaitUntil(c, [&] {
       const auto got = ws_.Messages(c);
-      if (std::count_if(got.begin(), got.end(), IsGap) > 0 ||
-          std::chrono::steady_clock::now() >= deadline) {
-        break;
-      }
-      ws_.WaitForMessages(c, ws_.MessageCount(c) + 1, milliseconds(100));
-    }
+      return std::count_if(got.begin(), got.end(), IsGap) > 0;
+    });
     const auto all_got = ws_.Messages(c);
     EXPECT_EQ(std::count_if(all_got.begin(), all_got.end(), IsGap), 1)
         << "client " << c;

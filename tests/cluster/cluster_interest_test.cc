@@ -6,7 +6,6 @@
 
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -39,7 +38,9 @@ class ClusterInterestSharingTest : public ::testing::Test {
     // on any sane machine; waited for here so a loaded one cannot make
     // the tests below test that bound instead).
     for (int i = 0; i < 3; ++i) {
-      ASSERT_EQ(WaitMetric(i, "channel_broker_cluster_interest_brokers", 2), 2);
+      ASSERT_EQ(
+          brokers_[i].WaitMetric("channel_broker_cluster_interest_brokers", 2),
+          2);
     }
   }
   double Out(int broker) {
@@ -50,17 +51,6 @@ class ClusterInterestSharingTest : public ::testing::Test {
     return brokers_[broker].Metric(
         "channel_broker_cluster_publishes_skipped_total");
   }
-  // Polls `series` of `broker` until it reads `want` (10 s at most);
-  // returns the last value read.
-  double WaitMetric(int broker, const std::string& series, double want) {
-    const auto deadline = std::chrono::steady_clock::now() + seconds(10);
-    for (;;) {
-      const double v = brokers_[broker].Metric(series);
-      if (v == want || std::chrono::steady_clock::now() >= deadline) return v;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-
   std::unique_ptr<DaemonProcess> nats_;
   std::vector<BrokerProcess> brokers_;
 };
@@ -98,7 +88,9 @@ TEST_F(ClusterInterestSharingTest, APublishNobodyElseWantsStaysOnItsBroker) {
   ASSERT_TRUE(local.Subscribe({"local-only"}).ok());
   // Broker 0 skips once its view is whole: its start-up window passed
   // (its Ack waited for that) and both others' sets are in.
-  ASSERT_EQ(WaitMetric(0, "channel_broker_cluster_interest_selective", 1), 1);
+  ASSERT_EQ(
+      brokers_[0].WaitMetric("channel_broker_cluster_interest_selective", 1),
+      1);
   const double out = Out(0), skipped = Skipped(0);
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(publisher.Publish("local-only", "x").ok());
@@ -144,7 +136,8 @@ TEST_F(ClusterInterestSharingTest, ABrokerThatStopsSaysSo) {
   brokers_[2].process->Signal(SIGTERM);
   ASSERT_EQ(brokers_[2].process->Wait(seconds(30)), std::optional<int>(0));
   // Dropped by its BYE (an expiry would take 5 s and count otherwise).
-  EXPECT_EQ(WaitMetric(1, "channel_broker_cluster_interest_brokers", 1), 1);
+  EXPECT_EQ(
+      brokers_[1].WaitMetric("channel_broker_cluster_interest_brokers", 1), 1);
   EXPECT_EQ(
       brokers_[1].Metric(
           R"(channel_broker_cluster_interest_dropped_total{reason="bye"})"),
@@ -173,12 +166,8 @@ TEST(ClusterInterestUpgradeTest, ABrokerThatSharesNoInterestGetsEverything) {
   TestBrokerClient local(sharing.port);
   ASSERT_TRUE(local.WaitConnected());
   ASSERT_TRUE(local.Subscribe({"y"}).ok());
-  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
-  while (sharing.Metric("channel_broker_cluster_presence_brokers") < 1 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_EQ(sharing.Metric("channel_broker_cluster_presence_brokers"), 1);
+  ASSERT_EQ(sharing.WaitMetric("channel_broker_cluster_presence_brokers", 1),
+            1);
   ASSERT_TRUE(publisher.Publish("x", "to-old").ok());
   const auto got = subscriber.WaitForEvents(1);
   ASSERT_EQ(got.size(), 1u);
