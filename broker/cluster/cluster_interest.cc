@@ -49,7 +49,9 @@ bool ClusterInterest::selective(Clock::time_point now) const {
   // others (they stopped waiting for its ACKs): not selective until the
   // next Tick re-synchronises.
   return connected_ && unsynced_ == 0 && now >= window_end_ &&
-         now - last_tick_ < options_.expiry / 2;
+         now - last_tick_ < options_.expiry / 2 &&
+         (!options_.brokers_heard ||
+          options_.brokers_heard() <= remote_.size());
 }
 
 bool ClusterInterest::Wanted(absl::string_view channel,

@@ -53,6 +53,10 @@ class ClusterInterest {
     Clock::duration window = std::chrono::seconds(2);
     // A snapshot goes out in parts of about this many bytes of names.
     size_t max_part_bytes = 256 << 10;
+    // How many other brokers are heard elsewhere (the presence subject);
+    // more than this class knows means one tells no interest (an older
+    // version, in a rolling upgrade): not selective. Null: not checked.
+    std::function<size_t()> brokers_heard;
   };
 
   ClusterInterest(std::string broker_id, Publish publish, Options options);
@@ -91,7 +95,8 @@ class ClusterInterest {
 
   size_t remote_brokers() const { return remote_.size(); }
   // Whether publishes are forwarded only where wanted now.
-  bool selective(Clock::time_point now) const;
+  bool selective(
+      Clock::time_point now) const;  // see Options::brokers_heard too
   size_t waiting() const { return waiters_.size(); }
   uint64_t malformed() const { return malformed_; }
   uint64_t syncs_requested() const { return syncs_requested_; }

@@ -58,6 +58,9 @@ ClusterNode::ClusterNode(asio::io_context& io, const BrokerOptions& options,
   if (window_.count() > 0) {
     ClusterInterest::Options interest;
     interest.window = window_;
+    // A broker heard sharing presence but not interest (a version without
+    // it, in a rolling upgrade, or one just heard): forward everything.
+    interest.brokers_heard = [this] { return presence_->remote_brokers(); };
     interest_ = std::make_unique<ClusterInterest>(
         broker_id,
         [this](const std::string& bytes) { nats_->PublishInterest(bytes); },
@@ -107,11 +110,7 @@ void ClusterNode::Interest(const std::string& channel, bool first) {
 }
 
 absl::Status ClusterNode::Forward(const v1::Envelope& event) {
-  // A broker heard on the presence subject and not on the interest one
-  // (a version without shared interest, in a rolling upgrade, or one just
-  // heard) tells no interest: everything goes to NATS while one is there.
   if (interest_ != nullptr &&
-      presence_->remote_brokers() <= interest_->remote_brokers() &&
       !interest_->Wanted(event.event().channel(),
                          ClusterInterest::Clock::now())) {
     ++skipped_;  // no other broker has subscribers of it

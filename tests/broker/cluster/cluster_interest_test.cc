@@ -270,5 +270,20 @@ TEST(ClusterInterestTest, MalformedMessagesAreCountedAndIgnored) {
   EXPECT_TRUE(bus[0].selective(bus.now));
 }
 
+TEST(ClusterInterestTest, ABrokerHeardElsewhereButSilentHereStopsSkipping) {
+  size_t heard = 0;
+  ClusterInterest::Options options;
+  options.window = seconds(0);
+  options.brokers_heard = [&heard] { return heard; };
+  ClusterInterest alone(
+      "b0", [](const std::string&) {}, options);
+  const Clock::time_point now = Clock::time_point() + seconds(1000);
+  alone.OnConnected(now);
+  EXPECT_TRUE(alone.selective(now));
+  heard = 1;  // an older broker: presence, no interest messages
+  EXPECT_FALSE(alone.selective(now));
+  EXPECT_TRUE(alone.Wanted("x", now));
+}
+
 }  // namespace
 }  // namespace channel
