@@ -20,6 +20,7 @@ const profile = mkdtempSync(join(tmpdir(), 'channel-chromium-'));
 const work = mkdtempSync(join(tmpdir(), 'channel-examples-'));
 const started = [];
 let browser;
+let pageServer;
 
 function check(cond, what) {
   if (!cond) throw new Error(what);
@@ -88,6 +89,9 @@ async function scenario(name, gatewayPort, backend, pageUrl) {
   await a.fill('#text', 'hello from a');
   await a.click('#send');
   await waitLog(b, 'hello from a');
+  // The backend publishes before it answers: closing `a` as soon as `b` has
+  // the line would race the answer (a 404 "closed" at the backend).
+  await waitLog(a, 'stored and sent');
   await a.close();
   await b.close();
   await waitOutput(backend, /^connect \S+$/m, `${name}: connect`);
@@ -98,7 +102,7 @@ async function scenario(name, gatewayPort, backend, pageUrl) {
 }
 
 try {
-  const pageServer = createServer((req, res) => {
+  pageServer = createServer((req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
     res.end(readFileSync(join(examples, 'php-chat', 'index.html')));
   });
@@ -143,12 +147,17 @@ try {
     await scenario('webhook-chat', gw.port, receiver, pageUrl);
     check(!/batch failed|: [45]\d\d /.test(receiver.err), `receiver errors: ${receiver.err}`);
   }
-  pageServer.close();
   process.exitCode = 0;
 } catch (err) {
   console.error(`FAIL: ${err.stack || err}`);
   process.exitCode = 1;
 } finally {
+  // Nothing may keep the process alive after a failure (the page server's
+  // keep-alive sockets would, until ctest's timeout).
+  if (pageServer) {
+    pageServer.closeAllConnections();
+    pageServer.close();
+  }
   if (browser) await browser.close().catch(() => {});
   for (const child of started) child.kill('SIGKILL');
   killAll();
