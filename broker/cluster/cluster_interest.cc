@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
 namespace channel {
 
 using Kind = v1::ClusterInterest;
@@ -15,6 +18,7 @@ ClusterInterest::ClusterInterest(std::string broker_id, Publish publish,
 
 uint64_t ClusterInterest::Send(v1::ClusterInterest::Kind kind,
                                const std::vector<absl::string_view>& channels,
+                               const std::vector<absl::string_view>& queues,
                                absl::string_view target, uint64_t acked_seq,
                                bool first, bool last) {
   scratch_.Clear();
@@ -25,6 +29,13 @@ uint64_t ClusterInterest::Send(v1::ClusterInterest::Kind kind,
   scratch_.set_seq(++seq_);
   for (absl::string_view c : channels)
     scratch_.add_channels(c.data(), c.size());
+  std::string channel, group;
+  for (absl::string_view key : queues) {
+    SplitQueueKey(key, &channel, &group);
+    v1::QueueMembership* q = scratch_.add_queues();
+    q->set_channel(channel);
+    q->set_group(group);
+  }
   if (!target.empty()) scratch_.set_target(target.data(), target.size());
   scratch_.set_acked_seq(acked_seq);
   scratch_.set_first(first);
@@ -42,6 +53,58 @@ void ClusterInterest::Local(const std::string& channel, bool first) {
   }
   if (local_.erase(channel) == 0) return;
   Send(Kind::REMOVE, {channel});
+}
+
+std::string ClusterInterest::QueueKey(absl::string_view channel,
+                                      absl::string_view group) {
+  return absl::StrCat(group.size(), ":", group, channel);
+}
+
+void ClusterInterest::SplitQueueKey(absl::string_view key, std::string* channel,
+                                    std::string* group) {
+  // Only keys QueueKey made reach here.
+  const size_t colon = key.find(':');
+  size_t n = 0;
+  (void)absl::SimpleAtoi(key.substr(0, colon), &n);
+  *group = std::string(key.substr(colon + 1, n));
+  *channel = std::string(key.substr(colon + 1 + n));
+}
+
+void ClusterInterest::LocalQueue(const std::string& channel,
+                                 const std::string& group, bool first) {
+  std::string key = QueueKey(channel, group);
+  if (first) {
+    if (!local_queues_.insert(key).second) return;
+    last_add_ = Send(Kind::ADD, {}, {key});
+    return;
+  }
+  if (local_queues_.erase(key) == 0) return;
+  Send(Kind::REMOVE, {}, {key});
+}
+
+void ClusterInterest::TellQueue(const std::string& broker,
+                                const std::string& key, bool joined) {
+  if (!options_.on_queue) return;
+  std::string channel, group;
+  SplitQueueKey(key, &channel, &group);
+  options_.on_queue(broker, channel, group, joined);
+}
+
+void ClusterInterest::AddRemoteQueue(const std::string& broker, Remote& remote,
+                                     std::string key) {
+  if (remote.stale.erase(key) > 0) {  // still there: nothing changes
+    remote.queues.insert(std::move(key));
+    return;
+  }
+  if (remote.queues.insert(key).second) TellQueue(broker, key, true);
+}
+
+void ClusterInterest::RemoveRemoteQueue(const std::string& broker,
+                                        Remote& remote,
+                                        const std::string& key) {
+  if (remote.queues.erase(key) > 0 || remote.stale.erase(key) > 0) {
+    TellQueue(broker, key, false);
+  }
 }
 
 bool ClusterInterest::selective(Clock::time_point now) const {
@@ -120,31 +183,41 @@ void ClusterInterest::Resync(const std::string& broker, Remote& remote,
   remote.receiving = false;
   remote.sync_requested = now;
   ++syncs_requested_;
-  Send(Kind::SYNC_REQUEST, {}, broker);
+  Send(Kind::SYNC_REQUEST, {}, {}, broker);
 }
 
 void ClusterInterest::Drop(
     absl::flat_hash_map<std::string, Remote>::iterator it) {
-  ClearRemote(it->second);
-  SetSynced(it->second, true);  // no longer counted as unsynced
+  const std::string broker = it->first;
+  Remote& remote = it->second;
+  ClearRemote(remote);
+  SetSynced(remote, true);  // no longer counted as unsynced
+  for (const auto* set : {&remote.queues, &remote.stale}) {
+    for (const std::string& key : *set) TellQueue(broker, key, false);
+  }
   remote_.erase(it);
+  if (options_.on_dropped) options_.on_dropped(broker);
 }
 
 void ClusterInterest::SendSnapshot(const std::string& to) {
-  std::vector<absl::string_view> part;
+  std::vector<absl::string_view> part, queues;
   size_t bytes = 0;
   bool first = true;
-  for (const std::string& channel : local_) {
-    if (!part.empty() && bytes + channel.size() > options_.max_part_bytes) {
-      Send(Kind::SNAPSHOT, part, to, 0, first, false);
+  const auto add = [&](std::vector<absl::string_view>* list,
+                       const std::string& name) {
+    if (bytes > 0 && bytes + name.size() > options_.max_part_bytes) {
+      Send(Kind::SNAPSHOT, part, queues, to, 0, first, false);
       first = false;
       part.clear();
+      queues.clear();
       bytes = 0;
     }
-    part.push_back(channel);
-    bytes += channel.size() + 4;
-  }
-  Send(Kind::SNAPSHOT, part, to, 0, first, true);
+    list->push_back(name);
+    bytes += name.size() + 4;
+  };
+  for (const std::string& channel : local_) add(&part, channel);
+  for (const std::string& key : local_queues_) add(&queues, key);
+  Send(Kind::SNAPSHOT, part, queues, to, 0, first, true);
 }
 
 void ClusterInterest::OnMessage(absl::string_view bytes,
@@ -180,7 +253,7 @@ void ClusterInterest::OnMessage(absl::string_view bytes,
     // and acknowledge what it sent so far (we forward everything until the
     // snapshot is in, so its waiters need not wait for us).
     Resync(broker, remote, now);
-    Send(Kind::ACK, {}, broker, seq);
+    Send(Kind::ACK, {}, {}, broker, seq);
     // A newcomer learns of us at once (not at our next heartbeat).
     if (kind == Kind::HELLO || fresh) Send(Kind::HEARTBEAT);
   }
@@ -188,10 +261,18 @@ void ClusterInterest::OnMessage(absl::string_view bytes,
   switch (kind) {
     case Kind::ADD:
       for (const std::string& c : channels) AddRemote(remote, c);
-      Send(Kind::ACK, {}, broker, seq);
+      for (const v1::QueueMembership& q : m.queues()) {
+        if (!q.channel().empty() && !q.group().empty()) {
+          AddRemoteQueue(broker, remote, QueueKey(q.channel(), q.group()));
+        }
+      }
+      Send(Kind::ACK, {}, {}, broker, seq);
       break;
     case Kind::REMOVE:
       for (const std::string& c : channels) RemoveRemote(remote, c);
+      for (const v1::QueueMembership& q : m.queues()) {
+        RemoveRemoteQueue(broker, remote, QueueKey(q.channel(), q.group()));
+      }
       break;
     case Kind::ACK:
       if (to_me) {
@@ -206,14 +287,26 @@ void ClusterInterest::OnMessage(absl::string_view bytes,
       if (!to_me) break;
       if (m.first()) {
         ClearRemote(remote);
+        // Its queue groups stay until the snapshot says which are gone.
+        for (auto& key : remote.queues) remote.stale.insert(key);
+        remote.queues.clear();
         remote.receiving = true;
       }
       if (!remote.receiving)
         break;  // a part of a snapshot we lost the start of
       for (const std::string& c : channels) AddRemote(remote, c);
+      for (const v1::QueueMembership& q : m.queues()) {
+        if (!q.channel().empty() && !q.group().empty()) {
+          AddRemoteQueue(broker, remote, QueueKey(q.channel(), q.group()));
+        }
+      }
       if (m.last()) {
         remote.receiving = false;
         SetSynced(remote, true);
+        for (const std::string& key : remote.stale) {
+          TellQueue(broker, key, false);
+        }
+        remote.stale.clear();
       }
       break;
     default:  // HEARTBEAT, HELLO; unknown kinds of newer brokers

@@ -35,6 +35,11 @@ namespace channel {
 // forwards everything and re-synchronises). A broker silent for `expiry` is
 // dropped: no one waits for it any more.
 //
+// Queue groups travel the same way (LocalQueue; Options::on_queue tells
+// what the others have): they are acknowledged and snapshotted like
+// channels but never make a channel Wanted, and a re-sync keeps them until
+// the snapshot says which are gone (so their keys' bindings survive it).
+//
 // Owned by the broker thread (ClusterNode); `publish` sends one message on
 // the subject (dropped while NATS is down: numbering shows the loss).
 // Messages come from other brokers only (NATS no-echo). Costs: Wanted is one
@@ -57,6 +62,15 @@ class ClusterInterest {
     // more than this class knows means one tells no interest (an older
     // version, in a rolling upgrade): not selective. Null: not checked.
     std::function<size_t()> brokers_heard;
+    // Another broker's queue group `group` of `channel` gained its first
+    // member there (joined=true) or lost its last one, as this broker
+    // learns it (a snapshot's differences included). Broker thread.
+    std::function<void(const std::string& broker, const std::string& channel,
+                       const std::string& group, bool joined)>
+        on_queue;
+    // `broker` left the view (BYE, gone, expired, NATS lost), after its
+    // queue groups were left through on_queue.
+    std::function<void(const std::string& broker)> on_dropped;
   };
 
   ClusterInterest(std::string broker_id, Publish publish, Options options);
@@ -64,6 +78,12 @@ class ClusterInterest {
   // This broker's own interest: `channel` gained its first local subscriber
   // (first=true) or lost its last.
   void Local(const std::string& channel, bool first);
+  // The same for a queue group: `channel`'s `group` gained its first local
+  // member or lost its last. Told to the others like a channel (an Ack
+  // waits for them: WaitFor), but never makes a channel Wanted: queue
+  // events go to the broker their member is on (docs/PROTOCOL.md).
+  void LocalQueue(const std::string& channel, const std::string& group,
+                  bool first);
 
   // Whether a publish on `channel` must go to the other brokers.
   bool Wanted(absl::string_view channel, Clock::time_point now) const;
@@ -94,6 +114,9 @@ class ClusterInterest {
   void Gone(const std::string& broker, Clock::time_point now);
 
   size_t remote_brokers() const { return remote_.size(); }
+  bool Knows(const std::string& broker) const {
+    return remote_.contains(broker);
+  }
   // Whether publishes are forwarded only where wanted now.
   bool selective(
       Clock::time_point now) const;  // see Options::brokers_heard too
@@ -114,6 +137,10 @@ class ClusterInterest {
     bool receiving = false;  // a snapshot's first part came, not its last
     Clock::time_point sync_requested;
     absl::flat_hash_set<std::string> channels;
+    // Its queue groups (QueueKey). Kept through a re-sync until the
+    // snapshot replaces them: `stale` holds those not yet confirmed by it.
+    absl::flat_hash_set<std::string> queues;
+    absl::flat_hash_set<std::string> stale;
   };
   struct Waiter {
     uint64_t seq = 0;  // our last ADD when it started
@@ -123,8 +150,20 @@ class ClusterInterest {
 
   uint64_t Send(v1::ClusterInterest::Kind kind,
                 const std::vector<absl::string_view>& channels = {},
+                const std::vector<absl::string_view>& queues = {},
                 absl::string_view target = {}, uint64_t acked_seq = 0,
                 bool first = false, bool last = false);
+  // (channel, group) as one set key, and back.
+  static std::string QueueKey(absl::string_view channel,
+                              absl::string_view group);
+  static void SplitQueueKey(absl::string_view key, std::string* channel,
+                            std::string* group);
+  void AddRemoteQueue(const std::string& broker, Remote& remote,
+                      std::string key);
+  void RemoveRemoteQueue(const std::string& broker, Remote& remote,
+                         const std::string& key);
+  void TellQueue(const std::string& broker, const std::string& key,
+                 bool joined);
   void SendSnapshot(const std::string& to);
   void Resync(const std::string& broker, Remote& remote, Clock::time_point now);
   void SetSynced(Remote& remote, bool synced);
@@ -143,6 +182,7 @@ class ClusterInterest {
   const Publish publish_;
   const Options options_;
   absl::flat_hash_set<std::string> local_;
+  absl::flat_hash_set<std::string> local_queues_;  // QueueKey
   absl::flat_hash_map<std::string, Remote> remote_;
   // Channel -> how many other brokers want it.
   absl::flat_hash_map<std::string, uint32_t> wanted_;

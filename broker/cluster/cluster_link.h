@@ -24,6 +24,17 @@ class ClusterLink {
   // Sends one event (Envelope{event}) published here to the other brokers
   // that want its channel.
   virtual absl::Status Forward(const v1::Envelope& event) = 0;
+  // Queue groups across brokers (docs/PROTOCOL.md "Queue groups"): false
+  // when this cluster does not share them (interest sharing off).
+  virtual bool SharesQueues() const { return false; }
+  // `channel`'s queue group `group` gained its first member on this broker
+  // (first=true) or lost its last one.
+  virtual void QueueInterest(const std::string& channel,
+                             const std::string& group, bool first) {
+    (void)channel;
+    (void)group;
+    (void)first;
+  }
   // Runs `done` once every other broker has applied the interest this one
   // told so far (an Ack of a Subscribe waits for it: docs/PROTOCOL.md) and
   // returns true; false (done dropped) when nothing is pending. `done`

@@ -13,7 +13,8 @@ ClusterNode::ClusterNode(asio::io_context& io, const BrokerOptions& options,
                          const std::string& broker_id, Router* router,
                          PresenceService* presence, HistoryStore* history,
                          Hooks hooks)
-    : router_(router),
+    : broker_id_(broker_id),
+      router_(router),
       presence_service_(presence),
       hooks_(std::move(hooks)),
       presence_tick_(io),
@@ -46,6 +47,9 @@ ClusterNode::ClusterNode(asio::io_context& io, const BrokerOptions& options,
     callbacks.on_gone = [this](const std::string& broker) {
       interest_->Gone(broker, ClusterInterest::Clock::now());
     };
+    callbacks.on_queue = [this](const std::string& bytes) {
+      OnQueueEvent(bytes);
+    };
   }
   callbacks.on_dropped = [this](const std::string& channel) {
     OnDropped(channel);
@@ -61,6 +65,22 @@ ClusterNode::ClusterNode(asio::io_context& io, const BrokerOptions& options,
     // A broker heard sharing presence but not interest (a version without
     // it, in a rolling upgrade, or one just heard): forward everything.
     interest.brokers_heard = [this] { return presence_->remote_brokers(); };
+    interest.on_queue = [this](const std::string& broker,
+                               const std::string& channel,
+                               const std::string& group, bool joined) {
+      router_->RemoteQueue(Proxy(broker), channel, group, joined);
+      if (joined) {
+        ++queue_stats_.remote_groups;
+      } else {
+        --queue_stats_.remote_groups;
+      }
+    };
+    interest.on_dropped = [this](const std::string& broker) {
+      auto it = proxies_.find(broker);
+      if (it == proxies_.end()) return;
+      router_->RemoveAll(it->second.get());  // its keys' bindings too
+      proxies_.erase(it);
+    };
     interest_ = std::make_unique<ClusterInterest>(
         broker_id,
         [this](const std::string& bytes) { nats_->PublishInterest(bytes); },
@@ -81,6 +101,7 @@ ClusterNode::ClusterNode(asio::io_context& io, const BrokerOptions& options,
 }
 
 ClusterNode::~ClusterNode() {
+  for (auto& [broker, proxy] : proxies_) router_->RemoveAll(proxy.get());
   router_->set_cluster(nullptr);
   presence_service_->set_cluster(nullptr);
   router_->set_history_sink(nullptr);
@@ -117,6 +138,51 @@ absl::Status ClusterNode::Forward(const v1::Envelope& event) {
     return absl::OkStatus();
   }
   return nats_->Forward(event);
+}
+
+void ClusterNode::QueueInterest(const std::string& channel,
+                                const std::string& group, bool first) {
+  if (interest_ != nullptr) interest_->LocalQueue(channel, group, first);
+}
+
+BrokerProxy* ClusterNode::Proxy(const std::string& broker) {
+  auto& proxy = proxies_[broker];
+  if (proxy == nullptr) {
+    proxy = std::make_unique<BrokerProxy>(
+        [this, broker](const std::string& group, const v1::Event& event) {
+          return SendQueued(broker, group, event);
+        });
+  }
+  return proxy.get();
+}
+
+bool ClusterNode::SendQueued(const std::string& broker,
+                             const std::string& group, const v1::Event& event) {
+  queue_scratch_.Clear();
+  queue_scratch_.set_broker_id(broker_id_);
+  queue_scratch_.set_group(group);
+  *queue_scratch_.mutable_event() = event;
+  queue_scratch_.SerializeToString(&queue_bytes_);
+  if (!nats_->PublishQueue(broker, queue_bytes_)) return false;
+  ++queue_stats_.sent;
+  return true;
+}
+
+void ClusterNode::OnQueueEvent(const std::string& bytes) {
+  if (!queue_in_.ParseFromString(bytes) || queue_in_.group().empty() ||
+      queue_in_.event().channel().empty()) {
+    ++queue_stats_.malformed;
+    return;
+  }
+  ++queue_stats_.received;
+  // The sender's stand-in is the events' publisher here (its keys'
+  // bindings end when it leaves), for a broker in the view only: an
+  // unknown id makes no stand-in (nothing would ever remove it).
+  const std::string& origin = queue_in_.broker_id();
+  const Subscriber* publisher =
+      interest_->Knows(origin) ? Proxy(origin) : nullptr;
+  queue_envelope_.mutable_event()->Swap(queue_in_.mutable_event());
+  router_->DeliverQueued(queue_envelope_, queue_in_.group(), publisher);
 }
 
 bool ClusterNode::WaitForInterest(std::function<void()> done) {

@@ -220,6 +220,23 @@ void AppendBrokerMetrics(const BrokerMetricsInputs& in, PrometheusText* m) {
                "Local publishes no other broker had subscribers for: not "
                "sent to NATS.",
                in.cluster->skipped());
+    const ClusterNode::QueueStats& q = in.cluster->queue_stats();
+    m->Counter("channel_broker_cluster_queue_events_total",
+               "Queue-group events sent to the broker of the member chosen "
+               "(out) and received for a member here (in).",
+               q.sent, {{"direction", "out"}});
+    m->Counter("channel_broker_cluster_queue_events_total",
+               "Queue-group events sent to the broker of the member chosen "
+               "(out) and received for a member here (in).",
+               q.received, {{"direction", "in"}});
+    m->Counter("channel_broker_cluster_queue_malformed_total",
+               "Queue-group events from other brokers that could not be "
+               "read.",
+               q.malformed);
+    m->Gauge("channel_broker_cluster_queue_remote_groups",
+             "Queue groups (channel, group) with members on another broker, "
+             "counted per broker.",
+             static_cast<double>(q.remote_groups));
     if (const ClusterInterest* interest = in.cluster->interest()) {
       m->Gauge("channel_broker_cluster_interest_brokers",
                "Other brokers whose channel interest this broker holds.",

@@ -1,5 +1,6 @@
 #include "broker/routing/router.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/channel_names.h"
 
@@ -81,7 +82,16 @@ absl::Status Router::Subscribe(Subscriber* session,
   if (absl::Status s = ValidateAndDedupe(request.channels()); !s.ok()) {
     return s;
   }
-  if (!request.queue_group().empty()) return JoinQueue(session, request);
+  if (!request.queue_group().empty()) {
+    if (absl::Status s = JoinQueue(session, request); !s.ok()) return s;
+    // In a cluster the Ack waits until every other broker knows this
+    // member (below, as for a subscriber).
+    if (cluster_ != nullptr && on_released) {
+      const bool kept = cluster_->WaitForInterest(std::move(on_released));
+      if (waiting != nullptr) *waiting = kept;
+    }
+    return absl::OkStatus();
+  }
   size_t new_channels = 0;
   for (const std::string* channel : distinct_) {
     if (!index_.Contains(session, *channel)) ++new_channels;
@@ -154,9 +164,20 @@ absl::Status Router::JoinQueue(Subscriber* session,
         "a queue group subscription cannot resume (since)");
   }
   if (cluster_ != nullptr) {
-    return absl::InvalidArgumentError(
-        "queue groups need a standalone broker in this version (the "
-        "cluster, --nats, does not share them yet)");
+    if (!cluster_->SharesQueues()) {
+      return absl::InvalidArgumentError(
+          "queue groups in a cluster need shared interest (this broker runs "
+          "with --nats_interest_window_ms=0)");
+    }
+    for (const std::string* channel : distinct_) {
+      if (sink_ != nullptr && sink_->Handles(*channel)) {
+        // Its events come from the history feed on every broker, which
+        // cannot choose one member for the whole cluster.
+        return absl::InvalidArgumentError(absl::StrCat(
+            "a history channel cannot have queue groups in a cluster: '",
+            absl::CHexEscape(channel->substr(0, 64)), "'"));
+      }
+    }
   }
   size_t new_channels = 0;
   for (const std::string* channel : distinct_) {
@@ -166,11 +187,21 @@ absl::Status Router::JoinQueue(Subscriber* session,
     return s;
   }
   for (const std::string* channel : distinct_) {
-    if (queues_.Join(session, *channel, group).channel_edge) {
-      UpdateSole(*channel);  // nobody holds it alone any more
+    const QueueGroups::Change change = queues_.Join(session, *channel, group);
+    if (change.channel_edge) UpdateSole(*channel);  // nobody holds it alone
+    if (change.local_edge && cluster_ != nullptr) {
+      cluster_->QueueInterest(*channel, group, true);
     }
   }
   return absl::OkStatus();
+}
+
+void Router::RemoteQueue(Subscriber* broker, const std::string& channel,
+                         const std::string& group, bool joined) {
+  const QueueGroups::Change change =
+      joined ? queues_.Join(broker, channel, group)
+             : queues_.Leave(broker, channel, group);
+  if (change.channel_edge) UpdateSole(channel);
 }
 
 absl::Status Router::Unsubscribe(Subscriber* session,
@@ -180,9 +211,11 @@ absl::Status Router::Unsubscribe(Subscriber* session,
   }
   if (!request.queue_group().empty()) {
     for (const std::string* channel : distinct_) {
-      if (queues_.Leave(session, *channel, request.queue_group())
-              .channel_edge) {
-        UpdateSole(*channel);
+      const QueueGroups::Change change =
+          queues_.Leave(session, *channel, request.queue_group());
+      if (change.channel_edge) UpdateSole(*channel);
+      if (change.local_edge && cluster_ != nullptr) {
+        cluster_->QueueInterest(*channel, request.queue_group(), false);
       }
     }
     return absl::OkStatus();
@@ -207,8 +240,14 @@ void Router::RemoveAll(Subscriber* session) {
   for (const std::string& channel : index_.RemoveAll(session)) {
     ClusterInterest(channel, false);
   }
-  for (const std::string& channel : queues_.RemoveAll(session)) {
+  std::vector<QueueGroups::GroupName> local_left;
+  for (const std::string& channel : queues_.RemoveAll(session, &local_left)) {
     UpdateSole(channel);
+  }
+  if (cluster_ != nullptr) {
+    for (const auto& [channel, group] : local_left) {
+      cluster_->QueueInterest(channel, group, false);
+    }
   }
   queues_.ForgetPublisher(session);
   // Its own grants end at once; the channels it left may now have one

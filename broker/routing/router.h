@@ -144,8 +144,20 @@ class Router {
   // Sees every local publish after its delivery (the PHP bridge); null:
   // none. Not owned.
   void set_observer(PublishObserver* observer) { observer_ = observer; }
-  // An event published on another broker: local subscribers only.
+  // An event published on another broker: local subscribers only (its
+  // queue groups were served by the broker it was published through).
   uint64_t DeliverRemote(const v1::Envelope& envelope);
+  // An event another broker (`origin`, its stand-in here) chose this one
+  // for, for queue group `group`: one local member of it, sticky per key
+  // (QueueGroups::PickLocal); false (counted) when none can take it.
+  bool DeliverQueued(const v1::Envelope& envelope, const std::string& group,
+                     const Subscriber* origin);
+
+  // Cluster: another broker (`broker`, its stand-in here: IsBroker) has
+  // members of `channel`'s queue group `group` (joined) or no longer has.
+  // Router::RemoveAll(broker) ends all of them and its keys' bindings.
+  void RemoteQueue(Subscriber* broker, const std::string& channel,
+                   const std::string& group, bool joined);
 
   // Leaves every channel (connection closed); its grants end.
   void RemoveAll(Subscriber* session);
@@ -179,6 +191,13 @@ class Router {
   uint64_t DeliverToQueues(const std::string& channel, const v1::Event& event,
                            const Subscriber* publisher,
                            OutgoingEvent& outgoing);
+  // Gives `outgoing` to `member` of `channel`'s `group`, or, when it cannot
+  // take it, to the group's next member (with local_only, on this broker);
+  // false (counted as dropped) when none could.
+  bool DeliverToMember(const std::string& channel, const std::string& group,
+                       Subscriber* member, absl::string_view key, bool key_end,
+                       const Subscriber* publisher, OutgoingEvent& outgoing,
+                       bool local_only);
   // Publish's admission over distinct_ (see Publish).
   absl::Status Admit(const v1::Publish& request, const Subscriber* skip);
   // Checks the request's names and fills distinct_ with them, each once, in

@@ -218,20 +218,50 @@ uint64_t Router::DeliverToQueues(const std::string& channel,
     // A member that cannot take it (closing, or closed now as a slow
     // consumer) hands it to the group's next one: an event is lost only
     // when no member of the group can take it (counted).
-    tried_.clear();
-    Subscriber* s = member;
-    while (s != nullptr && !s->Deliver(outgoing)) {
-      tried_.push_back(s);
-      s = queues_.Retry(channel, group, key, key_end, publisher, tried_);
-    }
-    if (s != nullptr) {
+    if (DeliverToMember(channel, group, member, key, key_end, publisher,
+                        outgoing, /*local_only=*/false)) {
       ++receivers;
-    } else {
-      ++stats_->queue_events_dropped;
     }
   }
   picked_.clear();
   return receivers;
+}
+
+bool Router::DeliverToMember(const std::string& channel,
+                             const std::string& group, Subscriber* member,
+                             absl::string_view key, bool key_end,
+                             const Subscriber* publisher,
+                             OutgoingEvent& outgoing, bool local_only) {
+  tried_.clear();
+  Subscriber* s = member;
+  while (s != nullptr && !s->DeliverQueued(outgoing, group)) {
+    tried_.push_back(s);
+    s = queues_.Retry(channel, group, key, key_end, publisher, tried_,
+                      local_only);
+  }
+  if (s == nullptr) ++stats_->queue_events_dropped;
+  return s != nullptr;
+}
+
+bool Router::DeliverQueued(const v1::Envelope& envelope,
+                           const std::string& group, const Subscriber* origin) {
+  const v1::Event& event = envelope.event();
+  Subscriber* member =
+      queues_.PickLocal(event.channel(), group, event.meta().key(),
+                        event.meta().key_end(), origin);
+  if (member == nullptr) {
+    // Its last member here left while the event was on its way.
+    ++stats_->queue_events_dropped;
+    return false;
+  }
+  OutgoingEvent outgoing(envelope);
+  if (!DeliverToMember(event.channel(), group, member, event.meta().key(),
+                       event.meta().key_end(), origin, outgoing,
+                       /*local_only=*/true)) {
+    return false;
+  }
+  ++stats_->events_delivered;
+  return true;
 }
 
 uint64_t Router::DeliverRemote(const v1::Envelope& envelope) {

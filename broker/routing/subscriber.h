@@ -22,6 +22,17 @@ class Subscriber {
   // subscriber from the Router's index; the Router copes.
   virtual bool Deliver(OutgoingEvent& event) = 0;
 
+  // Queues `event` chosen for this member of queue group `group`. Members
+  // on this broker deliver it as any event; another broker of the cluster,
+  // standing in the group for its own members (IsBroker), sends it there.
+  virtual bool DeliverQueued(OutgoingEvent& event, const std::string& group) {
+    (void)group;
+    return Deliver(event);
+  }
+  // Stands for another broker of the cluster in queue groups (its members
+  // there), not for a connection to this one.
+  virtual bool IsBroker() const { return false; }
+
   // Receives the events published through this broker only, not those a
   // cluster's other brokers forward (the webhook sink: brokers configured
   // alike then send each event once).

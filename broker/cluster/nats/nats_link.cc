@@ -29,6 +29,7 @@ NatsLink::~NatsLink() {
   if (interest_sub_ != nullptr) Nats().natsSubscription_Destroy(interest_sub_);
   if (alive_sub_ != nullptr) Nats().natsSubscription_Destroy(alive_sub_);
   if (probe_sub_ != nullptr) Nats().natsSubscription_Destroy(probe_sub_);
+  if (queue_sub_ != nullptr) Nats().natsSubscription_Destroy(queue_sub_);
   for (auto& [channel, sub] : subscriptions_)
     Nats().natsSubscription_Destroy(sub);
   subscriptions_.clear();
@@ -74,6 +75,11 @@ void NatsLink::Receive(Control control, const std::string& subject,
   }
   if (control == Control::kInterest) {
     if (callbacks_.on_interest) callbacks_.on_interest(data);
+    return;
+  }
+  if (control == Control::kQueue) {
+    ++stats_.messages_in;
+    if (callbacks_.on_queue) callbacks_.on_queue(data);
     return;
   }
   if (control == Control::kGone) {

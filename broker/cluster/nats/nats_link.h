@@ -70,6 +70,9 @@ class NatsLink {
     std::function<void(const std::string& bytes)> on_interest;
     // A probed broker has no connection to NATS any more (broker thread).
     std::function<void(const std::string& broker)> on_gone;
+    // A message on this broker's queue subject (QueueSubject): another
+    // broker's ClusterQueueEvent for a member here (broker thread).
+    std::function<void(const std::string& bytes)> on_queue;
   };
   struct Stats {
     uint64_t messages_in = 0, bytes_in = 0, messages_out = 0, bytes_out = 0;
@@ -103,6 +106,10 @@ class NatsLink {
   void PublishInterest(const std::string& bytes) {
     PublishControl(kInterestSubject, bytes);
   }
+  // Sends a ClusterQueueEvent to broker `broker` (its queue subject,
+  // "chansys.queue.<hex id>"); false while NATS is down or the publish
+  // fails.
+  bool PublishQueue(absl::string_view broker, const std::string& bytes);
   // Asks NATS whether broker `broker` is still connected: a request on the
   // subject it holds while connected, answered by NATS itself with "no
   // responders" (on_gone) once it has no connection. No answer otherwise
@@ -136,7 +143,7 @@ class NatsLink {
  private:
   friend struct NatsCallbacks;  // libnats' callbacks (nats_link.cc)
   // What a message is: an event, or one of the brokers' control subjects.
-  enum class Control : uint8_t { kNone, kPresence, kInterest, kGone };
+  enum class Control : uint8_t { kNone, kPresence, kInterest, kGone, kQueue };
   struct Shared;  // what they share with the broker thread
   // Runs `fn` on the broker thread if the link still exists then.
   void Post(std::function<void(NatsLink*)> fn);
@@ -159,6 +166,7 @@ class NatsLink {
   __natsSubscription* interest_sub_ = nullptr;
   __natsSubscription* alive_sub_ = nullptr;  // others' probes of us
   __natsSubscription* probe_sub_ = nullptr;  // NATS's answers to ours
+  __natsSubscription* queue_sub_ = nullptr;  // queue events for us
   bool up_ = false;
   Stats stats_;
   std::string scratch_;                      // the encoded event of a Forward

@@ -15,6 +15,7 @@ namespace channel {
 using nats_link_internal::FromNats;
 using nats_link_internal::kAlivePrefix;
 using nats_link_internal::kProbePrefix;
+using nats_link_internal::kQueuePrefix;
 
 absl::Status NatsLink::Start() {
   if (absl::Status loaded = LoadNats(); !loaded.ok()) return loaded;
@@ -95,6 +96,15 @@ absl::Status NatsLink::Start() {
           &NatsCallbacks::OnProbe, self_.get());
     }
     if (sub != NATS_OK) return FromNats(sub, "NATS subscribe (probes)");
+    if (callbacks_.on_queue) {
+      sub = Nats().natsConnection_Subscribe(
+          &queue_sub_, connection_, absl::StrCat(kQueuePrefix, hex).c_str(),
+          &NatsCallbacks::OnQueue, self_.get());
+      if (sub != NATS_OK) return FromNats(sub, "NATS subscribe (queues)");
+      Nats().natsSubscription_SetPendingLimits(queue_sub_,
+                                               options_.max_pending_messages,
+                                               options_.max_pending_bytes);
+    }
   }
   // With retry on failed connect, NATS_NOT_YET_CONNECTED means "connecting
   // in the background": OnConnected reports it.
@@ -141,6 +151,21 @@ void NatsLink::Probe(absl::string_view broker) {
       kProbePrefix, absl::BytesToHexString(options_.broker_id), ".", them);
   Nats().natsConnection_PublishRequest(connection_, subject.c_str(),
                                        reply.c_str(), "", 0);
+}
+
+bool NatsLink::PublishQueue(absl::string_view broker,
+                            const std::string& bytes) {
+  if (!up_) return false;
+  const std::string subject =
+      absl::StrCat(kQueuePrefix, absl::BytesToHexString(broker));
+  if (Nats().natsConnection_Publish(connection_, subject.c_str(), bytes.data(),
+                                    static_cast<int>(bytes.size())) !=
+      NATS_OK) {
+    return false;
+  }
+  ++stats_.messages_out;
+  stats_.bytes_out += bytes.size();
+  return true;
 }
 
 void NatsLink::StopControl() {

@@ -28,6 +28,8 @@ constexpr absl::string_view kSubjectPrefix = "chan.";
 // gets NATS's answers to its own probes on kProbePrefix.<hex id>.<hex them>.
 constexpr absl::string_view kAlivePrefix = "chansys.alive.";
 constexpr absl::string_view kProbePrefix = "chansys.probe.";
+// Queue events for a broker's members: kQueuePrefix.<hex id>.
+constexpr absl::string_view kQueuePrefix = "chansys.queue.";
 
 inline absl::Status FromNats(natsStatus s, absl::string_view what) {
   if (s == NATS_OK) return absl::OkStatus();
@@ -135,6 +137,10 @@ struct NatsCallbacks {
   static void OnInterest(natsConnection*, natsSubscription*, natsMsg* msg,
                          void* closure) {
     OnControl(msg, closure, NatsLink::Control::kInterest);
+  }
+  static void OnQueue(natsConnection*, natsSubscription*, natsMsg* msg,
+                      void* closure) {
+    OnControl(msg, closure, NatsLink::Control::kQueue);
   }
   // Another broker's probe of us: holding the subscription is the answer.
   static void OnAlive(natsConnection*, natsSubscription*, natsMsg* msg, void*) {

@@ -1,5 +1,6 @@
 #include "broker/cluster/cluster_interest.h"
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <string>
@@ -26,7 +27,18 @@ class Bus {
     options.expiry = seconds(5);
     options.window = seconds(2);
     options.max_part_bytes = part_bytes;
+    told.resize(brokers);
     for (int i = 0; i < brokers; ++i) {
+      // What broker i learns of the others' queue groups, in order.
+      options.on_queue = [this, i](const std::string& broker,
+                                   const std::string& channel,
+                                   const std::string& group, bool joined) {
+        told[i].push_back(
+            absl::StrCat(broker, joined ? " +" : " -", channel, "/", group));
+      };
+      options.on_dropped = [this, i](const std::string& broker) {
+        told[i].push_back(absl::StrCat(broker, " dropped"));
+      };
       nodes_.push_back(std::make_unique<ClusterInterest>(
           absl::StrCat("b", i),
           [this, i](const std::string& bytes) {
@@ -83,6 +95,7 @@ class Bus {
 
   Clock::time_point now = Clock::time_point() + seconds(1000);
   std::vector<bool> cut_, hold_;
+  std::vector<std::vector<std::string>> told;  // per broker (on_queue)
 
  private:
   std::vector<std::unique_ptr<ClusterInterest>> nodes_;
@@ -283,6 +296,64 @@ TEST(ClusterInterestTest, ABrokerHeardElsewhereButSilentHereStopsSkipping) {
   heard = 1;  // an older broker: presence, no interest messages
   EXPECT_FALSE(alone.selective(now));
   EXPECT_TRUE(alone.Wanted("x", now));
+}
+
+TEST(ClusterInterestTest, QueueGroupsAreToldAwaitedButNeverWanted) {
+  Bus bus = Settled(2);
+  bus[1].LocalQueue("events", "app", true);
+  bool done = false;
+  ASSERT_TRUE(bus[1].WaitFor([&done] { done = true; }, bus.now));
+  bus.Pump();
+  EXPECT_TRUE(done);  // the other broker applied it: an Ack may go
+  EXPECT_EQ(bus.told[0], std::vector<std::string>{"b1 +events/app"});
+  // Events of a queue group go to the broker chosen, never to a channel's
+  // subscribers there.
+  EXPECT_FALSE(bus[0].Wanted("events", bus.now));
+  bus[1].LocalQueue("events", "app", true);  // already told: nothing
+  bus[1].LocalQueue("events", "app", false);
+  bus.Pump();
+  EXPECT_EQ(bus.told[0],
+            (std::vector<std::string>{"b1 +events/app", "b1 -events/app"}));
+}
+
+TEST(ClusterInterestTest, AResyncKeepsQueueGroupsTheSnapshotStillHas) {
+  Bus bus = Settled(2);
+  bus[1].LocalQueue("events", "g1", true);
+  bus[1].LocalQueue("events", "g2", true);
+  bus.Pump();
+  ASSERT_EQ(bus.told[0].size(), 2u);
+  bus[1].LocalQueue("events", "g2", false);
+  bus.Lose();               // broker 0 misses that g2 is gone
+  bus[1].Local("x", true);  // the gap shows: a snapshot is asked for
+  bus.Pump();
+  // g1 was never left (its bindings stay); g2's end is learnt.
+  EXPECT_EQ(bus.told[0],
+            (std::vector<std::string>{"b1 +events/g1", "b1 +events/g2",
+                                      "b1 -events/g2"}));
+  EXPECT_TRUE(bus[0].selective(bus.now));
+  // A broker leaving takes its groups along, then is dropped.
+  bus[1].Leave();
+  bus.Pump();
+  EXPECT_EQ(bus.told[0].size(), 5u);
+  EXPECT_EQ(bus.told[0][3], "b1 -events/g1");
+  EXPECT_EQ(bus.told[0][4], "b1 dropped");
+}
+
+TEST(ClusterInterestTest, QueueGroupsComeInSnapshotsToANewcomer) {
+  Bus bus(3);
+  bus.cut_[2] = true;
+  bus.ConnectAll();
+  bus.Advance(seconds(3));
+  bus[0].LocalQueue("events", "app", true);
+  bus[0].LocalQueue("other", "app", true);
+  bus.Pump();
+  bus.cut_[2] = false;
+  bus[2].OnConnected(bus.now);
+  bus.Pump();
+  std::vector<std::string> told = bus.told[2];
+  std::sort(told.begin(), told.end());
+  EXPECT_EQ(told,
+            (std::vector<std::string>{"b0 +events/app", "b0 +other/app"}));
 }
 
 }  // namespace

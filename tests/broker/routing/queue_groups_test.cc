@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "broker/cluster/cluster_link.h"
 #include "broker/routing/router.h"
 #include "common/framing/envelope_codec.h"
 #include "common/framing/frame_decoder.h"
@@ -185,9 +187,147 @@ TEST(QueueGroupsBoundTest, PastTheBindingBoundKeysAreHashedNotBound) {
   ASSERT_EQ(again.size(), 2u);
   EXPECT_EQ(again[0].second, out[2].second);
   EXPECT_EQ(again[1].second, out[2].second);
-  EXPECT_EQ(groups.RemoveAll(&a), std::vector<std::string>{});
-  EXPECT_EQ(groups.RemoveAll(&b), std::vector<std::string>{"events"});
+  std::vector<QueueGroups::GroupName> local_left;
+  EXPECT_EQ(groups.RemoveAll(&a, &local_left), std::vector<std::string>{});
+  EXPECT_TRUE(local_left.empty());
+  EXPECT_EQ(groups.RemoveAll(&b, &local_left),
+            std::vector<std::string>{"events"});
+  EXPECT_EQ(local_left, (std::vector<QueueGroups::GroupName>{{"events", "g"}}));
   EXPECT_EQ(groups.bindings(), 0u);
+}
+
+// Queue groups across brokers, as the Router sees them: another broker is
+// one member (IsBroker) that is handed the events chosen for it.
+class OtherBroker : public Subscriber {
+ public:
+  bool Deliver(OutgoingEvent&) override { return false; }
+  bool DeliverQueued(OutgoingEvent& event, const std::string& group) override {
+    if (!open) return false;
+    sent.push_back(absl::StrCat(group, "/", event.event().meta().key()));
+    return true;
+  }
+  bool IsBroker() const override { return true; }
+  bool open = true;
+  std::vector<std::string> sent;  // "group/key"
+};
+
+// A cluster that shares queue groups (or not), recording what it is told.
+class QueueCluster : public ClusterLink {
+ public:
+  bool up() const override { return true; }
+  void Interest(const std::string&, bool) override {}
+  absl::Status Forward(const v1::Envelope&) override {
+    return absl::OkStatus();
+  }
+  bool WaitForInterest(std::function<void()>) override { return false; }
+  bool SharesQueues() const override { return shares; }
+  void QueueInterest(const std::string& channel, const std::string& group,
+                     bool first) override {
+    told.push_back(absl::StrCat(first ? "+" : "-", channel, "/", group));
+  }
+  bool shares = true;
+  std::vector<std::string> told;
+};
+
+class QueueGroupsClusterTest : public QueueGroupsTest {
+ protected:
+  void SetUp() override { router_.set_cluster(&cluster_); }
+  void TearDown() override { router_.set_cluster(nullptr); }
+  // An event of "events" with `key`, as another broker sends it.
+  bool FromOtherBroker(const std::string& key, const Subscriber* origin) {
+    v1::Envelope envelope;
+    envelope.mutable_event()->set_channel("events");
+    envelope.mutable_event()->set_payload("remote");
+    envelope.mutable_event()->mutable_meta()->set_key(key);
+    return router_.DeliverQueued(envelope, "app", origin);
+  }
+  QueueCluster cluster_;
+};
+
+TEST_F(QueueGroupsClusterTest, OnlyTheFirstAndLastLocalMemberAreTold) {
+  Member a, b;
+  OtherBroker other;
+  ASSERT_TRUE(router_.Subscribe(&a, Queue("events", "app")).ok());
+  ASSERT_TRUE(router_.Subscribe(&b, Queue("events", "app")).ok());
+  router_.RemoteQueue(&other, "events", "app", true);
+  EXPECT_EQ(cluster_.told, std::vector<std::string>{"+events/app"});
+  v1::Unsubscribe leave;
+  leave.add_channels("events");
+  leave.set_queue_group("app");
+  ASSERT_TRUE(router_.Unsubscribe(&a, leave).ok());
+  EXPECT_EQ(cluster_.told.size(), 1u);
+  router_.RemoveAll(&b);  // the last local one; another broker's remain
+  EXPECT_EQ(cluster_.told,
+            (std::vector<std::string>{"+events/app", "-events/app"}));
+  EXPECT_TRUE(router_.HasSubscribers("events"));
+  router_.RemoveAll(&other);
+  EXPECT_FALSE(router_.HasSubscribers("events"));
+}
+
+TEST_F(QueueGroupsClusterTest, OtherBrokersTakeTheirTurnAndKeepTheirKeys) {
+  Member a;
+  OtherBroker other;
+  ASSERT_TRUE(router_.Subscribe(&a, Queue("events", "app")).ok());
+  router_.RemoteQueue(&other, "events", "app", true);
+  for (int round = 0; round < 3; ++round) {
+    for (const char* key : {"k1", "k2", "k3", "k4"}) {
+      EXPECT_EQ(Send(key, "x"), 1u);
+    }
+  }
+  ASSERT_EQ(a.keys.size(), 6u);
+  ASSERT_EQ(other.sent.size(), 6u);
+  for (const std::string& sent : other.sent) {
+    for (const std::string& key : a.keys) EXPECT_NE(sent, "app/" + key);
+  }
+  // The other broker gone: its keys come here.
+  router_.RemoveAll(&other);
+  for (const char* key : {"k1", "k2", "k3", "k4"})
+    EXPECT_EQ(Send(key, "y"), 1u);
+  EXPECT_EQ(a.keys.size(), 10u);
+  // One that cannot be reached (NATS down) hands the event on.
+  OtherBroker down;
+  down.open = false;
+  router_.RemoteQueue(&down, "events", "app", true);
+  for (const char* key : {"n1", "n2"}) EXPECT_EQ(Send(key, "z"), 1u);
+  EXPECT_EQ(a.keys.size(), 12u);
+  router_.RemoveAll(&down);
+}
+
+TEST_F(QueueGroupsClusterTest, EventsFromAnotherBrokerGoToLocalMembersOnly) {
+  Member a, b;
+  OtherBroker origin, third;
+  ASSERT_TRUE(router_.Subscribe(&a, Queue("events", "app")).ok());
+  ASSERT_TRUE(router_.Subscribe(&b, Queue("events", "app")).ok());
+  router_.RemoteQueue(&third, "events", "app", true);
+  for (int round = 0; round < 3; ++round) {
+    for (const char* key : {"k1", "k2", "k3", "k4"}) {
+      EXPECT_TRUE(FromOtherBroker(key, &origin));
+    }
+  }
+  EXPECT_TRUE(third.sent.empty());  // never sent on
+  EXPECT_EQ(a.keys.size(), 6u);
+  EXPECT_EQ(b.keys.size(), 6u);
+  for (const std::string& key : a.keys) {
+    for (const std::string& other : b.keys) EXPECT_NE(key, other);
+  }
+  EXPECT_EQ(router_.queue_groups().bindings(), 4u);
+  router_.RemoveAll(&origin);  // the sending broker left: its keys end
+  EXPECT_EQ(router_.queue_groups().bindings(), 0u);
+  // No local member any more: dropped and counted, never sent on.
+  router_.RemoveAll(&a);
+  router_.RemoveAll(&b);
+  EXPECT_FALSE(FromOtherBroker("k1", &origin));
+  EXPECT_EQ(stats_.queue_events_dropped, 1u);
+  EXPECT_TRUE(third.sent.empty());
+  router_.RemoveAll(&third);
+}
+
+TEST_F(QueueGroupsClusterTest, RefusedWhereTheClusterCannotShareThem) {
+  Member a;
+  cluster_.shares = false;
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(router_.Subscribe(&a, Queue("events", "app"))));
+  EXPECT_TRUE(cluster_.told.empty());
 }
 
 }  // namespace
