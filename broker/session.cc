@@ -133,6 +133,11 @@ bool Session::Deliver(OutgoingEvent& event) {
   return Send(codec_->EventFrame(event));
 }
 
+bool Session::DeliverQueued(OutgoingEvent& event, const std::string& group) {
+  if (codec_ == nullptr) return false;
+  return Send(codec_->QueuedEventFrame(event, group));
+}
+
 bool Session::SendInterest(const std::string& channel, uint64_t grant,
                            bool sole) {
   v1::Envelope envelope;

@@ -36,6 +36,7 @@ class Session : public Subscriber, public FramedStream::Handler {
 
   // Subscriber: queues the event in this session's codec.
   bool Deliver(OutgoingEvent& event) override;
+  bool DeliverQueued(OutgoingEvent& event, const std::string& group) override;
   bool WantsSoleInterest() const override {
     return codec_ != nullptr && codec_->wants_sole_interest();
   }

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "broker/broker_context.h"
 #include "broker/session.h"
+#include "common/channel_names.h"
 #include "common/logging/log_limiter.h"
 #include "common/logging/logging.h"
 
@@ -57,6 +58,12 @@ void PhpCodec::OnBody(absl::string_view body) {
       return Refused(type, "too many channels in one request");
     }
     for (const std::string& channel : channels_) {
+      if (channel == kAppEventsChannel) {
+        if (absl::Status s = WatchEvents(type == "watch"); !s.ok()) {
+          return Refused(type, s.message());
+        }
+        continue;
+      }
       if (type == "watch") {
         if (queues.WatchCount(this) >=
             ctx.options.max_channels_per_connection) {
@@ -145,6 +152,28 @@ void PhpCodec::Publish(const PhpValue& body, bool loop) {
     Refused(loop ? "publishLoop" : "publish", receivers.status().message());
     return;
   }
+}
+
+absl::Status PhpCodec::WatchEvents(bool watch) {
+  Router& router = session_->context().router;
+  if (watch) {
+    v1::Subscribe request;
+    request.add_channels(kAppEventsChannel);
+    request.set_queue_group(kWatchGroup);
+    return router.Subscribe(session_, request);
+  }
+  v1::Unsubscribe request;
+  request.add_channels(kAppEventsChannel);
+  request.set_queue_group(kWatchGroup);
+  return router.Unsubscribe(session_, request);
+}
+
+SharedFrame PhpCodec::QueuedEventFrame(OutgoingEvent& event,
+                                       const std::string& group) {
+  if (group == kWatchGroup && event.event().channel() == kAppEventsChannel) {
+    return OutgoingEvent::EncodePhpMessage("queue", event.event());
+  }
+  return event.PhpFrame();
 }
 
 void PhpCodec::Refused(absl::string_view type, absl::string_view why) {

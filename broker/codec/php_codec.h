@@ -34,6 +34,15 @@ class PhpCodec : public SessionCodec, public WorkQueues::Consumer {
   const SharedFrame& EventFrame(OutgoingEvent& event) override {
     return event.PhpFrame();
   }
+  // A watcher of kAppEventsChannel gets its events as work-queue items
+  // (['type'=>'queue', ...]): what Channel\Client::watch calls back with.
+  SharedFrame QueuedEventFrame(OutgoingEvent& event,
+                               const std::string& group) override;
+
+  // `watch('app:events')` makes a PHP connection a member of this queue
+  // group of kAppEventsChannel (docs/PROTOCOL.md "Application events"):
+  // PHP backends share the events, one connection's at one of them.
+  static constexpr const char* kWatchGroup = "php";
   // PHP clients cannot parse an error: the connection just closes.
   SharedFrame CloseFrame(v1::Error::Code, absl::string_view) override {
     return nullptr;
@@ -48,6 +57,8 @@ class PhpCodec : public SessionCodec, public WorkQueues::Consumer {
   bool ReadChannels(const PhpValue& body);
   void Publish(const PhpValue& body, bool loop);
   void Refused(absl::string_view type, absl::string_view why);
+  // watch / unwatch of kAppEventsChannel: queue group kWatchGroup.
+  absl::Status WatchEvents(bool watch);
 
   Session* const session_;
   PhpValue body_;  // the frame OnBody handles: views into its body

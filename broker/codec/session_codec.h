@@ -1,6 +1,8 @@
 #ifndef CHANNEL_BROKER_CODEC_SESSION_CODEC_H_
 #define CHANNEL_BROKER_CODEC_SESSION_CODEC_H_
 
+#include <string>
+
 #include "absl/strings/string_view.h"
 #include "broker/codec/outgoing_event.h"
 #include "common/framing/frame_encoder.h"
@@ -25,6 +27,14 @@ class SessionCodec {
   virtual void OnBody(absl::string_view body) = 0;
   // The frame carrying `event` in this codec (shared by all its sessions).
   virtual const SharedFrame& EventFrame(OutgoingEvent& event) = 0;
+  // The frame carrying `event` to this session as the member of queue group
+  // `group` the Router chose: the shared event frame, unless the codec
+  // says otherwise (a PHP watcher's work-queue item).
+  virtual SharedFrame QueuedEventFrame(OutgoingEvent& event,
+                                       const std::string& group) {
+    (void)group;
+    return EventFrame(event);
+  }
   // The frame telling the peer why it is being closed; null when the codec
   // has no way to say it.
   virtual SharedFrame CloseFrame(v1::Error::Code code,

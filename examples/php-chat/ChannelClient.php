@@ -5,7 +5,7 @@
 // php-cli alone. With Workerman installed, use Channel\Client itself:
 //
 //   Channel\Client::connect('127.0.0.1', 2206);
-//   Channel\Client::on('app:events', function ($json) { ... });
+//   Channel\Client::watch('app:events', function ($json) { ... });
 //   Channel\Client::publish('app:node:' . $node, json_encode($action));
 //
 // The calls below have the same names and meaning.
@@ -14,6 +14,7 @@ declare(strict_types=1);
 final class ChannelClient {
   private $socket;
   private array $handlers = [];
+  private array $watchers = [];
 
   public function __construct(string $host, int $port) {
     $this->socket = stream_socket_client("tcp://$host:$port", $errno, $error, 5);
@@ -28,6 +29,16 @@ final class ChannelClient {
     $this->send(['type' => 'subscribe', 'channels' => [$channel]]);
   }
 
+  // Channel\Client::watch: $handler gets the items of work queue $queue,
+  // each at one watcher; `app:events` shares the application's events
+  // between the PHP processes watching it, one connection's at one. Like
+  // Channel\Client's autoReserve, it says `reserve` after each item.
+  public function watch(string $queue, callable $handler): void {
+    $this->watchers[$queue] = $handler;
+    $this->send(['type' => 'watch', 'channels' => [$queue]]);
+    $this->send(['type' => 'reserve']);
+  }
+
   // Channel\Client::publish.
   public function publish(string $channel, $data): void {
     $this->send(['type' => 'publish', 'channels' => [$channel], 'data' => $data]);
@@ -39,9 +50,17 @@ final class ChannelClient {
     while (($body = $this->frame()) !== null) {
       if ($body === '') continue;  // heartbeat
       $event = unserialize($body, ['allowed_classes' => false]);
-      if (!is_array($event) || ($event['type'] ?? '') !== 'event') continue;
-      $handler = $this->handlers[$event['channel']] ?? null;
-      if ($handler !== null) $handler($event['data']);
+      if (!is_array($event)) continue;
+      $type = $event['type'] ?? '';
+      if ($type === 'event') {
+        $handler = $this->handlers[$event['channel']] ?? null;
+        if ($handler !== null) $handler($event['data']);
+      } elseif ($type === 'queue') {
+        $handler = $this->watchers[$event['channel']] ?? null;
+        if ($handler === null) continue;
+        $handler($event['data']);
+        $this->send(['type' => 'reserve']);
+      }
     }
   }
 

@@ -25,7 +25,9 @@ function reply(ChannelClient $channel, array $event, array $answer): void {
   act($channel, $event['client'], ['action' => 'reply', 'request' => $event['request']] + $answer);
 }
 
-$channel->on('app:events', function (string $json) use ($channel, $log): void {
+// Watched, not subscribed: several backend.php processes (on one broker
+// or several) share the connections, each connection's events at one.
+$channel->watch('app:events', function (string $json) use ($channel, $log): void {
   $event = json_decode($json, true);
   $client = $event['client'] ?? '';
   switch ($event['type']) {

@@ -1,6 +1,7 @@
 // channel-broker's Workerman Channel (PHP) codec against real PHP clients:
 // php-cli runs tests/php/channel_client_test.php, which builds frames with
 // PHP's serialize() and reads them with unserialize().
+#include <map>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,77 @@ TEST(PhpCodecBrokerTest, OneNamespaceWithProtobufClients) {
       1);
   EXPECT_EQ(
       broker.Metric("channel_broker_php_commands_total{type=\"publish\"}"), 3);
+}
+
+// PHP backends share the application events (docs/PROTOCOL.md
+// "Application events"): Channel\Client::watch('app:events') makes each a
+// member of queue group "php"; the events of one key (a connection) reach
+// one watcher, in order, as work-queue items, and the client's automatic
+// reserve changes nothing.
+TEST(PhpCodecBrokerTest, WatchersOfAppEventsShareThemOneKeyAtOne) {
+  BrokerProcess broker = BrokerProcess::Start();
+  TestBrokerClient gateway(broker.port);  // publishes as a gateway does
+  ASSERT_TRUE(gateway.WaitConnected());
+  RawFrameSocket w1(broker.port), w2(broker.port);
+  const auto command = [](const std::string& type, const std::string& channel) {
+    return PhpFrame(absl::StrCat(R"(a:2:{s:4:"type";s:)", type.size(), ":\"",
+                                 type, R"(";s:8:"channels";a:1:{i:0;s:)",
+                                 channel.size(), ":\"", channel, "\";}}"));
+  };
+  // A PHP request has no answer: a publish to itself, back, says that
+  // everything sent before it was handled.
+  const auto sync = [&](RawFrameSocket& w, const std::string& marker) {
+    ASSERT_TRUE(w.SendRaw(command("subscribe", marker)));
+    ASSERT_TRUE(w.SendRaw(PhpFrame(absl::StrCat(
+        R"(a:3:{s:4:"type";s:7:"publish";s:8:"channels";a:1:{i:0;s:)",
+        marker.size(), ":\"", marker, R"(";}s:4:"data";N;})"))));
+    auto back = w.ReadFrame(seconds(5));
+    ASSERT_TRUE(back);
+    ASSERT_NE(back->find(marker), std::string::npos) << *back;
+  };
+  ASSERT_TRUE(w1.SendRaw(command("watch", "app:events")));
+  ASSERT_TRUE(w2.SendRaw(command("watch", "app:events")));
+  sync(w1, "m1");
+  sync(w2, "m2");
+  const auto send = [&](const std::string& key, const std::string& payload) {
+    v1::Metadata meta;
+    meta.set_key(key);
+    auto receivers = gateway.Publish("app:events", payload, &meta);
+    ASSERT_TRUE(receivers.ok()) << receivers.status();
+    EXPECT_EQ(*receivers, 1u);
+  };
+  for (int round = 0; round < 2; ++round) {
+    for (int k = 0; k < 6; ++k) {
+      send(absl::StrCat("k", k), absl::StrCat("k", k, "-", round));
+    }
+  }
+  // Keys in turn: three at each watcher, each key's two events in order.
+  const std::string head =
+      R"(a:3:{s:4:"type";s:5:"queue";s:7:"channel";s:10:"app:events";)"
+      R"(s:4:"data";s:4:")";
+  std::map<std::string, std::vector<std::string>> at[2];
+  RawFrameSocket* watchers[2] = {&w1, &w2};
+  for (int w = 0; w < 2; ++w) {
+    for (int i = 0; i < 6; ++i) {
+      auto item = watchers[w]->ReadFrame(seconds(5));
+      ASSERT_TRUE(item) << "watcher " << w << ", item " << i;
+      ASSERT_EQ(item->substr(0, head.size()), head) << *item;
+      const std::string data = item->substr(head.size(), 4);
+      at[w][data.substr(0, 2)].push_back(data);
+    }
+  }
+  for (int k = 0; k < 6; ++k) {
+    const std::string key = absl::StrCat("k", k);
+    const int w = at[0].count(key) > 0 ? 0 : 1;
+    EXPECT_EQ(at[1 - w].count(key), 0u) << key;
+    EXPECT_EQ(at[w][key], (std::vector<std::string>{key + "-0", key + "-1"}));
+  }
+  // The client's reserve after each item is harmless; an unwatch leaves.
+  ASSERT_TRUE(w1.SendRaw(PhpFrame(R"(a:1:{s:4:"type";s:7:"reserve";})")));
+  ASSERT_TRUE(w2.SendRaw(command("unwatch", "app:events")));
+  sync(w2, "m2b");
+  for (int k = 0; k < 6; ++k) send(absl::StrCat("k", k), "k-x!");
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(w1.ReadFrame(seconds(5)));
 }
 
 TEST(PhpCodecBrokerTest, ProtobufPayloadMarkedPhpMustBeValid) {
