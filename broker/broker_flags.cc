@@ -147,6 +147,15 @@ ABSL_FLAG(int32_t, api_port, -1,
 ABSL_FLAG(std::string, api_key, "",
           "Key every API request must send as 'Authorization: Bearer KEY'. "
           "Prefer CHANNEL_API_KEY in the environment.");
+ABSL_FLAG(uint64_t, events_keep_bytes, 0,
+          "Memory for application events no backend took (a backend "
+          "restarting or attaching late): kept, oldest dropped first past "
+          "it, and delivered in order to the first consumer of app:events "
+          "on this broker or in its queue groups anywhere. 0: not kept "
+          "(counted as dropped).");
+ABSL_FLAG(uint32_t, events_keep_ms, 60000,
+          "Kept application events older than this are dropped, never "
+          "delivered.");
 ABSL_FLAG(std::string, webhook_url, "",
           "POST application events (ws-gateway --events) to this http(s) URL "
           "in signed batches (docs/API.md \"Webhooks\"). Empty: none.");
@@ -266,6 +275,9 @@ absl::StatusOr<BrokerOptions> BrokerOptionsFromFlags() {
   options.sole_interest = absl::GetFlag(FLAGS_sole_interest);
   options.sole_release_timeout = std::chrono::milliseconds(std::clamp<uint32_t>(
       absl::GetFlag(FLAGS_sole_release_timeout_ms), 10, 3600000));
+  options.events_keep_bytes = absl::GetFlag(FLAGS_events_keep_bytes);
+  options.events_keep_age = std::chrono::milliseconds(
+      std::max<uint32_t>(1, absl::GetFlag(FLAGS_events_keep_ms)));
   options.webhook.url = absl::GetFlag(FLAGS_webhook_url);
   options.webhook.secret = absl::GetFlag(FLAGS_webhook_secret);
   options.webhook.batch_max_events =

@@ -31,6 +31,11 @@ struct BrokerOptions {
   size_t max_channels_per_link = 1000000;
   // Keys bound to a queue group member (QueueGroups), over all groups.
   size_t max_queue_bindings = 1000000;
+  // Events nobody took that their publisher marked Metadata.keep (a
+  // gateway's connection events), kept for their channel's first consumer
+  // (KeptEvents): bytes over all of them (0: none kept) and their age.
+  size_t events_keep_bytes = 0;
+  std::chrono::milliseconds events_keep_age{60000};
   // Bytes of event frames one publish may create over all its channels
   // (each channel's event carries the payload): bounds the memory one
   // request can make the broker allocate, and keeps any one publish within

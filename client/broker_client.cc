@@ -80,6 +80,8 @@ void BrokerClient::set_welcomed_handler(WelcomedHandler handler) {
 void BrokerClient::SendPresence(v1::Presence presence, Done done) {
   impl_->SendPresence(std::move(presence), std::move(done));
 }
+bool BrokerClient::keeps_events() const { return impl_->keeps_events(); }
+
 const PresenceRules& BrokerClient::presence_rules() const {
   return impl_->presence_rules();
 }

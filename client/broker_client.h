@@ -225,6 +225,9 @@ class BrokerClient {
   const HistoryRules& history_rules() const;
   // Its presence policy (which groups have member lists), likewise.
   const PresenceRules& presence_rules() const;
+  // Whether that broker keeps publishes marked Metadata.keep that nobody
+  // took (Welcome.keeps_events), likewise.
+  bool keeps_events() const;
 
   // Sole interest (options.sole_interest): true while the link is up and
   // the broker has told this client that it is `channel`'s only

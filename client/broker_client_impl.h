@@ -55,6 +55,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
   void QueryHistory(const v1::HistoryQuery& query, HistoryDone done);
   const HistoryRules& history_rules() const { return history_rules_; }
   const PresenceRules& presence_rules() const { return presence_rules_; }
+  bool keeps_events() const { return keeps_events_; }
 
   bool HoldsAlone(absl::string_view channel) const {
     return connected_ && !held_alone_.empty() && held_alone_.contains(channel);
@@ -172,6 +173,7 @@ class BrokerClient::Impl : public std::enable_shared_from_this<Impl>,
 
   HistoryRules history_rules_;    // the current (or last) broker's
   PresenceRules presence_rules_;  // likewise
+  bool keeps_events_ = false;     // likewise
   // The channels to hold, unless source_ owns them.
   absl::flat_hash_set<std::string> desired_;
   // Queue group memberships to hold, by group (SubscribeQueue).

@@ -82,6 +82,7 @@ void BrokerClient::Impl::Adopt(std::shared_ptr<FramedStream> stream,
   }
   history_rules_ = HistoryRules::FromProto(welcome.history());
   presence_rules_ = PresenceRules::FromProto(welcome.presence());
+  keeps_events_ = welcome.keeps_events();
   spdlog::info("connected to broker {}:{} (id {}, version {})", host_, port_,
                welcome.broker_id(), welcome.broker_version());
   if (welcomed_handler_) {

@@ -233,6 +233,10 @@ std::string GatewayServer::RenderMetrics() const {
             "Application events nobody consumed (no backend) or that could "
             "not be published (no broker link).",
             sum(&WorkerStats::app_events_dropped));
+  m.Counter("channel_gateway_app_events_kept_total",
+            "Connection events nobody consumed that the broker keeps for "
+            "the first backend (its --events_keep_bytes).",
+            sum(&WorkerStats::app_events_kept));
   m.Counter("channel_gateway_app_actions_total",
             "Application actions received on the workers' node channels.",
             sum(&WorkerStats::app_actions));

@@ -24,6 +24,13 @@ class ClusterLink {
   // Sends one event (Envelope{event}) published here to the other brokers
   // that want its channel.
   virtual absl::Status Forward(const v1::Envelope& event) = 0;
+  // Whether another broker may have subscribers of `channel` (a publish of
+  // it is forwarded): a publish nobody took here may still have reached
+  // one there. True when not known.
+  virtual bool WantedElsewhere(const std::string& channel) const {
+    (void)channel;
+    return true;
+  }
   // Queue groups across brokers (docs/PROTOCOL.md "Queue groups"): false
   // when this cluster does not share them (interest sharing off).
   virtual bool SharesQueues() const { return false; }

@@ -58,6 +58,10 @@ class ClusterNode : public ClusterLink {
   absl::Status Forward(const v1::Envelope& event) override;
   bool WaitForInterest(std::function<void()> done) override;
   bool SharesQueues() const override { return interest_ != nullptr; }
+  bool WantedElsewhere(const std::string& channel) const override {
+    return interest_ == nullptr ||
+           interest_->Wanted(channel, ClusterInterest::Clock::now());
+  }
   void QueueInterest(const std::string& channel, const std::string& group,
                      bool first) override;
 

@@ -230,6 +230,7 @@ void ProtobufCodec::HandleHello(const v1::Hello& hello) {
     welcome->set_history_recover_max(history->options().recover_max);
   }
   ctx.presence.rules().ToProto(welcome->mutable_presence());
+  welcome->set_keeps_events(options.events_keep_bytes > 0);
   Reply(reply);
   session_->SetEstablished(options.heartbeat_interval, options.idle_timeout);
 }

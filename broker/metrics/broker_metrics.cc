@@ -79,6 +79,29 @@ void AppendBrokerMetrics(const BrokerMetricsInputs& in, PrometheusText* m) {
              "Events of a queue group channel that no member of one of its "
              "groups could take.",
              in.stats.queue_events_dropped);
+  const KeptEvents& kept = in.router.kept_events();
+  m->Gauge("channel_broker_events_kept",
+           "Events nobody took, kept for their channel's first consumer "
+           "(--events_keep_bytes).",
+           static_cast<double>(kept.events()));
+  m->Gauge("channel_broker_events_kept_bytes",
+           "What the kept events cost, of --events_keep_bytes.",
+           static_cast<double>(kept.bytes()));
+  m->Counter("channel_broker_events_kept_total",
+             "Events kept because nobody took them.", kept.kept_total());
+  m->Counter("channel_broker_events_kept_delivered_total",
+             "Kept events handed to a channel's first consumer.",
+             kept.taken_total() - kept.undelivered());
+  for (const auto& [reason, count] :
+       {std::pair<const char*, uint64_t>{"full", kept.dropped_full()},
+        {"expired", kept.dropped_expired()},
+        {"undelivered", kept.undelivered()}}) {
+    m->Counter("channel_broker_events_kept_dropped_total",
+               "Kept events dropped: the oldest past --events_keep_bytes, "
+               "older than --events_keep_ms, or no consumer could take them "
+               "when their turn came.",
+               count, {{"reason", reason}});
+  }
   m->Gauge("channel_broker_queue_bindings",
            "Keys bound to a queue group member (Metadata.key).",
            static_cast<double>(in.router.queue_groups().bindings()));

@@ -10,6 +10,7 @@ Router::Router(const BrokerOptions& options, BrokerStats* stats)
     : options_(options),
       stats_(stats),
       queues_(options.max_queue_bindings),
+      kept_(options.events_keep_bytes, options.events_keep_age),
       sole_(options.sole_release_timeout, std::string(kGroupChannelPrefix)) {}
 
 bool Router::SoleEnabled() const {
@@ -84,6 +85,9 @@ absl::Status Router::Subscribe(Subscriber* session,
   }
   if (!request.queue_group().empty()) {
     if (absl::Status s = JoinQueue(session, request); !s.ok()) return s;
+    for (const std::string* channel : distinct_) {
+      if (kept_.Has(*channel)) DeliverKept(*channel);
+    }
     // In a cluster the Ack waits until every other broker knows this
     // member (below, as for a subscriber).
     if (cluster_ != nullptr && on_released) {
@@ -109,6 +113,7 @@ absl::Status Router::Subscribe(Subscriber* session,
         observer_->Wakes(*channel)) {
       woken = true;
     }
+    if (kept_.Has(*channel)) DeliverKept(*channel);
   }
   // In a cluster the Ack waits until every other broker forwards what this
   // one now wants (ClusterLink::WaitForInterest), including additions other
@@ -202,6 +207,7 @@ void Router::RemoteQueue(Subscriber* broker, const std::string& channel,
       joined ? queues_.Join(broker, channel, group)
              : queues_.Leave(broker, channel, group);
   if (change.channel_edge) UpdateSole(channel);
+  if (joined && kept_.Has(channel)) DeliverKept(channel);
 }
 
 absl::Status Router::Unsubscribe(Subscriber* session,

@@ -15,6 +15,7 @@
 #include "broker/history/history_store.h"
 #include "broker/metrics/broker_stats.h"
 #include "broker/routing/history_sink.h"
+#include "broker/routing/kept_events.h"
 #include "broker/routing/publish_observer.h"
 #include "broker/routing/queue_groups.h"
 #include "broker/routing/sole_interest.h"
@@ -124,6 +125,12 @@ class Router {
     return index_.Find(channel) != nullptr || queues_.Has(channel);
   }
   const QueueGroups& queue_groups() const { return queues_; }
+  // Events nobody took, kept for their channel's first consumer: a
+  // publish marked Metadata.keep that reaches nobody (here, in a queue
+  // group anywhere, or on a broker that wants the channel) is kept, and
+  // delivered, in order, in the turn its channel gains a subscriber or a
+  // queue group member here or a queue group member on another broker.
+  const KeptEvents& kept_events() const { return kept_; }
 
   // Cluster mode (--nats): interest goes to `cluster`, local publishes are
   // forwarded to it, and refused while it is down. Null: standalone.
@@ -191,6 +198,9 @@ class Router {
   uint64_t DeliverToQueues(const std::string& channel, const v1::Event& event,
                            const Subscriber* publisher,
                            OutgoingEvent& outgoing);
+  // Delivers `channel`'s kept events (KeptEvents) to its subscribers and
+  // queue groups now, oldest first.
+  void DeliverKept(const std::string& channel);
   // Gives `outgoing` to `member` of `channel`'s `group`, or, when it cannot
   // take it, to the group's next member (with local_only, on this broker);
   // false (counted as dropped) when none could.
@@ -221,6 +231,7 @@ class Router {
   BrokerStats* stats_;
   SubscriptionIndex<Subscriber*> index_;
   QueueGroups queues_;
+  KeptEvents kept_;
   std::vector<std::pair<std::string, Subscriber*>> picked_;  // scratch
   std::vector<Subscriber*> tried_;                           // scratch
   // Scratch, reused across requests (no allocation per request once warm).

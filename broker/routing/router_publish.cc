@@ -103,16 +103,23 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request,
     }
     const auto* subscribers = index_.Find(*channel);
     const bool queued = queues_.Has(*channel);
-    if (subscribers == nullptr && !queued) continue;
-    OutgoingEvent outgoing(envelope);
-    if (subscribers != nullptr) {
-      recipients_.assign(subscribers->begin(), subscribers->end());
-      for (Subscriber* session : recipients_) {
-        if (session != skip && session->Deliver(outgoing)) ++receivers;
+    uint64_t here = 0;
+    if (subscribers != nullptr || queued) {
+      OutgoingEvent outgoing(envelope);
+      if (subscribers != nullptr) {
+        recipients_.assign(subscribers->begin(), subscribers->end());
+        for (Subscriber* session : recipients_) {
+          if (session != skip && session->Deliver(outgoing)) ++here;
+        }
       }
+      if (queued)
+        here += DeliverToQueues(*channel, *event, publisher, outgoing);
     }
-    if (queued)
-      receivers += DeliverToQueues(*channel, *event, publisher, outgoing);
+    receivers += here;
+    if (here == 0 && event->meta().keep() && kept_.enabled() &&
+        (cluster_ == nullptr || !cluster_->WantedElsewhere(*channel))) {
+      kept_.Keep(*event, KeptEvents::Clock::now());
+    }
   }
   recipients_.clear();
   stats_->events_delivered += receivers;
@@ -262,6 +269,26 @@ bool Router::DeliverQueued(const v1::Envelope& envelope,
   }
   ++stats_->events_delivered;
   return true;
+}
+
+void Router::DeliverKept(const std::string& channel) {
+  std::vector<v1::Event> events = kept_.Take(channel, KeptEvents::Clock::now());
+  v1::Envelope envelope;
+  std::vector<Subscriber*> recipients;  // a rare path: Publish's scratch
+  for (v1::Event& event : events) {     // stays Publish's
+    envelope.mutable_event()->Swap(&event);
+    OutgoingEvent outgoing(envelope);
+    uint64_t here = 0;
+    if (const auto* subscribers = index_.Find(channel)) {
+      recipients.assign(subscribers->begin(), subscribers->end());
+      for (Subscriber* s : recipients) here += s->Deliver(outgoing) ? 1 : 0;
+    }
+    if (queues_.Has(channel)) {
+      here += DeliverToQueues(channel, envelope.event(), nullptr, outgoing);
+    }
+    stats_->events_delivered += here;
+    if (here == 0) kept_.CountUndelivered();
+  }
 }
 
 uint64_t Router::DeliverRemote(const v1::Envelope& envelope) {

@@ -51,17 +51,23 @@ std::string AppBridge::ClientId(const ConnectionData* con) const {
 }
 
 void AppBridge::Publish(const std::string& client, const std::string& event,
-                        bool key_end, BrokerClient::Done done) {
+                        bool key_end, bool keep, BrokerClient::Done done) {
   Bump(stats_->app_events);
   // Nobody consumed it (no queue group member, no subscriber) or it could
-  // not be published: counted as dropped, and the caller hears it. A
-  // publish refused at once never runs its callback: `done` is shared so
-  // that it is still called here then.
+  // not be published: counted as dropped (or kept, when the broker keeps
+  // what is marked so), and the caller hears it. A publish refused at
+  // once never runs its callback: `done` is shared so that it is still
+  // called here then.
   auto shared = std::make_shared<BrokerClient::Done>(std::move(done));
   absl::Status s = link_->PublishRaw(
-      kAppEventsChannel, event, client, key_end,
-      [stats = stats_, shared](const absl::Status& status, uint64_t receivers) {
-        if (!status.ok() || receivers == 0) Bump(stats->app_events_dropped);
+      kAppEventsChannel, event, client, key_end, keep,
+      [stats = stats_, link = link_, keep, shared](const absl::Status& status,
+                                                   uint64_t receivers) {
+        if (status.ok() && receivers == 0 && keep && link->keeps_events()) {
+          Bump(stats->app_events_kept);
+        } else if (!status.ok() || receivers == 0) {
+          Bump(stats->app_events_dropped);
+        }
         if (*shared) (*shared)(status, receivers);
       });
   if (!s.ok()) {
@@ -73,7 +79,8 @@ void AppBridge::Publish(const std::string& client, const std::string& event,
 void AppBridge::OnConnect(const ConnectionData* con, const ConnectInfo& info) {
   if (!events()) return;
   const std::string client = ClientId(con);
-  Publish(client, ConnectEvent({client, con->user_id, NowMs()}, info), false);
+  Publish(client, ConnectEvent({client, con->user_id, NowMs()}, info),
+          /*key_end=*/false, /*keep=*/true);
 }
 
 void AppBridge::OnGroup(const ConnectionData* con, const std::string& group,
@@ -81,7 +88,7 @@ void AppBridge::OnGroup(const ConnectionData* con, const std::string& group,
   if (!events()) return;
   const std::string client = ClientId(con);
   Publish(client, GroupEvent({client, con->user_id, NowMs()}, joined, group),
-          false);
+          /*key_end=*/false, /*keep=*/true);
 }
 
 void AppBridge::OnClose(ConnectionData* con, uint16_t code,
@@ -94,7 +101,7 @@ void AppBridge::OnClose(ConnectionData* con, uint16_t code,
   const std::string client = ClientId(con);
   Publish(client,
           CloseEvent({client, con->user_id, NowMs()}, code, reason, groups),
-          /*key_end=*/true);
+          /*key_end=*/true, /*keep=*/true);
 }
 
 void AppBridge::Forget(ConnectionData* con, uint64_t request) {
@@ -126,7 +133,7 @@ void AppBridge::OnCustom(ConnectionData* con, const Command& command) {
   if (command.id_json.empty()) {
     // No answer is expected, but a command nobody receives is told.
     Publish(
-        client, MessageEvent(base, 0, command.message), false,
+        client, MessageEvent(base, 0, command.message), false, false,
         [this, conn_id = con->id](const absl::Status& s, uint64_t n) {
           if (!s.ok() || n == 0) {
             stats_->CountError(s.ok() ? "no_backend" : "broker_unavailable");
@@ -154,7 +161,7 @@ void AppBridge::OnCustom(ConnectionData* con, const Command& command) {
                          "the backend")));
     return;
   }
-  Publish(client, MessageEvent(base, request, command.message), false,
+  Publish(client, MessageEvent(base, request, command.message), false, false,
           [this, request](const absl::Status& s, uint64_t receivers) {
             if (!s.ok()) {
               Refuse(request, "broker_unavailable",
@@ -193,17 +200,17 @@ void AppBridge::AskJoin(ConnectionData* con, const std::string& group,
     return;
   }
   const std::string client = ClientId(con);
-  Publish(client,
-          JoinRequestEvent({client, con->user_id, NowMs()}, request, group),
-          false, [this, request](const absl::Status& s, uint64_t receivers) {
-            if (!s.ok()) {
-              Refuse(request, "broker_unavailable", s.message());
-            } else if (receivers == 0) {
-              Refuse(request, "no_backend",
-                     "no application backend consumes events to decide this "
-                     "join");
-            }
-          });
+  Publish(
+      client, JoinRequestEvent({client, con->user_id, NowMs()}, request, group),
+      false, false, [this, request](const absl::Status& s, uint64_t receivers) {
+        if (!s.ok()) {
+          Refuse(request, "broker_unavailable", s.message());
+        } else if (receivers == 0) {
+          Refuse(request, "no_backend",
+                 "no application backend consumes events to decide this "
+                 "join");
+        }
+      });
 }
 
 bool AppBridge::Take(uint64_t request, Pending* out) {

@@ -94,9 +94,11 @@ class AppBridge {
     JoinDecision decided;  // join request: the continuation
     std::chrono::steady_clock::time_point deadline;
   };
-  // Publishes one event keyed by `client`; `done` as ShardLink::PublishRaw.
+  // Publishes one event keyed by `client`; `keep`: a connection event the
+  // broker may keep when no backend takes it now (never a request, which
+  // is answered no_backend); `done` as ShardLink::PublishRaw.
   void Publish(const std::string& client, const std::string& event,
-               bool key_end, BrokerClient::Done done = nullptr);
+               bool key_end, bool keep, BrokerClient::Done done = nullptr);
   // A new request of `con` (bounded per connection): its number, or 0 when
   // the connection has too many waiting (answered here).
   uint64_t Begin(ConnectionData* con, Pending pending);

@@ -144,7 +144,9 @@ void AppBridge::Result(const AppAction& action, bool ok, absl::string_view code,
       });
     }
   }
-  link_->PublishRaw(action.reply_to, ActionResultJson(r), "", false, nullptr)
+  link_
+      ->PublishRaw(action.reply_to, ActionResultJson(r), "", false, false,
+                   nullptr)
       .IgnoreError();
 }
 

@@ -176,11 +176,12 @@ void ShardLink::Leave(const std::string& channel) {
 absl::Status ShardLink::PublishRaw(const std::string& channel,
                                    absl::string_view payload,
                                    absl::string_view key, bool key_end,
-                                   BrokerClient::Done done) {
+                                   bool keep, BrokerClient::Done done) {
   raw_meta_.Clear();
   raw_meta_.set_origin(origin_);
   if (!key.empty()) raw_meta_.set_key(key.data(), key.size());
   raw_meta_.set_key_end(key_end);
+  raw_meta_.set_keep(keep);
   raw_channels_.resize(1);
   raw_channels_[0] = channel;
   return client_.Publish(raw_channels_, payload, &raw_meta_, std::move(done));

@@ -175,11 +175,14 @@ class ShardLink {
 
   // Publishes `payload` to `channel` as it is (application events and
   // action results: never delivered here). `key` and `key_end` are the
-  // event's Metadata (queue groups route by them). `done` (optional) gets
+  // event's Metadata (queue groups route by them); `keep`: the broker may
+  // keep it when nobody takes it (Metadata.keep). `done` (optional) gets
   // the broker's answer and its receivers.
   absl::Status PublishRaw(const std::string& channel, absl::string_view payload,
-                          absl::string_view key, bool key_end,
+                          absl::string_view key, bool key_end, bool keep,
                           BrokerClient::Done done);
+  // The broker keeps what is marked `keep` (its Welcome said so).
+  bool keeps_events() const { return client_.keeps_events(); }
 
   // Publishes to a group (or to everyone when group is null) and delivers
   // it to this worker's own members. With `done` the broker acknowledges

@@ -271,5 +271,48 @@ TEST_F(AppEventsTest, TwoBackendsShareConnectionsEachStickingToOne) {
   EXPECT_FALSE(of_a.empty());
 }
 
+// A backend that attaches late (or restarts) gets the connection events
+// nobody took meanwhile, in order, when the broker keeps them
+// (--events_keep_bytes); commands are still answered no_backend at once.
+class AppEventsKeptTest : public AppEventsTest {
+ protected:
+  void SetUp() override {
+    broker_ = BrokerProcess::Start({"--events_keep_bytes=1048576"});
+  }
+};
+
+TEST_F(AppEventsKeptTest, ALateBackendGetsTheConnectionEventsInOrder) {
+  GatewayProcess gw = Gateway();
+  const int c = ws_.Connect(gw.uri());
+  ASSERT_GE(c, 0);
+  const std::string me = Whoami(c);
+  ASSERT_FALSE(me.empty());
+  EXPECT_EQ(
+      ws_.Request(c, R"({"cmd":"add_group","group_id":"g1","id":1})", "1"),
+      R"({"id":1,"ok":true})");
+  const std::string refused = ws_.Request(c, R"({"cmd":"chat","id":2})", "2");
+  EXPECT_NE(refused.find("no_backend"), std::string::npos) << refused;
+  ws_.Close(c);
+  // connect, join, close: kept (the broker's own occupied/vacated and the
+  // command are not).
+  EXPECT_EQ(broker_.WaitMetric("channel_broker_events_kept", 3), 3);
+  // The gateway counts them as its Acks come (a poll: no event to wait on).
+  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (gw.Metric("channel_gateway_app_events_kept_total") < 3 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(gw.Metric("channel_gateway_app_events_kept_total"), 3);
+  EXPECT_EQ(gw.Metric("channel_gateway_app_events_dropped_total"), 1);
+  auto backend = Backend();
+  const std::vector<std::string> events = EventsOf(*backend, me, "close", 3);
+  ASSERT_EQ(events.size(), 3u) << ::testing::PrintToString(events);
+  EXPECT_EQ(AppJson(events[0]).Str("type"), "connect");
+  EXPECT_EQ(AppJson(events[1]).Str("type"), "join");
+  EXPECT_EQ(AppJson(events[2]).Str("type"), "close");
+  EXPECT_EQ(broker_.Metric("channel_broker_events_kept"), 0);
+  EXPECT_EQ(broker_.Metric("channel_broker_events_kept_delivered_total"), 3);
+}
+
 }  // namespace
 }  // namespace channel::testing
