@@ -41,18 +41,11 @@ struct BrokerProcess {
   double Metric(const std::string& series) const {
     return MetricValue(Metrics(), series);
   }
-  // Reads `series` until it is `want` or `timeout` passes; returns the last
-  // value read. A bounded poll (every 50 ms) of state that has no event to
-  // wait on, not a sleep standing in for one.
+  // WaitMetricValue on this broker's metrics.
   double WaitMetric(
       const std::string& series, double want,
       std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      const double v = Metric(series);
-      if (v == want || std::chrono::steady_clock::now() >= deadline) return v;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    return WaitMetricValue(admin_port, series, want, timeout);
   }
 };
 

@@ -49,6 +49,12 @@ struct GatewayProcess {
   double Metric(const std::string& series) const {
     return MetricValue(Metrics(), series);
   }
+  // WaitMetricValue on this gateway's metrics.
+  double WaitMetric(
+      const std::string& series, double want,
+      std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
+    return WaitMetricValue(admin_port, series, want, timeout);
+  }
 };
 
 // The HMAC secret of the tests' gateways started with tokens

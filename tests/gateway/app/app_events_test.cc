@@ -8,7 +8,6 @@
 #include <memory>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -296,13 +295,8 @@ TEST_F(AppEventsKeptTest, ALateBackendGetsTheConnectionEventsInOrder) {
   // connect, join, close: kept (the broker's own occupied/vacated and the
   // command are not).
   EXPECT_EQ(broker_.WaitMetric("channel_broker_events_kept", 3), 3);
-  // The gateway counts them as its Acks come (a poll: no event to wait on).
-  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
-  while (gw.Metric("channel_gateway_app_events_kept_total") < 3 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_EQ(gw.Metric("channel_gateway_app_events_kept_total"), 3);
+  // The gateway counts them as its Acks come.
+  EXPECT_EQ(gw.WaitMetric("channel_gateway_app_events_kept_total", 3), 3);
   EXPECT_EQ(gw.Metric("channel_gateway_app_events_dropped_total"), 1);
   auto backend = Backend();
   const std::vector<std::string> events = EventsOf(*backend, me, "close", 3);

@@ -5,8 +5,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <sstream>
+#include <thread>
 
 #include "tests/support/sockets/loopback.h"
 
@@ -52,6 +54,16 @@ double MetricValue(const std::string& text, const std::string& series) {
     }
   }
   return -1;
+}
+
+double WaitMetricValue(int admin_port, const std::string& series, double want,
+                       std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const double v = MetricValue(HttpGet(admin_port, "/metrics").body, series);
+    if (v == want || std::chrono::steady_clock::now() >= deadline) return v;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 }  // namespace channel::testing
