@@ -14,7 +14,15 @@ ClusterPresence::ClusterPresence(std::string broker_id, PresenceTable* table,
     : broker_id_(std::move(broker_id)),
       table_(table),
       publish_(std::move(publish)),
-      expiry_(expiry) {}
+      expiry_(expiry),
+      occupancy_(table, [this](const std::vector<std::string>& groups,
+                               bool occupied, bool reset) {
+        v1::ClusterPresence message;
+        for (const std::string& g : groups) message.add_groups(g);
+        message.set_occupied(occupied);
+        message.set_reset(reset);
+        Send(v1::ClusterPresence::OCCUPANCY, 0, nullptr, "", &message);
+      }) {}
 
 ClusterPresence::~ClusterPresence() {
   std::vector<std::string> brokers;
@@ -24,9 +32,12 @@ ClusterPresence::~ClusterPresence() {
 
 void ClusterPresence::Send(v1::ClusterPresence::Kind kind, uint64_t reporter,
                            const v1::Presence* report,
-                           const std::string& target) {
-  v1::ClusterPresence message;
+                           const std::string& target,
+                           v1::ClusterPresence* with) {
+  v1::ClusterPresence own;
+  v1::ClusterPresence& message = with != nullptr ? *with : own;
   message.set_broker_id(broker_id_);
+  message.set_settled(settled_since_.has_value());
   message.set_kind(kind);
   message.set_reporter(reporter);
   // Numbered even when the publish is dropped (NATS down): the gap tells
@@ -98,21 +109,62 @@ void ClusterPresence::LocalGone(uint64_t id) {
   Send(v1::ClusterPresence::GONE, id);
 }
 
+void ClusterPresence::LocalEdges(const PresenceTable::Edges& edges,
+                                 Clock::time_point now) {
+  occupancy_.Touched(edges);
+  Judge(now);
+}
+
 void ClusterPresence::SendSnapshots() {
   for (const auto& [id, key] : local_) {
     SendReport(id, table_->Snapshot(key));
   }
+  occupancy_.SendSnapshot();
   Send(v1::ClusterPresence::SYNC_DONE);
 }
 
-void ClusterPresence::OnConnected() { Send(v1::ClusterPresence::HEARTBEAT); }
+void ClusterPresence::OnConnected(Clock::time_point now) {
+  connected_ = true;
+  connected_at_ = now;
+  Send(v1::ClusterPresence::HEARTBEAT);
+}
+
+void ClusterPresence::Judge(Clock::time_point now) {
+  // The table holds the whole cluster: connected long enough to have heard
+  // every broker, each one's share in. The teller goes on while a newcomer
+  // syncs (its share only adds), but not while it re-syncs a broker whose
+  // share it dropped (a lost message): that drop is no departure.
+  bool all_synced = true, resyncing = false;
+  for (const auto& [broker, remote] : remote_) {
+    if (remote.synced) continue;
+    all_synced = false;
+    resyncing = resyncing || remote.was_synced;
+  }
+  const bool settled = connected_ && now - connected_at_ >= expiry_ &&
+                       now - started_ >= expiry_ &&
+                       (occupancy_.leads() ? !resyncing : all_synced);
+  if (!settled) {
+    settled_since_.reset();
+  } else if (!settled_since_) {
+    settled_since_ = now;
+    Send(v1::ClusterPresence::HEARTBEAT);  // the others learn it at once
+  }
+  bool leads = settled_since_ && now - *settled_since_ >= expiry_ / 2;
+  for (const auto& [broker, remote] : remote_) {
+    if (!leads) break;
+    if (remote.settled && broker < broker_id_) leads = false;
+  }
+  occupancy_.Judge(leads);
+}
 
 absl::Status ClusterPresence::ApplyRemote(const void* key,
                                           const v1::Presence& report,
                                           bool tell) {
   edges_.clear();
-  absl::Status s = table_->Apply(key, report, nullptr,
+  occupancy_edges_.clear();
+  absl::Status s = table_->Apply(key, report, &occupancy_edges_,
                                  tell && on_member_ ? &edges_ : nullptr);
+  occupancy_.Touched(occupancy_edges_);
   const PresenceTable::MemberEdges edges = std::move(edges_);
   edges_.clear();
   for (const auto& e : edges) on_member_(e);
@@ -121,7 +173,10 @@ absl::Status ClusterPresence::ApplyRemote(const void* key,
 
 void ClusterPresence::RemoveRemote(const void* key, bool tell) {
   edges_.clear();
-  table_->RemoveReporter(key, nullptr, tell && on_member_ ? &edges_ : nullptr);
+  occupancy_edges_.clear();
+  table_->RemoveReporter(key, &occupancy_edges_,
+                         tell && on_member_ ? &edges_ : nullptr);
+  occupancy_.Touched(occupancy_edges_);
   const PresenceTable::MemberEdges edges = std::move(edges_);
   edges_.clear();
   for (const auto& e : edges) on_member_(e);
@@ -149,9 +204,11 @@ void ClusterPresence::Resync(const std::string& broker, Remote& remote,
 }
 
 void ClusterPresence::OnDisconnected() {
+  connected_ = false;
   std::vector<std::string> brokers;
   for (const auto& [broker, remote] : remote_) brokers.push_back(broker);
   for (const std::string& broker : brokers) DropRemote(broker);
+  Judge(Clock::now());  // cut off: someone else tells
 }
 
 void ClusterPresence::DropRemote(const std::string& broker) {
@@ -180,6 +237,13 @@ void ClusterPresence::OnMessage(absl::string_view bytes,
     Resync(message.broker_id(), remote, now);
   }
   remote.last_seq = message.seq();
+  remote.settled = message.settled();
+  Handle(message, remote, now);
+  Judge(now);
+}
+
+void ClusterPresence::Handle(const v1::ClusterPresence& message, Remote& remote,
+                             Clock::time_point now) {
   switch (message.kind()) {
     case v1::ClusterPresence::HEARTBEAT:
       return;
@@ -190,7 +254,13 @@ void ClusterPresence::OnMessage(absl::string_view bytes,
       return;
     case v1::ClusterPresence::SYNC_DONE:
       remote.synced = true;
+      remote.was_synced = true;
       if (on_settled_ && !unsettled(now)) on_settled_();
+      return;
+    case v1::ClusterPresence::OCCUPANCY:
+      occupancy_.OnAnnounced(std::vector<std::string>(message.groups().begin(),
+                                                      message.groups().end()),
+                             message.occupied(), message.reset());
       return;
     case v1::ClusterPresence::GONE: {
       auto r = remote.reporters.find(message.reporter());
@@ -249,6 +319,7 @@ void ClusterPresence::Tick(Clock::time_point now) {
     startup_told_ = true;
     on_settled_();
   }
+  Judge(now);
 }
 
 }  // namespace channel

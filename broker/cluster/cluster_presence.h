@@ -5,10 +5,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "broker/cluster/cluster_occupancy.h"
 #include "broker/presence/presence_table.h"
 #include "proto/channel.pb.h"
 
@@ -30,6 +32,11 @@ namespace channel {
 // report elsewhere, so counts can be high by their share for up to
 // `expiry`.
 //
+// Occupancy (the application's occupied/vacated events) is told by one
+// broker for the whole cluster: the lowest broker id among those settled
+// (connected for `expiry`, synced with every broker heard, for `expiry` / 2
+// more); see ClusterOccupancy.
+//
 // Owned by the broker thread; `publish` sends one message to the subject
 // (dropped silently when NATS is down: the rejoin resynchronises).
 class ClusterPresence {
@@ -49,13 +56,21 @@ class ClusterPresence {
                    const v1::Presence& report);
   // A local reporter went away (already removed from the table).
   void LocalGone(uint64_t id);
+  // Groups a local report or departure took across zero connections.
+  void LocalEdges(const PresenceTable::Edges& edges, Clock::time_point now);
+  // Tells the application's occupancy events, when this broker is the
+  // cluster's teller.
+  void set_on_edge(ClusterOccupancy::TellFn fn) {
+    occupancy_.set_on_edge(std::move(fn));
+  }
+  const ClusterOccupancy& occupancy() const { return occupancy_; }
 
   // A message from the subject (another broker's; never our own).
   // Malformed messages are counted and ignored.
   void OnMessage(absl::string_view bytes, Clock::time_point now);
   // NATS (re)connected: a heartbeat at once, so the others notice us (and
   // we them, by theirs).
-  void OnConnected();
+  void OnConnected(Clock::time_point now = Clock::now());
   // NATS lost: what others reported is stale; drop it.
   void OnDisconnected();
   // Every second or so: heartbeat, and expiry of silent brokers.
@@ -87,7 +102,9 @@ class ClusterPresence {
   struct Remote {
     Clock::time_point last_heard;
     uint64_t last_seq = 0;
-    bool synced = false;  // its snapshots since our last drop are all in
+    bool synced = false;      // its snapshots since our last drop are all in
+    bool was_synced = false;  // once, since we first heard it
+    bool settled = false;     // as its last message said
     Clock::time_point sync_requested;
     // Reporter id -> a unique address, the table's key for it.
     absl::flat_hash_map<uint64_t, std::unique_ptr<char>> reporters;
@@ -95,7 +112,8 @@ class ClusterPresence {
 
   void Send(v1::ClusterPresence::Kind kind, uint64_t reporter = 0,
             const v1::Presence* report = nullptr,
-            const std::string& target = "");
+            const std::string& target = "",
+            v1::ClusterPresence* with = nullptr);  // fields set already
   void SendReport(uint64_t id, const v1::Presence& report);
   void SendSnapshots();
   void DropRemote(const std::string& broker);
@@ -105,6 +123,11 @@ class ClusterPresence {
   absl::Status ApplyRemote(const void* key, const v1::Presence& report,
                            bool tell);
   void RemoveRemote(const void* key, bool tell);
+  // One message of a known broker.
+  void Handle(const v1::ClusterPresence& message, Remote& remote,
+              Clock::time_point now);
+  // Who tells occupancy, after any change.
+  void Judge(Clock::time_point now);
 
   const std::string broker_id_;
   PresenceTable* const table_;
@@ -120,7 +143,13 @@ class ClusterPresence {
   std::function<void()> on_settled_;
   const Clock::time_point started_ = Clock::now();
   bool startup_told_ = false;  // on_settled ran once the startup window ended
-  PresenceTable::MemberEdges edges_;  // scratch
+  PresenceTable::MemberEdges edges_;      // scratch
+  PresenceTable::Edges occupancy_edges_;  // scratch
+  ClusterOccupancy occupancy_;
+  bool connected_ = false;
+  Clock::time_point connected_at_;
+  // Since when this broker has been settled (occupancy), if it is.
+  std::optional<Clock::time_point> settled_since_;
 };
 
 }  // namespace channel

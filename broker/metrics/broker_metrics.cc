@@ -239,6 +239,14 @@ void AppendBrokerMetrics(const BrokerMetricsInputs& in, PrometheusText* m) {
                "Presence messages from other brokers that could not be "
                "applied.",
                in.cluster->presence().malformed());
+    m->Gauge("channel_broker_cluster_occupancy_teller",
+             "1 while this broker tells the cluster's occupied/vacated "
+             "events (the lowest settled broker id).",
+             in.cluster->presence().occupancy().leads() ? 1 : 0);
+    m->Gauge("channel_broker_cluster_occupancy_groups",
+             "Groups told occupied (the teller's record, or this broker's "
+             "copy of it).",
+             static_cast<double>(in.cluster->presence().occupancy().told()));
     m->Counter("channel_broker_cluster_publishes_skipped_total",
                "Local publishes no other broker had subscribers for: not "
                "sent to NATS.",

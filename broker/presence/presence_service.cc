@@ -16,6 +16,16 @@ PresenceService::PresenceService(size_t max_entries_per_reporter,
   }
 }
 
+void PresenceService::set_on_edge(EdgeFn fn) {
+  on_edge_ = std::move(fn);
+  if (cluster_ != nullptr) cluster_->set_on_edge(on_edge_);
+}
+
+void PresenceService::set_cluster(ClusterPresence* cluster) {
+  cluster_ = cluster;
+  if (cluster_ != nullptr) cluster_->set_on_edge(on_edge_);
+}
+
 absl::Status PresenceService::Check(const v1::Presence& report,
                                     v1::Presence* checked,
                                     bool* rewritten) const {
@@ -99,6 +109,10 @@ void PresenceService::Tell() {
   if (!on_edge_ || edges_.empty()) return;
   const PresenceTable::Edges edges = std::move(edges_);
   edges_.clear();
+  if (cluster_ != nullptr) {
+    cluster_->LocalEdges(edges, ClusterPresence::Clock::now());
+    return;
+  }
   for (const auto& [group, occupied] : edges) on_edge_(group, occupied);
 }
 

@@ -37,10 +37,10 @@ class PresenceService {
   PresenceTable& mutable_table() { return table_; }
   const PresenceRules& rules() const { return rules_; }
   // Hears a group's first connection anywhere (occupied) and its last one
-  // gone (vacated), as this broker's own reporters cause them (in a
-  // cluster, the broker whose gateway made the change tells it).
+  // gone (vacated). In a cluster, one broker tells them for all, from every
+  // broker's reports (ClusterOccupancy).
   using EdgeFn = std::function<void(const std::string& group, bool occupied)>;
-  void set_on_edge(EdgeFn fn) { on_edge_ = std::move(fn); }
+  void set_on_edge(EdgeFn fn);
   // Hears each member of a presence group arriving (its first connection
   // anywhere; `info` canonical JSON) or leaving (its last gone).
   using MemberFn = std::function<void(const PresenceTable::MemberEdge& edge)>;
@@ -49,8 +49,9 @@ class PresenceService {
   // cluster not yet in sync): they are then marked partial.
   void set_partial(std::function<bool()> fn) { partial_ = std::move(fn); }
   bool partial() const { return partial_ && partial_(); }
-  // Cluster mode: reports are shared through `cluster` (not owned).
-  void set_cluster(ClusterPresence* cluster) { cluster_ = cluster; }
+  // Cluster mode: reports are shared through `cluster` (not owned), which
+  // tells occupancy.
+  void set_cluster(ClusterPresence* cluster);
 
  private:
   // The report with its presence groups' infos canonical, or why not.

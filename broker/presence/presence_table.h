@@ -67,6 +67,11 @@ class PresenceTable {
                                                    absl::string_view after,
                                                    size_t limit) const;
   size_t group_count() const { return groups_.size(); }
+  // Whether some connection is in `group`.
+  bool Occupied(absl::string_view group) const {
+    auto it = groups_.find(group);
+    return it != groups_.end() && it->second.connections > 0;
+  }
   // Whether `user` is in `group` (any reporter).
   bool HasUser(absl::string_view group, absl::string_view user) const;
   // The members of a group with member lists, user -> info, in order.
@@ -97,10 +102,6 @@ class PresenceTable {
     absl::flat_hash_map<std::string, UserTotal> users;
   };
 
-  bool Occupied(const std::string& group) const {
-    auto it = groups_.find(group);
-    return it != groups_.end() && it->second.connections > 0;
-  }
   // Adds (sign +1) or removes (-1) one reporter's group state to the totals.
   void AddToTotals(const std::string& group, const GroupState& state, int sign);
   // Member edges: who of `users` was in `group` before a change (Note),

@@ -1,11 +1,11 @@
 #include "broker/cluster/cluster_presence.h"
 
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/broker/cluster/presence_bus.h"
 
 namespace channel {
 namespace {
@@ -13,74 +13,7 @@ namespace {
 using Clock = ClusterPresence::Clock;
 using std::chrono::seconds;
 
-// Brokers sharing presence over a fake bus: every message published by one
-// reaches every other (not itself), in order, when Deliver() runs; a broker
-// can be cut off (its messages and the others' to it are lost).
-class Cluster {
- public:
-  struct Node {
-    std::string id;
-    PresenceTable table{1 << 20};
-    std::unique_ptr<ClusterPresence> presence;
-    bool connected = true;
-  };
-
-  Node& Add(const std::string& id) {
-    auto node = std::make_unique<Node>();
-    node->id = id;
-    Node* n = node.get();
-    n->presence = std::make_unique<ClusterPresence>(
-        id, &n->table,
-        [this, n](const std::string& bytes) {
-          largest_ = std::max(largest_, bytes.size());
-          if (n->connected) queue_.push_back({n, bytes});
-        },
-        seconds(5));
-    nodes_.push_back(std::move(node));
-    return *n;
-  }
-
-  size_t largest() const { return largest_; }
-
-  void Deliver(Clock::time_point now) {
-    while (!queue_.empty()) {
-      auto [from, bytes] = queue_.front();
-      queue_.pop_front();
-      for (auto& node : nodes_) {
-        if (node.get() != from && node->connected) {
-          node->presence->OnMessage(bytes, now);
-        }
-      }
-    }
-  }
-
- private:
-  std::vector<std::unique_ptr<Node>> nodes_;
-  std::deque<std::pair<Node*, std::string>> queue_;
-  size_t largest_ = 0;
-};
-
-v1::Presence Join(const std::string& group, int64_t connections,
-                  std::vector<std::string> users = {}, bool reset = false) {
-  v1::Presence p;
-  p.set_reset(reset);
-  v1::PresenceDelta* d = p.add_deltas();
-  d->set_group(group);
-  d->set_connections(connections);
-  for (auto& u : users) d->add_users_joined(u);
-  return p;
-}
-
-// What a broker does with a local client's report.
-void Report(Cluster::Node& n, int reporter_key, uint64_t id,
-            const v1::Presence& p, std::vector<std::unique_ptr<int>>* keys) {
-  while (keys->size() <= static_cast<size_t>(reporter_key)) {
-    keys->push_back(std::make_unique<int>());
-  }
-  const void* key = (*keys)[reporter_key].get();
-  ASSERT_TRUE(n.table.Apply(key, p).ok());
-  n.presence->LocalReport(key, id, p);
-}
+using Cluster = PresenceBus;
 
 TEST(ClusterPresenceTest, EveryBrokerCountsTheWholeCluster) {
   Cluster c;

@@ -1,0 +1,98 @@
+#include "broker/cluster/cluster_occupancy.h"
+
+#include <utility>
+
+namespace channel {
+
+ClusterOccupancy::ClusterOccupancy(const PresenceTable* table,
+                                   AnnounceFn announce)
+    : table_(table), announce_(std::move(announce)) {}
+
+void ClusterOccupancy::Touched(const PresenceTable::Edges& edges) {
+  for (const auto& [group, occupied] : edges) touched_.insert(group);
+}
+
+void ClusterOccupancy::Settle(const std::string& group) {
+  const bool occupied = table_->Occupied(group);
+  if (occupied == told_.contains(group)) return;
+  if (occupied) {
+    told_.insert(group);
+  } else {
+    told_.erase(group);
+  }
+  changed_[occupied].push_back(group);
+  if (tell_) tell_(group, occupied);
+}
+
+void ClusterOccupancy::Judge(bool leads) {
+  const bool took_over = leads && !leads_;
+  leads_ = leads;
+  if (!leads) {
+    touched_.clear();
+    return;
+  }
+  if (took_over) {
+    // What the previous teller told (our copy) against what the table
+    // holds now: the differences were missed, or happened meanwhile.
+    touched_.clear();
+    std::vector<std::string> gone;
+    for (const std::string& group : told_) {
+      if (!table_->Occupied(group)) gone.push_back(group);
+    }
+    for (const std::string& group : gone) Settle(group);
+    table_->ForEachGroup([this](const std::string& group) { Settle(group); });
+  } else {
+    const absl::flat_hash_set<std::string> touched = std::move(touched_);
+    touched_.clear();
+    for (const std::string& group : touched) Settle(group);
+  }
+  Flush();
+}
+
+void ClusterOccupancy::Announce(const std::vector<std::string>& groups,
+                                bool occupied, bool reset) {
+  std::vector<std::string> part;
+  size_t bytes = 0;
+  for (const std::string& group : groups) {
+    if (!part.empty() && bytes + group.size() + 8 > kMessageBytes) {
+      announce_(part, occupied, reset);
+      reset = false;
+      part.clear();
+      bytes = 0;
+    }
+    part.push_back(group);
+    bytes += group.size() + 8;
+  }
+  if (reset || !part.empty()) announce_(part, occupied, reset);
+}
+
+void ClusterOccupancy::Flush() {
+  for (bool occupied : {false, true}) {
+    if (changed_[occupied].empty()) continue;
+    Announce(changed_[occupied], occupied, false);
+    changed_[occupied].clear();
+  }
+}
+
+void ClusterOccupancy::OnAnnounced(const std::vector<std::string>& groups,
+                                   bool occupied, bool reset) {
+  // The teller's own record is what it told; another teller's words (two
+  // at once, for a moment) would only blur it.
+  if (leads_) return;
+  heard_ = true;
+  if (reset) told_.clear();
+  for (const std::string& group : groups) {
+    if (occupied) {
+      told_.insert(group);
+    } else {
+      told_.erase(group);
+    }
+  }
+}
+
+void ClusterOccupancy::SendSnapshot() {
+  if (!leads_ && !heard_) return;  // no record: a newcomer's empty copy
+  Announce(std::vector<std::string>(told_.begin(), told_.end()), true, true);
+}
+
+}  // namespace channel

@@ -1,0 +1,80 @@
+#ifndef CHANNEL_BROKER_CLUSTER_CLUSTER_OCCUPANCY_H_
+#define CHANNEL_BROKER_CLUSTER_CLUSTER_OCCUPANCY_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "broker/presence/presence_table.h"
+
+namespace channel {
+
+// Occupancy of groups across a cluster (the application's `occupied` /
+// `vacated` events): one broker, the teller, tells them, from its table of
+// the whole cluster's presence, so that two brokers' first joins at one
+// moment give one `occupied` and two last leaves one `vacated`.
+//
+// The teller keeps `told_`, the groups it told occupied, and announces each
+// change to the other brokers, who keep a copy; a broker that becomes the
+// teller (the previous one left, or a lower id joined) tells the
+// differences between its table and that copy, so that nothing is missed
+// meanwhile. The teller changes only when the cluster's membership does;
+// then an edge near that moment may be told twice.
+//
+// ClusterPresence owns it and says who tells (Judge). Broker thread only.
+class ClusterOccupancy {
+ public:
+  // Tells the application (the PresenceService's edge handler).
+  using TellFn = std::function<void(const std::string& group, bool occupied)>;
+  // Sends an OCCUPANCY message to the other brokers.
+  using AnnounceFn = std::function<void(const std::vector<std::string>& groups,
+                                        bool occupied, bool reset)>;
+  // Bytes of group names per OCCUPANCY message (more go in parts: NATS
+  // refuses messages over its max_payload, 1 MiB by default).
+  static constexpr size_t kMessageBytes = 256 << 10;
+
+  ClusterOccupancy(const PresenceTable* table, AnnounceFn announce);
+
+  void set_on_edge(TellFn fn) { tell_ = std::move(fn); }
+
+  // Groups whose connection total crossed zero in the table (any
+  // reporter's change): looked at by the next Judge.
+  void Touched(const PresenceTable::Edges& edges);
+  // After every change: `leads` says whether this broker is the teller now.
+  // A new teller tells every difference; a teller tells those of the
+  // touched groups.
+  void Judge(bool leads);
+  // The teller's announcement (another broker's OCCUPANCY message).
+  void OnAnnounced(const std::vector<std::string>& groups, bool occupied,
+                   bool reset);
+  // A snapshot of what was told (the teller's record, or this broker's
+  // copy of it), to a broker that asked for a sync; nothing from a broker
+  // that never led nor heard a teller.
+  void SendSnapshot();
+
+  bool leads() const { return leads_; }
+  size_t told() const { return told_.size(); }
+
+ private:
+  // Tells `group` if the table and told_ disagree; adds it to changed_.
+  void Settle(const std::string& group);
+  void Flush();
+  // To the others, in parts; only the first part carries `reset`.
+  void Announce(const std::vector<std::string>& groups, bool occupied,
+                bool reset);
+
+  const PresenceTable* const table_;
+  const AnnounceFn announce_;
+  TellFn tell_;
+  bool leads_ = false;
+  bool heard_ = false;                        // some teller's record came in
+  absl::flat_hash_set<std::string> told_;     // told occupied
+  absl::flat_hash_set<std::string> touched_;  // since the last Judge
+  std::vector<std::string> changed_[2];       // [occupied]: to announce
+};
+
+}  // namespace channel
+
+#endif  // CHANNEL_BROKER_CLUSTER_CLUSTER_OCCUPANCY_H_
