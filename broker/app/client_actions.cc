@@ -39,17 +39,19 @@ void ClientActions::Act(ActionRequest request, Done done) {
     done(json.status());
     return;
   }
+  const std::string node = AppNodeChannel(ClientNode(request.client));
   v1::Publish publish;
-  publish.add_channels(AppNodeChannel(ClientNode(request.client)));
+  publish.add_channels(node);
   publish.set_payload(*std::move(json));
   absl::StatusOr<uint64_t> receivers = router_->Publish(&publish);
   if (!receivers.ok()) {
     done(receivers.status());
     return;
   }
-  // Standalone, nobody holding the node means no gateway has the client;
-  // in a cluster the node may be on another broker: wait for its answer.
-  if (*receivers == 0 && !router_->clustered()) {
+  // Nobody holding the node here nor (as far as this broker's complete view
+  // of the cluster's interest says) on another broker: no gateway has the
+  // client. Otherwise wait for its gateway's answer.
+  if (*receivers == 0 && !router_->WantedElsewhere(node)) {
     done(absl::NotFoundError(
         "no gateway holds this client (it closed, or its gateway is gone)"));
     return;

@@ -136,6 +136,11 @@ class Router {
   // forwarded to it, and refused while it is down. Null: standalone.
   void set_cluster(ClusterLink* cluster) { cluster_ = cluster; }
   bool clustered() const { return cluster_ != nullptr; }
+  // Whether another broker may have subscribers of `channel` (true when
+  // its view is incomplete); false standalone.
+  bool WantedElsewhere(const std::string& channel) const {
+    return cluster_ != nullptr && cluster_->WantedElsewhere(channel);
+  }
   // History (standalone): every event of a history channel published here
   // gets its offset and epoch from `history` (and is kept there) before it
   // is delivered; such channels are never held alone (sole interest), so
