@@ -5,7 +5,7 @@
 //
 //   php app_echo_backend.php BROKER_HOST:PORT
 declare(strict_types=1);
-require __DIR__ . '/../../examples/php-chat/ChannelClient.php';
+require __DIR__ . '/../../../examples/php-chat/ChannelClient.php';
 
 [$host, $port] = explode(':', $argv[1]);
 $channel = new ChannelClient($host, (int)$port);
