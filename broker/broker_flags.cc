@@ -6,6 +6,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
+#include "broker/app/webhook_url.h"
 #include "common/logging/logging.h"
 #include "common/ops/flags_env.h"
 
@@ -290,11 +291,10 @@ absl::StatusOr<BrokerOptions> BrokerOptionsFromFlags() {
       std::chrono::milliseconds(absl::GetFlag(FLAGS_webhook_retry_ms));
   options.webhook.max_queued_bytes =
       absl::GetFlag(FLAGS_webhook_max_queue_bytes);
-  if (!options.webhook.url.empty() &&
-      !absl::StartsWith(options.webhook.url, "http://") &&
-      !absl::StartsWith(options.webhook.url, "https://")) {
-    return absl::InvalidArgumentError(
-        "--webhook_url must start with http:// or https://");
+  if (!options.webhook.url.empty()) {
+    absl::StatusOr<WebhookUrl> url = ParseWebhookUrl(options.webhook.url);
+    if (!url.ok()) return url.status();
+    options.webhook.url = url->Normalized();
   }
   options.php_enabled = absl::GetFlag(FLAGS_php_codec);
   options.php_allow_from = absl::GetFlag(FLAGS_php_allow_from);

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 target=${1:?usage: tools/fuzz.sh TARGET|all SECONDS}
 seconds=${2:-60}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
-targets=(app_action_fuzzer broker_frames_fuzzer gateway_command_fuzzer client_events_fuzzer php_serialize_fuzzer api_request_fuzzer ws_connection_fuzzer http_connection_fuzzer)
+targets=(app_action_fuzzer broker_frames_fuzzer gateway_command_fuzzer client_events_fuzzer php_serialize_fuzzer api_request_fuzzer ws_connection_fuzzer http_connection_fuzzer webhook_url_fuzzer)
 [[ "$target" == all ]] || targets=("$target")
 
 if [[ ! -f "$build/CMakeCache.txt" ]]; then
