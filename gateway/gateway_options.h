@@ -75,6 +75,8 @@ struct GatewayOptions {
     bool event_query = false;  // the query string too (it may hold a token)
     // Group id patterns ('*' = any run) whose joins the backend decides.
     std::vector<std::string> ask_backend;
+    // Connection events held per worker while its broker link is down.
+    size_t hold_bytes = 1 << 20;
   } app;
 
   BrokerClientOptions broker;

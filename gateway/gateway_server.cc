@@ -237,6 +237,10 @@ std::string GatewayServer::RenderMetrics() const {
             "Connection events nobody consumed that the broker keeps for "
             "the first backend (its --events_keep_bytes).",
             sum(&WorkerStats::app_events_kept));
+  m.Counter("channel_gateway_app_events_held_total",
+            "Connection events held while a worker's broker link was down "
+            "(sent in order when it is back; --events_hold_bytes).",
+            sum(&WorkerStats::app_events_held));
   m.Counter("channel_gateway_app_actions_total",
             "Application actions received on the workers' node channels.",
             sum(&WorkerStats::app_actions));

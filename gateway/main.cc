@@ -115,6 +115,10 @@ ABSL_FLAG(bool, events, false,
 ABSL_FLAG(uint32_t, backend_timeout_ms, 1000,
           "A custom command with an id (or a join the backend decides) "
           "gets backend_timeout when no backend answered within this long.");
+ABSL_FLAG(uint64_t, events_hold_bytes, 1 << 20,
+          "Connection events (connect, join, leave, close) each worker "
+          "holds while its broker link is down, sent in order when it is "
+          "back; past it they are dropped and counted. 0: none held.");
 ABSL_FLAG(std::string, event_headers, "",
           "Comma-separated request headers a connect event carries (e.g. "
           "User-Agent,X-Forwarded-For).");
@@ -199,6 +203,7 @@ int main(int argc, char** argv) {
   options.app.backend_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_backend_timeout_ms));
   options.app.event_query = absl::GetFlag(FLAGS_event_query);
+  options.app.hold_bytes = absl::GetFlag(FLAGS_events_hold_bytes);
   options.app.event_headers =
       channel::CommaList(absl::GetFlag(FLAGS_event_headers));
   options.app.event_cookies =

@@ -44,7 +44,8 @@ AppBridge::AppBridge(asio::io_context& io, const GatewayOptions& options,
         limits.max_message_depth = options.command_limits.max_message_depth;
         return limits;
       }()),
-      timer_(io) {}
+      timer_(io),
+      held_(options.app.hold_bytes) {}
 
 std::string AppBridge::ClientId(const ConnectionData* con) const {
   return absl::StrCat(node_, ".", con->id & kLocalMask);
@@ -53,26 +54,65 @@ std::string AppBridge::ClientId(const ConnectionData* con) const {
 void AppBridge::Publish(const std::string& client, const std::string& event,
                         bool key_end, bool keep, BrokerClient::Done done) {
   Bump(stats_->app_events);
+  // Connection events wait behind those held while the link was down: one
+  // connection's events stay in order.
+  if (keep && !held_.empty()) {
+    Hold(client, event, key_end);
+    return;
+  }
+  // A publish refused at once never runs its callback: `done` is shared so
+  // that it is still called here then.
+  auto shared = std::make_shared<BrokerClient::Done>(std::move(done));
+  absl::Status s =
+      PublishNow(client, event, key_end, keep,
+                 [shared](const absl::Status& status, uint64_t receivers) {
+                   if (*shared) (*shared)(status, receivers);
+                 });
+  if (s.ok()) return;
+  if (keep && absl::IsUnavailable(s)) {
+    Hold(client, event, key_end);
+    return;
+  }
+  Bump(stats_->app_events_dropped);
+  if (*shared) (*shared)(s, 0);
+}
+
+absl::Status AppBridge::PublishNow(const std::string& client,
+                                   const std::string& event, bool key_end,
+                                   bool keep, BrokerClient::Done done) {
   // Nobody consumed it (no queue group member, no subscriber) or it could
   // not be published: counted as dropped (or kept, when the broker keeps
-  // what is marked so), and the caller hears it. A publish refused at
-  // once never runs its callback: `done` is shared so that it is still
-  // called here then.
-  auto shared = std::make_shared<BrokerClient::Done>(std::move(done));
-  absl::Status s = link_->PublishRaw(
+  // what is marked so), and the caller hears it.
+  return link_->PublishRaw(
       kAppEventsChannel, event, client, key_end, keep,
-      [stats = stats_, link = link_, keep, shared](const absl::Status& status,
-                                                   uint64_t receivers) {
+      [stats = stats_, link = link_, keep, done = std::move(done)](
+          const absl::Status& status, uint64_t receivers) {
         if (status.ok() && receivers == 0 && keep && link->keeps_events()) {
           Bump(stats->app_events_kept);
         } else if (!status.ok() || receivers == 0) {
           Bump(stats->app_events_dropped);
         }
-        if (*shared) (*shared)(status, receivers);
+        if (done) done(status, receivers);
       });
-  if (!s.ok()) {
+}
+
+void AppBridge::Hold(const std::string& client, const std::string& event,
+                     bool key_end) {
+  if (held_.Hold({client, event, key_end})) {
+    Bump(stats_->app_events_held);
+  } else {
     Bump(stats_->app_events_dropped);
-    if (*shared) (*shared)(s, 0);
+  }
+}
+
+void AppBridge::OnLinkUp() {
+  while (!held_.empty()) {
+    const HeldEvents::Event& e = held_.front();
+    const absl::Status s =
+        PublishNow(e.client, e.json, e.key_end, /*keep=*/true, nullptr);
+    if (absl::IsUnavailable(s)) return;  // down again: wait for the next up
+    if (!s.ok()) Bump(stats_->app_events_dropped);
+    held_.pop_front();
   }
 }
 

@@ -15,6 +15,7 @@
 #include "asio/steady_timer.hpp"
 #include "gateway/app/app_action.h"
 #include "gateway/app/app_event.h"
+#include "gateway/app/held_events.h"
 #include "gateway/auth/authenticator.h"
 #include "gateway/commands/command.h"
 #include "gateway/connection_data.h"
@@ -83,6 +84,9 @@ class AppBridge {
   void OnAction(const std::string& payload);
 
   size_t pending() const { return pending_.size(); }
+  // The broker link is back: the connection events held while it was
+  // down go out first, in order.
+  void OnLinkUp();
 
  private:
   // The local number of a connection id (ConnectionData::id) as the client
@@ -99,6 +103,13 @@ class AppBridge {
   // is answered no_backend); `done` as ShardLink::PublishRaw.
   void Publish(const std::string& client, const std::string& event,
                bool key_end, bool keep, BrokerClient::Done done = nullptr);
+  // Publishes without holding: Unavailable when the link is down (nothing
+  // sent then).
+  absl::Status PublishNow(const std::string& client, const std::string& event,
+                          bool key_end, bool keep, BrokerClient::Done done);
+  // Holds a connection event for the link's return, or counts it dropped
+  // when the bound (--events_hold_bytes) is reached.
+  void Hold(const std::string& client, const std::string& event, bool key_end);
   // A new request of `con` (bounded per connection): its number, or 0 when
   // the connection has too many waiting (answered here).
   uint64_t Begin(ConnectionData* con, Pending pending);
@@ -134,6 +145,7 @@ class AppBridge {
   bool timer_armed_ = false;
   uint64_t next_request_ = 1;
   absl::flat_hash_map<uint64_t, Pending> pending_;
+  HeldEvents held_;
   // Requests in the order they expire (one timeout for all: FIFO).
   std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>>
       deadlines_;

@@ -112,6 +112,7 @@ Worker::Impl::Impl(int index, const GatewayOptions& options,
   link_.set_on_up([this](std::chrono::milliseconds down,
                          const ShardLink::Recovered& recovered) {
     if (down.count() > 0) SendGap(down, recovered);
+    app_.OnLinkUp();
   });
   // Member lists (presence groups): changes go out within the turn, and
   // the broker's presence events become what members are told.

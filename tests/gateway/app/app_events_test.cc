@@ -4,6 +4,7 @@
 // backend_timeout; two backends sharing connections, one killed (actions,
 // decided joins and impostors: app_actions_test.cc; webhooks:
 // app_webhook_test.cc).
+#include <csignal>
 #include <map>
 #include <memory>
 #include <set>
@@ -306,6 +307,40 @@ TEST_F(AppEventsKeptTest, ALateBackendGetsTheConnectionEventsInOrder) {
   EXPECT_EQ(AppJson(events[2]).Str("type"), "close");
   EXPECT_EQ(broker_.Metric("channel_broker_events_kept"), 0);
   EXPECT_EQ(broker_.Metric("channel_broker_events_kept_delivered_total"), 3);
+}
+
+// Connection events while the gateway's broker link is down are held
+// (--events_hold_bytes) and go out in order once it is back: here to a
+// restarted broker that keeps them for the backend attaching after.
+TEST_F(AppEventsKeptTest, EventsWhileTheLinkIsDownAreHeldThenSentInOrder) {
+  GatewayProcess gw = Gateway();
+  const int a = ws_.Connect(gw.uri());
+  ASSERT_GE(a, 0);
+  const std::string first = Whoami(a);
+  const int port = broker_.port;
+  size_t from = 0;
+  broker_.process->Signal(SIGKILL);
+  ASSERT_TRUE(broker_.process->Wait(std::chrono::seconds(10)));
+  ASSERT_TRUE(gw.process->WaitForLine("broker link down",
+                                      std::chrono::seconds(10), &from));
+  const int b = ws_.Connect(gw.uri());
+  ASSERT_GE(b, 0);
+  const std::string second = Whoami(b);
+  ws_.Close(a);
+  EXPECT_EQ(gw.WaitMetric("channel_gateway_app_events_held_total", 2), 2);
+  broker_ = BrokerProcess::Start({"--events_keep_bytes=1048576"}, port);
+  EXPECT_EQ(broker_.WaitMetric("channel_broker_events_kept", 2), 2);
+  auto backend = Backend();
+  const std::vector<std::string> closed = EventsOf(*backend, first, "close", 1);
+  ASSERT_EQ(closed.size(), 1u) << ::testing::PrintToString(closed);
+  EXPECT_EQ(AppJson(closed[0]).Str("type"), "close");
+  ws_.Close(b);
+  const std::vector<std::string> events =
+      EventsOf(*backend, second, "close", 2);
+  ASSERT_EQ(events.size(), 2u) << ::testing::PrintToString(events);
+  EXPECT_EQ(AppJson(events[0]).Str("type"), "connect");
+  EXPECT_EQ(AppJson(events[1]).Str("type"), "close");
+  EXPECT_EQ(gw.Metric("channel_gateway_app_events_dropped_total"), 0);
 }
 
 }  // namespace
