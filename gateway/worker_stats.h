@@ -119,8 +119,8 @@ struct WorkerStats {
   Counter app_events{0};           // events published
   Counter app_events_dropped{0};   // nobody consumed them, or not published
   Counter app_events_kept{0};      // nobody consumed them: the broker kept
-  Counter app_events_held{0};      // held while the broker link was down
                                    // them (--events_keep_bytes)
+  Counter app_events_held{0};      // held while the broker link was down
   Counter app_actions{0};          // actions received on the node channel
   Counter app_actions_invalid{0};  // refused by the parser
   Counter app_actions_failed{0};   // parsed, not done (not_found, ...)

@@ -33,19 +33,29 @@ void ClusterOccupancy::Judge(bool leads) {
   }
   if (took_over) {
     // What the previous teller told (our copy) against what the table
-    // holds now: the differences were missed, or happened meanwhile.
+    // holds now: the differences were missed, or happened meanwhile. The
+    // groups are listed first: telling may reach code that changes the
+    // table.
     touched_.clear();
-    std::vector<std::string> gone;
+    std::vector<std::string> differ;
     for (const std::string& group : told_) {
-      if (!table_->Occupied(group)) gone.push_back(group);
+      if (!table_->Occupied(group)) differ.push_back(group);
     }
-    for (const std::string& group : gone) Settle(group);
-    table_->ForEachGroup([this](const std::string& group) { Settle(group); });
-  } else {
-    const absl::flat_hash_set<std::string> touched = std::move(touched_);
-    touched_.clear();
-    for (const std::string& group : touched) Settle(group);
+    table_->ForEachGroup([this, &differ](const std::string& group) {
+      if (table_->Occupied(group) && !told_.contains(group)) {
+        differ.push_back(group);
+      }
+    });
+    for (const std::string& group : differ) Settle(group);
+    // Every copy becomes this record.
+    changed_[0].clear();
+    changed_[1].clear();
+    SendSnapshot();
+    return;
   }
+  const absl::flat_hash_set<std::string> touched = std::move(touched_);
+  touched_.clear();
+  for (const std::string& group : touched) Settle(group);
   Flush();
 }
 
@@ -79,7 +89,6 @@ void ClusterOccupancy::OnAnnounced(const std::vector<std::string>& groups,
   // The teller's own record is what it told; another teller's words (two
   // at once, for a moment) would only blur it.
   if (leads_) return;
-  heard_ = true;
   if (reset) told_.clear();
   for (const std::string& group : groups) {
     if (occupied) {
@@ -91,8 +100,15 @@ void ClusterOccupancy::OnAnnounced(const std::vector<std::string>& groups,
 }
 
 void ClusterOccupancy::SendSnapshot() {
-  if (!leads_ && !heard_) return;  // no record: a newcomer's empty copy
+  if (!leads_) return;  // a copy may be behind: only the record is sent
   Announce(std::vector<std::string>(told_.begin(), told_.end()), true, true);
+}
+
+void ClusterOccupancy::Disconnected() {
+  // Cut off, a copy falls behind: the teller's snapshot on the re-sync
+  // replaces it. The teller's own record stays true (if another broker
+  // took over meanwhile, its snapshot replaces this one too).
+  if (!leads_) told_.clear();
 }
 
 }  // namespace channel

@@ -17,11 +17,12 @@ namespace channel {
 // moment give one `occupied` and two last leaves one `vacated`.
 //
 // The teller keeps `told_`, the groups it told occupied, and announces each
-// change to the other brokers, who keep a copy; a broker that becomes the
-// teller (the previous one left, or a lower id joined) tells the
-// differences between its table and that copy, so that nothing is missed
-// meanwhile. The teller changes only when the cluster's membership does;
-// then an edge near that moment may be told twice.
+// change to the other brokers, who keep a copy (the whole record comes with
+// a sync, and from every new teller). A broker that becomes the teller (the
+// previous one left, or lost a broker's share and re-syncs it, or a lower
+// id joined) tells the differences between its table and that copy, so
+// that nothing is missed meanwhile; an edge near such a change may be told
+// twice.
 //
 // ClusterPresence owns it and says who tells (Judge). Broker thread only.
 class ClusterOccupancy {
@@ -49,10 +50,11 @@ class ClusterOccupancy {
   // The teller's announcement (another broker's OCCUPANCY message).
   void OnAnnounced(const std::vector<std::string>& groups, bool occupied,
                    bool reset);
-  // A snapshot of what was told (the teller's record, or this broker's
-  // copy of it), to a broker that asked for a sync; nothing from a broker
-  // that never led nor heard a teller.
+  // The teller's record, to a broker that asked for a sync (every broker
+  // takes it as its copy); nothing from any other broker.
   void SendSnapshot();
+  // NATS lost: a copy is dropped (it would fall behind).
+  void Disconnected();
 
   bool leads() const { return leads_; }
   size_t told() const { return told_.size(); }

@@ -130,10 +130,11 @@ void ClusterPresence::OnConnected(Clock::time_point now) {
 }
 
 void ClusterPresence::Judge(Clock::time_point now) {
-  // The table holds the whole cluster: connected long enough to have heard
-  // every broker, each one's share in. The teller goes on while a newcomer
-  // syncs (its share only adds), but not while it re-syncs a broker whose
-  // share it dropped (a lost message): that drop is no departure.
+  // Settled: connected long enough to have heard every broker, and (to
+  // become so) every one's share in. A settled broker stays so while it
+  // syncs a newcomer (its share only adds) or re-syncs a broker whose share
+  // it dropped (a lost message): the teller then pauses rather than tell
+  // that drop as departures, and nobody takes over meanwhile.
   bool all_synced = true, resyncing = false;
   for (const auto& [broker, remote] : remote_) {
     if (remote.synced) continue;
@@ -142,7 +143,7 @@ void ClusterPresence::Judge(Clock::time_point now) {
   }
   const bool settled = connected_ && now - connected_at_ >= expiry_ &&
                        now - started_ >= expiry_ &&
-                       (occupancy_.leads() ? !resyncing : all_synced);
+                       (settled_since_.has_value() || all_synced);
   if (!settled) {
     settled_since_.reset();
   } else if (!settled_since_) {
@@ -154,7 +155,7 @@ void ClusterPresence::Judge(Clock::time_point now) {
     if (!leads) break;
     if (remote.settled && broker < broker_id_) leads = false;
   }
-  occupancy_.Judge(leads);
+  occupancy_.Judge(leads && !resyncing);
 }
 
 absl::Status ClusterPresence::ApplyRemote(const void* key,
@@ -205,6 +206,7 @@ void ClusterPresence::Resync(const std::string& broker, Remote& remote,
 
 void ClusterPresence::OnDisconnected() {
   connected_ = false;
+  occupancy_.Disconnected();
   std::vector<std::string> brokers;
   for (const auto& [broker, remote] : remote_) brokers.push_back(broker);
   for (const std::string& broker : brokers) DropRemote(broker);

@@ -100,15 +100,17 @@ void PresenceService::Gone(const void* reporter, uint64_t id) {
 }
 
 void PresenceService::Tell() {
-  // The handlers may publish (and so reach this service again): copies.
-  if (on_member_ && !member_edges_.empty()) {
-    const PresenceTable::MemberEdges members = std::move(member_edges_);
-    member_edges_.clear();
-    for (const PresenceTable::MemberEdge& e : members) on_member_(e);
-  }
-  if (!on_edge_ || edges_.empty()) return;
+  // The handlers may publish (and so reach this service again, e.g. a
+  // session closed on overflow reports its departure): both lists are
+  // taken before any handler runs.
+  const PresenceTable::MemberEdges members = std::move(member_edges_);
+  member_edges_.clear();
   const PresenceTable::Edges edges = std::move(edges_);
   edges_.clear();
+  if (on_member_) {
+    for (const PresenceTable::MemberEdge& e : members) on_member_(e);
+  }
+  if (!on_edge_ || edges.empty()) return;
   if (cluster_ != nullptr) {
     cluster_->LocalEdges(edges, ClusterPresence::Clock::now());
     return;
