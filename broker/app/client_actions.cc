@@ -53,7 +53,8 @@ void ClientActions::Act(ActionRequest request, Done done) {
   // client. Otherwise wait for its gateway's answer.
   if (*receivers == 0 && !router_->WantedElsewhere(node)) {
     done(absl::NotFoundError(
-        "no gateway holds this client (it closed, or its gateway is gone)"));
+        "no gateway holds this client (it closed, its gateway is gone, or "
+        "its gateway is between two broker links: retry to be sure)"));
     return;
   }
   Pending& p = pending_[ref];

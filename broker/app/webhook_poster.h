@@ -23,17 +23,20 @@ class WebhookPoster {
   virtual std::string Post(const std::string& body) = 0;
 };
 
-// The module's one entry point (extern "C", so that dlsym finds it).
-using CreateWebhookPosterFn = WebhookPoster* (*)(const char* url,
+// The module's one entry point (extern "C", so that dlsym finds it): the
+// URL in parts (WebhookUrl), host as the URL has it.
+using CreateWebhookPosterFn = WebhookPoster* (*)(int https, const char* host,
+                                                 int port, const char* path,
                                                  const char* secret,
                                                  int timeout_ms);
 inline constexpr char kCreateWebhookPosterSymbol[] =
-    "channel_create_webhook_poster";
+    "channel_create_webhook_poster_v2";
 inline constexpr char kWebhookModuleName[] = "libchannel-webhook-http.so";
 
 // Loads the module (next to the running binary, then in ../lib/channel
-// from it) and makes a poster for `url`. FailedPrecondition with the paths
-// tried when the module is missing.
+// from it) and makes a poster for `url` (a --webhook_url, checked by
+// ParseWebhookUrl: InvalidArgument otherwise). FailedPrecondition with the
+// paths tried when the module is missing.
 absl::StatusOr<std::unique_ptr<WebhookPoster>> LoadWebhookPoster(
     const std::string& url, const std::string& secret,
     std::chrono::milliseconds timeout);

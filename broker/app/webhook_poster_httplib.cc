@@ -6,6 +6,7 @@
 #include <openssl/hmac.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "broker/app/webhook_poster.h"
@@ -16,15 +17,22 @@ namespace {
 
 class HttplibPoster : public WebhookPoster {
  public:
-  HttplibPoster(const std::string& url, std::string secret, int timeout_ms)
-      : secret_(std::move(secret)) {
-    const size_t scheme = url.find("://");
-    const size_t slash = scheme == std::string::npos
-                             ? std::string::npos
-                             : url.find('/', scheme + 3);
-    origin_ = url.substr(0, slash);
-    path_ = slash == std::string::npos ? "/" : url.substr(slash);
-    client_ = std::make_unique<httplib::Client>(origin_);
+  // `host` as the URL has it ([IPv6] in brackets); made from the parts,
+  // not from a URL string: this cpp-httplib's URL pattern takes IPv6
+  // addresses of decimal digits only.
+  HttplibPoster(bool https, const std::string& host, int port, std::string path,
+                std::string secret, int timeout_ms)
+      : secret_(std::move(secret)), path_(std::move(path)) {
+    const bool bracketed =
+        host.size() >= 2 && host.front() == '[' && host.back() == ']';
+    const std::string bare = bracketed ? host.substr(1, host.size() - 2) : host;
+    if (https) {
+      client_ = std::make_unique<httplib::SSLClient>(bare, port);
+    } else {
+      client_ = std::make_unique<httplib::ClientImpl>(bare, port);
+    }
+    host_header_ =
+        port == (https ? 443 : 80) ? host : host + ":" + std::to_string(port);
     const auto timeout = std::chrono::milliseconds(timeout_ms);
     client_->set_connection_timeout(timeout);
     client_->set_read_timeout(timeout);
@@ -33,6 +41,7 @@ class HttplibPoster : public WebhookPoster {
 
   std::string Post(const std::string& body) override {
     httplib::Headers headers;
+    headers.emplace("Host", host_header_);
     if (!secret_.empty()) {
       const int64_t t = std::chrono::duration_cast<std::chrono::seconds>(
                             std::chrono::system_clock::now().time_since_epoch())
@@ -64,16 +73,18 @@ class HttplibPoster : public WebhookPoster {
   }
 
   const std::string secret_;
-  std::string origin_;
-  std::string path_;
-  std::unique_ptr<httplib::Client> client_;
+  const std::string path_;
+  std::string host_header_;
+  std::unique_ptr<httplib::ClientImpl> client_;
 };
 
 }  // namespace
 }  // namespace channel
 
 extern "C" __attribute__((visibility("default"))) channel::WebhookPoster*
-channel_create_webhook_poster(const char* url, const char* secret,
-                              int timeout_ms) {
-  return new channel::HttplibPoster(url, secret, timeout_ms);
+channel_create_webhook_poster_v2(int https, const char* host, int port,
+                                 const char* path, const char* secret,
+                                 int timeout_ms) {
+  return new channel::HttplibPoster(https != 0, host, port, path, secret,
+                                    timeout_ms);
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "broker/app/webhook_poster.h"
+#include "broker/app/webhook_url.h"
 
 namespace channel {
 namespace {
@@ -25,6 +26,8 @@ std::string ExeDir() {
 absl::StatusOr<std::unique_ptr<WebhookPoster>> LoadWebhookPoster(
     const std::string& url, const std::string& secret,
     std::chrono::milliseconds timeout) {
+  absl::StatusOr<WebhookUrl> parsed = ParseWebhookUrl(url);
+  if (!parsed.ok()) return parsed.status();
   const std::string dir = ExeDir();
   const std::vector<std::string> candidates = {
       absl::StrCat(dir, "/", kWebhookModuleName),
@@ -44,7 +47,9 @@ absl::StatusOr<std::unique_ptr<WebhookPoster>> LoadWebhookPoster(
       continue;
     }
     return std::unique_ptr<WebhookPoster>(
-        create(url.c_str(), secret.c_str(), static_cast<int>(timeout.count())));
+        create(parsed->https ? 1 : 0, parsed->host.c_str(), parsed->port,
+               parsed->path.c_str(), secret.c_str(),
+               static_cast<int>(timeout.count())));
   }
   return absl::FailedPreconditionError(absl::StrCat(
       "--webhook_url needs the webhook module ", kWebhookModuleName,
