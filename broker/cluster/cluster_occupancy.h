@@ -19,10 +19,10 @@ namespace channel {
 // The teller keeps `told_`, the groups it told occupied, and announces each
 // change to the other brokers, who keep a copy (the whole record comes with
 // a sync, and from every new teller). A broker that becomes the teller (the
-// previous one left, or lost a broker's share and re-syncs it, or a lower
-// id joined) tells the differences between its table and that copy, so
-// that nothing is missed meanwhile; an edge near such a change may be told
-// twice.
+// previous one left, or a lower id joined), or is it again after a pause
+// (a re-sync of a broker's dropped share), tells the differences between
+// its table and that copy, so that nothing is missed meanwhile; an edge
+// near such a change may be told twice.
 //
 // ClusterPresence owns it and says who tells (Judge). Broker thread only.
 class ClusterOccupancy {
@@ -71,7 +71,6 @@ class ClusterOccupancy {
   const AnnounceFn announce_;
   TellFn tell_;
   bool leads_ = false;
-  bool heard_ = false;                        // some teller's record came in
   absl::flat_hash_set<std::string> told_;     // told occupied
   absl::flat_hash_set<std::string> touched_;  // since the last Judge
   std::vector<std::string> changed_[2];       // [occupied]: to announce
