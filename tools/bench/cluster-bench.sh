@@ -10,7 +10,9 @@
 # nothing needs to cross); cluster-cross: members on gateway 0 (broker 0),
 # publishers on gateway 1 (broker 1): every message crosses NATS. In
 # "cluster" members and publishers are spread over both (half cross).
-# Usage: [MODES=...] tools/bench/cluster-bench.sh [BUILD_DIR] [SHAPE...]
+# MESSAGES: messages per run instead of the shape's default (a longer
+# burst settles a small ratio).
+# Usage: [MODES=...] [MESSAGES=N] tools/bench/cluster-bench.sh [BUILD_DIR] [SHAPE...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
@@ -62,7 +64,8 @@ run() {  # run MODE SHAPE
   [[ $mode == cluster-one ]] && targets=(--gateways="${gws[0]}")
   [[ $mode == cluster-cross ]] && targets=(--gateways="${gws[0]}" --publisher_gateways="${gws[1]}")
   node tools/bench/harness/ws-harness.mjs "${targets[@]}" \
-    --pids="$(IFS=,; echo "${all[*]}")" --shape="$shape" --settle_ms=1000
+    --pids="$(IFS=,; echo "${all[*]}")" --shape="$shape" --settle_ms=1000 \
+    ${MESSAGES:+--messages="$MESSAGES"}
   kill "${all[@]}"; wait "${all[@]}" 2>/dev/null || true
   pids=()
 }

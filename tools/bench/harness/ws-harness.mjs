@@ -118,7 +118,8 @@ async function run() {
   const fanout = shape.includes('fanout');
   const paced = shape.endsWith('paced');
   const receivers = fanout ? 1000 : 2000;
-  const total = fanout ? (paced ? 900 : 2000) : 20000;
+  // --messages=N: a longer (or shorter) run of the same shape.
+  const total = Number(args.messages) || (fanout ? (paced ? 900 : 2000) : 20000);
   const publishers = fanout ? 1 : 4;
   const rate = fanout ? 30 : 1000;  // paced: messages per second in total
 
