@@ -203,6 +203,13 @@ class Router {
   uint64_t DeliverToQueues(const std::string& channel, const v1::Event& event,
                            const Subscriber* publisher,
                            OutgoingEvent& outgoing);
+  // Delivers `envelope`'s event of `channel` to its subscribers here (but
+  // `skip`) and its queue groups (`publisher` as DeliverToQueues), copying
+  // the subscriber list into *recipients first (a delivery may change it);
+  // how many took it.
+  uint64_t DeliverHere(const std::string& channel, const v1::Envelope& envelope,
+                       const Subscriber* skip, const Subscriber* publisher,
+                       std::vector<Subscriber*>* recipients);
   // Delivers `channel`'s kept events (KeptEvents) to its subscribers and
   // queue groups now, oldest first.
   void DeliverKept(const std::string& channel);

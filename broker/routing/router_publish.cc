@@ -101,23 +101,11 @@ absl::StatusOr<uint64_t> Router::Publish(v1::Publish* request,
         ++stats_->cluster_forward_failures;
       }
     }
-    const auto* subscribers = index_.Find(*channel);
-    const bool queued = queues_.Has(*channel);
-    uint64_t here = 0;
-    if (subscribers != nullptr || queued) {
-      OutgoingEvent outgoing(envelope);
-      if (subscribers != nullptr) {
-        recipients_.assign(subscribers->begin(), subscribers->end());
-        for (Subscriber* session : recipients_) {
-          if (session != skip && session->Deliver(outgoing)) ++here;
-        }
-      }
-      if (queued)
-        here += DeliverToQueues(*channel, *event, publisher, outgoing);
-    }
+    const uint64_t here =
+        DeliverHere(*channel, envelope, skip, publisher, &recipients_);
     receivers += here;
     if (here == 0 && event->meta().keep() && kept_.enabled() &&
-        (cluster_ == nullptr || !cluster_->WantedElsewhere(*channel))) {
+        !WantedElsewhere(*channel)) {
       kept_.Keep(*event, KeptEvents::Clock::now());
     }
   }
@@ -271,21 +259,36 @@ bool Router::DeliverQueued(const v1::Envelope& envelope,
   return true;
 }
 
+uint64_t Router::DeliverHere(const std::string& channel,
+                             const v1::Envelope& envelope,
+                             const Subscriber* skip,
+                             const Subscriber* publisher,
+                             std::vector<Subscriber*>* recipients) {
+  const auto* subscribers = index_.Find(channel);
+  const bool queued = queues_.Has(channel);
+  if (subscribers == nullptr && !queued) return 0;
+  OutgoingEvent outgoing(envelope);
+  uint64_t here = 0;
+  if (subscribers != nullptr) {
+    recipients->assign(subscribers->begin(), subscribers->end());
+    for (Subscriber* session : *recipients) {
+      if (session != skip && session->Deliver(outgoing)) ++here;
+    }
+  }
+  if (queued) {
+    here += DeliverToQueues(channel, envelope.event(), publisher, outgoing);
+  }
+  return here;
+}
+
 void Router::DeliverKept(const std::string& channel) {
   std::vector<v1::Event> events = kept_.Take(channel, KeptEvents::Clock::now());
   v1::Envelope envelope;
   std::vector<Subscriber*> recipients;  // a rare path: Publish's scratch
   for (v1::Event& event : events) {     // stays Publish's
     envelope.mutable_event()->Swap(&event);
-    OutgoingEvent outgoing(envelope);
-    uint64_t here = 0;
-    if (const auto* subscribers = index_.Find(channel)) {
-      recipients.assign(subscribers->begin(), subscribers->end());
-      for (Subscriber* s : recipients) here += s->Deliver(outgoing) ? 1 : 0;
-    }
-    if (queues_.Has(channel)) {
-      here += DeliverToQueues(channel, envelope.event(), nullptr, outgoing);
-    }
+    const uint64_t here =
+        DeliverHere(channel, envelope, nullptr, nullptr, &recipients);
     stats_->events_delivered += here;
     if (here == 0) kept_.CountUndelivered();
   }

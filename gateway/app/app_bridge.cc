@@ -63,11 +63,7 @@ void AppBridge::Publish(const std::string& client, const std::string& event,
   // A publish refused at once never runs its callback: `done` is shared so
   // that it is still called here then.
   auto shared = std::make_shared<BrokerClient::Done>(std::move(done));
-  absl::Status s =
-      PublishNow(client, event, key_end, keep,
-                 [shared](const absl::Status& status, uint64_t receivers) {
-                   if (*shared) (*shared)(status, receivers);
-                 });
+  absl::Status s = PublishNow(client, event, key_end, keep, shared);
   if (s.ok()) return;
   if (keep && absl::IsUnavailable(s)) {
     Hold(client, event, key_end);
@@ -79,7 +75,8 @@ void AppBridge::Publish(const std::string& client, const std::string& event,
 
 absl::Status AppBridge::PublishNow(const std::string& client,
                                    const std::string& event, bool key_end,
-                                   bool keep, BrokerClient::Done done) {
+                                   bool keep,
+                                   std::shared_ptr<BrokerClient::Done> done) {
   // Nobody consumed it (no queue group member, no subscriber) or it could
   // not be published: counted as dropped (or kept, when the broker keeps
   // what is marked so), and the caller hears it.
@@ -92,7 +89,7 @@ absl::Status AppBridge::PublishNow(const std::string& client,
         } else if (!status.ok() || receivers == 0) {
           Bump(stats->app_events_dropped);
         }
-        if (done) done(status, receivers);
+        if (done != nullptr && *done) (*done)(status, receivers);
       });
 }
 

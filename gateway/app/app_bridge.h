@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -104,9 +105,10 @@ class AppBridge {
   void Publish(const std::string& client, const std::string& event,
                bool key_end, bool keep, BrokerClient::Done done = nullptr);
   // Publishes without holding: Unavailable when the link is down (nothing
-  // sent then).
+  // sent then; `done`, optional, is not called then).
   absl::Status PublishNow(const std::string& client, const std::string& event,
-                          bool key_end, bool keep, BrokerClient::Done done);
+                          bool key_end, bool keep,
+                          std::shared_ptr<BrokerClient::Done> done);
   // Holds a connection event for the link's return, or counts it dropped
   // when the bound (--events_hold_bytes) is reached.
   void Hold(const std::string& client, const std::string& event, bool key_end);
