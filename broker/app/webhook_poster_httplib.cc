@@ -6,6 +6,7 @@
 #include <openssl/hmac.h>
 
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <string>
 
@@ -39,7 +40,20 @@ class HttplibPoster : public WebhookPoster {
     client_->set_write_timeout(timeout);
   }
 
+  // No exception leaves the module (CMakeLists.txt, CHANNEL_STATIC_LIBSTDCXX:
+  // the broker may hold a libstdc++ of its own).
   std::string Post(const std::string& body) override {
+    try {
+      return PostOrThrow(body);
+    } catch (const std::exception& e) {
+      return std::string("exception: ") + e.what();
+    } catch (...) {
+      return "exception";
+    }
+  }
+
+ private:
+  std::string PostOrThrow(const std::string& body) {
     httplib::Headers headers;
     headers.emplace("Host", host_header_);
     if (!secret_.empty()) {
@@ -54,7 +68,6 @@ class HttplibPoster : public WebhookPoster {
              : httplib::to_string(r.error());
   }
 
- private:
   // t=<seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>.
   std::string Signature(int64_t t, const std::string& body) const {
     const std::string text = std::to_string(t) + "." + body;
@@ -85,6 +98,10 @@ extern "C" __attribute__((visibility("default"))) channel::WebhookPoster*
 channel_create_webhook_poster_v2(int https, const char* host, int port,
                                  const char* path, const char* secret,
                                  int timeout_ms) {
-  return new channel::HttplibPoster(https != 0, host, port, path, secret,
-                                    timeout_ms);
+  try {
+    return new channel::HttplibPoster(https != 0, host, port, path, secret,
+                                      timeout_ms);
+  } catch (...) {
+    return nullptr;  // the broker says it could not make the poster
+  }
 }

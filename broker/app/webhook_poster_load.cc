@@ -46,10 +46,15 @@ absl::StatusOr<std::unique_ptr<WebhookPoster>> LoadWebhookPoster(
       errors.push_back(absl::StrCat(path, ": no ", kCreateWebhookPosterSymbol));
       continue;
     }
-    return std::unique_ptr<WebhookPoster>(
+    WebhookPoster* poster =
         create(parsed->https ? 1 : 0, parsed->host.c_str(), parsed->port,
                parsed->path.c_str(), secret.c_str(),
-               static_cast<int>(timeout.count())));
+               static_cast<int>(timeout.count()));
+    if (poster == nullptr) {
+      return absl::InternalError(
+          absl::StrCat(path, " could not make a webhook poster for ", url));
+    }
+    return std::unique_ptr<WebhookPoster>(poster);
   }
   return absl::FailedPreconditionError(absl::StrCat(
       "--webhook_url needs the webhook module ", kWebhookModuleName,
