@@ -1,5 +1,6 @@
 #include "common/framing/frame_queue.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -73,6 +74,53 @@ TEST(FrameQueueTest, DropUnstartedKeepsThePartlyWrittenFrame) {
   EXPECT_EQ(q.DropUnstarted(), 2u);
   EXPECT_TRUE(q.empty());
   EXPECT_EQ(q.bytes(), 0u);
+}
+
+// The ring wraps and grows while wrapped: order and bytes hold through
+// every step of a long interleaving.
+TEST(FrameQueueTest, OrderAndBytesHoldAcrossWrapAndGrowth) {
+  FrameQueue q;
+  std::string expected;  // what is queued, unsent
+  int next = 0;
+  for (int round = 0; round < 200; ++round) {
+    const int pushes = 1 + round % 7;
+    for (int i = 0; i < pushes; ++i) {
+      const std::string s = std::to_string(next++) + ",";
+      q.Push(F(s));
+      expected += s;
+    }
+    ASSERT_EQ(Gather(q), expected) << round;
+    ASSERT_EQ(q.bytes(), expected.size());
+    // Write a little less than what was pushed: the queue keeps growing
+    // slowly while its front moves round the ring.
+    const size_t n = std::min(expected.size(), static_cast<size_t>(round % 23));
+    q.Consume(n);
+    expected.erase(0, n);
+    ASSERT_EQ(q.empty(), expected.empty());
+  }
+  EXPECT_EQ(Gather(q), expected);
+  q.Consume(expected.size());
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.frame_count(), 0u);
+}
+
+TEST(FrameQueueTest, AWrittenOrDroppedFrameIsReleased) {
+  FrameQueue q;
+  auto a = F("aa"), b = F("bb"), c = F("cc");
+  for (int i = 0; i < 3; ++i) {  // move the front off slot 0 first
+    q.Push(F("x"));
+    q.Consume(1);
+  }
+  q.Push(a);
+  q.Push(b);
+  q.Push(c);
+  q.Consume(3);  // all of a, half of b
+  EXPECT_EQ(a.use_count(), 1);
+  EXPECT_EQ(b.use_count(), 2);
+  EXPECT_EQ(q.DropUnstarted(), 2u);
+  EXPECT_EQ(c.use_count(), 1);
+  EXPECT_EQ(Gather(q), "b");
+  EXPECT_EQ(q.frame_count(), 1u);
 }
 
 }  // namespace
