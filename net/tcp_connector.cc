@@ -1,5 +1,6 @@
 #include "net/tcp_connector.h"
 
+#include <array>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -52,6 +53,16 @@ void TcpConnector::Connect(const std::string& host, uint16_t port,
         absl::StrCat("no connection to ", attempt->host, ":", attempt->port,
                      " within ", timeout.count(), " ms")));
   });
+  // A numeric address needs no lookup: Asio's resolver would start a
+  // thread of its own for it (getaddrinfo blocks), kept for the
+  // io_context's life.
+  std::error_code not_numeric;
+  const asio::ip::address address = asio::ip::make_address(host, not_numeric);
+  if (!not_numeric) {
+    ConnectTo(attempt, std::array<asio::ip::tcp::endpoint, 1>{
+                           asio::ip::tcp::endpoint(address, port)});
+    return;
+  }
   attempt->resolver.async_resolve(
       host, std::to_string(port),
       [attempt](const std::error_code& ec,
@@ -62,19 +73,24 @@ void TcpConnector::Connect(const std::string& host, uint16_t port,
               absl::StrCat("resolve ", attempt->host, ": ", ec.message())));
           return;
         }
-        asio::async_connect(
-            attempt->socket, results,
-            [attempt](const std::error_code& ec2,
-                      const asio::ip::tcp::endpoint&) {
-              if (!attempt->done) return;
-              if (ec2) {
-                attempt->Finish(absl::UnavailableError(
-                    absl::StrCat("connect ", attempt->host, ":", attempt->port,
-                                 ": ", ec2.message())));
-                return;
-              }
-              attempt->Finish(absl::OkStatus());
-            });
+        ConnectTo(attempt, results);
+      });
+}
+
+template <typename Endpoints>
+void TcpConnector::ConnectTo(const std::shared_ptr<Attempt>& attempt,
+                             const Endpoints& endpoints) {
+  asio::async_connect(
+      attempt->socket, endpoints,
+      [attempt](const std::error_code& ec, const asio::ip::tcp::endpoint&) {
+        if (!attempt->done) return;
+        if (ec) {
+          attempt->Finish(absl::UnavailableError(
+              absl::StrCat("connect ", attempt->host, ":", attempt->port, ": ",
+                           ec.message())));
+          return;
+        }
+        attempt->Finish(absl::OkStatus());
       });
 }
 

@@ -14,8 +14,9 @@
 namespace channel {
 
 // One outgoing TCP connection attempt at a time: resolve `host` (a name
-// may give several addresses: each is tried in turn), connect, all within
-// a deadline. Single-threaded: every call and callback on `io`'s thread.
+// may give several addresses: each is tried in turn; a numeric address is
+// used as it is, with no lookup), connect, all within a deadline.
+// Single-threaded: every call and callback on `io`'s thread.
 //
 // `done` runs exactly once per Connect, unless Cancel (or a later Connect,
 // or the destructor) comes first, in which case it never runs. Its status
@@ -38,6 +39,11 @@ class TcpConnector {
 
  private:
   struct Attempt;
+  // Connects to the first of `endpoints` that accepts.
+  template <typename Endpoints>
+  static void ConnectTo(const std::shared_ptr<Attempt>& attempt,
+                        const Endpoints& endpoints);
+
   asio::io_context& io_;
   std::shared_ptr<Attempt> attempt_;
 };

@@ -1,5 +1,6 @@
 #include "net/tcp_connector.h"
 
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -37,6 +38,45 @@ TEST(TcpConnectorTest, ConnectsToAListener) {
   ASSERT_TRUE(result);
   EXPECT_TRUE(result->status.ok()) << result->status;
   EXPECT_TRUE(result->socket_open);
+}
+
+// The process's threads (Linux: /proc/self/task).
+int ThreadCount() {
+  int n = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/self/task")) {
+    (void)entry;
+    ++n;
+  }
+  return n;
+}
+
+// A numeric address is connected to with no name lookup, so Asio starts no
+// resolver thread for it; a name is still resolved ("localhost").
+TEST(TcpConnectorTest, NumericAddressNeedsNoResolverThread) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(
+      io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const int before = ThreadCount();
+  TcpConnector connector(io);
+  std::optional<Result> result;
+  connector.Connect("127.0.0.1", acceptor.local_endpoint().port(), seconds(5),
+                    [&](const absl::Status& s, asio::ip::tcp::socket socket) {
+                      result = Result{s, socket.is_open()};
+                    });
+  RunUntil(io, result);
+  ASSERT_TRUE(result);
+  EXPECT_TRUE(result->status.ok()) << result->status;
+  EXPECT_EQ(ThreadCount(), before);
+
+  result.reset();
+  connector.Connect("localhost", acceptor.local_endpoint().port(), seconds(5),
+                    [&](const absl::Status& s, asio::ip::tcp::socket socket) {
+                      result = Result{s, socket.is_open()};
+                    });
+  RunUntil(io, result);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(ThreadCount(), before + 1);  // the lookup's thread
 }
 
 TEST(TcpConnectorTest, RefusedNamesHostAndPort) {
