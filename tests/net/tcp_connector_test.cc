@@ -1,6 +1,7 @@
 #include "net/tcp_connector.h"
 
 #include <filesystem>
+#include <iterator>
 #include <optional>
 #include <string>
 
@@ -24,17 +25,27 @@ void RunUntil(asio::io_context& io, const std::optional<Result>& result) {
   }
 }
 
+// One Connect with a 5 s deadline, run until its callback; nullopt if it
+// never called back.
+std::optional<Result> ConnectAndRun(asio::io_context& io,
+                                    TcpConnector& connector,
+                                    const std::string& host, uint16_t port) {
+  std::optional<Result> result;
+  connector.Connect(host, port, seconds(5),
+                    [&](const absl::Status& s, asio::ip::tcp::socket socket) {
+                      result = Result{s, socket.is_open()};
+                    });
+  RunUntil(io, result);
+  return result;
+}
+
 TEST(TcpConnectorTest, ConnectsToAListener) {
   asio::io_context io;
   asio::ip::tcp::acceptor acceptor(
       io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   TcpConnector connector(io);
-  std::optional<Result> result;
-  connector.Connect("127.0.0.1", acceptor.local_endpoint().port(), seconds(5),
-                    [&](const absl::Status& s, asio::ip::tcp::socket socket) {
-                      result = Result{s, socket.is_open()};
-                    });
-  RunUntil(io, result);
+  std::optional<Result> result = ConnectAndRun(
+      io, connector, "127.0.0.1", acceptor.local_endpoint().port());
   ASSERT_TRUE(result);
   EXPECT_TRUE(result->status.ok()) << result->status;
   EXPECT_TRUE(result->socket_open);
@@ -42,13 +53,9 @@ TEST(TcpConnectorTest, ConnectsToAListener) {
 
 // The process's threads (Linux: /proc/self/task).
 int ThreadCount() {
-  int n = 0;
-  for (const auto& entry :
-       std::filesystem::directory_iterator("/proc/self/task")) {
-    (void)entry;
-    ++n;
-  }
-  return n;
+  return static_cast<int>(
+      std::distance(std::filesystem::directory_iterator("/proc/self/task"),
+                    std::filesystem::directory_iterator()));
 }
 
 // A numeric address is connected to with no name lookup, so Asio starts no
@@ -59,22 +66,14 @@ TEST(TcpConnectorTest, NumericAddressNeedsNoResolverThread) {
       io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   const int before = ThreadCount();
   TcpConnector connector(io);
-  std::optional<Result> result;
-  connector.Connect("127.0.0.1", acceptor.local_endpoint().port(), seconds(5),
-                    [&](const absl::Status& s, asio::ip::tcp::socket socket) {
-                      result = Result{s, socket.is_open()};
-                    });
-  RunUntil(io, result);
+  std::optional<Result> result = ConnectAndRun(
+      io, connector, "127.0.0.1", acceptor.local_endpoint().port());
   ASSERT_TRUE(result);
   EXPECT_TRUE(result->status.ok()) << result->status;
   EXPECT_EQ(ThreadCount(), before);
 
-  result.reset();
-  connector.Connect("localhost", acceptor.local_endpoint().port(), seconds(5),
-                    [&](const absl::Status& s, asio::ip::tcp::socket socket) {
-                      result = Result{s, socket.is_open()};
-                    });
-  RunUntil(io, result);
+  result = ConnectAndRun(io, connector, "localhost",
+                         acceptor.local_endpoint().port());
   ASSERT_TRUE(result);
   EXPECT_EQ(ThreadCount(), before + 1);  // the lookup's thread
 }
@@ -88,12 +87,8 @@ TEST(TcpConnectorTest, RefusedNamesHostAndPort) {
     port = probe.local_endpoint().port();
   }
   TcpConnector connector(io);
-  std::optional<Result> result;
-  connector.Connect("127.0.0.1", port, seconds(5),
-                    [&](const absl::Status& s, asio::ip::tcp::socket socket) {
-                      result = Result{s, socket.is_open()};
-                    });
-  RunUntil(io, result);
+  std::optional<Result> result =
+      ConnectAndRun(io, connector, "127.0.0.1", port);
   ASSERT_TRUE(result);
   EXPECT_TRUE(absl::IsUnavailable(result->status));
   EXPECT_NE(result->status.message().find("connect 127.0.0.1:" +
