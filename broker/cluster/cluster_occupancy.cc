@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "common/logging/logging.h"
+
 namespace channel {
 
 ClusterOccupancy::ClusterOccupancy(const PresenceTable* table,
@@ -26,6 +28,13 @@ void ClusterOccupancy::Settle(const std::string& group) {
 
 void ClusterOccupancy::Judge(bool leads) {
   const bool took_over = leads && !leads_;
+  if (leads != leads_) {
+    spdlog::info(leads ? "this broker now tells the cluster's occupied/"
+                         "vacated events ({} groups told occupied before)"
+                       : "this broker no longer tells the cluster's "
+                         "occupied/vacated events ({} groups told occupied)",
+                 told_.size());
+  }
   leads_ = leads;
   if (!leads) {
     touched_.clear();

@@ -134,6 +134,12 @@ class ClusterTest : public ::testing::Test {
     }
     if (waiting.empty()) return;
     // Say what the cluster saw: a route or an interest that never formed.
+    FAIL() << "group " << group << " not routed across the cluster in 20 s\n"
+           << Logs();
+  }
+  // The last lines of every NATS node's, broker's and gateway's output: what
+  // the cluster saw, for a failure's message.
+  std::string Logs() {
     auto tail = [](const std::string& text) {
       return text.size() > 4000 ? text.substr(text.size() - 4000) : text;
     };
@@ -145,8 +151,11 @@ class ClusterTest : public ::testing::Test {
       logs += absl::StrCat("--- broker ", i, ":\n",
                            tail(brokers_[i].process->Output()));
     }
-    FAIL() << "group " << group << " not routed across the cluster in 20 s\n"
-           << logs;
+    for (size_t i = 0; i < gateways_.size(); ++i) {
+      logs += absl::StrCat("--- gateway ", i, ":\n",
+                           tail(gateways_[i].process->Output()));
+    }
+    return logs;
   }
   // Waits until `c` has received `text` (a real message) or 10 s pass.
   void WaitFor(int c, const std::string& text) {

@@ -103,7 +103,8 @@ TEST_F(ClusterOccupancyEventsTest, OneBrokerTellsEachEdgeOnceForTheCluster) {
   ws_.Close(m);
   WaitTold(backend, "marker", "vacated");
   EXPECT_EQ(Told(backend, "room"),
-            (std::vector<std::string>{"occupied", "vacated"}));
+            (std::vector<std::string>{"occupied", "vacated"}))
+      << Logs();
 
   // "solo" lives on the teller's gateway alone. The gateway frozen (it
   // cannot move to another broker) and the teller killed: once the others
@@ -116,7 +117,9 @@ TEST_F(ClusterOccupancyEventsTest, OneBrokerTellsEachEdgeOnceForTheCluster) {
   brokers_[teller].process->Signal(SIGKILL);
   WaitTold(backend, "solo", "vacated");
   EXPECT_EQ(Told(backend, "solo"),
-            (std::vector<std::string>{"occupied", "vacated"}));
+            (std::vector<std::string>{"occupied", "vacated"}))
+      << "teller " << teller << ", backend on " << other << "\n"
+      << Logs();
   const int next = Teller({other, third});
   ASSERT_GE(next, 0);
   EXPECT_EQ(brokers_[other].Metric(kTeller) + brokers_[third].Metric(kTeller),
