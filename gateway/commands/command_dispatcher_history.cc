@@ -19,9 +19,12 @@ Delivery FromEvent(const std::string& channel, const v1::Event& event) {
   Delivery d;
   d.channel = channel;
   d.payload = std::make_shared<const std::string>(event.payload());
-  d.sender = event.meta().sender();
-  d.offset = event.offset();
-  d.epoch = event.epoch();
+  if (!event.meta().sender().empty() || event.offset() != 0) {
+    Delivery::Rare& rare = d.mutable_rare();
+    rare.sender = event.meta().sender();
+    rare.offset = event.offset();
+    rare.epoch = event.epoch();
+  }
   return d;
 }
 
@@ -127,7 +130,7 @@ void CommandDispatcher::FinishResume(uint64_t conn_id, const Command& command,
     }
   }
   for (const Delivery& d : held.deliveries) {
-    if (d.epoch == seen_epoch && d.offset <= seen) continue;
+    if (d.epoch() == seen_epoch && d.offset() <= seen) continue;
     SendDelivery(con, d);
   }
 }

@@ -79,17 +79,17 @@ std::string FanoutBatch::Json(const Delivery& d) {
   }
   w.Key("message");
   string(*d.payload);
-  if (!d.sender.empty()) {
+  if (!d.sender().empty()) {
     w.Key("from");
-    string(d.sender);
+    string(d.sender());
   }
   // Offsets are shown for groups only: the broadcast channel's are the
   // gateway's own business (exact gaps).
-  if (group && d.offset != 0) {
+  if (group && d.offset() != 0) {
     w.Key("offset");
-    w.Uint64(d.offset);
+    w.Uint64(d.offset());
     w.Key("epoch");
-    string(d.epoch);
+    string(d.epoch());
   }
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());

@@ -60,11 +60,12 @@ class FanoutBatch {
       if (d.member_event && !json) continue;  // nobody to tell
       Target& target = TargetFor(d.to_all, d.channel);
       if (target.used == 0 ||
-          target.segments[target.used - 1].exclude != d.exclude ||
-          target.segments[target.used - 1].skip_user != d.skip_user) {
+          target.segments[target.used - 1].exclude != d.exclude() ||
+          target.segments[target.used - 1].skip_user != d.skip_user()) {
         Segment& next = NextSegment(&target);
-        next.exclude.swap(d.exclude);
-        next.skip_user = d.skip_user;
+        next.exclude.clear();
+        if (d.rare) next.exclude.swap(d.rare->exclude);
+        next.skip_user = d.skip_user();
       }
       Segment& segment = target.segments[target.used - 1];
       if (d.member_event) {

@@ -23,11 +23,12 @@ void Recoveries::Capture(const std::vector<Delivery>& batch) {
     if (it == by_channel_.end()) continue;
     for (auto& [con, hold] : it->second) {
       if (hold.overflowed) continue;
-      if (std::find(d.exclude.begin(), d.exclude.end(), con->id) !=
-          d.exclude.end()) {
+      const std::vector<uint64_t>& exclude = d.exclude();
+      if (std::find(exclude.begin(), exclude.end(), con->id) !=
+          exclude.end()) {
         continue;
       }
-      const size_t add = d.payload->size() + sizeof(Delivery);
+      const size_t add = d.bytes();
       if (con->held_bytes + add > max_held_bytes_) {
         hold.overflowed = true;
         con->held_bytes -= hold.bytes;

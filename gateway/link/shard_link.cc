@@ -204,8 +204,8 @@ absl::Status ShardLink::Publish(const std::string* group,
   Delivery local;
   local.to_all = group == nullptr;
   if (group != nullptr) local.channel = channels_[0];
-  if (exclude_sender) local.exclude.push_back(sender);
-  local.sender = user;
+  if (exclude_sender) local.mutable_rare().exclude.push_back(sender);
+  if (!user.empty()) local.mutable_rare().sender = user;
   local.payload = std::make_shared<const std::string>(message);
   // A channel with offsets: the broker sends it back with its offset, like
   // any event; nothing is delivered here.
@@ -302,8 +302,10 @@ void ShardLink::OnEvent(v1::Event& event) {
   // grow with a long list.
   if (event.meta().origin() == origin_) {
     const int n = std::min(event.meta().exclude_size(), kMaxExclude);
-    delivery.exclude.assign(event.meta().exclude().begin(),
-                            event.meta().exclude().begin() + n);
+    if (n > 0) {
+      delivery.mutable_rare().exclude.assign(
+          event.meta().exclude().begin(), event.meta().exclude().begin() + n);
+    }
   }
   if (event.offset() != 0 && !delivery.to_all &&
       !source_.Holds(delivery.channel)) {
@@ -321,10 +323,13 @@ void ShardLink::OnEvent(v1::Event& event) {
     }
     p.offset = event.offset();
     p.epoch = event.epoch();
-    delivery.offset = event.offset();
-    delivery.epoch = std::move(*event.mutable_epoch());
+    delivery.mutable_rare().offset = event.offset();
+    delivery.mutable_rare().epoch = std::move(*event.mutable_epoch());
   }
-  delivery.sender = std::move(*event.mutable_meta()->mutable_sender());
+  if (!event.meta().sender().empty()) {
+    delivery.mutable_rare().sender =
+        std::move(*event.mutable_meta()->mutable_sender());
+  }
   delivery.payload =
       std::make_shared<const std::string>(std::move(*event.mutable_payload()));
   Enqueue(std::move(delivery));

@@ -138,7 +138,7 @@ Worker::Impl::Impl(int index, const GatewayOptions& options,
       d.channel = GroupChannel(t.group);
       d.payload = std::make_shared<const std::string>(std::move(t.json));
       d.member_event = true;
-      d.skip_user = std::move(t.user);
+      d.mutable_rare().skip_user = std::move(t.user);
       tell->push_back(std::move(d));
     }
     Bump(stats_.member_events, tells_.size());

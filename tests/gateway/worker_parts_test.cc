@@ -86,7 +86,7 @@ Delivery MakeDelivery(bool to_all, std::string group, std::string payload,
   d.to_all = to_all;
   d.channel = std::move(group);
   d.payload = std::make_shared<const std::string>(std::move(payload));
-  d.exclude = std::move(exclude);
+  if (!exclude.empty()) d.mutable_rare().exclude = std::move(exclude);
   return d;
 }
 

@@ -14,15 +14,15 @@ Delivery D(const std::string& channel, uint64_t offset,
   Delivery d;
   d.channel = channel;
   d.payload = std::make_shared<const std::string>("m" + std::to_string(offset));
-  d.offset = offset;
-  d.epoch = "e";
-  d.exclude = std::move(exclude);
+  d.mutable_rare().offset = offset;
+  d.mutable_rare().epoch = "e";
+  d.mutable_rare().exclude = std::move(exclude);
   return d;
 }
 
 std::vector<uint64_t> Offsets(const Recoveries::Held& held) {
   std::vector<uint64_t> out;
-  for (const Delivery& d : held.deliveries) out.push_back(d.offset);
+  for (const Delivery& d : held.deliveries) out.push_back(d.offset());
   return out;
 }
 
