@@ -146,14 +146,32 @@ void ShardLink::OnStream(const v1::StreamPosition& position) {
 
 void ShardLink::Join(const std::string& channel, bool first, Done done) {
   if (!first && !done) return;
+  if (!first) {
+    auto it = joining_.find(channel);
+    if (it != joining_.end()) {
+      // The member is here already, so the Ack of the Subscribe in flight
+      // comes after it joined: it tells that the group is live, with a
+      // position after which every event of the channel reaches it (as
+      // the Ack of a Subscribe of its own would, a little later).
+      it->second->waiters.push_back(std::move(done));
+      return;
+    }
+  }
+  auto joining = std::make_shared<Joining>();
+  if (done) joining->waiters.push_back(std::move(done));
+  joining_[channel] = joining;
   // Always acknowledged: the Ack carries where a history channel's
   // subscription starts, which a reconnect resumes from. The events before
-  // the Ack reach the members before the joiner hears of its position.
-  BrokerClient::Done on_ack = [this, done = std::move(done)](
+  // the Ack reach the members before the joiners hear of their position.
+  BrokerClient::Done on_ack = [this, channel, joining](
                                   const absl::Status& status, uint64_t) {
-    if (!done) return;
+    auto it = joining_.find(channel);
+    if (it != joining_.end() && it->second == joining) joining_.erase(it);
+    if (joining->waiters.empty()) return;
     FlushNow();
-    done(status);
+    // The answers may join again (a new Subscribe, a new entry).
+    const std::vector<Done> waiters = std::move(joining->waiters);
+    for (const Done& done : waiters) done(status);
   };
   // Subscribing again is idempotent at the broker; its Ack comes after the
   // first Subscribe's (one connection, in order), so it also tells a later

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -137,7 +138,9 @@ class ShardLink {
   // Broker `channel` ("group:G", "user:U") gained its first member on this
   // worker (first = true), or a member joined a channel already held and
   // wants to know it is live. `done` (optional) runs once the broker
-  // confirmed the subscription.
+  // confirmed the subscription. A join while the channel's Subscribe is in
+  // flight waits for that one's Ack (a storm of joins to one group is one
+  // round trip, not one per joiner); a first join always subscribes anew.
   void Join(const std::string& channel, bool first, Done done);
   // `channel` lost its last member on this worker.
   void Leave(const std::string& channel);
@@ -261,6 +264,12 @@ class ShardLink {
   Source source_{this};
   absl::flat_hash_map<std::string, Position> positions_;
   Recovered recovered_;  // since the link was lost
+  // Joins waiting for a channel's in-flight Subscribe, by channel (the
+  // newest Subscribe's; an older one's Ack still answers its own).
+  struct Joining {
+    std::vector<Done> waiters;
+  };
+  absl::flat_hash_map<std::string, std::shared_ptr<Joining>> joining_;
   std::vector<Delivery> pending_;
   // Quiet publishes by tag, until confirmed (delivered here) or failed
   // (reported). Bounded by the client's max_unconfirmed.

@@ -260,6 +260,46 @@ TEST(GatewayLinkTest, BrokerRestartNeverAcksWhatMembersMiss) {
       1);
 }
 
+// A storm of joins to one group while its Subscribe is in flight (the
+// broker frozen, so it stays in flight): the worker sends one Subscribe, and
+// its Ack answers every joiner; each then gets what is published.
+TEST(GatewayLinkTest, JoinsWhileTheSubscribeIsInFlightShareItsAck) {
+  BrokerProcess broker = BrokerProcess::Start();
+  GatewayProcess gw = GatewayProcess::Start(broker.port, kNoRateLimit);
+  WsTestClients ws;
+  constexpr int kJoiners = 40;
+  std::vector<int> joiners;
+  for (int i = 0; i < kJoiners; ++i) {
+    const int c = ws.Connect(gw.uri());
+    ASSERT_GE(c, 0);
+    joiners.push_back(c);
+  }
+  const double frames = broker.Metric("channel_broker_frames_received_total");
+  broker.process->Signal(SIGSTOP);
+  for (int c : joiners) ASSERT_TRUE(ws.Send(c, Join("storm", 1)));
+  // Every joiner is a member here before the broker answers any of them.
+  const double joins = gw.WaitMetric("channel_gateway_joins_total", kJoiners);
+  broker.process->Signal(SIGCONT);
+  ASSERT_EQ(joins, kJoiners);
+  for (int c : joiners) {
+    const auto got = ws.WaitForMessages(c, 1);
+    ASSERT_EQ(got.size(), 1u) << "joiner " << c;
+    EXPECT_EQ(got[0], Ok(1));
+  }
+  // One Subscribe for the forty (besides it, at most a heartbeat; one
+  // Subscribe per joiner would be forty frames).
+  EXPECT_LE(broker.Metric("channel_broker_frames_received_total") - frames, 3);
+  TestBrokerClient pub(broker.port);
+  ASSERT_TRUE(pub.WaitConnected());
+  const auto sent = pub.Publish("group:storm", "after the storm");
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  for (int c : joiners) {
+    const auto got = ws.WaitForMessages(c, 2);
+    ASSERT_EQ(got.size(), 2u) << "joiner " << c;
+    EXPECT_EQ(got[1], "after the storm");
+  }
+}
+
 // Item 8: a worker's link holds every group of its users, beyond one
 // connection's channel limit, and a broker restart re-subscribes exactly
 // what was held.
