@@ -23,7 +23,16 @@ void ClusterOccupancy::Settle(const std::string& group) {
     told_.erase(group);
   }
   changed_[occupied].push_back(group);
-  if (tell_) tell_(group, occupied);
+  telling_.emplace_back(group, occupied);
+}
+
+void ClusterOccupancy::Tell() {
+  // Telling may reach code that changes the table and judges again: the
+  // list is taken first.
+  const std::vector<std::pair<std::string, bool>> edges = std::move(telling_);
+  telling_.clear();
+  if (!tell_) return;
+  for (const auto& [group, occupied] : edges) tell_(group, occupied);
 }
 
 void ClusterOccupancy::Judge(bool leads) {
@@ -56,16 +65,18 @@ void ClusterOccupancy::Judge(bool leads) {
       }
     });
     for (const std::string& group : differ) Settle(group);
-    // Every copy becomes this record.
+    // Every copy becomes this record, before the application hears.
     changed_[0].clear();
     changed_[1].clear();
     SendSnapshot();
+    Tell();
     return;
   }
   const absl::flat_hash_set<std::string> touched = std::move(touched_);
   touched_.clear();
   for (const std::string& group : touched) Settle(group);
   Flush();
+  Tell();
 }
 
 void ClusterOccupancy::Announce(const std::vector<std::string>& groups,

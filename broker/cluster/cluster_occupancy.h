@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -18,7 +19,10 @@ namespace channel {
 //
 // The teller keeps `told_`, the groups it told occupied, and announces each
 // change to the other brokers, who keep a copy (the whole record comes with
-// a sync, and from every new teller). A broker that becomes the teller (the
+// a sync, and from every new teller). It announces before it tells the
+// application: a teller that dies between the two leaves the next one a
+// copy with the change in it, so an edge may be told twice (or a vacated
+// come without its occupied), never lost. A broker that becomes the teller (the
 // previous one left, or a lower id joined), or is it again after a pause
 // (a re-sync of a broker's dropped share), tells the differences between
 // its table and that copy, so that nothing is missed meanwhile; an edge
@@ -60,8 +64,11 @@ class ClusterOccupancy {
   size_t told() const { return told_.size(); }
 
  private:
-  // Tells `group` if the table and told_ disagree; adds it to changed_.
+  // Records `group`'s edge if the table and told_ disagree: in changed_ (to
+  // announce) and telling_ (to tell).
   void Settle(const std::string& group);
+  // Tells the application the edges recorded since the last call.
+  void Tell();
   void Flush();
   // To the others, in parts; only the first part carries `reset`.
   void Announce(const std::vector<std::string>& groups, bool occupied,
@@ -74,6 +81,7 @@ class ClusterOccupancy {
   absl::flat_hash_set<std::string> told_;     // told occupied
   absl::flat_hash_set<std::string> touched_;  // since the last Judge
   std::vector<std::string> changed_[2];       // [occupied]: to announce
+  std::vector<std::pair<std::string, bool>> telling_;  // to tell, in order
 };
 
 }  // namespace channel

@@ -112,6 +112,25 @@ TEST_F(ClusterOccupancyTest, TheNextTellerTellsWhatChangedMeanwhile) {
   EXPECT_EQ(b_.told.size(), 2u);  // not again
 }
 
+// The teller dies the moment it has told the application a group occupied:
+// the others had heard of it first, so the next teller tells it vacated
+// once the dead one's share is dropped.
+TEST_F(ClusterOccupancyTest, ATellerDeadRightAfterTellingLeavesTheEdgeToTheNext) {
+  a_.presence->set_on_edge([this](const std::string& group, bool occupied) {
+    a_.told.push_back((occupied ? "+" : "-") + group);
+    a_.connected = false;  // nothing it sends from here on arrives
+  });
+  la_.Report(0, Join("solo", 1, {}, true), now_);
+  bus_.Deliver(now_);
+  ASSERT_EQ(a_.told, Strings{"+solo"});
+  EXPECT_EQ(b_.presence->occupancy().told(), 1u);
+  Advance(3);
+  Advance(3);  // a expired: b tells
+  EXPECT_TRUE(b_.presence->occupancy().leads());
+  EXPECT_EQ(b_.told, Strings{"-solo"});
+  EXPECT_TRUE(c_.told.empty());
+}
+
 // A broker with a lower id joins: it learns what was told (a snapshot, in
 // parts when large), takes over without telling it again, and the old
 // teller stops.
