@@ -10,6 +10,7 @@ set -euo pipefail
 
 build_pkgs=(
   build-essential cmake pkg-config
+  lld   # links the daemons in their function order (CHANNEL_FUNCTION_ORDER)
   libasio-dev libwebsocketpp-dev
   libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libfmt-dev rapidjson-dev libssl-dev
