@@ -22,11 +22,13 @@ namespace channel {
 // a sync, and from every new teller). It announces before it tells the
 // application: a teller that dies between the two leaves the next one a
 // copy with the change in it, so an edge may be told twice (or a vacated
-// come without its occupied), never lost. A broker that becomes the teller (the
-// previous one left, or a lower id joined), or is it again after a pause
-// (a re-sync of a broker's dropped share), tells the differences between
-// its table and that copy, so that nothing is missed meanwhile; an edge
-// near such a change may be told twice.
+// come without its occupied), never lost.
+//
+// A broker that becomes the teller (the previous one left, or a lower id
+// joined), or is it again after a pause (a re-sync of a broker's dropped
+// share), tells the differences between its table and that copy, so that
+// nothing is missed meanwhile; an edge near such a change may be told
+// twice.
 //
 // ClusterPresence owns it and says who tells (Judge). Broker thread only.
 class ClusterOccupancy {

@@ -24,8 +24,7 @@ void Recoveries::Capture(const std::vector<Delivery>& batch) {
     for (auto& [con, hold] : it->second) {
       if (hold.overflowed) continue;
       const std::vector<uint64_t>& exclude = d.exclude();
-      if (std::find(exclude.begin(), exclude.end(), con->id) !=
-          exclude.end()) {
+      if (std::find(exclude.begin(), exclude.end(), con->id) != exclude.end()) {
         continue;
       }
       const size_t add = d.bytes();

@@ -115,7 +115,8 @@ TEST_F(ClusterOccupancyTest, TheNextTellerTellsWhatChangedMeanwhile) {
 // The teller dies the moment it has told the application a group occupied:
 // the others had heard of it first, so the next teller tells it vacated
 // once the dead one's share is dropped.
-TEST_F(ClusterOccupancyTest, ATellerDeadRightAfterTellingLeavesTheEdgeToTheNext) {
+TEST_F(ClusterOccupancyTest,
+       ATellerDeadRightAfterTellingLeavesTheEdgeToTheNext) {
   a_.presence->set_on_edge([this](const std::string& group, bool occupied) {
     a_.told.push_back((occupied ? "+" : "-") + group);
     a_.connected = false;  // nothing it sends from here on arrives
