@@ -18,15 +18,7 @@ ulimit -n "$(ulimit -Hn)"
 . tools/bench/lib.sh
 
 for shape in "${shapes[@]}"; do
-  bport=$(free_port); gport=$(free_port)
-  "$build/broker/channel-broker" --listen=127.0.0.1 --port="$bport" --admin_port=-1 \
-    --log_level=warn ${CHANNEL_BENCH_BROKER_ARGS:-} 2>"$tmp/broker.log" &
-  bpid=$!; pids+=("$bpid")
-  "$build/gateway/ws-gateway" --listen=127.0.0.1 --port="$gport" --admin_port=-1 \
-    --threads=1 --broker="127.0.0.1:$bport" --log_level=info --rate_limit_per_sec=0 --rate_limit_bytes_per_sec=0 --max_pending_handshakes_per_source=0 \
-    --max_queued_bytes=16777216 2>"$tmp/gw.log" &
-  gpid=$!; pids+=("$gpid")
-  wait_log "$tmp/gw.log" "broker link up"
+  harness_pair "$build"
   node tools/bench/harness/ws-harness.mjs --gateways="ws://127.0.0.1:$gport" \
     --pids="$bpid,$gpid" --shape="$shape" --broker_port="$bport"
   kill "$bpid" "$gpid"; wait "$bpid" "$gpid" 2>/dev/null || true

@@ -22,26 +22,17 @@ command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgri
 . tools/bench/lib.sh
 (cd tools/bench/harness && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
-# run WHO OUT SHAPE...: the broker and a one-worker gateway on loopback, WHO
-# (broker|gateway) under callgrind, through SHAPE... (none: start and stop).
+# run WHO OUT SHAPE...: the harness's broker and gateway (harness_pair),
+# WHO (broker|gateway) under callgrind, through SHAPE... (none: start and
+# stop).
 run() {
-  local who=$1 out=$2 bport gport bpid gpid shape
+  local who=$1 out=$2 shape
   shift 2
   local vg=(valgrind --tool=callgrind --dump-instr=no --compress-strings=no
             --demangle=no --callgrind-out-file="$out")
-  local bpre=() gpre=()
-  if [[ $who == broker ]]; then bpre=("${vg[@]}"); else gpre=("${vg[@]}"); fi
-  bport=$(free_port); gport=$(free_port)
-  "${bpre[@]}" "$build/broker/channel-broker" --listen=127.0.0.1 --port="$bport" \
-    --admin_port=-1 --log_level=info 2>"$tmp/broker.log" &
-  bpid=$!; pids+=("$bpid")
-  wait_log "$tmp/broker.log" "listening on" 600
-  "${gpre[@]}" "$build/gateway/ws-gateway" --listen=127.0.0.1 --port="$gport" --admin_port=-1 \
-    --threads=1 --broker="127.0.0.1:$bport" --log_level=info --rate_limit_per_sec=0 \
-    --rate_limit_bytes_per_sec=0 --max_pending_handshakes_per_source=0 \
-    --max_queued_bytes=16777216 2>"$tmp/gw.log" &
-  gpid=$!; pids+=("$gpid")
-  wait_log "$tmp/gw.log" "broker link up" 600
+  broker_wrapper=() gateway_wrapper=()
+  if [[ $who == broker ]]; then broker_wrapper=("${vg[@]}"); else gateway_wrapper=("${vg[@]}"); fi
+  harness_pair "$build"
   for shape in "$@"; do
     node tools/bench/harness/ws-harness.mjs --gateways="ws://127.0.0.1:$gport" \
       --pids="$bpid,$gpid" --shape="$shape" --broker_port="$bport" >/dev/null
@@ -77,7 +68,10 @@ def costs(path, program):
             if skip_next:
                 skip_next = False
                 continue
-            if fn and ob and ob.endswith('/' + program):
+            # Callgrind's names for code without a symbol ("0x...",
+            # "(below main)") are no names the linker knows.
+            if (fn and ob and ob.endswith('/' + program)
+                    and not fn.startswith(('0x', '('))):
                 parts = line.split()
                 if len(parts) > 1:
                     out[fn] += int(parts[1])
